@@ -1,0 +1,118 @@
+/**
+ * The catalogue of served resources: one entry per kind with its group/version, plural and scope.
+ * Discovery, the REST routes, the OpenAPI stub, the typed client and the store keys all read it,
+ * so adding a kind here is the one place to start.
+ */
+
+export interface SubresourceInfo {
+  name: string;
+  /** Kind answered by the subresource, when not the parent's own kind. */
+  responseKind?: { group: string; version: string; kind: string };
+  verbs: string[];
+}
+
+export interface ResourceInfo {
+  group: string; // '' for core
+  version: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  subresources: SubresourceInfo[];
+}
+
+const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+const status: SubresourceInfo = { name: 'status', verbs: ['get', 'patch', 'update'] };
+const scale: SubresourceInfo = {
+  name: 'scale',
+  responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+  verbs: ['get', 'patch', 'update'],
+};
+
+function res(
+  group: string,
+  kind: string,
+  plural: string,
+  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[] } = {},
+): ResourceInfo {
+  return {
+    group,
+    version: 'v1',
+    kind,
+    plural,
+    singular: kind.toLowerCase(),
+    namespaced: opts.namespaced ?? true,
+    shortNames: opts.shortNames ?? [],
+    categories: opts.all ? ['all'] : [],
+    subresources: opts.subresources ?? [],
+  };
+}
+
+export const RESOURCES: readonly ResourceInfo[] = [
+  res('', 'Namespace', 'namespaces', {
+    namespaced: false, shortNames: ['ns'],
+    subresources: [status, { name: 'finalize', verbs: ['update'] }],
+  }),
+  res('', 'Node', 'nodes', { namespaced: false, shortNames: ['no'], subresources: [status] }),
+  res('', 'Pod', 'pods', {
+    shortNames: ['po'], all: true,
+    subresources: [
+      status,
+      { name: 'log', verbs: ['get'] },
+      { name: 'exec', responseKind: { group: '', version: 'v1', kind: 'PodExecOptions' }, verbs: ['create', 'get'] },
+      { name: 'eviction', responseKind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] },
+      { name: 'binding', responseKind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] },
+    ],
+  }),
+  res('', 'Service', 'services', { shortNames: ['svc'], all: true, subresources: [status] }),
+  res('', 'Endpoints', 'endpoints', { shortNames: ['ep'] }),
+  res('', 'ConfigMap', 'configmaps', { shortNames: ['cm'] }),
+  res('', 'Secret', 'secrets'),
+  res('', 'ServiceAccount', 'serviceaccounts', { shortNames: ['sa'] }),
+  res('', 'Event', 'events', { shortNames: ['ev'] }),
+  res('', 'ReplicationController', 'replicationcontrollers', { shortNames: ['rc'], all: true, subresources: [scale, status] }),
+  res('apps', 'Deployment', 'deployments', { shortNames: ['deploy'], all: true, subresources: [scale, status] }),
+  res('apps', 'ReplicaSet', 'replicasets', { shortNames: ['rs'], all: true, subresources: [scale, status] }),
+  res('apps', 'DaemonSet', 'daemonsets', { shortNames: ['ds'], all: true, subresources: [status] }),
+  res('batch', 'Job', 'jobs', { all: true, subresources: [status] }),
+  res('batch', 'CronJob', 'cronjobs', { shortNames: ['cj'], all: true, subresources: [status] }),
+  res('coordination.k8s.io', 'Lease', 'leases'),
+  res('policy', 'PodDisruptionBudget', 'poddisruptionbudgets', { shortNames: ['pdb'], subresources: [status] }),
+];
+
+export { ALL_VERBS };
+
+/** `apps/v1`, or `v1` for the core group. */
+export function apiVersionOf(r: Pick<ResourceInfo, 'group' | 'version'>): string {
+  return r.group === '' ? r.version : `${r.group}/${r.version}`;
+}
+
+/** The URL prefix of a group/version: `/api/v1` or `/apis/apps/v1`. */
+export function groupVersionPath(r: Pick<ResourceInfo, 'group' | 'version'>): string {
+  return r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+}
+
+/** How errors name a resource: `pods`, `deployments.apps`. */
+export function qualifiedResource(r: Pick<ResourceInfo, 'group' | 'plural'>): string {
+  return r.group === '' ? r.plural : `${r.plural}.${r.group}`;
+}
+
+const byKind = new Map(RESOURCES.map((r) => [r.kind, r]));
+const byGroupPlural = new Map(RESOURCES.map((r) => [`${r.group}/${r.plural}`, r]));
+
+export function resourceForKind(kind: string): ResourceInfo | undefined {
+  return byKind.get(kind);
+}
+
+export function resourceForPlural(group: string, plural: string): ResourceInfo | undefined {
+  return byGroupPlural.get(`${group}/${plural}`);
+}
+
+/** Every group/version served, in discovery order (core first). */
+export function groupVersions(): { group: string; version: string }[] {
+  const seen = new Map<string, { group: string; version: string }>();
+  for (const r of RESOURCES) seen.set(`${r.group}/${r.version}`, { group: r.group, version: r.version });
+  return [...seen.values()];
+}

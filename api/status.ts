@@ -1,0 +1,105 @@
+/**
+ * Kubernetes `Status` errors. Every failure the API server returns is one of these, so kubectl prints
+ * its usual messages (`Error from server (NotFound): pods "x" not found`).
+ */
+
+export interface StatusCause { reason: string; message: string; field?: string }
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  uid?: string;
+  causes?: StatusCause[];
+  retryAfterSeconds?: number;
+}
+
+export interface Status {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never> | { resourceVersion?: string };
+  status: 'Success' | 'Failure';
+  message?: string;
+  reason?: string;
+  details?: StatusDetails;
+  code: number;
+}
+
+export type StatusReason =
+  | 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Gone'
+  | 'Expired' | 'Invalid' | 'RequestEntityTooLarge' | 'UnsupportedMediaType' | 'MethodNotAllowed'
+  | 'NotAcceptable' | 'TooManyRequests' | 'InternalError' | 'ServiceUnavailable' | 'Timeout';
+
+/** An error that carries the Status the API server should answer with. */
+export class StatusError extends Error {
+  readonly code: number;
+  readonly reason: StatusReason;
+  readonly details: StatusDetails | undefined;
+
+  constructor(code: number, reason: StatusReason, message: string, details?: StatusDetails) {
+    super(message);
+    this.name = 'StatusError';
+    this.code = code;
+    this.reason = reason;
+    this.details = details;
+  }
+
+  toStatus(): Status {
+    return {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      message: this.message, reason: this.reason,
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
+    };
+  }
+
+  static fromStatus(s: Partial<Status>, fallbackCode: number): StatusError {
+    return new StatusError(
+      s.code ?? fallbackCode,
+      (s.reason as StatusReason | undefined) ?? 'InternalError',
+      s.message ?? `HTTP ${fallbackCode}`,
+      s.details,
+    );
+  }
+}
+
+/** `qualified` is how the resource is named in messages: `pods`, `deployments.apps`. */
+export const errors = {
+  badRequest: (message: string): StatusError => new StatusError(400, 'BadRequest', message),
+  unauthorized: (): StatusError => new StatusError(401, 'Unauthorized', 'Unauthorized'),
+  forbidden: (message: string, details?: StatusDetails): StatusError => new StatusError(403, 'Forbidden', message, details),
+  notFound: (qualified: string, name: string, group = ''): StatusError =>
+    new StatusError(404, 'NotFound', `${qualified} "${name}" not found`, { name, group, kind: qualified.split('.')[0]! }),
+  alreadyExists: (qualified: string, name: string, group = ''): StatusError =>
+    new StatusError(409, 'AlreadyExists', `${qualified} "${name}" already exists`, { name, group, kind: qualified.split('.')[0]! }),
+  conflict: (qualified: string, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again', group = ''): StatusError =>
+    new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified} "${name}": ${why}`, { name, group, kind: qualified.split('.')[0]! }),
+  gone: (message: string): StatusError => new StatusError(410, 'Expired', message),
+  invalid: (kind: string, name: string, causes: StatusCause[], group = ''): StatusError => {
+    const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
+    const list = causes.length > 1 ? `[${summary}]` : summary;
+    return new StatusError(422, 'Invalid', `${kind} "${name}" is invalid: ${list}`, { name, group, kind, causes });
+  },
+  tooLarge: (message = 'Request entity too large'): StatusError => new StatusError(413, 'RequestEntityTooLarge', message),
+  unsupportedMediaType: (type: string): StatusError =>
+    new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${type})`),
+  methodNotAllowed: (message: string): StatusError => new StatusError(405, 'MethodNotAllowed', message),
+  tooManyRequests: (message: string, retryAfterSeconds = 1): StatusError =>
+    new StatusError(429, 'TooManyRequests', message, { retryAfterSeconds }),
+  internal: (message: string): StatusError => new StatusError(500, 'InternalError', message),
+  unavailable: (message: string): StatusError => new StatusError(503, 'ServiceUnavailable', message),
+};
+
+/** A field error for `errors.invalid` in the Kubernetes vocabulary. */
+export const causes = {
+  required: (field: string): StatusCause => ({ reason: 'FieldValueRequired', message: 'Required value', field }),
+  invalid: (field: string, value: unknown, detail: string): StatusCause =>
+    ({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(value)}: ${detail}`, field }),
+  notSupported: (field: string, value: unknown, supported: readonly string[]): StatusCause =>
+    ({ reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => `"${s}"`).join(', ')}`, field }),
+  duplicate: (field: string, value: unknown): StatusCause =>
+    ({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(value)}`, field }),
+  forbidden: (field: string, detail: string): StatusCause => ({ reason: 'FieldValueForbidden', message: `Forbidden: ${detail}`, field }),
+  tooLong: (field: string, max: number): StatusCause =>
+    ({ reason: 'FieldValueTooLong', message: `Too long: may not be more than ${max} bytes`, field }),
+};

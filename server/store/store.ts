@@ -1,0 +1,97 @@
+/**
+ * The storage contract the API server is written against. The SQLite backend implements it; a
+ * distributed backend (etcd) can implement it later without touching the API server.
+ *
+ * Keys are opaque strings built by the API server (e.g. `/registry/pods/default/nginx`); values are
+ * serialised objects. Revisions are positive integers that grow with every write across all keys,
+ * and a key's revision is its object's `resourceVersion`.
+ */
+
+export interface KeyValue {
+  key: string;
+  value: string;
+  /** Revision of this version of the key (the write that produced it). */
+  modRevision: number;
+  /** Revision at which the key was (last) created. */
+  createRevision: number;
+}
+
+export type StoreEventType = 'create' | 'update' | 'delete';
+
+export interface StoreEvent {
+  type: StoreEventType;
+  /** For delete: the last value, at the revision of the delete. */
+  kv: KeyValue;
+  /** The value this write replaced (update and delete). */
+  prev?: KeyValue;
+}
+
+export interface ListOptions {
+  /** Serve the list as of this revision (0 or undefined: the current revision). */
+  revision?: number;
+  /** Return at most this many keys (0 or undefined: all). */
+  limit?: number;
+  /** Return only keys strictly greater than this one (for `continue`). */
+  startAfter?: string;
+}
+
+export interface ListResult {
+  kvs: KeyValue[];
+  /** The revision the list is consistent at. */
+  revision: number;
+  /** True when more keys follow after the last one returned. */
+  more: boolean;
+  /** How many keys follow, when `more` (for `remainingItemCount`). */
+  remaining: number;
+}
+
+export interface WatchOptions {
+  /** Deliver events with revision > this one (0: from now on). */
+  sinceRevision: number;
+  signal?: AbortSignal;
+}
+
+/** Failure codes a backend reports; the API server maps them to Status errors. */
+export type StoreErrorCode = 'KeyExists' | 'KeyNotFound' | 'Conflict' | 'Compacted' | 'Closed';
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  /** For Conflict: the key's current revision, when known. */
+  readonly currentRevision: number | undefined;
+  constructor(code: StoreErrorCode, message: string, currentRevision?: number) {
+    super(message);
+    this.name = 'StoreError';
+    this.code = code;
+    this.currentRevision = currentRevision;
+  }
+}
+
+export interface Store {
+  /** Create `key`; fails with KeyExists if it exists. Returns the new revision. */
+  create(key: string, value: string): Promise<KeyValue>;
+  /**
+   * Replace `key` only if its current revision is `expectedRevision`; fails with KeyNotFound if it
+   * does not exist and Conflict if another write came first. The database enforces this.
+   */
+  update(key: string, expectedRevision: number, value: string): Promise<KeyValue>;
+  /** Delete `key` if its current revision is `expectedRevision` (0: any). Returns the deleted value. */
+  delete(key: string, expectedRevision: number): Promise<KeyValue>;
+  /** The current value of `key`, or undefined. */
+  get(key: string): Promise<KeyValue | undefined>;
+  /** Keys with the given prefix, sorted, as of one consistent revision. */
+  list(prefix: string, options?: ListOptions): Promise<ListResult>;
+  /** How many live keys have the prefix. */
+  count(prefix: string): Promise<number>;
+  /**
+   * Events for keys with the prefix. Events after `sinceRevision` that are still in the log are
+   * replayed first; a `sinceRevision` older than the compaction point throws Compacted.
+   */
+  watch(prefix: string, options: WatchOptions): AsyncIterable<StoreEvent>;
+  /** The newest revision written. */
+  currentRevision(): number;
+  /** The oldest revision that can still be watched from or listed at. */
+  compactRevision(): number;
+  /** Drop superseded versions older than `revision`. */
+  compact(revision: number): Promise<void>;
+  close(): Promise<void>;
+}
