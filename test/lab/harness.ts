@@ -1,0 +1,474 @@
+/**
+ * The multi-node lab: a home LAN (bridge br0 in its own netns, no uplink) with a `control` host and
+ * nodes n1..nN, each a network + UTS + mount namespace of its own with a real sshd and a real
+ * containerd. Agent and installer tests run against it exactly as against a rack of Raspberry Pis.
+ *
+ * Safety first: guard routes (`unreachable`) for every lab range go into the root namespace before any
+ * lab address exists, and every client the tests run (ssh, wget, ctr) runs inside lab namespaces.
+ * Teardown kills every process living in the lab's namespaces, so nothing survives a destroy, and a lab
+ * created with the name of one that crashed first removes what that run left behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec, waitFor, type ExecOptions, type ExecResult } from './exec.js';
+import { addGuardRoutes, removeGuardRoutes } from './guard-routes.js';
+import { addNetns, deleteNetns, ipBatch, killAllInNamespaces, listNetns, namespaceInode, netnsPath, NETNS_DIR } from './netns.js';
+import { createHostView, mountsUnder, nsenterPrefix, prepareNamespaceDir, PRIVATE_PATHS, runNetnsIsShared, unmountAllUnder, type HostView } from './host-ns.js';
+import { generateKey, knownHosts, sshClientConfig, sshdArgv, writeSshdConfig } from './sshd.js';
+import { containerdArgv, CTR_BINARY, removeAllContainers, removeLeftoverCgroups, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
+
+export const DEFAULT_BASE_DIR = '/tmp/corral-lab';
+export const DEFAULT_LAN_CIDR = '10.77.0.0/24';
+export const DEFAULT_POD_CIDR = '10.42.0.0/16';
+export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16';
+/** The containerd namespace corral's agent uses (the same as Kubernetes runtimes). */
+export const CONTAINERD_NAMESPACE = 'k8s.io';
+
+export interface LabOptions {
+  /** Lowercase letters and digits, at most 10; prefixes every netns of the lab (`<name>-`). */
+  name: string;
+  /** Number of nodes n1..nN besides the control host. */
+  nodes: number;
+  /** The home LAN; a /24. Default 10.77.0.0/24. */
+  lanCidr?: string;
+  podCidr?: string;
+  serviceCidr?: string;
+  /** Parent of the lab directory. Default /tmp/corral-lab. */
+  baseDir?: string;
+  /** Start a containerd on every node (default true). */
+  containerd?: boolean;
+  /** Start an sshd on every node (default true). */
+  sshd?: boolean;
+}
+
+export interface LabHost {
+  /** `control`, `n1`, `n2`, ... (also the host's hostname). */
+  name: string;
+  /** Address on the lab LAN. */
+  ip: string;
+  /** Named netns under /run/netns. */
+  netns: string;
+  /** The host's own directory inside the lab directory. */
+  dir: string;
+  view: HostView;
+}
+
+export interface LabNode extends LabHost {
+  /** The node's containerd socket (also /run/containerd/containerd.sock inside the node's view). */
+  containerdSocket: string;
+  /** containerd's state dir, bound over /run/containerd in the node's view. */
+  containerdState: string;
+}
+
+/** A long-running process started in a lab host; killed on destroy at the latest. */
+export interface LabProcess {
+  pid: number;
+  child: ChildProcess;
+  logFile: string;
+  /** Exit code (or -1 for a signal) once the process ends. */
+  exited: Promise<number>;
+}
+
+export interface LabTimings { bringUpMs: number; steps: Record<string, number> }
+
+export interface TeardownReport { ms: number; killed: number; errors: string[] }
+
+export interface Lab {
+  name: string;
+  dir: string;
+  /** Every netns of this lab starts with this; pod netns created in the lab must use it too. */
+  netnsPrefix: string;
+  lanNetns: string;
+  lanCidr: string;
+  podCidr: string;
+  serviceCidr: string;
+  /** The bridge's own address on the LAN (no uplink behind it). */
+  bridgeIp: string;
+  controlIp: string;
+  control: LabHost;
+  nodes: LabNode[];
+  /** Private key of the lab's ssh client, authorised on every node. */
+  clientKey: string;
+  knownHostsFile: string;
+  /** ssh_config for `ssh -F`: node names resolve, host keys are pinned. */
+  sshConfigFile: string;
+  timings: LabTimings;
+  host(name: string): LabHost;
+  node(name: string): LabNode;
+  /** Runs argv in a host's network, UTS and mount namespaces. */
+  exec(host: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Runs a command on a node with the real OpenSSH client from inside the control host. */
+  ssh(host: string, command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Starts a long-running process in a host; its output goes to a log file in the lab directory. */
+  spawn(host: string, argv: readonly string[], opts?: { logName?: string; env?: NodeJS.ProcessEnv }): LabProcess;
+  /** `ctr` against a node's containerd, in the node's namespaces, in the k8s.io containerd namespace. */
+  ctr(host: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Imports an image tarball into a node's containerd (k8s.io namespace). */
+  importImage(host: string, tarPath: string): Promise<void>;
+  destroy(): Promise<TeardownReport>;
+}
+
+/** What teardown needs to know even when the run that made the lab has crashed. */
+interface LabState {
+  guardRoutes: string[];
+  /** Top-most directories the lab created on the machine for its bind mount targets. */
+  createdDirs: string[];
+  /** True when /run/netns was not a mount before this lab (so teardown may unmount it when empty). */
+  madeRunNetnsMount: boolean;
+}
+
+const NAME_RE = /^[a-z][a-z0-9]{0,9}$/;
+
+function lanAddress(cidr: string, host: number): string {
+  const m = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(cidr);
+  if (!m) throw new Error(`lab LAN must be a /24 like 10.77.0.0/24, got ${cidr}`);
+  return `${m[1]}.${host}`;
+}
+
+/**
+ * Where a host keeps its own copy of a private path. /run/containerd is containerd's state dir (socket,
+ * shim sockets, runc state), the rest sit under fs/.
+ */
+function bindSource(hostDir: string, target: string): string {
+  if (target === '/run/containerd') return join(hostDir, 'run-containerd');
+  return join(hostDir, 'fs', target.replace(/^\//, '').replace(/\//g, '-'));
+}
+
+function hostView(labName: string, dir: string, host: string): HostView {
+  return { netns: `${labName}-${host}`, hostname: host, mntFile: join(dir, 'ns', `${host}.mnt`), utsFile: join(dir, 'ns', `${host}.uts`) };
+}
+
+function statePath(dir: string): string {
+  return join(dir, 'state.json');
+}
+
+function readState(dir: string): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(dir), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Other labs' directories under baseDir that still hold state (they may still use shared things). */
+function otherLabs(baseDir: string, dir: string): string[] {
+  if (!existsSync(baseDir)) return [];
+  return readdirSync(baseDir).map((n) => join(baseDir, n)).filter((d) => d !== dir && existsSync(statePath(d)));
+}
+
+async function timed<T>(steps: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    steps[name] = Math.round(performance.now() - t0);
+  }
+}
+
+/**
+ * Removes everything a lab with this name left on the machine, whether it was destroyed half-way,
+ * crashed or is live: containers, processes, mounts, netns, guard routes, directories.
+ */
+export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Promise<TeardownReport> {
+  const t0 = performance.now();
+  const dir = join(baseDir, name);
+  const prefix = `${name}-`;
+  const errors: string[] = [];
+  const state = readState(dir);
+  const mounted = new Set(mountsUnder(dir));
+  const hostsDir = join(dir, 'hosts');
+  const hostNames = existsSync(hostsDir) ? readdirSync(hostsDir) : [];
+
+  // 1. Orderly container removal while the node's containerd may still answer, so runc cleans cgroups.
+  await Promise.all(hostNames.map(async (host) => {
+    const view = hostView(name, dir, host);
+    const socket = join(hostsDir, host, 'run-containerd', 'containerd.sock');
+    if (!existsSync(socket) || !mounted.has(view.mntFile) || !existsSync(netnsPath(view.netns))) return;
+    try {
+      await removeAllContainers((argv) => exec([...nsenterPrefix(view), CTR_BINARY, '--connect-timeout', '2s', ...argv.slice(1)], { timeoutMs: 15_000 }), socket);
+    } catch (e) {
+      // A containerd that is already dead cannot help; killing and cgroup clean-up below still run.
+      if (!/connection refused|no such file|context deadline|timed out|dial/i.test(String(e))) errors.push(`containers on ${host}: ${String(e)}`);
+    }
+  }));
+
+  // 2. Kill every process living in one of the lab's namespaces (sshd, containerd, shims, containers,
+  //    ssh sessions, agents), identified by namespace, never by name.
+  const inodes = new Set<number>();
+  for (const ns of listNetns(prefix)) {
+    const ino = namespaceInode(netnsPath(ns));
+    if (ino !== undefined) inodes.add(ino);
+  }
+  for (const p of mounted) {
+    if (!p.endsWith('.mnt') && !p.endsWith('.uts')) continue;
+    const ino = namespaceInode(p);
+    if (ino !== undefined) inodes.add(ino);
+  }
+  let killed = 0;
+  try {
+    killed = await killAllInNamespaces(inodes);
+  } catch (e) {
+    errors.push(String(e));
+  }
+
+  // 3. Cgroups runc could not delete because its processes were killed first.
+  for (const host of hostNames) removeLeftoverCgroups(join(hostsDir, host, 'run-containerd', 'runc'));
+
+  // 4. Mounts (namespace files), then netns, then routes, then files.
+  try {
+    await unmountAllUnder(dir);
+  } catch (e) {
+    errors.push(String(e));
+  }
+  for (const ns of listNetns(prefix)) {
+    try {
+      await deleteNetns(ns);
+    } catch (e) {
+      errors.push(String(e));
+    }
+  }
+  const others = otherLabs(baseDir, dir);
+  if (state) {
+    const stillUsed = new Set(others.flatMap((d) => readState(d)?.guardRoutes ?? []));
+    try {
+      await removeGuardRoutes(state.guardRoutes.filter((r) => !stillUsed.has(r)));
+    } catch (e) {
+      errors.push(String(e));
+    }
+  }
+  if (mountsUnder(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+  else errors.push(`not removing ${dir}: mounts remain under it`);
+  if (state && others.length === 0) {
+    for (const d of state.createdDirs) {
+      try {
+        rmdirSync(d);
+      } catch {
+        /* not empty or already gone: leave it */
+      }
+    }
+  }
+  try {
+    if (existsSync(baseDir) && readdirSync(baseDir).length === 0) rmdirSync(baseDir);
+  } catch {
+    /* another lab appeared meanwhile */
+  }
+  if (state?.madeRunNetnsMount && existsSync(NETNS_DIR) && readdirSync(NETNS_DIR).length === 0) {
+    await exec(['umount', NETNS_DIR]);
+  }
+  return { ms: Math.round(performance.now() - t0), killed, errors };
+}
+
+/** True when /run/netns is a mount point in the root mount namespace. */
+function runNetnsIsMount(): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === NETNS_DIR);
+}
+
+/** Brings up a lab; on any failure it tears down what it built before rethrowing. */
+export async function createLab(opts: LabOptions): Promise<Lab> {
+  if (!NAME_RE.test(opts.name)) throw new Error(`lab name must match ${NAME_RE}: ${opts.name}`);
+  if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 50) throw new Error(`lab nodes must be 1..50, got ${opts.nodes}`);
+  const name = opts.name;
+  const baseDir = opts.baseDir ?? DEFAULT_BASE_DIR;
+  const dir = join(baseDir, name);
+  const prefix = `${name}-`;
+  const lanCidr = opts.lanCidr ?? DEFAULT_LAN_CIDR;
+  const podCidr = opts.podCidr ?? DEFAULT_POD_CIDR;
+  const serviceCidr = opts.serviceCidr ?? DEFAULT_SERVICE_CIDR;
+  const steps: Record<string, number> = {};
+  const t0 = performance.now();
+
+  if (existsSync(dir) || listNetns(prefix).length > 0) {
+    const r = await timed(steps, 'leftovers', () => teardownLab(name, baseDir));
+    if (r.errors.length > 0) throw new Error(`cannot clear leftovers of lab ${name}: ${r.errors.join('; ')}`);
+  }
+
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const state: LabState = { guardRoutes: [lanCidr, podCidr, serviceCidr], createdDirs: [], madeRunNetnsMount: !runNetnsIsMount() };
+  // Written before the first change to the machine, so a crash at any later point can be undone.
+  writeFileSync(statePath(dir), JSON.stringify(state));
+
+  const spawned = new Set<ChildProcess>();
+  try {
+    await timed(steps, 'guardRoutes', () => addGuardRoutes(state.guardRoutes));
+
+    const hostNames = ['control', ...Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`)];
+    const hosts: LabHost[] = hostNames.map((h, i) => ({
+      name: h,
+      ip: lanAddress(lanCidr, 10 + i),
+      netns: `${prefix}${h}`,
+      dir: join(dir, 'hosts', h),
+      view: hostView(name, dir, h),
+    }));
+    const lanNetns = `${prefix}lan`;
+    const bridgeIp = lanAddress(lanCidr, 1);
+
+    await timed(steps, 'network', async () => {
+      // The first `ip netns add` creates the shared /run/netns mount; the rest may then run in parallel.
+      await addNetns(lanNetns);
+      await Promise.all(hosts.map((h) => addNetns(h.netns)));
+      await ipBatch(lanNetns, [
+        'link set lo up',
+        'link add br0 type bridge',
+        `addr add ${bridgeIp}/24 dev br0`,
+        'link set br0 up',
+        ...hosts.flatMap((h) => [`link add v-${h.name} type veth peer name eth0 netns ${h.netns}`, `link set v-${h.name} master br0`, `link set v-${h.name} up`]),
+      ]);
+      const bridgeNf = existsSync('/proc/sys/net/bridge') ? ['net.bridge.bridge-nf-call-iptables=1'] : [];
+      await Promise.all(hosts.map(async (h) => {
+        await ipBatch(h.netns, ['link set lo up', `addr add ${h.ip}/24 dev eth0`, 'link set eth0 up']);
+        // Nodes route pods (host-gw) and filter bridged pod traffic with iptables (services).
+        const r = await exec(['nsenter', `--net=${netnsPath(h.netns)}`, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', ...bridgeNf]);
+        if (r.code !== 0) throw new Error(`sysctl in ${h.netns}: ${r.stderr.trim()}`);
+      }));
+    });
+
+    await timed(steps, 'hostViews', async () => {
+      if (!runNetnsIsShared()) {
+        const r = await exec(['mount', '--make-shared', NETNS_DIR]);
+        if (r.code !== 0) throw new Error(`cannot make ${NETNS_DIR} shared: ${r.stderr.trim()}`);
+      }
+      await prepareNamespaceDir(join(dir, 'ns'));
+      for (const target of PRIVATE_PATHS) {
+        const created = mkdirSync(target, { recursive: true });
+        if (created !== undefined) {
+          // Remember the created directories deepest first, so teardown can rmdir them in order.
+          const chain: string[] = [];
+          for (let p: string = target; p.length >= created.length; p = p.slice(0, p.lastIndexOf('/'))) chain.push(p);
+          state.createdDirs.push(...chain);
+        }
+      }
+      writeFileSync(statePath(dir), JSON.stringify(state));
+      await Promise.all(hosts.map((h) => createHostView(h.view, PRIVATE_PATHS.map((target) => ({ source: bindSource(h.dir, target), target })))));
+    });
+
+    const nodes: LabNode[] = hosts.slice(1).map((h) => ({
+      ...h,
+      containerdSocket: join(h.dir, 'run-containerd', 'containerd.sock'),
+      containerdState: join(h.dir, 'run-containerd'),
+    }));
+    const control = hosts[0]!;
+
+    const byName = new Map<string, LabHost>(hosts.map((h) => [h.name, h]));
+    const nodeByName = new Map<string, LabNode>(nodes.map((n) => [n.name, n]));
+    const hostOf = (h: string): LabHost => {
+      const found = byName.get(h);
+      if (!found) throw new Error(`lab ${name} has no host ${h} (hosts: ${[...byName.keys()].join(', ')})`);
+      return found;
+    };
+    const nodeOf = (h: string): LabNode => {
+      const found = nodeByName.get(h);
+      if (!found) throw new Error(`lab ${name} has no node ${h} (nodes: ${[...nodeByName.keys()].join(', ')})`);
+      return found;
+    };
+    let spawnCount = 0;
+    const spawnIn = (h: string, argv: readonly string[], o: { logName?: string; env?: NodeJS.ProcessEnv } = {}): LabProcess => {
+      const host = hostOf(h);
+      const base = (o.logName ?? argv[0]?.split('/').pop() ?? 'process').replace(/[^\w.-]/g, '_');
+      const logFile = join(dir, 'logs', `${h}-${base}-${++spawnCount}.log`);
+      const fd = openSync(logFile, 'a');
+      const [file, ...args] = [...nsenterPrefix(host.view), ...argv];
+      const child = spawn(file!, args, { detached: true, stdio: ['ignore', fd, fd], ...(o.env !== undefined ? { env: o.env } : {}) });
+      closeSync(fd);
+      child.unref();
+      spawned.add(child);
+      const exited = new Promise<number>((resolve) => {
+        child.on('exit', (code) => { spawned.delete(child); resolve(code ?? -1); });
+        child.on('error', () => { spawned.delete(child); resolve(-1); });
+      });
+      if (child.pid === undefined) throw new Error(`cannot start ${argv.join(' ')} in ${h}`);
+      return { pid: child.pid, child, logFile, exited };
+    };
+    const execIn = (h: string, argv: readonly string[], o?: ExecOptions): Promise<ExecResult> => exec([...nsenterPrefix(hostOf(h).view), ...argv], o);
+
+    const clientKey = join(dir, 'id_ed25519');
+    const knownHostsFile = join(dir, 'known_hosts');
+    const sshConfigFile = join(dir, 'ssh_config');
+
+    if (opts.sshd ?? true) {
+      await timed(steps, 'sshd', async () => {
+        const [clientPub, ...hostPubs] = await Promise.all([
+          generateKey(clientKey, `corral-lab-${name}`),
+          ...nodes.map((n) => generateKey(join(n.dir, 'ssh_host_ed25519_key'), `${n.name}@${name}`)),
+        ]);
+        const authorizedKeys = join(dir, 'authorized_keys');
+        writeFileSync(authorizedKeys, `${clientPub!}\n`);
+        const sshHosts = nodes.map((n, i) => ({ name: n.name, ip: n.ip, hostKey: hostPubs[i]! }));
+        writeFileSync(knownHostsFile, knownHosts(sshHosts));
+        writeFileSync(sshConfigFile, sshClientConfig(sshHosts, clientKey, knownHostsFile));
+        const pidFiles = nodes.map((n) => {
+          const config = join(n.dir, 'sshd_config');
+          const pidFile = join(n.dir, 'sshd.pid');
+          writeSshdConfig(config, { listenAddress: n.ip, hostKey: join(n.dir, 'ssh_host_ed25519_key'), pidFile, authorizedKeysFile: authorizedKeys });
+          const p = spawnIn(n.name, sshdArgv(config), { logName: 'sshd' });
+          return { pidFile, p, node: n.name };
+        });
+        // sshd writes its pid file once it listens.
+        await Promise.all(pidFiles.map(({ pidFile, p, node }) => waitFor(`sshd on ${node} (log ${p.logFile})`, () => {
+          if (p.child.exitCode !== null) throw new Error(`sshd on ${node} exited: ${readFileSync(p.logFile, 'utf8').trim()}`);
+          return existsSync(pidFile);
+        }, 5_000)));
+      });
+    }
+
+    if (opts.containerd ?? true) {
+      await timed(steps, 'containerd', async () => {
+        await Promise.all(nodes.map(async (n) => {
+          const paths: ContainerdPaths = { root: join(n.dir, 'containerd'), state: n.containerdState, socket: n.containerdSocket, config: join(n.dir, 'containerd.toml') };
+          mkdirSync(paths.root, { recursive: true });
+          writeContainerdConfig(paths);
+          const p = spawnIn(n.name, containerdArgv(paths), { logName: 'containerd' });
+          await waitFor(`containerd on ${n.name} (log ${p.logFile})`, () => {
+            if (p.child.exitCode !== null) throw new Error(`containerd on ${n.name} exited: ${readFileSync(p.logFile, 'utf8').slice(-2000)}`);
+            return existsSync(n.containerdSocket);
+          }, 15_000);
+        }));
+      });
+    }
+
+    const lab: Lab = {
+      name, dir, netnsPrefix: prefix, lanNetns, lanCidr, podCidr, serviceCidr, bridgeIp,
+      controlIp: control.ip, control, nodes, clientKey, knownHostsFile, sshConfigFile,
+      timings: { bringUpMs: Math.round(performance.now() - t0), steps },
+      host: hostOf,
+      node: nodeOf,
+      exec: execIn,
+      ssh: (h, command, o) => {
+        const target = nodeOf(h);
+        return execIn('control', ['ssh', '-F', sshConfigFile, target.name, command], o);
+      },
+      spawn: spawnIn,
+      ctr: (h, args, o) => execIn(h, [CTR_BINARY, '-a', nodeOf(h).containerdSocket, '-n', CONTAINERD_NAMESPACE, ...args], o),
+      importImage: async (h, tarPath) => {
+        const r = await execIn(h, [CTR_BINARY, '-a', nodeOf(h).containerdSocket, '-n', CONTAINERD_NAMESPACE, 'images', 'import', tarPath], { timeoutMs: 60_000 });
+        if (r.code !== 0) throw new Error(`importing ${tarPath} on ${h}: ${r.stderr.trim()}`);
+      },
+      destroy: async () => {
+        const report = await teardownLab(name, baseDir);
+        for (const child of spawned) child.kill('SIGKILL');
+        return report;
+      },
+    };
+    return lab;
+  } catch (e) {
+    for (const child of spawned) child.kill('SIGKILL');
+    const r = await teardownLab(name, baseDir);
+    const extra = r.errors.length > 0 ? ` (teardown also failed: ${r.errors.join('; ')})` : '';
+    throw new Error(`lab ${name} bring-up failed: ${e instanceof Error ? e.message : String(e)}${extra}`, { cause: e });
+  }
+}
+
+/** Runs fn with a fresh lab and always destroys the lab afterwards, also when fn throws. */
+export async function withLab<T>(opts: LabOptions, fn: (lab: Lab) => Promise<T>): Promise<T> {
+  const lab = await createLab(opts);
+  let result: T;
+  try {
+    result = await fn(lab);
+  } catch (e) {
+    await lab.destroy();
+    throw e;
+  }
+  const report = await lab.destroy();
+  if (report.errors.length > 0) throw new Error(`lab ${lab.name} teardown: ${report.errors.join('; ')}`);
+  return result;
+}
