@@ -1,0 +1,80 @@
+/**
+ * The lowest layer of the containerd driver: runs `ctr` against one containerd socket and one
+ * containerd namespace, with a time limit and AbortSignal on every call, and turns failures into
+ * typed RuntimeErrors.
+ */
+import { stat } from 'node:fs/promises';
+import { RuntimeError, classifyCtrError } from './errors.js';
+import { runCommand, type RunResult } from './run-command.js';
+
+export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
+export const DEFAULT_CONTAINERD_NAMESPACE = 'k8s.io';
+
+export interface CtrOptions {
+  /** containerd's GRPC socket (default /run/containerd/containerd.sock). */
+  address?: string;
+  /** containerd namespace (default k8s.io, like kubelet's CRI). */
+  namespace?: string;
+  /** The ctr binary (default `ctr` from PATH). */
+  ctrPath?: string;
+  /** Default time limit of one call (default 30 s); image pulls and imports pass their own. */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  input?: string | undefined;
+}
+
+export class Ctr {
+  readonly address: string;
+  readonly namespace: string;
+  readonly ctrPath: string;
+  readonly timeoutMs: number;
+
+  constructor(opts: CtrOptions = {}) {
+    this.address = opts.address ?? DEFAULT_CONTAINERD_ADDRESS;
+    this.namespace = opts.namespace ?? DEFAULT_CONTAINERD_NAMESPACE;
+    this.ctrPath = opts.ctrPath ?? 'ctr';
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  /** The global flags every call starts with. */
+  baseArgs(): string[] {
+    // ctr waits 10 s for a socket that does not exist; a short connect timeout keeps the
+    // "containerd is down" path fast.
+    return ['--address', this.address, '--namespace', this.namespace, '--connect-timeout', '3s'];
+  }
+
+  /** Fails fast with Unreachable when the socket file is missing (ctr itself would wait 10 s). */
+  async checkSocket(): Promise<void> {
+    try {
+      const st = await stat(this.address);
+      if (!st.isSocket()) throw new RuntimeError('Unreachable', `containerd address ${this.address} is not a socket`);
+    } catch (err) {
+      if (err instanceof RuntimeError) throw err;
+      throw new RuntimeError('Unreachable', `containerd socket ${this.address} does not exist (is containerd running?)`, undefined, { cause: err });
+    }
+  }
+
+  /** Runs `ctr <args>`; resolves with stdout/stderr when it exits 0, throws a RuntimeError otherwise. */
+  async call(args: readonly string[], opts: CallOptions = {}): Promise<RunResult> {
+    const operation = args.slice(0, 2).join(' ');
+    await this.checkSocket();
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    let result: RunResult;
+    try {
+      result = await runCommand(this.ctrPath, [...this.baseArgs(), ...args], { timeoutMs, signal: opts.signal, input: opts.input });
+    } catch (err) {
+      throw new RuntimeError('Failed', `cannot run ${this.ctrPath}: ${(err as Error).message}`, operation, { cause: err });
+    }
+    if (result.aborted) throw new RuntimeError('Aborted', `ctr ${operation} aborted`, operation);
+    if (result.timedOut) throw new RuntimeError('Timeout', `ctr ${operation} timed out after ${timeoutMs} ms`, operation);
+    if (result.code !== 0) {
+      const message = result.stderr.trim() || `exit code ${result.code}`;
+      throw new RuntimeError(classifyCtrError(message), `ctr ${operation}: ${message.replace(/^ctr: /, '')}`, operation);
+    }
+    return result;
+  }
+}

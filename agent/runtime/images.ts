@@ -1,0 +1,190 @@
+/**
+ * Images through ctr: list, exists, import (air-gap tarballs), pull (credentials, plain HTTP) and the
+ * image config (entrypoint, cmd, env, workdir, user) that Kubernetes `command`/`args` are resolved against.
+ */
+import type { Ctr, CallOptions } from './ctr.js';
+import { RuntimeError } from './errors.js';
+
+export interface ImageSummary {
+  /** Fully qualified reference, e.g. docker.io/library/busybox:1.36. */
+  ref: string;
+  mediaType: string;
+  /** Digest of the manifest or index the reference points to (the pod status `imageID`). */
+  digest: string;
+  /** Size as ctr prints it, e.g. "1.9 MiB". */
+  size: string;
+  platforms: string[];
+}
+
+/** The part of an OCI image config a container start needs. */
+export interface ImageConfig {
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  diffIDs: string[];
+}
+
+export interface PullOptions extends CallOptions {
+  /** `user:password` for the registry (from an imagePullSecret). */
+  credentials?: { username: string; password: string } | undefined;
+  /** The registry speaks plain HTTP (a local registry without TLS). */
+  plainHttp?: boolean | undefined;
+  /** Platform to pull, e.g. linux/arm/v7; default ctr's own. */
+  platform?: string | undefined;
+}
+
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
+/**
+ * Normalises an image name the way Docker and Kubernetes do: `busybox` → `docker.io/library/busybox:latest`,
+ * `me/app:1` → `docker.io/me/app:1`, `registry:5000/app` → `registry:5000/app:latest`. ctr only accepts
+ * fully qualified references.
+ */
+export function normalizeImageRef(image: string): string {
+  let name = image.trim();
+  let digest = '';
+  const at = name.indexOf('@');
+  if (at >= 0) {
+    digest = name.slice(at);
+    name = name.slice(0, at);
+  }
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? '' : name.slice(0, slash);
+  const hasDomain = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!hasDomain) name = `docker.io/${slash < 0 ? `library/${name}` : name}`;
+  else if (first === 'index.docker.io') name = `docker.io${name.slice(first.length)}`;
+  if (name.startsWith('docker.io/') && !name.slice('docker.io/'.length).includes('/')) {
+    name = `docker.io/library/${name.slice('docker.io/'.length)}`;
+  }
+  const lastSegment = name.slice(name.lastIndexOf('/') + 1);
+  if (!lastSegment.includes(':') && digest === '') name += ':latest';
+  return name + digest;
+}
+
+/** Go's GOARCH for this Node.js process (what containerd would pick for the platform). */
+export function goArch(arch: string = process.arch): string {
+  switch (arch) {
+    case 'x64': return 'amd64';
+    case 'ia32': return '386';
+    default: return arch; // arm64, arm, ppc64, s390x, riscv64 have the same names
+  }
+}
+
+/** Parses `ctr image ls` (columns REF TYPE DIGEST SIZE(two words) PLATFORMS LABELS). */
+export function parseImageList(stdout: string): ImageSummary[] {
+  const images: ImageSummary[] = [];
+  for (const line of stdout.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 6) continue;
+    const [ref, mediaType, digest, sizeValue, sizeUnit, platforms] = cols as [string, string, string, string, string, string];
+    images.push({ ref, mediaType, digest, size: `${sizeValue} ${sizeUnit}`, platforms: platforms === '-' ? [] : platforms.split(',') });
+  }
+  return images;
+}
+
+export class ImageService {
+  /** Image configs by manifest/index digest: content is immutable, so this never goes stale. */
+  private readonly configCache = new Map<string, ImageConfig>();
+
+  constructor(private readonly ctr: Ctr) {}
+
+  async list(opts: CallOptions = {}): Promise<ImageSummary[]> {
+    const { stdout } = await this.ctr.call(['images', 'ls'], opts);
+    return parseImageList(stdout);
+  }
+
+  /** The image with exactly this (normalised) reference, or undefined. */
+  async get(image: string, opts: CallOptions = {}): Promise<ImageSummary | undefined> {
+    const ref = normalizeImageRef(image);
+    const { stdout } = await this.ctr.call(['images', 'ls', `name==${ref}`], opts);
+    return parseImageList(stdout).find((i) => i.ref === ref);
+  }
+
+  async exists(image: string, opts: CallOptions = {}): Promise<boolean> {
+    return (await this.get(image, opts)) !== undefined;
+  }
+
+  /**
+   * Imports an OCI or Docker image tarball (the air-gap directory). Returns the references it
+   * brought in, as ctr reports them ("unpacking REF (sha256:...)").
+   */
+  async importTarball(path: string, opts: CallOptions = {}): Promise<string[]> {
+    const { stdout } = await this.ctr.call(['images', 'import', path], { timeoutMs: 300_000, ...opts });
+    return [...stdout.matchAll(/unpacking (\S+) \(sha256:/g)].map((m) => m[1]!);
+  }
+
+  /**
+   * Pulls (and unpacks) an image. Note that the download happens in this process's network
+   * namespace, not containerd's.
+   */
+  async pull(image: string, opts: PullOptions = {}): Promise<ImageSummary> {
+    const ref = normalizeImageRef(image);
+    const args = ['images', 'pull'];
+    if (opts.plainHttp) args.push('--plain-http');
+    if (opts.platform) args.push('--platform', opts.platform);
+    if (opts.credentials) args.push('--user', `${opts.credentials.username}:${opts.credentials.password}`);
+    args.push(ref);
+    await this.ctr.call(args, { timeoutMs: 600_000, ...opts });
+    const pulled = await this.get(ref, opts);
+    if (!pulled) throw new RuntimeError('NotFound', `image ${ref} not listed after a successful pull`, 'images pull');
+    return pulled;
+  }
+
+  async remove(image: string, opts: CallOptions = {}): Promise<void> {
+    await this.ctr.call(['images', 'rm', normalizeImageRef(image)], opts);
+  }
+
+  /** Reads the image config through the content store (index → manifest → config), cached by digest. */
+  async config(image: string, opts: CallOptions = {}): Promise<ImageConfig> {
+    const summary = await this.get(image, opts);
+    if (!summary) throw new RuntimeError('NotFound', `image ${normalizeImageRef(image)} not found`, 'images ls');
+    const cached = this.configCache.get(summary.digest);
+    if (cached) return cached;
+    let manifest = await this.contentJson(summary.digest, opts);
+    if (INDEX_TYPES.has(String(manifest['mediaType'] ?? summary.mediaType)) || Array.isArray(manifest['manifests'])) {
+      const chosen = pickPlatformManifest(manifest, goArch());
+      if (!chosen) throw new RuntimeError('NotFound', `image ${summary.ref} has no manifest for linux/${goArch()}`, 'content get');
+      manifest = await this.contentJson(chosen, opts);
+    }
+    const configDigest = (manifest['config'] as { digest?: string } | undefined)?.digest;
+    if (!configDigest) throw new RuntimeError('Failed', `image ${summary.ref}: manifest without config`, 'content get');
+    const raw = await this.contentJson(configDigest, opts);
+    const cfg = (raw['config'] ?? {}) as Record<string, unknown>;
+    const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    const result: ImageConfig = {
+      entrypoint: strings(cfg['Entrypoint']),
+      cmd: strings(cfg['Cmd']),
+      env: strings(cfg['Env']),
+      workingDir: typeof cfg['WorkingDir'] === 'string' ? cfg['WorkingDir'] : '',
+      user: typeof cfg['User'] === 'string' ? cfg['User'] : '',
+      diffIDs: strings((raw['rootfs'] as { diff_ids?: unknown } | undefined)?.diff_ids),
+    };
+    this.configCache.set(summary.digest, result);
+    return result;
+  }
+
+  private async contentJson(digest: string, opts: CallOptions): Promise<Record<string, unknown>> {
+    const { stdout } = await this.ctr.call(['content', 'get', digest], opts);
+    try {
+      return JSON.parse(stdout) as Record<string, unknown>;
+    } catch (err) {
+      throw new RuntimeError('Failed', `content ${digest} is not JSON`, 'content get', { cause: err });
+    }
+  }
+}
+
+/** Chooses the linux/<arch> manifest of an index (for arm, any variant; v7 preferred). */
+export function pickPlatformManifest(index: Record<string, unknown>, arch: string): string | undefined {
+  const manifests = (Array.isArray(index['manifests']) ? index['manifests'] : []) as {
+    digest?: string;
+    platform?: { os?: string; architecture?: string; variant?: string };
+  }[];
+  const candidates = manifests.filter((m) => m.platform?.os === 'linux' && m.platform.architecture === arch && m.digest);
+  const preferred = arch === 'arm' ? candidates.find((m) => m.platform?.variant === 'v7') : undefined;
+  return (preferred ?? candidates[0])?.digest;
+}

@@ -1,0 +1,71 @@
+/**
+ * Runs one external command with a hard time limit and an AbortSignal, collecting its output.
+ * Every ctr/iptables call of the agent goes through here so that a wedged containerd or xtables
+ * lock can never hang the agent's loops.
+ */
+import { spawn } from 'node:child_process';
+
+export interface RunOptions {
+  /** Kill the command (SIGKILL) after this many milliseconds. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Written to the command's stdin, which is then closed. */
+  input?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+export interface RunResult {
+  code: number | null;
+  /** Set when the process was ended by a signal (ours or someone else's). */
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  aborted: boolean;
+}
+
+export function runCommand(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      resolve({ code: null, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true });
+      return;
+    }
+    const child = spawn(file, args, {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let aborted = false;
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    const kill = (): void => {
+      try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    };
+    const timer = setTimeout(() => { timedOut = true; kill(); }, opts.timeoutMs);
+    const onAbort = (): void => { aborted = true; kill(); };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        timedOut,
+        aborted,
+      });
+    });
+    if (opts.input !== undefined) {
+      child.stdin!.on('error', () => { /* the command may exit before reading everything */ });
+      child.stdin!.end(opts.input);
+    }
+  });
+}

@@ -1,0 +1,288 @@
+/**
+ * The containerd CLI driver against a real, private containerd: its own root/state/socket in a temp dir,
+ * CRI off, running inside a fresh network namespace that only has loopback (nothing here creates an
+ * address, so no guard routes are needed). The busybox image comes from test/lab/image.ts.
+ *
+ * Needs root, containerd, ctr and runc. Without them the tests are skipped locally and FAIL under CI=true.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContainerdRuntime, RuntimeError, isRuntimeError, type TaskEvent } from '../../agent/runtime/index.js';
+import { buildBusyboxImage } from '../lab/image.js';
+import { containerdConfig } from '../lab/containerd.js';
+import { exec, execOk, waitFor } from '../lab/exec.js';
+
+const CI = process.env['CI'] === 'true';
+const IMAGE = 'docker.io/library/busybox:latest';
+
+function missingPrerequisites(): string[] {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root');
+  for (const bin of ['/usr/bin/containerd', '/usr/bin/ctr', '/usr/sbin/runc', '/usr/bin/unshare', '/usr/bin/nsenter']) {
+    if (!existsSync(bin)) missing.push(bin);
+  }
+  return missing;
+}
+
+const missing = missingPrerequisites();
+const run = missing.length === 0 ? test : CI ? test : test.skip;
+if (missing.length > 0 && CI) {
+  test('prerequisites for the runtime tests are present (CI=true)', () => {
+    assert.unreachable(`missing: ${missing.join(', ')}`);
+  });
+}
+
+const suffix = `${process.pid}-${Date.now() % 100000}`;
+const netnsName = `corral-rt-${suffix}`;
+const cgroupParent = `/corral-test-${suffix}`;
+let dir = '';
+let containerd: ChildProcess | undefined;
+let rt: ContainerdRuntime;
+let socket = '';
+const events: TaskEvent[] = [];
+const eventsAbort = new AbortController();
+let eventsDone: Promise<void> | undefined;
+
+async function waitTaskStopped(id: string, timeoutMs = 15_000): Promise<void> {
+  await waitFor(`task ${id} stopped`, async () => (await rt.task(id))?.status === 'STOPPED', timeoutMs, 50);
+}
+
+function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  return new Promise((resolve) => {
+    let s = '';
+    if (!stream) { resolve(''); return; }
+    stream.on('data', (c: Buffer) => { s += c.toString('utf8'); });
+    stream.on('end', () => resolve(s));
+  });
+}
+
+async function execIn(id: string, execId: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const session = rt.exec(id, { execId, args });
+  const [stdout, stderr, code] = await Promise.all([
+    collect(session.process.stdout),
+    collect(session.process.stderr),
+    new Promise<number | null>((resolve) => session.process.on('close', (c) => resolve(c))),
+  ]);
+  return { code, stdout, stderr };
+}
+
+function podSpec(id: string, args: string[], extra: Partial<Parameters<ContainerdRuntime['run']>[0]> = {}): Parameters<ContainerdRuntime['run']>[0] {
+  return {
+    id,
+    image: 'busybox',
+    command: args,
+    netnsPath: `/run/netns/${netnsName}`,
+    logPath: join(dir, 'logs', `${id}.log`),
+    labels: { 'corral.pod-uid': 'uid-1', 'corral.container-name': id },
+    ...extra,
+  };
+}
+
+/** Shim processes whose command line names our private containerd socket. */
+function processesUsing(sock: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === containerd?.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmdline.includes(sock) && cmdline.includes('containerd-shim')) pids.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+run('a private containerd starts in its own netns and the busybox image imports', async () => {
+  dir = mkdtempSync(join(tmpdir(), 'corral-rt-'));
+  socket = join(dir, 'containerd.sock');
+  await execOk(['ip', 'netns', 'add', netnsName]);
+  await execOk(['ip', '-n', netnsName, 'link', 'set', 'lo', 'up']);
+  const config = join(dir, 'config.toml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(config, containerdConfig({ root: join(dir, 'root'), state: join(dir, 'state'), socket, config }));
+  // nsenter (not `ip netns exec`) keeps containerd in our mount namespace, where the rootfs mounts are.
+  containerd = spawn('nsenter', [`--net=/run/netns/${netnsName}`, '/usr/bin/containerd', '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  containerd.stderr!.on('data', (c: Buffer) => { log += c.toString('utf8'); });
+  rt = new ContainerdRuntime({ address: socket, stateDir: join(dir, 'containers'), cgroupParent });
+  await waitFor('containerd socket', () => existsSync(socket), 15_000, 50).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${log.slice(-2000)}`);
+  });
+  assert.match(await rt.version(), /^containerd:\/\/1\./);
+  eventsDone = rt.watchEvents((e) => events.push(e), { signal: eventsAbort.signal });
+
+  const tarball = await buildBusyboxImage({ dir: join(tmpdir(), 'corral-test-images') });
+  const refs = await rt.images.importTarball(tarball);
+  assert.ok(refs.includes(IMAGE), `imported ${refs.join(', ')}`);
+  assert.ok(await rt.images.exists('busybox'), 'busybox normalises to the imported image');
+  assert.not.ok(await rt.images.exists('busybox:nope'));
+  const cfg = await rt.images.config('busybox');
+  assert.equal(cfg.cmd, ['sh']);
+});
+
+run('a container writes stdout and stderr to its log file and its exit code 3 is read back', async () => {
+  await rt.run(podSpec('exit3', ['sh', '-c', 'echo to-stdout; echo to-stderr >&2; exit 3']));
+  await waitTaskStopped('exit3');
+  const log = readFileSync(join(dir, 'logs', 'exit3.log'), 'utf8');
+  assert.match(log, /to-stdout/);
+  assert.match(log, /to-stderr/);
+  const exit = await rt.deleteTask('exit3');
+  assert.equal(exit, { exitCode: 3 });
+  await waitFor('exit event', () => events.some((e) => e.topic === '/tasks/exit' && e.body['container_id'] === 'exit3'), 5_000);
+  const ev = events.find((e) => e.topic === '/tasks/exit' && e.body['container_id'] === 'exit3')!;
+  assert.is(ev.body['exit_status'], 3);
+  // A new task in the same container (an in-place restart) logs to the same file.
+  await rt.startTask('exit3');
+  await waitTaskStopped('exit3');
+  assert.equal(await rt.deleteTask('exit3'), { exitCode: 3 });
+  assert.is(readFileSync(join(dir, 'logs', 'exit3.log'), 'utf8').split('to-stdout').length - 1, 2, 'the log is appended to');
+  await rt.remove('exit3');
+  // An exit code of 0 is reported as 0 (ctr prints nothing for it).
+  await rt.run(podSpec('exit0', ['true']));
+  await waitTaskStopped('exit0');
+  assert.equal(await rt.deleteTask('exit0'), { exitCode: 0 });
+  await rt.remove('exit0');
+});
+
+run('the hostname is the pod name, exec relays stdio and exit codes, user and env are applied', async () => {
+  await rt.run(podSpec('web-0', ['sleep', '300'], { hostname: 'web-0', env: { GREETING: 'hi there' }, user: { uid: 1000, gid: 2000 } }));
+  const hostnameFile = await execIn('web-0', 'e1', ['cat', '/etc/hostname']);
+  assert.is(hostnameFile.code, 0, hostnameFile.stderr);
+  assert.is(hostnameFile.stdout, 'web-0\n');
+  assert.is((await execIn('web-0', 'e2', ['hostname'])).stdout, 'web-0\n');
+  assert.is((await execIn('web-0', 'e3', ['sh', '-c', 'echo $(id -u):$(id -g) "$GREETING"'])).stdout, '1000:2000 hi there\n');
+  const failing = await execIn('web-0', 'e4', ['sh', '-c', 'echo oops >&2; exit 7']);
+  assert.is(failing.code, 7);
+  assert.is(failing.stderr, 'oops\n');
+  // stdin reaches the process.
+  const session = rt.exec('web-0', { execId: 'e5', args: ['cat'] });
+  const out = collect(session.process.stdout);
+  session.process.stdin!.end('piped input\n');
+  assert.is(await out, 'piped input\n');
+});
+
+run('a sleep that ignores SIGTERM is killed after the grace period; a shell that traps it exits 0', async () => {
+  const started = Date.now();
+  const stop = await rt.stop('web-0', { gracePeriodMs: 600 });
+  const took = Date.now() - started;
+  assert.ok(stop.killed, 'needed SIGKILL');
+  assert.ok(took >= 600, `waited the grace period (${took} ms)`);
+  assert.equal(await rt.deleteTask('web-0'), { exitCode: 137 });
+
+  await rt.run(podSpec('graceful', ['sh', '-c', 'trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done']));
+  await waitFor('graceful running', async () => (await rt.task('graceful'))?.status === 'RUNNING', 5_000);
+  await new Promise((r) => setTimeout(r, 300)); // let the shell install its trap
+  const graceful = await rt.stop('graceful', { gracePeriodMs: 5_000 });
+  assert.not.ok(graceful.killed, 'stopped by SIGTERM alone');
+  assert.equal(await rt.deleteTask('graceful'), { exitCode: 0 });
+  assert.match(readFileSync(join(dir, 'logs', 'graceful.log'), 'utf8'), /bye/);
+});
+
+run('the memory limit is set on the cgroup and exceeding it ends in an OOM kill (137)', async () => {
+  const limit = 32 * 1024 * 1024;
+  await rt.run(podSpec('hog', ['sh', '-c', 'sleep 0.5; x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived ${#x}'], { memoryLimitBytes: limit, cpus: 0.5 }));
+  const v1 = `/sys/fs/cgroup/memory${cgroupParent}/hog/memory.limit_in_bytes`;
+  const v2 = `/sys/fs/cgroup${cgroupParent}/hog/memory.max`;
+  const limitFile = existsSync(v1) ? v1 : v2;
+  assert.is(Number(readFileSync(limitFile, 'utf8').trim()), limit);
+  const cpuV1 = `/sys/fs/cgroup/cpu${cgroupParent}/hog/cpu.cfs_quota_us`;
+  if (existsSync(cpuV1)) assert.is(readFileSync(cpuV1, 'utf8').trim(), '50000');
+  await waitTaskStopped('hog', 30_000);
+  assert.equal(await rt.deleteTask('hog'), { exitCode: 137 });
+  assert.not.match(readFileSync(join(dir, 'logs', 'hog.log'), 'utf8'), /survived/);
+});
+
+run('containers are found again by their labels (AND of all labels)', async () => {
+  await rt.run(podSpec('other-pod', ['sleep', '300'], { labels: { 'corral.pod-uid': 'uid-2', 'corral.container-name': 'main' } }));
+  const pod1 = (await rt.listContainers({ labels: { 'corral.pod-uid': 'uid-1' } })).map((c) => c.id).sort();
+  assert.equal(pod1, ['graceful', 'hog', 'web-0']);
+  const one = await rt.listContainers({ labels: { 'corral.pod-uid': 'uid-1', 'corral.container-name': 'web-0' } });
+  assert.equal(one.map((c) => c.id), ['web-0']);
+  assert.is(one[0]!.logPath, join(dir, 'logs', 'web-0.log'));
+  assert.is(one[0]!.image, IMAGE);
+  assert.equal((await rt.listContainers({ labels: { 'corral.pod-uid': 'uid-2' } })).map((c) => c.id), ['other-pod']);
+  assert.equal(await rt.listContainers({ labels: { 'corral.pod-uid': 'nobody' } }), []);
+});
+
+run('errors are typed: NotFound, AlreadyExists, Aborted, Unreachable (fast)', async () => {
+  try {
+    await rt.kill('no-such-container', 'SIGTERM');
+    assert.unreachable('kill of a missing task');
+  } catch (err) {
+    assert.ok(isRuntimeError(err, 'NotFound'), String(err));
+  }
+  try {
+    await rt.run(podSpec('other-pod', ['true']));
+    assert.unreachable('duplicate id');
+  } catch (err) {
+    assert.ok(isRuntimeError(err, 'AlreadyExists'), String(err));
+  }
+  assert.is((await rt.task('other-pod'))?.status, 'RUNNING', 'the duplicate attempt left the original alone');
+  const ac = new AbortController();
+  ac.abort();
+  try {
+    await rt.listTasks({ signal: ac.signal });
+    assert.unreachable('aborted');
+  } catch (err) {
+    assert.ok(isRuntimeError(err, 'Aborted'), String(err));
+  }
+  const down = new ContainerdRuntime({ address: join(dir, 'missing.sock'), stateDir: join(dir, 'x') });
+  const t0 = Date.now();
+  try {
+    await down.listTasks();
+    assert.unreachable('no socket');
+  } catch (err) {
+    assert.instance(err, RuntimeError);
+    assert.is((err as RuntimeError).code, 'Unreachable');
+  }
+  assert.ok(Date.now() - t0 < 2_000, 'Unreachable is reported without waiting for a dial timeout');
+});
+
+run('removing every container leaves no tasks, containers, shims, mounts, snapshots or leases', async () => {
+  for (const c of await rt.listContainers()) await rt.remove(c.id);
+  await rt.remove('never-existed'); // idempotent
+  assert.equal(await rt.listTasks(), []);
+  assert.equal(await rt.listContainers(), []);
+  await waitFor('shims gone', () => processesUsing(socket).length === 0, 5_000);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir));
+  assert.equal(mounts, []);
+  const snapshots = (await rt.ctr.call(['snapshots', 'ls'])).stdout.split('\n').slice(1).filter((l) => l.trim() !== '');
+  assert.ok(snapshots.every((l) => /Committed\s*$/.test(l)), `only image layers remain:\n${snapshots.join('\n')}`);
+  const leases = (await rt.ctr.call(['leases', 'ls', '-q'])).stdout.trim();
+  assert.is(leases, '');
+  assert.equal(readdirSync(join(dir, 'containers')), []);
+});
+
+test.after(async () => {
+  eventsAbort.abort();
+  await eventsDone?.catch(() => undefined);
+  if (rt && socket && existsSync(socket)) {
+    for (const c of await rt.listContainers().catch(() => [])) await rt.remove(c.id).catch(() => undefined);
+  }
+  if (containerd && containerd.exitCode === null) {
+    containerd.kill('SIGTERM');
+    await new Promise((r) => { containerd!.once('exit', r); setTimeout(r, 5_000); });
+  }
+  for (const pid of socket ? processesUsing(socket) : []) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  for (const sub of ['memory', 'cpu', 'cpuacct', 'pids', 'blkio', 'devices', 'freezer', 'cpuset', 'hugetlb', 'net_cls', 'perf_event', 'net_prio', 'systemd', 'unified', '']) {
+    const p = join('/sys/fs/cgroup', sub, cgroupParent);
+    try { rmdirSync(p); } catch { /* absent or busy */ }
+  }
+  await exec(['ip', 'netns', 'delete', netnsName]).catch(() => undefined);
+  if (dir) {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const mp = line.split(' ')[4];
+      if (mp?.startsWith(dir)) await exec(['umount', '-l', mp]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
