@@ -1,0 +1,139 @@
+/**
+ * How the client reaches an API server. Two transports share one interface: HTTPS with the cluster
+ * CA and a bearer token (agents, installer, tests, CLI), and an in-process one that hands requests
+ * straight to the server's fetch handler (the server's own controllers: no TLS, no socket).
+ */
+import { request as httpsRequest, Agent } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+
+export interface TransportRequest {
+  method: string;
+  /** Path with query string, e.g. `/api/v1/namespaces/default/pods?limit=500`. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  signal?: AbortSignal;
+}
+
+export interface TransportResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as a stream of chunks (watch) — read `text()` for ordinary calls. */
+  body: AsyncIterable<Uint8Array>;
+  text(): Promise<string>;
+}
+
+export interface Transport {
+  request(req: TransportRequest): Promise<TransportResponse>;
+  close?(): void;
+}
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(Buffer.from(c));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+export interface HttpsTransportOptions {
+  /** `https://host:port` */
+  server: string;
+  caPem?: string;
+  token?: string;
+  /** Skip certificate verification (only for tests that check the refusal path). */
+  insecure?: boolean;
+  /** Milliseconds to wait for a connection and response headers. */
+  timeoutMs?: number;
+}
+
+export class HttpsTransport implements Transport {
+  private readonly url: URL;
+  private readonly agent: Agent;
+
+  constructor(private readonly o: HttpsTransportOptions) {
+    this.url = new URL(o.server);
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: 64,
+      ...(o.caPem ? { ca: o.caPem } : {}),
+      rejectUnauthorized: !o.insecure,
+    });
+  }
+
+  request(req: TransportRequest): Promise<TransportResponse> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+      if (this.o.token) headers['authorization'] = `Bearer ${this.o.token}`;
+      if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+      const r = httpsRequest({
+        host: this.url.hostname,
+        port: this.url.port || 443,
+        method: req.method,
+        path: req.path,
+        headers,
+        agent: this.agent,
+        ...(req.signal ? { signal: req.signal } : {}),
+      }, (res: IncomingMessage) => {
+        clearTimeout(timer);
+        const flat: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+        resolve({ status: res.statusCode ?? 0, headers: flat, body: res, text: () => collect(res) });
+      });
+      const timer = setTimeout(() => r.destroy(new Error(`no response from ${this.o.server} within ${this.o.timeoutMs ?? 30_000} ms`)), this.o.timeoutMs ?? 30_000);
+      r.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      if (req.body !== undefined) r.write(req.body);
+      r.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Anything with a WHATWG fetch handler: the Hono app of an in-process server. */
+export interface FetchHandler {
+  fetch(request: Request): Response | Promise<Response>;
+}
+
+/**
+ * In-process transport: requests go to the server's handler directly. `headers` (e.g. an
+ * authorization header for a built-in identity) are added to every request.
+ */
+export class InProcessTransport implements Transport {
+  constructor(private readonly handler: FetchHandler, private readonly headers: Record<string, string> = {}) {}
+
+  async request(req: TransportRequest): Promise<TransportResponse> {
+    const init: RequestInit = {
+      method: req.method,
+      headers: { accept: 'application/json', ...this.headers, ...req.headers },
+      ...(req.body !== undefined ? { body: req.body } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+    };
+    const res = await this.handler.fetch(new Request(`http://in-process${req.path}`, init));
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => { headers[k] = v; });
+    const stream = res.body;
+    const body: AsyncIterable<Uint8Array> = {
+      async *[Symbol.asyncIterator]() {
+        if (!stream) return;
+        const reader = stream.getReader();
+        const onAbort = (): void => { void reader.cancel().catch(() => undefined); };
+        req.signal?.addEventListener('abort', onAbort);
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return;
+            yield value;
+          }
+        } finally {
+          req.signal?.removeEventListener('abort', onAbort);
+          void reader.cancel().catch(() => undefined);
+        }
+      },
+    };
+    return { status: res.status, headers, body, text: () => collect(body) };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The Hono application: health and version (no auth), bearer-token authentication and role checks,
+ * discovery, the OpenAPI stub, and every resource URL dispatched through one parser.
+ */
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { errors, StatusError } from '../../api/status.js';
+import type { AuthenticatedUser, TokenStore } from '../auth/tokens.js';
+import { roleAllows } from '../auth/tokens.js';
+import { aggregatedDiscovery, AGGREGATED_CONTENT_TYPE, apiResourceList, legacyApiGroup, legacyApiGroupList, legacyApiVersions, wantsAggregated } from './discovery.js';
+import { openApiGroupVersion, openApiRoot } from './openapi.js';
+import { parseResourcePath } from './request-info.js';
+import type { Registry } from './registry.js';
+import { ResourceHandler } from './resource-handler.js';
+import { Subresources } from './subresources.js';
+import { log } from '../../api/log.js';
+
+export const SERVER_VERSION = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.0+corral',
+  gitCommit: 'corral',
+  gitTreeState: 'clean',
+  buildDate: '2026-11-26T00:00:00Z',
+  goVersion: 'node',
+  compiler: 'corral',
+  platform: `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+};
+
+export interface ApiAppOptions {
+  registry: Registry;
+  tokens: TokenStore;
+  /** `host:port` advertised in legacy discovery. */
+  serverAddress: string;
+  bookmarkIntervalMs?: number;
+  /** Extra routes mounted before the resource catch-all (status page, install script, ...). */
+  extraRoutes?: (app: Hono<Env>) => void;
+}
+
+export type Env = { Variables: { user: AuthenticatedUser } };
+
+const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/livez', '/version']);
+
+function statusResponse(c: Context, err: StatusError): Response {
+  return c.json(err.toStatus(), err.code as ContentfulStatusCode);
+}
+
+export interface ApiApp {
+  app: Hono<Env>;
+  subresources: Subresources;
+}
+
+export function createApiApp(o: ApiAppOptions): ApiApp {
+  const app = new Hono<Env>();
+  const subresources = new Subresources(o.registry);
+  const resources = new ResourceHandler({
+    registry: o.registry,
+    subresources,
+    ...(o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : {}),
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof StatusError) return statusResponse(c, err);
+    log.error('apiserver', 'request failed', { method: c.req.method, path: c.req.path, error: (err as Error).stack ?? String(err) });
+    return statusResponse(c, errors.internal(`an error on the server ("${(err as Error).message}") has prevented the request from succeeding`));
+  });
+  app.notFound((c) => statusResponse(c, new StatusError(404, 'NotFound', 'the server could not find the requested resource')));
+
+  for (const p of ['/healthz', '/readyz', '/livez']) app.get(p, (c) => c.text('ok'));
+  app.get('/version', (c) => c.json(SERVER_VERSION));
+
+  o.extraRoutes?.(app);
+
+  app.use('*', async (c, next) => {
+    if (UNAUTHENTICATED.has(c.req.path) || c.get('user')) return next();
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    const user = m ? o.tokens.authenticate(m[1]!) : undefined;
+    if (!user) return statusResponse(c, errors.unauthorized());
+    if (!roleAllows(user.role, c.req.method)) {
+      return statusResponse(c, errors.forbidden(`User "${user.name}" cannot ${c.req.method.toLowerCase()} ${c.req.path}: the viewer role is read-only`));
+    }
+    c.set('user', user);
+    return next();
+  });
+
+  app.get('/api', (c) => {
+    if (wantsAggregated(c.req.header('accept') ?? null)) return c.body(JSON.stringify(aggregatedDiscovery(true)), 200, { 'content-type': AGGREGATED_CONTENT_TYPE });
+    return c.json(legacyApiVersions(o.serverAddress));
+  });
+  app.get('/apis', (c) => {
+    if (wantsAggregated(c.req.header('accept') ?? null)) return c.body(JSON.stringify(aggregatedDiscovery(false)), 200, { 'content-type': AGGREGATED_CONTENT_TYPE });
+    return c.json(legacyApiGroupList());
+  });
+  app.get('/api/v1', (c) => c.json(apiResourceList('', 'v1')));
+  app.get('/apis/:group', (c) => {
+    const g = legacyApiGroup(c.req.param('group'));
+    return g ? c.json(g) : c.notFound();
+  });
+  app.get('/apis/:group/:version', (c) => {
+    const l = apiResourceList(c.req.param('group'), c.req.param('version'));
+    return l ? c.json(l) : c.notFound();
+  });
+  app.get('/openapi/v3', (c) => c.json(openApiRoot()));
+  app.get('/openapi/v3/*', (c) => {
+    const doc = openApiGroupVersion(c.req.path.slice('/openapi/v3/'.length));
+    return doc ? c.json(doc) : c.notFound();
+  });
+
+  app.all('/api/*', (c) => dispatch(c));
+  app.all('/apis/*', (c) => dispatch(c));
+
+  async function dispatch(c: Context<Env>): Promise<Response> {
+    const parsed = parseResourcePath(c.req.path);
+    if (parsed.kind !== 'resource') {
+      if (parsed.kind === 'unknown-resource') {
+        throw new StatusError(404, 'NotFound', `the server could not find the requested resource (${parsed.plural}${parsed.group ? `.${parsed.group}` : ''})`);
+      }
+      throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+    }
+    const user = c.get('user');
+    return resources.handle(c, parsed.target, user ? { name: user.name, groups: user.groups } : undefined);
+  }
+
+  return { app, subresources };
+}

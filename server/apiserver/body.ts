@@ -1,0 +1,89 @@
+/**
+ * Request bodies: read with a size limit (413 past it), decoded by Content-Type into plain objects.
+ * JSON, YAML and the protobuf kubectl's typed commands send are accepted; anything else is 415.
+ */
+import { parse as parseYaml } from 'yaml';
+import { errors } from '../../api/status.js';
+import { decodeProtobufObject } from '../../api/codec/protobuf.js';
+
+/** Kubernetes' own limit for a request body (3 MiB). */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > limit) throw errors.tooLarge(`Request entity too large: limit is ${limit}`);
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw errors.tooLarge(`Request entity too large: limit is ${limit}`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function mediaType(req: Request): string {
+  return (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
+
+/** Decodes an object body (create, update). A missing Content-Type is JSON, as kubectl assumes. */
+export function decodeObject(bytes: Uint8Array, type: string): unknown {
+  if (bytes.byteLength === 0) throw errors.badRequest('the request body is empty');
+  switch (type) {
+    case '':
+    case 'application/json':
+      return parseJson(bytes);
+    case 'application/yaml':
+    case 'application/x-yaml':
+    case 'text/yaml':
+      return parseYamlBody(bytes);
+    case PROTOBUF:
+      try {
+        return decodeProtobufObject(bytes);
+      } catch (err) {
+        throw errors.badRequest(`unable to decode protobuf body: ${(err as Error).message}`);
+      }
+    default:
+      throw errors.unsupportedMediaType(type);
+  }
+}
+
+export function parseJson(bytes: Uint8Array): unknown {
+  const text = Buffer.from(bytes).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw errors.badRequest(`couldn't decode the request body as JSON: ${(err as Error).message}`);
+  }
+}
+
+function parseYamlBody(bytes: Uint8Array): unknown {
+  try {
+    return parseYaml(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw errors.badRequest(`couldn't decode the request body as YAML: ${(err as Error).message}`);
+  }
+}
+
+/** Decodes a DELETE body (DeleteOptions), which may be JSON, protobuf or absent. */
+export function decodeDeleteOptions(bytes: Uint8Array, type: string): Record<string, unknown> {
+  if (bytes.byteLength === 0) return {};
+  const decoded = decodeObject(bytes, type);
+  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) {
+    throw errors.badRequest('DeleteOptions must be an object');
+  }
+  return decoded as Record<string, unknown>;
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

@@ -1,0 +1,60 @@
+/** PATCH bodies by Content-Type: strategic merge, JSON merge (RFC 7386), JSON patch (RFC 6902), apply. */
+import type { KubeObject } from '../../api/meta.js';
+import type { ResourceInfo } from '../../api/resources.js';
+import { errors } from '../../api/status.js';
+import { applyJsonPatch } from '../../api/patch/json-patch.js';
+import { applyMergePatch } from '../../api/patch/merge-patch.js';
+import { applyStrategicMergePatch } from '../../api/patch/strategic-merge-patch.js';
+import { PatchError } from '../../api/patch/errors.js';
+import { parse as parseYaml } from 'yaml';
+
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+export function patchTypeOf(media: string): PatchType {
+  switch (media) {
+    case 'application/json-patch+json': return 'json';
+    case 'application/merge-patch+json': return 'merge';
+    case 'application/strategic-merge-patch+json': return 'strategic';
+    case 'application/apply-patch+yaml': return 'apply';
+    default:
+      throw errors.unsupportedMediaType(media || '(none)');
+  }
+}
+
+function parsePatchBody(type: PatchType, raw: Uint8Array): unknown {
+  const text = Buffer.from(raw).toString('utf8');
+  try {
+    return type === 'apply' ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw errors.badRequest(`error decoding patch: ${(err as Error).message}`);
+  }
+}
+
+/** Returns the patched copy of `current`; malformed patches and failed operations are 400s. */
+export function applyPatch(type: PatchType, current: KubeObject, raw: Uint8Array, info: ResourceInfo): KubeObject {
+  const patch = parsePatchBody(type, raw);
+  let result: unknown;
+  try {
+    switch (type) {
+      case 'json':
+        result = applyJsonPatch(current, patch);
+        break;
+      case 'merge':
+      case 'apply':
+        result = applyMergePatch(current, patch);
+        break;
+      case 'strategic':
+        result = applyStrategicMergePatch(current, patch);
+        break;
+    }
+  } catch (err) {
+    if (err instanceof PatchError) throw errors.badRequest(err.message);
+    throw err;
+  }
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) {
+    throw errors.badRequest(`the patch made the ${info.kind} something other than an object`);
+  }
+  const obj = result as KubeObject;
+  if (!obj.metadata || typeof obj.metadata !== 'object') obj.metadata = {};
+  return obj;
+}

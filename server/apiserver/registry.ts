@@ -1,0 +1,573 @@
+/**
+ * Generic REST storage for every kind: the create/update/patch/delete/list/watch semantics of the
+ * Kubernetes apiserver (uid, timestamps, generation, resourceVersion preconditions, finalizers,
+ * graceful deletion, status subresource, selectors, pagination) on top of a `Store`.
+ * Per-kind differences live in strategies.ts; cross-object admission (allocators) in plugins.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KubeList, KubeObject, WatchEvent, DeleteOptions } from '../../api/meta.js';
+import { rfc3339 } from '../../api/meta.js';
+import { apiVersionOf, qualifiedResource, resourceForKind, type ResourceInfo } from '../../api/resources.js';
+import { errors, StatusError, type StatusCause } from '../../api/status.js';
+import { clone, deepEqual } from '../../api/object-util.js';
+import { applyDefaults } from '../../api/defaults.js';
+import { validateObject } from '../../api/validation/index.js';
+import { matchesFields, matchesLabels, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
+import { StoreError, type KeyValue, type Store } from '../store/store.js';
+import { listPrefix, objectKey } from './keys.js';
+import { strategyFor } from './strategies.js';
+
+/** Who is asking, for admission decisions and audit. */
+export interface RequestUser { name: string; groups: string[] }
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  fieldManager?: string;
+  user?: RequestUser;
+}
+
+/**
+ * Cross-object admission: runs after defaulting and validation, before the write. A returned function
+ * undoes what the plugin reserved (e.g. an allocated ClusterIP) if the write then fails.
+ */
+export interface AdmissionPlugin {
+  name: string;
+  admitCreate?(info: ResourceInfo, obj: KubeObject, opts: WriteOptions): Promise<(() => Promise<void>) | void>;
+  admitUpdate?(info: ResourceInfo, obj: KubeObject, old: KubeObject, opts: WriteOptions): Promise<(() => Promise<void>) | void>;
+  /** Called once an object is gone from the store. */
+  afterDelete?(info: ResourceInfo, obj: KubeObject): Promise<void>;
+}
+
+export interface ListQuery {
+  labelSelector?: LabelRequirement[];
+  fieldSelector?: FieldRequirement[];
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
+}
+
+export interface WatchQuery {
+  labelSelector?: LabelRequirement[];
+  fieldSelector?: FieldRequirement[];
+  /** '' or '0': start with the current state as ADDED events. */
+  resourceVersion?: string;
+  signal: AbortSignal;
+}
+
+export interface DeleteResult { object: KubeObject; deleted: boolean }
+
+const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
+const MAX_UPDATE_RETRIES = 8;
+
+function randomSuffix(): string {
+  let s = '';
+  for (let i = 0; i < 5; i++) s += NAME_CHARS[Math.floor(Math.random() * NAME_CHARS.length)];
+  return s;
+}
+
+interface ContinueToken { rv: number; start: string }
+
+function encodeContinue(t: ContinueToken): string {
+  return Buffer.from(JSON.stringify(t)).toString('base64url');
+}
+
+function decodeContinue(s: string): ContinueToken {
+  try {
+    const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as ContinueToken;
+    if (typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('shape');
+    return t;
+  } catch {
+    throw errors.badRequest('invalid continue token');
+  }
+}
+
+export class Registry {
+  private readonly decoded = new WeakMap<KeyValue, KubeObject>();
+
+  constructor(private readonly store: Store, private readonly plugins: AdmissionPlugin[] = []) {}
+
+  addPlugin(plugin: AdmissionPlugin): void {
+    this.plugins.push(plugin);
+  }
+
+  currentRevision(): number {
+    return this.store.currentRevision();
+  }
+
+  /** Decodes a stored value; the result is shared and must not be mutated (clone first). */
+  private decode(kv: KeyValue): KubeObject {
+    let obj = this.decoded.get(kv);
+    if (!obj) {
+      obj = JSON.parse(kv.value) as KubeObject;
+      obj.metadata.resourceVersion = String(kv.modRevision);
+      this.decoded.set(kv, obj);
+    }
+    return obj;
+  }
+
+  private static encode(obj: KubeObject): string {
+    const { resourceVersion: _rv, ...meta } = obj.metadata;
+    return JSON.stringify({ ...obj, metadata: meta });
+  }
+
+  private notFound(info: ResourceInfo, name: string): StatusError {
+    return errors.notFound(qualifiedResource(info), name, info.group);
+  }
+
+  async get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
+    const kv = await this.store.get(objectKey(info, namespace, name));
+    if (!kv) throw this.notFound(info, name);
+    return clone(this.decode(kv));
+  }
+
+  /** Like get, but undefined for a missing object. */
+  async tryGet(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    const kv = await this.store.get(objectKey(info, namespace, name));
+    return kv ? clone(this.decode(kv)) : undefined;
+  }
+
+  private matches(obj: KubeObject, labels?: LabelRequirement[], fields?: FieldRequirement[]): boolean {
+    if (labels && labels.length > 0 && !matchesLabels(labels, obj.metadata.labels)) return false;
+    if (fields && fields.length > 0 && !matchesFields(fields, obj)) return false;
+    return true;
+  }
+
+  async list(info: ResourceInfo, namespace: string | undefined, q: ListQuery = {}): Promise<KubeList> {
+    const prefix = listPrefix(info, namespace);
+    let revision = 0;
+    let startAfter: string | undefined;
+    if (q.continue) {
+      const token = decodeContinue(q.continue);
+      revision = token.rv;
+      startAfter = token.start;
+    } else if (q.resourceVersion && q.resourceVersionMatch === 'Exact') {
+      revision = Number(q.resourceVersion);
+      if (!Number.isInteger(revision) || revision <= 0) throw errors.badRequest(`invalid resourceVersion "${q.resourceVersion}"`);
+    }
+    const limit = q.limit && q.limit > 0 ? q.limit : 0;
+    const items: KubeObject[] = [];
+    let more = false;
+    let remaining = 0;
+    let lastKey: string | undefined;
+    let listRevision = revision;
+    const filtering = (q.labelSelector?.length ?? 0) > 0 || (q.fieldSelector?.length ?? 0) > 0;
+    for (;;) {
+      const page = await this.listPage(prefix, {
+        revision: listRevision,
+        ...(limit ? { limit: filtering ? Math.max(limit, 500) : limit - items.length } : {}),
+        ...(startAfter !== undefined ? { startAfter } : {}),
+        continued: q.continue !== undefined,
+      });
+      listRevision = page.revision;
+      let stoppedEarly = false;
+      for (let i = 0; i < page.kvs.length; i++) {
+        const kv = page.kvs[i]!;
+        lastKey = kv.key;
+        const obj = this.decode(kv);
+        if (this.matches(obj, q.labelSelector, q.fieldSelector)) items.push(clone(obj));
+        if (limit && items.length >= limit) {
+          stoppedEarly = i < page.kvs.length - 1 || page.more;
+          remaining = page.remaining + (page.kvs.length - 1 - i);
+          break;
+        }
+      }
+      if (limit && items.length >= limit) {
+        more = stoppedEarly;
+        break;
+      }
+      if (!page.more) break;
+      startAfter = lastKey;
+    }
+    const list: KubeList = {
+      apiVersion: apiVersionOf(info),
+      kind: `${info.kind}List`,
+      metadata: { resourceVersion: String(listRevision) },
+      items,
+    };
+    if (more && lastKey !== undefined) {
+      list.metadata.continue = encodeContinue({ rv: listRevision, start: lastKey });
+      if (!filtering) list.metadata.remainingItemCount = remaining;
+    }
+    return list;
+  }
+
+  private async listPage(prefix: string, o: { revision: number; limit?: number; startAfter?: string; continued: boolean }) {
+    try {
+      return await this.store.list(prefix, {
+        ...(o.revision ? { revision: o.revision } : {}),
+        ...(o.limit ? { limit: o.limit } : {}),
+        ...(o.startAfter !== undefined ? { startAfter: o.startAfter } : {}),
+      });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'Compacted') {
+        throw o.continued
+          ? errors.gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.')
+          : errors.gone(`too old resource version: ${o.revision} (${this.store.compactRevision()})`);
+      }
+      throw err;
+    }
+  }
+
+  /** Watch events for a kind (optionally one namespace), filtered by selectors. */
+  async *watch(info: ResourceInfo, namespace: string | undefined, q: WatchQuery): AsyncGenerator<WatchEvent<KubeObject>> {
+    const prefix = listPrefix(info, namespace);
+    let since: number;
+    if (!q.resourceVersion || q.resourceVersion === '0') {
+      const initial = await this.list(info, namespace, {
+        ...(q.labelSelector ? { labelSelector: q.labelSelector } : {}),
+        ...(q.fieldSelector ? { fieldSelector: q.fieldSelector } : {}),
+      });
+      for (const item of initial.items) {
+        item.apiVersion = apiVersionOf(info);
+        item.kind = info.kind;
+        yield { type: 'ADDED', object: item };
+      }
+      since = Number(initial.metadata.resourceVersion);
+    } else {
+      since = Number(q.resourceVersion);
+      if (!Number.isInteger(since) || since < 0) throw errors.badRequest(`invalid resourceVersion "${q.resourceVersion}"`);
+    }
+    let events: AsyncIterable<import('../store/store.js').StoreEvent>;
+    try {
+      events = this.store.watch(prefix, { sinceRevision: since, signal: q.signal });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision()})`);
+      throw err;
+    }
+    try {
+      for await (const ev of events) {
+        const obj = this.decode(ev.kv);
+        const now = this.matches(obj, q.labelSelector, q.fieldSelector);
+        if (ev.type === 'create') {
+          if (now) yield { type: 'ADDED', object: obj };
+        } else if (ev.type === 'delete') {
+          if (now) yield { type: 'DELETED', object: obj };
+        } else {
+          const before = ev.prev ? this.matches(this.decode(ev.prev), q.labelSelector, q.fieldSelector) : false;
+          if (now && before) yield { type: 'MODIFIED', object: obj };
+          else if (now) yield { type: 'ADDED', object: obj };
+          else if (before) yield { type: 'DELETED', object: obj };
+        }
+      }
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision()})`);
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  private checkTypeMeta(info: ResourceInfo, obj: KubeObject): void {
+    const apiVersion = apiVersionOf(info);
+    if (obj.kind !== undefined && obj.kind !== info.kind) {
+      throw errors.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${apiVersion}) or kind ${String(obj.kind)} is not ${info.kind}`);
+    }
+    if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) {
+      throw errors.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${apiVersion})`);
+    }
+    obj.kind = info.kind;
+    obj.apiVersion = apiVersion;
+  }
+
+  private toObject(body: unknown): KubeObject {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.badRequest('the request body must be a JSON object');
+    const obj = body as KubeObject;
+    if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
+    if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) throw errors.badRequest('metadata must be an object');
+    return obj;
+  }
+
+  private validate(info: ResourceInfo, obj: KubeObject, old?: KubeObject, subresource?: string): void {
+    const found: StatusCause[] = [...validateObject(info, obj, old), ...strategyFor(info).validate(obj, old, subresource)];
+    if (found.length > 0) throw errors.invalid(info.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', found, info.group);
+  }
+
+  private async namespaceMustAccept(info: ResourceInfo, namespace: string): Promise<void> {
+    if (!info.namespaced) return;
+    const nsInfo = resourceForKind('Namespace')!;
+    const ns = await this.store.get(objectKey(nsInfo, undefined, namespace));
+    if (!ns) throw errors.notFound('namespaces', namespace);
+    const obj = this.decode(ns);
+    if (obj.metadata.deletionTimestamp) {
+      throw errors.forbidden(`unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
+  }
+
+  async create(info: ResourceInfo, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const obj = this.toObject(body);
+    this.checkTypeMeta(info, obj);
+    const meta = obj.metadata;
+    if (info.namespaced) {
+      const ns = namespace ?? meta.namespace ?? 'default';
+      if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== ns) {
+        throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = ns;
+    } else {
+      delete meta.namespace;
+    }
+    if (meta.resourceVersion !== undefined && meta.resourceVersion !== '') {
+      throw errors.badRequest('resourceVersion should not be set on objects to be created');
+    }
+    delete meta.resourceVersion;
+    const generated = !meta.name && !!meta.generateName;
+    if (generated) meta.name = `${meta.generateName}${randomSuffix()}`;
+    meta.uid = randomUUID();
+    meta.creationTimestamp = rfc3339();
+    meta.generation = 1;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    delete meta.managedFields;
+    strategyFor(info).prepareForCreate(obj);
+    applyDefaults(info.kind, obj);
+    this.validate(info, obj);
+    if (info.namespaced) await this.namespaceMustAccept(info, meta.namespace!);
+    const undo = await this.runAdmission((p) => p.admitCreate?.(info, obj, opts));
+    if (opts.dryRun) {
+      await undo();
+      return obj;
+    }
+    const key = objectKey(info, meta.namespace, meta.name!);
+    try {
+      const kv = await this.store.create(key, Registry.encode(obj));
+      return clone(this.decode(kv));
+    } catch (err) {
+      await undo();
+      if (err instanceof StoreError && err.code === 'KeyExists') {
+        if (generated) return this.create(info, namespace, { ...obj, metadata: { ...meta, name: undefined } }, opts);
+        throw errors.alreadyExists(qualifiedResource(info), meta.name!, info.group);
+      }
+      throw err;
+    }
+  }
+
+  private async runAdmission(call: (p: AdmissionPlugin) => Promise<(() => Promise<void>) | void> | undefined): Promise<() => Promise<void>> {
+    const undos: (() => Promise<void>)[] = [];
+    const undoAll = async (): Promise<void> => {
+      for (const u of undos.reverse()) await u().catch(() => undefined);
+    };
+    try {
+      for (const p of this.plugins) {
+        const u = await call(p);
+        if (u) undos.push(u);
+      }
+    } catch (err) {
+      await undoAll();
+      throw err;
+    }
+    return undoAll;
+  }
+
+  /**
+   * Read-modify-write with optimistic concurrency: `mutate` gets a private copy of the current object
+   * and returns the desired one. Retries on conflict unless the caller pinned a resourceVersion.
+   */
+  async guaranteedUpdate(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    mutate: (current: KubeObject) => KubeObject | Promise<KubeObject>,
+    opts: WriteOptions & { subresource?: string; expectedResourceVersion?: string } = {},
+  ): Promise<KubeObject> {
+    const key = objectKey(info, namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      const kv = await this.store.get(key);
+      if (!kv) throw this.notFound(info, name);
+      const current = this.decode(kv);
+      if (opts.expectedResourceVersion && opts.expectedResourceVersion !== String(kv.modRevision)) {
+        throw errors.conflict(qualifiedResource(info), name, undefined, info.group);
+      }
+      const desired = this.toObject(await mutate(clone(current)));
+      const next = this.prepareUpdate(info, desired, current, opts.subresource);
+      if (deepEqual(next, current)) return clone(current); // no-op: nothing hits the disk
+      const undo = await this.runAdmission((p) => p.admitUpdate?.(info, next, current, opts));
+      if (opts.dryRun) {
+        await undo();
+        return next;
+      }
+      try {
+        const written = await this.writeOrFinalize(info, key, kv.modRevision, next);
+        return written;
+      } catch (err) {
+        await undo();
+        if (err instanceof StoreError && err.code === 'Conflict') {
+          if (opts.expectedResourceVersion || attempt >= MAX_UPDATE_RETRIES) throw errors.conflict(qualifiedResource(info), name, undefined, info.group);
+          continue;
+        }
+        if (err instanceof StoreError && err.code === 'KeyNotFound') throw this.notFound(info, name);
+        throw err;
+      }
+    }
+  }
+
+  /** Stores an update, or deletes the object if that update removed its last finalizer while deleting. */
+  private async writeOrFinalize(info: ResourceInfo, key: string, expected: number, next: KubeObject): Promise<KubeObject> {
+    const m = next.metadata;
+    if (m.deletionTimestamp && (m.finalizers?.length ?? 0) === 0 && (m.deletionGracePeriodSeconds ?? 0) === 0 && !strategyFor(info).holdOnDelete(next)) {
+      const kv = await this.store.update(key, expected, Registry.encode(next));
+      await this.store.delete(key, kv.modRevision).catch((err: unknown) => {
+        if (!(err instanceof StoreError && err.code === 'KeyNotFound')) throw err;
+      });
+      await this.afterDelete(info, next);
+      return clone(this.decode(kv));
+    }
+    const kv = await this.store.update(key, expected, Registry.encode(next));
+    return clone(this.decode(kv));
+  }
+
+  /** Applies update semantics: immutable metadata, status vs main resource, generation, validation. */
+  private prepareUpdate(info: ResourceInfo, desired: KubeObject, current: KubeObject, subresource?: string): KubeObject {
+    this.checkTypeMeta(info, desired);
+    const strategy = strategyFor(info);
+    let next: KubeObject;
+    if (subresource === 'status') {
+      next = clone(current);
+      if ('status' in desired) next.status = desired.status;
+      else delete next.status;
+      strategy.prepareForStatusUpdate(next, current);
+    } else if (subresource === 'binding') {
+      // Server-internal writes (pod binding) set spec and status together.
+      next = desired;
+    } else {
+      next = desired;
+      if (strategy.hasStatus) {
+        if ('status' in current) next.status = clone(current.status);
+        else delete next.status;
+      }
+      applyDefaults(info.kind, next);
+    }
+    const cm = current.metadata;
+    const nm = next.metadata;
+    if (nm.name !== undefined && nm.name !== cm.name) throw errors.badRequest(`the name of the object (${nm.name}) does not match the name on the URL (${String(cm.name)})`);
+    if (info.namespaced && nm.namespace !== undefined && nm.namespace !== cm.namespace) {
+      throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    nm.name = cm.name!;
+    if (info.namespaced) nm.namespace = cm.namespace!;
+    if (nm.uid !== undefined && nm.uid !== '' && nm.uid !== cm.uid) {
+      throw errors.conflict(qualifiedResource(info), cm.name!, `Precondition failed: UID in precondition: ${nm.uid}, UID in object meta: ${String(cm.uid)}`, info.group);
+    }
+    nm.uid = cm.uid!;
+    nm.creationTimestamp = cm.creationTimestamp!;
+    if (cm.deletionTimestamp) nm.deletionTimestamp = cm.deletionTimestamp;
+    else delete nm.deletionTimestamp;
+    if (cm.deletionGracePeriodSeconds !== undefined) nm.deletionGracePeriodSeconds = cm.deletionGracePeriodSeconds;
+    else delete nm.deletionGracePeriodSeconds;
+    delete nm.managedFields;
+    nm.resourceVersion = cm.resourceVersion!;
+    if (nm.generateName === undefined && cm.generateName !== undefined) nm.generateName = cm.generateName;
+    const generation = cm.generation ?? 1;
+    nm.generation = subresource === 'status' || !specChanged(next, current) ? generation : generation + 1;
+    if (cm.deletionTimestamp) {
+      // While deleting, finalizers may only be removed (Kubernetes forbids adding new ones).
+      const added = (nm.finalizers ?? []).filter((f) => !(cm.finalizers ?? []).includes(f));
+      if (added.length > 0) {
+        throw errors.invalid(info.kind, cm.name!, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted', field: 'metadata.finalizers' }], info.group);
+      }
+    }
+    if (nm.finalizers && nm.finalizers.length === 0) delete nm.finalizers;
+    if (subresource !== 'status' && subresource !== 'binding') strategy.prepareForUpdate(next, current, subresource);
+    this.validate(info, next, current, subresource);
+    return next;
+  }
+
+  async update(info: ResourceInfo, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions & { subresource?: string } = {}): Promise<KubeObject> {
+    const obj = this.toObject(body);
+    // Without a resourceVersion the update is unconditional, as Kubernetes allows for its built-in kinds.
+    const rv = obj.metadata.resourceVersion;
+    return this.guaranteedUpdate(info, namespace, name, () => clone(obj), {
+      ...opts,
+      ...(rv ? { expectedResourceVersion: rv } : {}),
+    });
+  }
+
+  // ------------------------------------------------------------------ delete
+
+  async delete(info: ResourceInfo, namespace: string | undefined, name: string, options: DeleteOptions = {}, opts: WriteOptions = {}): Promise<DeleteResult> {
+    const key = objectKey(info, namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      const kv = await this.store.get(key);
+      if (!kv) throw this.notFound(info, name);
+      const current = this.decode(kv);
+      const pre = options.preconditions;
+      if (pre?.uid && pre.uid !== current.metadata.uid) {
+        throw errors.conflict(qualifiedResource(info), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${String(current.metadata.uid)}`, info.group);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== String(kv.modRevision)) {
+        throw errors.conflict(qualifiedResource(info), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.modRevision}`, info.group);
+      }
+      const strategy = strategyFor(info);
+      const next = clone(current);
+      const finalizers = new Set(next.metadata.finalizers ?? []);
+      if (options.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
+      if (options.propagationPolicy === 'Orphan') finalizers.add('orphan');
+      const grace = strategy.gracePeriod(current, options.gracePeriodSeconds);
+      const needsWait = finalizers.size > 0 || strategy.holdOnDelete(current) || grace > 0;
+      if (needsWait) {
+        if (current.metadata.deletionTimestamp) {
+          // Already terminating: a shorter grace period may still be requested (kubectl --force).
+          const currentGrace = current.metadata.deletionGracePeriodSeconds ?? 0;
+          if (grace === 0 && currentGrace > 0 && finalizers.size === 0 && !strategy.holdOnDelete(current)) {
+            // fall through to immediate deletion below
+          } else {
+            return { object: clone(current), deleted: false };
+          }
+        } else {
+          next.metadata.finalizers = [...finalizers];
+          if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
+          next.metadata.deletionTimestamp = rfc3339(new Date(Date.now() + grace * 1000));
+          next.metadata.deletionGracePeriodSeconds = grace;
+          strategy.prepareForDelete(next);
+          if (opts.dryRun) return { object: next, deleted: false };
+          try {
+            const written = await this.store.update(key, kv.modRevision, Registry.encode(next));
+            return { object: clone(this.decode(written)), deleted: false };
+          } catch (err) {
+            if (err instanceof StoreError && err.code === 'Conflict' && attempt < MAX_UPDATE_RETRIES) continue;
+            if (err instanceof StoreError && err.code === 'KeyNotFound') throw this.notFound(info, name);
+            throw err;
+          }
+        }
+      }
+      if (opts.dryRun) return { object: clone(current), deleted: true };
+      try {
+        const deleted = await this.store.delete(key, kv.modRevision);
+        await this.afterDelete(info, current);
+        return { object: clone(this.decode(deleted)), deleted: true };
+      } catch (err) {
+        if (err instanceof StoreError && err.code === 'Conflict' && attempt < MAX_UPDATE_RETRIES) continue;
+        if (err instanceof StoreError && err.code === 'KeyNotFound') throw this.notFound(info, name);
+        throw err;
+      }
+    }
+  }
+
+  private async afterDelete(info: ResourceInfo, obj: KubeObject): Promise<void> {
+    for (const p of this.plugins) await p.afterDelete?.(info, obj).catch(() => undefined);
+  }
+
+  async deleteCollection(info: ResourceInfo, namespace: string | undefined, q: ListQuery, options: DeleteOptions, opts: WriteOptions = {}): Promise<KubeList> {
+    const list = await this.list(info, namespace, q);
+    const items: KubeObject[] = [];
+    for (const item of list.items) {
+      try {
+        const r = await this.delete(info, item.metadata.namespace, item.metadata.name!, options, opts);
+        items.push(r.object);
+      } catch (err) {
+        if (!(err instanceof StatusError && err.code === 404)) throw err;
+      }
+    }
+    return { ...list, items };
+  }
+}
+
+/** Whether anything outside metadata and status changed (what bumps `metadata.generation`). */
+function specChanged(a: KubeObject, b: KubeObject): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    if (k === 'metadata' || k === 'status' || k === 'kind' || k === 'apiVersion') continue;
+    if (!deepEqual(a[k], b[k])) return true;
+  }
+  return false;
+}

@@ -1,0 +1,233 @@
+/**
+ * HTTP semantics of the resource endpoints: maps (method, URL target, query, body) onto the
+ * registry and subresource operations, and the results onto JSON, Table and watch responses.
+ */
+import type { Context } from 'hono';
+import type { DeleteOptions, KubeObject, WatchEvent } from '../../api/meta.js';
+import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
+import { errors, StatusError } from '../../api/status.js';
+import { parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
+import { toTable } from './tables.js';
+import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, readBody } from './body.js';
+import type { Registry, WriteOptions, RequestUser } from './registry.js';
+import type { RequestTarget } from './request-info.js';
+import { applyPatch, patchTypeOf } from './patch.js';
+import { watchBody } from './watch-stream.js';
+import { Subresources } from './subresources.js';
+
+export interface ResourceHandlerOptions {
+  registry: Registry;
+  subresources: Subresources;
+  /** Interval of BOOKMARK events on watches that allow them. */
+  bookmarkIntervalMs?: number;
+}
+
+/** `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` asks for server-side printing. */
+function wantsTable(accept: string | null): boolean {
+  return !!accept && /as=Table/.test(accept) && /g=meta\.k8s\.io/.test(accept);
+}
+
+function parseSelectors(q: URLSearchParams): { labelSelector?: LabelRequirement[]; fieldSelector?: FieldRequirement[] } {
+  try {
+    const out: { labelSelector?: LabelRequirement[]; fieldSelector?: FieldRequirement[] } = {};
+    const ls = q.get('labelSelector');
+    const fs = q.get('fieldSelector');
+    if (ls) out.labelSelector = parseLabelSelector(ls);
+    if (fs) out.fieldSelector = parseFieldSelector(fs);
+    return out;
+  } catch (err) {
+    if (err instanceof SelectorError) throw errors.badRequest(err.message);
+    throw err;
+  }
+}
+
+function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw errors.badRequest(`invalid value for ${name}: "${v}"`);
+  return n;
+}
+
+function writeOptions(q: URLSearchParams, user: RequestUser | undefined): WriteOptions {
+  const dryRun = q.getAll('dryRun');
+  if (dryRun.some((d) => d !== 'All')) throw errors.badRequest(`unsupported dryRun value ${JSON.stringify(dryRun)}: only "All" is supported`);
+  return {
+    ...(dryRun.length > 0 ? { dryRun: true } : {}),
+    ...(q.get('fieldManager') ? { fieldManager: q.get('fieldManager')! } : {}),
+    ...(user ? { user } : {}),
+  };
+}
+
+function withTypeMeta(info: ResourceInfo, obj: KubeObject): KubeObject {
+  return { apiVersion: apiVersionOf(info), kind: info.kind, ...obj };
+}
+
+export class ResourceHandler {
+  constructor(private readonly o: ResourceHandlerOptions) {}
+
+  async handle(c: Context, target: RequestTarget, user: RequestUser | undefined): Promise<Response> {
+    const url = new URL(c.req.url);
+    const q = url.searchParams;
+    const method = c.req.method;
+    const { info, namespace, name, subresource } = target;
+    const reg = this.o.registry;
+
+    if (subresource) return this.o.subresources.handle(c, { target, name: name!, q, user });
+
+    if (method === 'GET' || method === 'HEAD') {
+      if (name === undefined || target.legacyWatch) {
+        const watch = target.legacyWatch || q.get('watch') === 'true' || q.get('watch') === '1';
+        if (watch) return this.watch(c, info, namespace, name, q);
+        const list = await reg.list(info, namespace, {
+          ...parseSelectors(q),
+          ...(intParam(q, 'limit') !== undefined ? { limit: intParam(q, 'limit')! } : {}),
+          ...(q.get('continue') ? { continue: q.get('continue')! } : {}),
+          ...(q.get('resourceVersion') ? { resourceVersion: q.get('resourceVersion')! } : {}),
+          ...(q.get('resourceVersionMatch') ? { resourceVersionMatch: q.get('resourceVersionMatch')! } : {}),
+        });
+        if (wantsTable(c.req.header('accept') ?? null)) {
+          return c.json(toTable(info, list.items, { includeObject: includeObjectParam(q), listMeta: list.metadata }));
+        }
+        return c.json(list);
+      }
+      const obj = withTypeMeta(info, await reg.get(info, namespace, name));
+      if (wantsTable(c.req.header('accept') ?? null)) {
+        return c.json(toTable(info, [obj], { includeObject: includeObjectParam(q), listMeta: { resourceVersion: obj.metadata.resourceVersion ?? '' } }));
+      }
+      return c.json(obj);
+    }
+
+    if (method === 'POST') {
+      if (name !== undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+      const created = await reg.create(info, namespace, body, writeOptions(q, user));
+      return c.json(withTypeMeta(info, created), 201);
+    }
+
+    if (method === 'PUT') {
+      if (name === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+      if (!isPlainObject(body)) throw errors.badRequest('the request body must be an object');
+      const updated = await reg.update(info, namespace, name, body, writeOptions(q, user));
+      return c.json(withTypeMeta(info, updated));
+    }
+
+    if (method === 'PATCH') {
+      if (name === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+      const patched = await this.patch(c, info, namespace, name, undefined, q, user);
+      return c.json(withTypeMeta(info, patched.object), patched.created ? 201 : 200);
+    }
+
+    if (method === 'DELETE') {
+      const options = await this.deleteOptions(c, q);
+      if (name === undefined) {
+        const list = await reg.deleteCollection(info, namespace, parseSelectors(q), options, writeOptions(q, user));
+        return c.json(list);
+      }
+      const result = await reg.delete(info, namespace, name, options, writeOptions(q, user));
+      return c.json(withTypeMeta(info, result.object), result.deleted ? 200 : 202);
+    }
+
+    throw errors.methodNotAllowed(`method ${method} is not supported`);
+  }
+
+  /** Applies a PATCH to the main resource or a subresource (`status`) with retry on conflicts. */
+  async patch(c: Context, info: ResourceInfo, namespace: string | undefined, name: string, subresource: string | undefined, q: URLSearchParams, user: RequestUser | undefined): Promise<{ object: KubeObject; created: boolean }> {
+    const type = patchTypeOf(mediaType(c.req.raw));
+    const raw = await readBody(c.req.raw);
+    const reg = this.o.registry;
+    const opts = writeOptions(q, user);
+    if (type === 'apply') {
+      // Server-side apply, approximated: create when missing, otherwise merge the applied config.
+      const existing = await reg.tryGet(info, namespace, name);
+      if (!existing) {
+        const body = decodeObject(raw, 'application/yaml');
+        if (!isPlainObject(body)) throw errors.badRequest('the apply patch must be an object');
+        const meta = (isPlainObject(body['metadata']) ? body['metadata'] : {}) as Record<string, unknown>;
+        meta['name'] = name;
+        body['metadata'] = meta;
+        return { object: await reg.create(info, namespace, body, opts), created: true };
+      }
+    }
+    const object = await reg.guaranteedUpdate(info, namespace, name, (current) => applyPatch(type, current, raw, info), {
+      ...opts,
+      ...(subresource ? { subresource } : {}),
+      ...(patchPrecondition(type, raw) ? { expectedResourceVersion: patchPrecondition(type, raw)! } : {}),
+    });
+    return { object, created: false };
+  }
+
+  private async deleteOptions(c: Context, q: URLSearchParams): Promise<DeleteOptions> {
+    const body = decodeDeleteOptions(await readBody(c.req.raw), mediaType(c.req.raw)) as DeleteOptions;
+    const grace = intParam(q, 'gracePeriodSeconds');
+    if (grace !== undefined) body.gracePeriodSeconds = grace;
+    const policy = q.get('propagationPolicy');
+    if (policy) body.propagationPolicy = policy as NonNullable<DeleteOptions['propagationPolicy']>;
+    if (body.propagationPolicy && !['Orphan', 'Background', 'Foreground'].includes(body.propagationPolicy)) {
+      throw errors.badRequest(`invalid propagationPolicy "${body.propagationPolicy}": must be Orphan, Background or Foreground`);
+    }
+    return body;
+  }
+
+  private async watch(c: Context, info: ResourceInfo, namespace: string | undefined, name: string | undefined, q: URLSearchParams): Promise<Response> {
+    const selectors = parseSelectors(q);
+    if (name !== undefined) {
+      selectors.fieldSelector = [...(selectors.fieldSelector ?? []), { path: 'metadata.name', operator: '=', value: name }];
+    }
+    const abort = new AbortController();
+    const outgoing = (c.env as { outgoing?: { once(ev: 'close', fn: () => void): void } } | undefined)?.outgoing;
+    outgoing?.once('close', () => abort.abort());
+    c.req.raw.signal?.addEventListener('abort', () => abort.abort());
+    const resourceVersion = q.get('resourceVersion') ?? '';
+    const startRevision = resourceVersion && resourceVersion !== '0' ? Number(resourceVersion) : this.o.registry.currentRevision();
+    const events = this.o.registry.watch(info, namespace, {
+      ...selectors,
+      resourceVersion,
+      signal: abort.signal,
+    });
+    const table = wantsTable(c.req.header('accept') ?? null);
+    const includeObject = includeObjectParam(q);
+    const render = (ev: WatchEvent<KubeObject>, first: boolean): unknown => {
+      const obj = withTypeMeta(info, ev.object);
+      if (!table) return obj;
+      return toTable(info, [obj], { includeObject, noHeaders: !first, listMeta: { resourceVersion: obj.metadata.resourceVersion ?? '' } });
+    };
+    const timeoutSeconds = intParam(q, 'timeoutSeconds');
+    // Upstream closes idle watches after 30–60 min so clients rebalance; do the same.
+    const timeoutMs = timeoutSeconds !== undefined ? timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
+    const bookmarks = q.get('allowWatchBookmarks') === 'true';
+    const stream = watchBody({
+      events,
+      render,
+      ...(bookmarks ? { bookmarkKind: { apiVersion: apiVersionOf(info), kind: info.kind } } : {}),
+      bookmarkIntervalMs: this.o.bookmarkIntervalMs ?? 60_000,
+      timeoutMs,
+      startRevision,
+      abort,
+    });
+    return new Response(stream, {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' },
+    });
+  }
+}
+
+function includeObjectParam(q: URLSearchParams): 'None' | 'Metadata' | 'Object' {
+  const v = q.get('includeObject');
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+/** A `metadata.resourceVersion` inside a merge or strategic patch is a precondition. */
+function patchPrecondition(type: string, raw: Uint8Array): string | undefined {
+  if (type !== 'merge' && type !== 'strategic') return undefined;
+  try {
+    const p = JSON.parse(Buffer.from(raw).toString('utf8')) as { metadata?: { resourceVersion?: unknown } };
+    const rv = p?.metadata?.resourceVersion;
+    return typeof rv === 'string' && rv !== '' ? rv : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export { StatusError };

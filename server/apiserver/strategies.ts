@@ -1,0 +1,153 @@
+/**
+ * Per-kind REST behaviour (the "strategy" of each Kubernetes registry): what create resets, what an
+ * update may change, how deletion is staged. The generic flow is in registry.ts.
+ */
+import type { KubeObject } from '../../api/meta.js';
+import type { Container, Pod } from '../../api/types.js';
+import type { ResourceInfo } from '../../api/resources.js';
+import type { StatusCause } from '../../api/status.js';
+import { clone, deepEqual } from '../../api/object-util.js';
+import { compareQuantities } from '../../api/quantity.js';
+
+export interface KindStrategy {
+  /** The kind has a status subresource: updates of the main resource keep the stored status. */
+  readonly hasStatus: boolean;
+  prepareForCreate(obj: KubeObject): void;
+  prepareForUpdate(next: KubeObject, old: KubeObject, subresource?: string): void;
+  prepareForStatusUpdate(next: KubeObject, old: KubeObject): void;
+  /** Kind-specific validation beyond api/validation (e.g. pod spec immutability). */
+  validate(obj: KubeObject, old?: KubeObject, subresource?: string): StatusCause[];
+  /** Seconds an object stays terminating before it may be removed (0 = remove now). */
+  gracePeriod(obj: KubeObject, requested: number | undefined): number;
+  /** The object must stay while terminating until something finalizes it (namespaces). */
+  holdOnDelete(obj: KubeObject): boolean;
+  prepareForDelete(obj: KubeObject): void;
+}
+
+const base = (hasStatus: boolean): KindStrategy => ({
+  hasStatus,
+  prepareForCreate(obj) {
+    if (hasStatus) delete obj.status;
+  },
+  prepareForUpdate() { /* nothing kind-specific */ },
+  prepareForStatusUpdate() { /* nothing kind-specific */ },
+  validate: () => [],
+  gracePeriod: () => 0,
+  holdOnDelete: () => false,
+  prepareForDelete() { /* nothing kind-specific */ },
+});
+
+function qosClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+  const containers: Container[] = [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])];
+  let any = false;
+  let guaranteed = true;
+  for (const c of containers) {
+    const req = c.resources?.requests ?? {};
+    const lim = c.resources?.limits ?? {};
+    if (Object.keys(req).length > 0 || Object.keys(lim).length > 0) any = true;
+    for (const r of ['cpu', 'memory']) {
+      const l = lim[r];
+      const q = req[r] ?? l;
+      if (l === undefined || q === undefined || compareQuantities(l, q) !== 0) guaranteed = false;
+    }
+  }
+  if (!any) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+/** Fields of a pod spec a user may change after creation (as in Kubernetes). */
+function podSpecMutableView(spec: Pod['spec']): unknown {
+  const copy = clone(spec) as Pod['spec'] & Record<string, unknown>;
+  for (const c of [...(copy.containers ?? []), ...(copy.initContainers ?? [])]) delete c.image;
+  delete copy.activeDeadlineSeconds;
+  delete copy.tolerations;
+  delete copy.terminationGracePeriodSeconds;
+  return copy;
+}
+
+const podStrategy: KindStrategy = {
+  ...base(true),
+  prepareForCreate(obj) {
+    const pod = obj as Pod;
+    pod.status = { phase: 'Pending', qosClass: qosClass(pod) };
+  },
+  prepareForStatusUpdate(next, old) {
+    // The status subresource must not move a pod to another node.
+    (next as Pod).spec = clone((old as Pod).spec);
+  },
+  validate(obj, old, subresource) {
+    if (!old || subresource === 'binding') return [];
+    const a = (obj as Pod).spec;
+    const b = (old as Pod).spec;
+    if (!a || !b) return [];
+    if (!deepEqual(podSpecMutableView(a), podSpecMutableView(b))) {
+      return [{
+        reason: 'FieldValueForbidden',
+        field: 'spec',
+        message: 'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+      }];
+    }
+    return [];
+  },
+  gracePeriod(obj, requested) {
+    const pod = obj as Pod;
+    // A pod no node runs, or one that finished, has nothing to stop: delete at once.
+    if (!pod.spec?.nodeName) return 0;
+    if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return 0;
+    const grace = requested ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+    return Math.max(0, grace);
+  },
+};
+
+const namespaceStrategy: KindStrategy = {
+  ...base(true),
+  prepareForCreate(obj) {
+    obj.status = { phase: 'Active' };
+  },
+  prepareForUpdate(next, old, subresource) {
+    // spec.finalizers change only through the finalize subresource.
+    if (subresource !== 'finalize') {
+      const oldSpec = (old.spec ?? {}) as Record<string, unknown>;
+      next.spec = { ...((next.spec ?? {}) as Record<string, unknown>), finalizers: oldSpec['finalizers'] ?? [] };
+      if ((next.spec as Record<string, unknown>)['finalizers'] === undefined) delete (next.spec as Record<string, unknown>)['finalizers'];
+    }
+  },
+  holdOnDelete(obj) {
+    const fin = (obj.spec as { finalizers?: string[] } | undefined)?.finalizers;
+    return (fin?.length ?? 0) > 0;
+  },
+  prepareForDelete(obj) {
+    obj.status = { ...((obj.status ?? {}) as Record<string, unknown>), phase: 'Terminating' };
+  },
+};
+
+const serviceStrategy: KindStrategy = {
+  ...base(true),
+  prepareForCreate(obj) {
+    obj.status = { loadBalancer: {} };
+  },
+};
+
+const nodeStrategy: KindStrategy = {
+  ...base(true),
+  // Agents register a Node with its status in one create; keep it.
+  prepareForCreate() { /* keep status */ },
+};
+
+const strategies = new Map<string, KindStrategy>([
+  ['Pod', podStrategy],
+  ['Namespace', namespaceStrategy],
+  ['Service', serviceStrategy],
+  ['Node', nodeStrategy],
+]);
+
+const cache = new Map<string, KindStrategy>();
+
+export function strategyFor(info: ResourceInfo): KindStrategy {
+  let s = strategies.get(info.kind) ?? cache.get(info.kind);
+  if (!s) {
+    s = base(info.subresources.some((r) => r.name === 'status'));
+    cache.set(info.kind, s);
+  }
+  return s;
+}

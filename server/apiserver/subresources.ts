@@ -1,0 +1,209 @@
+/**
+ * Subresources: status, scale (autoscaling/v1 Scale), pods/binding, pods/eviction (policy/v1),
+ * namespaces/finalize, and pods/log + pods/exec relayed to the node's agent through a PodConnector.
+ */
+import type { Context } from 'hono';
+import type { KubeObject } from '../../api/meta.js';
+import { rfc3339 } from '../../api/meta.js';
+import type { Pod, PodDisruptionBudget, Scale } from '../../api/types.js';
+import { apiVersionOf, resourceForKind, type ResourceInfo } from '../../api/resources.js';
+import { errors } from '../../api/status.js';
+import { labelSelectorFromObject, labelSelectorToString, matchesLabels } from '../../api/selectors.js';
+import { decodeObject, isPlainObject, mediaType, readBody } from './body.js';
+import type { Registry, RequestUser, WriteOptions } from './registry.js';
+import type { RequestTarget } from './request-info.js';
+import { applyPatch, patchTypeOf } from './patch.js';
+
+/** Streams container logs and runs exec sessions on the node that runs a pod (the agent does it). */
+export interface PodConnector {
+  logs(c: Context, pod: Pod, container: string, q: URLSearchParams): Promise<Response>;
+  exec(c: Context, pod: Pod, container: string, q: URLSearchParams, kind: 'exec' | 'attach'): Promise<Response>;
+}
+
+export interface SubresourceRequest {
+  target: RequestTarget;
+  name: string;
+  q: URLSearchParams;
+  user: RequestUser | undefined;
+}
+
+const SCALABLE = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'StatefulSet']);
+
+export class Subresources {
+  constructor(private readonly registry: Registry, private connector?: PodConnector) {}
+
+  setConnector(connector: PodConnector): void {
+    this.connector = connector;
+  }
+
+  private opts(q: URLSearchParams, user: RequestUser | undefined): WriteOptions {
+    return { ...(q.getAll('dryRun').length > 0 ? { dryRun: true } : {}), ...(user ? { user } : {}) };
+  }
+
+  async handle(c: Context, r: SubresourceRequest): Promise<Response> {
+    const { info, namespace, subresource } = r.target;
+    const method = c.req.method;
+    const sub = subresource!;
+    if (!info.subresources.some((s) => s.name === sub)) {
+      throw errors.notFound(`${info.plural}/${sub}`, r.name);
+    }
+    switch (sub) {
+      case 'status':
+        return this.status(c, info, namespace, r);
+      case 'scale':
+        if (!SCALABLE.has(info.kind)) break;
+        return this.scale(c, info, namespace, r);
+      case 'binding':
+        if (method !== 'POST') break;
+        return this.bind(c, namespace!, r);
+      case 'eviction':
+        if (method !== 'POST') break;
+        return this.evict(c, namespace!, r);
+      case 'finalize':
+        if (method !== 'PUT') break;
+        return this.finalize(c, r);
+      case 'log':
+      case 'exec':
+      case 'attach':
+        return this.toAgent(c, sub, namespace!, r);
+    }
+    throw errors.methodNotAllowed(`the server does not allow ${method} on ${info.plural}/${sub}`);
+  }
+
+  private async status(c: Context, info: ResourceInfo, namespace: string | undefined, r: SubresourceRequest): Promise<Response> {
+    const typed = (o: KubeObject): KubeObject => ({ apiVersion: apiVersionOf(info), kind: info.kind, ...o });
+    switch (c.req.method) {
+      case 'GET':
+        return c.json(typed(await this.registry.get(info, namespace, r.name)));
+      case 'PUT': {
+        const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+        return c.json(typed(await this.registry.update(info, namespace, r.name, body, { ...this.opts(r.q, r.user), subresource: 'status' })));
+      }
+      case 'PATCH': {
+        const type = patchTypeOf(mediaType(c.req.raw));
+        const raw = await readBody(c.req.raw);
+        const obj = await this.registry.guaranteedUpdate(info, namespace, r.name, (cur) => applyPatch(type, cur, raw, info), {
+          ...this.opts(r.q, r.user), subresource: 'status',
+        });
+        return c.json(typed(obj));
+      }
+    }
+    throw errors.methodNotAllowed(`the server does not allow ${c.req.method} on ${info.plural}/status`);
+  }
+
+  private toScale(info: ResourceInfo, obj: KubeObject): Scale {
+    const spec = (obj.spec ?? {}) as { replicas?: number; selector?: unknown };
+    const status = (obj.status ?? {}) as { replicas?: number };
+    const selector = info.kind === 'ReplicationController'
+      ? labelSelectorToString({ matchLabels: (spec.selector ?? {}) as Record<string, string> })
+      : labelSelectorToString(spec.selector as never);
+    const m = obj.metadata;
+    return {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: {
+        name: m.name!, ...(m.namespace ? { namespace: m.namespace } : {}), uid: m.uid!,
+        resourceVersion: m.resourceVersion!, creationTimestamp: m.creationTimestamp!,
+      },
+      spec: { replicas: spec.replicas ?? 0 },
+      status: { replicas: status.replicas ?? 0, selector },
+    };
+  }
+
+  private async scale(c: Context, info: ResourceInfo, namespace: string | undefined, r: SubresourceRequest): Promise<Response> {
+    if (c.req.method === 'GET') return c.json(this.toScale(info, await this.registry.get(info, namespace, r.name)));
+    if (c.req.method !== 'PUT' && c.req.method !== 'PATCH') throw errors.methodNotAllowed(`the server does not allow ${c.req.method} on ${info.plural}/scale`);
+    const raw = await readBody(c.req.raw);
+    const isPut = c.req.method === 'PUT';
+    const type = isPut ? undefined : patchTypeOf(mediaType(c.req.raw));
+    let expected: string | undefined;
+    let putReplicas: number | undefined;
+    if (isPut) {
+      const body = decodeObject(raw, mediaType(c.req.raw));
+      if (!isPlainObject(body)) throw errors.badRequest('the Scale body must be an object');
+      const scaleBody = body as unknown as Scale;
+      putReplicas = scaleBody.spec?.replicas;
+      expected = scaleBody.metadata?.resourceVersion || undefined;
+    }
+    const obj = await this.registry.guaranteedUpdate(info, namespace, r.name, (cur) => {
+      let replicas = putReplicas;
+      if (!isPut) {
+        const patched = applyPatch(type!, this.toScale(info, cur), raw, info) as unknown as Scale;
+        replicas = patched.spec?.replicas;
+      }
+      if (replicas === undefined || !Number.isInteger(replicas) || replicas < 0) {
+        throw errors.invalid('Scale', r.name, [{ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, field: 'spec.replicas' }], 'autoscaling');
+      }
+      const spec = { ...((cur.spec ?? {}) as Record<string, unknown>), replicas };
+      return { ...cur, spec };
+    }, { ...this.opts(r.q, r.user), ...(expected ? { expectedResourceVersion: expected } : {}) });
+    return c.json(this.toScale(info, obj));
+  }
+
+  private async bind(c: Context, namespace: string, r: SubresourceRequest): Promise<Response> {
+    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw)) as { target?: { name?: string; kind?: string } };
+    const nodeName = body?.target?.name;
+    if (!nodeName) throw errors.invalid('Binding', r.name, [{ reason: 'FieldValueRequired', message: 'Required value', field: 'target.name' }]);
+    const podInfo = resourceForKind('Pod')!;
+    await this.registry.guaranteedUpdate(podInfo, namespace, r.name, (cur) => {
+      const pod = cur as Pod;
+      if (pod.metadata.deletionTimestamp) throw errors.conflict('pods', r.name, 'pod is being deleted, cannot be assigned to a host');
+      if (pod.spec.nodeName) throw errors.conflict('pods', r.name, `pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`);
+      pod.spec.nodeName = nodeName;
+      const conditions = (pod.status?.conditions ?? []).filter((cd) => cd.type !== 'PodScheduled');
+      conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: rfc3339() });
+      pod.status = { ...(pod.status ?? {}), conditions };
+      return pod;
+    }, { ...this.opts(r.q, r.user), subresource: 'binding' });
+    return c.json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
+  }
+
+  private async evict(c: Context, namespace: string, r: SubresourceRequest): Promise<Response> {
+    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw)) as { deleteOptions?: Record<string, unknown> };
+    const podInfo = resourceForKind('Pod')!;
+    const pod = (await this.registry.get(podInfo, namespace, r.name)) as Pod;
+    const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+    if (!terminal && !pod.metadata.deletionTimestamp) {
+      const pdbs = await this.registry.list(resourceForKind('PodDisruptionBudget')!, namespace);
+      for (const item of pdbs.items as PodDisruptionBudget[]) {
+        const sel = labelSelectorFromObject(item.spec?.selector);
+        if (!item.spec?.selector || !matchesLabels(sel, pod.metadata.labels)) continue;
+        if ((item.status?.disruptionsAllowed ?? 0) <= 0) {
+          throw errors.tooManyRequests(`Cannot evict pod as it would violate the pod's disruption budget.`, 10);
+        }
+      }
+    }
+    const opts = body?.deleteOptions ?? {};
+    await this.registry.delete(podInfo, namespace, r.name, opts, this.opts(r.q, r.user));
+    return c.json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
+  }
+
+  private async finalize(c: Context, r: SubresourceRequest): Promise<Response> {
+    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw)) as { spec?: { finalizers?: string[] } };
+    const nsInfo = resourceForKind('Namespace')!;
+    const obj = await this.registry.guaranteedUpdate(nsInfo, undefined, r.name, (cur) => {
+      const spec = { ...((cur.spec ?? {}) as Record<string, unknown>) };
+      if (body?.spec?.finalizers && body.spec.finalizers.length > 0) spec['finalizers'] = body.spec.finalizers;
+      else delete spec['finalizers'];
+      return { ...cur, spec };
+    }, { ...this.opts(r.q, r.user), subresource: 'finalize' });
+    return c.json({ apiVersion: 'v1', kind: 'Namespace', ...obj });
+  }
+
+  private async toAgent(c: Context, sub: 'log' | 'exec' | 'attach', namespace: string, r: SubresourceRequest): Promise<Response> {
+    const pod = (await this.registry.get(resourceForKind('Pod')!, namespace, r.name)) as Pod;
+    const names = pod.spec.containers.map((ct) => ct.name);
+    const initNames = (pod.spec.initContainers ?? []).map((ct) => ct.name);
+    const container = r.q.get('container') ?? (names.length === 1 ? names[0]! : '');
+    if (!container) {
+      throw errors.badRequest(`a container name must be specified for pod ${r.name}, choose one of: [${names.join(' ')}]`);
+    }
+    if (!names.includes(container) && !initNames.includes(container)) {
+      throw errors.badRequest(`container ${container} is not valid for pod ${r.name}`);
+    }
+    if (!pod.spec.nodeName) throw errors.badRequest(`pod ${r.name} does not have a host assigned`);
+    if (!this.connector) throw errors.unavailable(`no agent connection is available for node "${pod.spec.nodeName}"`);
+    if (sub === 'log') return this.connector.logs(c, pod, container, r.q);
+    return this.connector.exec(c, pod, container, r.q, sub);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Turns a registry watch into the HTTP body kubectl and informers read: newline-delimited JSON
+ * events on a chunked response that stays open (kubectl `get -w` exits when it closes), with
+ * optional BOOKMARK events and a `timeoutSeconds` end. Pull-based, so a slow client applies
+ * back-pressure to the store's bounded watcher instead of growing a queue here.
+ */
+import type { KubeObject, WatchEvent } from '../../api/meta.js';
+import { StatusError, errors } from '../../api/status.js';
+
+export interface WatchStreamOptions {
+  events: AsyncGenerator<WatchEvent<KubeObject>>;
+  /** Converts an event's object for the wire (e.g. into a one-row Table). */
+  render: (ev: WatchEvent<KubeObject>, first: boolean) => unknown;
+  bookmarkKind?: { apiVersion: string; kind: string };
+  bookmarkIntervalMs: number;
+  timeoutMs: number;
+  /** The resourceVersion the watch starts from (for bookmarks before any event). */
+  startRevision: number;
+  abort: AbortController;
+}
+
+const encoder = new TextEncoder();
+const line = (v: unknown): Uint8Array => encoder.encode(`${JSON.stringify(v)}\n`);
+
+export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
+  let pending: Promise<IteratorResult<WatchEvent<KubeObject>>> | undefined;
+  let lastRevision = o.startRevision;
+  let first = true;
+  const deadline = Date.now() + o.timeoutMs;
+  let nextBookmark = Date.now() + o.bookmarkIntervalMs;
+  let finished = false;
+
+  const finish = (controller: ReadableStreamDefaultController<Uint8Array>): void => {
+    if (finished) return;
+    finished = true;
+    o.abort.abort();
+    void o.events.return(undefined).catch(() => undefined);
+    controller.close();
+  };
+
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        if (finished) return;
+        const now = Date.now();
+        if (now >= deadline) return finish(controller);
+        pending ??= o.events.next();
+        const waitMs = Math.min(deadline - now, o.bookmarkKind ? Math.max(0, nextBookmark - now) : deadline - now);
+        let timer: NodeJS.Timeout | undefined;
+        const tick = new Promise<'tick'>((resolve) => { timer = setTimeout(() => resolve('tick'), waitMs); });
+        let result: IteratorResult<WatchEvent<KubeObject>> | 'tick';
+        try {
+          result = await Promise.race([pending, tick]);
+        } catch (err) {
+          clearTimeout(timer);
+          const status = err instanceof StatusError ? err : errors.internal((err as Error).message);
+          if (!o.abort.signal.aborted) controller.enqueue(line({ type: 'ERROR', object: status.toStatus() }));
+          return finish(controller);
+        }
+        clearTimeout(timer);
+        if (result === 'tick') {
+          if (o.bookmarkKind && Date.now() >= nextBookmark) {
+            nextBookmark = Date.now() + o.bookmarkIntervalMs;
+            controller.enqueue(line({
+              type: 'BOOKMARK',
+              object: { ...o.bookmarkKind, metadata: { resourceVersion: String(lastRevision) } },
+            }));
+            return;
+          }
+          continue;
+        }
+        pending = undefined;
+        if (result.done) return finish(controller);
+        const rv = Number(result.value.object.metadata.resourceVersion);
+        if (Number.isFinite(rv) && rv > lastRevision) lastRevision = rv;
+        controller.enqueue(line({ type: result.value.type, object: o.render(result.value, first) }));
+        first = false;
+        return;
+      }
+    },
+    cancel() {
+      finished = true;
+      o.abort.abort();
+      void o.events.return(undefined).catch(() => undefined);
+    },
+  });
+}

@@ -1,0 +1,51 @@
+/** Server settings and where things live under the data dir. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ServerConfig {
+  dataDir: string;
+  port: number;
+  /** Address to listen on (default all). */
+  bindAddress: string;
+  /** Extra names/IPs for the serving certificate. */
+  tlsSans: string[];
+  disableAgent: boolean;
+  /** Address nodes and clients use to reach this server (default: first LAN address). */
+  advertiseAddress?: string;
+  nodeIp?: string;
+  containerdAddress?: string;
+  /** Seconds a node's pods tolerate its loss before eviction. */
+  podEvictionTimeoutSeconds: number;
+  /** Controllers, scheduler and node lifecycle can be turned off for tests of the bare API. */
+  disableControllers: boolean;
+  serviceCidr: string;
+  clusterCidr: string;
+}
+
+export function defaultDataDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/corral' : join(homedir(), '.corral');
+}
+
+export function defaultServerConfig(): ServerConfig {
+  return {
+    dataDir: defaultDataDir(),
+    port: 6443,
+    bindAddress: '0.0.0.0',
+    tlsSans: [],
+    disableAgent: false,
+    podEvictionTimeoutSeconds: 30,
+    disableControllers: false,
+    serviceCidr: '10.43.0.0/16',
+    clusterCidr: '10.42.0.0/16',
+  };
+}
+
+export const paths = {
+  serverDir: (dataDir: string): string => join(dataDir, 'server'),
+  tlsDir: (dataDir: string): string => join(dataDir, 'server', 'tls'),
+  db: (dataDir: string): string => join(dataDir, 'server', 'db', 'state.db'),
+  tokens: (dataDir: string): string => join(dataDir, 'server', 'tokens.json'),
+  adminToken: (dataDir: string): string => join(dataDir, 'server', 'admin-token'),
+  kubeconfig: (dataDir: string): string => join(dataDir, 'kubeconfig.yaml'),
+  agentDir: (dataDir: string): string => join(dataDir, 'agent'),
+};

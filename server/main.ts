@@ -1,0 +1,116 @@
+/**
+ * `corral server`: one straight start-up sequence — data dir → TLS → tokens + kubeconfig → store →
+ * registry → HTTPS API → controllers and scheduler → local agent — each step's error wrapped with
+ * what was being done. `close()` stops them in reverse order.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { log } from '../api/log.js';
+import { resourceForKind } from '../api/resources.js';
+import { StatusError } from '../api/status.js';
+import { ensureTls, type TlsMaterial } from './auth/pki.js';
+import { TokenStore } from './auth/tokens.js';
+import { createApiApp, type ApiApp } from './apiserver/app.js';
+import { Registry } from './apiserver/registry.js';
+import { renderKubeconfig } from './kubeconfig.js';
+import { paths, type ServerConfig } from './config.js';
+import { openSqliteStore } from './store/sqlite-store.js';
+import type { Store } from './store/store.js';
+import { dirname } from 'node:path';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  tls: TlsMaterial;
+  adminToken: string;
+  registry: Registry;
+  store: Store;
+  api: ApiApp;
+  tokens: TokenStore;
+  close(): Promise<void>;
+}
+
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+async function ensureNamespaces(registry: Registry): Promise<void> {
+  const info = resourceForKind('Namespace')!;
+  for (const name of SYSTEM_NAMESPACES) {
+    if (await registry.tryGet(info, undefined, name)) continue;
+    try {
+      await registry.create(info, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    } catch (err) {
+      if (!(err instanceof StatusError && err.code === 409)) throw err;
+    }
+  }
+}
+
+async function loadOrCreateAdminToken(cfg: ServerConfig, tokens: TokenStore): Promise<string> {
+  const file = paths.adminToken(cfg.dataDir);
+  if (existsSync(file)) {
+    const token = (await readFile(file, 'utf8')).trim();
+    if (tokens.authenticate(token)?.role === 'admin') return token;
+  }
+  const { token } = tokens.create('admin', { description: 'admin (kubeconfig)' });
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
+  await step('creating the data dir', () => mkdir(paths.serverDir(cfg.dataDir), { recursive: true, mode: 0o700 }));
+  const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), cfg.tlsSans));
+  const tokens = new TokenStore(paths.tokens(cfg.dataDir));
+  const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
+  await step('creating the database dir', () => mkdir(dirname(paths.db(cfg.dataDir)), { recursive: true, mode: 0o700 }));
+  const store = await step('opening the SQLite store', () => openSqliteStore({ path: paths.db(cfg.dataDir) }));
+  const registry = new Registry(store);
+  await step('creating the system namespaces', () => ensureNamespaces(registry));
+
+  const host = cfg.advertiseAddress ?? '127.0.0.1';
+  let port = cfg.port;
+  const api = createApiApp({ registry, tokens, serverAddress: `${host}:${port}` });
+  const server = await step(`listening on ${cfg.bindAddress}:${cfg.port}`, () => new Promise<Server>((resolve, reject) => {
+    const s = serve({
+      fetch: api.app.fetch,
+      port: cfg.port,
+      hostname: cfg.bindAddress,
+      createServer: createHttpsServer,
+      serverOptions: { key: tls.keyPem, cert: tls.certPem, ca: tls.caPem },
+    }) as Server;
+    s.once('error', reject);
+    s.once('listening', () => resolve(s));
+  }));
+  port = (server.address() as AddressInfo).port;
+  // Long-lived watches must not be cut by Node's default request/idle timeouts.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  const url = `https://127.0.0.1:${port}`;
+  await step('writing the admin kubeconfig', () =>
+    writeFile(paths.kubeconfig(cfg.dataDir), renderKubeconfig({ serverUrl: url, caPem: tls.caPem, token: adminToken }), { mode: 0o600 }));
+  log.info('server', 'corral server is up', { url, dataDir: cfg.dataDir, kubeconfig: paths.kubeconfig(cfg.dataDir) });
+
+  let closed = false;
+  return {
+    url, port, tls, adminToken, registry, store, api, tokens,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await store.close();
+    },
+  };
+}
