@@ -1,0 +1,472 @@
+/**
+ * The embedded SQLite implementation of `Store`, shaped after kine: a log table with one row per
+ * revision, optimistic concurrency enforced by a unique index, watches fed from the table and an
+ * in-process broadcaster, and compaction that keeps a floor of recent revisions.
+ *
+ * Two connections: all writes (and compaction) go through one writer connection and the write
+ * batcher, which serialises them and groups concurrent ones into one transaction; reads use a
+ * separate read-only connection, so they never see a batch that has not committed yet and never
+ * wait for one (WAL lets readers and the writer run side by side).
+ */
+import { debuglog } from 'node:util';
+import { Broadcaster } from './broadcaster.js';
+import { prefixRange, type KeyRange } from './key-range.js';
+import { META, READER_SQL, SCHEMA_SQL, SCHEMA_VERSION, WRITER_SQL, type LogRow } from './log-sql.js';
+import { SqliteConnection, isConstraintError, type PreparedStatement } from './sqlite-db.js';
+import {
+  StoreError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Store,
+  type StoreEvent,
+  type WatchOptions,
+} from './store.js';
+import { compactedError, watchStream, type WatchSource } from './watch-stream.js';
+import { WriteBatcher } from './write-batcher.js';
+
+const debug = debuglog('corral-store');
+
+export interface SqliteStoreOptions {
+  /** Database file; created when missing. */
+  path: string;
+  /** How long a statement waits for a lock held by another process before failing. */
+  busyTimeoutMs?: number;
+  /** Most writes grouped into one transaction. */
+  maxBatch?: number;
+  /** Live events buffered per watcher before it falls back to reading the table. */
+  watchBufferSize?: number;
+  /** Rows per table read when a watcher catches up. */
+  watchPageSize?: number;
+  /** Rows examined per compaction transaction (keeps each one to a few milliseconds). */
+  compactChunkRows?: number;
+  /** WAL pages that trigger an automatic checkpoint (SQLite's default is 1000 pages, ~4 MiB). */
+  walAutocheckpointPages?: number;
+}
+
+export interface CompactorOptions {
+  /** How often to compact (default 5 minutes). */
+  intervalMs?: number;
+  /** Revisions always kept behind the current one, so watchers can resume (default 1000). */
+  keepRevisions?: number;
+  signal?: AbortSignal;
+}
+
+/** Counters for benchmarks and for measuring what reaches the disk. */
+export interface SqliteStoreStats {
+  /** Transactions committed (a lone write in autocommit counts as one). */
+  transactions: number;
+  /** Log rows inserted (one per successful create, update or delete). */
+  rowsWritten: number;
+  /** Writes that failed (conflicts, missing keys, I/O errors). */
+  writesFailed: number;
+  /** Largest number of writes committed by one transaction. */
+  largestBatch: number;
+  /** Log rows removed by compaction. */
+  rowsCompacted: number;
+  /** Open watchers. */
+  watchers: number;
+  currentRevision: number;
+  compactRevision: number;
+}
+
+/** What a committed write hands to the broadcaster and to its caller. */
+interface WriteResult {
+  kv: KeyValue;
+  event: StoreEvent;
+}
+
+type WriterStatements = Record<keyof typeof WRITER_SQL, PreparedStatement>;
+type ReaderStatements = Record<keyof typeof READER_SQL, PreparedStatement>;
+
+interface ListRow extends LogRow {
+  total: number;
+}
+
+interface WatchRow extends LogRow {
+  prev_id: number | null;
+  prev_value: string | null;
+}
+
+export class SqliteStore implements Store {
+  readonly path: string;
+  readonly #writer: SqliteConnection;
+  readonly #reader: SqliteConnection;
+  readonly #w: WriterStatements;
+  readonly #r: ReaderStatements;
+  readonly #batcher: WriteBatcher<WriteResult>;
+  readonly #broadcaster = new Broadcaster<StoreEvent>();
+  readonly #closedController = new AbortController();
+  readonly #watchBufferSize: number;
+  readonly #watchPageSize: number;
+  readonly #compactChunkRows: number;
+  #currentRevision: number;
+  #compactRevision: number;
+  #compactedThrough: number;
+  #rowsCompacted = 0;
+  /** Compactions run one after another. */
+  #compaction: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  /** Use `openSqliteStore`. */
+  constructor(init: {
+    options: SqliteStoreOptions;
+    writer: SqliteConnection;
+    reader: SqliteConnection;
+    writerStatements: WriterStatements;
+    readerStatements: ReaderStatements;
+    currentRevision: number;
+    compactRevision: number;
+    compactedThrough: number;
+  }) {
+    this.path = init.options.path;
+    this.#writer = init.writer;
+    this.#reader = init.reader;
+    this.#w = init.writerStatements;
+    this.#r = init.readerStatements;
+    this.#currentRevision = init.currentRevision;
+    this.#compactRevision = init.compactRevision;
+    this.#compactedThrough = init.compactedThrough;
+    this.#watchBufferSize = init.options.watchBufferSize ?? 1024;
+    this.#watchPageSize = init.options.watchPageSize ?? 500;
+    this.#compactChunkRows = init.options.compactChunkRows ?? 500;
+    this.#batcher = new WriteBatcher<WriteResult>({
+      statements: this.#w,
+      ...(init.options.maxBatch !== undefined ? { maxBatch: init.options.maxBatch } : {}),
+      onCommitted: (results) => this.#published(results),
+    });
+  }
+
+  // ---- writes ----------------------------------------------------------------------------------
+
+  create(key: string, value: string): Promise<KeyValue> {
+    return this.#write(async () => {
+      let row: { id: number } | undefined;
+      try {
+        row = await this.#w.create.first<{ id: number }>([key, value]);
+      } catch (err) {
+        // Another connection created the key between our check and insert.
+        if (!isConstraintError(err)) throw err;
+      }
+      if (row === undefined) throw new StoreError('KeyExists', `${key} already exists`);
+      const kv: KeyValue = { key, value, modRevision: row.id, createRevision: row.id };
+      return { kv, event: { type: 'create', kv } };
+    });
+  }
+
+  update(key: string, expectedRevision: number, value: string): Promise<KeyValue> {
+    return this.#write(async () => {
+      let row: { id: number; create_revision: number; prev_value: string } | undefined;
+      try {
+        row = await this.#w.update.first([key, expectedRevision, value]);
+      } catch (err) {
+        if (!isConstraintError(err)) throw err;
+      }
+      if (row === undefined) throw await this.#explainRefusal(key, expectedRevision);
+      const kv: KeyValue = { key, value, modRevision: row.id, createRevision: row.create_revision };
+      const prev: KeyValue = { key, value: row.prev_value, modRevision: expectedRevision, createRevision: row.create_revision };
+      return { kv, event: { type: 'update', kv, prev } };
+    });
+  }
+
+  /** Returns the deleted value with the revision of the delete (as the delete event carries it). */
+  delete(key: string, expectedRevision: number): Promise<KeyValue> {
+    return this.#write(async () => {
+      let row: { id: number; create_revision: number; prev_revision: number; value: string } | undefined;
+      try {
+        row = await this.#w.delete.first([key, expectedRevision]);
+      } catch (err) {
+        if (!isConstraintError(err)) throw err;
+      }
+      if (row === undefined) throw await this.#explainRefusal(key, expectedRevision);
+      const kv: KeyValue = { key, value: row.value, modRevision: row.id, createRevision: row.create_revision };
+      const prev: KeyValue = { key, value: row.value, modRevision: row.prev_revision, createRevision: row.create_revision };
+      return { kv, event: { type: 'delete', kv, prev } };
+    });
+  }
+
+  /** Why an update or delete inserted nothing: the key is gone, or another write came first. */
+  async #explainRefusal(key: string, expectedRevision: number): Promise<StoreError> {
+    const latest = await this.#w.latest.first<LogRow>([key]);
+    if (latest === undefined || latest.deleted) return new StoreError('KeyNotFound', `${key} not found`);
+    return new StoreError(
+      'Conflict',
+      `${key} is at revision ${latest.id}, not the expected revision ${expectedRevision}`,
+      latest.id,
+    );
+  }
+
+  async #write(job: () => Promise<WriteResult>): Promise<KeyValue> {
+    if (this.#closing) throw closedError();
+    const result = await this.#batcher.submit(job);
+    return result.kv;
+  }
+
+  /** After a commit: advance the revision, then tell watchers, in revision order. */
+  #published(results: readonly WriteResult[]): void {
+    const last = results[results.length - 1];
+    if (last !== undefined) this.#currentRevision = last.kv.modRevision;
+    this.#broadcaster.publish(results.map((r) => r.event));
+  }
+
+  // ---- reads -----------------------------------------------------------------------------------
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    if (this.#closing) throw closedError();
+    const row = await this.#r.latest.first<LogRow>([key]);
+    if (row === undefined || row.deleted) return undefined;
+    return kvOf(row);
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
+    if (this.#closing) throw closedError();
+    const range = prefixRange(prefix);
+    const requested = options.revision !== undefined && options.revision > 0 ? options.revision : undefined;
+    const limit = options.limit !== undefined && options.limit > 0 ? options.limit : -1;
+    for (;;) {
+      // A revision newer than any write is served as the current one (nothing differs yet).
+      const revision = Math.min(requested ?? this.#currentRevision, this.#currentRevision);
+      if (revision < this.#compactRevision) throw compactedError(revision, this.#compactRevision);
+      const rows = await this.#r.listPage.all<ListRow>([range.start, range.end, options.startAfter ?? '', revision, limit]);
+      // A compaction that passed `revision` while the query ran may have removed rows it needed.
+      if (revision < this.#compactRevision) {
+        if (requested !== undefined) throw compactedError(revision, this.#compactRevision);
+        continue; // the current revision moved on: list again at the new one
+      }
+      const total = rows[0]?.total ?? 0;
+      const more = total > rows.length;
+      return { kvs: rows.map(kvOf), revision, more, remaining: more ? total - rows.length : 0 };
+    }
+  }
+
+  async count(prefix: string): Promise<number> {
+    if (this.#closing) throw closedError();
+    const range = prefixRange(prefix);
+    const row = await this.#r.count.first<{ n: number }>([range.start, range.end]);
+    return row?.n ?? 0;
+  }
+
+  /**
+   * Throws Compacted right away (synchronously) when `sinceRevision` is already compacted, so the
+   * API server can answer 410 before it starts a stream; iteration can still throw Compacted if a
+   * compaction overtakes a watcher that is catching up.
+   */
+  watch(prefix: string, options: WatchOptions): AsyncIterable<StoreEvent> {
+    if (this.#closing) throw closedError();
+    const since = options.sinceRevision;
+    if (since > 0 && since < this.#compactRevision) throw compactedError(since, this.#compactRevision);
+    return watchStream(this.#watchSource, {
+      prefix,
+      afterRevision: since > 0 ? since : this.#currentRevision,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      bufferSize: this.#watchBufferSize,
+      pageSize: this.#watchPageSize,
+    });
+  }
+
+  readonly #watchSource: WatchSource = {
+    broadcaster: this.#broadcaster,
+    readEvents: async (afterRevision: number, range: KeyRange, limit: number): Promise<StoreEvent[]> => {
+      const rows = await this.#r.watchPage.all<WatchRow>([afterRevision, range.start, range.end, limit]);
+      return rows.map(eventOf);
+    },
+    compactRevision: () => this.#compactRevision,
+    currentRevision: () => this.#currentRevision,
+    closed: this.#closedController.signal,
+  };
+
+  currentRevision(): number {
+    return this.#currentRevision;
+  }
+
+  compactRevision(): number {
+    return this.#compactRevision;
+  }
+
+  // ---- compaction ------------------------------------------------------------------------------
+
+  /**
+   * Drop every row that a row at or below `revision` replaced, and delete tombstones at or below
+   * it, so the state at `revision` and every later one is unchanged and only older states go. The
+   * latest row of a live key is never replaced, so never removed. The compact revision is stored
+   * first; the rows go afterwards in small transactions between write batches, with progress
+   * stored in each, so a crash mid-way leaves a consistent log and the next compaction resumes.
+   */
+  compact(revision: number): Promise<void> {
+    if (this.#closing) return Promise.reject(closedError());
+    const run = this.#compaction.then(() => this.#compactTo(revision));
+    this.#compaction = run.catch(() => {});
+    return run;
+  }
+
+  async #compactTo(revision: number): Promise<void> {
+    const target = Math.min(revision, this.#currentRevision);
+    if (target > this.#compactRevision) {
+      await this.#batcher.exclusive(async () => {
+        await this.#w.setMeta.run([META.compactRevision, target]);
+        this.#batcher.countTransaction();
+      });
+      this.#compactRevision = target;
+    }
+    while (this.#compactedThrough < this.#compactRevision) {
+      if (this.#closing) throw closedError();
+      await this.#batcher.exclusive(() => this.#compactChunk());
+    }
+  }
+
+  /** One transaction: the next `compactChunkRows` rows up to the compact revision. */
+  async #compactChunk(): Promise<void> {
+    const from = this.#compactedThrough;
+    const limit = this.#compactRevision;
+    const end = await this.#w.chunkEnd.first<{ id: number }>([from, limit, this.#compactChunkRows - 1]);
+    const to = end?.id ?? limit;
+    const w = this.#w;
+    await w.begin.run();
+    try {
+      const superseded = await w.compactSuperseded.run([from, to]);
+      const tombstones = await w.compactTombstones.run([from, to]);
+      await w.setMeta.run([META.compactedThrough, to]);
+      await w.commit.run();
+      this.#batcher.countTransaction();
+      this.#compactedThrough = to;
+      this.#rowsCompacted += superseded.changes + tombstones.changes;
+    } catch (err) {
+      await w.rollback.run().catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Compact every `intervalMs`, keeping the newest `keepRevisions` revisions. Writes nothing when
+   * nothing was written since the last run (an idle cluster must not wear out its SD card).
+   */
+  startCompactor(options: CompactorOptions = {}): void {
+    const intervalMs = options.intervalMs ?? 5 * 60_000;
+    const keepRevisions = options.keepRevisions ?? 1000;
+    let running = false;
+    const tick = (): void => {
+      if (running || this.#closing) return;
+      const target = this.#currentRevision - keepRevisions;
+      if (target <= this.#compactRevision && this.#compactedThrough >= this.#compactRevision) return;
+      running = true;
+      this.compact(Math.max(target, this.#compactRevision))
+        .catch((err: unknown) => debug('automatic compaction failed: %s', err instanceof Error ? err.message : String(err)))
+        .finally(() => {
+          running = false;
+        });
+    };
+    const timer = setInterval(tick, intervalMs);
+    timer.unref();
+    const stop = (): void => clearInterval(timer);
+    options.signal?.addEventListener('abort', stop, { once: true });
+    this.#closedController.signal.addEventListener('abort', stop, { once: true });
+  }
+
+  // ---- housekeeping ----------------------------------------------------------------------------
+
+  stats(): SqliteStoreStats {
+    const batcher = this.#batcher.stats();
+    return {
+      transactions: batcher.transactions,
+      rowsWritten: batcher.jobsCommitted,
+      writesFailed: batcher.jobsFailed,
+      largestBatch: batcher.largestBatch,
+      rowsCompacted: this.#rowsCompacted,
+      watchers: this.#broadcaster.size,
+      currentRevision: this.#currentRevision,
+      compactRevision: this.#compactRevision,
+    };
+  }
+
+  /** Finish queued writes, end every watcher, close both connections. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closedController.abort();
+    await this.#batcher.close();
+    await this.#compaction;
+    await this.#reader.close();
+    await this.#writer.close();
+  }
+}
+
+function closedError(): StoreError {
+  return new StoreError('Closed', 'the store is closed');
+}
+
+function kvOf(row: LogRow): KeyValue {
+  return { key: row.name, value: row.value, modRevision: row.id, createRevision: row.create_revision };
+}
+
+function eventOf(row: WatchRow): StoreEvent {
+  const kv = kvOf(row);
+  if (row.created) return { type: 'create', kv };
+  const prev: KeyValue = {
+    key: row.name,
+    // The replaced row is kept until a later row passes the compact revision, so it is present
+    // for every event a watcher can still be given; the tombstone's own value is the fallback.
+    value: row.prev_value ?? row.value,
+    modRevision: row.prev_id ?? row.prev_revision,
+    createRevision: row.create_revision,
+  };
+  return { type: row.deleted ? 'delete' : 'update', kv, prev };
+}
+
+/**
+ * Open (or create) the store at `options.path`. Reopening a file continues its revisions.
+ *
+ * Durability: WAL with `synchronous=NORMAL`. A write is acknowledged after COMMIT has appended it
+ * to the WAL file (in the OS page cache), so it survives the process being killed (kill -9, a
+ * crash). It is only fsynced at checkpoints, so a power cut can lose the last transactions
+ * committed since the previous checkpoint, but never corrupts the database. `FULL` would fsync
+ * every commit: on an SD card that is several milliseconds per write and a lot more wear, for
+ * protection against power loss that a k3s-style edge node accepts (kine/k3s make the same call).
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const writer = await SqliteConnection.open(options.path);
+  let reader: SqliteConnection | undefined;
+  try {
+    await writer.all('PRAGMA journal_mode = WAL');
+    await writer.exec(`
+      PRAGMA synchronous = NORMAL;
+      PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)};
+      PRAGMA wal_autocheckpoint = ${Math.trunc(options.walAutocheckpointPages ?? 1000)};
+      PRAGMA journal_size_limit = ${32 * 1024 * 1024};
+      PRAGMA temp_store = MEMORY;
+    `);
+    const [row] = await writer.all<{ user_version: number }>('PRAGMA user_version');
+    const version = row?.user_version ?? 0;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`it was written by a newer corral (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+    }
+    // Only a new file gets the schema: opening an existing one writes nothing.
+    if (version === 0) await writer.exec(`BEGIN; ${SCHEMA_SQL} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
+
+    reader = await SqliteConnection.open(options.path, { readOnly: true });
+    await reader.exec(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)}; PRAGMA temp_store = MEMORY;`);
+
+    const writerStatements = await writer.prepareAll(WRITER_SQL);
+    const readerStatements = await reader.prepareAll(READER_SQL);
+    const last = await writerStatements.lastRevision.first<{ seq: number }>();
+    const compactRevision = await writerStatements.getMeta.first<{ value: number }>([META.compactRevision]);
+    const compactedThrough = await writerStatements.getMeta.first<{ value: number }>([META.compactedThrough]);
+    return new SqliteStore({
+      options,
+      writer,
+      reader,
+      writerStatements,
+      readerStatements,
+      currentRevision: last?.seq ?? 0,
+      compactRevision: compactRevision?.value ?? 0,
+      compactedThrough: compactedThrough?.value ?? 0,
+    });
+  } catch (err) {
+    await reader?.close().catch(() => {});
+    await writer.close().catch(() => {});
+    throw new Error(`opening the store at ${options.path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}

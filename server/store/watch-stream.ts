@@ -1,0 +1,132 @@
+/**
+ * One watcher: events for a key prefix, strictly in revision order, with no gap and no duplicate.
+ *
+ * It reads the log table until it has caught up ("replay"), then takes events from the in-process
+ * broadcaster ("live"). It subscribes before its first table read, so every write either committed
+ * before a read started (and that read returns it) or is published after the subscription (and
+ * sits in the buffer); events at or below the last delivered revision are dropped, which removes
+ * the overlap.
+ *
+ * The live buffer is bounded. When a consumer is too slow and the buffer fills, the buffer is
+ * dropped and the watcher goes back to reading the table from its last delivered revision: the log
+ * still holds every event, so memory stays bounded and writers never wait. Only when compaction has
+ * removed rows the watcher still needed does it end, with StoreError 'Compacted' (the API server's
+ * 410 Expired, after which the client re-lists).
+ */
+import { prefixRange, type KeyRange } from './key-range.js';
+import type { Broadcaster } from './broadcaster.js';
+import { StoreError, type StoreEvent } from './store.js';
+
+export interface WatchSource {
+  broadcaster: Broadcaster<StoreEvent>;
+  /** Events after `afterRevision` in `range`, oldest first, at most `limit`. */
+  readEvents(afterRevision: number, range: KeyRange, limit: number): Promise<StoreEvent[]>;
+  compactRevision(): number;
+  currentRevision(): number;
+  /** Aborted when the store closes; watchers then end. */
+  closed: AbortSignal;
+}
+
+export interface WatchStreamOptions {
+  prefix: string;
+  /** Deliver events with a revision greater than this. */
+  afterRevision: number;
+  signal?: AbortSignal;
+  /** Live events held for a slow consumer before falling back to the table. */
+  bufferSize: number;
+  /** Rows per table read while catching up. */
+  pageSize: number;
+}
+
+export function compactedError(revision: number, compactRevision: number): StoreError {
+  return new StoreError(
+    'Compacted',
+    `revision ${revision} has been compacted (the oldest revision available is ${compactRevision})`,
+  );
+}
+
+/** The watch loop; see the module comment. */
+export async function* watchStream(source: WatchSource, options: WatchStreamOptions): AsyncGenerator<StoreEvent> {
+  const { prefix, bufferSize, pageSize } = options;
+  const range = prefixRange(prefix);
+  let position = options.afterRevision;
+
+  /** Live events not yet delivered, from `head` on; delivered slots are cleared so values can be collected. */
+  let buffer: (StoreEvent | undefined)[] = [];
+  let head = 0;
+  /** Increments whenever the buffer was dropped; a table read only counts if none happened meanwhile. */
+  let drops = 0;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const unsubscribe = source.broadcaster.subscribe((events) => {
+    let added = false;
+    for (const event of events) {
+      if (!event.kv.key.startsWith(prefix)) continue;
+      if (buffer.length - head >= bufferSize) {
+        buffer = [];
+        head = 0;
+        drops += 1;
+      }
+      buffer.push(event);
+      added = true;
+    }
+    if (added) notify();
+  });
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+    notify();
+  };
+  options.signal?.addEventListener('abort', stop);
+  source.closed.addEventListener('abort', stop);
+  if (options.signal?.aborted === true || source.closed.aborted) stopped = true;
+
+  try {
+    // Catch up from the table only if something may have been written after `position`.
+    let replaying = position < source.currentRevision();
+    let liveSince = drops;
+    while (!stopped) {
+      if (replaying || drops !== liveSince) {
+        const dropsAtRead = drops;
+        const from = position;
+        const page = await source.readEvents(from, range, pageSize);
+        if (stopped) return;
+        const compactRevision = source.compactRevision();
+        if (compactRevision > from) throw compactedError(from, compactRevision);
+        for (const event of page) {
+          position = event.kv.modRevision;
+          yield event;
+          if (stopped) return;
+        }
+        // A short page means the table had nothing more at the time of the read; if the buffer was
+        // not dropped since before that read, it holds everything published after it.
+        replaying = !(page.length < pageSize && drops === dropsAtRead);
+        liveSince = dropsAtRead;
+        continue;
+      }
+      if (head >= buffer.length) {
+        buffer = [];
+        head = 0;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      const event = buffer[head];
+      buffer[head] = undefined;
+      head += 1;
+      if (event === undefined || event.kv.modRevision <= position) continue;
+      position = event.kv.modRevision;
+      yield event;
+    }
+  } finally {
+    unsubscribe();
+    options.signal?.removeEventListener('abort', stop);
+    source.closed.removeEventListener('abort', stop);
+  }
+}

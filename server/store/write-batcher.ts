@@ -1,0 +1,202 @@
+/**
+ * Groups writes into transactions. Writes that arrive while a transaction is running wait and are
+ * committed together in the next one, each inside its own SAVEPOINT so a write that fails (a
+ * conflict, say) is rolled back alone and the others still commit. On a slow disk (an SD card) this
+ * turns N concurrent API calls into one WAL append instead of N.
+ *
+ * A batch of one runs as a single autocommit statement: SQLite already makes one statement atomic,
+ * so BEGIN/SAVEPOINT/COMMIT would add three round trips and nothing else. Jobs must therefore change
+ * the database with at most one statement (reads before or after are fine).
+ *
+ * Every job's promise settles only after its transaction has committed (or failed).
+ */
+import type { PreparedStatement } from './sqlite-db.js';
+import { StoreError } from './store.js';
+
+/** Runs a write's statements on the writer connection and returns its result. */
+export type WriteJob<R> = () => Promise<R>;
+
+export interface TransactionStatements {
+  begin: PreparedStatement;
+  commit: PreparedStatement;
+  rollback: PreparedStatement;
+  savepoint: PreparedStatement;
+  release: PreparedStatement;
+  rollbackToSavepoint: PreparedStatement;
+}
+
+export interface WriteBatcherOptions<R> {
+  statements: TransactionStatements;
+  /** Most writes in one transaction (bounds how long one COMMIT holds the write lock). */
+  maxBatch?: number;
+  /**
+   * Called synchronously after a commit with the results of the jobs that succeeded, in commit
+   * order, before any job's promise resolves (so watchers hear of a write no later than its caller).
+   */
+  onCommitted?: (results: readonly R[]) => void;
+}
+
+export interface WriteBatcherStats {
+  /** Transactions committed, including single-statement autocommits. */
+  transactions: number;
+  /** Jobs that completed successfully. */
+  jobsCommitted: number;
+  /** Jobs that failed (their own error or a failed commit). */
+  jobsFailed: number;
+  largestBatch: number;
+}
+
+interface Pending<R> {
+  job: WriteJob<R>;
+  resolve: (result: R) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Exclusive {
+  task: () => Promise<unknown>;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Outcome<R> = { ok: true; result: R } | { ok: false; error: unknown };
+
+export class WriteBatcher<R> {
+  readonly #statements: TransactionStatements;
+  readonly #maxBatch: number;
+  readonly #onCommitted: (results: readonly R[]) => void;
+  #writes: Pending<R>[] = [];
+  readonly #exclusives: Exclusive[] = [];
+  #pumping: Promise<void> | undefined;
+  #closed = false;
+  readonly #stats: WriteBatcherStats = { transactions: 0, jobsCommitted: 0, jobsFailed: 0, largestBatch: 0 };
+
+  constructor(options: WriteBatcherOptions<R>) {
+    this.#statements = options.statements;
+    this.#maxBatch = options.maxBatch ?? 500;
+    this.#onCommitted = options.onCommitted ?? (() => {});
+  }
+
+  /** Queue a write; resolves after the transaction holding it committed. */
+  submit(job: WriteJob<R>): Promise<R> {
+    if (this.#closed) return Promise.reject(new StoreError('Closed', 'the store is closed'));
+    return new Promise<R>((resolve, reject) => {
+      this.#writes.push({ job, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Run `task` alone on the writer connection between two batches (compaction uses it, one small
+   * chunk per task, so writes are never held up for long). The task manages its own transaction.
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('Closed', 'the store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#exclusives.push({ task, resolve: resolve as (r: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Count a transaction that a task run through `exclusive` committed. */
+  countTransaction(): void {
+    this.#stats.transactions += 1;
+  }
+
+  stats(): WriteBatcherStats {
+    return { ...this.#stats };
+  }
+
+  /** Refuse new work, finish what is queued. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#pumping) await this.#pumping;
+  }
+
+  #schedule(): void {
+    if (this.#pumping) return;
+    // Start on the next microtask so writes submitted in the same tick share the first batch.
+    this.#pumping = new Promise<void>((resolve) => queueMicrotask(resolve))
+      .then(() => this.#pump())
+      .finally(() => {
+        this.#pumping = undefined;
+        if (this.#writes.length > 0 || this.#exclusives.length > 0) this.#schedule();
+      });
+  }
+
+  async #pump(): Promise<void> {
+    while (this.#writes.length > 0 || this.#exclusives.length > 0) {
+      if (this.#writes.length > 0) {
+        const batch = this.#writes.splice(0, this.#maxBatch);
+        await this.#runBatch(batch);
+      }
+      // Alternate: one exclusive task between batches, so neither side starves the other.
+      const exclusive = this.#exclusives.shift();
+      if (exclusive) {
+        try {
+          exclusive.resolve(await exclusive.task());
+        } catch (err) {
+          exclusive.reject(err);
+        }
+      }
+    }
+  }
+
+  async #runBatch(batch: Pending<R>[]): Promise<void> {
+    this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
+    const outcomes = batch.length === 1 ? [await this.#runAlone(batch[0]!)] : await this.#runInTransaction(batch);
+    const committed: R[] = [];
+    for (const outcome of outcomes) if (outcome.ok) committed.push(outcome.result);
+    if (committed.length > 0) {
+      this.#stats.transactions += 1;
+      this.#onCommitted(committed);
+    }
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) {
+        this.#stats.jobsCommitted += 1;
+        pending.resolve(outcome.result);
+      } else {
+        this.#stats.jobsFailed += 1;
+        pending.reject(outcome.error);
+      }
+    });
+  }
+
+  async #runAlone(pending: Pending<R>): Promise<Outcome<R>> {
+    try {
+      return { ok: true, result: await pending.job() };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  async #runInTransaction(batch: Pending<R>[]): Promise<Outcome<R>[]> {
+    const s = this.#statements;
+    try {
+      await s.begin.run();
+    } catch (error) {
+      return batch.map(() => ({ ok: false, error }));
+    }
+    const outcomes: Outcome<R>[] = [];
+    try {
+      for (const pending of batch) {
+        await s.savepoint.run();
+        try {
+          const result = await pending.job();
+          await s.release.run();
+          outcomes.push({ ok: true, result });
+        } catch (error) {
+          await s.rollbackToSavepoint.run();
+          await s.release.run();
+          outcomes.push({ ok: false, error });
+        }
+      }
+      await s.commit.run();
+      return outcomes;
+    } catch (error) {
+      // The savepoint machinery or COMMIT itself failed (disk full, I/O error): nothing committed.
+      await s.rollback.run().catch(() => {});
+      return batch.map(() => ({ ok: false, error }));
+    }
+  }
+}

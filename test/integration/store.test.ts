@@ -1,0 +1,670 @@
+/**
+ * The SQLite store against real database files in a temporary directory.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sqlite3 from 'sqlite3';
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../server/store/sqlite-store.js';
+import { StoreError, type StoreErrorCode, type StoreEvent } from '../../server/store/store.js';
+import { prefixUpperBound } from '../../server/store/key-range.js';
+
+const dirs: string[] = [];
+function tempDbPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-store-'));
+  dirs.push(dir);
+  return join(dir, 'state.db');
+}
+
+async function openTemp(options: Partial<SqliteStoreOptions> = {}): Promise<SqliteStore> {
+  return openSqliteStore({ path: tempDbPath(), ...options });
+}
+
+async function expectStoreError(promise: Promise<unknown>, code: StoreErrorCode): Promise<StoreError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.instance(err, StoreError);
+    assert.is((err as StoreError).code, code);
+    return err as StoreError;
+  }
+  assert.unreachable(`expected StoreError ${code}`);
+  throw new Error('unreachable');
+}
+
+/** Run a query on a separate plain sqlite3 connection (what another process would see). */
+function rawQuery<Row>(path: string, sql: string, params: unknown[] = []): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(path, (openErr) => {
+      if (openErr) return reject(openErr);
+      db.all<Row>(sql, params, (err, rows) => {
+        db.close(() => (err ? reject(err) : resolve(rows)));
+      });
+    });
+  });
+}
+
+async function integrityCheck(path: string): Promise<string> {
+  const rows = await rawQuery<{ integrity_check: string }>(path, 'PRAGMA integrity_check');
+  return rows.map((r) => r.integrity_check).join('\n');
+}
+
+/** Collect events from a watch until `until` says stop or the watch ends (give it a signal with a timeout). */
+async function collect(iterable: AsyncIterable<StoreEvent>, until: (events: StoreEvent[]) => boolean): Promise<StoreEvent[]> {
+  const events: StoreEvent[] = [];
+  for await (const event of iterable) {
+    events.push(event);
+    if (until(events)) break;
+  }
+  return events;
+}
+
+/** Aborts on `controller` or after a timeout, so a broken watch fails the test instead of hanging it. */
+function guard(controller: AbortController, ms = 10_000): AbortSignal {
+  return AbortSignal.any([controller.signal, AbortSignal.timeout(ms)]);
+}
+
+function assertStrictlyIncreasing(events: StoreEvent[]): void {
+  for (let i = 1; i < events.length; i++) {
+    assert.ok(events[i]!.kv.modRevision > events[i - 1]!.kv.modRevision, `event ${i} out of order or duplicated`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const crud = suite('store: create, get, update, delete');
+
+crud.after(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+crud('create, get, update, delete and re-create a key', async () => {
+  const store = await openTemp();
+  try {
+    const created = await store.create('/registry/pods/default/a', 'v1');
+    assert.is(created.modRevision, 1);
+    assert.is(created.createRevision, 1);
+    assert.equal(await store.get('/registry/pods/default/a'), created);
+
+    const updated = await store.update('/registry/pods/default/a', created.modRevision, 'v2');
+    assert.is(updated.modRevision, 2);
+    assert.is(updated.createRevision, 1, 'update keeps the create revision');
+    assert.is((await store.get('/registry/pods/default/a'))?.value, 'v2');
+
+    const deleted = await store.delete('/registry/pods/default/a', updated.modRevision);
+    assert.is(deleted.value, 'v2', 'delete returns the last value');
+    assert.is(deleted.modRevision, 3);
+    assert.is(await store.get('/registry/pods/default/a'), undefined);
+    assert.is(await store.count('/registry/pods/'), 0);
+
+    const recreated = await store.create('/registry/pods/default/a', 'v3');
+    assert.is(recreated.modRevision, 4);
+    assert.is(recreated.createRevision, 4, 're-create starts a new life');
+    assert.is(store.currentRevision(), 4);
+    assert.is(await store.count('/registry/pods/'), 1);
+  } finally {
+    await store.close();
+  }
+});
+
+crud('KeyExists, KeyNotFound and Conflict', async () => {
+  const store = await openTemp();
+  try {
+    const a = await store.create('/k/a', '1');
+    await expectStoreError(store.create('/k/a', 'again'), 'KeyExists');
+    await expectStoreError(store.update('/k/missing', 1, 'x'), 'KeyNotFound');
+    await expectStoreError(store.delete('/k/missing', 0), 'KeyNotFound');
+
+    const a2 = await store.update('/k/a', a.modRevision, '2');
+    const stale = await expectStoreError(store.update('/k/a', a.modRevision, 'stale'), 'Conflict');
+    assert.is(stale.currentRevision, a2.modRevision, 'Conflict carries the current revision');
+    await expectStoreError(store.delete('/k/a', a.modRevision), 'Conflict');
+    await expectStoreError(store.update('/k/a', 999, 'future'), 'Conflict');
+
+    await store.delete('/k/a', 0);
+    await expectStoreError(store.update('/k/a', a2.modRevision, 'after delete'), 'KeyNotFound');
+    await expectStoreError(store.delete('/k/a', 0), 'KeyNotFound');
+    assert.is(store.stats().rowsWritten, 3);
+  } finally {
+    await store.close();
+  }
+});
+
+crud('two concurrent updates expecting the same revision: exactly one wins', async () => {
+  const store = await openTemp();
+  try {
+    for (let round = 0; round < 20; round++) {
+      const key = `/registry/configmaps/default/c${round}`;
+      const base = await store.create(key, 'base');
+      const results = await Promise.allSettled([
+        store.update(key, base.modRevision, 'left'),
+        store.update(key, base.modRevision, 'right'),
+        store.delete(key, base.modRevision),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.is(won.length, 1, `round ${round}: one winner`);
+      assert.is(lost.length, 2);
+      for (const l of lost) assert.is((l.reason as StoreError).code, 'Conflict');
+      const winner = (won[0] as PromiseFulfilledResult<{ modRevision: number; value: string }>).value;
+      for (const l of lost) assert.is((l.reason as StoreError).currentRevision, winner.modRevision);
+    }
+    assert.ok(store.stats().largestBatch >= 3, 'the three writes were committed in one batch');
+  } finally {
+    await store.close();
+  }
+});
+
+crud('the unique index rejects a conflicting INSERT made through a second connection', async () => {
+  const path = tempDbPath();
+  const store = await openSqliteStore({ path });
+  try {
+    const v1 = await store.create('/k/x', 'v1');
+    await store.update('/k/x', v1.modRevision, 'v2');
+    // Another writer that still expects v1 tries to append its own successor of v1.
+    const insert = `INSERT INTO log (name, created, deleted, create_revision, prev_revision, value) VALUES (?, 0, 0, ?, ?, ?)`;
+    let error: (Error & { code?: string }) | undefined;
+    try {
+      await rawQuery(path, insert, ['/k/x', v1.createRevision, v1.modRevision, 'sneaky']);
+    } catch (err) {
+      error = err as Error & { code?: string };
+    }
+    assert.ok(error, 'the raw insert must fail');
+    assert.is(error?.code, 'SQLITE_CONSTRAINT');
+    assert.match(error?.message ?? '', /UNIQUE/);
+    // A second "first create" of an existing key is rejected the same way.
+    await expectRawConstraint(path, `INSERT INTO log (name, created, deleted, create_revision, prev_revision, value) VALUES ('/k/x', 1, 0, 0, 0, 'dup')`);
+    assert.is((await store.get('/k/x'))?.value, 'v2');
+  } finally {
+    await store.close();
+  }
+});
+
+async function expectRawConstraint(path: string, sql: string): Promise<void> {
+  try {
+    await rawQuery(path, sql);
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'SQLITE_CONSTRAINT');
+    return;
+  }
+  assert.unreachable('raw insert should have violated the unique index');
+}
+
+crud('one failing write in a batch does not fail the others', async () => {
+  const store = await openTemp();
+  try {
+    await store.create('/b/taken', 'x');
+    const before = store.stats().transactions;
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => store.create(i === 15 ? '/b/taken' : `/b/k${i}`, `v${i}`)),
+    );
+    assert.is(results.filter((r) => r.status === 'fulfilled').length, 29);
+    const failed = results[15];
+    assert.is(failed?.status, 'rejected');
+    assert.is(((failed as PromiseRejectedResult).reason as StoreError).code, 'KeyExists');
+    assert.is(await store.count('/b/'), 30);
+    const used = store.stats().transactions - before;
+    assert.ok(used <= 3, `30 concurrent writes took ${used} transactions`);
+    // Revisions stay dense: the failed write consumed none.
+    const revisions = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.modRevision] : [])).sort((x, y) => x - y);
+    assert.equal(revisions, Array.from({ length: 29 }, (_, i) => i + 2));
+  } finally {
+    await store.close();
+  }
+});
+
+crud.run();
+
+// ---------------------------------------------------------------------------------------------------
+
+const listing = suite('store: list and count');
+
+listing.after(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+listing('list at an old revision returns the old state', async () => {
+  const store = await openTemp();
+  try {
+    const a = await store.create('/p/a', 'a1');
+    const b = await store.create('/p/b', 'b1');
+    const atTwo = store.currentRevision();
+    await store.update('/p/a', a.modRevision, 'a2');
+    await store.delete('/p/b', b.modRevision);
+    await store.create('/p/c', 'c1');
+
+    const now = await store.list('/p/');
+    assert.equal(now.kvs.map((kv) => [kv.key, kv.value]), [['/p/a', 'a2'], ['/p/c', 'c1']]);
+    assert.is(now.revision, store.currentRevision());
+
+    const old = await store.list('/p/', { revision: atTwo });
+    assert.is(old.revision, atTwo);
+    assert.equal(old.kvs.map((kv) => [kv.key, kv.value, kv.modRevision]), [['/p/a', 'a1', 1], ['/p/b', 'b1', 2]]);
+    assert.equal((await store.list('/p/', { revision: 1 })).kvs.map((kv) => kv.key), ['/p/a']);
+    // A revision in the future is served as the current one.
+    assert.is((await store.list('/p/', { revision: 10_000 })).revision, store.currentRevision());
+  } finally {
+    await store.close();
+  }
+});
+
+listing('pagination with limit, startAfter and remaining stays at one revision', async () => {
+  const store = await openTemp();
+  try {
+    for (let i = 0; i < 25; i++) await store.create(`/pg/${String(i).padStart(2, '0')}`, `v${i}`);
+    const first = await store.list('/pg/', { limit: 10 });
+    assert.is(first.kvs.length, 10);
+    assert.ok(first.more);
+    assert.is(first.remaining, 15);
+    assert.is(first.kvs[0]?.key, '/pg/00');
+
+    // Writes between pages must not show up in later pages of the same list.
+    await store.create('/pg/99', 'late');
+    await store.delete('/pg/15', 0);
+
+    const second = await store.list('/pg/', { limit: 10, revision: first.revision, startAfter: first.kvs.at(-1)!.key });
+    assert.equal(second.kvs.map((kv) => kv.key), Array.from({ length: 10 }, (_, i) => `/pg/${String(i + 10)}`));
+    assert.ok(second.more);
+    assert.is(second.remaining, 5);
+    const third = await store.list('/pg/', { limit: 10, revision: first.revision, startAfter: second.kvs.at(-1)!.key });
+    assert.is(third.kvs.length, 5);
+    assert.not.ok(third.more);
+    assert.is(third.remaining, 0);
+
+    const fresh = await store.list('/pg/', { limit: 30 });
+    assert.is(fresh.kvs.length, 25);
+    assert.ok(fresh.kvs.some((kv) => kv.key === '/pg/99'));
+    assert.not.ok(fresh.kvs.some((kv) => kv.key === '/pg/15'));
+    assert.not.ok(fresh.more);
+  } finally {
+    await store.close();
+  }
+});
+
+listing('prefix matching is exact', async () => {
+  const store = await openTemp();
+  try {
+    const keys = [
+      '/registry/pods/default/a',
+      '/registry/pods/default/b',
+      '/registry/pods/default-x/c',
+      '/registry/pods/defaultz/d',
+      '/registry/pods/default',
+      '/registry/pods/de%ault/e',
+      '/registry/pods/de_ault/f',
+      '/registry/podsx/default/g',
+    ];
+    for (const key of keys) await store.create(key, key);
+    const names = async (prefix: string): Promise<string[]> => (await store.list(prefix)).kvs.map((kv) => kv.key);
+    assert.equal(await names('/registry/pods/default/'), ['/registry/pods/default/a', '/registry/pods/default/b']);
+    assert.is(await store.count('/registry/pods/default/'), 2);
+    assert.equal(await names('/registry/pods/de_'), ['/registry/pods/de_ault/f']);
+    assert.equal(await names('/registry/pods/de%'), ['/registry/pods/de%ault/e']);
+    assert.is(await store.count('/registry/pods/'), 7);
+    assert.is(await store.count(''), 8);
+    assert.equal(await names('/registry/pods/default'), keys.slice(0, 5).sort());
+  } finally {
+    await store.close();
+  }
+});
+
+listing('prefix upper bounds', () => {
+  assert.is(prefixUpperBound('/a/'), '/a0');
+  assert.is(prefixUpperBound('/a\u{10ffff}'), '/b');
+  assert.ok(prefixUpperBound('') > '/registry/zzz');
+  assert.is(prefixUpperBound('x\ud7ff'), 'x\ue000');
+});
+
+listing.run();
+
+// ---------------------------------------------------------------------------------------------------
+
+const watching = suite('store: watch');
+
+watching.after(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+watching('replay then live, without gaps or duplicates, while 200 writes run concurrently', async () => {
+  const store = await openTemp();
+  try {
+    const keys = Array.from({ length: 20 }, (_, i) => `/registry/pods/ns/p${i}`);
+    const revs = new Map<string, number>();
+    for (const key of keys) revs.set(key, (await store.create(key, 'initial')).modRevision);
+    await store.create('/registry/services/ns/s', 'other prefix');
+    const since = revs.get(keys[9]!)!; // replay must start in the middle of the existing log
+
+    const controller = new AbortController();
+    const watcher = store.watch('/registry/pods/', { sinceRevision: since, signal: guard(controller) });
+    const liveOnly = store.watch('/registry/pods/', { sinceRevision: 0, signal: guard(controller) });
+    const liveStart = store.currentRevision();
+
+    // 200 concurrent writes: updates to the pods (chained per key) and creates, some in another prefix.
+    const writes: Promise<number>[] = [];
+    for (let i = 0; i < 200; i++) {
+      if (i % 4 === 0) {
+        writes.push(store.create(`/registry/pods/ns/new${i}`, `n${i}`).then((kv) => kv.modRevision));
+      } else if (i % 10 === 1) {
+        writes.push(store.create(`/registry/services/ns/s${i}`, `s${i}`).then(() => 0));
+      } else {
+        const key = keys[i % keys.length]!;
+        writes.push(
+          (async () => {
+            for (;;) {
+              const current = await store.get(key);
+              try {
+                const kv = await store.update(key, current!.modRevision, `u${i}`);
+                return kv.modRevision;
+              } catch (err) {
+                if ((err as StoreError).code !== 'Conflict') throw err;
+              }
+            }
+          })(),
+        );
+      }
+    }
+    const isFinal = (events: StoreEvent[]): boolean => events.at(-1)!.kv.key === '/registry/pods/ns/zz-final';
+    const collecting = collect(watcher, isFinal);
+    const collectingLive = collect(liveOnly, isFinal);
+    const podWriteRevisions = (await Promise.all(writes)).filter((r) => r > 0);
+    // One more write after all the others; the watchers stop when they see it.
+    const finalRevision = (await store.create('/registry/pods/ns/zz-final', 'final')).modRevision;
+    const events = await collecting;
+    const liveEvents = await collectingLive;
+    controller.abort();
+
+    const expected = [...keys.slice(10).map((k) => revs.get(k)!), ...podWriteRevisions, finalRevision].sort((a, b) => a - b);
+    assert.equal(events.map((e) => e.kv.modRevision), expected, 'replay + live = every pod write after since, once');
+    assertStrictlyIncreasing(events);
+    assert.equal(
+      liveEvents.map((e) => e.kv.modRevision),
+      expected.filter((r) => r > liveStart),
+      'a watch from now sees every later pod write',
+    );
+    for (const e of events) {
+      assert.ok(e.kv.key.startsWith('/registry/pods/'));
+      if (e.type === 'update') {
+        assert.ok(e.prev !== undefined && e.prev.modRevision < e.kv.modRevision, 'update carries prev');
+        assert.is(e.prev?.key, e.kv.key);
+      }
+    }
+    // prev of each update is the previous event of the same key (or its initial create).
+    const lastValue = new Map<string, { value: string; rev: number }>();
+    for (const key of keys) lastValue.set(key, { value: 'initial', rev: revs.get(key)! });
+    for (const e of events) {
+      const before = lastValue.get(e.kv.key);
+      if (e.type === 'update' && before !== undefined) {
+        assert.equal([e.prev?.value, e.prev?.modRevision], [before.value, before.rev]);
+      }
+      lastValue.set(e.kv.key, { value: e.kv.value, rev: e.kv.modRevision });
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+watching('replayed events carry types and prev values; delete shows the last value', async () => {
+  const store = await openTemp();
+  try {
+    const a = await store.create('/w/a', 'a1');
+    const a2 = await store.update('/w/a', a.modRevision, 'a2');
+    await store.delete('/w/a', a2.modRevision);
+    await store.create('/w/a', 'a3');
+    const replay = await collect(store.watch('/w/', { sinceRevision: a.modRevision, signal: AbortSignal.timeout(5000) }), (e) => e.length === 3);
+    assert.equal(
+      replay.map((e) => [e.type, e.kv.value, e.kv.modRevision, e.prev?.value, e.prev?.modRevision]),
+      [
+        ['update', 'a2', 2, 'a1', 1],
+        ['delete', 'a2', 3, 'a2', 2],
+        ['create', 'a3', 4, undefined, undefined],
+      ],
+    );
+    assert.is(replay[2]?.kv.createRevision, 4);
+  } finally {
+    await store.close();
+  }
+});
+
+watching('live events match replayed events exactly', async () => {
+  const store = await openTemp();
+  try {
+    await store.create('/other', 'so that /m/ history starts at revision 2');
+    const controller = new AbortController();
+    const live = collect(store.watch('/m/', { sinceRevision: 0, signal: guard(controller) }), (e) => e.length === 4);
+    const x = await store.create('/m/x', 'x1');
+    const x2 = await store.update('/m/x', x.modRevision, 'x2');
+    await store.delete('/m/x', x2.modRevision);
+    await store.create('/m/x', 'x3');
+    const liveEvents = await live;
+    const replayed = await collect(store.watch('/m/', { sinceRevision: x.modRevision - 1, signal: guard(controller) }), (e) => e.length === 4);
+    controller.abort();
+    assert.is(liveEvents.length, 4);
+    assert.equal(replayed, liveEvents);
+    assert.equal(liveEvents.map((e) => e.type), ['create', 'update', 'delete', 'create']);
+  } finally {
+    await store.close();
+  }
+});
+
+watching('a slow consumer neither blocks writers nor loses events', async () => {
+  const store = await openTemp({ watchBufferSize: 16, watchPageSize: 50 });
+  try {
+    const controller = new AbortController();
+    const iterator = store.watch('/s/', { sinceRevision: 0, signal: guard(controller) })[Symbol.asyncIterator]();
+    const first = iterator.next(); // subscribed, then stalls: nobody reads for a while
+    const revisions: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      const kvs = await Promise.all(Array.from({ length: 50 }, (_, i) => store.create(`/s/${round}-${i}`, 'v')));
+      revisions.push(...kvs.map((kv) => kv.modRevision));
+    }
+    assert.is(revisions.length, 500, 'all writes finished while the watcher was not reading');
+    const seen: number[] = [(await first).value!.kv.modRevision];
+    while (seen.length < 500) {
+      const next = await iterator.next();
+      assert.not.ok(next.done);
+      seen.push(next.value!.kv.modRevision);
+    }
+    assert.equal(seen, [...revisions].sort((a, b) => a - b));
+    controller.abort();
+    assert.ok((await iterator.next()).done, 'abort ends the watch');
+  } finally {
+    await store.close();
+  }
+});
+
+watching('abort and close end a waiting watch', async () => {
+  const store = await openTemp();
+  const controller = new AbortController();
+  const waiting = collect(store.watch('/a/', { sinceRevision: 0, signal: controller.signal }), () => false);
+  const waitingForClose = collect(store.watch('/a/', { sinceRevision: 0 }), () => false);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(store.stats().watchers, 2);
+  controller.abort();
+  assert.equal(await waiting, []);
+  await store.close();
+  assert.equal(await waitingForClose, []);
+  assert.is(store.stats().watchers, 0);
+  await expectStoreError(store.create('/a/x', 'x'), 'Closed');
+});
+
+watching('watch from a compacted revision throws Compacted', async () => {
+  const store = await openTemp();
+  try {
+    const a = await store.create('/c/a', '1');
+    let kv = a;
+    for (let i = 0; i < 10; i++) kv = await store.update('/c/a', kv.modRevision, String(i));
+    await store.compact(kv.modRevision - 2);
+    assert.is(store.compactRevision(), kv.modRevision - 2);
+    assert.throws(() => store.watch('/c/', { sinceRevision: a.modRevision }), (err: unknown) => (err as StoreError).code === 'Compacted');
+    await expectStoreError(store.list('/c/', { revision: a.modRevision }), 'Compacted');
+    // From the compact revision itself the remaining history is still there.
+    const events = await collect(store.watch('/c/', { sinceRevision: store.compactRevision(), signal: AbortSignal.timeout(5000) }), (e) => e.length === 2);
+    assert.equal(events.map((e) => e.kv.modRevision), [kv.modRevision - 1, kv.modRevision]);
+    assert.is(events[0]?.prev?.modRevision, kv.modRevision - 2);
+  } finally {
+    await store.close();
+  }
+});
+
+watching('a compaction that overtakes a catching-up watcher ends it with Compacted', async () => {
+  const store = await openTemp({ watchPageSize: 10 });
+  try {
+    let kv = await store.create('/o/a', '0');
+    for (let i = 0; i < 100; i++) kv = await store.update('/o/a', kv.modRevision, String(i));
+    const iterator = store.watch('/o/', { sinceRevision: 1, signal: AbortSignal.timeout(5000) })[Symbol.asyncIterator]();
+    assert.is((await iterator.next()).value?.kv.modRevision, 2); // first page read
+    await store.compact(store.currentRevision());
+    const error = await (async () => {
+      try {
+        for (;;) if ((await iterator.next()).done) return undefined;
+      } catch (err) {
+        return err;
+      }
+    })();
+    assert.instance(error, StoreError);
+    assert.is((error as StoreError).code, 'Compacted');
+  } finally {
+    await store.close();
+  }
+});
+
+watching.run();
+
+// ---------------------------------------------------------------------------------------------------
+
+const lifecycle = suite('store: compaction, reopen, integrity');
+
+lifecycle.after(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+lifecycle('compaction keeps every live key and the state at and after the compact revision', async () => {
+  const path = tempDbPath();
+  const store = await openSqliteStore({ path, compactChunkRows: 7 });
+  try {
+    const live = new Map<string, number>();
+    for (let i = 0; i < 30; i++) live.set(`/x/k${i}`, (await store.create(`/x/k${i}`, `c${i}`)).modRevision);
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 30; i += 2) {
+        const kv = await store.update(`/x/k${i}`, live.get(`/x/k${i}`)!, `u${round}-${i}`);
+        live.set(`/x/k${i}`, kv.modRevision);
+      }
+    }
+    for (let i = 1; i < 30; i += 5) {
+      await store.delete(`/x/k${i}`, 0);
+      live.delete(`/x/k${i}`);
+    }
+    await store.create('/x/k1', 'reborn'); // re-create after delete; its tombstone gets compacted
+    live.set('/x/k1', store.currentRevision());
+    const mid = store.currentRevision();
+    const k0 = await store.update('/x/k0', live.get('/x/k0')!, 'after-mid');
+    live.set('/x/k0', k0.modRevision);
+    const k3 = await store.delete('/x/k3', 0);
+    live.delete('/x/k3');
+
+    const beforeMid = await store.list('/x/', { revision: mid });
+    const beforeNow = await store.list('/x/');
+    await store.compact(mid);
+    assert.is(store.compactRevision(), mid);
+    assert.ok(store.stats().rowsCompacted > 0);
+
+    assert.equal(await store.list('/x/', { revision: mid }), beforeMid, 'state at the compact revision is unchanged');
+    assert.equal(await store.list('/x/'), beforeNow, 'current state is unchanged');
+    for (const [key, rev] of live) assert.is((await store.get(key))?.modRevision, rev, `${key} survives`);
+    await expectStoreError(store.list('/x/', { revision: mid - 1 }), 'Compacted');
+
+    // Only one row per key is left at or below the compact revision.
+    const dupes = await rawQuery<{ name: string; n: number }>(
+      path,
+      'SELECT name, count(*) AS n FROM log WHERE id <= ? GROUP BY name HAVING n > 1',
+      [mid],
+    );
+    assert.equal(dupes, []);
+    const tombstones = await rawQuery<{ n: number }>(path, 'SELECT count(*) AS n FROM log WHERE deleted = 1 AND id <= ?', [mid]);
+    assert.is(tombstones[0]?.n, 0);
+
+    // The events after the compact revision can still be watched, prev values included.
+    const events = await collect(store.watch('/x/', { sinceRevision: mid, signal: AbortSignal.timeout(5000) }), (e) => e.length === 2);
+    assert.equal(events.map((e) => [e.type, e.kv.key, e.prev?.value]), [
+      ['update', '/x/k0', beforeMid.kvs.find((kv) => kv.key === '/x/k0')?.value],
+      ['delete', '/x/k3', k3.value],
+    ]);
+
+    // Writes continue with the revisions read back after compaction.
+    const k2 = await store.update('/x/k2', live.get('/x/k2')!, 'post-compaction');
+    assert.is(k2.modRevision, store.currentRevision());
+
+    // Compacting everything leaves exactly the live keys.
+    await store.compact(store.currentRevision());
+    const rows = await rawQuery<{ n: number }>(path, 'SELECT count(*) AS n FROM log');
+    assert.is(rows[0]?.n, live.size);
+    assert.is(await store.count('/x/'), live.size);
+  } finally {
+    await store.close();
+  }
+  assert.is(await integrityCheck(path), 'ok');
+});
+
+lifecycle('the automatic compactor keeps a floor of recent revisions and does nothing when idle', async () => {
+  const store = await openTemp();
+  try {
+    let kv = await store.create('/auto/a', '0');
+    for (let i = 0; i < 60; i++) kv = await store.update('/auto/a', kv.modRevision, String(i));
+    const controller = new AbortController();
+    store.startCompactor({ intervalMs: 20, keepRevisions: 10, signal: controller.signal });
+    const deadline = Date.now() + 5000;
+    while (store.compactRevision() !== store.currentRevision() - 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.is(store.compactRevision(), store.currentRevision() - 10);
+    await new Promise((r) => setTimeout(r, 60));
+    const idle = store.stats().transactions;
+    await new Promise((r) => setTimeout(r, 150));
+    assert.is(store.stats().transactions, idle, 'no transactions while idle');
+    controller.abort();
+    assert.is((await store.list('/auto/', { revision: store.compactRevision() })).kvs.length, 1);
+  } finally {
+    await store.close();
+  }
+});
+
+lifecycle('reopening continues revisions and keeps the compact revision', async () => {
+  const path = tempDbPath();
+  let store = await openSqliteStore({ path });
+  const a = await store.create('/r/a', '1');
+  const b = await store.create('/r/b', '1');
+  await store.delete('/r/b', b.modRevision); // the newest row is a tombstone...
+  await store.compact(store.currentRevision()); // ...which compaction removes
+  const last = store.currentRevision();
+  await store.close();
+
+  store = await openSqliteStore({ path });
+  try {
+    assert.is(store.currentRevision(), last);
+    assert.is(store.compactRevision(), last);
+    const c = await store.create('/r/c', '1');
+    assert.is(c.modRevision, last + 1, 'revisions are never reused');
+    assert.is((await store.get('/r/a'))?.modRevision, a.modRevision);
+    const recreated = await store.create('/r/b', '2');
+    assert.is(recreated.createRevision, last + 2);
+    await expectStoreError(store.list('/r/', { revision: last - 1 }), 'Compacted');
+  } finally {
+    await store.close();
+  }
+  assert.is(await integrityCheck(path), 'ok');
+});
+
+lifecycle('close finishes pending writes', async () => {
+  const path = tempDbPath();
+  const store = await openSqliteStore({ path });
+  const writes = Array.from({ length: 100 }, (_, i) => store.create(`/close/${i}`, 'v'));
+  const closing = store.close();
+  const results = await Promise.allSettled(writes);
+  await closing;
+  assert.ok(results.every((r) => r.status === 'fulfilled'));
+  const rows = await rawQuery<{ n: number }>(path, 'SELECT count(*) AS n FROM log');
+  assert.is(rows[0]?.n, 100);
+  assert.is(await integrityCheck(path), 'ok');
+});
+
+lifecycle.run();
