@@ -69,6 +69,11 @@ function checkKey(key: string): void {
 
 /** Builds a validated requirement, enforcing the value count each operator needs. */
 export function labelRequirement(key: string, operator: LabelOperator, values: readonly string[] = []): LabelRequirement {
+  // Selector objects come from request bodies, so the declared types are not guaranteed.
+  if (typeof key !== 'string') throw new SelectorError('unable to parse requirement: key: Invalid value: must be a string');
+  if (!Array.isArray(values) || !values.every((value) => typeof value === 'string')) {
+    throw new SelectorError(`unable to parse requirement: values[${key}]: Invalid value: values must be strings`);
+  }
   checkKey(key);
   switch (operator) {
     case 'In':

@@ -107,6 +107,10 @@ test('labelSelectorFromObject merges matchLabels and matchExpressions', () => {
   assert.throws(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }), isSelectorError);
   assert.throws(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] }), isSelectorError);
   assert.throws(() => labelSelectorFromObject({ matchLabels: { 'bad key': 'x' } }), isSelectorError);
+  const untyped = JSON.parse('{"matchLabels":{"app":5}}') as Parameters<typeof labelSelectorFromObject>[0];
+  assert.throws(() => labelSelectorFromObject(untyped), isSelectorError);
+  const badOperator = JSON.parse('{"matchExpressions":[{"key":"a","operator":"Equals","values":["x"]}]}') as Parameters<typeof labelSelectorFromObject>[0];
+  assert.throws(() => labelSelectorFromObject(badOperator), isSelectorError);
 });
 
 test('null selector selects nothing; empty selector selects everything', () => {
