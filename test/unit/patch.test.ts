@@ -4,7 +4,6 @@ import { PatchError } from '../../api/patch/errors.js';
 import { applyMergePatch } from '../../api/patch/merge-patch.js';
 import { applyJsonPatch, parseJsonPointer } from '../../api/patch/json-patch.js';
 import { applyStrategicMergePatch, stripPatchDirectives } from '../../api/patch/strategic-merge-patch.js';
-import { applyPatch, patchTypeFromContentType } from '../../api/patch/index.js';
 
 /** Freezes a value recursively, so any mutation by the code under test throws (ESM is strict mode). */
 function deepFreeze<T>(value: T): T {
@@ -434,22 +433,7 @@ smp('stripPatchDirectives removes directives, nulls and deleted maps', () => {
 smp.run();
 
 // -------------------------------------------------------------------------------------------
-const dispatch = suite('patch dispatch');
-
-dispatch('content types select the patch type', () => {
-  assert.is(patchTypeFromContentType('application/json-patch+json'), 'json');
-  assert.is(patchTypeFromContentType('application/merge-patch+json; charset=utf-8'), 'merge');
-  assert.is(patchTypeFromContentType('application/strategic-merge-patch+json'), 'strategic');
-  assert.is(patchTypeFromContentType('application/apply-patch+yaml'), undefined);
-  assert.is(patchTypeFromContentType(undefined), undefined);
-  const target = { spec: { containers: [{ name: 'a', image: '1' }] } };
-  const body = { spec: { containers: [{ name: 'b', image: '2' }] } };
-  assert.equal(applyPatch('merge', target, body), body);
-  assert.equal(applyPatch('strategic', target, body), { spec: { containers: [{ name: 'a', image: '1' }, { name: 'b', image: '2' }] } });
-  assert.equal(applyPatch('json', target, [{ op: 'replace', path: '/spec/containers/0/image', value: '3' }]), {
-    spec: { containers: [{ name: 'a', image: '3' }] },
-  });
-});
+const dispatch = suite('patch errors');
 
 dispatch('PatchError maps to a Status', () => {
   const bad = new PatchError('nope').toStatusError().toStatus();
