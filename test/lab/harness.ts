@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { exec, waitFor, type ExecOptions, type ExecResult } from './exec.js';
 import { addGuardRoutes, removeGuardRoutes } from './guard-routes.js';
-import { addNetns, deleteNetns, ipBatch, killAllInNamespaces, listNetns, namespaceInode, netnsPath, NETNS_DIR } from './netns.js';
+import { addNetns, deleteNetns, ipBatch, killAllInNamespaces, listNetns, namespaceInode, netnsPath, NETNS_DIR, pidsInNamespaces, waitUntilGone } from './netns.js';
 import { createHostView, mountsUnder, nsenterPrefix, prepareNamespaceDir, PRIVATE_PATHS, runNetnsIsShared, unmountAllUnder, type HostView } from './host-ns.js';
 import { generateKey, knownHosts, sshClientConfig, sshdArgv, writeSshdConfig } from './sshd.js';
 import { containerdArgv, CTR_BINARY, removeAllContainers, removeLeftoverCgroups, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
@@ -180,6 +180,20 @@ export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Pro
   const hostsDir = join(dir, 'hosts');
   const hostNames = existsSync(hostsDir) ? readdirSync(hostsDir) : [];
 
+  // The lab's processes are those living in one of its namespaces (sshd, containerd, shims, containers,
+  // ssh sessions, agents): identified by namespace, never by name.
+  const inodes = new Set<number>();
+  for (const ns of listNetns(prefix)) {
+    const ino = namespaceInode(netnsPath(ns));
+    if (ino !== undefined) inodes.add(ino);
+  }
+  for (const p of mounted) {
+    if (!p.endsWith('.mnt') && !p.endsWith('.uts')) continue;
+    const ino = namespaceInode(p);
+    if (ino !== undefined) inodes.add(ino);
+  }
+  const initialPids = pidsInNamespaces(inodes);
+
   // 1. Orderly container removal while the node's containerd may still answer, so runc cleans cgroups.
   await Promise.all(hostNames.map(async (host) => {
     const view = hostView(name, dir, host);
@@ -193,21 +207,12 @@ export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Pro
     }
   }));
 
-  // 2. Kill every process living in one of the lab's namespaces (sshd, containerd, shims, containers,
-  //    ssh sessions, agents), identified by namespace, never by name.
-  const inodes = new Set<number>();
-  for (const ns of listNetns(prefix)) {
-    const ino = namespaceInode(netnsPath(ns));
-    if (ino !== undefined) inodes.add(ino);
-  }
-  for (const p of mounted) {
-    if (!p.endsWith('.mnt') && !p.endsWith('.uts')) continue;
-    const ino = namespaceInode(p);
-    if (ino !== undefined) inodes.add(ino);
-  }
+  // 2. Kill whatever is left in the lab's namespaces, and wait until every lab process is really gone
+  //    (shims exit on their own after their task is deleted).
   let killed = 0;
   try {
     killed = await killAllInNamespaces(inodes);
+    await waitUntilGone(initialPids, 5_000);
   } catch (e) {
     errors.push(String(e));
   }

@@ -3,7 +3,7 @@
  * agent all find them) and finding the processes that live in a set of namespaces, which is how a lab
  * knows for certain which processes are its own when it tears down.
  */
-import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { exec, execOk, sleep } from './exec.js';
 
 export const NETNS_DIR = '/run/netns';
@@ -71,16 +71,36 @@ export function pidsInNamespaces(inodes: ReadonlySet<number>): number[] {
   return found;
 }
 
+/** True while pid exists, including as a zombie not yet reaped by its parent. */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `pid (comm) state ppid` of a process, for error messages. */
+function describe(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ').slice(0, 4).join(' ');
+  } catch {
+    return String(pid);
+  }
+}
+
 /**
  * SIGKILLs every process in the given namespaces until none is left (processes can fork while we scan),
- * waiting at most timeoutMs. Returns how many were killed; throws if some survive.
+ * then waits until the killed processes have been reaped, at most timeoutMs in all. Returns how many
+ * were killed; throws naming the survivors.
  */
 export async function killAllInNamespaces(inodes: ReadonlySet<number>, timeoutMs = 5_000): Promise<number> {
   const killed = new Set<number>();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const pids = pidsInNamespaces(inodes);
-    if (pids.length === 0) return killed.size;
+    if (pids.length === 0) break;
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -89,7 +109,23 @@ export async function killAllInNamespaces(inodes: ReadonlySet<number>, timeoutMs
         /* already exited */
       }
     }
-    if (Date.now() > deadline) throw new Error(`processes survive SIGKILL in lab namespaces: ${pids.join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`processes survive SIGKILL in lab namespaces: ${pids.map(describe).join(', ')}`);
+    await sleep(20);
+  }
+  await waitUntilGone([...killed], Math.max(0, deadline - Date.now()));
+  return killed.size;
+}
+
+/**
+ * Waits until none of pids exists any more. A process that exits (or was killed) stays visible as a
+ * zombie until its parent reaps it; our own children are reaped by Node's event loop, so this yields.
+ */
+export async function waitUntilGone(pids: readonly number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = pids.filter(exists);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`lab processes not gone after ${timeoutMs} ms: ${left.map(describe).join(', ')}`);
     await sleep(20);
   }
 }
