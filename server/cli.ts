@@ -52,7 +52,8 @@ const commands: Record<string, Command> = {
   server: {
     summary: 'run the control plane (API server, store, scheduler, controllers) and the local agent',
     usage: 'corral server [--data-dir DIR] [--port 6443] [--bind-address 0.0.0.0] [--tls-san NAME]... [--disable-agent]\n' +
-      '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--disable-controllers]',
+      '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
+      '              [--disable-controllers]',
     options: {
       ...dataDirOption,
       port: { type: 'string', short: 'p' },
@@ -64,6 +65,7 @@ const commands: Record<string, Command> = {
       'node-ip': { type: 'string' },
       'containerd-address': { type: 'string' },
       'pod-eviction-timeout': { type: 'string' },
+      'node-monitor-grace-period': { type: 'string' },
     },
     async run(values) {
       const cfg: ServerConfig = defaultServerConfig();
@@ -86,6 +88,8 @@ const commands: Record<string, Command> = {
       if (ctrd) cfg.containerdAddress = ctrd;
       const evict = str(values, 'pod-eviction-timeout', 'POD_EVICTION_TIMEOUT');
       if (evict) cfg.podEvictionTimeoutSeconds = parseDurationSeconds(evict);
+      const grace = str(values, 'node-monitor-grace-period', 'NODE_MONITOR_GRACE_PERIOD');
+      if (grace) cfg.nodeMonitorGracePeriodSeconds = parseDurationSeconds(grace);
       const { startServer } = await import('./main.js');
       const server = await startServer(cfg);
       await new Promise<void>((resolve) => {

@@ -16,6 +16,8 @@ export interface ServerConfig {
   containerdAddress?: string;
   /** Seconds a node's pods tolerate its loss before eviction. */
   podEvictionTimeoutSeconds: number;
+  /** Seconds without a node Lease renewal before the node is marked NotReady. */
+  nodeMonitorGracePeriodSeconds: number;
   /** Controllers, scheduler and node lifecycle can be turned off for tests of the bare API. */
   disableControllers: boolean;
   serviceCidr: string;
@@ -34,6 +36,7 @@ export function defaultServerConfig(): ServerConfig {
     tlsSans: [],
     disableAgent: false,
     podEvictionTimeoutSeconds: 30,
+    nodeMonitorGracePeriodSeconds: 20,
     disableControllers: false,
     serviceCidr: '10.43.0.0/16',
     clusterCidr: '10.42.0.0/16',

@@ -20,6 +20,10 @@ import { paths, type ServerConfig } from './config.js';
 import { openSqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { dirname } from 'node:path';
+import { ApiClient } from '../api/client/client.js';
+import { InProcessTransport } from '../api/client/transport.js';
+import { InformerFactory } from './controllers/informer.js';
+import { startControllers } from './controllers/manager.js';
 
 export interface RunningServer {
   url: string;
@@ -30,6 +34,8 @@ export interface RunningServer {
   store: Store;
   api: ApiApp;
   tokens: TokenStore;
+  /** In-process admin client (what the controllers use). */
+  client: ApiClient;
   close(): Promise<void>;
 }
 
@@ -98,14 +104,32 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const url = `https://127.0.0.1:${port}`;
   await step('writing the admin kubeconfig', () =>
     writeFile(paths.kubeconfig(cfg.dataDir), renderKubeconfig({ serverUrl: url, caPem: tls.caPem, token: adminToken }), { mode: 0o600 }));
+
+  const stop = new AbortController();
+  const internalToken = tokens.createEphemeral('admin', 'controllers');
+  const client = new ApiClient(new InProcessTransport(api.app, { authorization: `Bearer ${internalToken}` }));
+  if (!cfg.disableControllers) {
+    await step('starting the controllers', () => startControllers({
+      client,
+      informers: new InformerFactory(client),
+      settings: {
+        podEvictionTimeoutSeconds: cfg.podEvictionTimeoutSeconds,
+        nodeMonitorGracePeriodSeconds: cfg.nodeMonitorGracePeriodSeconds,
+        serviceCidr: cfg.serviceCidr,
+        clusterCidr: cfg.clusterCidr,
+      },
+      signal: stop.signal,
+    }));
+  }
   log.info('server', 'corral server is up', { url, dataDir: cfg.dataDir, kubeconfig: paths.kubeconfig(cfg.dataDir) });
 
   let closed = false;
   return {
-    url, port, tls, adminToken, registry, store, api, tokens,
+    url, port, tls, adminToken, registry, store, api, tokens, client,
     async close() {
       if (closed) return;
       closed = true;
+      stop.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,0 +1,22 @@
+/** What every controller gets: an API client (in-process), shared informers, settings and a stop signal. */
+import type { ApiClient } from '../../api/client/client.js';
+import type { InformerFactory } from './informer.js';
+
+export interface ControllerSettings {
+  /** Seconds pods on an unreachable node are tolerated before eviction (edge default: 30). */
+  podEvictionTimeoutSeconds: number;
+  /** Seconds without a Lease renewal before a node is considered lost. */
+  nodeMonitorGracePeriodSeconds: number;
+  serviceCidr: string;
+  clusterCidr: string;
+}
+
+export interface ControllerContext {
+  client: ApiClient;
+  informers: InformerFactory;
+  settings: ControllerSettings;
+  signal: AbortSignal;
+}
+
+/** A controller's entry point: wire informer handlers, start workers; resolves once running. */
+export type ControllerStarter = (ctx: ControllerContext) => void | Promise<void>;

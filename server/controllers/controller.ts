@@ -1,0 +1,60 @@
+/**
+ * The loop every controller runs: workers take keys from the queue and call `reconcile(key)`, which
+ * reads current state (informer caches) and drives it toward the desired state. Errors requeue with
+ * back-off; a result may ask for a later look (e.g. a deadline). One key is never reconciled twice
+ * at once (the queue guarantees it).
+ */
+import { log } from '../../api/log.js';
+import { StatusError } from '../../api/status.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface ReconcileResult {
+  /** Look at this key again after this many milliseconds. */
+  requeueAfterMs?: number;
+}
+
+export interface ControllerSpec {
+  name: string;
+  workers?: number;
+  reconcile(key: string): Promise<ReconcileResult | void>;
+}
+
+export class Controller {
+  readonly queue = new WorkQueue();
+
+  constructor(private readonly spec: ControllerSpec) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+
+  run(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
+    const workers = Array.from({ length: this.spec.workers ?? 1 }, () => this.worker(signal));
+    return Promise.all(workers).then(() => undefined);
+  }
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined || signal.aborted) return;
+      try {
+        const result = await this.spec.reconcile(key);
+        this.queue.forget(key);
+        if (result?.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      } catch (err) {
+        if (signal.aborted) return;
+        // Conflicts are routine (another writer came first): retry quietly.
+        const quiet = err instanceof StatusError && (err.code === 409 || err.code === 404);
+        if (!quiet) log.warn(this.spec.name, 'reconcile failed, will retry', { key, error: (err as Error).message });
+        this.queue.addRateLimited(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+}

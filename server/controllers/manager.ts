@@ -1,0 +1,17 @@
+/**
+ * Starts every controller of `corral server` on one shared informer factory and an in-process
+ * client. Each controller lives in its own module and is listed here once.
+ */
+import type { ControllerContext, ControllerStarter } from './context.js';
+
+const STARTERS: { name: string; start: ControllerStarter }[] = [
+  // controllers register here: { name: 'replicaset', start: startReplicaSetController },
+];
+
+export async function startControllers(ctx: ControllerContext, only?: string[]): Promise<void> {
+  for (const s of STARTERS) {
+    if (only && !only.includes(s.name)) continue;
+    await s.start(ctx);
+  }
+  ctx.informers.start(ctx.signal);
+}

@@ -1,0 +1,92 @@
+/**
+ * A rate-limited work queue of keys, shaped like client-go's: a key is queued at most once, is never
+ * processed by two workers at the same time (re-adds while in flight run once more afterwards), and
+ * failures come back with per-key exponential back-off.
+ */
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirtyWhileProcessing = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private waiters: (() => void)[] = [];
+  private shutDown = false;
+
+  constructor(private readonly baseDelayMs = 50, private readonly maxDelayMs = 60_000) {}
+
+  add(key: string): void {
+    if (this.shutDown) return;
+    if (this.processing.has(key)) {
+      this.dirtyWhileProcessing.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.wake();
+  }
+
+  /** Adds the key after a delay (a timer per key; an earlier pending timer wins). */
+  addAfter(key: string, delayMs: number): void {
+    if (this.shutDown) return;
+    if (delayMs <= 0) return this.add(key);
+    if (this.timers.has(key)) return;
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    t.unref();
+    this.timers.set(key, t);
+  }
+
+  /** Re-queues a failed key with exponential back-off. */
+  addRateLimited(key: string): void {
+    const n = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, n);
+    this.addAfter(key, Math.min(this.baseDelayMs * 2 ** (n - 1), this.maxDelayMs));
+  }
+
+  /** Clears the back-off of a key that succeeded. */
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** Waits for the next key; undefined once shut down. */
+  async get(): Promise<string | undefined> {
+    while (this.queue.length === 0) {
+      if (this.shutDown) return undefined;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    const key = this.queue.shift()!;
+    this.queued.delete(key);
+    this.processing.add(key);
+    return key;
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirtyWhileProcessing.delete(key)) this.add(key);
+  }
+
+  shutdown(): void {
+    this.shutDown = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.wake(true);
+  }
+
+  private wake(all = false): void {
+    if (all) {
+      const ws = this.waiters;
+      this.waiters = [];
+      for (const w of ws) w();
+      return;
+    }
+    this.waiters.shift()?.();
+  }
+}
