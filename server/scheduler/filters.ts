@@ -9,7 +9,16 @@ import type { Taint, Toleration } from '../../api/types.js';
 import { labelValue, selectorMatches } from './label-selector.js';
 import { anyTermMatches } from './node-selector.js';
 import { BIND_ALL_HOST_IP, type AffinityTermInfo, type PodSchedulingInfo } from './pod-info.js';
-import { labelIndexKey, TAINT_UNSCHEDULABLE, topologyValue, type BoundPod, type ClusterSnapshot, type NodeState } from './snapshot.js';
+import {
+  labelIndexKey,
+  TAINT_UNSCHEDULABLE,
+  topologyValue,
+  UNINDEXED_TERMS,
+  type BoundAntiAffinityTerm,
+  type BoundPod,
+  type ClusterSnapshot,
+  type NodeState,
+} from './snapshot.js';
 
 export const REASON_UNSCHEDULABLE = 'node(s) were unschedulable';
 export const REASON_NODE_NAME = "node(s) didn't match the requested node name";
@@ -169,15 +178,19 @@ export function prepareInterPodAffinity(snapshot: ClusterSnapshot, pod: PodSched
       }
     }
   }
-  for (const other of snapshot.antiAffinityPods) {
-    if (other.key === pod.key) continue;
-    const node = snapshot.nodes[other.nodeIndex];
-    if (node === undefined) continue;
-    for (const term of other.antiAffinity) {
+  const consider = (entries: Set<BoundAntiAffinityTerm> | undefined): void => {
+    if (entries === undefined) return;
+    for (const { pod: other, term } of entries) {
+      if (other.key === pod.key) continue;
       if (!term.namespaces.has(pod.namespace) || !selectorMatches(term.selector, pod.labels)) continue;
-      const value = topologyValue(node, term.topologyKey);
+      const node = snapshot.nodes[other.nodeIndex];
+      const value = node === undefined ? undefined : topologyValue(node, term.topologyKey);
       if (value !== undefined) domainsFor(state.existing, term.topologyKey).add(value);
     }
+  };
+  if (snapshot.antiAffinityTerms.size > 0) {
+    for (const key of Object.keys(pod.labels)) consider(snapshot.antiAffinityTerms.get(labelIndexKey(pod.namespace, key, pod.labels[key]!)));
+    consider(snapshot.antiAffinityTerms.get(UNINDEXED_TERMS));
   }
   state.incoming = state.incoming.filter((d) => d.values.size > 0);
   return state.incoming.length === 0 && state.existing.length === 0 ? undefined : state;

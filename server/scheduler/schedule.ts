@@ -16,7 +16,6 @@ import {
   leastAllocatedScore,
   normalizeScore,
   preferredAffinityWeight,
-  sameOwnerCount,
   SCORE_WEIGHTS,
 } from './scores.js';
 import type { ClusterSnapshot, NodeState } from './snapshot.js';
@@ -61,7 +60,10 @@ export function schedulePrepared(snapshot: ClusterSnapshot, pod: PodSchedulingIn
   const interPod = prepareInterPodAffinity(snapshot, pod);
   const scratch = snapshot.scratch;
   const scoreAffinity = pod.preferredNodeAffinity.length > 0;
-  const scoreOwners = pod.ownerKey !== undefined;
+  // Same-owner pod counts, spread into a dense per-node array once instead of a map lookup per node.
+  const ownerNodes = pod.ownerKey === undefined ? undefined : snapshot.ownerNodes.get(pod.ownerKey);
+  scratch.owners.fill(0);
+  if (ownerNodes !== undefined) for (const [index, count] of ownerNodes) scratch.owners[index] = count;
 
   let reasons: Map<string, number> | undefined;
   const report = (reason: string): void => {
@@ -92,8 +94,7 @@ export function schedulePrepared(snapshot: ClusterSnapshot, pod: PodSchedulingIn
     const taints = node.softTaints.length > 0 ? intolerablePreferNoScheduleTaints(node, pod) : 0;
     scratch.taints[i] = taints;
     if (taints > maxTaints) maxTaints = taints;
-    const owners = scoreOwners ? sameOwnerCount(node, pod) : 0;
-    scratch.owners[i] = owners;
+    const owners = scratch.owners[i]!;
     if (owners > maxOwners) maxOwners = owners;
   }
 

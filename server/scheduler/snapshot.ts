@@ -9,7 +9,7 @@
  */
 import type { Node, Pod, Taint } from '../../api/types.js';
 import { labelValue } from './label-selector.js';
-import { podFacts, podKey, stableHash, type PodFacts } from './pod-info.js';
+import { podFacts, podKey, stableHash, type AffinityTermInfo, type PodFacts } from './pod-info.js';
 import { nodeAllocatable, type NodeAllocatable } from './resources.js';
 
 export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
@@ -77,10 +77,25 @@ export interface ClusterSnapshot {
   pods: Map<string, BoundPod>;
   /** `<namespace>\0<label key>\0<label value>` → bound pods carrying that label. */
   labelIndex: Map<string, Set<BoundPod>>;
-  /** Bound pods with required anti-affinity terms: they can repel incoming pods. */
-  antiAffinityPods: Set<BoundPod>;
+  /**
+   * Required anti-affinity terms of bound pods, by the first key=value their selector requires
+   * (`<namespace>\0<key>\0<value>`, one entry per namespace the term covers), so an incoming pod only
+   * meets the terms that could select it. Terms with no such equality are kept under `unindexed`.
+   */
+  antiAffinityTerms: Map<string, Set<BoundAntiAffinityTerm>>;
+  /** Owner key → node index → pods of that owner on the node (for spreading). */
+  ownerNodes: Map<string, Map<number, number>>;
   scratch: ScoreScratch;
 }
+
+/** One required anti-affinity term of a bound pod. */
+export interface BoundAntiAffinityTerm {
+  pod: BoundPod;
+  term: AffinityTermInfo;
+}
+
+/** The `antiAffinityTerms` bucket for terms whose selector has no key=value requirement. */
+export const UNINDEXED_TERMS = '';
 
 export function labelIndexKey(namespace: string, key: string, value: string): string {
   return `${namespace}\u0000${key}\u0000${value}`;
@@ -166,7 +181,12 @@ function addToNode(snapshot: ClusterSnapshot, node: NodeState, facts: PodFacts):
     if (byIp === undefined) node.usedPorts.set(claim.key, (byIp = new Map()));
     byIp.set(claim.ip, (byIp.get(claim.ip) ?? 0) + 1);
   }
-  if (facts.ownerKey !== undefined) node.ownerCounts.set(facts.ownerKey, (node.ownerCounts.get(facts.ownerKey) ?? 0) + 1);
+  if (facts.ownerKey !== undefined) {
+    node.ownerCounts.set(facts.ownerKey, (node.ownerCounts.get(facts.ownerKey) ?? 0) + 1);
+    let byNode = snapshot.ownerNodes.get(facts.ownerKey);
+    if (byNode === undefined) snapshot.ownerNodes.set(facts.ownerKey, (byNode = new Map()));
+    byNode.set(node.index, (byNode.get(node.index) ?? 0) + 1);
+  }
   node.pods.add(bound);
 
   snapshot.pods.set(bound.key, bound);
@@ -176,8 +196,22 @@ function addToNode(snapshot: ClusterSnapshot, node: NodeState, facts: PodFacts):
     if (set === undefined) snapshot.labelIndex.set(indexKey, (set = new Set()));
     set.add(bound);
   }
-  if (facts.antiAffinity.length > 0) snapshot.antiAffinityPods.add(bound);
+  for (const term of facts.antiAffinity) {
+    for (const key of antiAffinityIndexKeys(term)) {
+      let set = snapshot.antiAffinityTerms.get(key);
+      if (set === undefined) snapshot.antiAffinityTerms.set(key, (set = new Set()));
+      set.add({ pod: bound, term });
+    }
+  }
   return bound;
+}
+
+/** Where a bound pod's anti-affinity term is filed in `antiAffinityTerms`. */
+function antiAffinityIndexKeys(term: AffinityTermInfo): string[] {
+  if (!term.selector.matchesAnything) return [];
+  const first = term.selector.equalities[0];
+  if (first === undefined) return [UNINDEXED_TERMS];
+  return [...term.namespaces].map((ns) => labelIndexKey(ns, first[0], first[1]));
 }
 
 function decrement<K>(map: Map<K, number>, key: K, by: number): void {
@@ -203,7 +237,14 @@ function removeFromNode(snapshot: ClusterSnapshot, bound: BoundPod): void {
       decrement(byIp, claim.ip, 1);
       if (byIp.size === 0) node.usedPorts.delete(claim.key);
     }
-    if (bound.ownerKey !== undefined) decrement(node.ownerCounts, bound.ownerKey, 1);
+    if (bound.ownerKey !== undefined) {
+      decrement(node.ownerCounts, bound.ownerKey, 1);
+      const byNode = snapshot.ownerNodes.get(bound.ownerKey);
+      if (byNode !== undefined) {
+        decrement(byNode, node.index, 1);
+        if (byNode.size === 0) snapshot.ownerNodes.delete(bound.ownerKey);
+      }
+    }
     node.pods.delete(bound);
   }
   snapshot.pods.delete(bound.key);
@@ -214,7 +255,14 @@ function removeFromNode(snapshot: ClusterSnapshot, bound: BoundPod): void {
     set.delete(bound);
     if (set.size === 0) snapshot.labelIndex.delete(indexKey);
   }
-  snapshot.antiAffinityPods.delete(bound);
+  for (const term of bound.antiAffinity) {
+    for (const key of antiAffinityIndexKeys(term)) {
+      const set = snapshot.antiAffinityTerms.get(key);
+      if (set === undefined) continue;
+      for (const entry of set) if (entry.pod === bound) set.delete(entry);
+      if (set.size === 0) snapshot.antiAffinityTerms.delete(key);
+    }
+  }
 }
 
 /**
@@ -229,7 +277,8 @@ export function buildSnapshot(nodes: readonly Node[], pods: readonly Pod[]): Clu
     nodesByName: new Map(states.map((s) => [s.name, s])),
     pods: new Map(),
     labelIndex: new Map(),
-    antiAffinityPods: new Set(),
+    antiAffinityTerms: new Map(),
+    ownerNodes: new Map(),
     scratch: {
       feasible: new Int32Array(n),
       base: new Float64Array(n),

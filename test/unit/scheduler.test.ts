@@ -376,6 +376,18 @@ scores('a 6-replica owner on 3 equal nodes spreads 2/2/2', () => {
   assert.equal(Object.fromEntries([...snap.nodes].map((n) => [n.name, n.ownerCounts.get('uid:rs-web')])), { n1: 2, n2: 2, n3: 2 });
 });
 
+scores('pods without a controller spread by identical labels; different labels do not count', () => {
+  const snap = buildSnapshot([node('n1'), node('n2')], [
+    pod('old', { nodeName: 'n1', labels: { app: 'cache', tier: 'x' } }),
+    pod('filler', { nodeName: 'n2', labels: { app: 'other' } }),
+  ]);
+  // Equal load on both nodes; the pod with the same labels is on n1, so they go to n2.
+  for (let i = 0; i < 8; i++) assert.is(placed(schedulePod(snap, pod(`c${i}`, { labels: { tier: 'x', app: 'cache' } }))), 'n2');
+  // Same labels in another namespace are another group.
+  const other = new Set(Array.from({ length: 16 }, (_, i) => placed(schedulePod(snap, pod(`o${i}`, { namespace: 'dev', labels: { tier: 'x', app: 'cache' } })))));
+  assert.equal([...other].sort(), ['n1', 'n2']);
+});
+
 scores('owner spreading outweighs a modest resource difference', () => {
   const snap = buildSnapshot([node('big', { cpu: '8', memory: '16Gi' }), node('small', { cpu: '4', memory: '8Gi' })], []);
   const placement = scheduleAll(snap, [0, 1].map((i) => pod(`api-${i}`, { owner: 'api', cpu: '100m', memory: '64Mi' })));
@@ -449,6 +461,16 @@ messages('pods pinned to one node by name (DaemonSet style) report the other nod
   const conflict = pod('bad', { requiredFields: [[{ key: 'metadata.name', operator: 'In', values: ['a'] }, { key: 'metadata.name', operator: 'In', values: ['b'] }]] });
   assert.is(failure(schedulePod(snap, conflict)).message,
     '0/3 nodes are available: pod affinity terms conflict. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.');
+});
+
+messages('anti-affinity rejections are resolvable by preemption upstream, so they report no victims', () => {
+  const snap = buildSnapshot([node('a'), node('b', { taints: [{ key: 'dedicated', value: 'infra', effect: 'NoSchedule' }] })], [
+    pod('db-0', { nodeName: 'a', labels: { app: 'db' } }),
+  ]);
+  const r = failure(schedulePod(snap, pod('db-1', { labels: { app: 'db' }, antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'kubernetes.io/hostname' }] })));
+  assert.is(r.message,
+    "0/2 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 1 node(s) had untolerated taint {dedicated: infra}. " +
+    'preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.');
 });
 
 messages('an empty cluster', () => {
