@@ -79,6 +79,49 @@ export async function removeAllContainers(run: Runner, socket: string): Promise<
   }
 }
 
+/** The cgroup paths runc recorded for each container under runcRoot (/run/containerd/runc in the node's view). */
+function recordedCgroups(runcRoot: string): string[][] {
+  const out: string[][] = [];
+  if (!existsSync(runcRoot)) return out;
+  for (const ns of readdirSync(runcRoot)) {
+    let ids: string[];
+    try {
+      ids = readdirSync(join(runcRoot, ns));
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      try {
+        const state = JSON.parse(readFileSync(join(runcRoot, ns, id, 'state.json'), 'utf8')) as { cgroup_paths?: Record<string, string> };
+        out.push([...new Set(Object.values(state.cgroup_paths ?? {}))].filter((p) => p.startsWith('/sys/fs/cgroup/')));
+      } catch {
+        /* no state file: not a container */
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * PIDs still in the cgroups of the node's containers. A container with a network namespace of its own
+ * is not found by looking at the node's namespaces; its cgroup finds it, also when containerd is dead.
+ */
+export function pidsInContainerCgroups(runcRoot: string): number[] {
+  const pids = new Set<number>();
+  for (const paths of recordedCgroups(runcRoot)) {
+    for (const path of paths) {
+      let procs: string;
+      try {
+        procs = readFileSync(join(path, 'cgroup.procs'), 'utf8');
+      } catch {
+        continue;
+      }
+      for (const l of procs.split('\n')) if (/^\d+$/.test(l)) pids.add(Number(l));
+    }
+  }
+  return [...pids];
+}
+
 /**
  * Removes the cgroups recorded in runc's state files under runcRoot (/run/containerd/runc in the node's
  * view). Only meaningful after every process of the lab is dead; directories that are already gone or
@@ -86,30 +129,13 @@ export async function removeAllContainers(run: Runner, socket: string): Promise<
  */
 export function removeLeftoverCgroups(runcRoot: string): number {
   let removed = 0;
-  if (!existsSync(runcRoot)) return removed;
-  for (const ns of readdirSync(runcRoot)) {
-    const nsDir = join(runcRoot, ns);
-    let ids: string[];
-    try {
-      ids = readdirSync(nsDir);
-    } catch {
-      continue;
-    }
-    for (const id of ids) {
-      let state: { cgroup_paths?: Record<string, string> };
+  for (const paths of recordedCgroups(runcRoot)) {
+    for (const path of paths) {
       try {
-        state = JSON.parse(readFileSync(join(nsDir, id, 'state.json'), 'utf8')) as typeof state;
+        rmdirSync(path);
+        removed++;
       } catch {
-        continue;
-      }
-      for (const path of new Set(Object.values(state.cgroup_paths ?? {}))) {
-        if (!path.startsWith('/sys/fs/cgroup/')) continue;
-        try {
-          rmdirSync(path);
-          removed++;
-        } catch {
-          /* already gone, or not empty */
-        }
+        /* already gone, or not empty */
       }
     }
   }

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createLab, type Lab } from './harness.js';
 import { buildBusyboxImage, DEFAULT_IMAGE_REF } from './image.js';
 import { listGuardRoutes } from './guard-routes.js';
-import { listNetns, namespaceInode, netnsPath, pidsInNamespaces } from './netns.js';
+import { isRunning, listNetns, namespaceInode, netnsPath, pidsInNamespaces } from './netns.js';
 import { PRIVATE_PATHS } from './host-ns.js';
 import { exec, execOk, sleep } from './exec.js';
 import { labTierAvailable } from './prerequisites.js';
@@ -44,15 +44,6 @@ async function snapshot(): Promise<MachineSnapshot> {
     iptables: await iptablesRules(),
     privatePathsPresent: PRIVATE_PATHS.map((p) => existsSync(p)),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The lab's namespace ids (every host netns, pod netns and host view), to find its processes. */
@@ -206,10 +197,10 @@ if (labTierAvailable(test, 'lab harness test')) {
 
     const report = await l.destroy();
     destroyed = true;
-    process.stdout.write(`lab teardown: ${report.ms} ms, ${report.killed} processes killed\n`);
+    process.stdout.write(`lab teardown: ${report.ms} ms ${JSON.stringify(report.steps)}, ${report.killed} processes killed\n`);
     assert.equal(report.errors, []);
 
-    assert.equal(pids.filter(alive), [], 'every lab process is gone');
+    assert.equal(pids.filter(isRunning), [], 'every lab process is gone');
     assert.equal(pidsInNamespaces(inodes), []);
     assert.equal(listNetns(`${LAB}-`), []);
     assert.not.ok(existsSync(l.dir), 'lab directory removed');
@@ -224,13 +215,26 @@ if (labTierAvailable(test, 'lab harness test')) {
   });
 
   test('a lab created over a crashed run\'s leftovers clears them first', async () => {
-    const crashed = await createLab({ name: 'labcrash', nodes: 1, containerd: false });
+    const crashed = await createLab({ name: 'labcrash', nodes: 1 });
+    const n1 = crashed.node('n1');
+    await crashed.importImage('n1', await buildBusyboxImage({ dir: IMAGE_CACHE }));
+    // A container in a network namespace of its own: only its cgroup ties it to the lab.
+    const run = await crashed.ctr('n1', ['run', '-d', DEFAULT_IMAGE_REF, 'labcrash-box', 'sleep', '600']);
+    assert.is(run.code, 0, run.stderr);
+    const tasks = await crashed.ctr('n1', ['tasks', 'ls']);
+    const boxPid = Number(/labcrash-box\s+(\d+)/.exec(tasks.stdout)?.[1]);
+    assert.ok(boxPid > 0 && isRunning(boxPid), tasks.stdout);
+    const pidsCgroup = /^\d+:pids:(\S+)$/m.exec(readFileSync(`/proc/${boxPid}/cgroup`, 'utf8'))?.[1];
     const oldPids = pidsInNamespaces(labNamespaceInodes(crashed));
-    assert.ok(oldPids.length > 0, 'the first lab runs an sshd');
-    // No destroy: the same name again must tear the old one down and come up clean.
+    assert.ok(oldPids.length >= 3, 'sshd, containerd and the shim run');
+    // The worst crash: the test runner is gone and so is containerd, which could have cleaned up.
+    process.kill(n1.containerd!.pid, 'SIGKILL');
+    await sleep(50);
+
     const again = await createLab({ name: 'labcrash', nodes: 1, containerd: false });
     try {
-      assert.equal(oldPids.filter(alive), [], 'processes of the crashed run are gone');
+      assert.equal([...oldPids, boxPid].filter(isRunning), [], 'processes of the crashed run are gone');
+      if (pidsCgroup !== undefined) assert.not.ok(existsSync(`/sys/fs/cgroup/pids${pidsCgroup}`), `cgroup ${pidsCgroup} removed`);
       const r = await again.ssh('n1', 'hostname');
       assert.is(r.stdout.trim(), 'n1', r.stderr);
     } finally {

@@ -16,7 +16,7 @@ import { addGuardRoutes, removeGuardRoutes } from './guard-routes.js';
 import { addNetns, deleteNetns, ipBatch, killAllInNamespaces, listNetns, namespaceInode, netnsPath, NETNS_DIR, pidsInNamespaces, waitUntilGone } from './netns.js';
 import { createHostView, mountsUnder, nsenterPrefix, prepareNamespaceDir, PRIVATE_PATHS, runNetnsIsShared, unmountAllUnder, type HostView } from './host-ns.js';
 import { generateKey, knownHosts, sshClientConfig, sshdArgv, writeSshdConfig } from './sshd.js';
-import { containerdArgv, CTR_BINARY, removeAllContainers, removeLeftoverCgroups, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
+import { containerdArgv, CTR_BINARY, pidsInContainerCgroups, removeAllContainers, removeLeftoverCgroups, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
 
 export const DEFAULT_BASE_DIR = '/tmp/corral-lab';
 export const DEFAULT_LAN_CIDR = '10.77.0.0/24';
@@ -59,6 +59,9 @@ export interface LabNode extends LabHost {
   containerdSocket: string;
   /** containerd's state dir, bound over /run/containerd in the node's view. */
   containerdState: string;
+  /** The node's sshd and containerd, once started. */
+  sshd?: LabProcess;
+  containerd?: LabProcess;
 }
 
 /** A long-running process started in a lab host; killed on destroy at the latest. */
@@ -72,7 +75,7 @@ export interface LabProcess {
 
 export interface LabTimings { bringUpMs: number; steps: Record<string, number> }
 
-export interface TeardownReport { ms: number; killed: number; errors: string[] }
+export interface TeardownReport { ms: number; killed: number; errors: string[]; steps: Record<string, number> }
 
 export interface Lab {
   name: string;
@@ -193,9 +196,10 @@ export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Pro
     if (ino !== undefined) inodes.add(ino);
   }
   const initialPids = pidsInNamespaces(inodes);
+  const steps: Record<string, number> = {};
 
   // 1. Orderly container removal while the node's containerd may still answer, so runc cleans cgroups.
-  await Promise.all(hostNames.map(async (host) => {
+  await timed(steps, 'containers', () => Promise.all(hostNames.map(async (host) => {
     const view = hostView(name, dir, host);
     const socket = join(hostsDir, host, 'run-containerd', 'containerd.sock');
     if (!existsSync(socket) || !mounted.has(view.mntFile) || !existsSync(netnsPath(view.netns))) return;
@@ -205,34 +209,39 @@ export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Pro
       // A containerd that is already dead cannot help; killing and cgroup clean-up below still run.
       if (!/connection refused|no such file|context deadline|timed out|dial/i.test(String(e))) errors.push(`containers on ${host}: ${String(e)}`);
     }
-  }));
+  })));
 
   // 2. Kill whatever is left in the lab's namespaces, and wait until every lab process is really gone
   //    (shims exit on their own after their task is deleted).
   let killed = 0;
-  try {
-    killed = await killAllInNamespaces(inodes);
-    await waitUntilGone(initialPids, 5_000);
-  } catch (e) {
-    errors.push(String(e));
-  }
+  await timed(steps, 'processes', async () => {
+    try {
+      const runcRoots = hostNames.map((host) => join(hostsDir, host, 'run-containerd', 'runc'));
+      killed = await killAllInNamespaces(inodes, () => runcRoots.flatMap(pidsInContainerCgroups));
+      await waitUntilGone(initialPids, 5_000);
+    } catch (e) {
+      errors.push(String(e));
+    }
+  });
 
   // 3. Cgroups runc could not delete because its processes were killed first.
   for (const host of hostNames) removeLeftoverCgroups(join(hostsDir, host, 'run-containerd', 'runc'));
 
   // 4. Mounts (namespace files), then netns, then routes, then files.
-  try {
-    await unmountAllUnder(dir);
-  } catch (e) {
-    errors.push(String(e));
-  }
-  for (const ns of listNetns(prefix)) {
+  await timed(steps, 'mountsAndNetns', async () => {
     try {
-      await deleteNetns(ns);
+      await unmountAllUnder(dir);
     } catch (e) {
       errors.push(String(e));
     }
-  }
+    for (const ns of listNetns(prefix)) {
+      try {
+        await deleteNetns(ns);
+      } catch (e) {
+        errors.push(String(e));
+      }
+    }
+  });
   const others = otherLabs(baseDir, dir);
   if (state) {
     const stillUsed = new Set(others.flatMap((d) => readState(d)?.guardRoutes ?? []));
@@ -261,7 +270,7 @@ export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Pro
   if (state?.madeRunNetnsMount && existsSync(NETNS_DIR) && readdirSync(NETNS_DIR).length === 0) {
     await exec(['umount', NETNS_DIR]);
   }
-  return { ms: Math.round(performance.now() - t0), killed, errors };
+  return { ms: Math.round(performance.now() - t0), killed, errors, steps };
 }
 
 /** True when /run/netns is a mount point in the root mount namespace. */
@@ -406,6 +415,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
           const pidFile = join(n.dir, 'sshd.pid');
           writeSshdConfig(config, { listenAddress: n.ip, hostKey: join(n.dir, 'ssh_host_ed25519_key'), pidFile, authorizedKeysFile: authorizedKeys });
           const p = spawnIn(n.name, sshdArgv(config), { logName: 'sshd' });
+          n.sshd = p;
           return { pidFile, p, node: n.name };
         });
         // sshd writes its pid file once it listens.
@@ -423,6 +433,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
           mkdirSync(paths.root, { recursive: true });
           writeContainerdConfig(paths);
           const p = spawnIn(n.name, containerdArgv(paths), { logName: 'containerd' });
+          n.containerd = p;
           await waitFor(`containerd on ${n.name} (log ${p.logFile})`, () => {
             if (p.child.exitCode !== null) throw new Error(`containerd on ${n.name} exited: ${readFileSync(p.logFile, 'utf8').slice(-2000)}`);
             return existsSync(n.containerdSocket);

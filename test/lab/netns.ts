@@ -71,14 +71,20 @@ export function pidsInNamespaces(inodes: ReadonlySet<number>): number[] {
   return found;
 }
 
-/** True while pid exists, including as a zombie not yet reaped by its parent. */
-function exists(pid: number): boolean {
+/**
+ * True while pid is a live process. A zombie (exited, waiting for its parent to reap it) counts as
+ * gone: it holds no namespaces, memory or files. Orphaned shims are reaped by PID 1, which may take
+ * its time (on some machines over a second), and that is outside the lab's control.
+ */
+export function isRunning(pid: number): boolean {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    return true;
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return false;
   }
+  // The state letter follows the command name, which is in parentheses and may itself contain them.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 /** `pid (comm) state ppid` of a process, for error messages. */
@@ -91,15 +97,15 @@ function describe(pid: number): string {
 }
 
 /**
- * SIGKILLs every process in the given namespaces until none is left (processes can fork while we scan),
- * then waits until the killed processes have been reaped, at most timeoutMs in all. Returns how many
- * were killed; throws naming the survivors.
+ * SIGKILLs every process in the given namespaces, and those extra() names, until none is left
+ * (processes can fork while we scan), then waits until the killed ones have ended, at most timeoutMs in
+ * all. Returns how many were killed; throws naming the survivors.
  */
-export async function killAllInNamespaces(inodes: ReadonlySet<number>, timeoutMs = 5_000): Promise<number> {
+export async function killAllInNamespaces(inodes: ReadonlySet<number>, extra: () => number[] = () => [], timeoutMs = 5_000): Promise<number> {
   const killed = new Set<number>();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const pids = pidsInNamespaces(inodes);
+    const pids = [...new Set([...pidsInNamespaces(inodes), ...extra()])].filter((p) => p !== process.pid && isRunning(p));
     if (pids.length === 0) break;
     for (const pid of pids) {
       try {
@@ -109,21 +115,18 @@ export async function killAllInNamespaces(inodes: ReadonlySet<number>, timeoutMs
         /* already exited */
       }
     }
-    if (Date.now() > deadline) throw new Error(`processes survive SIGKILL in lab namespaces: ${pids.map(describe).join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`lab processes survive SIGKILL: ${pids.map(describe).join(', ')}`);
     await sleep(20);
   }
   await waitUntilGone([...killed], Math.max(0, deadline - Date.now()));
   return killed.size;
 }
 
-/**
- * Waits until none of pids exists any more. A process that exits (or was killed) stays visible as a
- * zombie until its parent reaps it; our own children are reaped by Node's event loop, so this yields.
- */
+/** Waits until none of pids is running any more (see isRunning). */
 export async function waitUntilGone(pids: readonly number[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const left = pids.filter(exists);
+    const left = pids.filter(isRunning);
     if (left.length === 0) return;
     if (Date.now() > deadline) throw new Error(`lab processes not gone after ${timeoutMs} ms: ${left.map(describe).join(', ')}`);
     await sleep(20);
