@@ -1,0 +1,422 @@
+/**
+ * Per-kind Table printers: the columns and cells upstream's pkg/printers/internalversion prints for
+ * each built-in kind, so `kubectl get` looks the same against corral as against Kubernetes. The server
+ * always fills the wide (priority 1) cells; kubectl hides them unless `-o wide`.
+ */
+import type { KubeObject } from '../../api/meta.js';
+import { rfc3339 } from '../../api/meta.js';
+import type {
+  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, Pod, ReplicaSet,
+  ReplicationController, Secret, Service, ServiceAccount,
+} from '../../api/types.js';
+import { containerCells, formatAge, formatLabels, humanDuration, joinHostPort, parseTime, selectorString } from './table-format.js';
+import { printPod } from './table-pods.js';
+import type { TableColumnDefinition, TablePrinter } from './table-types.js';
+
+function col(name: string, description: string, options: { type?: string; format?: string; priority?: number } = {}): TableColumnDefinition {
+  return { name, type: options.type ?? 'string', format: options.format ?? '', description, priority: options.priority ?? 0 };
+}
+
+const NAME = col('Name', 'Name of the object, unique within its namespace.', { format: 'name' });
+const AGE = col('Age', 'Time since the object was created.');
+const WIDE = { priority: 1 } as const;
+const CONTAINERS = col('Containers', 'Names of the containers in the pod template.', WIDE);
+const IMAGES = col('Images', 'Images of the containers in the pod template.', WIDE);
+const SELECTOR = col('Selector', 'Label selector of the pods it manages.', WIDE);
+
+const age = (obj: KubeObject, now: Date): string => formatAge(obj.metadata.creationTimestamp, now);
+const nameOf = (obj: KubeObject): string => obj.metadata.name ?? '';
+
+const pods: TablePrinter = {
+  columns: [
+    NAME,
+    col('Ready', 'Ready containers out of all containers.'),
+    col('Status', 'Summary of the pod and container states.'),
+    col('Restarts', 'Container restarts, with the time since the last one.'),
+    AGE,
+    col('IP', 'The pod IP.', WIDE),
+    col('Node', 'The node the pod is bound to.', WIDE),
+    col('Nominated Node', 'The node the scheduler nominated after preemption.', WIDE),
+    col('Readiness Gates', 'Readiness gates passed out of all gates.', WIDE),
+  ],
+  row: (obj, now) => printPod(obj as Pod, now),
+};
+
+/** Roles from `node-role.kubernetes.io/<role>` label keys and the legacy `kubernetes.io/role` value. */
+function nodeRoles(labels: Record<string, string> | undefined): string {
+  const roles = new Set<string>();
+  for (const [key, value] of Object.entries(labels ?? {})) {
+    if (key.startsWith('node-role.kubernetes.io/')) {
+      const role = key.slice('node-role.kubernetes.io/'.length);
+      if (role !== '') roles.add(role);
+    } else if (key === 'kubernetes.io/role' && value !== '') {
+      roles.add(value);
+    }
+  }
+  return roles.size === 0 ? '<none>' : [...roles].sort().join(',');
+}
+
+const nodes: TablePrinter = {
+  columns: [
+    NAME,
+    col('Status', 'Ready, NotReady or Unknown, plus SchedulingDisabled when cordoned.'),
+    col('Roles', 'Roles from the node-role labels.'),
+    AGE,
+    col('Version', 'Kubelet version reported by the node.'),
+    col('Internal-IP', 'First InternalIP address.', WIDE),
+    col('External-IP', 'First ExternalIP address.', WIDE),
+    col('OS-Image', 'Operating system image.', WIDE),
+    col('Kernel-Version', 'Kernel version.', WIDE),
+    col('Container-Runtime', 'Container runtime and version.', WIDE),
+  ],
+  row: (obj, now) => {
+    const node = obj as Node;
+    const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+    const status = [ready === undefined ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady'];
+    if (node.spec?.unschedulable === true) status.push('SchedulingDisabled');
+    const address = (type: string): string => node.status?.addresses?.find((a) => a.type === type)?.address ?? '<none>';
+    const info = node.status?.nodeInfo;
+    return {
+      cells: [
+        nameOf(node), status.join(','), nodeRoles(node.metadata.labels), age(node, now), info?.kubeletVersion ?? '',
+        address('InternalIP'), address('ExternalIP'),
+        info?.osImage || '<unknown>', info?.kernelVersion || '<unknown>', info?.containerRuntimeVersion || '<unknown>',
+      ],
+    };
+  },
+};
+
+const deployments: TablePrinter = {
+  columns: [
+    NAME,
+    col('Ready', 'Ready pods out of desired pods.'),
+    col('Up-to-date', 'Pods running the current template.'),
+    col('Available', 'Pods available to serve.'),
+    AGE, CONTAINERS, IMAGES, SELECTOR,
+  ],
+  row: (obj, now) => {
+    const d = obj as Deployment;
+    const [names, images] = containerCells(d.spec?.template?.spec?.containers);
+    const desired = d.spec?.replicas ?? 1;
+    return {
+      cells: [
+        nameOf(d), `${d.status?.readyReplicas ?? 0}/${desired}`, d.status?.updatedReplicas ?? 0, d.status?.availableReplicas ?? 0,
+        age(d, now), names, images, selectorString(d.spec?.selector),
+      ],
+    };
+  },
+};
+
+const replicaColumns = [
+  NAME,
+  col('Desired', 'Desired number of pods.', { type: 'integer' }),
+  col('Current', 'Pods that exist.', { type: 'integer' }),
+  col('Ready', 'Pods that are ready.', { type: 'integer' }),
+  AGE, CONTAINERS, IMAGES, SELECTOR,
+];
+
+const replicasets: TablePrinter = {
+  columns: replicaColumns,
+  row: (obj, now) => {
+    const rs = obj as ReplicaSet;
+    const [names, images] = containerCells(rs.spec?.template?.spec?.containers);
+    return {
+      cells: [
+        nameOf(rs), rs.spec?.replicas ?? 1, rs.status?.replicas ?? 0, rs.status?.readyReplicas ?? 0,
+        age(rs, now), names, images, selectorString(rs.spec?.selector),
+      ],
+    };
+  },
+};
+
+const replicationcontrollers: TablePrinter = {
+  columns: replicaColumns,
+  row: (obj, now) => {
+    const rc = obj as ReplicationController;
+    const [names, images] = containerCells(rc.spec?.template?.spec?.containers);
+    return {
+      cells: [
+        nameOf(rc), rc.spec?.replicas ?? 1, rc.status?.replicas ?? 0, rc.status?.readyReplicas ?? 0,
+        age(rc, now), names, images, formatLabels(rc.spec?.selector),
+      ],
+    };
+  },
+};
+
+const daemonsets: TablePrinter = {
+  columns: [
+    NAME,
+    col('Desired', 'Nodes that should run the daemon pod.', { type: 'integer' }),
+    col('Current', 'Nodes running at least one daemon pod.', { type: 'integer' }),
+    col('Ready', 'Nodes whose daemon pod is ready.', { type: 'integer' }),
+    col('Up-to-date', 'Nodes running the current template.', { type: 'integer' }),
+    col('Available', 'Nodes whose daemon pod is available.', { type: 'integer' }),
+    col('Node Selector', 'Node selector of the pod template.'),
+    AGE, CONTAINERS, IMAGES, SELECTOR,
+  ],
+  row: (obj, now) => {
+    const ds = obj as DaemonSet;
+    const s = ds.status;
+    const [names, images] = containerCells(ds.spec?.template?.spec?.containers);
+    return {
+      cells: [
+        nameOf(ds), s?.desiredNumberScheduled ?? 0, s?.currentNumberScheduled ?? 0, s?.numberReady ?? 0,
+        s?.updatedNumberScheduled ?? 0, s?.numberAvailable ?? 0, formatLabels(ds.spec?.template?.spec?.nodeSelector),
+        age(ds, now), names, images, selectorString(ds.spec?.selector),
+      ],
+    };
+  },
+};
+
+/** External-IP as upstream: spec.externalIPs, load-balancer ingress, the external name, or a placeholder. */
+function serviceExternalIP(svc: Service): string {
+  const externalIPs = svc.spec?.externalIPs ?? [];
+  switch (svc.spec?.type ?? 'ClusterIP') {
+    case 'ClusterIP':
+    case 'NodePort':
+      return externalIPs.length > 0 ? externalIPs.join(',') : '<none>';
+    case 'LoadBalancer': {
+      const ingress = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip || i.hostname || '').filter((s) => s !== '');
+      const all = [...ingress, ...externalIPs];
+      return all.length > 0 ? all.join(',') : '<pending>';
+    }
+    case 'ExternalName':
+      return svc.spec?.externalName ?? '';
+    default:
+      return '<unknown>';
+  }
+}
+
+const services: TablePrinter = {
+  columns: [
+    NAME,
+    col('Type', 'ClusterIP, NodePort, LoadBalancer or ExternalName.'),
+    col('Cluster-IP', 'The virtual IP of the service.'),
+    col('External-IP', 'Addresses reachable from outside the cluster.'),
+    col('Port(s)', 'Ports, with node ports, and protocols.'),
+    AGE,
+    col('Selector', 'Label selector of the backing pods.', WIDE),
+  ],
+  row: (obj, now) => {
+    const svc = obj as Service;
+    // Upstream reads clusterIPs[0]; clusterIP covers a spec written with the singular field only.
+    const clusterIP = svc.spec?.clusterIPs?.[0] || svc.spec?.clusterIP || '<none>';
+    const ports = (svc.spec?.ports ?? []).map((p) => {
+      const protocol = p.protocol ?? 'TCP';
+      return p.nodePort ? `${p.port}:${p.nodePort}/${protocol}` : `${p.port}/${protocol}`;
+    }).join(',');
+    return {
+      cells: [
+        nameOf(svc), svc.spec?.type ?? 'ClusterIP', clusterIP, serviceExternalIP(svc), ports || '<none>', age(svc, now),
+        formatLabels(svc.spec?.selector),
+      ],
+    };
+  },
+};
+
+/** formatEndpoints: up to three ip:port pairs, then "+ N more...". */
+function formatEndpoints(ep: Endpoints): string {
+  const subsets = ep.subsets ?? [];
+  if (subsets.length === 0) return '<none>';
+  const max = 3;
+  const list: string[] = [];
+  let count = 0;
+  let more = false;
+  for (const ss of subsets) {
+    const addresses = ss.addresses ?? [];
+    const ports = ss.ports ?? [];
+    const targets = ports.length === 0 ? [undefined] : ports.map((p) => p.port);
+    for (const port of targets) {
+      count += addresses.length;
+      for (const addr of addresses) {
+        if (list.length === max) {
+          more = true;
+          break;
+        }
+        list.push(port === undefined ? addr.ip : joinHostPort(addr.ip, port));
+      }
+    }
+  }
+  const joined = list.join(',');
+  return more ? `${joined} + ${count - max} more...` : joined;
+}
+
+const endpoints: TablePrinter = {
+  columns: [NAME, col('Endpoints', 'Ready addresses with their ports.'), AGE],
+  row: (obj, now) => ({ cells: [nameOf(obj), formatEndpoints(obj as Endpoints), age(obj, now)] }),
+};
+
+const events: TablePrinter = {
+  columns: [
+    col('Last Seen', 'Time since the event was last seen.'),
+    col('Type', 'Normal or Warning.'),
+    col('Reason', 'Short machine-readable reason.'),
+    col('Object', 'The object the event is about.'),
+    col('Subobject', 'The part of the object, e.g. a container.', WIDE),
+    col('Source', 'The component (and host) that reported the event.', WIDE),
+    col('Message', 'Human-readable description.'),
+    col('First Seen', 'Time since the event was first seen.', WIDE),
+    col('Count', 'How many times the event occurred.', WIDE),
+    col('Name', 'Name of the event object.', { format: 'name', priority: 1 }),
+  ],
+  row: (obj, now) => {
+    const ev = obj as Event & { series?: { count?: number; lastObservedTime?: string } };
+    const since = (t: string | null | undefined): string => formatAge(t, now);
+    const firstSeen = parseTime(ev.firstTimestamp) !== undefined ? since(ev.firstTimestamp) : since(ev.eventTime);
+    let lastSeen = parseTime(ev.lastTimestamp) !== undefined ? since(ev.lastTimestamp) : firstSeen;
+    let count = ev.count ?? 0;
+    if (ev.series !== undefined) {
+      lastSeen = since(ev.series.lastObservedTime);
+      count = ev.series.count ?? 0;
+    } else if (count === 0) {
+      count = 1; // events from the events.k8s.io API are singletons without a count
+    }
+    const involved = ev.involvedObject ?? {};
+    const kind = (involved.kind ?? '').toLowerCase();
+    const target = involved.name ? `${kind}/${involved.name}` : kind;
+    const component = ev.source?.component || ev.reportingComponent || '';
+    const host = ev.source?.host || ev.reportingInstance || '';
+    const source = host !== '' ? `${component}, ${host}` : component;
+    return {
+      cells: [
+        lastSeen, ev.type ?? '', ev.reason ?? '', target, involved.fieldPath ?? '', source, (ev.message ?? '').trim(),
+        firstSeen, count, nameOf(ev),
+      ],
+    };
+  },
+};
+
+function hasTrueCondition(conditions: readonly { type: string; status: string }[] | undefined, type: string): boolean {
+  return (conditions ?? []).some((c) => c.type === type && c.status === 'True');
+}
+
+const jobs: TablePrinter = {
+  columns: [
+    NAME,
+    col('Status', 'Complete, Failed, Running, Suspended or Terminating.'),
+    col('Completions', 'Succeeded pods out of required completions.'),
+    col('Duration', 'Time the job ran, or has been running.'),
+    AGE, CONTAINERS, IMAGES, SELECTOR,
+  ],
+  row: (obj, now) => {
+    const job = obj as Job;
+    const succeeded = job.status?.succeeded ?? 0;
+    let completions: string;
+    if (job.spec?.completions !== undefined) {
+      completions = `${succeeded}/${job.spec.completions}`;
+    } else {
+      const parallelism = job.spec?.parallelism ?? 0;
+      completions = parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
+    }
+    const started = parseTime(job.status?.startTime);
+    const completed = parseTime(job.status?.completionTime);
+    let duration = '';
+    if (started !== undefined) duration = humanDuration((completed ?? now.getTime()) - started);
+    const conditions = job.status?.conditions;
+    let status = 'Running';
+    if (hasTrueCondition(conditions, 'Complete')) status = 'Complete';
+    else if (hasTrueCondition(conditions, 'Failed')) status = 'Failed';
+    else if (job.metadata.deletionTimestamp !== undefined) status = 'Terminating';
+    else if (hasTrueCondition(conditions, 'Suspended')) status = 'Suspended';
+    else if (hasTrueCondition(conditions, 'FailureTarget')) status = 'FailureTarget';
+    else if (hasTrueCondition(conditions, 'SuccessCriteriaMet')) status = 'SuccessCriteriaMet';
+    const [names, images] = containerCells(job.spec?.template?.spec?.containers);
+    return {
+      cells: [
+        nameOf(job), status, completions, duration, age(job, now), names, images,
+        job.spec?.selector ? selectorString(job.spec.selector) : '',
+      ],
+    };
+  },
+};
+
+const cronjobs: TablePrinter = {
+  columns: [
+    NAME,
+    col('Schedule', 'The cron schedule.'),
+    col('Timezone', 'Time zone of the schedule.'),
+    col('Suspend', 'Whether new runs are suspended.', { type: 'boolean' }),
+    col('Active', 'Jobs currently running.', { type: 'integer' }),
+    col('Last Schedule', 'Time since a job was last scheduled.'),
+    AGE, CONTAINERS, IMAGES, SELECTOR,
+  ],
+  row: (obj, now) => {
+    const cj = obj as CronJob;
+    const jobSpec = cj.spec?.jobTemplate?.spec;
+    const [names, images] = containerCells(jobSpec?.template?.spec?.containers);
+    const suspend = cj.spec?.suspend;
+    const lastSchedule = parseTime(cj.status?.lastScheduleTime) === undefined ? '<none>' : formatAge(cj.status?.lastScheduleTime, now);
+    return {
+      cells: [
+        nameOf(cj), cj.spec?.schedule ?? '', cj.spec?.timeZone ?? '<none>',
+        suspend === undefined ? '<unset>' : suspend ? 'True' : 'False',
+        (cj.status?.active ?? []).length, lastSchedule, age(cj, now), names, images,
+        jobSpec?.selector ? selectorString(jobSpec.selector) : '',
+      ],
+    };
+  },
+};
+
+const namespaces: TablePrinter = {
+  columns: [NAME, col('Status', 'Active or Terminating.'), AGE],
+  row: (obj, now) => ({ cells: [nameOf(obj), (obj as Namespace).status?.phase ?? '', age(obj, now)] }),
+};
+
+const configmaps: TablePrinter = {
+  columns: [NAME, col('Data', 'Number of data and binaryData keys.'), AGE],
+  row: (obj, now) => {
+    const cm = obj as ConfigMap;
+    return { cells: [nameOf(cm), Object.keys(cm.data ?? {}).length + Object.keys(cm.binaryData ?? {}).length, age(cm, now)] };
+  },
+};
+
+const secrets: TablePrinter = {
+  columns: [NAME, col('Type', 'The secret type.'), col('Data', 'Number of data keys.'), AGE],
+  row: (obj, now) => {
+    const s = obj as Secret;
+    // stringData is write-only and merged into data on write; count the union in case it is still there.
+    const keys = new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})]);
+    // The API server defaults type to Opaque on create, so an unset type reads as what it will be.
+    return { cells: [nameOf(s), s.type ?? 'Opaque', keys.size, age(s, now)] };
+  },
+};
+
+const serviceaccounts: TablePrinter = {
+  columns: [NAME, col('Secrets', 'Number of referenced secrets.'), AGE],
+  row: (obj, now) => ({ cells: [nameOf(obj), ((obj as ServiceAccount).secrets ?? []).length, age(obj, now)] }),
+};
+
+const leases: TablePrinter = {
+  columns: [NAME, col('Holder', 'Identity of the current holder.'), AGE],
+  row: (obj, now) => ({ cells: [nameOf(obj), (obj as Lease).spec?.holderIdentity ?? '', age(obj, now)] }),
+};
+
+/** What the apiserver's default table convertor prints for kinds without a printer. */
+export const DEFAULT_PRINTER: TablePrinter = {
+  columns: [NAME, col('Created At', 'Time the object was created.', { type: 'date' })],
+  row: (obj) => {
+    const created = parseTime(obj.metadata.creationTimestamp);
+    // Go formats the zero time as year 1; kept so an unset timestamp looks the same as upstream.
+    return { cells: [nameOf(obj), created === undefined ? '0001-01-01T00:00:00Z' : rfc3339(new Date(created))] };
+  },
+};
+
+/** Printers by `group/plural` ('' for core). */
+export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
+  ['/pods', pods],
+  ['/nodes', nodes],
+  ['apps/deployments', deployments],
+  ['apps/replicasets', replicasets],
+  ['/replicationcontrollers', replicationcontrollers],
+  ['apps/daemonsets', daemonsets],
+  ['/services', services],
+  ['/endpoints', endpoints],
+  ['/events', events],
+  ['batch/jobs', jobs],
+  ['batch/cronjobs', cronjobs],
+  ['/namespaces', namespaces],
+  ['/configmaps', configmaps],
+  ['/secrets', secrets],
+  ['/serviceaccounts', serviceaccounts],
+  ['coordination.k8s.io/leases', leases],
+]);
