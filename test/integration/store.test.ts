@@ -52,11 +52,17 @@ async function integrityCheck(path: string): Promise<string> {
 }
 
 /** Collect events from a watch until `until` says stop or the watch ends (give it a signal with a timeout). */
-async function collect(iterable: AsyncIterable<StoreEvent>, until: (events: StoreEvent[]) => boolean): Promise<StoreEvent[]> {
+async function collect(
+  iterable: AsyncIterable<StoreEvent>,
+  until: (events: StoreEvent[]) => boolean,
+  options: { slowFirst?: number } = {},
+): Promise<StoreEvent[]> {
   const events: StoreEvent[] = [];
   for await (const event of iterable) {
     events.push(event);
     if (until(events)) break;
+    // Dawdle over the first events, so writes keep landing while the watcher is still replaying.
+    if (events.length <= (options.slowFirst ?? 0)) await new Promise((r) => setTimeout(r, 2));
   }
   return events;
 }
@@ -328,9 +334,11 @@ watching.after(() => {
 });
 
 watching('replay then live, without gaps or duplicates, while 200 writes run concurrently', async () => {
-  const store = await openTemp();
+  // Small pages: the replay needs many table reads, and writes commit (and are published to the
+  // watcher's buffer) between them, so replayed and buffered events overlap and must be deduplicated.
+  const store = await openTemp({ watchPageSize: 4 });
   try {
-    const keys = Array.from({ length: 20 }, (_, i) => `/registry/pods/ns/p${i}`);
+    const keys = Array.from({ length: 100 }, (_, i) => `/registry/pods/ns/p${String(i).padStart(3, '0')}`);
     const revs = new Map<string, number>();
     for (const key of keys) revs.set(key, (await store.create(key, 'initial')).modRevision);
     await store.create('/registry/services/ns/s', 'other prefix');
@@ -340,34 +348,34 @@ watching('replay then live, without gaps or duplicates, while 200 writes run con
     const watcher = store.watch('/registry/pods/', { sinceRevision: since, signal: guard(controller) });
     const liveOnly = store.watch('/registry/pods/', { sinceRevision: 0, signal: guard(controller) });
     const liveStart = store.currentRevision();
+    const isFinal = (events: StoreEvent[]): boolean => events.at(-1)!.kv.key === '/registry/pods/ns/zz-final';
+    // Start consuming before the writes start, so the replay runs while they commit.
+    const collecting = collect(watcher, isFinal, { slowFirst: 100 });
+    const collectingLive = collect(liveOnly, isFinal, { slowFirst: 40 });
 
     // 200 concurrent writes: updates to the pods (chained per key) and creates, some in another prefix.
     const writes: Promise<number>[] = [];
-    for (let i = 0; i < 200; i++) {
-      if (i % 4 === 0) {
-        writes.push(store.create(`/registry/pods/ns/new${i}`, `n${i}`).then((kv) => kv.modRevision));
-      } else if (i % 10 === 1) {
-        writes.push(store.create(`/registry/services/ns/s${i}`, `s${i}`).then(() => 0));
-      } else {
-        const key = keys[i % keys.length]!;
-        writes.push(
-          (async () => {
-            for (;;) {
-              const current = await store.get(key);
-              try {
-                const kv = await store.update(key, current!.modRevision, `u${i}`);
-                return kv.modRevision;
-              } catch (err) {
-                if ((err as StoreError).code !== 'Conflict') throw err;
-              }
-            }
-          })(),
-        );
+    // Each write starts after a random pause of up to 250 ms, so writes are in flight both while the
+    // watcher replays and after it has switched to live events.
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 250));
+    const writeOne = async (i: number): Promise<number> => {
+      await pause();
+      if (i % 4 === 0) return (await store.create(`/registry/pods/ns/new${i}`, `n${i}`)).modRevision;
+      if (i % 10 === 1) {
+        await store.create(`/registry/services/ns/s${i}`, `s${i}`);
+        return 0;
       }
-    }
-    const isFinal = (events: StoreEvent[]): boolean => events.at(-1)!.kv.key === '/registry/pods/ns/zz-final';
-    const collecting = collect(watcher, isFinal);
-    const collectingLive = collect(liveOnly, isFinal);
+      const key = keys[i % keys.length]!;
+      for (;;) {
+        const current = await store.get(key);
+        try {
+          return (await store.update(key, current!.modRevision, `u${i}`)).modRevision;
+        } catch (err) {
+          if ((err as StoreError).code !== 'Conflict') throw err;
+        }
+      }
+    };
+    for (let i = 0; i < 200; i++) writes.push(writeOne(i));
     const podWriteRevisions = (await Promise.all(writes)).filter((r) => r > 0);
     // One more write after all the others; the watchers stop when they see it.
     const finalRevision = (await store.create('/registry/pods/ns/zz-final', 'final')).modRevision;
