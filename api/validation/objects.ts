@@ -1,0 +1,53 @@
+/**
+ * validateObject: the whole admission-time validation of one object, as the API server runs it on
+ * create (old undefined) and update (old = the stored object). Defaults must already be applied
+ * (api/defaults.ts), as in Kubernetes, where validation always sees the defaulted object.
+ */
+import type { KubeObject } from '../meta.js';
+import type { ResourceInfo } from '../resources.js';
+import type { StatusCause } from '../status.js';
+import { required } from './field.js';
+import { validateObjectMeta } from './meta.js';
+import { validatePodSpec } from './podspec.js';
+import { validateEndpoints, validateService } from './service.js';
+import { validateConfigMap, validateSecret } from './config.js';
+import {
+  validateCronJob, validateDaemonSet, validateDeployment, validateJob, validateReplicaSet, validateReplicationController,
+} from './workloads.js';
+import {
+  validateEvent, validateLease, validateNamespace, validateNode, validatePodDisruptionBudget, validateServiceAccount,
+} from './cluster.js';
+
+type KindValidator = (obj: KubeObject, old?: KubeObject) => StatusCause[];
+
+const validatePod: KindValidator = (obj) => validatePodSpec(obj['spec'], 'spec');
+
+/** Kind-specific rules; kinds not listed get the metadata checks only. */
+const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValidator>([
+  ['Pod', validatePod],
+  ['Service', validateService],
+  ['Endpoints', (obj) => validateEndpoints(obj)],
+  ['ConfigMap', validateConfigMap],
+  ['Secret', validateSecret],
+  ['Namespace', (obj) => validateNamespace(obj)],
+  ['Node', (obj) => validateNode(obj)],
+  ['Event', (obj) => validateEvent(obj)],
+  ['Lease', (obj) => validateLease(obj)],
+  ['ServiceAccount', (obj) => validateServiceAccount(obj)],
+  ['PodDisruptionBudget', (obj) => validatePodDisruptionBudget(obj)],
+  ['Deployment', validateDeployment],
+  ['ReplicaSet', validateReplicaSet],
+  ['ReplicationController', (obj) => validateReplicationController(obj)],
+  ['DaemonSet', validateDaemonSet],
+  ['Job', validateJob],
+  ['CronJob', validateCronJob],
+]);
+
+/** All field errors of `obj`; an empty list means the object may be stored. */
+export function validateObject(info: ResourceInfo, obj: KubeObject, old?: KubeObject): StatusCause[] {
+  if (typeof obj !== 'object' || obj === null) return [required('metadata')];
+  const out = validateObjectMeta(info, obj);
+  const kindRules = KIND_VALIDATORS.get(info.kind);
+  if (kindRules) out.push(...kindRules(obj, old));
+  return out;
+}
