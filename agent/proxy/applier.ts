@@ -1,0 +1,157 @@
+/**
+ * Applies corral's nat rule set with `iptables-restore --noflush` through ONE backend's binaries.
+ * --noflush keeps every rule corral does not own; only chains named CORRAL-* are declared (flushed),
+ * written or deleted, and the three jumps from built-in chains are added with check-then-insert so
+ * they are never duplicated. The first sync (and any sync after a failure) is a full one that also
+ * deletes stale CORRAL-* chains found in the kernel; later syncs send only what changed.
+ */
+import { runCommand, type RunResult } from '../runtime/run-command.js';
+import { backendBinaries, parseIptablesVersion, type BackendBinaries, type IptablesBackend } from './backend.js';
+import { CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_SERVICES, renderNatRuleSet, renderServiceDelta, type NatRuleSet } from './rules.js';
+
+export interface IptablesApplierOptions {
+  backend: IptablesBackend;
+  /** Command prefix to act inside another network namespace, e.g. ['nsenter', '--net=/run/netns/x']. */
+  prefix?: readonly string[];
+  /** Per-command time limit (default 30 s: a full restore of thousands of chains on a Pi is slow). */
+  timeoutMs?: number;
+  /** Overrides the binaries (tests, unusual installs). */
+  binaries?: BackendBinaries;
+}
+
+export interface SyncResult {
+  mode: 'full' | 'delta' | 'none';
+  /** Wall time of the iptables-restore call(s), ms. */
+  ms: number;
+  /** Bytes of restore text sent. */
+  bytes: number;
+}
+
+/** The jumps from built-in nat chains into corral's chains, as iptables argv (after -t nat -X CHAIN). */
+export const JUMP_RULES: readonly { chain: string; spec: string[] }[] = [
+  { chain: 'PREROUTING', spec: ['-m', 'comment', '--comment', 'corral service portals', '-j', CHAIN_SERVICES] },
+  { chain: 'OUTPUT', spec: ['-m', 'comment', '--comment', 'corral service portals', '-j', CHAIN_SERVICES] },
+  { chain: 'POSTROUTING', spec: ['-m', 'comment', '--comment', 'corral postrouting rules', '-j', CHAIN_POSTROUTING] },
+];
+
+export class IptablesError extends Error {
+  override readonly name = 'IptablesError';
+  constructor(message: string, readonly stderr: string) {
+    super(message);
+  }
+}
+
+export class IptablesApplier {
+  readonly backend: IptablesBackend;
+  private readonly prefix: readonly string[];
+  private readonly timeoutMs: number;
+  private readonly bins: BackendBinaries;
+  /** What is in the kernel now, as far as we know; undefined forces the next sync to be full. */
+  private installed: NatRuleSet | undefined;
+
+  constructor(opts: IptablesApplierOptions) {
+    this.backend = opts.backend;
+    this.prefix = opts.prefix ?? [];
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    const bins = opts.binaries ?? backendBinaries(opts.backend);
+    if (!bins) throw new IptablesError(`no iptables-${opts.backend}, iptables-${opts.backend}-save and iptables-${opts.backend}-restore binaries found`, '');
+    this.bins = bins;
+  }
+
+  /** Makes sure the plain `iptables` would not be a different backend than ours (never mix them). */
+  async verifyBinaries(signal?: AbortSignal): Promise<void> {
+    const r = await this.run(this.bins.iptables, ['--version'], undefined, signal);
+    if (r.code !== 0 || parseIptablesVersion(r.stdout) !== this.backend) {
+      throw new IptablesError(`${this.bins.iptables} is not the ${this.backend} backend: ${r.stdout.trim()}`, r.stderr);
+    }
+  }
+
+  /** Full sync the first time and after failures; a delta of changed services otherwise. */
+  async sync(set: NatRuleSet, signal?: AbortSignal): Promise<SyncResult> {
+    if (this.installed === undefined) return this.applyFull(set, signal);
+    const delta = renderServiceDelta(this.installed, set);
+    if (delta === undefined) return { mode: 'none', ms: 0, bytes: 0 };
+    const started = performance.now();
+    try {
+      await this.restore(delta, signal);
+    } catch (err) {
+      // Someone removed or changed our chains under us: rebuild from scratch.
+      this.installed = undefined;
+      if (signal?.aborted) throw err;
+      return this.applyFull(set, signal);
+    }
+    this.installed = set;
+    return { mode: 'delta', ms: performance.now() - started, bytes: Buffer.byteLength(delta) };
+  }
+
+  /** Writes the whole rule set, deleting CORRAL-* chains that are no longer wanted, then the jumps. */
+  async applyFull(set: NatRuleSet, signal?: AbortSignal): Promise<SyncResult> {
+    this.installed = undefined;
+    const existing = await this.listChains(signal);
+    const text = renderNatRuleSet(set, { existingChains: existing });
+    const started = performance.now();
+    await this.restore(text, signal);
+    const ms = performance.now() - started;
+    await this.ensureJumps(signal);
+    this.installed = set;
+    return { mode: 'full', ms, bytes: Buffer.byteLength(text) };
+  }
+
+  /** Adds each jump from a built-in chain unless `iptables -C` finds it already there. */
+  async ensureJumps(signal?: AbortSignal): Promise<void> {
+    for (const { chain, spec } of JUMP_RULES) {
+      const check = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
+      if (check.code === 0) continue;
+      const insert = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-I', chain, '1', ...spec], undefined, signal);
+      if (insert.code !== 0) throw new IptablesError(`cannot add the jump from nat ${chain}: ${insert.stderr.trim()}`, insert.stderr);
+    }
+  }
+
+  /** Names of the CORRAL-* chains in the nat table now. */
+  async listChains(signal?: AbortSignal): Promise<string[]> {
+    const text = await this.save(signal);
+    return text.split('\n').filter((l) => l.startsWith(`:${CHAIN_PREFIX}`)).map((l) => l.slice(1).split(' ')[0]!);
+  }
+
+  /** `iptables-save -t nat` of our backend. */
+  async save(signal?: AbortSignal): Promise<string> {
+    const r = await this.run(this.bins.save, ['-t', 'nat'], undefined, signal);
+    if (r.code !== 0) throw new IptablesError(`iptables-save failed: ${r.stderr.trim()}`, r.stderr);
+    return r.stdout;
+  }
+
+  /** Uninstall: removes the jumps and every CORRAL-* chain, nothing else. */
+  async removeAll(signal?: AbortSignal): Promise<void> {
+    for (const { chain, spec } of JUMP_RULES) {
+      for (let i = 0; i < 10; i++) {
+        const check = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
+        if (check.code !== 0) break;
+        const del = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-D', chain, ...spec], undefined, signal);
+        if (del.code !== 0) throw new IptablesError(`cannot remove the jump from nat ${chain}: ${del.stderr.trim()}`, del.stderr);
+      }
+    }
+    const chains = await this.listChains(signal);
+    if (chains.length > 0) {
+      const text = ['*nat', ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+      await this.restore(text, signal);
+    }
+    this.installed = undefined;
+  }
+
+  /** Forgets what is installed, so the next sync is a full one. */
+  invalidate(): void {
+    this.installed = undefined;
+  }
+
+  private async restore(text: string, signal?: AbortSignal): Promise<void> {
+    const r = await this.run(this.bins.restore, ['-w', '5', '--noflush'], text, signal);
+    if (r.aborted) throw new IptablesError('iptables-restore aborted', '');
+    if (r.timedOut) throw new IptablesError(`iptables-restore timed out after ${this.timeoutMs} ms`, r.stderr);
+    if (r.code !== 0) throw new IptablesError(`iptables-restore failed: ${r.stderr.trim()}`, r.stderr);
+  }
+
+  private run(file: string, args: string[], input: string | undefined, signal: AbortSignal | undefined): Promise<RunResult> {
+    const argv = [...this.prefix, file, ...args];
+    return runCommand(argv[0]!, argv.slice(1), { timeoutMs: this.timeoutMs, signal, input });
+  }
+}

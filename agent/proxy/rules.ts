@@ -1,0 +1,326 @@
+/**
+ * Services + Endpoints → the nat table rules of corral's own chains, as `iptables-restore` text.
+ * Pure: no I/O, same input → same text, so the result can be compared, diffed and unit-tested.
+ *
+ * Shape (kube-proxy's iptables mode, with corral's names):
+ *   PREROUTING, OUTPUT  → CORRAL-SERVICES   (jumps installed by the applier, not here)
+ *   POSTROUTING         → CORRAL-POSTROUTING
+ *   CORRAL-SERVICES     clusterIP:port / externalIP:port → CORRAL-SVC-<hash>; last rule → CORRAL-NODEPORTS
+ *   CORRAL-NODEPORTS    nodePort → mark for masquerade, → CORRAL-SVC-<hash>
+ *   CORRAL-SVC-<hash>   one per service port: mark traffic from outside the pod network, ClientIP affinity
+ *                       (`recent`), then random-probability choice of an endpoint
+ *   CORRAL-SEP-<hash>   one per endpoint: hairpin mark (pod talking to itself via the VIP), DNAT
+ *   CORRAL-MARK-MASQ    sets the masquerade bit
+ *   CORRAL-POSTROUTING  masquerades marked packets, and pod traffic leaving the cluster network
+ *
+ * Services without ready endpoints get no rules at all (REJECT-free, nat table only): their ClusterIP
+ * is not translated, so a client sees a timeout or an unreachable route, never a wrong backend.
+ */
+import { createHash } from 'node:crypto';
+import type { Endpoints, Service, ServicePort } from '../../api/types.js';
+
+export const CHAIN_SERVICES = 'CORRAL-SERVICES';
+export const CHAIN_NODEPORTS = 'CORRAL-NODEPORTS';
+export const CHAIN_POSTROUTING = 'CORRAL-POSTROUTING';
+export const CHAIN_MARK_MASQ = 'CORRAL-MARK-MASQ';
+export const BASE_CHAINS = [CHAIN_SERVICES, CHAIN_NODEPORTS, CHAIN_POSTROUTING, CHAIN_MARK_MASQ] as const;
+/** Every chain corral owns starts with this; nothing else is ever touched. */
+export const CHAIN_PREFIX = 'CORRAL-';
+/** The packet-mark bit meaning "masquerade this in POSTROUTING" (kube-proxy uses the same bit). */
+export const MASQ_MARK = '0x4000';
+/** Default ClientIP affinity timeout (Kubernetes default: 3 hours). */
+export const DEFAULT_AFFINITY_SECONDS = 10_800;
+
+export interface NatInput {
+  services: Service[];
+  endpoints: Endpoints[];
+  /**
+   * Addresses NodePorts answer on. Empty: every local address of the node (`addrtype --dst-type LOCAL`,
+   * which also follows an address change without a resync). Non-empty: only these (like kube-proxy's
+   * --nodeport-addresses), e.g. to keep NodePorts off a second, public interface.
+   */
+  nodeIPs: string[];
+  /** This node's pod CIDR: pod traffic from it leaving the cluster network is masqueraded. */
+  podCIDR: string;
+  /** The whole cluster's pod network: traffic to a service from outside it is masqueraded. */
+  clusterCIDR: string;
+}
+
+/** The rules of one user-defined chain. */
+export interface Chain {
+  name: string;
+  rules: string[];
+}
+
+/** Everything one service contributes: its lines in the shared chains and its own chains. */
+export interface ServiceRules {
+  /** namespace/name */
+  key: string;
+  /** Its lines in CORRAL-SERVICES (ClusterIP and external IP matches). */
+  serviceRules: string[];
+  /** Its lines in CORRAL-NODEPORTS. */
+  nodePortRules: string[];
+  /** Its CORRAL-SVC-* and CORRAL-SEP-* chains. */
+  chains: Chain[];
+}
+
+/** The complete rule set; render it whole (renderNatRuleSet) or as a delta against the previous one. */
+export interface NatRuleSet {
+  /** Sorted by key so the text is stable. */
+  services: ServiceRules[];
+  /** CORRAL-SERVICES, CORRAL-NODEPORTS, CORRAL-POSTROUTING, CORRAL-MARK-MASQ in full. */
+  base: Chain[];
+}
+
+/** Chain name hash: stable for the same input, 16 base32 characters (chain names max out at 28). */
+export function chainHash(...parts: string[]): string {
+  const digest = createHash('sha256').update(parts.join('\u0000')).digest();
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of digest) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 16) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 16) break;
+  }
+  return out;
+}
+
+export function serviceChainName(namespace: string, name: string, portName: string, protocol: string): string {
+  return `CORRAL-SVC-${chainHash(namespace, name, portName, protocol)}`;
+}
+
+export function endpointChainName(namespace: string, name: string, portName: string, protocol: string, endpoint: string): string {
+  return `CORRAL-SEP-${chainHash(namespace, name, portName, protocol, endpoint)}`;
+}
+
+interface Backend { ip: string; port: number }
+
+/** Ready endpoints of one service port, matched by port name (and protocol), sorted for stable output. */
+export function backendsFor(endpoints: Endpoints | undefined, port: ServicePort): Backend[] {
+  const wanted = port.name ?? '';
+  const protocol = port.protocol ?? 'TCP';
+  const seen = new Set<string>();
+  const out: Backend[] = [];
+  for (const subset of endpoints?.subsets ?? []) {
+    const ep = (subset.ports ?? []).find((p) => (p.name ?? '') === wanted && (p.protocol ?? 'TCP') === protocol);
+    if (!ep) continue;
+    for (const addr of subset.addresses ?? []) {
+      const id = `${addr.ip}:${ep.port}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push({ ip: addr.ip, port: ep.port });
+    }
+  }
+  return out.sort((a, b) => compareIp(a.ip, b.ip) || a.port - b.port);
+}
+
+function compareIp(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 4; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** 1/(n-i) with ten decimals, as kube-proxy writes it (the text must be stable for diffs). */
+export function probability(n: number): string {
+  return (1 / n).toFixed(10);
+}
+
+function protoMatch(protocol: string, port: number): string {
+  const p = protocol.toLowerCase();
+  return `-p ${p} -m ${p} --dport ${port}`;
+}
+
+function comment(text: string): string {
+  // Kubernetes names and port names are DNS labels: no quotes or spaces to escape.
+  return `-m comment --comment "${text}"`;
+}
+
+function hasClusterIP(svc: Service): boolean {
+  const ip = svc.spec.clusterIP;
+  return ip !== undefined && ip !== '' && ip !== 'None';
+}
+
+export function buildServiceRules(svc: Service, endpoints: Endpoints | undefined, input: NatInput): ServiceRules | undefined {
+  const namespace = svc.metadata.namespace ?? 'default';
+  const name = svc.metadata.name ?? '';
+  const type = svc.spec.type ?? 'ClusterIP';
+  if (type === 'ExternalName' || !hasClusterIP(svc)) return undefined;
+  const clusterIP = svc.spec.clusterIP!;
+  const affinity = svc.spec.sessionAffinity === 'ClientIP';
+  const affinitySeconds = svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS;
+  const result: ServiceRules = { key: `${namespace}/${name}`, serviceRules: [], nodePortRules: [], chains: [] };
+
+  for (const port of svc.spec.ports ?? []) {
+    const protocol = port.protocol ?? 'TCP';
+    const portName = port.name ?? '';
+    const label = `${namespace}/${name}${portName ? `:${portName}` : ''}`;
+    const backends = backendsFor(endpoints, port);
+    if (backends.length === 0) continue; // REJECT-free: no endpoints, no translation
+    const svcChain = serviceChainName(namespace, name, portName, protocol);
+    const match = protoMatch(protocol, port.port);
+
+    result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${clusterIP}/32 ${comment(`${label} cluster IP`)} ${match} -j ${svcChain}`);
+    for (const ext of svc.spec.externalIPs ?? []) {
+      result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${CHAIN_MARK_MASQ}`);
+      result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${svcChain}`);
+    }
+    if ((type === 'NodePort' || type === 'LoadBalancer') && port.nodePort) {
+      const np = protoMatch(protocol, port.nodePort);
+      result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${CHAIN_MARK_MASQ}`);
+      result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${svcChain}`);
+    }
+
+    const svcRules: string[] = [
+      // Clients outside the pod network (the host itself, other LAN hosts) need SNAT so replies come back through us.
+      `-A ${svcChain} ! -s ${input.clusterCIDR} -d ${clusterIP}/32 ${comment(`${label} cluster IP`)} ${match} -j ${CHAIN_MARK_MASQ}`,
+    ];
+    const sepChains: Chain[] = [];
+    for (const b of backends) {
+      const endpoint = `${b.ip}:${b.port}`;
+      const sep = endpointChainName(namespace, name, portName, protocol, endpoint);
+      const p = protocol.toLowerCase();
+      sepChains.push({
+        name: sep,
+        rules: [
+          // Hairpin: a pod reaching itself through the service must be masqueraded or it answers itself directly.
+          `-A ${sep} -s ${b.ip}/32 ${comment(label)} -j ${CHAIN_MARK_MASQ}`,
+          `-A ${sep} -p ${p} ${comment(label)}${affinity ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource` : ''} -m ${p} -j DNAT --to-destination ${endpoint}`,
+        ],
+      });
+    }
+    if (affinity) {
+      for (const sep of sepChains) {
+        svcRules.push(`-A ${svcChain} ${comment(`${label} -> ${sep.name.slice(11)}`)} -m recent --rcheck --seconds ${affinitySeconds} --reap --name ${sep.name} --mask 255.255.255.255 --rsource -j ${sep.name}`);
+      }
+    }
+    sepChains.forEach((sep, i) => {
+      const b = backends[i]!;
+      const remaining = backends.length - i;
+      const pick = remaining > 1 ? ` -m statistic --mode random --probability ${probability(remaining)}` : '';
+      svcRules.push(`-A ${svcChain} ${comment(`${label} -> ${b.ip}:${b.port}`)}${pick} -j ${sep.name}`);
+    });
+    result.chains.push({ name: svcChain, rules: svcRules }, ...sepChains);
+  }
+  if (result.serviceRules.length === 0 && result.chains.length === 0) return undefined;
+  return result;
+}
+
+export function buildNatRuleSet(input: NatInput): NatRuleSet {
+  const endpointsByKey = new Map<string, Endpoints>();
+  for (const ep of input.endpoints) endpointsByKey.set(`${ep.metadata.namespace ?? 'default'}/${ep.metadata.name ?? ''}`, ep);
+  const services: ServiceRules[] = [];
+  for (const svc of input.services) {
+    const key = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name ?? ''}`;
+    const rules = buildServiceRules(svc, endpointsByKey.get(key), input);
+    if (rules) services.push(rules);
+  }
+  services.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  const serviceChainRules = services.flatMap((s) => s.serviceRules);
+  const nodePortJumps = input.nodeIPs.length === 0
+    ? [`-A ${CHAIN_SERVICES} ${comment('corral node ports, last rule of this chain')} -m addrtype --dst-type LOCAL -j ${CHAIN_NODEPORTS}`]
+    : [...input.nodeIPs].sort().map((ip) => `-A ${CHAIN_SERVICES} -d ${ip}/32 ${comment('corral node ports, last rules of this chain')} -j ${CHAIN_NODEPORTS}`);
+  const base: Chain[] = [
+    { name: CHAIN_SERVICES, rules: [...serviceChainRules, ...nodePortJumps] },
+    { name: CHAIN_NODEPORTS, rules: services.flatMap((s) => s.nodePortRules) },
+    {
+      name: CHAIN_POSTROUTING,
+      rules: [
+        `-A ${CHAIN_POSTROUTING} -s ${input.podCIDR} ! -d ${input.clusterCIDR} ${comment('corral pod traffic leaving the cluster network')} -j MASQUERADE --random-fully`,
+        `-A ${CHAIN_POSTROUTING} -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`,
+        // Clear the bit so a packet re-entering (e.g. through a tunnel) is not masqueraded twice.
+        `-A ${CHAIN_POSTROUTING} -j MARK --xor-mark ${MASQ_MARK}`,
+        `-A ${CHAIN_POSTROUTING} ${comment('corral service traffic requiring SNAT')} -j MASQUERADE --random-fully`,
+      ],
+    },
+    { name: CHAIN_MARK_MASQ, rules: [`-A ${CHAIN_MARK_MASQ} -j MARK --or-mark ${MASQ_MARK}`] },
+  ];
+  return { services, base };
+}
+
+/** All chain names of a rule set. */
+export function chainNames(set: NatRuleSet): string[] {
+  return [...set.base.map((c) => c.name), ...set.services.flatMap((s) => s.chains.map((c) => c.name))];
+}
+
+export interface RenderOptions {
+  /**
+   * corral chains that exist in the kernel now (from iptables-save); those not in the new rule set
+   * are flushed and deleted.
+   */
+  existingChains?: readonly string[];
+}
+
+/** The whole nat rule set as one `iptables-restore --noflush` transaction. */
+export function renderNatRuleSet(set: NatRuleSet, opts: RenderOptions = {}): string {
+  const wanted = chainNames(set);
+  const wantedSet = new Set(wanted);
+  const stale = [...new Set(opts.existingChains ?? [])].filter((c) => c.startsWith(CHAIN_PREFIX) && !wantedSet.has(c)).sort();
+  const lines = ['*nat'];
+  for (const c of [...wanted, ...stale]) lines.push(`:${c} - [0:0]`);
+  for (const c of set.base) lines.push(...c.rules);
+  for (const s of set.services) for (const c of s.chains) lines.push(...c.rules);
+  for (const c of stale) lines.push(`-X ${c}`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/** renderNatRuleSet(buildNatRuleSet(input)): the full text for an `iptables-restore --noflush`. */
+export function renderNatRules(input: NatInput, opts: RenderOptions = {}): string {
+  return renderNatRuleSet(buildNatRuleSet(input), opts);
+}
+
+function sameChains(a: readonly Chain[], b: readonly Chain[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((c, i) => c.name === b[i]!.name && c.rules.length === b[i]!.rules.length && c.rules.every((r, j) => r === b[i]!.rules[j]));
+}
+
+/**
+ * The `iptables-restore --noflush` text that turns `prev` (what is installed) into `next`, rewriting
+ * only the chains of services that changed. CORRAL-SERVICES and CORRAL-NODEPORTS are rewritten only
+ * when a service's own lines in them changed (added, removed, new IP or port); endpoint churn touches
+ * only that service's SVC/SEP chains. Returns undefined when nothing changed.
+ */
+export function renderServiceDelta(prev: NatRuleSet, next: NatRuleSet): string | undefined {
+  const prevByKey = new Map(prev.services.map((s) => [s.key, s]));
+  const declare: string[] = [];
+  const rules: string[] = [];
+  const nextChainNames = new Set(chainNames(next));
+
+  for (const base of next.base) {
+    const before = prev.base.find((c) => c.name === base.name);
+    if (!before || !sameChains([before], [base])) {
+      declare.push(base.name);
+      rules.push(...base.rules);
+    }
+  }
+  for (const s of next.services) {
+    const before = prevByKey.get(s.key);
+    if (before && sameChains(before.chains, s.chains)) continue;
+    for (const c of s.chains) {
+      declare.push(c.name);
+      rules.push(...c.rules);
+    }
+  }
+  const stale: string[] = [];
+  for (const s of prev.services) {
+    for (const c of s.chains) if (!nextChainNames.has(c.name)) stale.push(c.name);
+  }
+  if (declare.length === 0 && stale.length === 0) return undefined;
+  const lines = ['*nat'];
+  for (const c of [...declare, ...stale]) lines.push(`:${c} - [0:0]`);
+  lines.push(...rules);
+  for (const c of stale) lines.push(`-X ${c}`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}

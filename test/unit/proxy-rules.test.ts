@@ -1,0 +1,185 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Endpoints, Service } from '../../api/types.js';
+import {
+  buildNatRuleSet, renderNatRules, renderNatRuleSet, renderServiceDelta, serviceChainName, endpointChainName, chainHash,
+  type NatInput,
+} from '../../agent/proxy/rules.js';
+import { chooseBackend, parseIptablesVersion, summarizeSave } from '../../agent/proxy/backend.js';
+
+function svc(name: string, clusterIP: string, ports: NonNullable<Service['spec']['ports']>, extra: Partial<Service['spec']> = {}): Service {
+  return { metadata: { name, namespace: 'default' }, spec: { clusterIP, ports, ...extra } };
+}
+function eps(name: string, ips: string[], ports: { name?: string; port: number; protocol?: 'TCP' | 'UDP' }[]): Endpoints {
+  return { metadata: { name, namespace: 'default' }, subsets: [{ addresses: ips.map((ip) => ({ ip })), ports }] };
+}
+function input(services: Service[], endpoints: Endpoints[], nodeIPs: string[] = []): NatInput {
+  return { services, endpoints, nodeIPs, podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
+}
+const rulesOf = (text: string, chain: string): string[] => text.split('\n').filter((l) => l.startsWith(`-A ${chain} `));
+
+const web = svc('web', '10.43.0.10', [{ name: 'http', port: 80 }]);
+const webEps = eps('web', ['10.42.1.7', '10.42.1.5', '10.42.2.6'], [{ name: 'http', port: 8080 }]);
+
+test('a ClusterIP service with 3 endpoints: portal, masquerade of outside clients, 1/3 1/2 1 probabilities, DNATs', () => {
+  const text = renderNatRules(input([web], [webEps]));
+  assert.ok(text.startsWith('*nat\n'));
+  assert.ok(text.endsWith('COMMIT\n'));
+  const svcChain = serviceChainName('default', 'web', 'http', 'TCP');
+  assert.match(svcChain, /^CORRAL-SVC-[A-Z2-7]{16}$/);
+  assert.ok(svcChain.length <= 28, 'iptables chain names are at most 28 characters');
+  assert.ok(text.includes(`:${svcChain} - [0:0]`));
+  assert.equal(rulesOf(text, 'CORRAL-SERVICES'), [
+    `-A CORRAL-SERVICES -d 10.43.0.10/32 -m comment --comment "default/web:http cluster IP" -p tcp -m tcp --dport 80 -j ${svcChain}`,
+    '-A CORRAL-SERVICES -m comment --comment "corral node ports, last rule of this chain" -m addrtype --dst-type LOCAL -j CORRAL-NODEPORTS',
+  ]);
+  const svcRules = rulesOf(text, svcChain);
+  assert.is(svcRules.length, 4);
+  assert.is(svcRules[0], `-A ${svcChain} ! -s 10.42.0.0/16 -d 10.43.0.10/32 -m comment --comment "default/web:http cluster IP" -p tcp -m tcp --dport 80 -j CORRAL-MARK-MASQ`);
+  // Endpoints in address order, each chosen with probability 1/(n-i); the last one unconditionally.
+  const order = ['10.42.1.5', '10.42.1.7', '10.42.2.6'];
+  order.forEach((ip, i) => {
+    const sep = endpointChainName('default', 'web', 'http', 'TCP', `${ip}:8080`);
+    const probability = ['0.3333333333', '0.5000000000', undefined][i];
+    assert.is(
+      svcRules[i + 1],
+      `-A ${svcChain} -m comment --comment "default/web:http -> ${ip}:8080"${probability ? ` -m statistic --mode random --probability ${probability}` : ''} -j ${sep}`,
+    );
+    assert.equal(rulesOf(text, sep), [
+      `-A ${sep} -s ${ip}/32 -m comment --comment "default/web:http" -j CORRAL-MARK-MASQ`,
+      `-A ${sep} -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination ${ip}:8080`,
+    ]);
+  });
+  assert.equal(rulesOf(text, 'CORRAL-MARK-MASQ'), ['-A CORRAL-MARK-MASQ -j MARK --or-mark 0x4000']);
+  const post = rulesOf(text, 'CORRAL-POSTROUTING');
+  assert.ok(post.includes('-A CORRAL-POSTROUTING -s 10.42.1.0/24 ! -d 10.42.0.0/16 -m comment --comment "corral pod traffic leaving the cluster network" -j MASQUERADE --random-fully'));
+  assert.ok(post.includes('-A CORRAL-POSTROUTING -m comment --comment "corral service traffic requiring SNAT" -j MASQUERADE --random-fully'));
+  // Only corral's own chains appear; built-in chains are never written by the restore text.
+  for (const line of text.split('\n')) {
+    if (line.startsWith(':') || line.startsWith('-A ') || line.startsWith('-X ')) assert.match(line, /^(:|-A |-X )CORRAL-/);
+  }
+});
+
+test('NodePort: marked for masquerade and sent to the service chain, on every local address or only on the node IPs', () => {
+  const np = svc('web', '10.43.0.10', [{ name: 'http', port: 80, nodePort: 30080 }], { type: 'NodePort' });
+  const text = renderNatRules(input([np], [webEps]));
+  const svcChain = serviceChainName('default', 'web', 'http', 'TCP');
+  assert.equal(rulesOf(text, 'CORRAL-NODEPORTS'), [
+    '-A CORRAL-NODEPORTS -m comment --comment "default/web:http node port" -p tcp -m tcp --dport 30080 -j CORRAL-MARK-MASQ',
+    `-A CORRAL-NODEPORTS -m comment --comment "default/web:http node port" -p tcp -m tcp --dport 30080 -j ${svcChain}`,
+  ]);
+  const services = rulesOf(text, 'CORRAL-SERVICES');
+  assert.match(services[services.length - 1]!, /-m addrtype --dst-type LOCAL -j CORRAL-NODEPORTS$/);
+  const restricted = rulesOf(renderNatRules(input([np], [webEps], ['192.168.77.11'])), 'CORRAL-SERVICES');
+  assert.is(restricted[restricted.length - 1], '-A CORRAL-SERVICES -d 192.168.77.11/32 -m comment --comment "corral node ports, last rules of this chain" -j CORRAL-NODEPORTS');
+  // A ClusterIP service gets no NodePort rules even if a nodePort number is present.
+  assert.equal(rulesOf(renderNatRules(input([svc('web', '10.43.0.10', [{ name: 'http', port: 80, nodePort: 30080 }])], [webEps])), 'CORRAL-NODEPORTS'), []);
+});
+
+test('sessionAffinity ClientIP: recent checks before the random choice, recent --set in each endpoint chain', () => {
+  const sticky = svc('web', '10.43.0.10', [{ name: 'http', port: 80 }], { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } });
+  const text = renderNatRules(input([sticky], [webEps]));
+  const svcChain = serviceChainName('default', 'web', 'http', 'TCP');
+  const rules = rulesOf(text, svcChain);
+  const recentChecks = rules.filter((r) => r.includes('--rcheck'));
+  assert.is(recentChecks.length, 3);
+  const firstRandom = rules.findIndex((r) => r.includes('statistic'));
+  assert.ok(rules.findIndex((r) => r.includes('--rcheck')) < firstRandom, 'affinity is checked first');
+  const sep = endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.5:8080');
+  assert.ok(recentChecks[0]!.includes(`-m recent --rcheck --seconds 600 --reap --name ${sep} --mask 255.255.255.255 --rsource -j ${sep}`));
+  assert.ok(rulesOf(text, sep)[1]!.includes(`-m recent --set --name ${sep} --mask 255.255.255.255 --rsource`));
+});
+
+test('no ready endpoints: no rules and no chains for the service (REJECT-free); headless and ExternalName ignored', () => {
+  const empty = renderNatRules(input([web], [eps('web', [], [{ name: 'http', port: 8080 }])]));
+  assert.not.ok(empty.includes('CORRAL-SVC-'));
+  assert.not.ok(empty.includes('10.43.0.10'));
+  const notReady: Endpoints = { metadata: { name: 'web', namespace: 'default' }, subsets: [{ notReadyAddresses: [{ ip: '10.42.1.5' }], ports: [{ name: 'http', port: 8080 }] }] };
+  assert.not.ok(renderNatRules(input([web], [notReady])).includes('CORRAL-SEP-'));
+  const headless = svc('db', 'None', [{ port: 5432 }]);
+  const external = svc('ext', '', [{ port: 80 }], { type: 'ExternalName', externalName: 'example.org' });
+  const text = renderNatRules(input([headless, external], [eps('db', ['10.42.1.9'], [{ port: 5432 }])]));
+  assert.not.ok(text.includes('CORRAL-SVC-'));
+});
+
+test('ports are matched to endpoint ports by name and protocol; UDP uses the udp match', () => {
+  const dns = svc('dns', '10.43.0.2', [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }]);
+  const dnsEps = eps('dns', ['10.42.1.3'], [{ name: 'dns', port: 5353, protocol: 'UDP' }, { name: 'dns-tcp', port: 5354 }]);
+  const text = renderNatRules(input([dns], [dnsEps]));
+  assert.ok(text.includes('-p udp -m udp --dport 53 -j CORRAL-SVC-'));
+  assert.ok(text.includes('-p udp -m comment --comment "default/dns:dns" -m udp -j DNAT --to-destination 10.42.1.3:5353'));
+  assert.ok(text.includes('-p tcp -m comment --comment "default/dns:dns-tcp" -m tcp -j DNAT --to-destination 10.42.1.3:5354'));
+  assert.is.not(serviceChainName('default', 'dns', 'dns', 'UDP'), serviceChainName('default', 'dns', 'dns-tcp', 'TCP'));
+});
+
+test('chain hashes are stable across runs and input order, and differ per service, port and endpoint', () => {
+  assert.is(chainHash('default', 'web', 'http', 'TCP'), chainHash('default', 'web', 'http', 'TCP'));
+  // A fixed value: changing the hash function would orphan chains on every node after an upgrade.
+  assert.is(serviceChainName('default', 'web', 'http', 'TCP'), 'CORRAL-SVC-CPPOUM3HC4PKIZHX');
+  const other = svc('api', '10.43.0.11', [{ name: 'http', port: 80 }]);
+  const otherEps = eps('api', ['10.42.1.8'], [{ name: 'http', port: 8080 }]);
+  const a = renderNatRules(input([web, other], [webEps, otherEps]));
+  const b = renderNatRules(input([other, web], [otherEps, { ...webEps, subsets: [{ ...webEps.subsets![0]!, addresses: [...webEps.subsets![0]!.addresses!].reverse() }] }]));
+  assert.is(a, b, 'the same services in another order render the same text');
+  assert.is.not(serviceChainName('default', 'web', 'http', 'TCP'), serviceChainName('default', 'api', 'http', 'TCP'));
+  assert.is.not(serviceChainName('default', 'web', 'http', 'TCP'), serviceChainName('other', 'web', 'http', 'TCP'));
+  assert.is.not(endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.5:8080'), endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.5:8081'));
+});
+
+test('delta: an endpoint change rewrites only that service\'s chains and deletes its stale endpoint chain', () => {
+  const other = svc('api', '10.43.0.11', [{ name: 'http', port: 80 }]);
+  const otherEps = eps('api', ['10.42.1.8'], [{ name: 'http', port: 8080 }]);
+  const before = buildNatRuleSet(input([web, other], [webEps, otherEps]));
+  const after = buildNatRuleSet(input([web, other], [eps('web', ['10.42.1.5', '10.42.1.9'], [{ name: 'http', port: 8080 }]), otherEps]));
+  const delta = renderServiceDelta(before, after)!;
+  assert.ok(delta.startsWith('*nat\n') && delta.endsWith('COMMIT\n'));
+  const webSvc = serviceChainName('default', 'web', 'http', 'TCP');
+  assert.ok(delta.includes(`:${webSvc} - [0:0]`));
+  assert.not.ok(delta.includes(serviceChainName('default', 'api', 'http', 'TCP')), 'the unchanged service is not touched');
+  assert.not.ok(delta.includes(':CORRAL-SERVICES '), 'the portal chain is unchanged for endpoint churn');
+  const gone = endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.7:8080');
+  assert.ok(delta.includes(`-X ${gone}`));
+  assert.ok(delta.includes(`-X ${endpointChainName('default', 'web', 'http', 'TCP', '10.42.2.6:8080')}`));
+  assert.ok(delta.includes(`:${endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.9:8080')} - [0:0]`));
+  assert.not.ok(delta.includes(`-X ${endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.5:8080')}`));
+  assert.is(renderServiceDelta(after, after), undefined, 'no change, no delta');
+});
+
+test('delta: a new or deleted service rewrites CORRAL-SERVICES and only its own chains', () => {
+  const other = svc('api', '10.43.0.11', [{ name: 'http', port: 80 }]);
+  const otherEps = eps('api', ['10.42.1.8'], [{ name: 'http', port: 8080 }]);
+  const one = buildNatRuleSet(input([web], [webEps]));
+  const two = buildNatRuleSet(input([web, other], [webEps, otherEps]));
+  const added = renderServiceDelta(one, two)!;
+  assert.ok(added.includes(':CORRAL-SERVICES - [0:0]'));
+  assert.ok(added.includes(`:${serviceChainName('default', 'api', 'http', 'TCP')} - [0:0]`));
+  assert.not.ok(added.includes(`:${serviceChainName('default', 'web', 'http', 'TCP')}`), 'web chains untouched');
+  assert.ok(added.includes(`-A CORRAL-SERVICES -d 10.43.0.10/32`), 'the rewritten portal chain still sends web traffic');
+  const removed = renderServiceDelta(two, one)!;
+  assert.ok(removed.includes(`-X ${serviceChainName('default', 'api', 'http', 'TCP')}`));
+  assert.ok(removed.includes(`-X ${endpointChainName('default', 'api', 'http', 'TCP', '10.42.1.8:8080')}`));
+  assert.not.ok(removed.includes('10.43.0.11'));
+});
+
+test('full render deletes stale corral chains it is told about, never other chains', () => {
+  const text = renderNatRuleSet(buildNatRuleSet(input([web], [webEps])), { existingChains: ['CORRAL-SVC-OLDOLDOLDOLDOLD', 'DOCKER', 'KUBE-SERVICES'] });
+  assert.ok(text.includes(':CORRAL-SVC-OLDOLDOLDOLDOLD - [0:0]'));
+  assert.ok(text.includes('-X CORRAL-SVC-OLDOLDOLDOLDOLD'));
+  assert.not.ok(text.includes('DOCKER'));
+  assert.not.ok(text.includes('KUBE-'));
+});
+
+test('backend choice: corral chains win, then the backend with more rules, then the iptables default', () => {
+  assert.is(parseIptablesVersion('iptables v1.8.9 (nf_tables)'), 'nft');
+  assert.is(parseIptablesVersion('iptables v1.8.9 (legacy)'), 'legacy');
+  assert.is(parseIptablesVersion('iptables v1.6.1'), 'legacy');
+  const save = '*nat\n:PREROUTING ACCEPT [0:0]\n:CORRAL-SERVICES - [0:0]\n-A PREROUTING -j CORRAL-SERVICES\n-A CORRAL-SERVICES -j RETURN\nCOMMIT\n';
+  assert.equal(summarizeSave(save), { rules: 2, corralChains: 1 });
+  assert.is(chooseBackend({ rules: 50, corralChains: 0 }, { rules: 3, corralChains: 2 }, 'legacy'), 'nft');
+  assert.is(chooseBackend({ rules: 50, corralChains: 0 }, { rules: 3, corralChains: 0 }, 'nft'), 'legacy');
+  assert.is(chooseBackend({ rules: 0, corralChains: 0 }, { rules: 7, corralChains: 0 }, 'legacy'), 'nft');
+  assert.is(chooseBackend({ rules: 0, corralChains: 0 }, { rules: 0, corralChains: 0 }, 'legacy'), 'legacy');
+  assert.is(chooseBackend(undefined, { rules: 0, corralChains: 0 }, 'nft'), 'nft');
+});
+
+test.run();
