@@ -125,21 +125,28 @@ export function decodeProtobuf(body: Uint8Array): DecodedProtobuf {
   return { kind, apiVersion, ...decodeMessage(raw, table, kind) };
 }
 
-/** Decodes a protobuf body carrying an API object (anything with ObjectMeta). */
-export function decodeProtobufObject(body: Uint8Array): KubeObject {
+/** DeleteOptions as decoded from protobuf: the one supported message without ObjectMeta. */
+export type ProtobufDeleteOptions = DeleteOptions & { kind: 'DeleteOptions'; apiVersion: string };
+
+/**
+ * Decodes a protobuf request body: an API object (anything with ObjectMeta), or the DeleteOptions a
+ * DELETE may carry (`kubectl drain --disable-eviction`), which has no metadata and comes back as is.
+ */
+export function decodeProtobufObject(body: Uint8Array): KubeObject | ProtobufDeleteOptions {
   const decoded = decodeProtobuf(body);
+  if (decoded.kind === 'DeleteOptions') return decoded as ProtobufDeleteOptions;
   const metadata = decoded['metadata'];
   if (typeof metadata !== 'object' || metadata === null) {
-    throw new ProtobufDecodeError(`${decoded.kind} is not an API object (it has no metadata)`);
+    throw new ProtobufDecodeError(`${decoded.kind} carries no metadata`);
   }
   return { ...decoded, metadata } as KubeObject;
 }
 
 /** Decodes the protobuf DeleteOptions body of a DELETE (e.g. `kubectl drain --disable-eviction`). */
-export function decodeProtobufDeleteOptions(body: Uint8Array): DeleteOptions {
+export function decodeProtobufDeleteOptions(body: Uint8Array): ProtobufDeleteOptions {
   const decoded = decodeProtobuf(body);
   if (decoded.kind !== 'DeleteOptions') {
     throw new ProtobufDecodeError(`expected DeleteOptions, got ${decoded.kind}`);
   }
-  return decoded as DeleteOptions;
+  return decoded as ProtobufDeleteOptions;
 }

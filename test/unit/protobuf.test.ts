@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KubeObject } from '../../api/meta.js';
 import {
   ProtobufDecodeError, decodeProtobuf, decodeProtobufDeleteOptions, decodeProtobufObject, isProtobufKindSupported,
 } from '../../api/codec/protobuf.js';
@@ -85,7 +86,7 @@ for (const name of names) {
 }
 
 captured('replicas: 0 survives (a pointer field, on the wire only when set)', () => {
-  const d = decodeProtobufObject(fixture('deployment-zero-replicas'));
+  const d = decodeProtobufObject(fixture('deployment-zero-replicas')) as KubeObject;
   assert.is((d['spec'] as { replicas?: number }).replicas, 0);
   assert.is(d.metadata.namespace, 'team-a');
   // ...while gogo's written-out zeros for omitempty fields are dropped.
@@ -94,18 +95,20 @@ captured('replicas: 0 survives (a pointer field, on the wire only when set)', ()
 });
 
 captured('byte maps come out base64 and IntOrString keeps its string form', () => {
-  const cm = decodeProtobufObject(fixture('configmap'));
+  const cm = decodeProtobufObject(fixture('configmap')) as KubeObject;
   assert.equal(cm['binaryData'], { 'logo.bin': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe, 0x01]).toString('base64') });
-  const secret = decodeProtobufObject(fixture('secret-generic'));
+  const secret = decodeProtobufObject(fixture('secret-generic')) as KubeObject;
   assert.is(Buffer.from((secret['data'] as Record<string, string>)['password']!, 'base64').toString(), 's3cr3t!');
-  const svc = decodeProtobufObject(fixture('service-clusterip'));
+  const svc = decodeProtobufObject(fixture('service-clusterip')) as KubeObject;
   const ports = (svc['spec'] as { ports: { targetPort: unknown }[] }).ports;
   assert.equal(ports.map((p) => p.targetPort), [8080, 'https']);
 });
 
-captured('DeleteOptions decode through their own entry point, not as an object', () => {
-  assert.equal(decodeProtobufDeleteOptions(fixture('drain-delete-options')), { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 7 });
-  throwsDecodeError(() => decodeProtobufObject(fixture('drain-delete-options')), /DeleteOptions is not an API object/);
+captured('DeleteOptions decode through both entry points; the typed one refuses other kinds', () => {
+  const want = { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 7 };
+  assert.equal(decodeProtobufDeleteOptions(fixture('drain-delete-options')), want);
+  // The API server's generic body decoder hands DELETE bodies to decodeProtobufObject too.
+  assert.equal(decodeProtobufObject(fixture('drain-delete-options')), want);
   throwsDecodeError(() => decodeProtobufDeleteOptions(fixture('namespace')), /expected DeleteOptions, got Namespace/);
 });
 
@@ -144,6 +147,10 @@ malformed('an unsupported kind is named in the error', () => {
   throwsDecodeError(() => decodeProtobuf(envelope('', '', [])), /no apiVersion\/kind/);
 });
 
+malformed('an object without metadata is refused as an object', () => {
+  throwsDecodeError(() => decodeProtobufObject(envelope('v1', 'Namespace', [])), /Namespace carries no metadata/);
+});
+
 malformed('a wire type that does not match the field table is rejected with its path', () => {
   // metadata.name (field 1 of ObjectMeta) sent as a varint.
   const raw = ld(1, vint(1, 7));
@@ -174,7 +181,7 @@ malformed('times, owner references, finalizers and annotations decode', () => {
     ...ld(12, [...str(1, 'note'), ...str(2, '')]),
     ...ld(13, owner), ...str(14, 'example.com/guard'),
   ];
-  const decoded = decodeProtobufObject(envelope('v1', 'ConfigMap', ld(1, metadata)));
+  const decoded = decodeProtobufObject(envelope('v1', 'ConfigMap', ld(1, metadata))) as KubeObject;
   assert.equal(decoded.metadata, {
     name: 'web-abc-x', generateName: 'web-abc-', generation: 3, creationTimestamp: '2023-11-14T22:13:20Z',
     annotations: { note: '' },
