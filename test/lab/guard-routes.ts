@@ -44,16 +44,22 @@ export async function listGuardRoutes(): Promise<string[]> {
 }
 
 /**
- * Adds an unreachable route for each range. Refuses (throws) when the machine already routes part of a
- * range somewhere real: the lab would then shadow or be shadowed by a real network, and replacing the
- * route would break the machine's own connectivity.
+ * Which of these ranges still need a guard route. Refuses (throws) when the machine already routes part
+ * of a range somewhere real: the lab would then shadow or be shadowed by a real network, and replacing
+ * the route would break the machine's own connectivity.
  */
-export async function addGuardRoutes(cidrs: readonly string[]): Promise<void> {
+export async function missingGuardRoutes(cidrs: readonly string[]): Promise<string[]> {
   const routes = await mainRoutes();
   for (const cidr of cidrs) {
     const clash = routes.find((r) => r.dst !== undefined && r.dst !== 'default' && r.type !== 'unreachable' && cidrsOverlap(r.dst, cidr));
     if (clash) throw new Error(`lab range ${cidr} overlaps the real route ${clash.dst} of this machine; choose another range`);
   }
+  const guarded = new Set(routes.filter((r) => r.type === 'unreachable').map((r) => r.dst));
+  return cidrs.filter((c) => !guarded.has(c));
+}
+
+/** Adds an unreachable route for each range (callers first check with missingGuardRoutes). */
+export async function addGuardRoutes(cidrs: readonly string[]): Promise<void> {
   for (const cidr of cidrs) await execOk(['ip', 'route', 'replace', 'unreachable', cidr]);
 }
 

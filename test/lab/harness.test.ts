@@ -8,10 +8,10 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { createLab, type Lab } from './harness.js';
+import { createLab, DEFAULT_BASE_DIR, DEFAULT_LAN_CIDR, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, type Lab } from './harness.js';
 import { buildBusyboxImage, DEFAULT_IMAGE_REF } from './image.js';
-import { listGuardRoutes } from './guard-routes.js';
-import { isRunning, listNetns, namespaceInode, netnsPath, pidsInNamespaces } from './netns.js';
+import { cidrsOverlap, listGuardRoutes } from './guard-routes.js';
+import { isRunning, listNetns, namespaceInode, NETNS_DIR, netnsPath, pidsInNamespaces } from './netns.js';
 import { PRIVATE_PATHS } from './host-ns.js';
 import { exec, execOk, sleep } from './exec.js';
 import { labTierAvailable } from './prerequisites.js';
@@ -21,7 +21,7 @@ const IMAGE_CACHE = '/tmp/corral-lab-images';
 
 interface MachineSnapshot {
   mountPoints: string[];
-  routes: string;
+  routes: string[];
   iptables: string;
   privatePathsPresent: boolean[];
 }
@@ -37,10 +37,17 @@ async function iptablesRules(): Promise<string> {
   return dumps.join('\n---\n');
 }
 
-async function snapshot(): Promise<MachineSnapshot> {
+/**
+ * What a lab could leave on the machine. Mounts and routes are limited to what a lab touches, so other
+ * work on the same machine (another netns, another route) cannot make this test flaky.
+ */
+async function snapshot(labDir: string): Promise<MachineSnapshot> {
+  const labRanges = [DEFAULT_LAN_CIDR, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR];
+  const touchable = (p: string): boolean => p === NETNS_DIR || p.startsWith(`${NETNS_DIR}/${LAB}-`) || p.startsWith(labDir) || (PRIVATE_PATHS as readonly string[]).includes(p);
+  const routes = JSON.parse(await execOk(['ip', '-j', '-4', 'route', 'show', 'table', 'all'])) as { dst?: string; type?: string; table?: string }[];
   return {
-    mountPoints: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p !== ''),
-    routes: await execOk(['ip', '-4', 'route', 'show', 'table', 'all']),
+    mountPoints: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter(touchable).sort(),
+    routes: routes.filter((r) => r.dst !== undefined && r.dst !== 'default' && labRanges.some((c) => cidrsOverlap(c, r.dst!))).map((r) => JSON.stringify(r)).sort(),
     iptables: await iptablesRules(),
     privatePathsPresent: PRIVATE_PATHS.map((p) => existsSync(p)),
   };
@@ -65,6 +72,7 @@ function labNamespaceInodes(lab: Lab): Set<number> {
 if (labTierAvailable(test, 'lab harness test')) {
   let lab: Lab | undefined;
   let before: MachineSnapshot | undefined;
+  let guardsBefore: string[] = [];
   let destroyed = false;
   const need = (): Lab => {
     if (!lab) throw new Error('the lab did not come up (see the first test)');
@@ -76,7 +84,8 @@ if (labTierAvailable(test, 'lab harness test')) {
   });
 
   test('a 3-node lab comes up behind guard routes', async () => {
-    before = await snapshot();
+    before = await snapshot(`${DEFAULT_BASE_DIR}/${LAB}`);
+    guardsBefore = await listGuardRoutes();
     lab = await createLab({ name: LAB, nodes: 3 });
     process.stdout.write(`lab bring-up: ${lab.timings.bringUpMs} ms ${JSON.stringify(lab.timings.steps)}\n`);
     const guards = await listGuardRoutes();
@@ -205,11 +214,13 @@ if (labTierAvailable(test, 'lab harness test')) {
     assert.equal(listNetns(`${LAB}-`), []);
     assert.not.ok(existsSync(l.dir), 'lab directory removed');
     const guards = await listGuardRoutes();
-    for (const range of [l.lanCidr, l.podCidr, l.serviceCidr]) assert.not.ok(guards.includes(range), `guard route ${range} left`);
-    const after = await snapshot();
+    for (const range of [l.lanCidr, l.podCidr, l.serviceCidr]) {
+      if (!guardsBefore.includes(range)) assert.not.ok(guards.includes(range), `guard route ${range} left`);
+    }
+    const after = await snapshot(l.dir);
     const b = before!;
-    assert.equal(after.mountPoints.filter((p) => !b.mountPoints.includes(p)), [], 'no new mounts');
-    assert.is(after.routes, b.routes, 'routes as before');
+    assert.equal(after.mountPoints, b.mountPoints, 'mounts as before');
+    assert.equal(after.routes, b.routes, 'routes in the lab ranges as before');
     assert.is(after.iptables, b.iptables, 'iptables rules as before');
     assert.equal(after.privatePathsPresent, b.privatePathsPresent, 'install paths the lab created are removed');
   });

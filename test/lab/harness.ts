@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec, waitFor, type ExecOptions, type ExecResult } from './exec.js';
-import { addGuardRoutes, removeGuardRoutes } from './guard-routes.js';
+import { addGuardRoutes, missingGuardRoutes, removeGuardRoutes } from './guard-routes.js';
 import { addNetns, deleteNetns, ipBatch, killAllInNamespaces, listNetns, namespaceInode, netnsPath, NETNS_DIR, pidsInNamespaces, waitUntilGone } from './netns.js';
 import { createHostView, mountsUnder, nsenterPrefix, prepareNamespaceDir, PRIVATE_PATHS, runNetnsIsShared, unmountAllUnder, type HostView } from './host-ns.js';
 import { generateKey, knownHosts, sshClientConfig, sshdArgv, writeSshdConfig } from './sshd.js';
@@ -114,6 +114,7 @@ export interface Lab {
 
 /** What teardown needs to know even when the run that made the lab has crashed. */
 interface LabState {
+  /** Guard routes this lab added (ranges that were already guarded are left alone). */
   guardRoutes: string[];
   /** Top-most directories the lab created on the machine for its bind mount targets. */
   createdDirs: string[];
@@ -297,8 +298,10 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
     if (r.errors.length > 0) throw new Error(`cannot clear leftovers of lab ${name}: ${r.errors.join('; ')}`);
   }
 
+  // Guard routes someone else already set stay theirs: only the ones this lab adds are removed later.
+  const toGuard = await missingGuardRoutes([lanCidr, podCidr, serviceCidr]);
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const state: LabState = { guardRoutes: [lanCidr, podCidr, serviceCidr], createdDirs: [], madeRunNetnsMount: !runNetnsIsMount() };
+  const state: LabState = { guardRoutes: toGuard, createdDirs: [], madeRunNetnsMount: !runNetnsIsMount() };
   // Written before the first change to the machine, so a crash at any later point can be undone.
   writeFileSync(statePath(dir), JSON.stringify(state));
 
