@@ -111,6 +111,24 @@ if (labTierAvailable(test, 'lab harness test')) {
     assert.match(out.stderr + out.stdout, /unreachable/i);
     const route = await l.exec('n1', ['ip', 'route', 'get', '192.0.2.1']);
     assert.is.not(route.code, 0);
+    // Nodes forward (host-gw pod routes) in their own netns; the machine's setting is not touched.
+    const fwd = await l.exec('n1', ['sysctl', '-n', 'net.ipv4.ip_forward']);
+    assert.is(fwd.stdout.trim(), '1');
+  });
+
+  let spawnedPid = 0;
+  test('lab.spawn runs a long-lived server in a node\'s view that control reaches', async () => {
+    const l = need();
+    await execOkIn(l, 'n3', ['mkdir -p /var/lib/corral/www', 'echo served-by-n3 > /var/lib/corral/www/index.html']);
+    const p = l.spawn('n3', ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/var/lib/corral/www'], { logName: 'httpd' });
+    spawnedPid = p.pid;
+    let body = '';
+    for (let i = 0; i < 50 && body !== 'served-by-n3'; i++) {
+      const r = await l.exec('control', ['timeout', '3', 'busybox', 'wget', '-q', '-O', '-', `http://${l.node('n3').ip}:8080/`], { timeoutMs: 5_000 });
+      body = r.stdout.trim();
+      if (body !== 'served-by-n3') await sleep(50);
+    }
+    assert.is(body, 'served-by-n3', readFileSync(p.logFile, 'utf8'));
   });
 
   test('ssh from control lands in each node with its hostname and its own install paths', async () => {
@@ -201,8 +219,9 @@ if (labTierAvailable(test, 'lab harness test')) {
     const l = need();
     const inodes = labNamespaceInodes(l);
     const pids = pidsInNamespaces(inodes);
-    // sshd + containerd per node, plus the pod's shim and httpd.
-    assert.ok(pids.length >= l.nodes.length * 2 + 2, `expected the lab's processes, found ${pids.length}`);
+    // sshd + containerd per node, the pod's shim and httpd, and the spawned httpd on n3.
+    assert.ok(pids.length >= l.nodes.length * 2 + 3, `expected the lab's processes, found ${pids.length}`);
+    assert.ok(pids.includes(spawnedPid), 'the spawned server is one of the lab\'s processes');
 
     const report = await l.destroy();
     destroyed = true;
