@@ -6,7 +6,7 @@
 import type { KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import type {
-  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, Pod, ReplicaSet,
+  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, Pod, PodDisruptionBudget, ReplicaSet,
   ReplicationController, Secret, Service, ServiceAccount,
 } from '../../api/types.js';
 import { containerCells, formatAge, formatLabels, humanDuration, joinHostPort, parseTime, selectorString } from './table-format.js';
@@ -391,6 +391,23 @@ const leases: TablePrinter = {
   row: (obj, now) => ({ cells: [nameOf(obj), (obj as Lease).spec?.holderIdentity ?? '', age(obj, now)] }),
 };
 
+const poddisruptionbudgets: TablePrinter = {
+  columns: [
+    NAME,
+    col('Min Available', 'Pods that must stay available.'),
+    col('Max Unavailable', 'Pods that may be unavailable.'),
+    col('Allowed Disruptions', 'Evictions allowed right now.', { type: 'integer' }),
+    AGE,
+  ],
+  row: (obj, now) => {
+    const pdb = obj as PodDisruptionBudget;
+    const show = (v: number | string | undefined): string => (v === undefined ? 'N/A' : String(v));
+    return {
+      cells: [nameOf(pdb), show(pdb.spec?.minAvailable), show(pdb.spec?.maxUnavailable), pdb.status?.disruptionsAllowed ?? 0, age(pdb, now)],
+    };
+  },
+};
+
 /** What the apiserver's default table convertor prints for kinds without a printer. */
 export const DEFAULT_PRINTER: TablePrinter = {
   columns: [NAME, col('Created At', 'Time the object was created.', { type: 'date' })],
@@ -419,4 +436,5 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['/secrets', secrets],
   ['/serviceaccounts', serviceaccounts],
   ['coordination.k8s.io/leases', leases],
+  ['policy/poddisruptionbudgets', poddisruptionbudgets],
 ]);

@@ -366,7 +366,7 @@ network.run();
 
 // ---------------------------------------------------------------- config and cluster kinds
 
-const config = suite('tables: namespaces, configmaps, secrets, serviceaccounts, leases, default');
+const config = suite('tables: namespaces, configmaps, secrets, serviceaccounts, leases, pdbs, default');
 
 config('namespaces, configmaps, secrets, serviceaccounts, leases', () => {
   assert.equal(cells('Namespace', { metadata: { name: 'team-a', creationTimestamp: ago(7200) }, status: { phase: 'Active' } }), ['team-a', 'Active', '120m']);
@@ -381,10 +381,21 @@ config('namespaces, configmaps, secrets, serviceaccounts, leases', () => {
   assert.equal(cells('Lease', { metadata: meta('free'), spec: {} }), ['free', '', '10m']);
 });
 
+config('poddisruptionbudgets', () => {
+  assert.equal(columns('PodDisruptionBudget'), ['Name', 'Min Available', 'Max Unavailable', 'Allowed Disruptions', 'Age']);
+  const pdb = { metadata: meta('web-pdb'), spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } }, status: { disruptionsAllowed: 1, currentHealthy: 2, desiredHealthy: 1, expectedPods: 2 } };
+  assert.equal(cells('PodDisruptionBudget', pdb), ['web-pdb', '1', 'N/A', 1, '10m']);
+  assert.equal(cells('PodDisruptionBudget', { metadata: meta('pct'), spec: { maxUnavailable: '25%' } }).slice(1, 4), ['N/A', '25%', 0]);
+});
+
 config('kinds without a printer get Name and Created At', () => {
-  const table = toTable(info('PodDisruptionBudget'), [{ metadata: meta('web-pdb') } as KubeObject], { now: NOW });
+  // A kind outside the built-in catalogue (a custom resource, say).
+  const widgets: ResourceInfo = { ...info('ConfigMap'), group: 'example.com', kind: 'Widget', plural: 'widgets', singular: 'widget' };
+  const table = toTable(widgets, [{ metadata: meta('gear') } as KubeObject], { now: NOW });
   assert.equal(table.columnDefinitions!.map((c) => [c.name, c.type, c.format]), [['Name', 'string', 'name'], ['Created At', 'date', '']]);
-  assert.equal(table.rows[0]!.cells, ['web-pdb', '2025-06-01T11:50:00Z']);
+  assert.equal(table.rows[0]!.cells, ['gear', '2025-06-01T11:50:00Z']);
+  // Go prints the zero time for an unset creationTimestamp.
+  assert.equal(toTable(widgets, [{ metadata: { name: 'w' } }], { now: NOW }).rows[0]!.cells, ['w', '0001-01-01T00:00:00Z']);
 });
 
 config.run();
