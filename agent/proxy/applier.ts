@@ -45,7 +45,7 @@ export class IptablesApplier {
   readonly backend: IptablesBackend;
   private readonly prefix: readonly string[];
   private readonly timeoutMs: number;
-  private readonly bins: BackendBinaries;
+  readonly binaries: BackendBinaries;
   /** What is in the kernel now, as far as we know; undefined forces the next sync to be full. */
   private installed: NatRuleSet | undefined;
 
@@ -55,14 +55,14 @@ export class IptablesApplier {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     const bins = opts.binaries ?? backendBinaries(opts.backend);
     if (!bins) throw new IptablesError(`no iptables-${opts.backend}, iptables-${opts.backend}-save and iptables-${opts.backend}-restore binaries found`, '');
-    this.bins = bins;
+    this.binaries = bins;
   }
 
   /** Makes sure the plain `iptables` would not be a different backend than ours (never mix them). */
   async verifyBinaries(signal?: AbortSignal): Promise<void> {
-    const r = await this.run(this.bins.iptables, ['--version'], undefined, signal);
+    const r = await this.run(this.binaries.iptables, ['--version'], undefined, signal);
     if (r.code !== 0 || parseIptablesVersion(r.stdout) !== this.backend) {
-      throw new IptablesError(`${this.bins.iptables} is not the ${this.backend} backend: ${r.stdout.trim()}`, r.stderr);
+      throw new IptablesError(`${this.binaries.iptables} is not the ${this.backend} backend: ${r.stdout.trim()}`, r.stderr);
     }
   }
 
@@ -100,9 +100,9 @@ export class IptablesApplier {
   /** Adds each jump from a built-in chain unless `iptables -C` finds it already there. */
   async ensureJumps(signal?: AbortSignal): Promise<void> {
     for (const { chain, spec } of JUMP_RULES) {
-      const check = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
+      const check = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
       if (check.code === 0) continue;
-      const insert = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-I', chain, '1', ...spec], undefined, signal);
+      const insert = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-I', chain, '1', ...spec], undefined, signal);
       if (insert.code !== 0) throw new IptablesError(`cannot add the jump from nat ${chain}: ${insert.stderr.trim()}`, insert.stderr);
     }
   }
@@ -115,7 +115,7 @@ export class IptablesApplier {
 
   /** `iptables-save -t nat` of our backend. */
   async save(signal?: AbortSignal): Promise<string> {
-    const r = await this.run(this.bins.save, ['-t', 'nat'], undefined, signal);
+    const r = await this.run(this.binaries.save, ['-t', 'nat'], undefined, signal);
     if (r.code !== 0) throw new IptablesError(`iptables-save failed: ${r.stderr.trim()}`, r.stderr);
     return r.stdout;
   }
@@ -124,9 +124,9 @@ export class IptablesApplier {
   async removeAll(signal?: AbortSignal): Promise<void> {
     for (const { chain, spec } of JUMP_RULES) {
       for (let i = 0; i < 10; i++) {
-        const check = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
+        const check = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
         if (check.code !== 0) break;
-        const del = await this.run(this.bins.iptables, ['-w', '5', '-t', 'nat', '-D', chain, ...spec], undefined, signal);
+        const del = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-D', chain, ...spec], undefined, signal);
         if (del.code !== 0) throw new IptablesError(`cannot remove the jump from nat ${chain}: ${del.stderr.trim()}`, del.stderr);
       }
     }
@@ -144,7 +144,7 @@ export class IptablesApplier {
   }
 
   private async restore(text: string, signal?: AbortSignal): Promise<void> {
-    const r = await this.run(this.bins.restore, ['-w', '5', '--noflush'], text, signal);
+    const r = await this.run(this.binaries.restore, ['-w', '5', '--noflush'], text, signal);
     if (r.aborted) throw new IptablesError('iptables-restore aborted', '');
     if (r.timedOut) throw new IptablesError(`iptables-restore timed out after ${this.timeoutMs} ms`, r.stderr);
     if (r.code !== 0) throw new IptablesError(`iptables-restore failed: ${r.stderr.trim()}`, r.stderr);
