@@ -114,7 +114,9 @@ export interface Lab {
 
 /** What teardown needs to know even when the run that made the lab has crashed. */
 interface LabState {
-  /** Guard routes this lab added (ranges that were already guarded are left alone). */
+  /** Every range the lab uses. */
+  ranges: string[];
+  /** Guard routes teardown removes: those this lab added or shares with another lab. */
   guardRoutes: string[];
   /** Top-most directories the lab created on the machine for its bind mount targets. */
   createdDirs: string[];
@@ -245,7 +247,7 @@ export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Pro
   });
   const others = otherLabs(baseDir, dir);
   if (state) {
-    const stillUsed = new Set(others.flatMap((d) => readState(d)?.guardRoutes ?? []));
+    const stillUsed = new Set(others.flatMap((d) => readState(d)?.ranges ?? []));
     try {
       await removeGuardRoutes(state.guardRoutes.filter((r) => !stillUsed.has(r)));
     } catch (e) {
@@ -298,16 +300,20 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
     if (r.errors.length > 0) throw new Error(`cannot clear leftovers of lab ${name}: ${r.errors.join('; ')}`);
   }
 
-  // Guard routes someone else already set stay theirs: only the ones this lab adds are removed later.
-  const toGuard = await missingGuardRoutes([lanCidr, podCidr, serviceCidr]);
+  // Guard routes set by something other than a lab stay theirs. One set by another live lab for the
+  // same range is shared: whichever lab goes last removes it.
+  const ranges = [lanCidr, podCidr, serviceCidr];
+  const toGuard = await missingGuardRoutes(ranges);
+  const otherLabRanges = new Set(otherLabs(baseDir, dir).flatMap((d) => readState(d)?.ranges ?? []));
+  const shared = ranges.filter((r) => !toGuard.includes(r) && otherLabRanges.has(r));
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const state: LabState = { guardRoutes: toGuard, createdDirs: [], madeRunNetnsMount: !runNetnsIsMount() };
+  const state: LabState = { ranges, guardRoutes: [...toGuard, ...shared], createdDirs: [], madeRunNetnsMount: !runNetnsIsMount() };
   // Written before the first change to the machine, so a crash at any later point can be undone.
   writeFileSync(statePath(dir), JSON.stringify(state));
 
   const spawned = new Set<ChildProcess>();
   try {
-    await timed(steps, 'guardRoutes', () => addGuardRoutes(state.guardRoutes));
+    await timed(steps, 'guardRoutes', () => addGuardRoutes(toGuard));
 
     const hostNames = ['control', ...Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`)];
     const hosts: LabHost[] = hostNames.map((h, i) => ({
