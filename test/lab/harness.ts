@@ -9,16 +9,21 @@
  * created with the name of one that crashed first removes what that run left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec, waitFor, type ExecOptions, type ExecResult } from './exec.js';
-import { addGuardRoutes, missingGuardRoutes, removeGuardRoutes } from './guard-routes.js';
-import { addNetns, deleteNetns, ipBatch, killAllInNamespaces, listNetns, namespaceInode, netnsPath, NETNS_DIR, pidsInNamespaces, waitUntilGone } from './netns.js';
-import { createHostView, mountsUnder, nsenterPrefix, prepareNamespaceDir, PRIVATE_PATHS, runNetnsIsShared, unmountAllUnder, type HostView } from './host-ns.js';
+import { addGuardRoutes, missingGuardRoutes } from './guard-routes.js';
+import { addNetns, ipBatch, listNetns, netnsPath, NETNS_DIR } from './netns.js';
+import { createHostView, nsenterPrefix, prepareNamespaceDir, PRIVATE_PATHS, runNetnsIsShared } from './host-ns.js';
 import { generateKey, knownHosts, sshClientConfig, sshdArgv, writeSshdConfig } from './sshd.js';
-import { containerdArgv, CTR_BINARY, pidsInContainerCgroups, removeAllContainers, removeLeftoverCgroups, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
+import { containerdArgv, CTR_BINARY, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
+import { bindSource, containerdStateDir, DEFAULT_BASE_DIR, hostView, otherLabs, readState, statePath, timed, type LabState } from './lab-layout.js';
+import { teardownLab, type TeardownReport } from './teardown.js';
+import type { HostView } from './host-ns.js';
 
-export const DEFAULT_BASE_DIR = '/tmp/corral-lab';
+export { DEFAULT_BASE_DIR } from './lab-layout.js';
+export { teardownLab, type TeardownReport } from './teardown.js';
+
 export const DEFAULT_LAN_CIDR = '10.77.0.0/24';
 export const DEFAULT_POD_CIDR = '10.42.0.0/16';
 export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16';
@@ -75,7 +80,6 @@ export interface LabProcess {
 
 export interface LabTimings { bringUpMs: number; steps: Record<string, number> }
 
-export interface TeardownReport { ms: number; killed: number; errors: string[]; steps: Record<string, number> }
 
 export interface Lab {
   name: string;
@@ -112,168 +116,12 @@ export interface Lab {
   destroy(): Promise<TeardownReport>;
 }
 
-/** What teardown needs to know even when the run that made the lab has crashed. */
-interface LabState {
-  /** Every range the lab uses. */
-  ranges: string[];
-  /** Guard routes teardown removes: those this lab added or shares with another lab. */
-  guardRoutes: string[];
-  /** Top-most directories the lab created on the machine for its bind mount targets. */
-  createdDirs: string[];
-  /** True when /run/netns was not a mount before this lab (so teardown may unmount it when empty). */
-  madeRunNetnsMount: boolean;
-}
-
 const NAME_RE = /^[a-z][a-z0-9]{0,9}$/;
 
 function lanAddress(cidr: string, host: number): string {
   const m = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(cidr);
   if (!m) throw new Error(`lab LAN must be a /24 like 10.77.0.0/24, got ${cidr}`);
   return `${m[1]}.${host}`;
-}
-
-/**
- * Where a host keeps its own copy of a private path. /run/containerd is containerd's state dir (socket,
- * shim sockets, runc state), the rest sit under fs/.
- */
-function bindSource(hostDir: string, target: string): string {
-  if (target === '/run/containerd') return join(hostDir, 'run-containerd');
-  return join(hostDir, 'fs', target.replace(/^\//, '').replace(/\//g, '-'));
-}
-
-function hostView(labName: string, dir: string, host: string): HostView {
-  return { netns: `${labName}-${host}`, hostname: host, mntFile: join(dir, 'ns', `${host}.mnt`), utsFile: join(dir, 'ns', `${host}.uts`) };
-}
-
-function statePath(dir: string): string {
-  return join(dir, 'state.json');
-}
-
-function readState(dir: string): LabState | undefined {
-  try {
-    return JSON.parse(readFileSync(statePath(dir), 'utf8')) as LabState;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Other labs' directories under baseDir that still hold state (they may still use shared things). */
-function otherLabs(baseDir: string, dir: string): string[] {
-  if (!existsSync(baseDir)) return [];
-  return readdirSync(baseDir).map((n) => join(baseDir, n)).filter((d) => d !== dir && existsSync(statePath(d)));
-}
-
-async function timed<T>(steps: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
-    steps[name] = Math.round(performance.now() - t0);
-  }
-}
-
-/**
- * Removes everything a lab with this name left on the machine, whether it was destroyed half-way,
- * crashed or is live: containers, processes, mounts, netns, guard routes, directories.
- */
-export async function teardownLab(name: string, baseDir = DEFAULT_BASE_DIR): Promise<TeardownReport> {
-  const t0 = performance.now();
-  const dir = join(baseDir, name);
-  const prefix = `${name}-`;
-  const errors: string[] = [];
-  const state = readState(dir);
-  const mounted = new Set(mountsUnder(dir));
-  const hostsDir = join(dir, 'hosts');
-  const hostNames = existsSync(hostsDir) ? readdirSync(hostsDir) : [];
-
-  // The lab's processes are those living in one of its namespaces (sshd, containerd, shims, containers,
-  // ssh sessions, agents): identified by namespace, never by name.
-  const inodes = new Set<number>();
-  for (const ns of listNetns(prefix)) {
-    const ino = namespaceInode(netnsPath(ns));
-    if (ino !== undefined) inodes.add(ino);
-  }
-  for (const p of mounted) {
-    if (!p.endsWith('.mnt') && !p.endsWith('.uts')) continue;
-    const ino = namespaceInode(p);
-    if (ino !== undefined) inodes.add(ino);
-  }
-  const initialPids = pidsInNamespaces(inodes);
-  const steps: Record<string, number> = {};
-
-  // 1. Orderly container removal while the node's containerd may still answer, so runc cleans cgroups.
-  await timed(steps, 'containers', () => Promise.all(hostNames.map(async (host) => {
-    const view = hostView(name, dir, host);
-    const socket = join(hostsDir, host, 'run-containerd', 'containerd.sock');
-    if (!existsSync(socket) || !mounted.has(view.mntFile) || !existsSync(netnsPath(view.netns))) return;
-    try {
-      await removeAllContainers((argv) => exec([...nsenterPrefix(view), CTR_BINARY, '--connect-timeout', '2s', ...argv.slice(1)], { timeoutMs: 15_000 }), socket);
-    } catch (e) {
-      // A containerd that is already dead cannot help; killing and cgroup clean-up below still run.
-      if (!/connection refused|no such file|context deadline|timed out|dial/i.test(String(e))) errors.push(`containers on ${host}: ${String(e)}`);
-    }
-  })));
-
-  // 2. Kill whatever is left in the lab's namespaces, and wait until every lab process is really gone
-  //    (shims exit on their own after their task is deleted).
-  let killed = 0;
-  await timed(steps, 'processes', async () => {
-    try {
-      const runcRoots = hostNames.map((host) => join(hostsDir, host, 'run-containerd', 'runc'));
-      killed = await killAllInNamespaces(inodes, () => runcRoots.flatMap(pidsInContainerCgroups));
-      await waitUntilGone(initialPids, 5_000);
-    } catch (e) {
-      errors.push(String(e));
-    }
-  });
-
-  // 3. Cgroups runc could not delete because its processes were killed first.
-  for (const host of hostNames) removeLeftoverCgroups(join(hostsDir, host, 'run-containerd', 'runc'));
-
-  // 4. Mounts (namespace files), then netns, then routes, then files.
-  await timed(steps, 'mountsAndNetns', async () => {
-    try {
-      await unmountAllUnder(dir);
-    } catch (e) {
-      errors.push(String(e));
-    }
-    for (const ns of listNetns(prefix)) {
-      try {
-        await deleteNetns(ns);
-      } catch (e) {
-        errors.push(String(e));
-      }
-    }
-  });
-  const others = otherLabs(baseDir, dir);
-  if (state) {
-    const stillUsed = new Set(others.flatMap((d) => readState(d)?.ranges ?? []));
-    try {
-      await removeGuardRoutes(state.guardRoutes.filter((r) => !stillUsed.has(r)));
-    } catch (e) {
-      errors.push(String(e));
-    }
-  }
-  if (mountsUnder(dir).length === 0) rmSync(dir, { recursive: true, force: true });
-  else errors.push(`not removing ${dir}: mounts remain under it`);
-  if (state && others.length === 0) {
-    for (const d of state.createdDirs) {
-      try {
-        rmdirSync(d);
-      } catch {
-        /* not empty or already gone: leave it */
-      }
-    }
-  }
-  try {
-    if (existsSync(baseDir) && readdirSync(baseDir).length === 0) rmdirSync(baseDir);
-  } catch {
-    /* another lab appeared meanwhile */
-  }
-  if (state?.madeRunNetnsMount && existsSync(NETNS_DIR) && readdirSync(NETNS_DIR).length === 0) {
-    await exec(['umount', NETNS_DIR]);
-  }
-  return { ms: Math.round(performance.now() - t0), killed, errors, steps };
 }
 
 /** True when /run/netns is a mount point in the root mount namespace. */
@@ -367,8 +215,8 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
 
     const nodes: LabNode[] = hosts.slice(1).map((h) => ({
       ...h,
-      containerdSocket: join(h.dir, 'run-containerd', 'containerd.sock'),
-      containerdState: join(h.dir, 'run-containerd'),
+      containerdSocket: join(containerdStateDir(h.dir), 'containerd.sock'),
+      containerdState: containerdStateDir(h.dir),
     }));
     const control = hosts[0]!;
 
