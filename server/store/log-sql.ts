@@ -113,9 +113,10 @@ export const READER_SQL = {
 
   /**
    * One consistent page of a list: ?1 range start (inclusive), ?2 range end (exclusive), ?3 list
-   * only names greater than this, ?4 revision, ?5 limit (-1: none). The newest row per name at the
-   * revision comes from the covering (name, id, deleted) index (SQLite fills a bare column next to
-   * max() from the row holding the max); `total` counts every live key after ?3, for `remaining`.
+   * only names greater than this, ?4 revision, ?5 limit. The newest row per name at the revision
+   * comes from the covering (name, id, deleted) index (SQLite fills a bare column next to max()
+   * from the row holding the max); `total` counts every live key after ?3, for `remaining`.
+   * Only the columns a KeyValue needs: turning columns into JS values dominates large lists.
    */
   listPage: `
     WITH latest AS (
@@ -126,11 +127,22 @@ export const READER_SQL = {
     page AS (
       SELECT name, id, count(*) OVER () AS total FROM latest WHERE deleted = 0 ORDER BY name LIMIT ?5
     )
-    SELECT l.id, l.name, l.created, l.deleted,
-      CASE WHEN l.created THEN l.id ELSE l.create_revision END AS create_revision,
-      l.prev_revision, l.value, page.total
+    SELECT l.id, l.name, CASE WHEN l.created THEN l.id ELSE l.create_revision END AS create_revision,
+      l.value, page.total
     FROM page JOIN log AS l ON l.id = page.id
     ORDER BY page.name`,
+
+  /** The same without a limit (no count needed): ?1 start, ?2 end, ?3 after, ?4 revision. */
+  listAll: `
+    WITH latest AS (
+      SELECT name, max(id) AS id, deleted FROM log
+      WHERE name >= ?1 AND name < ?2 AND name > ?3 AND id <= ?4
+      GROUP BY name
+    )
+    SELECT l.id, l.name, CASE WHEN l.created THEN l.id ELSE l.create_revision END AS create_revision, l.value
+    FROM latest JOIN log AS l ON l.id = latest.id
+    WHERE latest.deleted = 0
+    ORDER BY latest.name`,
 
   /** ?1 range start, ?2 range end: live keys now. */
   count: `
@@ -154,13 +166,17 @@ export const READER_SQL = {
     LIMIT ?4`,
 } as const;
 
-/** A log row as the statements above return it. */
-export interface LogRow {
+/** The columns a KeyValue is made of. */
+export interface KvRow {
   id: number;
   name: string;
+  create_revision: number;
+  value: string;
+}
+
+/** A log row as the statements above return it. */
+export interface LogRow extends KvRow {
   created: number;
   deleted: number;
-  create_revision: number;
   prev_revision: number;
-  value: string;
 }

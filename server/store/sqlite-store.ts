@@ -11,7 +11,7 @@
 import { debuglog } from 'node:util';
 import { Broadcaster } from './broadcaster.js';
 import { prefixRange, type KeyRange } from './key-range.js';
-import { META, READER_SQL, SCHEMA_SQL, SCHEMA_VERSION, WRITER_SQL, type LogRow } from './log-sql.js';
+import { META, READER_SQL, SCHEMA_SQL, SCHEMA_VERSION, WRITER_SQL, type KvRow, type LogRow } from './log-sql.js';
 import { SqliteConnection, isConstraintError, type PreparedStatement } from './sqlite-db.js';
 import {
   StoreError,
@@ -79,7 +79,7 @@ interface WriteResult {
 type WriterStatements = Record<keyof typeof WRITER_SQL, PreparedStatement>;
 type ReaderStatements = Record<keyof typeof READER_SQL, PreparedStatement>;
 
-interface ListRow extends LogRow {
+interface ListRow extends KvRow {
   total: number;
 }
 
@@ -222,20 +222,27 @@ export class SqliteStore implements Store {
     if (this.#closing) throw closedError();
     const range = prefixRange(prefix);
     const requested = options.revision !== undefined && options.revision > 0 ? options.revision : undefined;
-    const limit = options.limit !== undefined && options.limit > 0 ? options.limit : -1;
+    const limit = options.limit !== undefined && options.limit > 0 ? options.limit : undefined;
     for (;;) {
       // A revision newer than any write is served as the current one (nothing differs yet).
       const revision = Math.min(requested ?? this.#currentRevision, this.#currentRevision);
       if (revision < this.#compactRevision) throw compactedError(revision, this.#compactRevision);
-      const rows = await this.#r.listPage.all<ListRow>([range.start, range.end, options.startAfter ?? '', revision, limit]);
+      const params = [range.start, range.end, options.startAfter ?? '', revision];
+      let rows: KvRow[];
+      let remaining = 0;
+      if (limit === undefined) {
+        rows = await this.#r.listAll.all<KvRow>(params);
+      } else {
+        const page = await this.#r.listPage.all<ListRow>([...params, limit]);
+        remaining = (page[0]?.total ?? 0) - page.length;
+        rows = page;
+      }
       // A compaction that passed `revision` while the query ran may have removed rows it needed.
       if (revision < this.#compactRevision) {
         if (requested !== undefined) throw compactedError(revision, this.#compactRevision);
         continue; // the current revision moved on: list again at the new one
       }
-      const total = rows[0]?.total ?? 0;
-      const more = total > rows.length;
-      return { kvs: rows.map(kvOf), revision, more, remaining: more ? total - rows.length : 0 };
+      return { kvs: rows.map(kvOf), revision, more: remaining > 0, remaining };
     }
   }
 
@@ -397,7 +404,7 @@ function closedError(): StoreError {
   return new StoreError('Closed', 'the store is closed');
 }
 
-function kvOf(row: LogRow): KeyValue {
+function kvOf(row: KvRow): KeyValue {
   return { key: row.name, value: row.value, modRevision: row.id, createRevision: row.create_revision };
 }
 

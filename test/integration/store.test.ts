@@ -10,6 +10,9 @@ import sqlite3 from 'sqlite3';
 import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../server/store/sqlite-store.js';
 import { StoreError, type StoreErrorCode, type StoreEvent } from '../../server/store/store.js';
 import { prefixUpperBound } from '../../server/store/key-range.js';
+import { SqliteConnection } from '../../server/store/sqlite-db.js';
+import { WRITER_SQL } from '../../server/store/log-sql.js';
+import { WriteBatcher } from '../../server/store/write-batcher.js';
 
 const dirs: string[] = [];
 function tempDbPath(): string {
@@ -676,3 +679,68 @@ lifecycle('close finishes pending writes', async () => {
 });
 
 lifecycle.run();
+
+// ---------------------------------------------------------------------------------------------------
+
+const batching = suite('store: write batcher');
+
+batching.after(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function batcherOnTable(): Promise<{ db: SqliteConnection; batcher: WriteBatcher<number>; values: () => Promise<number[]> }> {
+  const db = await SqliteConnection.open(tempDbPath());
+  await db.exec('CREATE TABLE t (x INTEGER UNIQUE)');
+  const { begin, commit, rollback, savepoint, release, rollbackToSavepoint } = WRITER_SQL;
+  const statements = await db.prepareAll({ begin, commit, rollback, savepoint, release, rollbackToSavepoint });
+  const batcher = new WriteBatcher<number>({ statements });
+  const values = async (): Promise<number[]> => (await db.all<{ x: number }>('SELECT x FROM t ORDER BY x')).map((r) => r.x);
+  return { db, batcher, values };
+}
+
+batching('a multi-statement job in its own savepoint is rolled back alone', async () => {
+  const { db, batcher, values } = await batcherOnTable();
+  try {
+    const insert = (x: number) => async (): Promise<number> => (await db.run('INSERT INTO t (x) VALUES (?)', [x])).lastId;
+    const results = await Promise.allSettled([
+      batcher.submit(insert(1)),
+      batcher.submit(
+        async () => {
+          await db.run('INSERT INTO t (x) VALUES (2)');
+          await db.run('INSERT INTO t (x) VALUES (3)');
+          throw new StoreError('Conflict', 'changed its mind after two statements');
+        },
+        { savepoint: true },
+      ),
+      batcher.submit(insert(4)),
+    ]);
+    assert.equal(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.equal(await values(), [1, 4]);
+    assert.is(batcher.stats().transactions, 1);
+    assert.is(batcher.stats().largestBatch, 3);
+  } finally {
+    await batcher.close();
+    await db.close();
+  }
+});
+
+batching('an unexpected error fails the whole batch and commits nothing', async () => {
+  const { db, batcher, values } = await batcherOnTable();
+  try {
+    const results = await Promise.allSettled([
+      batcher.submit(async () => (await db.run('INSERT INTO t (x) VALUES (1)')).lastId),
+      batcher.submit(async () => (await db.run('INSERT INTO no_such_table (x) VALUES (2)')).lastId),
+      batcher.submit(async () => (await db.run('INSERT INTO t (x) VALUES (3)')).lastId),
+    ]);
+    assert.ok(results.every((r) => r.status === 'rejected'));
+    assert.equal(await values(), []);
+    // The next batch works normally.
+    assert.is(await batcher.submit(async () => (await db.run('INSERT INTO t (x) VALUES (5)')).changes), 1);
+    assert.equal(await values(), [5]);
+  } finally {
+    await batcher.close();
+    await db.close();
+  }
+});
+
+batching.run();
