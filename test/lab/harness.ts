@@ -134,6 +134,8 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   if (!NAME_RE.test(opts.name)) throw new Error(`lab name must match ${NAME_RE}: ${opts.name}`);
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 50) throw new Error(`lab nodes must be 1..50, got ${opts.nodes}`);
   const name = opts.name;
+  // Validate the LAN before anything on the machine changes.
+  lanAddress(opts.lanCidr ?? DEFAULT_LAN_CIDR, 1);
   const baseDir = opts.baseDir ?? DEFAULT_BASE_DIR;
   const dir = join(baseDir, name);
   const prefix = `${name}-`;
