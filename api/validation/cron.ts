@@ -132,8 +132,20 @@ export function cronScheduleError(schedule: string): string | undefined {
   } catch (err) {
     return (err as Error).message;
   }
-  if (!nodeCronValidate(fields.join(' '))) return 'unsupported cron expression';
+  if (!nodeCronValidate(nodeCronFields(fields).join(' '))) return 'unsupported cron expression';
   return undefined;
+}
+
+/**
+ * Rewrites robfig-only spellings into ones node-cron understands: `N/step` means `N-max/step`, and
+ * `?` means `*`.
+ */
+function nodeCronFields(fields: readonly string[]): string[] {
+  return fields.map((field, i) => field.split(',').map((term) => {
+    if (term === '?') return '*';
+    const m = /^([^-/*?]+)\/(\d+)$/.exec(term);
+    return m ? `${m[1]}-${FIELDS[i]!.max}/${m[2]}` : term;
+  }).join(','));
 }
 
 /**
@@ -144,7 +156,7 @@ export function toNodeCronExpression(schedule: string): string | undefined {
   if (cronScheduleError(schedule) !== undefined) return undefined;
   const spec = schedule.trim().replace(/^(CRON_TZ|TZ)=\S*\s*/, '');
   if (spec.startsWith('@every ')) return undefined;
-  return DESCRIPTORS.get(spec) ?? spec.split(/\s+/).join(' ');
+  return DESCRIPTORS.get(spec) ?? nodeCronFields(spec.split(/\s+/)).join(' ');
 }
 
 /** An IANA time zone name the runtime knows (Kubernetes loads it with time.LoadLocation). */

@@ -120,7 +120,10 @@ export function notFound(field: string, value: unknown): StatusCause {
 
 /** field.TooLong (Kubernetes ≥ 1.32 wording, shared with api/status.ts). */
 export function tooLong(field: string, maxBytes: number): StatusCause {
-  return causes.tooLong(field, maxBytes);
+  const cause = causes.tooLong(field, maxBytes);
+  // An error about the whole object has no field (Kubernetes omits the empty string).
+  if (field === '') delete cause.field;
+  return cause;
 }
 
 // ------------------------------------------------------------------------------------ common checks
