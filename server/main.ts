@@ -17,8 +17,7 @@ import { createApiApp, type ApiApp } from './apiserver/app.js';
 import { Registry } from './apiserver/registry.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
-import { openSqliteStore } from './store/sqlite-store.js';
-import type { Store } from './store/store.js';
+import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
 import { dirname } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { InProcessTransport } from '../api/client/transport.js';
@@ -31,7 +30,7 @@ export interface RunningServer {
   tls: TlsMaterial;
   adminToken: string;
   registry: Registry;
-  store: Store;
+  store: SqliteStore;
   api: ApiApp;
   tokens: TokenStore;
   /** In-process admin client (what the controllers use). */
@@ -79,6 +78,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
   await step('creating the database dir', () => mkdir(dirname(paths.db(cfg.dataDir)), { recursive: true, mode: 0o700 }));
   const store = await step('opening the SQLite store', () => openSqliteStore({ path: paths.db(cfg.dataDir) }));
+  // Keep a floor of recent revisions so watchers can resume; compaction runs in small chunks.
+  store.startCompactor({ intervalMs: 5 * 60_000, keepRevisions: 1000 });
   const registry = new Registry(store);
   await step('creating the system namespaces', () => ensureNamespaces(registry));
 

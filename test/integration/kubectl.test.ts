@@ -120,7 +120,7 @@ it('get prints upstream Table columns, -o wide, -A, --show-labels, -L and select
 });
 
 it('get -w sees ADDED, MODIFIED and DELETED while another client writes', async ({ server }) => {
-  const watcher = kubectlSpawn(server, ['get', 'configmaps', '-n', 'shop', '-w', '--output-watch-events', '-o', 'name']);
+  const watcher = kubectlSpawn(server, ['get', 'configmaps', '-n', 'shop', '-w', '--output-watch-events']);
   let out = '';
   watcher.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   const waitFor = async (re: RegExp): Promise<void> => {
@@ -131,13 +131,13 @@ it('get -w sees ADDED, MODIFIED and DELETED while another client writes', async 
     }
   };
   try {
-    await waitFor(/ADDED\s+configmap\/shop-config/);
+    await waitFor(/shop-config\s+1\s+/); // the initial list, as Table rows
     await server.client.create('ConfigMap', 'shop', { metadata: { name: 'watched' }, data: { a: '1' } });
-    await waitFor(/ADDED\s+configmap\/watched/);
+    await waitFor(/ADDED\s+watched\s+1\s+/);
     await server.client.patch('ConfigMap', 'shop', 'watched', { data: { a: '2' } });
-    await waitFor(/MODIFIED\s+configmap\/watched/);
+    await waitFor(/MODIFIED\s+watched\s+1\s+/);
     await server.client.delete('ConfigMap', 'shop', 'watched');
-    await waitFor(/DELETED\s+configmap\/watched/);
+    await waitFor(/DELETED\s+watched\s+1\s+/);
     assert.is(watcher.exitCode, null, 'the watch stays open');
   } finally {
     watcher.kill();
