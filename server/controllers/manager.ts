@@ -6,6 +6,7 @@ import type { ControllerContext, ControllerStarter } from './context.js';
 
 const STARTERS: { name: string; start: ControllerStarter }[] = [
   // controllers register here: { name: 'replicaset', start: startReplicaSetController },
+  { name: 'scheduler', start: async (ctx) => { (await import('./scheduler-loop.js')).startScheduler(ctx); } },
 ];
 
 export async function startControllers(ctx: ControllerContext, only?: string[]): Promise<void> {

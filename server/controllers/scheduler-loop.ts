@@ -1,0 +1,276 @@
+/**
+ * The scheduler as a controller: pending pods (no spec.nodeName, our schedulerName, not terminating)
+ * are placed by the pure functions in server/scheduler over a snapshot built from the informer caches
+ * and kept current incrementally (assume on bind, removePod on delete/finish; rebuilt only when nodes
+ * change). Several binds run at once while placement itself stays sequential, so a batch of pods never
+ * double-books a node.
+ *
+ * A pod that fits nowhere gets a FailedScheduling event and PodScheduled=False, and waits in the
+ * unschedulable set until something that could help happens (a node added or changed, a pod deleted
+ * or finished) — with per-pod back-off, never a busy loop — plus a slow periodic retry as a safety net.
+ */
+import { deepEqual } from '../../api/object-util.js';
+import { log } from '../../api/log.js';
+import { rfc3339 } from '../../api/meta.js';
+import { StatusError } from '../../api/status.js';
+import type { Node, Pod } from '../../api/types.js';
+import {
+  assume,
+  buildSnapshot,
+  isTerminated,
+  podKey,
+  removePod,
+  schedulePod,
+  type ClusterSnapshot,
+} from '../scheduler/index.js';
+import type { ControllerContext } from './context.js';
+import { createEventRecorder, type EventRecorder } from './events.js';
+import type { Informer } from './informer.js';
+import { WorkQueue } from './work-queue.js';
+
+export const SCHEDULER_NAME = 'default-scheduler';
+const COMPONENT = 'scheduler';
+
+export interface SchedulerLoopOptions {
+  /** Binds in flight at once. */
+  parallelism?: number;
+  /** Unschedulable pods are all retried this often even if nothing seems to have changed. */
+  periodicRetryMs?: number;
+  /** Per-pod retry back-off after a failed attempt: initial and maximum. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** Whether this scheduler is responsible for the pod now. */
+export function needsScheduling(pod: Pod): boolean {
+  const name = pod.spec.schedulerName;
+  return !pod.spec.nodeName && !pod.metadata.deletionTimestamp && !isTerminated(pod) && (!name || name === SCHEDULER_NAME);
+}
+
+/** The parts of a Node that can change a scheduling decision (not heartbeats). */
+function nodeSchedulingView(node: Node): unknown {
+  return {
+    labels: node.metadata.labels,
+    taints: node.spec?.taints,
+    unschedulable: node.spec?.unschedulable,
+    allocatable: node.status?.allocatable,
+    ready: node.status?.conditions?.find((c) => c.type === 'Ready')?.status,
+  };
+}
+
+export class SchedulerLoop {
+  private readonly queue: WorkQueue;
+  private snapshot: ClusterSnapshot | undefined;
+  /** Pods placed in the snapshot whose binding is not yet seen in the informer: key → node. */
+  private readonly assumed = new Map<string, { pod: Pod; node: string }>();
+  /** Pending pods that fit nowhere at their last attempt: key → attempts so far and when. */
+  private readonly unschedulable = new Map<string, { attempts: number; lastMs: number }>();
+  private readonly attempts = new Map<string, number>();
+  private readonly events: EventRecorder;
+  private readonly parallelism: number;
+  private readonly periodicRetryMs: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  /** Counters for tests and benchmarks. */
+  readonly stats = { scheduled: 0, unschedulable: 0, bindErrors: 0, snapshotBuilds: 0 };
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly pods: Informer<Pod>,
+    private readonly nodes: Informer<Node>,
+    o: SchedulerLoopOptions = {},
+  ) {
+    this.parallelism = o.parallelism ?? 16;
+    this.periodicRetryMs = o.periodicRetryMs ?? 30_000;
+    this.initialBackoffMs = o.initialBackoffMs ?? 1000;
+    this.maxBackoffMs = o.maxBackoffMs ?? 10_000;
+    this.queue = new WorkQueue(this.initialBackoffMs, this.maxBackoffMs);
+    this.events = createEventRecorder(ctx.client, SCHEDULER_NAME);
+    this.wireHandlers();
+  }
+
+  private wireHandlers(): void {
+    this.pods.addHandlers({
+      onAdd: (pod) => this.podSeen(undefined, pod),
+      onUpdate: (old, pod) => this.podSeen(old, pod),
+      onDelete: (pod) => this.podGone(pod),
+    });
+    this.nodes.addHandlers({
+      onAdd: () => this.nodesChanged(),
+      onUpdate: (old, node) => {
+        if (!deepEqual(nodeSchedulingView(old), nodeSchedulingView(node))) this.nodesChanged();
+      },
+      onDelete: () => {
+        this.snapshot = undefined;
+      },
+    });
+  }
+
+  /** Starts the workers once both caches are filled; returns immediately. */
+  start(): void {
+    const signal = this.ctx.signal;
+    signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
+    void (async () => {
+      await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync()]);
+      for (let i = 0; i < this.parallelism; i++) void this.worker(signal);
+      const timer = setInterval(() => this.retryUnschedulable(true), this.periodicRetryMs);
+      timer.unref();
+      signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+    })();
+  }
+
+  // ------------------------------------------------------------------ cache events
+
+  private podSeen(old: Pod | undefined, pod: Pod): void {
+    const key = podKey(pod.metadata);
+    const nodeName = pod.spec.nodeName;
+    if (nodeName) {
+      this.assumed.delete(key);
+      this.unschedulable.delete(key);
+      if (!this.snapshot) return; // the next build reads the cache
+      if (isTerminated(pod)) {
+        if (this.snapshot.pods.has(key)) {
+          removePod(this.snapshot, pod);
+          this.retryUnschedulable(false);
+        }
+        return;
+      }
+      const placed = this.snapshot.pods.get(key);
+      const onNode = placed === undefined ? undefined : this.snapshot.nodes[placed.nodeIndex]?.name;
+      const changed = onNode !== nodeName || !old || !deepEqual(old.metadata.labels, pod.metadata.labels);
+      if (changed && this.snapshot.nodesByName.has(nodeName)) assume(this.snapshot, pod, nodeName);
+      return;
+    }
+    if (!needsScheduling(pod)) {
+      this.forgetPending(key, pod);
+      return;
+    }
+    if (this.unschedulable.has(key)) {
+      // Our own status write comes back as an update: only a change to what the pod asks for matters.
+      if (old && deepEqual(old.spec, pod.spec) && deepEqual(old.metadata.labels, pod.metadata.labels)) return;
+      this.unschedulable.delete(key);
+    }
+    this.queue.add(key);
+  }
+
+  private podGone(pod: Pod): void {
+    const key = podKey(pod.metadata);
+    this.forgetPending(key, pod);
+    if (this.snapshot?.pods.has(key)) {
+      removePod(this.snapshot, pod);
+      this.retryUnschedulable(false);
+    }
+  }
+
+  private forgetPending(key: string, pod: Pod): void {
+    this.unschedulable.delete(key);
+    this.attempts.delete(key);
+    if (this.assumed.delete(key) && this.snapshot) removePod(this.snapshot, pod);
+  }
+
+  private nodesChanged(): void {
+    this.snapshot = undefined;
+    this.retryUnschedulable(false);
+  }
+
+  /**
+   * Moves unschedulable pods back to the queue, each after what is left of its back-off (so a stream
+   * of cluster changes cannot turn into a busy loop). `all` ignores back-off (the periodic flush).
+   */
+  private retryUnschedulable(all: boolean): void {
+    const now = Date.now();
+    for (const [key, u] of this.unschedulable) {
+      this.unschedulable.delete(key);
+      const backoff = Math.min(this.initialBackoffMs * 2 ** Math.max(0, u.attempts - 1), this.maxBackoffMs);
+      const wait = all ? 0 : u.lastMs + backoff - now;
+      if (wait > 0) this.queue.addAfter(key, wait);
+      else this.queue.add(key);
+    }
+  }
+
+  // ------------------------------------------------------------------ scheduling
+
+  private currentSnapshot(): ClusterSnapshot {
+    if (this.snapshot) return this.snapshot;
+    const snapshot = buildSnapshot(this.nodes.list(), this.pods.list());
+    // Bindings in flight are not in the cache yet: keep their places taken.
+    for (const [key, a] of this.assumed) {
+      if (snapshot.nodesByName.has(a.node)) assume(snapshot, a.pod, a.node);
+      else this.assumed.delete(key);
+    }
+    this.stats.snapshotBuilds++;
+    this.snapshot = snapshot;
+    return snapshot;
+  }
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined || signal.aborted) return;
+      try {
+        await this.scheduleOne(key);
+      } catch (err) {
+        if (signal.aborted) return;
+        log.warn(COMPONENT, 'scheduling attempt failed, will retry', { pod: key, error: (err as Error).message });
+        this.queue.addRateLimited(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async scheduleOne(key: string): Promise<void> {
+    const pod = this.pods.get(key);
+    if (!pod || !needsScheduling(pod) || this.assumed.has(key)) return;
+    const snapshot = this.currentSnapshot();
+    const result = schedulePod(snapshot, pod);
+    if (result.nodeName === undefined) {
+      await this.markUnschedulable(key, pod, result.message);
+      return;
+    }
+    const nodeName = result.nodeName;
+    assume(snapshot, pod, nodeName);
+    this.assumed.set(key, { pod, node: nodeName });
+    const ns = pod.metadata.namespace ?? 'default';
+    const name = pod.metadata.name ?? '';
+    try {
+      await this.ctx.client.bind(ns, name, nodeName);
+    } catch (err) {
+      this.stats.bindErrors++;
+      if (this.assumed.delete(key) && this.snapshot) removePod(this.snapshot, pod);
+      // 404: the pod is gone; 409: someone else bound it or it is being deleted. Either way, done.
+      if (err instanceof StatusError && (err.code === 404 || err.code === 409)) return;
+      throw err;
+    }
+    this.attempts.delete(key);
+    this.stats.scheduled++;
+    this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${nodeName}`);
+  }
+
+  private async markUnschedulable(key: string, pod: Pod, message: string): Promise<void> {
+    const attempts = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, attempts);
+    this.unschedulable.set(key, { attempts, lastMs: Date.now() });
+    this.stats.unschedulable++;
+    this.events.record(pod, 'Warning', 'FailedScheduling', message);
+    const previous = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (previous?.status === 'False' && previous.reason === 'Unschedulable' && previous.message === message) return;
+    const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
+    conditions.push({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: rfc3339() });
+    try {
+      await this.ctx.client.patchStatus('Pod', pod.metadata.namespace, pod.metadata.name ?? '', {
+        metadata: { uid: pod.metadata.uid },
+        status: { phase: pod.status?.phase ?? 'Pending', conditions },
+      }, 'merge');
+    } catch (err) {
+      if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+    }
+  }
+}
+
+/** Manager entry point. */
+export function startScheduler(ctx: ControllerContext): SchedulerLoop {
+  const loop = new SchedulerLoop(ctx, ctx.informers.forKind<Pod>('Pod'), ctx.informers.forKind<Node>('Node'));
+  loop.start();
+  return loop;
+}
