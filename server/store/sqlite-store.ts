@@ -8,6 +8,7 @@
  * separate read-only connection, so they never see a batch that has not committed yet and never
  * wait for one (WAL lets readers and the writer run side by side).
  */
+import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
 import { Broadcaster } from './broadcaster.js';
 import { prefixRange, type KeyRange } from './key-range.js';
@@ -64,6 +65,8 @@ export interface SqliteStoreStats {
   largestBatch: number;
   /** Log rows removed by compaction. */
   rowsCompacted: number;
+  /** Longest compaction transaction so far: how long compaction held writers up, at most. */
+  longestCompactionChunkMs: number;
   /** Open watchers. */
   watchers: number;
   currentRevision: number;
@@ -104,6 +107,7 @@ export class SqliteStore implements Store {
   #compactRevision: number;
   #compactedThrough: number;
   #rowsCompacted = 0;
+  #longestCompactionChunkMs = 0;
   /** Compactions run one after another. */
   #compaction: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
@@ -328,6 +332,7 @@ export class SqliteStore implements Store {
     const end = await this.#w.chunkEnd.first<{ id: number }>([from, limit, this.#compactChunkRows - 1]);
     const to = end?.id ?? limit;
     const w = this.#w;
+    const started = performance.now();
     await w.begin.run();
     try {
       const superseded = await w.compactSuperseded.run([from, to]);
@@ -337,6 +342,7 @@ export class SqliteStore implements Store {
       this.#batcher.countTransaction();
       this.#compactedThrough = to;
       this.#rowsCompacted += superseded.changes + tombstones.changes;
+      this.#longestCompactionChunkMs = Math.max(this.#longestCompactionChunkMs, performance.now() - started);
     } catch (err) {
       await w.rollback.run().catch(() => {});
       throw err;
@@ -379,6 +385,7 @@ export class SqliteStore implements Store {
       writesFailed: batcher.jobsFailed,
       largestBatch: batcher.largestBatch,
       rowsCompacted: this.#rowsCompacted,
+      longestCompactionChunkMs: this.#longestCompactionChunkMs,
       watchers: this.#broadcaster.size,
       currentRevision: this.#currentRevision,
       compactRevision: this.#compactRevision,
