@@ -54,12 +54,17 @@ export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
   return 'IfNotPresent';
 }
 
+/** For Go's non-pointer ints, 0 is "unset" and gets the default too (protobuf clients send zeros). */
+function setDefaultNonZero(obj: Obj, field: string, value: number): void {
+  if (obj[field] === undefined || obj[field] === null || obj[field] === 0) obj[field] = value;
+}
+
 function defaultProbe(probe: unknown): void {
   if (!isObj(probe)) return;
-  setDefault(probe, 'timeoutSeconds', 1);
-  setDefault(probe, 'periodSeconds', 10);
-  setDefault(probe, 'successThreshold', 1);
-  setDefault(probe, 'failureThreshold', 3);
+  setDefaultNonZero(probe, 'timeoutSeconds', 1);
+  setDefaultNonZero(probe, 'periodSeconds', 10);
+  setDefaultNonZero(probe, 'successThreshold', 1);
+  setDefaultNonZero(probe, 'failureThreshold', 3);
   defaultHttpGet(probe['httpGet']);
 }
 

@@ -43,7 +43,7 @@ pods('a bare pod gets the pod, container, port, probe and env defaults', () => {
         name: 'app', image: 'nginx:1.27',
         ports: [{ containerPort: 80 }],
         livenessProbe: { httpGet: { port: 80 } },
-        readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 5 },
+        readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 5, successThreshold: 0 },
         env: [{ name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
         resources: { limits: { cpu: '500m', memory: '128Mi' }, requests: { cpu: '100m' } },
       }],
@@ -68,6 +68,7 @@ pods('a bare pod gets the pod, container, port, probe and env defaults', () => {
     httpGet: { port: 80, path: '/', scheme: 'HTTP' }, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3,
   });
   assert.is(at(pod, 'spec.containers.0.readinessProbe.periodSeconds'), 5);
+  assert.is(at(pod, 'spec.containers.0.readinessProbe.successThreshold'), 1, 'a zero (protobuf "unset") threshold is defaulted');
   assert.is(at(pod, 'spec.containers.0.env.0.valueFrom.fieldRef.apiVersion'), 'v1');
   // Requests default to limits per resource; an explicit request is kept.
   assert.equal(at(pod, 'spec.containers.0.resources.requests'), { cpu: '100m', memory: '128Mi' });
