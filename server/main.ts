@@ -18,6 +18,9 @@ import { Registry } from './apiserver/registry.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
+import { MemoryStore } from './store/memory-store.js';
+import { RoutingStore } from './store/routing-store.js';
+import type { Store } from './store/store.js';
 import { dirname } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { InProcessTransport } from '../api/client/transport.js';
@@ -30,7 +33,9 @@ export interface RunningServer {
   tls: TlsMaterial;
   adminToken: string;
   registry: Registry;
-  store: SqliteStore;
+  store: Store;
+  /** The SQLite backend (for backups and write statistics). */
+  sqlite: SqliteStore;
   api: ApiApp;
   tokens: TokenStore;
   /** In-process admin client (what the controllers use). */
@@ -77,9 +82,15 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
   await step('creating the database dir', () => mkdir(dirname(paths.db(cfg.dataDir)), { recursive: true, mode: 0o700 }));
-  const store = await step('opening the SQLite store', () => openSqliteStore({ path: paths.db(cfg.dataDir) }));
+  const sqlite = await step('opening the SQLite store', () => openSqliteStore({ path: paths.db(cfg.dataDir) }));
   // Keep a floor of recent revisions so watchers can resume; compaction runs in small chunks.
-  store.startCompactor({ intervalMs: 5 * 60_000, keepRevisions: 1000 });
+  sqlite.startCompactor({ intervalMs: 5 * 60_000, keepRevisions: 1000 });
+  // Lease heartbeats and Events change all the time and are worthless after a restart: keep them
+  // in memory so an idle cluster does not write to the SD card.
+  const store = new RoutingStore([
+    { prefix: '/registry/coordination.k8s.io/leases/', store: new MemoryStore() },
+    { prefix: '/registry/core/events/', store: new MemoryStore({ ttlMs: 60 * 60_000 }) },
+  ], sqlite);
   const registry = new Registry(store);
   await step('creating the system namespaces', () => ensureNamespaces(registry));
 
@@ -126,7 +137,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
 
   let closed = false;
   return {
-    url, port, tls, adminToken, registry, store, api, tokens, client,
+    url, port, tls, adminToken, registry, store, sqlite, api, tokens, client,
     async close() {
       if (closed) return;
       closed = true;

@@ -91,8 +91,9 @@ export class Registry {
     this.plugins.push(plugin);
   }
 
-  currentRevision(): number {
-    return this.store.currentRevision();
+  /** The newest revision of the backend that holds this kind. */
+  currentRevision(info: ResourceInfo): number {
+    return this.store.currentRevision(listPrefix(info));
   }
 
   /** Decodes a stored value; the result is shared and must not be mutated (clone first). */
@@ -203,7 +204,7 @@ export class Registry {
       if (err instanceof StoreError && err.code === 'Compacted') {
         throw o.continued
           ? errors.gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.')
-          : errors.gone(`too old resource version: ${o.revision} (${this.store.compactRevision()})`);
+          : errors.gone(`too old resource version: ${o.revision} (${this.store.compactRevision(prefix)})`);
       }
       throw err;
     }
@@ -232,7 +233,7 @@ export class Registry {
     try {
       events = this.store.watch(prefix, { sinceRevision: since, signal: q.signal });
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision()})`);
+      if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision(prefix)})`);
       throw err;
     }
     try {
@@ -251,7 +252,7 @@ export class Registry {
         }
       }
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision()})`);
+      if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision(prefix)})`);
       throw err;
     }
   }

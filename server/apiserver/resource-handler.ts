@@ -180,7 +180,7 @@ export class ResourceHandler {
     outgoing?.once('close', () => abort.abort());
     c.req.raw.signal?.addEventListener('abort', () => abort.abort());
     const resourceVersion = q.get('resourceVersion') ?? '';
-    const startRevision = resourceVersion && resourceVersion !== '0' ? Number(resourceVersion) : this.o.registry.currentRevision();
+    const startRevision = resourceVersion && resourceVersion !== '0' ? Number(resourceVersion) : this.o.registry.currentRevision(info);
     const events = this.o.registry.watch(info, namespace, {
       ...selectors,
       resourceVersion,

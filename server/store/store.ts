@@ -87,10 +87,10 @@ export interface Store {
    * replayed first; a `sinceRevision` older than the compaction point throws Compacted.
    */
   watch(prefix: string, options: WatchOptions): AsyncIterable<StoreEvent>;
-  /** The newest revision written. */
-  currentRevision(): number;
+  /** The newest revision written (of the backend holding `prefix`, where backends differ). */
+  currentRevision(prefix?: string): number;
   /** The oldest revision that can still be watched from or listed at. */
-  compactRevision(): number;
+  compactRevision(prefix?: string): number;
   /** Drop superseded versions older than `revision`. */
   compact(revision: number): Promise<void>;
   close(): Promise<void>;
