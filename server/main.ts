@@ -26,6 +26,7 @@ import { ApiClient } from '../api/client/client.js';
 import { InProcessTransport } from '../api/client/transport.js';
 import { InformerFactory } from './controllers/informer.js';
 import { startControllers } from './controllers/manager.js';
+import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 
 export interface RunningServer {
   url: string;
@@ -92,6 +93,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     { prefix: '/registry/core/events/', store: new MemoryStore({ ttlMs: 60 * 60_000 }) },
   ], sqlite);
   const registry = new Registry(store);
+  const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, cfg));
   await step('creating the system namespaces', () => ensureNamespaces(registry));
 
   const host = cfg.advertiseAddress ?? '127.0.0.1';
@@ -109,6 +111,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     s.once('listening', () => resolve(s));
   }));
   port = (server.address() as AddressInfo).port;
+  await step('publishing the kubernetes service', () => ensureKubernetesService(registry, allocator.apiServerServiceIP, { address: host, port }));
   // Long-lived watches must not be cut by Node's default request/idle timeouts.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

@@ -1,0 +1,26 @@
+/**
+ * The API server's cross-object admission plugins: Service ClusterIP/NodePort allocation,
+ * DefaultTolerationSeconds for pods and the generated Job selector. `installAdmissionPlugins`
+ * rebuilds the allocation bitmaps from the store before returning, so call it before serving.
+ */
+import type { Registry } from '../registry.js';
+import { ServiceAllocator } from './service-allocator.js';
+import { defaultTolerationSecondsPlugin } from './default-toleration-seconds.js';
+import { jobSelectorPlugin } from './job-selector.js';
+
+export { ServiceAllocator } from './service-allocator.js';
+export { ensureKubernetesService } from './kubernetes-service.js';
+
+export interface AdmissionSettings {
+  serviceCidr: string;
+  podEvictionTimeoutSeconds: number;
+}
+
+export async function installAdmissionPlugins(registry: Registry, s: AdmissionSettings): Promise<ServiceAllocator> {
+  const allocator = new ServiceAllocator(registry, { serviceCidr: s.serviceCidr });
+  await allocator.rebuild();
+  registry.addPlugin(allocator);
+  registry.addPlugin(defaultTolerationSecondsPlugin(s.podEvictionTimeoutSeconds));
+  registry.addPlugin(jobSelectorPlugin());
+  return allocator;
+}

@@ -1,0 +1,61 @@
+/**
+ * The `kubernetes` Service in `default`: the first address of the service range, port 443, with an
+ * Endpoints object that points at this API server (what in-cluster clients use). Created at start-up
+ * and corrected when the server's address or port changed since the last run.
+ */
+import type { Endpoints, Service } from '../../../api/types.js';
+import { resourceForKind } from '../../../api/resources.js';
+import { StatusError } from '../../../api/status.js';
+import { deepEqual } from '../../../api/object-util.js';
+import { log } from '../../../api/log.js';
+import type { Registry } from '../registry.js';
+import { parseIPv4 } from './ipv4-range.js';
+
+export interface ApiServerEndpoint {
+  /** The address clients reach the API server on (an IPv4 address). */
+  address: string;
+  port: number;
+}
+
+const NAME = 'kubernetes';
+const NAMESPACE = 'default';
+
+async function createIgnoringConflict(registry: Registry, kind: string, obj: unknown): Promise<void> {
+  try {
+    await registry.create(resourceForKind(kind)!, NAMESPACE, obj);
+  } catch (err) {
+    if (!(err instanceof StatusError && err.code === 409)) throw err;
+  }
+}
+
+export async function ensureKubernetesService(registry: Registry, clusterIP: string, ep: ApiServerEndpoint): Promise<void> {
+  const svcInfo = resourceForKind('Service')!;
+  const existing = await registry.tryGet(svcInfo, NAMESPACE, NAME) as Service | undefined;
+  const ports = [{ name: 'https', port: 443, protocol: 'TCP' as const, targetPort: ep.port }];
+  if (!existing) {
+    await createIgnoringConflict(registry, 'Service', {
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: NAME, namespace: NAMESPACE, labels: { component: 'apiserver', provider: 'kubernetes' } },
+      spec: { type: 'ClusterIP', clusterIP, ports, sessionAffinity: 'None' },
+    });
+  } else if (!deepEqual(existing.spec.ports, ports)) {
+    await registry.guaranteedUpdate(svcInfo, NAMESPACE, NAME, (cur) => ({ ...cur, spec: { ...(cur.spec as object), ports } }));
+  }
+
+  if (parseIPv4(ep.address) === undefined) {
+    log.warn('allocator', 'the advertise address is not an IPv4 address: no Endpoints for the kubernetes service', { address: ep.address });
+    return;
+  }
+  const epInfo = resourceForKind('Endpoints')!;
+  const subsets = [{ addresses: [{ ip: ep.address }], ports: [{ name: 'https', port: ep.port, protocol: 'TCP' as const }] }];
+  const current = await registry.tryGet(epInfo, NAMESPACE, NAME) as Endpoints | undefined;
+  if (!current) {
+    await createIgnoringConflict(registry, 'Endpoints', {
+      apiVersion: 'v1', kind: 'Endpoints',
+      metadata: { name: NAME, namespace: NAMESPACE, labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
+      subsets,
+    });
+  } else if (!deepEqual(current.subsets, subsets)) {
+    await registry.guaranteedUpdate(epInfo, NAMESPACE, NAME, (cur) => ({ ...cur, subsets }));
+  }
+}
