@@ -1,0 +1,186 @@
+/**
+ * API server benchmark (prints figures, asserts nothing, ends by itself):
+ *
+ *   node dist/test/bench/api.bench.js [--quick]
+ *
+ * Against a real `corral server` process on loopback (HTTPS, admin token, SQLite on the local disk):
+ * creates per second with 1 and 50 concurrent clients, a LIST of 10,000 pods (JSON and Table), watch
+ * delivery latency p50/p99, server RSS idle and after 10,000 objects, bytes written to the database
+ * files while idle with heartbeating nodes — and, in the same run on the same disk, the floor: raw
+ * `sqlite3` INSERTs of the same JSON (one per transaction and batched 50 per transaction).
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ServerProcess } from '../support/server-process.js';
+import { HttpsTransport } from '../../api/client/transport.js';
+import { ApiClient } from '../../api/client/client.js';
+import { microTime } from '../../api/meta.js';
+import { SqliteConnection } from '../../server/store/sqlite-db.js';
+
+const quick = process.argv.includes('--quick');
+const SEQ = quick ? 300 : 1000;
+const CONC_CLIENTS = 50;
+const CONC_TOTAL = quick ? 1500 : 5000;
+const LIST_PODS = 10_000;
+const WATCH_SAMPLES = quick ? 100 : 300;
+const IDLE_SECONDS = quick ? 20 : 60;
+
+function line(label: string, value: string): void {
+  process.stdout.write(`${label.padEnd(56)} ${value}\n`);
+}
+const perSec = (n: number, ms: number): number => Math.round((n / ms) * 1000);
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Bytes the process wrote to storage (includes WAL and checkpoints), from /proc/<pid>/io. */
+function writeBytes(pid: number): number {
+  const m = /write_bytes:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+function dbBytes(dir: string): number {
+  const d = join(dir, 'server', 'db');
+  return readdirSync(d).reduce((sum, f) => sum + statSync(join(d, f)).size, 0);
+}
+
+const pod = (name: string): unknown => ({
+  metadata: { name, labels: { app: 'bench', tier: name.length % 2 ? 'a' : 'b' } },
+  spec: { containers: [{ name: 'web', image: 'busybox:1.35', command: ['httpd', '-f', '-p', '8080'], resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+});
+
+async function rawFloor(): Promise<{ single: number; batched: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-raw-'));
+  const db = await SqliteConnection.open(join(dir, 'raw.db'));
+  await db.all('PRAGMA journal_mode = WAL');
+  await db.exec('PRAGMA synchronous = NORMAL; CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, value TEXT)');
+  const value = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...(pod('raw-0') as object) });
+  const ins = await db.prepare('insert', 'INSERT INTO t (name, value) VALUES (?, ?)');
+  let t0 = performance.now();
+  for (let i = 0; i < SEQ; i++) await ins.run([`/raw/${i}`, value]);
+  const single = perSec(SEQ, performance.now() - t0);
+  t0 = performance.now();
+  for (let b = 0; b < CONC_TOTAL / 50; b++) {
+    await db.exec('BEGIN');
+    for (let i = 0; i < 50; i++) await ins.run([`/rawb/${b}/${i}`, value]);
+    await db.exec('COMMIT');
+  }
+  const batched = perSec(CONC_TOTAL, performance.now() - t0);
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { single, batched };
+}
+
+async function main(): Promise<void> {
+  const server = await ServerProcess.start({ extraArgs: ['--disable-controllers'] });
+  const pid = server.child!.pid!;
+  const transport = new HttpsTransport({ server: server.url, caPem: server.caPem, token: server.token });
+  const client = new ApiClient(transport);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    line('server RSS idle (MiB)', rssMiB(pid).toFixed(1));
+
+    const floor = await rawFloor();
+
+    await client.create('Namespace', undefined, { metadata: { name: 'bench' } });
+    let t0 = performance.now();
+    for (let i = 0; i < SEQ; i++) await client.create('Pod', 'bench', pod(`seq-${i}`));
+    const seq = perSec(SEQ, performance.now() - t0);
+    line('creates/s, 1 client (pods over HTTPS)', `${seq}`);
+    line('  raw sqlite3 INSERT/s, 1 per transaction (floor)', `${floor.single}  (corral = ${((seq / floor.single) * 100).toFixed(1)}% of floor)`);
+
+    t0 = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: CONC_CLIENTS }, async () => {
+      while (next < CONC_TOTAL) {
+        const i = next++;
+        await client.create('Pod', 'bench', pod(`conc-${i}`));
+      }
+    }));
+    const conc = perSec(CONC_TOTAL, performance.now() - t0);
+    line(`creates/s, ${CONC_CLIENTS} concurrent clients`, `${conc}`);
+    line('  raw sqlite3 INSERT/s, 50 per transaction (floor)', `${floor.batched}  (corral = ${((conc / floor.batched) * 100).toFixed(1)}% of floor)`);
+
+    const existing = SEQ + CONC_TOTAL;
+    next = existing;
+    await Promise.all(Array.from({ length: CONC_CLIENTS }, async () => {
+      while (next < LIST_PODS) {
+        const i = next++;
+        await client.create('Pod', 'bench', pod(`fill-${i}`));
+      }
+    }));
+    await new Promise((r) => setTimeout(r, 500));
+    line('server RSS after 10,000 pods (MiB)', rssMiB(pid).toFixed(1));
+
+    const listTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      t0 = performance.now();
+      const list = await client.list('Pod', 'bench');
+      listTimes.push(performance.now() - t0);
+      if (list.items.length < LIST_PODS) throw new Error(`listed ${list.items.length} pods`);
+    }
+    line('LIST 10,000 pods, JSON (ms, best of 3)', Math.min(...listTimes).toFixed(0));
+    const tableTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      t0 = performance.now();
+      const res = await transport.request({ method: 'GET', path: '/api/v1/namespaces/bench/pods', headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
+      await res.text();
+      tableTimes.push(performance.now() - t0);
+    }
+    line('LIST 10,000 pods, Table as kubectl asks (ms, best of 3)', Math.min(...tableTimes).toFixed(0));
+    t0 = performance.now();
+    const page = await client.list('Pod', 'bench', { limit: 500 });
+    line('LIST first page of 500 (ms)', (performance.now() - t0).toFixed(0));
+    void page;
+
+    // Watch latency: time from sending a create to receiving its event on an open watch.
+    const abort = new AbortController();
+    const sent = new Map<string, number>();
+    const latencies: number[] = [];
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => { resolveDone = r; });
+    const start = await client.list('ConfigMap', 'bench', { limit: 1 });
+    void (async () => {
+      for await (const ev of client.watchOnce('ConfigMap', 'bench', { resourceVersion: start.metadata.resourceVersion!, signal: abort.signal })) {
+        const t = sent.get(ev.object.metadata.name!);
+        if (t !== undefined) latencies.push(performance.now() - t);
+        if (latencies.length >= WATCH_SAMPLES) resolveDone();
+      }
+    })().catch(() => undefined);
+    for (let i = 0; i < WATCH_SAMPLES; i++) {
+      const name = `w-${i}`;
+      sent.set(name, performance.now());
+      await client.create('ConfigMap', 'bench', { metadata: { name } });
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+    abort.abort();
+    latencies.sort((a, b) => a - b);
+    line('watch delivery latency p50 / p99 (ms)', `${pct(latencies, 50).toFixed(2)} / ${pct(latencies, 99).toFixed(2)}  (${latencies.length} events)`);
+
+    // Idle with 3 heartbeating "nodes": Lease renewals every 10 s must not reach the disk.
+    for (const n of ['n1', 'n2', 'n3']) {
+      await client.create('Lease', 'kube-node-lease', { metadata: { name: n }, spec: { holderIdentity: n, leaseDurationSeconds: 40, renewTime: microTime() } });
+    }
+    const dbBefore = dbBytes(server.dataDir);
+    const ioBefore = writeBytes(pid);
+    const idleEnd = Date.now() + IDLE_SECONDS * 1000;
+    while (Date.now() < idleEnd) {
+      for (const n of ['n1', 'n2', 'n3']) await client.patch('Lease', 'kube-node-lease', n, { spec: { renewTime: microTime() } });
+      await new Promise((r) => setTimeout(r, 2_000)); // 5× the real rate, to make writes show
+    }
+    const ioDelta = writeBytes(pid) - ioBefore;
+    line(`bytes written in ${IDLE_SECONDS} s idle, 3 nodes heartbeating every 2 s`, `${ioDelta} (db files grew ${dbBytes(server.dataDir) - dbBefore} B)`);
+    line('  projected per idle hour', `${Math.round((ioDelta * 3600) / IDLE_SECONDS)} B`);
+    line('server RSS at the end (MiB)', rssMiB(pid).toFixed(1));
+  } finally {
+    transport.close();
+    await server.destroy();
+  }
+}
+
+await main();
