@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Ctr, type CallOptions, type CtrOptions } from './ctr.js';
 import { RuntimeError, isRuntimeError } from './errors.js';
 import { ImageService, normalizeImageRef } from './images.js';
-import { buildSpec, mergeEnv, resolveArgs, type BindMount, type DeviceNode } from './spec.js';
+import { buildSpec, capabilitiesFromMask, mergeEnv, resolveArgs, type BindMount, type DeviceNode } from './spec.js';
 
 export interface ContainerSpec {
   /** containerd id: [A-Za-z0-9] runs joined by . _ -, at most 76 characters. */
@@ -184,6 +184,7 @@ export class ContainerdRuntime {
       if (args.length === 0) throw new RuntimeError('InvalidArgument', `container ${spec.id}: no command and the image has no entrypoint or cmd`, 'run');
       const ociSpec = buildSpec({
         rootfs,
+        hostCapabilities: await hostCapabilities(),
         readOnlyRootfs: spec.readOnlyRootfs,
         args,
         env: mergeEnv(imageConfig.env, spec.env),
@@ -353,7 +354,9 @@ export class ContainerdRuntime {
     if (opts.cwd) ctrArgs.push('--cwd', opts.cwd);
     ctrArgs.push(id, ...opts.args);
     const child = opts.tty
-      ? spawn('script', ['--quiet', '--return', '--flush', '--command', [this.ctr.ctrPath, ...ctrArgs].map(shellQuote).join(' '), '/dev/null'], { stdio: 'pipe' })
+      ? // `script` gives ctr the console it insists on; that outer pty is made raw so it neither echoes
+        // nor rewrites line endings a second time (the container's own pty already does).
+        spawn('script', ['--quiet', '--return', '--flush', '--command', `stty raw -echo 2>/dev/null; exec ${[this.ctr.ctrPath, ...ctrArgs].map(shellQuote).join(' ')}`, '/dev/null'], { stdio: 'pipe' })
       : spawn(this.ctr.ctrPath, ctrArgs, { stdio: 'pipe' });
     const kill = async (): Promise<void> => {
       await this.ctr.call(['tasks', 'kill', '--exec-id', opts.execId, '--signal', 'SIGKILL', id], { timeoutMs: 10_000 }).catch(ignoreNotFound);
@@ -493,6 +496,23 @@ export async function resolveImageUser(user: string, rootfs: string): Promise<{ 
     }
   }
   return { uid, gid: gid ?? 0 };
+}
+
+let hostCaps: Promise<string[] | undefined> | undefined;
+
+/**
+ * The capability bounding set of this process, which containerd and runc share on a normal install
+ * (a container cannot be given more); undefined if it cannot be read.
+ */
+export function hostCapabilities(): Promise<string[] | undefined> {
+  hostCaps ??= readFile('/proc/self/status', 'utf8').then(
+    (text) => {
+      const m = /^CapBnd:\s+([0-9a-f]+)$/m.exec(text);
+      return m ? capabilitiesFromMask(m[1]!) : undefined;
+    },
+    () => undefined,
+  );
+  return hostCaps;
 }
 
 /** Reads a host device node's type and numbers for the spec. */

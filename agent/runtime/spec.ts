@@ -43,6 +43,11 @@ export interface SpecInput {
   cpus?: number | undefined;
   cpuShares?: number | undefined;
   cgroupsPath: string;
+  /**
+   * Capabilities the runtime itself holds (its bounding set); a container can get no others, and
+   * runc fails the start if asked to. Omitted: no filtering.
+   */
+  hostCapabilities?: readonly string[] | undefined;
   annotations?: Record<string, string> | undefined;
 }
 
@@ -52,7 +57,7 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
 ];
 
-/** Every capability up to CAP_CHECKPOINT_RESTORE (Linux 5.9), for privileged containers and "ALL". */
+/** Every capability up to CAP_CHECKPOINT_RESTORE (Linux 5.9), in bit order, for privileged containers and "ALL". */
 export const ALL_CAPABILITIES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
   'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
@@ -69,8 +74,20 @@ export function normalizeCapability(cap: string): string {
   return upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
 }
 
-/** Default caps, plus capAdd, minus capDrop ("ALL" allowed in both, like Kubernetes). */
-export function effectiveCapabilities(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop'>): string[] {
+/** Capability names of a /proc/<pid>/status Cap* mask ("000001fffeffffff"). */
+export function capabilitiesFromMask(hexMask: string): string[] {
+  const mask = BigInt(`0x${hexMask.trim()}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask & (1n << BigInt(bit))) !== 0n);
+}
+
+/** Default caps, plus capAdd, minus capDrop ("ALL" allowed in both, like Kubernetes), within the host's set. */
+export function effectiveCapabilities(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop' | 'hostCapabilities'>): string[] {
+  const host = input.hostCapabilities;
+  const caps = wantedCapabilities(input);
+  return host ? caps.filter((c) => host.includes(c)) : caps;
+}
+
+function wantedCapabilities(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop'>): string[] {
   if (input.privileged) return [...ALL_CAPABILITIES];
   const add = (input.capAdd ?? []).map(normalizeCapability);
   const drop = (input.capDrop ?? []).map(normalizeCapability);

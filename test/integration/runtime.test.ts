@@ -8,8 +8,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ContainerdRuntime, RuntimeError, isRuntimeError, type TaskEvent } from '../../agent/runtime/index.js';
 import { buildBusyboxImage } from '../lab/image.js';
@@ -101,7 +103,6 @@ run('a private containerd starts in its own netns and the busybox image imports'
   await execOk(['ip', 'netns', 'add', netnsName]);
   await execOk(['ip', '-n', netnsName, 'link', 'set', 'lo', 'up']);
   const config = join(dir, 'config.toml');
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(config, containerdConfig({ root: join(dir, 'root'), state: join(dir, 'state'), socket, config }));
   // nsenter (not `ip netns exec`) keeps containerd in our mount namespace, where the rootfs mounts are.
   containerd = spawn('nsenter', [`--net=/run/netns/${netnsName}`, '/usr/bin/containerd', '--config', config], {
@@ -123,6 +124,64 @@ run('a private containerd starts in its own netns and the busybox image imports'
   assert.not.ok(await rt.images.exists('busybox:nope'));
   const cfg = await rt.images.config('busybox');
   assert.equal(cfg.cmd, ['sh']);
+});
+
+run('pull from a plain-HTTP registry on loopback with credentials; a wrong password is an ImagePull error', async () => {
+  // A minimal registry (distribution API v2, read-only, Basic auth) serving the busybox OCI layout.
+  const layout = join(dir, 'registry');
+  mkdirSync(layout, { recursive: true });
+  await execOk(['tar', '-xf', await buildBusyboxImage({ dir: join(tmpdir(), 'corral-test-images') }), '-C', layout]);
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; mediaType: string }[] };
+  const manifest = index.manifests[0]!;
+  const blob = (digest: string): Buffer => readFileSync(join(layout, 'blobs', 'sha256', digest.replace('sha256:', '')));
+  const auth = `Basic ${Buffer.from('puller:s3cret').toString('base64')}`;
+  const authorized: string[] = [];
+  const server = createServer((req, res) => {
+    if (req.headers.authorization !== auth) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="corral-test"', 'Content-Type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
+    const url = req.url ?? '';
+    authorized.push(url);
+    let m: RegExpExecArray | null;
+    if (url === '/v2/' || url === '/v2') { res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{}'); return; }
+    if ((m = /^\/v2\/test\/busybox\/manifests\/(.+)$/.exec(url)) && (m[1] === 'v1' || m[1] === manifest.digest)) {
+      const body = blob(manifest.digest);
+      res.writeHead(200, { 'Content-Type': manifest.mediaType, 'Docker-Content-Digest': manifest.digest, 'Content-Length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if ((m = /^\/v2\/test\/busybox\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url))) {
+      const body = blob(m[1]!);
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': m[1]!, 'Content-Length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'application/json' });
+    res.end('{"errors":[{"code":"NOT_FOUND"}]}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const ref = `127.0.0.1:${port}/test/busybox:v1`;
+    try {
+      await rt.images.pull(ref, { plainHttp: true, credentials: { username: 'puller', password: 'wrong' }, timeoutMs: 30_000 });
+      assert.unreachable('a wrong password must fail');
+    } catch (err) {
+      assert.ok(isRuntimeError(err, 'ImagePull'), String(err));
+    }
+    const pulled = await rt.images.pull(ref, { plainHttp: true, credentials: { username: 'puller', password: 's3cret' }, timeoutMs: 30_000 });
+    assert.is(pulled.ref, ref);
+    assert.is(pulled.digest, manifest.digest);
+    // (Layer blobs are already in the content store from the import, so only the manifest must travel.)
+    assert.ok(authorized.some((u) => u.includes('/manifests/')), `the manifest was fetched with the credentials: ${authorized.join(' ')}`);
+    assert.ok(await rt.images.exists(ref));
+    await rt.images.remove(ref);
+    assert.not.ok(await rt.images.exists(ref));
+  } finally {
+    server.close();
+  }
 });
 
 run('a container writes stdout and stderr to its log file and its exit code 3 is read back', async () => {
@@ -164,6 +223,37 @@ run('the hostname is the pod name, exec relays stdio and exit codes, user and en
   const out = collect(session.process.stdout);
   session.process.stdin!.end('piped input\n');
   assert.is(await out, 'piped input\n');
+});
+
+run('capabilities, devices, read-only bind mounts, working dir and privileged mode are applied', async () => {
+  const hostDir = join(dir, 'host-share');
+  mkdirSync(hostDir, { recursive: true });
+  writeFileSync(join(hostDir, 'greeting'), 'from the host\n');
+  await rt.run(podSpec('opts', ['sleep', '300'], {
+    capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], devices: ['/dev/kmsg'], workingDir: '/tmp',
+    mounts: [{ source: hostDir, destination: '/share', readOnly: true }],
+  }));
+  const capEff = (text: string): bigint => BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(text)![1]}`);
+  const caps = capEff((await execIn('opts', 'o1', ['cat', '/proc/self/status'])).stdout);
+  assert.ok((caps & (1n << 12n)) !== 0n, 'CAP_NET_ADMIN added');
+  assert.ok((caps & 1n) === 0n, 'CAP_CHOWN dropped');
+  assert.ok((caps & (1n << 21n)) === 0n, 'no CAP_SYS_ADMIN');
+  assert.is((await execIn('opts', 'o2', ['sh', '-c', 'test -c /dev/kmsg && echo device'])).stdout, 'device\n');
+  assert.is((await execIn('opts', 'o3', ['cat', '/share/greeting'])).stdout, 'from the host\n');
+  assert.is.not((await execIn('opts', 'o4', ['touch', '/share/x'])).code, 0, 'read-only mount');
+  assert.is((await execIn('opts', 'o5', ['pwd'])).stdout, '/tmp\n');
+  // A terminal for `kubectl exec -t`.
+  const tty = rt.exec('opts', { execId: 'o6', args: ['tty'], tty: true });
+  const ttyOut = collect(tty.process.stdout);
+  const ttyCode = await new Promise<number | null>((resolve) => tty.process.on('close', resolve));
+  assert.is(ttyCode, 0);
+  assert.match(await ttyOut, /\/dev\/pts\/\d+/);
+  await rt.remove('opts');
+
+  await rt.run(podSpec('priv', ['sleep', '300'], { privileged: true }));
+  const privCaps = capEff((await execIn('priv', 'p1', ['cat', '/proc/self/status'])).stdout);
+  assert.ok((privCaps & (1n << 21n)) !== 0n, 'privileged has CAP_SYS_ADMIN');
+  await rt.remove('priv');
 });
 
 run('a sleep that ignores SIGTERM is killed after the grace period; a shell that traps it exits 0', async () => {
