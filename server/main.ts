@@ -26,6 +26,7 @@ import { ApiClient } from '../api/client/client.js';
 import { InProcessTransport } from '../api/client/transport.js';
 import { InformerFactory } from './controllers/informer.js';
 import { startControllers } from './controllers/manager.js';
+import { registerStatusPage } from './web/routes.js';
 import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 
 export interface RunningServer {
@@ -98,7 +99,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
 
   const host = cfg.advertiseAddress ?? '127.0.0.1';
   let port = cfg.port;
-  const api = createApiApp({ registry, tokens, serverAddress: `${host}:${port}` });
+  const api = createApiApp({
+    registry, tokens, serverAddress: `${host}:${port}`,
+    extraRoutes: (app) => registerStatusPage(app),
+  });
   const server = await step(`listening on ${cfg.bindAddress}:${cfg.port}`, () => new Promise<Server>((resolve, reject) => {
     const s = serve({
       fetch: api.app.fetch,

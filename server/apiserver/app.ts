@@ -77,8 +77,10 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     const user = m ? o.tokens.authenticate(m[1]!) : undefined;
     if (!user) return statusResponse(c, errors.unauthorized());
-    if (!roleAllows(user.role, c.req.method)) {
-      return statusResponse(c, errors.forbidden(`User "${user.name}" cannot ${c.req.method.toLowerCase()} ${c.req.path}: the viewer role is read-only`));
+    const parsedPath = parseResourcePath(c.req.path);
+    const access = parsedPath.kind === 'resource' ? { resource: parsedPath.target.info.plural, subresource: parsedPath.target.subresource } : undefined;
+    if (!roleAllows(user.role, c.req.method, access)) {
+      return statusResponse(c, errors.forbidden(`User "${user.name}" cannot ${c.req.method.toLowerCase()} ${c.req.path}: the viewer role is read-only (no writes, exec, attach, proxy or Secrets)`));
     }
     c.set('user', user);
     return next();

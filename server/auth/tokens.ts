@@ -5,7 +5,7 @@
  * atomically only when tokens change, never per request.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, existsSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync, renameSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type TokenRole = 'admin' | 'node' | 'viewer';
@@ -32,11 +32,30 @@ const hash = (secret: string): string => createHash('sha256').update(secret).dig
 export class TokenStore {
   private records = new Map<string, TokenRecord>();
   private readonly ephemeral = new Map<string, TokenRecord>();
+  /** mtime of the file when last read or written, and when it was last checked. */
+  private fileMtimeMs = 0;
+  private checkedAt = 0;
 
   constructor(private readonly file: string) {
     if (existsSync(file)) {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as { tokens: TokenRecord[] };
       for (const r of parsed.tokens) this.records.set(r.id, r);
+      this.fileMtimeMs = statSync(file).mtimeMs;
+    }
+  }
+
+  /**
+   * `corral token create|revoke` runs in another process and rewrites the file: pick its changes up
+   * (at most one stat a second), so a new token works and a revoked one stops working without a restart.
+   */
+  private refreshFromFile(now: number): void {
+    if (now - this.checkedAt < 1000) return;
+    this.checkedAt = now;
+    try {
+      const mtime = statSync(this.file).mtimeMs;
+      if (mtime !== this.fileMtimeMs) this.reload();
+    } catch {
+      // No file yet (or it is being replaced): keep what is in memory.
     }
   }
 
@@ -45,13 +64,16 @@ export class TokenStore {
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify({ tokens: [...this.records.values()] }, null, 2), { mode: 0o600 });
     renameSync(tmp, this.file);
+    this.fileMtimeMs = statSync(this.file).mtimeMs;
   }
 
   /** Re-reads the file (another `corral token` process may have changed it). */
   reload(): void {
     if (!existsSync(this.file)) return;
+    const mtime = statSync(this.file).mtimeMs;
     const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as { tokens: TokenRecord[] };
     this.records = new Map(parsed.tokens.map((r) => [r.id, r]));
+    this.fileMtimeMs = mtime;
   }
 
   create(role: TokenRole, options: { description?: string; ttlSeconds?: number; id?: string } = {}): { token: string; record: TokenRecord } {
@@ -93,6 +115,7 @@ export class TokenStore {
     if (dot <= 0) return undefined;
     const id = token.slice(0, dot);
     const secret = token.slice(dot + 1);
+    if (!id.startsWith('mem-')) this.refreshFromFile(now);
     const record = this.records.get(id) ?? this.ephemeral.get(id);
     if (!record) return undefined;
     if (record.expires && Date.parse(record.expires) <= now) return undefined;
@@ -107,8 +130,29 @@ export class TokenStore {
   }
 }
 
-/** Read-only verbs a viewer may use. */
-export function roleAllows(role: TokenRole, method: string): boolean {
+/** What a request addresses, as far as authorization cares (absent for non-resource URLs). */
+export interface AccessTarget {
+  /** Resource plural, e.g. `pods`. */
+  resource: string;
+  subresource?: string | undefined;
+}
+
+/**
+ * Subresources that act even on GET (exec and attach upgrade a GET to a WebSocket; proxy and
+ * portforward reach into workloads): a read-only token must not use them.
+ */
+const ACTING_SUBRESOURCES = new Set(['exec', 'attach', 'portforward', 'proxy']);
+/** Resources a viewer cannot read: Secrets hold credentials (as in Kubernetes' `view` role). */
+const VIEWER_HIDDEN_RESOURCES = new Set(['secrets']);
+
+/**
+ * Whether a role may make a request. Viewers get GET/HEAD only (list, get, watch, logs), never an
+ * acting subresource, never Secrets.
+ */
+export function roleAllows(role: TokenRole, method: string, target?: AccessTarget): boolean {
   if (role !== 'viewer') return true;
-  return method === 'GET' || method === 'HEAD';
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (!target) return true;
+  if (VIEWER_HIDDEN_RESOURCES.has(target.resource)) return false;
+  return target.subresource === undefined || !ACTING_SUBRESOURCES.has(target.subresource);
 }
