@@ -163,6 +163,17 @@ export class ContainerdRuntime {
     const imageConfig = await this.images.config(image, opts);
     const dir = this.containerDir(spec.id);
     const rootfs = join(dir, 'rootfs');
+    if (await pathExists(dir)) {
+      // Refuse before touching the rootfs: mounting again would stack a second mount on it.
+      const existing = await this.inspect(spec.id, opts).catch((err: unknown) => {
+        if (isRuntimeError(err, 'NotFound')) return undefined;
+        throw err;
+      });
+      if (existing) throw new RuntimeError('AlreadyExists', `container ${spec.id} already exists`, 'run');
+      // Left over from a create that died half-way (agent killed): clear it.
+      await this.ctr.call(['images', 'unmount', '--rm', rootfs], opts).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
     await mkdir(rootfs, { recursive: true });
     await mkdir(join(spec.logPath, '..'), { recursive: true });
     let mounted = false;

@@ -16,7 +16,13 @@ const missing = [
   ...['/usr/sbin/iptables', '/usr/bin/nsenter'].filter((b) => !existsSync(b)),
   ...(['/usr/sbin/ip', '/sbin/ip', '/bin/ip', '/usr/bin/ip'].some((b) => existsSync(b)) ? [] : ['ip (iproute2)']),
 ];
-const run = missing.length === 0 || CI ? test : test.skip;
+// Locally without the prerequisites nothing is registered (uvu's skip count would confuse test/run.ts's
+// arithmetic); under CI every test runs and fails loudly.
+const runnable = missing.length === 0 || CI;
+if (!runnable) process.stderr.write(`skipping ${import.meta.url.split('/').pop()}: missing ${missing.join(', ')}\n`);
+const run = (name: string, fn: () => Promise<void>): void => {
+  if (runnable) test(name, fn);
+};
 if (missing.length > 0 && CI) test('prerequisites for the proxy tests are present (CI=true)', () => assert.unreachable(`missing: ${missing.join(', ')}`));
 
 const ns = `corral-px-${process.pid}`;

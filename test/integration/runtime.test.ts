@@ -31,7 +31,13 @@ function missingPrerequisites(): string[] {
 }
 
 const missing = missingPrerequisites();
-const run = missing.length === 0 ? test : CI ? test : test.skip;
+// Locally without the prerequisites nothing is registered (uvu's skip count would confuse test/run.ts's
+// arithmetic); under CI every test runs and fails loudly.
+const runnable = missing.length === 0 || CI;
+if (!runnable) process.stderr.write(`skipping ${import.meta.url.split('/').pop()}: missing ${missing.join(', ')}\n`);
+const run = (name: string, fn: () => Promise<void>): void => {
+  if (runnable) test(name, fn);
+};
 if (missing.length > 0 && CI) {
   test('prerequisites for the runtime tests are present (CI=true)', () => {
     assert.unreachable(`missing: ${missing.join(', ')}`);
