@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { defaultServerConfig, paths, type ServerConfig } from './config.js';
 import { TokenStore, type TokenRole } from './auth/tokens.js';
 import { log } from '../api/log.js';
+import { joinCommand, printableNodeToken, uninstallCommand } from '../installer/cli-commands.js';
 
 const VERSION = '0.1.0';
 
@@ -130,7 +131,7 @@ const commands: Record<string, Command> = {
           ...(ttl ? { ttlSeconds: parseDurationSeconds(ttl) } : {}),
           ...(values['description'] ? { description: values['description'] as string } : {}),
         });
-        process.stdout.write(`${token}\n`);
+        process.stdout.write(`${role === 'node' ? printableNodeToken(dataDir, token) : token}\n`);
         return;
       }
       if (action === 'list') {
@@ -149,6 +150,8 @@ const commands: Record<string, Command> = {
       throw new Error(`usage:\n${commands['token']!.usage}`);
     },
   },
+  join: joinCommand,
+  uninstall: uninstallCommand,
   version: {
     summary: 'print the corral version',
     usage: 'corral version',

@@ -110,7 +110,9 @@ export class TokenStore {
     return had;
   }
 
-  authenticate(token: string, now = Date.now()): AuthenticatedUser | undefined {
+  authenticate(presented: string, now = Date.now()): AuthenticatedUser | undefined {
+    // A join token `K10<CA hash>::<id>.<secret>` pins the CA for the client; the credential follows `::`.
+    const token = /^K10[0-9a-fA-F]{64}::/.test(presented) ? presented.slice(presented.indexOf('::') + 2) : presented;
     const dot = token.indexOf('.');
     if (dot <= 0) return undefined;
     const id = token.slice(0, dot);

@@ -1,0 +1,90 @@
+/**
+ * The agent as ONE file: esbuild bundles the compiled agent entry and every JavaScript dependency into
+ * a single ES module that needs only `node` on the host. Native addons are refused at build time (a
+ * `.node` file would not run on another architecture), and ssh2's optional native crypto is never
+ * reached because the agent does not use ssh2. An installed server ships the bundle prebuilt
+ * (install.sh builds it before dev dependencies are pruned); a checkout builds it on demand.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface AgentBundle {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** dist/ of this installation (this file is dist/installer/bundle.js). */
+export const DIST_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+export const BUNDLE_ENTRY = join(DIST_DIR, 'installer', 'agent-entry.js');
+/** Where a built bundle is kept (install.sh builds it here; `corral join` reuses it while it is current). */
+export const BUNDLE_PATH = join(dirname(DIST_DIR), 'bundle', 'corral-agent.mjs');
+
+function describe(path: string): AgentBundle {
+  const data = readFileSync(path);
+  return { path, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+}
+
+/** Builds the bundle with esbuild. Throws when a native module would end up in it. */
+export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY): Promise<AgentBundle> {
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    throw new Error('esbuild is not installed (a devDependency): run `npm ci` in the corral checkout, or reinstall with installer/install.sh, which builds the agent bundle');
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+    // Some CommonJS dependencies call require() on Node built-ins; give the ES module a require.
+    banner: { js: "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(import.meta.url);" },
+    metafile: true,
+    plugins: [{
+      name: 'no-native-modules',
+      setup(b) {
+        b.onResolve({ filter: /\.node$/ }, (args) => ({ errors: [{ text: `native module ${args.path} (imported by ${args.importer}) cannot go into the agent bundle` }] }));
+        b.onResolve({ filter: /^(cpu-features|sqlite3|ssh2)$/ }, (args) => ({ errors: [{ text: `${args.path} (native or ssh-only, imported by ${args.importer}) must not be in the agent bundle` }] }));
+      },
+    }],
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  const native = inputs.filter((i) => i.endsWith('.node'));
+  if (native.length > 0) throw new Error(`native modules in the agent bundle: ${native.join(', ')}`);
+  return describe(out);
+}
+
+/** The current bundle: the kept one when it is newer than the entry it was built from, else a fresh build. */
+export async function agentBundle(): Promise<AgentBundle> {
+  if (existsSync(BUNDLE_PATH) && (!existsSync(BUNDLE_ENTRY) || statSync(BUNDLE_PATH).mtimeMs >= newestMtime(DIST_DIR))) return describe(BUNDLE_PATH);
+  return buildAgentBundle();
+}
+
+/** Newest compiled file the bundle is made of, so a rebuilt checkout gets a fresh bundle. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const sub of ['agent', 'api', 'installer']) {
+    const d = join(dir, sub);
+    if (!existsSync(d)) continue;
+    for (const name of readdirSync(d, { recursive: true, encoding: 'utf8' })) {
+      if (name.endsWith('.js')) newest = Math.max(newest, statSync(join(d, name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+// `node dist/installer/bundle.js` builds the bundle (install.sh runs this before pruning dev dependencies).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const b = await buildAgentBundle(process.argv[2] ?? BUNDLE_PATH);
+  process.stdout.write(`agent bundle ${b.path}: ${(b.bytes / 1024).toFixed(0)} KiB, sha256 ${b.sha256}\n`);
+}

@@ -1,0 +1,158 @@
+/**
+ * The `corral join` and `corral uninstall` commands (registered in server/cli.ts), and the form a
+ * node token is printed in: pinned to the cluster CA when the server's CA is at hand.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+import { TokenStore } from '../server/auth/tokens.js';
+import { agentBundle } from './bundle.js';
+import { accessFromDataDir, accessFromToken, apiClient, caHashOfPem, type ServerAccess } from './join/cluster.js';
+import { joinHosts } from './join/join.js';
+import { LineProgress, renderSummary, TtyProgress, type HostResult } from './join/progress.js';
+import { promptSecret } from './join/prompt.js';
+import { SshSession, type SshOptions } from './join/ssh.js';
+import { parseTarget } from './join/target.js';
+import { uninstallHost } from './join/uninstall.js';
+import { formatJoinToken } from './token.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface CliCommand {
+  summary: string;
+  usage: string;
+  options: Options;
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number | void>;
+}
+
+function defaultDataDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/corral' : join(homedir(), '.corral');
+}
+
+/** A node token as `corral token create` prints it: K10<CA hash>::id.secret when the CA is there. */
+export function printableNodeToken(dataDir: string, credential: string): string {
+  const caFile = join(dataDir, 'server', 'tls', 'ca.crt');
+  return existsSync(caFile) ? formatJoinToken(caHashOfPem(readFileSync(caFile, 'utf8')), credential) : credential;
+}
+
+const serverOptions: Options = {
+  'data-dir': { type: 'string', short: 'd' },
+  server: { type: 'string' },
+  token: { type: 'string' },
+  'ca-file': { type: 'string' },
+};
+
+const sshOptions: Options = {
+  'ssh-key': { type: 'string', short: 'i' },
+  'known-hosts': { type: 'string' },
+  'accept-new-host-key': { type: 'boolean' },
+  sudo: { type: 'boolean' },
+};
+
+const envOr = (values: Record<string, unknown>, key: string, env: string): string | undefined => {
+  const v = values[key];
+  if (typeof v === 'string') return v;
+  const e = process.env[`CORRAL_${env}`];
+  return e === undefined || e === '' ? undefined : e;
+};
+
+async function serverAccess(values: Record<string, unknown>): Promise<ServerAccess> {
+  const server = envOr(values, 'server', 'SERVER');
+  const token = envOr(values, 'token', 'TOKEN');
+  const caFile = values['ca-file'] as string | undefined;
+  if (server || token) {
+    if (!server || !token) throw new Error('--server and --token go together');
+    return accessFromToken(server, token, caFile);
+  }
+  const dataDir = envOr(values, 'data-dir', 'DATA_DIR') ?? defaultDataDir();
+  const tokens = new TokenStore(join(dataDir, 'server', 'tokens.json'));
+  return accessFromDataDir(dataDir, (description) => tokens.create('node', { ttlSeconds: 3600, description }).token);
+}
+
+function sshSettings(values: Record<string, unknown>): SshOptions {
+  const password = process.env['CORRAL_SSH_PASSWORD'];
+  return {
+    ...(values['ssh-key'] ? { keyFile: values['ssh-key'] as string } : {}),
+    knownHostsFile: (values['known-hosts'] as string | undefined) ?? join(homedir(), '.ssh', 'known_hosts'),
+    acceptNewHostKey: values['accept-new-host-key'] === true,
+    sudo: values['sudo'] === true,
+    prompt: promptSecret,
+    ...(password ? { password } : {}),
+  };
+}
+
+function parseSeconds(text: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`invalid duration "${text}" (use e.g. 90s, 5m)`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[m[2] ?? 's']!;
+}
+
+export const joinCommand: CliCommand = {
+  summary: 'install the agent on hosts over SSH (in parallel) and wait until their Nodes are Ready',
+  usage: 'corral join [user@]host[:port]... [--data-dir DIR | --server URL --token K10…] [--ssh-key FILE] [--sudo]\n' +
+    '              [--accept-new-host-key] [--known-hosts FILE] [--install-deps] [--node-name NAME] [--ready-timeout 3m] [--dry-run]\n' +
+    '  Run it on the server machine (it finds the server and makes a node token from --data-dir), or anywhere with\n' +
+    '  --server and a K10 token from `corral token create`. Passwords: CORRAL_SSH_PASSWORD or a prompt.',
+  options: {
+    ...serverOptions, ...sshOptions,
+    'install-deps': { type: 'boolean' },
+    'node-name': { type: 'string' },
+    'ready-timeout': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    if (positionals.length === 0) throw new Error('name at least one host: corral join [user@]host[:port]...');
+    const targets = positionals.map((p) => parseTarget(p));
+    const nodeName = values['node-name'] as string | undefined;
+    if (nodeName && targets.length > 1) throw new Error('--node-name works with one host only');
+    const access = await serverAccess(values);
+    const tty = process.stdout.isTTY === true && values['dry-run'] !== true;
+    const write = (s: string): void => void process.stdout.write(s);
+    const results: HostResult[] = await joinHosts({
+      targets, access, ssh: sshSettings(values),
+      installDeps: values['install-deps'] === true,
+      dryRun: values['dry-run'] === true,
+      ...(nodeName ? { nodeName } : {}),
+      readyTimeoutMs: parseSeconds((values['ready-timeout'] as string | undefined) ?? '3m') * 1000,
+      bundle: agentBundle,
+      progress: tty ? new TtyProgress(targets.map((t) => t.label), write, process.stdout.columns ?? 100) : new LineProgress(write),
+      out: write,
+    });
+    write(`\n${renderSummary(results)}`);
+    return results.some((r) => r.result === 'failed') ? 1 : 0;
+  },
+};
+
+export const uninstallCommand: CliCommand = {
+  summary: 'remove the agent from hosts over SSH (containers, pod netns, iptables chains, files, service) and delete their Nodes',
+  usage: 'corral uninstall [user@]host[:port]... [--data-dir DIR | --server URL --token K10…] [--ssh-key FILE] [--sudo] [--known-hosts FILE]',
+  options: { ...serverOptions, ...sshOptions },
+  async run(values, positionals) {
+    if (positionals.length === 0) throw new Error('name at least one host: corral uninstall [user@]host[:port]...');
+    let access: ServerAccess | undefined;
+    try {
+      access = await serverAccess(values);
+    } catch (err) {
+      process.stderr.write(`corral uninstall: ${(err as Error).message}; the Node objects will not be deleted\n`);
+    }
+    const api = access ? apiClient(access) : undefined;
+    const ssh = sshSettings(values);
+    let failed = 0;
+    await Promise.all(positionals.map(async (p) => {
+      const t = parseTarget(p);
+      let session: SshSession | undefined;
+      try {
+        session = await SshSession.connect(t, ssh);
+        const node = await uninstallHost(session, api);
+        process.stdout.write(`[${t.label}] uninstalled; Node ${node}${api ? ' deleted' : ' left in the cluster'}\n`);
+      } catch (err) {
+        failed++;
+        process.stdout.write(`[${t.label}] failed: ${(err as Error).message}\n`);
+      } finally {
+        session?.close();
+      }
+    }));
+    return failed > 0 ? 1 : 0;
+  },
+};

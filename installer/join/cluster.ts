@@ -1,0 +1,143 @@
+/**
+ * The server side of a join: where the server is, which CA it must present (pinned by the token's
+ * hash: the CA is fetched, hashed and compared before anything else is trusted), a credential for the
+ * new node, and the API calls the installer needs (find a Node, wait for Ready, record the identity).
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ApiClient } from '../../api/client/client.js';
+import { HttpsTransport } from '../../api/client/transport.js';
+import type { Node } from '../../api/types.js';
+import { formatJoinToken, parseJoinToken } from '../token.js';
+
+/** Annotation on a Node: sha256 of the secret stored on the node (its identity across re-joins). */
+export const NODE_PASSWORD_ANNOTATION = 'corral.io/node-password-sha256';
+
+export interface ServerAccess {
+  /** `https://host:port` as the installer reaches it. */
+  url: string;
+  port: number;
+  /** Host part of url; nodes may need another address (see nodeServerUrl). */
+  host: string;
+  caPem: string;
+  caHash: string;
+  /** Bearer credential for the installer's own API calls. */
+  apiCredential: string;
+  /** Makes the credential a node uses (a fresh node token per host, or the one given). */
+  nodeToken(description: string): string;
+  /** True when the server address was given explicitly (then nodes use it too). */
+  explicitUrl: boolean;
+}
+
+export function caHashOfPem(caPem: string): string {
+  return createHash('sha256').update(new X509Certificate(caPem).raw).digest('hex');
+}
+
+/** GET /cacerts without trusting the server yet; the caller compares the hash. */
+export function fetchCaUnverified(url: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL('/cacerts', url), { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}/cacerts: HTTP ${res.statusCode}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}/cacerts timed out`)));
+    req.on('error', (e) => reject(new Error(`cannot reach the server at ${url}: ${e.message}`)));
+    req.end();
+  });
+}
+
+/** Server access from `--server URL --token K10…` (or a bare token plus `--ca-file`). */
+export async function accessFromToken(url: string, tokenText: string, caFile?: string): Promise<ServerAccess> {
+  const token = parseJoinToken(tokenText);
+  let caPem: string;
+  if (caFile) {
+    caPem = readFileSync(caFile, 'utf8');
+    if (token.caHash && caHashOfPem(caPem) !== token.caHash) throw new Error(`${caFile} is not the CA the token pins (hash mismatch)`);
+  } else {
+    if (!token.caHash) throw new Error('the token does not pin the server CA: use a K10… token from `corral token create`, or pass --ca-file');
+    caPem = await fetchCaUnverified(url);
+    const got = caHashOfPem(caPem);
+    if (got !== token.caHash) {
+      throw new Error(`the server at ${url} presents CA ${got.slice(0, 16)}…, but the token pins ${token.caHash.slice(0, 16)}…: refusing to trust it (wrong server, or a man in the middle)`);
+    }
+  }
+  const u = new URL(url);
+  const caHash = caHashOfPem(caPem);
+  const pinned = formatJoinToken(caHash, token.credential);
+  return { url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash, apiCredential: token.credential, nodeToken: () => pinned, explicitUrl: true };
+}
+
+/**
+ * Server access on the server machine, from its data dir: the CA, the admin token for the installer's
+ * own calls, the port from the admin kubeconfig, and a fresh node token (1 h expiry) per joined host.
+ */
+export async function accessFromDataDir(dataDir: string, createNodeToken: (description: string) => string): Promise<ServerAccess> {
+  const caFile = join(dataDir, 'server', 'tls', 'ca.crt');
+  const adminFile = join(dataDir, 'server', 'admin-token');
+  const kubeconfigFile = join(dataDir, 'kubeconfig.yaml');
+  for (const f of [caFile, adminFile, kubeconfigFile]) {
+    if (!existsSync(f)) throw new Error(`no corral server in ${dataDir} (${f} is missing): run this on the server machine, or pass --server URL --token TOKEN`);
+  }
+  const caPem = readFileSync(caFile, 'utf8');
+  const kubeconfig = parseYaml(readFileSync(kubeconfigFile, 'utf8')) as { clusters?: { cluster?: { server?: string } }[] };
+  const url = kubeconfig.clusters?.[0]?.cluster?.server ?? 'https://127.0.0.1:6443';
+  const u = new URL(url);
+  const caHash = caHashOfPem(caPem);
+  return {
+    url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash,
+    apiCredential: readFileSync(adminFile, 'utf8').trim(),
+    nodeToken: (description) => formatJoinToken(caHash, createNodeToken(description)),
+    explicitUrl: false,
+  };
+}
+
+/** The URL a node uses: the explicit one, or the server's port on the address the SSH connection came from. */
+export function nodeServerUrl(access: ServerAccess, localAddressSeenByNode: string): string {
+  if (access.explicitUrl) return access.url;
+  const host = localAddressSeenByNode.includes(':') ? `[${localAddressSeenByNode}]` : localAddressSeenByNode;
+  return `https://${host}:${access.port}`;
+}
+
+export function apiClient(access: ServerAccess): ApiClient {
+  return new ApiClient(new HttpsTransport({ server: access.url, caPem: access.caPem, token: access.apiCredential, timeoutMs: 10_000 }));
+}
+
+export function nodeReady(node: Node | undefined): boolean {
+  return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export function nodeInternalIp(node: Node): string | undefined {
+  return node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+}
+
+/**
+ * Waits until the Node is Ready and its agent has checked in since `since` (so a re-join waits for the
+ * new agent, not the Ready state the old one left behind): Lease renewed or Ready condition heartbeat.
+ */
+export async function waitNodeReady(client: ApiClient, name: string, since: number, timeoutMs: number, signal?: AbortSignal): Promise<Node> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no Node yet';
+  while (Date.now() < deadline && !signal?.aborted) {
+    try {
+      const node = await client.tryGet<Node>('Node', undefined, name);
+      if (node) {
+        const ready = nodeReady(node);
+        const lease = await client.tryGet<{ spec?: { renewTime?: string } } & Node>('Lease', 'kube-node-lease', name).catch(() => undefined);
+        const renew = Date.parse(lease?.spec?.renewTime ?? '') || 0;
+        const beat = Date.parse(node.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime ?? '') || 0;
+        const fresh = Math.max(renew, beat) >= since - 2_000;
+        if (ready && fresh) return node;
+        last = ready ? 'Ready, waiting for the new agent to check in' : 'registered, not Ready';
+      }
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`Node ${name} not Ready after ${Math.round(timeoutMs / 1000)} s (${last}); see /var/lib/corral/agent.log on the host`);
+}

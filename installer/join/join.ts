@@ -1,0 +1,193 @@
+/**
+ * `corral join`: for every host in parallel — connect (known host keys only), probe, preflight, then
+ * install or upgrade the agent in place (bundle over SFTP with checksum, config, node token 0600,
+ * node identity, service), start it, and wait until its Node is Ready. One host's failure never stops
+ * the others; each ends with a HostResult for the summary table.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ApiClient } from '../../api/client/client.js';
+import type { Node } from '../../api/types.js';
+import type { AgentBundle } from '../bundle.js';
+import { renderSupervisor, renderSystemdUnit, serviceStartCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from '../service-files.js';
+import { NODE_PASSWORD_ANNOTATION, apiClient, nodeInternalIp, nodeReady, nodeServerUrl, waitNodeReady, type ServerAccess } from './cluster.js';
+import { renderPlan, type HostPlan } from './plan.js';
+import { hasFailure, missingPackages, preflight, userlandArch, type CheckResult } from './preflight.js';
+import { NODE_PATHS, PROBE_SCRIPT, parseProbeOutput, type ProbeFacts } from './probe.js';
+import type { HostResult, Phase, ProgressSink } from './progress.js';
+import { SshSession, type SshOptions } from './ssh.js';
+import type { JoinTarget } from './target.js';
+
+export const AGENT_SERVICE = 'corral-agent';
+
+export interface JoinOptions {
+  targets: readonly JoinTarget[];
+  access: ServerAccess;
+  ssh: SshOptions;
+  installDeps: boolean;
+  dryRun: boolean;
+  /** Node name for a single host (default: its hostname). */
+  nodeName?: string;
+  readyTimeoutMs: number;
+  bundle: () => Promise<AgentBundle>;
+  progress: ProgressSink;
+  /** Where `--dry-run` plans are printed. */
+  out: (text: string) => void;
+}
+
+/** Kubernetes node names are lowercase DNS subdomains. */
+export function nodeNameFromHostname(hostname: string): string {
+  return hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'node';
+}
+
+/** The agent's service: node + bundle + flags; the token comes from the 0600 env file, never argv. */
+export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nodeName: string; nodeIp: string }): ServiceSpec & { environmentFile: string } {
+  return {
+    name: AGENT_SERVICE,
+    description: 'corral agent',
+    argv: [o.nodeBinary, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
+      '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir],
+    runDir: NODE_PATHS.runDir,
+    logFile: NODE_PATHS.logFile,
+    environmentFile: NODE_PATHS.token,
+  };
+}
+
+/** The node token file, in environment-file form for both systemd (EnvironmentFile=) and sh (`.`). */
+export function renderTokenFile(token: string): string {
+  return `CORRAL_TOKEN=${token}\n`;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+class PhaseClock {
+  readonly phases: Partial<Record<Phase, number>> = {};
+  private current?: { phase: Phase; at: number };
+  constructor(private readonly label: string, private readonly sink: ProgressSink) {}
+  enter(phase: Phase, detail?: string): void {
+    this.stop();
+    this.current = { phase, at: performance.now() };
+    this.sink.phase(this.label, phase, detail);
+  }
+  stop(): void {
+    if (this.current) this.phases[this.current.phase] = Math.round(performance.now() - this.current.at);
+    delete this.current;
+  }
+}
+
+interface Probed { facts: ProbeFacts; plan: HostPlan; existing: Node | undefined }
+
+async function probeHost(session: SshSession, t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: AgentBundle): Promise<Probed> {
+  const localNow = Math.round(Date.now() / 1000);
+  const r = await session.probe(PROBE_SCRIPT);
+  if (r.code !== 0 && !r.stdout.includes('kernel=')) throw new Error(`probe failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`);
+  const facts = parseProbeOutput(r.stdout);
+  const nodeName = o.nodeName ?? nodeNameFromHostname(facts['hostname'] ?? t.host);
+  const existing = await api.tryGet<Node>('Node', undefined, nodeName);
+  const existingView = existing ? {
+    name: nodeName, ready: nodeReady(existing),
+    ...(nodeInternalIp(existing) !== undefined ? { internalIp: nodeInternalIp(existing)! } : {}),
+    ...(existing.metadata.annotations?.[NODE_PASSWORD_ANNOTATION] ? { passwordSha256: existing.metadata.annotations[NODE_PASSWORD_ANNOTATION] } : {}),
+  } : undefined;
+  const checks: CheckResult[] = preflight(facts, { ...(existingView ? { existingNode: existingView } : {}), localNow, nodeName }, { sudo: o.ssh.sudo, installDeps: o.installDeps }, t.host);
+  const myPassword = facts['node_password_sha256'];
+  // The secret on the host is its identity: kept whenever present; a Node without it is taken over.
+  const identity: HostPlan['identity'] = myPassword ? 'kept' : existing ? 'reclaimed' : 'new';
+  const plan: HostPlan = {
+    label: t.label, address: `${t.host}:${t.port}`, user: t.user, sudo: o.ssh.sudo, nodeName,
+    nodeIp: facts['node_ip'] || t.host,
+    arch: userlandArch(facts) ?? '', board: facts['board'] ?? '',
+    service: facts['systemd'] === '1' ? 'systemd' : 'supervisor',
+    installPackages: o.installDeps ? missingPackages(facts) : [],
+    uploadBundle: facts['installed_sha256'] !== bundle.sha256,
+    bundleBytes: bundle.bytes, bundleSha256: bundle.sha256, identity,
+    serverUrl: nodeServerUrl(o.access, facts['ssh_client'] || o.access.host),
+    checks,
+  };
+  return { facts, plan, existing };
+}
+
+async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, bundle: AgentBundle, clock: PhaseClock): Promise<void> {
+  const { plan, facts } = p;
+  clock.enter('upload', plan.uploadBundle ? `${(bundle.bytes / 1024 / 1024).toFixed(1)} MiB` : 'bundle already current');
+  if (plan.installPackages.length > 0) {
+    await session.runOk('installing packages', 'DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND; apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"',
+      { args: plan.installPackages, timeoutMs: 15 * 60_000 });
+  }
+  if (plan.uploadBundle) await session.upload(readFileSync(bundle.path), bundle.sha256, NODE_PATHS.bundle, '0755');
+
+  clock.enter('start');
+  const token = o.access.nodeToken(`node ${plan.nodeName} (corral join ${plan.label})`);
+  await session.writeFile(NODE_PATHS.caFile, o.access.caPem, '0644');
+  await session.writeFile(NODE_PATHS.token, renderTokenFile(token), '0600');
+  if (!facts['node_password_sha256']) await session.writeFile(NODE_PATHS.nodePassword, randomBytes(24).toString('hex'), '0600');
+  const nodeBinary = facts['node_path'] || '/usr/bin/node';
+  const spec = agentServiceSpec({ nodeBinary, serverUrl: plan.serverUrl, nodeName: plan.nodeName, nodeIp: plan.nodeIp });
+  await session.writeFile(NODE_PATHS.config, `${JSON.stringify({
+    serverUrl: plan.serverUrl, nodeName: plan.nodeName, nodeIp: plan.nodeIp, caFile: NODE_PATHS.caFile, tokenFile: NODE_PATHS.token,
+    dataDir: NODE_PATHS.dataDir, netnsPrefix: `corral-${plan.nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`,
+    clusterCidr: '10.42.0.0/16', bundleSha256: bundle.sha256, service: plan.service, joinedAt: new Date().toISOString(),
+  }, null, 2)}\n`, '0644');
+  if (plan.service === 'systemd') {
+    const unit = renderSystemdUnit(spec).replace('[Service]\n', `[Service]\nEnvironmentFile=${spec.environmentFile}\n`);
+    await session.writeFile(systemdUnitPath(AGENT_SERVICE), unit, '0644');
+  } else {
+    const script = renderSupervisor(spec).replace('run() {\n', `run() {\n  set -a; . ${spec.environmentFile}; set +a\n`);
+    await session.writeFile(supervisorPath(NODE_PATHS.libDir, AGENT_SERVICE), script, '0755');
+  }
+  await session.runOk('starting the agent', serviceStartCommand(AGENT_SERVICE, plan.service === 'systemd', NODE_PATHS.libDir), { timeoutMs: 60_000 });
+}
+
+async function joinHost(t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: AgentBundle): Promise<HostResult> {
+  const t0 = performance.now();
+  const clock = new PhaseClock(t.label, o.progress);
+  const result: HostResult = { label: t.label, nodeName: '', arch: '', board: '', result: 'failed', phases: clock.phases, totalMs: 0 };
+  let session: SshSession | undefined;
+  try {
+    clock.enter('connect', `${t.user}@${t.host}:${t.port}`);
+    session = await SshSession.connect(t, o.ssh);
+    clock.enter('preflight');
+    const probed = await probeHost(session, t, o, api, bundle);
+    Object.assign(result, { nodeName: probed.plan.nodeName, arch: probed.plan.arch, board: probed.plan.board });
+    if (o.dryRun) {
+      clock.stop();
+      o.out(renderPlan(probed.plan));
+      result.result = 'planned';
+      return result;
+    }
+    if (hasFailure(probed.plan.checks)) {
+      const failed = probed.plan.checks.filter((c) => c.status === 'fail');
+      throw new Error(`preflight failed:\n${failed.map((c) => `  ${c.id}: ${c.detail}\n    fix: ${c.fix ?? ''}`).join('\n')}`);
+    }
+    await installOnHost(session, probed, o, bundle, clock);
+    clock.enter('ready', `waiting for Node ${probed.plan.nodeName}`);
+    const since = Date.now();
+    await waitNodeReady(api, probed.plan.nodeName, since, o.readyTimeoutMs);
+    const password = (await session.runOk('reading the node identity', `cat ${NODE_PATHS.nodePassword}`)).trim();
+    await api.patch('Node', undefined, probed.plan.nodeName, { metadata: { annotations: { [NODE_PASSWORD_ANNOTATION]: sha256(password) } } });
+    clock.stop();
+    result.result = probed.existing || probed.facts['installed_sha256'] ? 'upgraded' : 'joined';
+    return result;
+  } catch (err) {
+    clock.stop();
+    result.error = (err as Error).message;
+    return result;
+  } finally {
+    session?.close();
+    result.totalMs = Math.round(performance.now() - t0);
+    o.progress.finished(result);
+  }
+}
+
+/** Joins every target in parallel; resolves when all have finished (never rejects for one host). */
+export async function joinHosts(o: JoinOptions): Promise<HostResult[]> {
+  const api = apiClient(o.access);
+  const bundle = await o.bundle();
+  try {
+    return await Promise.all(o.targets.map((t) => joinHost(t, o, api, bundle)));
+  } finally {
+    o.progress.close();
+  }
+}
