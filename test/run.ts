@@ -75,11 +75,12 @@ function runFile(file: string): Promise<FileResult> {
       const skipped = readCount(output, 'Skipped') ?? 0;
       const ms = Date.now() - started;
       if (timedOut) {
-        resolve({ file: name, passed, failed: Math.max(1, (total ?? 0) - passed - skipped), skipped, ms, note: `timed out after ${FILE_TIMEOUT_MS} ms` });
+        resolve({ file: name, passed, failed: Math.max(1, (total ?? 0) - passed), skipped, ms, note: `timed out after ${FILE_TIMEOUT_MS} ms` });
       } else if (total === undefined) {
         resolve({ file: name, passed: 0, failed: 1, skipped: 0, ms, note: `exited ${code} before uvu printed totals` });
       } else {
-        let failed = total - passed - skipped;
+        // uvu's Total counts the tests that ran; skipped ones are reported apart.
+        let failed = Math.max(0, total - passed);
         // A file that reported all passed but exited non-zero (e.g. a teardown crash) still failed.
         if (failed === 0 && code !== 0) failed = 1;
         resolve({ file: name, passed, failed, skipped, ms, ...(failed > 0 && code !== 0 ? { note: `exit code ${code}` } : {}) });
