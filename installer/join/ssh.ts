@@ -7,7 +7,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Client, utils, type AnyAuthMethod, type AuthenticationType, type ConnectConfig, type ParsedKey, type SFTPWrapper } from 'ssh2';
+import ssh2 from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, Client as SshClient, ConnectConfig, ParsedKey, SFTPWrapper } from 'ssh2';
 import { hostKeyName, hostKeyRefusal, knownHostsLine, knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts.js';
 import type { JoinTarget } from './target.js';
 import { shQuote } from '../service-files.js';
@@ -47,11 +48,11 @@ function defaultKeyFiles(): string[] {
 /** Loads a private key, asking for the passphrase when it is encrypted (up to three tries). */
 export async function loadPrivateKey(file: string, prompt: SecretPrompt): Promise<ParsedKey> {
   const data = readFileSync(file);
-  let parsed = utils.parseKey(data);
+  let parsed = ssh2.utils.parseKey(data);
   for (let attempt = 0; parsed instanceof Error && /encrypted|passphrase/i.test(parsed.message) && attempt < 3; attempt++) {
     const passphrase = await prompt(`passphrase for ${file}: `);
     if (passphrase === undefined) throw new Error(`${file} is encrypted and no passphrase can be asked for (no terminal): add it to ssh-agent (ssh-add ${file})`);
-    parsed = utils.parseKey(data, passphrase);
+    parsed = ssh2.utils.parseKey(data, passphrase);
   }
   if (parsed instanceof Error) throw new Error(`cannot use key ${file}: ${parsed.message}`);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
@@ -60,7 +61,7 @@ export async function loadPrivateKey(file: string, prompt: SecretPrompt): Promis
 }
 
 export class SshSession {
-  private constructor(readonly target: JoinTarget, private readonly client: Client, private readonly sudo: boolean) {}
+  private constructor(readonly target: JoinTarget, private readonly client: SshClient, private readonly sudo: boolean) {}
 
   static async connect(target: JoinTarget, o: SshOptions): Promise<SshSession> {
     const name = hostKeyName(target.host, target.port);
@@ -78,7 +79,7 @@ export class SshSession {
     ];
     let refusal: string | undefined;
     let authError: Error | undefined;
-    const client = new Client();
+    const client = new ssh2.Client();
     const config: ConnectConfig = {
       host: target.host,
       port: target.port,
