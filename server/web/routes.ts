@@ -1,6 +1,7 @@
 /**
  * Serves the status page's static assets at `/` and `/ui/*` without authentication: they hold no
- * cluster data (the page fetches everything from the authenticated API with the user's token).
+ * cluster data (the page gets everything from the authenticated API with the user's token, live
+ * through `/ui/stream`, see stream.ts).
  * The files are read once at start-up, gzip-compressed once, and served with ETags and a strict
  * Content-Security-Policy (same-origin scripts, styles and API calls only; no external assets).
  */
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context, Hono } from 'hono';
 import type { Env } from '../apiserver/app.js';
 import { log } from '../../api/log.js';
+import { streamHandler } from './stream.js';
 
 interface Asset {
   body: Uint8Array;
@@ -80,6 +82,7 @@ export function registerStatusPage(app: Hono<Env>, assetDir: string | undefined 
   app.get('/', (c) => serveAsset(c, index));
   app.get('/ui', (c) => c.redirect('/', 301));
   app.get('/ui/', (c) => serveAsset(c, index));
+  app.get('/ui/stream', streamHandler(app));
   app.get('/ui/:file', (c) => {
     const asset = assets.get(c.req.param('file'));
     if (!asset) return c.text('not found', 404, { 'x-content-type-options': 'nosniff' });

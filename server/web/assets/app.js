@@ -1,19 +1,15 @@
-// corral status page. No framework: each resource is listed once and then followed through the
-// API's watch stream (fetch + ReadableStream); after a disconnect (server restart) it re-lists with
-// back-off. Everything shown comes from the authenticated Kubernetes API.
+// corral status page. No framework. Everything shown comes from the authenticated Kubernetes API:
+// one fetch of /ui/stream (the server follows the API's list+watch for each resource with this
+// page's token and multiplexes the events into one stream, so the browser's six-connections-per-
+// server limit is never hit), read with a ReadableStream; after a disconnect (server restart) it
+// reconnects with back-off and gets the full state again.
 'use strict';
 
 const TOKEN_KEY = 'corral.token';
-const RESOURCES = {
-  nodes: '/api/v1/nodes',
-  pods: '/api/v1/pods',
-  deployments: '/apis/apps/v1/deployments',
-  daemonsets: '/apis/apps/v1/daemonsets',
-  jobs: '/apis/batch/v1/jobs',
-  services: '/api/v1/services',
-  events: '/api/v1/events',
-};
+const RESOURCES = ['nodes', 'pods', 'deployments', 'daemonsets', 'jobs', 'services', 'events'];
 const MAX_BACKOFF_MS = 15000;
+/** No line (not even a PING) for this long means the connection is dead. */
+const SILENCE_MS = 60000;
 const EVENTS_SHOWN = 20;
 /** Node conditions that are bad when True, with the words the page uses for them. */
 const BAD_CONDITIONS = {
@@ -29,8 +25,7 @@ const BAD_CONDITIONS = {
 const BAD_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'InvalidImageName']);
 
 const $ = (id) => document.getElementById(id);
-const stores = Object.fromEntries(Object.keys(RESOURCES).map((k) => [k, new Map()]));
-const conn = {}; // resource → 'connecting' | 'live' | 'retrying'
+const stores = Object.fromEntries(RESOURCES.map((k) => [k, new Map()]));
 let session = null; // { token, abort: AbortController }
 
 class HttpError extends Error {
@@ -49,86 +44,83 @@ async function api(method, path, signal) {
   return res.json();
 }
 
-/** Reads newline-delimited watch events; returns 'expired' on 410, 'closed' when the stream ends. */
-async function readWatch(res, onEvent) {
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return 'closed';
-    buf += decoder.decode(value, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line) continue;
-      const ev = JSON.parse(line);
-      if (ev.type === 'ERROR') {
-        if (ev.object && ev.object.code === 410) { reader.cancel().catch(() => {}); return 'expired'; }
-        throw new HttpError(ev.object && ev.object.code || 500, ev.object && ev.object.message || 'watch error');
-      }
-      onEvent(ev);
-    }
-  }
-}
-
 const keyOf = (o) => `${o.metadata.namespace || ''}/${o.metadata.name}`;
 const sleep = (ms, signal) => new Promise((resolve) => {
   const t = setTimeout(resolve, ms);
   signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
 });
 
-/** List, then watch from the list's resourceVersion; re-list after 410 or a lost connection. */
-async function follow(kind, signal) {
-  const path = RESOURCES[kind];
-  let delay = 1000;
-  while (!signal.aborted) {
-    try {
-      setConn(kind, 'connecting');
-      const list = await api('GET', path, signal);
-      const store = stores[kind];
-      store.clear();
-      for (const o of list.items) store.set(keyOf(o), o);
-      let rv = list.metadata.resourceVersion;
-      setConn(kind, 'live');
-      scheduleRender();
-      for (;;) {
-        const started = Date.now();
-        const res = await fetch(`${path}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}`,
-          { signal, headers: { authorization: `Bearer ${session.token}` } });
-        if (!res.ok) throw new HttpError(res.status, `watch ${kind}: ${res.status}`);
-        setConn(kind, 'live');
-        const end = await readWatch(res, (ev) => {
-          if (ev.object && ev.object.metadata && ev.object.metadata.resourceVersion) rv = ev.object.metadata.resourceVersion;
-          if (ev.type === 'BOOKMARK') return;
-          if (ev.type === 'DELETED') store.delete(keyOf(ev.object));
-          else store.set(keyOf(ev.object), ev.object);
-          scheduleRender();
-        });
-        if (end === 'expired') break;
-        // A stream that ends at once means the server is going away: back off instead of spinning.
-        if (Date.now() - started < 1000) throw new Error('watch closed');
-        delay = 1000;
+function apply(line) {
+  const store = stores[line.resource];
+  if (!store) return;
+  if (line.type === 'SYNC') {
+    store.clear();
+    for (const o of line.items) store.set(keyOf(o), o);
+  } else if (line.type === 'DELETED') store.delete(keyOf(line.object));
+  else store.set(keyOf(line.object), line.object);
+  scheduleRender();
+}
+
+/** Reads the stream until it ends; throws on an ERROR line or a silent connection. */
+async function readStream(res, signal) {
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  let timer;
+  const silence = () => { clearTimeout(timer); timer = setTimeout(() => reader.cancel().catch(() => {}), SILENCE_MS); };
+  signal.addEventListener('abort', () => reader.cancel().catch(() => {}), { once: true });
+  try {
+    for (;;) {
+      silence();
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!text) continue;
+        const line = JSON.parse(text);
+        if (line.type === 'ERROR') throw new HttpError(line.code, line.message);
+        if (line.type !== 'PING') apply(line);
       }
-      delay = 1000;
-    } catch (err) {
-      if (signal.aborted) return;
-      if (err.status === 401) { signOut('The token was rejected (revoked or expired). Sign in again.'); return; }
-      setConn(kind, 'retrying');
-      await sleep(delay + Math.random() * 300, signal);
-      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
     }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-function setConn(kind, state) {
-  conn[kind] = state;
-  const states = Object.values(conn);
+/** Keeps the stream open for the whole session, reconnecting with back-off. */
+async function follow(signal) {
+  let delay = 1000;
+  while (!signal.aborted) {
+    const started = Date.now();
+    try {
+      setConn('connecting');
+      const res = await fetch('/ui/stream', { signal, headers: { authorization: `Bearer ${session.token}` } });
+      if (!res.ok) {
+        let message = `${res.status}`;
+        try { message = (await res.json()).message || message; } catch { /* not a Status */ }
+        throw new HttpError(res.status, message);
+      }
+      setConn('live');
+      await readStream(res, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err.status === 401) { signOut('The token was rejected (revoked or expired). Sign in again.'); return; }
+    }
+    if (signal.aborted) return;
+    if (Date.now() - started > 30000) delay = 1000; // it was up for a while: retry soon
+    setConn('retrying');
+    await sleep(delay + Math.random() * 300, signal);
+    delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+  }
+}
+
+function setConn(state) {
   const el = $('conn');
-  const overall = states.every((s) => s === 'live') ? 'live' : states.includes('retrying') ? 'retrying' : 'connecting';
-  el.dataset.state = overall;
-  el.textContent = overall === 'live' ? 'live' : overall === 'retrying' ? 'reconnecting…' : 'connecting…';
+  el.dataset.state = state;
+  el.textContent = state === 'live' ? 'live' : state === 'retrying' ? 'reconnecting…' : 'connecting…';
 }
 
 // ---------- session ----------
@@ -141,7 +133,7 @@ async function signIn(token) {
   $('cluster-view').hidden = false;
   $('conn').hidden = false;
   $('logout').hidden = false;
-  for (const kind of Object.keys(RESOURCES)) follow(kind, session.abort.signal);
+  follow(session.abort.signal);
 }
 
 function signOut(message) {
@@ -149,7 +141,6 @@ function signOut(message) {
   session = null;
   sessionStorage.removeItem(TOKEN_KEY);
   for (const s of Object.values(stores)) s.clear();
-  for (const k of Object.keys(conn)) delete conn[k];
   $('cluster-view').hidden = true;
   $('conn').hidden = true;
   $('logout').hidden = true;
@@ -381,9 +372,9 @@ function serviceTable() {
 function eventTable() {
   const when = (e) => Date.parse(e.lastTimestamp || e.eventTime || e.metadata.creationTimestamp || 0) || 0;
   const events = [...stores.events.values()].sort((a, b) => when(b) - when(a)).slice(0, EVENTS_SHOWN);
-  return table([{ label: 'Age', narrow: true }, 'Type', 'Reason', 'Object', 'Message'], events.map((e) => h('tr', { class: e.type === 'Warning' ? 'warning' : '' },
+  return table(['Age', { label: 'Type', narrow: false }, 'Reason', 'Object', 'Message'], events.map((e) => h('tr', { class: e.type === 'Warning' ? 'warning' : '' },
     h('td', { class: 'nowrap' }, age(new Date(when(e)).toISOString())),
-    h('td', null, e.type || 'Normal'),
+    h('td', { class: 'hide-narrow' }, e.type || 'Normal'),
     h('td', null, e.reason || ''),
     h('td', null, `${(e.involvedObject && e.involvedObject.kind || '').toLowerCase()}/${e.involvedObject && e.involvedObject.name || ''}`),
     h('td', { class: 'msg' }, e.message || '', e.count > 1 ? ` (×${e.count})` : ''))));
