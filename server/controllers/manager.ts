@@ -7,6 +7,8 @@ import type { ControllerContext, ControllerStarter } from './context.js';
 const STARTERS: { name: string; start: ControllerStarter }[] = [
   // controllers register here: { name: 'replicaset', start: startReplicaSetController },
   { name: 'scheduler', start: async (ctx) => { (await import('./scheduler-loop.js')).startScheduler(ctx); } },
+  { name: 'replicaset', start: async (ctx) => { const m = await import('./replicaset.js'); m.startReplicaSetController(ctx); m.startReplicationController(ctx); } },
+  { name: 'deployment', start: async (ctx) => { (await import('./deployment.js')).startDeploymentController(ctx); } },
 ];
 
 export async function startControllers(ctx: ControllerContext, only?: string[]): Promise<void> {
