@@ -9,6 +9,13 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'scheduler', start: async (ctx) => { (await import('./scheduler-loop.js')).startScheduler(ctx); } },
   { name: 'replicaset', start: async (ctx) => { const m = await import('./replicaset.js'); m.startReplicaSetController(ctx); m.startReplicationController(ctx); } },
   { name: 'deployment', start: async (ctx) => { (await import('./deployment.js')).startDeploymentController(ctx); } },
+  { name: 'endpoints', start: async (ctx) => { (await import('./endpoints.js')).startEndpointsController(ctx); } },
+  { name: 'namespace', start: async (ctx) => { (await import('./namespace.js')).startNamespaceController(ctx); } },
+  { name: 'garbage-collector', start: async (ctx) => { (await import('./garbage-collector.js')).startGarbageCollector(ctx); } },
+  { name: 'node-lifecycle', start: async (ctx) => { (await import('./node-lifecycle.js')).startNodeLifecycleController(ctx); } },
+  { name: 'daemonset', start: async (ctx) => { (await import('./daemonset.js')).startDaemonSetController(ctx); } },
+  { name: 'job', start: async (ctx) => { (await import('./job.js')).startJobController(ctx); } },
+  { name: 'cronjob', start: async (ctx) => { (await import('./cronjob.js')).startCronJobController(ctx); } },
 ];
 
 export async function startControllers(ctx: ControllerContext, only?: string[]): Promise<void> {
