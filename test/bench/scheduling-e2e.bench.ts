@@ -1,0 +1,121 @@
+/**
+ * End-to-end scheduling rate: pods created through the API of a real `corral server` until every one
+ * is bound to one of N hollow nodes (which also report the pods Running, as agents would, so the
+ * server carries a realistic write load). Two workloads: bare pods created by 20 concurrent clients,
+ * and one Deployment scaled to the same count (ReplicaSet controller creating the pods). Beside it, the
+ * pure scheduler's own rate on the same shape (same nodes, same pods, called directly), and the ratio.
+ *
+ *   node dist/test/bench/scheduling-e2e.bench.js [nodes=20] [pods=1000]
+ */
+import type { Node, Pod } from '../../api/types.js';
+import { assume, buildSnapshot, schedulePod } from '../../server/scheduler/index.js';
+import { HollowNode } from '../support/hollow-node.js';
+import { ServerProcess } from '../support/server-process.js';
+
+const NODE_COUNT = Number(process.argv[2] ?? 20);
+const POD_COUNT = Number(process.argv[3] ?? 1000);
+const CLIENTS = 20;
+const CAPACITY = { cpu: '32', memory: '64Gi', pods: Math.ceil((POD_COUNT * 2.5) / NODE_COUNT) + 10 };
+
+function podSpec(): Pod['spec'] {
+  return { containers: [{ name: 'c', image: 'registry.local/app:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] };
+}
+
+function line(label: string, value: string): void {
+  process.stdout.write(`${label.padEnd(34)}${value}\n`);
+}
+
+/** Resolves when `count` pods of the namespace are bound; returns the time the last one was seen. */
+async function watchBindings(server: ServerProcess, namespace: string, count: number, signal: AbortSignal): Promise<number> {
+  const bound = new Set<string>();
+  for await (const ev of server.client.watch<Pod>('Pod', namespace, { signal })) {
+    const items = ev.type === 'RESYNC' ? ev.items : ev.type === 'ADDED' || ev.type === 'MODIFIED' ? [ev.object] : [];
+    for (const p of items) if (p.spec.nodeName) bound.add(p.metadata.name ?? '');
+    if (bound.size >= count) return performance.now();
+  }
+  throw new Error('watch ended before every pod was bound');
+}
+
+async function barePods(server: ServerProcess): Promise<{ createMs: number; boundMs: number }> {
+  const ns = 'bench-pods';
+  await server.client.create('Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const stop = new AbortController();
+  const done = watchBindings(server, ns, POD_COUNT, stop.signal);
+  await new Promise((r) => setTimeout(r, 200)); // let the watch start
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (next < POD_COUNT) {
+      const i = next++;
+      await server.client.create('Pod', ns, { apiVersion: 'v1', kind: 'Pod', metadata: { name: `p-${i}`, labels: { app: `app-${i % 50}` } }, spec: podSpec() });
+    }
+  }));
+  const created = performance.now();
+  const end = await done;
+  stop.abort();
+  return { createMs: created - t0, boundMs: end - t0 };
+}
+
+async function deployment(server: ServerProcess): Promise<{ boundMs: number }> {
+  const ns = 'bench-deploy';
+  await server.client.create('Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const stop = new AbortController();
+  const done = watchBindings(server, ns, POD_COUNT, stop.signal);
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = performance.now();
+  await server.client.create('Deployment', ns, {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'big' },
+    spec: { replicas: POD_COUNT, selector: { matchLabels: { app: 'big' } }, template: { metadata: { labels: { app: 'big' } }, spec: podSpec() } },
+  });
+  const end = await done;
+  stop.abort();
+  return { boundMs: end - t0 };
+}
+
+/** The pure scheduler on the same shape: the nodes as registered, the same pod spec. */
+async function pureRate(server: ServerProcess): Promise<number> {
+  const nodes = (await server.client.list<Node>('Node')).items.filter((n) => n.metadata.name?.startsWith('hollow-'));
+  const pods: Pod[] = Array.from({ length: POD_COUNT }, (_, i) => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: `p-${i}`, namespace: 'pure', labels: { app: `app-${i % 50}` } }, spec: podSpec(),
+  }));
+  const snapshot = buildSnapshot(nodes, []);
+  const t0 = performance.now();
+  for (const pod of pods) {
+    const r = schedulePod(snapshot, pod);
+    if (r.nodeName === undefined) throw new Error(`pure scheduler could not place ${pod.metadata.name}: ${r.message}`);
+    assume(snapshot, pod, r.nodeName);
+  }
+  return (POD_COUNT / (performance.now() - t0)) * 1000;
+}
+
+async function main(): Promise<void> {
+  const server = await ServerProcess.start();
+  const nodes: HollowNode[] = [];
+  try {
+    for (let i = 0; i < NODE_COUNT; i++) {
+      nodes.push(await HollowNode.start(server.client, { name: `hollow-${String(i).padStart(3, '0')}`, capacity: CAPACITY, leaseIntervalMs: 5000 }));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    process.stdout.write(`scheduling e2e bench: ${NODE_COUNT} hollow nodes × ${POD_COUNT} pods (node ${process.version})\n`);
+    const pure = await pureRate(server);
+    const bare = await barePods(server);
+    const barePerS = (POD_COUNT / bare.boundMs) * 1000;
+    line('pure scheduler (same shape)', `${Math.round(pure)} pods/s`);
+    line(`bare pods, ${CLIENTS} clients: created`, `${Math.round((POD_COUNT / bare.createMs) * 1000)} pods/s (${(bare.createMs / 1000).toFixed(2)} s)`);
+    line('bare pods: created → all bound', `${Math.round(barePerS)} pods/s (${(bare.boundMs / 1000).toFixed(2)} s)`);
+    const dep = await deployment(server);
+    const depPerS = (POD_COUNT / dep.boundMs) * 1000;
+    line('Deployment: created → all bound', `${Math.round(depPerS)} pods/s (${(dep.boundMs / 1000).toFixed(2)} s)`);
+    line('e2e / pure (bare pods)', `${((barePerS / pure) * 100).toFixed(1)} %`);
+    line('e2e / pure (Deployment)', `${((depPerS / pure) * 100).toFixed(1)} %`);
+    line('reference', 'kube-scheduler ~100–300 pods/s');
+  } finally {
+    for (const n of nodes) n.stop();
+    await server.destroy();
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  process.stderr.write(`${String((err as Error).stack ?? err)}\n`);
+  process.exit(1);
+});
