@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `corral` command: `server`, `kubeconfig`, `token create|list|revoke`, `version`, with
- * `--help` on each. Settings come from flags, then CORRAL_* environment variables, then defaults.
+ * `--help` on each. Settings come from flags, then CORRAL_* environment variables, then the config
+ * file (server/cli/config-file.ts), then defaults.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFile } from 'node:fs/promises';
@@ -10,6 +11,8 @@ import { defaultServerConfig, paths, type ServerConfig } from './config.js';
 import { TokenStore, type TokenRole } from './auth/tokens.js';
 import { log } from '../api/log.js';
 import { joinCommand, printableNodeToken, uninstallCommand } from '../installer/cli-commands.js';
+import { backupCommand, restoreCommand, statusCommand } from './cli/commands.js';
+import { applyConfigFile } from './cli/config-file.js';
 
 const VERSION = '0.1.0';
 
@@ -152,6 +155,9 @@ const commands: Record<string, Command> = {
   },
   join: joinCommand,
   uninstall: uninstallCommand,
+  status: statusCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
   version: {
     summary: 'print the corral version',
     usage: 'corral version',
@@ -161,6 +167,10 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+const SETTINGS_HELP = 'Every flag can also be set as a CORRAL_* environment variable (--data-dir → CORRAL_DATA_DIR) or as a key in\n' +
+  'the config file /etc/corral/config.yaml (--config FILE or CORRAL_CONFIG for another one): data-dir: /srv/corral.\n' +
+  'Precedence: flag > environment > config file > default.\n';
 
 function mainHelp(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
@@ -181,16 +191,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' }, config: { type: 'string' } }, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (err) {
     process.stderr.write(`corral ${name}: ${(err as Error).message}\n\nUsage: ${cmd.usage}\n`);
     return 2;
   }
   if (parsed.values['help']) {
-    process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
+    process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n\n${SETTINGS_HELP}`);
     return 0;
   }
   try {
+    // Flags > CORRAL_* environment > config file > defaults: the file only fills unset variables.
+    applyConfigFile(typeof parsed.values['config'] === 'string' ? parsed.values['config'] : undefined);
+    const level = process.env['CORRAL_LOG_LEVEL'];
+    if (level === 'debug' || level === 'info' || level === 'warn' || level === 'error') log.setLevel(level);
     const code = await cmd.run(parsed.values, parsed.positionals);
     return typeof code === 'number' ? code : 0;
   } catch (err) {

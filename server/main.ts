@@ -27,6 +27,7 @@ import { InProcessTransport } from '../api/client/transport.js';
 import { InformerFactory } from './controllers/informer.js';
 import { startControllers } from './controllers/manager.js';
 import { registerStatusPage } from './web/routes.js';
+import { removePidFile, runningServerPid, writePidFile } from './cli/pid-file.js';
 import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 
 export interface RunningServer {
@@ -80,6 +81,10 @@ async function loadOrCreateAdminToken(cfg: ServerConfig, tokens: TokenStore): Pr
 
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   await step('creating the data dir', () => mkdir(paths.serverDir(cfg.dataDir), { recursive: true, mode: 0o700 }));
+  const otherServer = runningServerPid(cfg.dataDir);
+  if (otherServer !== undefined) throw new Error(`another corral server (pid ${otherServer}) is using the data dir ${cfg.dataDir}`);
+  // Lets `corral restore` refuse to replace the database under a running server.
+  writePidFile(cfg.dataDir);
   const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), cfg.tlsSans));
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
@@ -154,6 +159,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         server.closeAllConnections();
       });
       await store.close();
+      removePidFile(cfg.dataDir);
     },
   };
 }

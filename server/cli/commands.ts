@@ -1,0 +1,77 @@
+/**
+ * The `corral status`, `corral backup` and `corral restore` commands (registered in server/cli.ts).
+ * Each takes `--data-dir` (else CORRAL_DATA_DIR, else the config file's `data-dir`, else the default).
+ */
+import type { ParseArgsConfig } from 'node:util';
+import { ApiClient } from '../../api/client/client.js';
+import { HttpsTransport } from '../../api/client/transport.js';
+import { defaultDataDir, paths } from '../config.js';
+import { backupStore, humanBytes, restoreStore } from './backup.js';
+import { fetchStatus, readKubeconfig, renderStatus } from './status.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface CliCommand {
+  summary: string;
+  usage: string;
+  options: Options;
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number | void>;
+}
+
+const dataDirOption: Options = { 'data-dir': { type: 'string', short: 'd' } };
+
+function dataDirOf(values: Record<string, unknown>): string {
+  const flag = values['data-dir'];
+  if (typeof flag === 'string') return flag;
+  const env = process.env['CORRAL_DATA_DIR'];
+  return env ? env : defaultDataDir();
+}
+
+export const statusCommand: CliCommand = {
+  summary: 'one screen of cluster health: nodes, requested capacity, pods not running, recent warnings',
+  usage: 'corral status [--data-dir DIR] [--kubeconfig FILE]',
+  options: { ...dataDirOption, kubeconfig: { type: 'string' } },
+  async run(values) {
+    const file = typeof values['kubeconfig'] === 'string' ? values['kubeconfig'] : paths.kubeconfig(dataDirOf(values));
+    const access = readKubeconfig(file);
+    const transport = new HttpsTransport({ server: access.server, caPem: access.caPem, token: access.token, timeoutMs: 10_000 });
+    try {
+      const status = await fetchStatus(new ApiClient(transport));
+      process.stdout.write(`corral status — ${access.server} — ${new Date(status.now).toISOString().replace('T', ' ').slice(0, 19)} UTC\n\n`);
+      process.stdout.write(renderStatus(status));
+    } catch (err) {
+      throw new Error(`cannot read the cluster from ${access.server}: ${(err as Error).message} (is the server running?)`, { cause: err });
+    } finally {
+      transport.close();
+    }
+  },
+};
+
+export const backupCommand: CliCommand = {
+  summary: 'write a consistent snapshot of the server\'s SQLite store to FILE (online: the server keeps running)',
+  usage: 'corral backup FILE [--data-dir DIR]',
+  options: { ...dataDirOption },
+  async run(values, positionals) {
+    const [file, extra] = positionals;
+    if (!file || extra !== undefined) throw new Error(`usage: ${backupCommand.usage}`);
+    const dataDir = dataDirOf(values);
+    const started = Date.now();
+    process.stderr.write(`backing up ${paths.db(dataDir)} …\n`);
+    const info = await backupStore(paths.db(dataDir), file);
+    process.stdout.write(`backup written to ${file}: revision ${info.revision}, ${info.objects} objects, ${humanBytes(info.bytes)}, integrity ok (${Date.now() - started} ms)\n`);
+  },
+};
+
+export const restoreCommand: CliCommand = {
+  summary: 'restore a backup FILE into the data dir of a STOPPED server (the old database is kept aside)',
+  usage: 'corral restore FILE [--data-dir DIR]',
+  options: { ...dataDirOption },
+  async run(values, positionals) {
+    const [file, extra] = positionals;
+    if (!file || extra !== undefined) throw new Error(`usage: ${restoreCommand.usage}`);
+    const dataDir = dataDirOf(values);
+    const r = await restoreStore(file, dataDir);
+    if (r.keptAside) process.stdout.write(`previous database kept as ${r.keptAside}\n`);
+    process.stdout.write(`restored ${file} into ${r.db}: revision ${r.revision}, ${r.objects} objects. Start the server to use it.\n`);
+  },
+};
