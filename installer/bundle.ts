@@ -20,7 +20,7 @@ export interface AgentBundle {
 export const DIST_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const BUNDLE_ENTRY = join(DIST_DIR, 'installer', 'agent-entry.js');
 /** Where a built bundle is kept (install.sh builds it here; `corral join` reuses it while it is current). */
-export const BUNDLE_PATH = join(dirname(DIST_DIR), 'bundle', 'corral-agent.mjs');
+export const BUNDLE_PATH = join(DIST_DIR, 'bundle', 'corral-agent.mjs');
 
 function describe(path: string): AgentBundle {
   const data = readFileSync(path);

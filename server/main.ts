@@ -27,7 +27,7 @@ import { InProcessTransport } from '../api/client/transport.js';
 import { InformerFactory } from './controllers/informer.js';
 import { startControllers } from './controllers/manager.js';
 import { registerStatusPage } from './web/routes.js';
-import { removePidFile, runningServerPid, writePidFile } from './cli/pid-file.js';
+import { registerInstallRoutes } from '../installer/routes.js';
 import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 
 export interface RunningServer {
@@ -81,10 +81,6 @@ async function loadOrCreateAdminToken(cfg: ServerConfig, tokens: TokenStore): Pr
 
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   await step('creating the data dir', () => mkdir(paths.serverDir(cfg.dataDir), { recursive: true, mode: 0o700 }));
-  const otherServer = runningServerPid(cfg.dataDir);
-  if (otherServer !== undefined) throw new Error(`another corral server (pid ${otherServer}) is using the data dir ${cfg.dataDir}`);
-  // Lets `corral restore` refuse to replace the database under a running server.
-  writePidFile(cfg.dataDir);
   const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), cfg.tlsSans));
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
@@ -106,7 +102,11 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   let port = cfg.port;
   const api = createApiApp({
     registry, tokens, serverAddress: `${host}:${port}`,
-    extraRoutes: (app) => registerStatusPage(app),
+    extraRoutes: (app) => {
+      registerStatusPage(app);
+      // /cacerts, /install.sh and /bundle/* for nodes joining from the LAN.
+      registerInstallRoutes(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port });
+    },
   });
   const server = await step(`listening on ${cfg.bindAddress}:${cfg.port}`, () => new Promise<Server>((resolve, reject) => {
     const s = serve({
@@ -159,7 +159,6 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         server.closeAllConnections();
       });
       await store.close();
-      removePidFile(cfg.dataDir);
     },
   };
 }

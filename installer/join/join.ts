@@ -9,16 +9,16 @@ import { readFileSync } from 'node:fs';
 import type { ApiClient } from '../../api/client/client.js';
 import type { Node } from '../../api/types.js';
 import type { AgentBundle } from '../bundle.js';
-import { renderSupervisor, renderSystemdUnit, serviceStartCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from '../service-files.js';
 import { NODE_PASSWORD_ANNOTATION, apiClient, nodeInternalIp, nodeReady, nodeServerUrl, waitNodeReady, type ServerAccess } from './cluster.js';
 import { renderPlan, type HostPlan } from './plan.js';
 import { hasFailure, missingPackages, preflight, userlandArch, type CheckResult } from './preflight.js';
 import { NODE_PATHS, PROBE_SCRIPT, parseProbeOutput, type ProbeFacts } from './probe.js';
 import type { HostResult, Phase, ProgressSink } from './progress.js';
 import { SshSession, type SshOptions } from './ssh.js';
-import type { JoinTarget } from './target.js';
+import { agentFiles, agentStartCommand, nodeNameFromHostname } from '../agent-service.js';
 
-export const AGENT_SERVICE = 'corral-agent';
+export { AGENT_SERVICE, agentServiceSpec, renderTokenFile, nodeNameFromHostname } from '../agent-service.js';
+import type { JoinTarget } from './target.js';
 
 export interface JoinOptions {
   targets: readonly JoinTarget[];
@@ -33,29 +33,6 @@ export interface JoinOptions {
   progress: ProgressSink;
   /** Where `--dry-run` plans are printed. */
   out: (text: string) => void;
-}
-
-/** Kubernetes node names are lowercase DNS subdomains. */
-export function nodeNameFromHostname(hostname: string): string {
-  return hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'node';
-}
-
-/** The agent's service: node + bundle + flags; the token comes from the 0600 env file, never argv. */
-export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nodeName: string; nodeIp: string }): ServiceSpec & { environmentFile: string } {
-  return {
-    name: AGENT_SERVICE,
-    description: 'corral agent',
-    argv: [o.nodeBinary, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
-      '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir],
-    runDir: NODE_PATHS.runDir,
-    logFile: NODE_PATHS.logFile,
-    environmentFile: NODE_PATHS.token,
-  };
-}
-
-/** The node token file, in environment-file form for both systemd (EnvironmentFile=) and sh (`.`). */
-export function renderTokenFile(token: string): string {
-  return `CORRAL_TOKEN=${token}\n`;
 }
 
 function sha256(text: string): string {
@@ -120,24 +97,13 @@ async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, bun
 
   clock.enter('start');
   const token = o.access.nodeToken(`node ${plan.nodeName} (corral join ${plan.label})`);
-  await session.writeFile(NODE_PATHS.caFile, o.access.caPem, '0644');
-  await session.writeFile(NODE_PATHS.token, renderTokenFile(token), '0600');
   if (!facts['node_password_sha256']) await session.writeFile(NODE_PATHS.nodePassword, randomBytes(24).toString('hex'), '0600');
-  const nodeBinary = facts['node_path'] || '/usr/bin/node';
-  const spec = agentServiceSpec({ nodeBinary, serverUrl: plan.serverUrl, nodeName: plan.nodeName, nodeIp: plan.nodeIp });
-  await session.writeFile(NODE_PATHS.config, `${JSON.stringify({
-    serverUrl: plan.serverUrl, nodeName: plan.nodeName, nodeIp: plan.nodeIp, caFile: NODE_PATHS.caFile, tokenFile: NODE_PATHS.token,
-    dataDir: NODE_PATHS.dataDir, netnsPrefix: `corral-${plan.nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`,
-    clusterCidr: '10.42.0.0/16', bundleSha256: bundle.sha256, service: plan.service, joinedAt: new Date().toISOString(),
-  }, null, 2)}\n`, '0644');
-  if (plan.service === 'systemd') {
-    const unit = renderSystemdUnit(spec).replace('[Service]\n', `[Service]\nEnvironmentFile=${spec.environmentFile}\n`);
-    await session.writeFile(systemdUnitPath(AGENT_SERVICE), unit, '0644');
-  } else {
-    const script = renderSupervisor(spec).replace('run() {\n', `run() {\n  set -a; . ${spec.environmentFile}; set +a\n`);
-    await session.writeFile(supervisorPath(NODE_PATHS.libDir, AGENT_SERVICE), script, '0755');
-  }
-  await session.runOk('starting the agent', serviceStartCommand(AGENT_SERVICE, plan.service === 'systemd', NODE_PATHS.libDir), { timeoutMs: 60_000 });
+  const files = agentFiles({
+    serverUrl: plan.serverUrl, token, caPem: o.access.caPem, nodeName: plan.nodeName, nodeIp: plan.nodeIp,
+    nodeBinary: facts['node_path'] || '/usr/bin/node', service: plan.service, bundleSha256: bundle.sha256,
+  });
+  for (const f of files) await session.writeFile(f.path, f.content, f.mode);
+  await session.runOk('starting the agent', agentStartCommand(plan.service), { timeoutMs: 60_000 });
 }
 
 async function joinHost(t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: AgentBundle): Promise<HostResult> {

@@ -1,0 +1,70 @@
+/**
+ * The agent's service as both installers write it (`corral join` over SSH, and the bundle's own
+ * `install` command behind /install.sh): its command line, the 0600 token file, and the config.
+ */
+import { NODE_PATHS } from './join/probe.js';
+import { renderSupervisor, renderSystemdUnit, serviceStartCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from './service-files.js';
+
+export const AGENT_SERVICE = 'corral-agent';
+
+/** Kubernetes node names are lowercase DNS subdomains. */
+export function nodeNameFromHostname(hostname: string): string {
+  return hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'node';
+}
+
+/** The agent's service: node + bundle + flags; the token comes from the 0600 env file, never argv. */
+export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nodeName: string; nodeIp: string }): ServiceSpec & { environmentFile: string } {
+  return {
+    name: AGENT_SERVICE,
+    description: 'corral agent',
+    argv: [o.nodeBinary, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
+      '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir],
+    runDir: NODE_PATHS.runDir,
+    logFile: NODE_PATHS.logFile,
+    environmentFile: NODE_PATHS.token,
+  };
+}
+
+/** The node token file, in environment-file form for both systemd (EnvironmentFile=) and sh (`.`). */
+export function renderTokenFile(token: string): string {
+  return `CORRAL_TOKEN=${token}\n`;
+}
+
+
+export interface AgentInstall {
+  serverUrl: string;
+  /** The node token (K10 form), written 0600. */
+  token: string;
+  caPem: string;
+  nodeName: string;
+  nodeIp: string;
+  nodeBinary: string;
+  service: 'systemd' | 'supervisor';
+  bundleSha256: string;
+}
+
+export interface FileToWrite { path: string; content: string; mode: string }
+
+/** Every file an agent install writes except the bundle and the node identity (kept across re-joins). */
+export function agentFiles(o: AgentInstall): FileToWrite[] {
+  const spec = agentServiceSpec(o);
+  const config = {
+    serverUrl: o.serverUrl, nodeName: o.nodeName, nodeIp: o.nodeIp, caFile: NODE_PATHS.caFile, tokenFile: NODE_PATHS.token,
+    dataDir: NODE_PATHS.dataDir, netnsPrefix: `corral-${o.nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`,
+    clusterCidr: '10.42.0.0/16', bundleSha256: o.bundleSha256, service: o.service,
+  };
+  const service: FileToWrite = o.service === 'systemd'
+    ? { path: systemdUnitPath(AGENT_SERVICE), content: renderSystemdUnit(spec).replace('[Service]\n', `[Service]\nEnvironmentFile=${spec.environmentFile}\n`), mode: '0644' }
+    : { path: supervisorPath(NODE_PATHS.libDir, AGENT_SERVICE), content: renderSupervisor(spec).replace('run() {\n', `run() {\n  set -a; . ${spec.environmentFile}; set +a\n`), mode: '0755' };
+  return [
+    { path: NODE_PATHS.caFile, content: o.caPem, mode: '0644' },
+    { path: NODE_PATHS.token, content: renderTokenFile(o.token), mode: '0600' },
+    { path: NODE_PATHS.config, content: `${JSON.stringify(config, null, 2)}\n`, mode: '0644' },
+    service,
+  ];
+}
+
+/** The shell command that (re)starts the agent's service. */
+export function agentStartCommand(service: AgentInstall['service']): string {
+  return serviceStartCommand(AGENT_SERVICE, service === 'systemd', NODE_PATHS.libDir);
+}

@@ -1,0 +1,64 @@
+/**
+ * The script a node runs to join from the LAN without SSH:
+ *   curl -fsSL --cacert ca.crt https://SERVER:6443/install.sh | sudo sh -s - --token K10…
+ * It trusts nothing it has not checked: the CA it fetches must hash to the token's pin, the bundle is
+ * fetched over TLS verified by that CA with the token, and its sha256 is checked before it is installed.
+ * The bundle's own `install` command then writes the config, token and service and waits for Ready.
+ */
+import { NODE_PATHS } from './join/probe.js';
+import { shQuote } from './service-files.js';
+
+/** Node.js one-liner used for every download: `fetch URL OUT [CAFILE|insecure] [TOKEN]`. */
+const FETCH_JS = [
+  "const [u,out,ca,tok]=process.argv.slice(1);const https=require('https'),fs=require('fs');",
+  "const o={rejectUnauthorized:ca!=='insecure',headers:tok?{authorization:'Bearer '+tok}:{}};if(ca&&ca!=='insecure')o.ca=fs.readFileSync(ca);",
+  "https.get(u,o,r=>{if(r.statusCode!==200){console.error(u+': HTTP '+r.statusCode);process.exit(1)}r.pipe(fs.createWriteStream(out)).on('finish',()=>process.exit(0))})",
+  ".on('error',e=>{console.error(u+': '+e.message);process.exit(1)})",
+].join('');
+
+const CAHASH_JS = "const c=require('crypto');process.stdout.write(c.createHash('sha256').update(new c.X509Certificate(require('fs').readFileSync(process.argv[1])).raw).digest('hex'))";
+
+export function renderNodeInstallScript(o: { serverUrl: string }): string {
+  return `#!/bin/sh
+# corral node installer (served by the corral server at /install.sh)
+# usage: curl -fsSL --cacert ca.crt ${o.serverUrl}/install.sh | sudo sh -s - --token K10... [--node-name N] [--node-ip IP]
+set -eu
+die() { echo "corral install: $*" >&2; exit 1; }
+SERVER=${shQuote(o.serverUrl)}
+TOKEN=\${CORRAL_TOKEN:-}
+NODE_NAME=
+NODE_IP=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --token) TOKEN=$2; shift 2 ;;
+    --server) SERVER=$2; shift 2 ;;
+    --node-name) NODE_NAME=$2; shift 2 ;;
+    --node-ip) NODE_IP=$2; shift 2 ;;
+    *) die "unknown argument $1" ;;
+  esac
+done
+[ -n "$TOKEN" ] || die "--token K10... is required (corral token create, on the server)"
+[ "$(id -u)" = 0 ] || die "run as root: ... | sudo sh -s - --token ..."
+command -v node >/dev/null 2>&1 || die "Node.js >= 20 is required (apt-get install nodejs)"
+[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || die "Node.js >= 20 is required, found $(node --version)"
+for b in containerd ctr runc iptables ip; do command -v "$b" >/dev/null 2>&1 || die "$b is missing: apt-get install containerd runc iptables iproute2"; done
+want=$(printf '%s' "$TOKEN" | sed -n 's/^K10\\([0-9a-fA-F]\\{64\\}\\)::.*/\\1/p' | tr 'A-F' 'a-f')
+[ -n "$want" ] || die "the token does not pin the server CA: use a K10... token from corral token create"
+fetch() { node -e ${shQuote(FETCH_JS)} "$@"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fetch "$SERVER/cacerts" "$tmp/ca.crt" insecure
+got=$(node -e ${shQuote(CAHASH_JS)} "$tmp/ca.crt")
+[ "$got" = "$want" ] || die "the server presents CA $got, but the token pins $want: refusing to trust it"
+fetch "$SERVER/bundle/corral-agent.mjs" "$tmp/corral-agent.mjs" "$tmp/ca.crt" "$TOKEN"
+fetch "$SERVER/bundle/corral-agent.mjs.sha256" "$tmp/sum" "$tmp/ca.crt" "$TOKEN"
+echo "$(cut -d' ' -f1 "$tmp/sum")  $tmp/corral-agent.mjs" | sha256sum -c --quiet - || die "the agent bundle's checksum does not match"
+mkdir -p ${NODE_PATHS.libDir} ${NODE_PATHS.configDir}
+install -m 0644 "$tmp/ca.crt" ${NODE_PATHS.caFile}
+install -m 0755 "$tmp/corral-agent.mjs" ${NODE_PATHS.bundle}.new && mv -f ${NODE_PATHS.bundle}.new ${NODE_PATHS.bundle}
+set -- install --server "$SERVER"
+[ -z "$NODE_NAME" ] || set -- "$@" --node-name "$NODE_NAME"
+[ -z "$NODE_IP" ] || set -- "$@" --node-ip "$NODE_IP"
+CORRAL_TOKEN=$TOKEN exec node ${NODE_PATHS.bundle} "$@"
+`;
+}

@@ -1,0 +1,118 @@
+/**
+ * Installs and (re)starts the corral server as a service — what `installer/install.sh` ends with:
+ * a systemd unit where PID 1 is systemd, otherwise the supervised sh service (pid file, restart). Then
+ * waits until the API answers and prints the kubeconfig path, a join token pinned to the cluster CA
+ * and the status page URL. Re-running restarts the new build on the same data dir: upgrade in place.
+ *
+ *   node dist/installer/service.js [--data-dir /var/lib/corral] [--cli PATH] [--lib-dir DIR] [-- server flags...]
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:https';
+import { TokenStore } from '../server/auth/tokens.js';
+import { caHashOfPem } from './join/cluster.js';
+import { renderSupervisor, renderSystemdUnit, serviceStartCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from './service-files.js';
+import { formatJoinToken } from './token.js';
+
+export const SERVER_SERVICE = 'corral';
+
+export function hasSystemd(): boolean {
+  return existsSync('/run/systemd/system');
+}
+
+export function serverServiceSpec(o: { nodeBinary: string; cli: string; dataDir: string; serverArgs: readonly string[] }): ServiceSpec {
+  return {
+    name: SERVER_SERVICE,
+    description: 'corral server',
+    argv: [o.nodeBinary, o.cli, 'server', '--data-dir', o.dataDir, ...o.serverArgs],
+    runDir: join(o.dataDir, 'run'),
+    logFile: join(o.dataDir, 'corral.log'),
+  };
+}
+
+/** The first non-loopback IPv4 address: where people on the LAN reach the status page. */
+export function lanAddress(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+function readyz(port: number, caPem: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/readyz', ca: caPem, servername: 'localhost', timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** A join token kept in the data dir and re-printed while it is valid (re-running the installer does not pile up tokens). */
+function joinToken(dataDir: string, caPem: string): string {
+  const file = join(dataDir, 'server', 'join-token');
+  const tokens = new TokenStore(join(dataDir, 'server', 'tokens.json'));
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (tokens.authenticate(kept)?.role === 'node') return kept;
+  }
+  const { token } = tokens.create('node', { description: 'join token printed by the installer' });
+  const pinned = formatJoinToken(caHashOfPem(caPem), token);
+  writeFileSync(file, `${pinned}\n`, { mode: 0o600 });
+  return pinned;
+}
+
+export async function installServerService(o: { dataDir: string; cli: string; libDir: string; serverArgs: string[]; timeoutMs?: number }): Promise<string> {
+  const spec = serverServiceSpec({ nodeBinary: process.execPath, cli: o.cli, dataDir: o.dataDir, serverArgs: o.serverArgs });
+  const systemd = hasSystemd();
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(o.libDir, { recursive: true });
+  if (systemd) writeFileSync(systemdUnitPath(SERVER_SERVICE), renderSystemdUnit(spec), { mode: 0o644 });
+  else writeFileSync(supervisorPath(o.libDir, SERVER_SERVICE), renderSupervisor(spec), { mode: 0o755 });
+  execFileSync('sh', ['-c', serviceStartCommand(SERVER_SERVICE, systemd, o.libDir)], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+  const portArg = o.serverArgs.indexOf('--port');
+  const port = portArg >= 0 ? Number(o.serverArgs[portArg + 1]) : 6443;
+  const caFile = join(o.dataDir, 'server', 'tls', 'ca.crt');
+  const deadline = Date.now() + (o.timeoutMs ?? 90_000);
+  for (;;) {
+    if (existsSync(caFile) && existsSync(join(o.dataDir, 'kubeconfig.yaml')) && await readyz(port, readFileSync(caFile, 'utf8'))) break;
+    if (Date.now() > deadline) throw new Error(`corral did not become ready on port ${port}; see ${spec.logFile}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const token = joinToken(o.dataDir, readFileSync(caFile, 'utf8'));
+  const lan = lanAddress();
+  return [
+    `corral is running (${systemd ? `systemd unit ${SERVER_SERVICE}.service` : `supervised: ${supervisorPath(o.libDir, SERVER_SERVICE)} status`}; log ${systemd ? `journalctl -u ${SERVER_SERVICE}` : spec.logFile})`,
+    `kubeconfig:  ${join(o.dataDir, 'kubeconfig.yaml')}   (kubectl --kubeconfig ${join(o.dataDir, 'kubeconfig.yaml')} get nodes)`,
+    `join token:  ${token}`,
+    `status page: https://${lan}:${port}/   (log in with a token from: corral token create --role viewer)`,
+    `add nodes:   corral join pi@HOST ...   (from this machine), or on a node, with a copy of ${caFile}:`,
+    `             curl -fsSL --cacert ca.crt https://${lan}:${port}/install.sh | sh -s - --token ${token}`,
+    '',
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values, positionals } = parseArgs({
+    options: { 'data-dir': { type: 'string' }, cli: { type: 'string' }, 'lib-dir': { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const here = dirname(fileURLToPath(import.meta.url));
+  installServerService({
+    dataDir: values['data-dir'] ?? '/var/lib/corral',
+    cli: values.cli ?? join(here, '..', 'server', 'cli.js'),
+    libDir: values['lib-dir'] ?? '/usr/local/lib/corral',
+    serverArgs: positionals,
+  }).then((text) => process.stdout.write(text), (err: unknown) => {
+    process.stderr.write(`corral install: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}
