@@ -45,6 +45,8 @@ export interface HollowPod {
   phase: 'Running' | 'Succeeded' | 'Failed';
   restartCount: number;
   exitCode?: number;
+  /** Set by setReady(false): the readiness probe keeps failing until setReady(true). */
+  probeFailing: boolean;
   /** Status writes of one pod run one after another. */
   writes: Promise<void>;
   timers: NodeJS.Timeout[];
@@ -123,6 +125,20 @@ export class HollowNode {
     // Kubelets post full node status far less often than they renew the lease.
     this.statusTimer = setInterval(() => void this.postNodeStatus().catch(() => undefined), this.leaseIntervalMs * 5);
     void this.watchPods(run.signal);
+    // Back from an outage: report every known pod again (the node controller may have marked them
+    // not ready) and restart readiness timers that stop() cancelled.
+    for (const p of this.podsByKey.values()) {
+      if (p.phase === 'Running' && !p.ready && !p.probeFailing) this.scheduleReady(p);
+      void this.writeStatus(p).catch(() => undefined);
+    }
+  }
+
+  private scheduleReady(p: HollowPod): void {
+    p.timers.push(setTimeout(() => {
+      if (p.phase !== 'Running' || p.probeFailing) return;
+      p.ready = true;
+      void this.writeStatus(p).catch(() => undefined);
+    }, this.o.readyDelayMs ?? 0));
   }
 
   /** Stops and deletes the Node and its Lease. */
@@ -173,6 +189,7 @@ export class HollowNode {
   async setReady(namespace: string, name: string, ready: boolean): Promise<void> {
     const p = this.mustPod(namespace, name);
     p.ready = ready;
+    p.probeFailing = !ready;
     await this.writeStatus(p);
   }
 
@@ -338,6 +355,7 @@ export class HollowNode {
       ready: (this.o.readyDelayMs ?? 0) <= 0,
       phase: 'Running',
       restartCount: 0,
+      probeFailing: false,
       writes: Promise.resolve(),
       timers: [],
     };
@@ -346,13 +364,7 @@ export class HollowNode {
     this.podsByKey.set(key, p);
     const started = p;
     void this.writeStatus(started).catch(() => undefined);
-    if (!started.ready) {
-      started.timers.push(setTimeout(() => {
-        if (started.phase !== 'Running') return;
-        started.ready = true;
-        void this.writeStatus(started).catch(() => undefined);
-      }, this.o.readyDelayMs));
-    }
+    if (!started.ready) this.scheduleReady(started);
     const policy = pod.spec.restartPolicy ?? 'Always';
     if (this.o.autoCompleteAfterMs !== undefined && policy !== 'Always') {
       started.timers.push(setTimeout(() => {
