@@ -183,8 +183,8 @@ export class Subresources {
     const nsInfo = resourceForKind('Namespace')!;
     const obj = await this.registry.guaranteedUpdate(nsInfo, undefined, r.name, (cur) => {
       const spec = { ...((cur.spec ?? {}) as Record<string, unknown>) };
-      if (body?.spec?.finalizers && body.spec.finalizers.length > 0) spec['finalizers'] = body.spec.finalizers;
-      else delete spec['finalizers'];
+      // An empty list, not a missing one: defaulting would put `kubernetes` back into a missing list.
+      spec['finalizers'] = body?.spec?.finalizers ?? [];
       return { ...cur, spec };
     }, { ...this.opts(r.q, r.user), subresource: 'finalize' });
     return c.json({ apiVersion: 'v1', kind: 'Namespace', ...obj });
