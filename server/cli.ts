@@ -106,6 +106,57 @@ const commands: Record<string, Command> = {
       });
     },
   },
+  agent: {
+    summary: 'run a node agent (kubelet + kube-proxy) that joins a corral server',
+    usage: 'corral agent --server URL --token TOKEN --ca-file FILE [--data-dir DIR] [--node-name NAME] [--node-ip IP]\n' +
+      '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
+      '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s]',
+    options: {
+      ...dataDirOption,
+      server: { type: 'string', short: 's' },
+      token: { type: 'string', short: 't' },
+      'ca-file': { type: 'string' },
+      'node-name': { type: 'string' },
+      'node-ip': { type: 'string' },
+      'containerd-address': { type: 'string' },
+      'kubelet-port': { type: 'string' },
+      'netns-prefix': { type: 'string' },
+      'cluster-cidr': { type: 'string' },
+      'service-cidr': { type: 'string' },
+      'crash-backoff': { type: 'string' },
+    },
+    async run(values) {
+      const serverUrl = str(values, 'server', 'SERVER');
+      const token = str(values, 'token', 'TOKEN');
+      const caFile = str(values, 'ca-file', 'CA_FILE');
+      if (!serverUrl || !token || !caFile) throw new Error('--server, --token and --ca-file are required');
+      const kubeletPort = str(values, 'kubelet-port', 'KUBELET_PORT');
+      const backoff = str(values, 'crash-backoff', 'CRASH_BACKOFF');
+      const { startAgent } = await import('../agent/main.js');
+      const agent = await startAgent({
+        serverUrl,
+        token,
+        caPem: await readFile(caFile, 'utf8'),
+        dataDir: str(values, 'data-dir', 'DATA_DIR') ?? defaultServerConfig().dataDir,
+        nodeName: str(values, 'node-name', 'NODE_NAME'),
+        nodeIp: str(values, 'node-ip', 'NODE_IP'),
+        containerdAddress: str(values, 'containerd-address', 'CONTAINERD_ADDRESS'),
+        netnsPrefix: str(values, 'netns-prefix', 'NETNS_PREFIX'),
+        clusterCidr: str(values, 'cluster-cidr', 'CLUSTER_CIDR'),
+        serviceCidr: str(values, 'service-cidr', 'SERVICE_CIDR'),
+        ...(kubeletPort !== undefined ? { kubeletPort: Number(kubeletPort) } : {}),
+        ...(backoff !== undefined ? { crashBackoffInitialMs: parseDurationSeconds(backoff) * 1000 } : {}),
+      } as Parameters<typeof startAgent>[0]);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          log.info('agent', `received ${sig}, shutting down (pods keep running)`);
+          void agent.close().then(resolve, resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    },
+  },
   kubeconfig: {
     summary: 'print the admin kubeconfig of the local server',
     usage: 'corral kubeconfig [--data-dir DIR]',

@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { serve, type WebSocketServerLike } from '@hono/node-server';
 import { log } from '../api/log.js';
 import { resourceForKind } from '../api/resources.js';
 import { StatusError } from '../api/status.js';
@@ -26,6 +26,8 @@ import { ApiClient } from '../api/client/client.js';
 import { InProcessTransport } from '../api/client/transport.js';
 import { InformerFactory } from './controllers/informer.js';
 import { startControllers } from './controllers/manager.js';
+import { WebSocketServer } from 'ws';
+import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { registerInstallRoutes } from '../installer/routes.js';
 import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
@@ -108,9 +110,13 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       registerInstallRoutes(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port });
     },
   });
+  const execSockets = new WebSocketServer({ noServer: true });
+  api.subresources.setConnector(new AgentPodConnector(registry));
   const server = await step(`listening on ${cfg.bindAddress}:${cfg.port}`, () => new Promise<Server>((resolve, reject) => {
     const s = serve({
       fetch: api.app.fetch,
+      // kubectl exec arrives as a WebSocket upgrade; the pod connector relays it to the node's agent.
+      websocket: { server: execSockets as unknown as WebSocketServerLike },
       port: cfg.port,
       hostname: cfg.bindAddress,
       createServer: createHttpsServer,
@@ -146,6 +152,21 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     }));
   }
   log.info('server', 'corral server is up', { url, dataDir: cfg.dataDir, kubeconfig: paths.kubeconfig(cfg.dataDir) });
+  let localAgent: { close(): Promise<void> } | undefined;
+  if (!cfg.disableAgent) {
+    // The local agent joins like a remote one: loopback HTTPS with the cluster CA and a node token.
+    const { startAgent } = await import('../agent/main.js');
+    localAgent = await step('starting the local agent', () => startAgent({
+      serverUrl: url,
+      token: tokens.createEphemeral('node', 'local agent'),
+      caPem: tls.caPem,
+      dataDir: cfg.dataDir,
+      clusterCidr: cfg.clusterCidr,
+      serviceCidr: cfg.serviceCidr,
+      ...(cfg.nodeIp ? { nodeIp: cfg.nodeIp } : {}),
+      ...(cfg.containerdAddress ? { containerdAddress: cfg.containerdAddress } : {}),
+    }));
+  }
 
   let closed = false;
   return {
@@ -153,6 +174,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     async close() {
       if (closed) return;
       closed = true;
+      await localAgent?.close();
       stop.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

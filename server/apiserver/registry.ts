@@ -84,6 +84,8 @@ function decodeContinue(s: string): ContinueToken {
 
 export class Registry {
   private readonly decoded = new WeakMap<KeyValue, KubeObject>();
+  /** Tail of the queue of read-modify-write operations per key (see withKeyLock). */
+  private readonly keyQueues = new Map<string, Promise<void>>();
 
   constructor(private readonly store: Store, private readonly plugins: AdmissionPlugin[] = []) {}
 
@@ -94,6 +96,25 @@ export class Registry {
   /** The newest revision of the backend that holds this kind. */
   currentRevision(info: ResourceInfo): number {
     return this.store.currentRevision(listPrefix(info));
+  }
+
+  /**
+   * Runs read-modify-write operations on one key one after another. Concurrent patches of one object
+   * would otherwise all read the same revision and all but one lose the race; the store's revision
+   * check stays as the guard against writers outside this process.
+   */
+  private async withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.keyQueues.get(key);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => { release = resolve; });
+    this.keyQueues.set(key, mine);
+    if (previous) await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.keyQueues.get(key) === mine) this.keyQueues.delete(key);
+    }
   }
 
   /** Decodes a stored value; the result is shared and must not be mutated (clone first). */
@@ -372,6 +393,16 @@ export class Registry {
     opts: WriteOptions & { subresource?: string; expectedResourceVersion?: string } = {},
   ): Promise<KubeObject> {
     const key = objectKey(info, namespace, name);
+    return this.withKeyLock(key, () => this.guaranteedUpdateLocked(info, key, name, mutate, opts));
+  }
+
+  private async guaranteedUpdateLocked(
+    info: ResourceInfo,
+    key: string,
+    name: string,
+    mutate: (current: KubeObject) => KubeObject | Promise<KubeObject>,
+    opts: WriteOptions & { subresource?: string; expectedResourceVersion?: string },
+  ): Promise<KubeObject> {
     for (let attempt = 0; ; attempt++) {
       const kv = await this.store.get(key);
       if (!kv) throw this.notFound(info, name);
@@ -487,6 +518,10 @@ export class Registry {
 
   async delete(info: ResourceInfo, namespace: string | undefined, name: string, options: DeleteOptions = {}, opts: WriteOptions = {}): Promise<DeleteResult> {
     const key = objectKey(info, namespace, name);
+    return this.withKeyLock(key, () => this.deleteLocked(info, key, name, options, opts));
+  }
+
+  private async deleteLocked(info: ResourceInfo, key: string, name: string, options: DeleteOptions, opts: WriteOptions): Promise<DeleteResult> {
     for (let attempt = 0; ; attempt++) {
       const kv = await this.store.get(key);
       if (!kv) throw this.notFound(info, name);

@@ -16,6 +16,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'daemonset', start: async (ctx) => { (await import('./daemonset.js')).startDaemonSetController(ctx); } },
   { name: 'job', start: async (ctx) => { (await import('./job.js')).startJobController(ctx); } },
   { name: 'cronjob', start: async (ctx) => { (await import('./cronjob.js')).startCronJobController(ctx); } },
+  { name: 'node-ipam', start: async (ctx) => { (await import('./node-ipam.js')).startNodeIpamController(ctx); } },
 ];
 
 export async function startControllers(ctx: ControllerContext, only?: string[]): Promise<void> {
