@@ -1,0 +1,121 @@
+/**
+ * Settings of `corral agent` (and of the server's local agent), with the defaults a Raspberry Pi
+ * install needs, plus the helpers that fill the defaults that depend on the machine (node IP).
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from './runtime/run-command.js';
+
+export interface AgentConfig {
+  /** API server, `https://host:port`. */
+  serverUrl: string;
+  /** Bearer token (role node, or the server's own for the local agent). */
+  token: string;
+  /** PEM of the cluster CA the server's certificate is checked against. */
+  caPem: string;
+  /** Root of the agent's files: `<dataDir>/agent/...`. */
+  dataDir: string;
+  nodeName: string;
+  /** The address other nodes and the server reach this node on (InternalIP). */
+  nodeIp: string;
+  containerdAddress: string;
+  /** containerd namespace (k8s.io like kubelet). */
+  containerdNamespace: string;
+  /**
+   * Prefix of every pod network namespace this agent creates under /run/netns. Node-specific so two
+   * agents on one machine (the lab, a server plus agent) never touch each other's pods.
+   */
+  netnsPrefix: string;
+  /** Port of the agent's HTTPS endpoint for logs and exec (kubelet's 10250). 0 = any free port. */
+  kubeletPort: number;
+  /** Address the kubelet endpoint binds to (default: the node IP). */
+  kubeletBindAddress?: string | undefined;
+  /** The whole pod network; traffic from pods to outside it is masqueraded. */
+  clusterCidr: string;
+  serviceCidr: string;
+  /** Seconds between Lease renewals. */
+  leaseRenewSeconds: number;
+  /** Seconds between Node status checks (written only when something changed). */
+  statusCheckSeconds: number;
+  /** Back-off of restarting containers: first delay and cap, ms (kubelet: 10 s and 300 s). */
+  crashBackoffInitialMs: number;
+  crashBackoffMaxMs: number;
+  /** Per-container log file size that triggers a rotation, and how many rotated files are kept. */
+  logMaxBytes: number;
+  logMaxFiles: number;
+  /** Maximum pods (the Node's pods capacity). */
+  maxPods: number;
+  /** Where the agent's node binary lives (used to run probe helpers in a pod's netns). */
+  nodeBinary: string;
+}
+
+export function agentDir(cfg: Pick<AgentConfig, 'dataDir'>): string {
+  return join(cfg.dataDir, 'agent');
+}
+
+export const agentPaths = {
+  images: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'images'),
+  pods: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'pods'),
+  logs: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'logs'),
+  containers: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'containers'),
+  ipam: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'ipam'),
+  tls: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'tls'),
+};
+
+export type AgentConfigInput = Pick<AgentConfig, 'serverUrl' | 'token' | 'caPem' | 'dataDir'> & Partial<AgentConfig>;
+
+/** Kubernetes node names are lowercase DNS subdomains. */
+export function defaultNodeName(): string {
+  return hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-');
+}
+
+/**
+ * The IPv4 address of the interface that holds the default route (a route lookup only: no packet
+ * is sent). Falls back to the first global address when there is no default route (a lab node).
+ */
+export async function defaultNodeIp(): Promise<string> {
+  const r = await runCommand('ip', ['-j', '-4', 'route', 'show', 'default'], { timeoutMs: 5_000 });
+  let dev: string | undefined;
+  if (r.code === 0) {
+    const routes = JSON.parse(r.stdout || '[]') as { dev?: string }[];
+    dev = routes[0]?.dev;
+  }
+  const a = await runCommand('ip', ['-j', '-4', 'addr', 'show', ...(dev ? ['dev', dev] : []), 'scope', 'global'], { timeoutMs: 5_000 });
+  if (a.code === 0) {
+    const links = JSON.parse(a.stdout || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
+    for (const l of links) {
+      if (l.ifname === 'cni0') continue;
+      const ip = l.addr_info?.[0]?.local;
+      if (ip) return ip;
+    }
+  }
+  throw new Error('cannot find the node IP: no interface with a global IPv4 address (use --node-ip)');
+}
+
+/** Completes a partial config with defaults; the node IP is looked up when not given. */
+export async function resolveAgentConfig(input: AgentConfigInput): Promise<AgentConfig> {
+  const nodeName = input.nodeName ?? defaultNodeName();
+  return {
+    containerdAddress: '/run/containerd/containerd.sock',
+    containerdNamespace: 'k8s.io',
+    netnsPrefix: `corral-${nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`,
+    kubeletPort: 10250,
+    clusterCidr: '10.42.0.0/16',
+    serviceCidr: '10.43.0.0/16',
+    leaseRenewSeconds: 10,
+    statusCheckSeconds: 10,
+    crashBackoffInitialMs: 10_000,
+    crashBackoffMaxMs: 300_000,
+    logMaxBytes: 10 * 1024 * 1024,
+    logMaxFiles: 2,
+    maxPods: 110,
+    nodeBinary: process.execPath,
+    ...stripUndefined(input),
+    nodeName,
+    nodeIp: input.nodeIp ?? (await defaultNodeIp()),
+  };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

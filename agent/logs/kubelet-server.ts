@@ -1,0 +1,191 @@
+/**
+ * The agent's HTTPS endpoint (kubelet's port 10250), used only by the API server to relay
+ * `kubectl logs` and `kubectl exec`:
+ *   GET /containerLogs/<namespace>/<pod>/<container>?follow&tailLines&previous&timestamps&limitBytes
+ *   GET /exec/<namespace>/<pod>/<container>?command=..&stdin&stdout&stderr&tty   (WebSocket, v5.channel.k8s.io)
+ * Requests carry `Authorization: Bearer <per-node secret>`. The secret and this endpoint's
+ * self-signed certificate are published in the Secret `kube-system/corral-kubelet-<node>`, which
+ * the server reads to authenticate itself and to pin the certificate.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import type { ApiClient } from '../../api/client/client.js';
+import { log } from '../../api/log.js';
+import { StatusError } from '../../api/status.js';
+import type { Secret } from '../../api/types.js';
+import { agentPaths, type AgentConfig } from '../config.js';
+import type { PodManager } from '../pods/pod-manager.js';
+import type { ContainerdRuntime } from '../runtime/index.js';
+import { runExecSession } from './exec-session.js';
+import { streamLog } from './log-reader.js';
+import { ensureServingCert, type ServingCert } from './tls.js';
+
+export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
+export const CREDENTIALS_NAMESPACE = 'kube-system';
+
+/** Name of the Secret holding a node's kubelet token and certificate (the server reads it). */
+export function credentialsSecretName(nodeName: string): string {
+  return `corral-kubelet-${nodeName}`;
+}
+
+export interface KubeletServerOptions {
+  cfg: AgentConfig;
+  pods: PodManager;
+  runtime: ContainerdRuntime;
+  client: ApiClient;
+}
+
+export class KubeletServer {
+  private server: Server | undefined;
+  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has(EXEC_PROTOCOL) ? EXEC_PROTOCOL : false) });
+  private token = '';
+  private cert: ServingCert | undefined;
+  port = 0;
+
+  constructor(private readonly o: KubeletServerOptions) {}
+
+  async start(): Promise<void> {
+    const dir = agentPaths.tls(this.o.cfg);
+    const tokenFile = join(dir, 'kubelet-token');
+    if (existsSync(tokenFile)) this.token = (await readFile(tokenFile, 'utf8')).trim();
+    if (!this.token) {
+      this.token = randomBytes(24).toString('hex');
+      await writeFile(tokenFile, this.token, { mode: 0o600 });
+    }
+    this.cert = await ensureServingCert(dir, this.o.cfg.nodeName, [this.o.cfg.nodeIp, '127.0.0.1']);
+    const server = createServer({ key: this.cert.keyPem, cert: this.cert.certPem }, (req, res) => {
+      void this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`${(err as Error).message}\n`);
+      });
+    });
+    server.on('upgrade', (req: IncomingMessage, socket, head) => {
+      const parsed = this.route(req);
+      if (!this.authorized(req) || !parsed || parsed.kind !== 'exec') {
+        socket.end(`HTTP/1.1 ${this.authorized(req) ? 404 : 401} ${this.authorized(req) ? 'Not Found' : 'Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
+      const found = this.container(parsed.namespace, parsed.pod, parsed.container, false);
+      if (!found) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        const q = parsed.query;
+        runExecSession(ws, this.o.runtime, {
+          containerId: found.id,
+          command: q.getAll('command'),
+          stdin: q.get('stdin') === 'true' || q.get('stdin') === '1',
+          stdout: q.get('stdout') !== 'false' && q.get('stdout') !== '0',
+          stderr: q.get('stderr') === 'true' || q.get('stderr') === '1',
+          tty: q.get('tty') === 'true' || q.get('tty') === '1',
+        });
+      });
+    });
+    const host = this.o.cfg.kubeletBindAddress ?? this.o.cfg.nodeIp;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.cfg.kubeletPort, host, () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  /** Writes the credentials Secret (create or update); retried by the caller until the server answers. */
+  async publishCredentials(): Promise<void> {
+    const c = this.o.client;
+    const name = credentialsSecretName(this.o.cfg.nodeName);
+    const data = { token: Buffer.from(this.token).toString('base64'), 'tls.crt': Buffer.from(this.cert!.certPem).toString('base64') };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const existing = await c.tryGet<Secret>('Secret', CREDENTIALS_NAMESPACE, name);
+        if (!existing) {
+          await c.create('Secret', CREDENTIALS_NAMESPACE, { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name, namespace: CREDENTIALS_NAMESPACE, labels: { 'corral.dev/node': this.o.cfg.nodeName } }, data });
+        } else if (JSON.stringify(existing.data) !== JSON.stringify(data)) {
+          await c.update('Secret', { ...existing, data });
+        }
+        return;
+      } catch (err) {
+        if (attempt >= 2 && !(err instanceof StatusError && err.code === 409)) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+    const want = Buffer.from(this.token);
+    return given.length === want.length && timingSafeEqual(given, want);
+  }
+
+  private route(req: IncomingMessage): { kind: 'logs' | 'exec'; namespace: string; pod: string; container: string; query: URLSearchParams } | undefined {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    const m = /^\/(containerLogs|exec)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    if (!m) return undefined;
+    return { kind: m[1] === 'exec' ? 'exec' : 'logs', namespace: decodeURIComponent(m[2]!), pod: decodeURIComponent(m[3]!), container: decodeURIComponent(m[4]!), query: url.searchParams };
+  }
+
+  private container(namespace: string, pod: string, container: string, previous: boolean): { id: string; log: string; running: () => boolean } | undefined {
+    const w = this.o.pods.find(namespace, pod);
+    const files = w?.containerFiles(container, previous);
+    if (!w || !files) return undefined;
+    return { ...files, running: () => !previous && w.isRunning(container) };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.authorized(req)) {
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('Unauthorized\n');
+      return;
+    }
+    const r = this.route(req);
+    if (!r || r.kind !== 'logs' || req.method !== 'GET') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    const q = r.query;
+    const previous = q.get('previous') === 'true';
+    const found = this.container(r.namespace, r.pod, r.container, previous);
+    if (!found) {
+      const what = previous ? `previous terminated container "${r.container}" in pod "${r.pod}" not found` : `container "${r.container}" in pod "${r.pod}" is waiting to start: ContainerCreating`;
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`${what}\n`);
+      return;
+    }
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    const tailLines = q.get('tailLines');
+    const limitBytes = q.get('limitBytes');
+    await streamLog(found.log, this.o.cfg.logMaxFiles, {
+      follow: q.get('follow') === 'true',
+      tailLines: tailLines !== null ? Number(tailLines) : undefined,
+      limitBytes: limitBytes !== null ? Number(limitBytes) : undefined,
+      timestamps: q.get('timestamps') === 'true',
+      isRunning: found.running,
+      signal: abort.signal,
+    }, (chunk) => res.write(chunk) || !res.destroyed);
+    res.end();
+  }
+
+  async close(): Promise<void> {
+    this.wss.close();
+    await new Promise<void>((resolve) => {
+      if (!this.server) { resolve(); return; }
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  /** For log lines and tests. */
+  describe(): string {
+    return `https://${this.o.cfg.kubeletBindAddress ?? this.o.cfg.nodeIp}:${this.port}`;
+  }
+}
+

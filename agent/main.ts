@@ -1,0 +1,188 @@
+/**
+ * `corral agent`: the kubelet and kube-proxy of one node, started as one straight sequence —
+ * directories → API client → containerd → kubelet endpoint (logs, exec) → node registration and
+ * heartbeat → pod network (once the server assigned a pod CIDR) → service proxy → pod sync loop.
+ * A missing containerd or an unreachable server is retried in the background and reported on the
+ * Node, never a crash. `close()` stops the loops; pods keep running (a restarted agent adopts them).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApiClient } from '../api/client/client.js';
+import { HttpsTransport } from '../api/client/transport.js';
+import { log } from '../api/log.js';
+import type { ConfigMap, Node, Secret } from '../api/types.js';
+import { agentPaths, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
+import { KubeletServer } from './logs/kubelet-server.js';
+import { LogRotator } from './logs/rotation.js';
+import { Ipam } from './network/ipam.js';
+import { PodNetwork } from './network/pod-network.js';
+import { syncRoutes } from './network/routes.js';
+import { ServiceProxy } from './network/service-proxy.js';
+import { NodeRegistration } from './node/registration.js';
+import type { AgentSignals } from './node/node-status.js';
+import { ImageManager } from './pods/images.js';
+import { PodManager } from './pods/pod-manager.js';
+import { TaskCache } from './pods/task-cache.js';
+import { ContainerdRuntime } from './runtime/index.js';
+
+export const CORRAL_VERSION = '0.1.0';
+
+export interface RunningAgent {
+  config: AgentConfig;
+  client: ApiClient;
+  pods: PodManager;
+  proxy: ServiceProxy;
+  node: NodeRegistration;
+  kubelet: KubeletServer;
+  close(): Promise<void>;
+}
+
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function decodeSecret(s: Secret | undefined): Record<string, Buffer> | undefined {
+  if (!s) return undefined;
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries((s.data ?? {}) as Record<string, string>)) out[k] = Buffer.from(v, 'base64');
+  for (const [k, v] of Object.entries((s.stringData ?? {}) as Record<string, string>)) out[k] = Buffer.from(v);
+  return out;
+}
+
+function toText(data: Record<string, Buffer> | undefined): Record<string, string> | undefined {
+  return data ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString('utf8')])) : undefined;
+}
+
+export async function startAgent(input: AgentConfigInput): Promise<RunningAgent> {
+  const cfg = await step('resolving the agent settings', () => resolveAgentConfig(input));
+  for (const dir of [agentPaths.images(cfg), agentPaths.pods(cfg), agentPaths.logs(cfg), agentPaths.containers(cfg), agentPaths.ipam(cfg), agentPaths.tls(cfg)]) {
+    await step(`creating ${dir}`, () => mkdir(dir, { recursive: true, mode: 0o700 }));
+  }
+  const stop = new AbortController();
+  const signal = stop.signal;
+  const transport = new HttpsTransport({ server: cfg.serverUrl, caPem: cfg.caPem, token: cfg.token, timeoutMs: 10_000 });
+  const client = new ApiClient(transport);
+  const runtime = new ContainerdRuntime({ address: cfg.containerdAddress, namespace: cfg.containerdNamespace, stateDir: agentPaths.containers(cfg), cgroupParent: `/corral/${cfg.nodeName}` });
+  const tasks = new TaskCache(runtime);
+  const ipam = new Ipam(agentPaths.ipam(cfg), '10.42.0.0/24');
+  const network = new PodNetwork(cfg.netnsPrefix, ipam);
+  const proxy = new ServiceProxy({ client, clusterCidr: cfg.clusterCidr, signal });
+
+  const configMap = async (ns: string, name: string): Promise<Record<string, string> | undefined> => {
+    const cm = await client.tryGet<ConfigMap>('ConfigMap', ns, name);
+    if (!cm) return undefined;
+    const data: Record<string, string> = { ...((cm.data ?? {}) as Record<string, string>) };
+    for (const [k, v] of Object.entries((cm.binaryData ?? {}) as Record<string, string>)) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    return data;
+  };
+  const secret = async (ns: string, name: string): Promise<Record<string, Buffer> | undefined> => decodeSecret(await client.tryGet<Secret>('Secret', ns, name));
+  const images = new ImageManager(runtime, secret);
+  const pods = new PodManager({
+    cfg, client, runtime, tasks, network, images,
+    envSources: { configMap, secret: async (ns, n) => toText(await secret(ns, n)), services: (ns) => proxy.servicesIn(ns) },
+    volumeSources: {
+      configMap: async (ns, n) => {
+        const d = await configMap(ns, n);
+        return d ? Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Buffer.from(v)])) : undefined;
+      },
+      secret,
+    },
+    podsDir: agentPaths.pods(cfg),
+    logsDir: agentPaths.logs(cfg),
+  }, signal, { airGapDir: agentPaths.images(cfg) });
+
+  const kubelet = new KubeletServer({ cfg, pods, runtime, client });
+  await step(`starting the kubelet endpoint on port ${cfg.kubeletPort}`, () => kubelet.start());
+  const rotator = new LogRotator(agentPaths.logs(cfg), cfg.logMaxBytes, cfg.logMaxFiles);
+  rotator.start(signal);
+
+  let runtimeState: AgentSignals['runtime'] = { ok: false, error: 'not checked yet' };
+  let networkMessage: string | undefined;
+  const checkRuntime = async (): Promise<void> => {
+    try {
+      runtimeState = { ok: true, version: await runtime.version() };
+    } catch (err) {
+      if (runtimeState.ok || runtimeState.error === 'not checked yet') log.error('agent', 'containerd is unreachable', { address: cfg.containerdAddress, error: (err as Error).message });
+      runtimeState = { ok: false, error: (err as Error).message };
+    }
+  };
+  await checkRuntime();
+
+  let podCidr: string | undefined;
+  let podsStarted = false;
+  let lastPeers = '';
+  // The last pod CIDR is kept on disk: an agent restarting while the server is away still runs its pods.
+  const cidrFile = join(cfg.dataDir, 'agent', 'pod-cidr');
+  const usePodCidr = (cidr: string): void => {
+    if (cidr === podCidr) return;
+    podCidr = cidr;
+    void writeFile(cidrFile, cidr).catch(() => undefined);
+    void network.setupNode(cidr).then(() => {
+        networkMessage = undefined;
+        log.info('agent', 'pod network ready', { podCIDR: cidr });
+        proxy.setPodCidr(cidr);
+        node.checkStatusSoon();
+        if (!podsStarted) {
+          podsStarted = true;
+          void pods.start();
+        }
+    }, (err: unknown) => {
+      networkMessage = (err as Error).message;
+      podCidr = undefined;
+      log.error('agent', 'cannot set up the pod network', { error: networkMessage });
+    });
+  };
+  const onNodes = (nodes: Node[]): void => {
+    const self = nodes.find((n) => n.metadata.name === cfg.nodeName);
+    const cidr = self?.spec?.podCIDR;
+    if (cidr) usePodCidr(cidr);
+    const peers = nodes
+      .filter((n) => n.metadata.name !== cfg.nodeName && n.spec?.podCIDR)
+      .map((n) => ({ cidr: n.spec!.podCIDR!, via: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '' }))
+      .filter((p) => p.via !== '');
+    const fp = JSON.stringify(peers);
+    if (fp !== lastPeers) {
+      lastPeers = fp;
+      void syncRoutes(peers, cfg.serviceCidr).catch((err: unknown) => {
+        lastPeers = '';
+        log.warn('agent', 'cannot sync routes to other nodes', { error: (err as Error).message });
+      });
+    }
+  };
+
+  const node = new NodeRegistration({
+    client, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, dataDir: cfg.dataDir, kubeletPort: kubelet.port, maxPods: cfg.maxPods,
+    corralVersion: CORRAL_VERSION, reserved: {}, leaseRenewSeconds: cfg.leaseRenewSeconds, statusCheckSeconds: cfg.statusCheckSeconds,
+    signals: async () => {
+      await checkRuntime();
+      return { runtime: runtimeState, networkReady: network.cidr !== undefined, ...(networkMessage ? { networkMessage } : {}) };
+    },
+    onNodes,
+    signal,
+  });
+  await kubelet.publishCredentials().catch((err: unknown) => log.warn('agent', 'cannot publish the kubelet credentials yet, retrying', { error: (err as Error).message }));
+  node.start();
+  await step('starting the service proxy', () => proxy.start());
+  const cachedCidr = (await readFile(cidrFile, 'utf8').catch(() => '')).trim();
+  if (cachedCidr) usePodCidr(cachedCidr);
+  // The pod sync loop starts once the pod network is up; with a cached spec it could also start
+  // before, but pods need their netns first.
+  log.info('agent', 'corral agent is up', { node: cfg.nodeName, nodeIP: cfg.nodeIp, server: cfg.serverUrl, kubeletPort: kubelet.port });
+
+  let closed = false;
+  return {
+    config: cfg, client, pods, proxy, node, kubelet,
+    async close() {
+      if (closed) return;
+      closed = true;
+      stop.abort();
+      pods.stop();
+      await kubelet.close();
+      transport.close();
+    },
+  };
+}

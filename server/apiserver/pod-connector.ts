@@ -1,0 +1,147 @@
+/**
+ * The API server's side of `kubectl logs` and `kubectl exec`: finds the node that runs the pod,
+ * connects to that node's agent (its kubelet endpoint: InternalIP + status.daemonEndpoints port),
+ * authenticates with the node's kubelet token and pins the node's certificate — both published by
+ * the agent in the Secret `kube-system/corral-kubelet-<node>` — and relays: logs as a streamed
+ * text/plain response, exec as a v5.channel.k8s.io WebSocket spliced frame for frame to the agent's.
+ */
+import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
+import { upgradeWebSocket } from '@hono/node-server';
+import { WebSocket } from 'ws';
+import { resourceForKind } from '../../api/resources.js';
+import { errors, StatusError } from '../../api/status.js';
+import { log } from '../../api/log.js';
+import type { Node, Pod, Secret } from '../../api/types.js';
+import type { Registry } from './registry.js';
+import type { PodConnector } from './subresources.js';
+
+export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
+/** Must match agent/logs/kubelet-server.ts (the server does not import the agent). */
+const CREDENTIALS_NAMESPACE = 'kube-system';
+const credentialsSecretName = (node: string): string => `corral-kubelet-${node}`;
+
+interface AgentTarget { host: string; port: number; token: string; certPem: string }
+
+export class AgentPodConnector implements PodConnector {
+  constructor(private readonly registry: Registry) {}
+
+  private async target(nodeName: string): Promise<AgentTarget> {
+    const node = (await this.registry.tryGet(resourceForKind('Node')!, undefined, nodeName)) as Node | undefined;
+    if (!node) throw errors.notFound('nodes', nodeName);
+    const host = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
+    if (!host || !port) throw errors.unavailable(`node "${nodeName}" has not reported its agent endpoint yet`);
+    const secret = (await this.registry.tryGet(resourceForKind('Secret')!, CREDENTIALS_NAMESPACE, credentialsSecretName(nodeName))) as Secret | undefined;
+    const data = (secret?.data ?? {}) as Record<string, string>;
+    if (!data['token'] || !data['tls.crt']) throw errors.unavailable(`node "${nodeName}" has not published its agent credentials yet`);
+    return { host, port, token: Buffer.from(data['token'], 'base64').toString('utf8'), certPem: Buffer.from(data['tls.crt'], 'base64').toString('utf8') };
+  }
+
+  private static path(kind: 'containerLogs' | 'exec', pod: Pod, container: string, q: URLSearchParams): string {
+    const qs = q.toString();
+    return `/${kind}/${encodeURIComponent(pod.metadata.namespace ?? 'default')}/${encodeURIComponent(pod.metadata.name!)}/${encodeURIComponent(container)}${qs ? `?${qs}` : ''}`;
+  }
+
+  async logs(c: Context, pod: Pod, container: string, q: URLSearchParams): Promise<Response> {
+    const t = await this.target(pod.spec.nodeName!);
+    const params = new URLSearchParams();
+    for (const k of ['follow', 'tailLines', 'previous', 'timestamps', 'limitBytes', 'sinceSeconds', 'sinceTime']) {
+      const v = q.get(k);
+      if (v !== null) params.set(k, v);
+    }
+    const abort = new AbortController();
+    c.req.raw.signal.addEventListener('abort', () => abort.abort(), { once: true });
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const r = httpsRequest({
+        host: t.host, port: t.port, method: 'GET', path: AgentPodConnector.path('containerLogs', pod, container, params),
+        headers: { authorization: `Bearer ${t.token}` }, ca: t.certPem, checkServerIdentity: () => undefined, signal: abort.signal,
+        timeout: 10_000,
+      }, resolve);
+      r.on('timeout', () => r.destroy(new Error('timed out')));
+      r.on('error', reject);
+      r.end();
+    }).catch((err: unknown) => {
+      throw errors.unavailable(`cannot reach the agent of node "${pod.spec.nodeName}": ${(err as Error).message}`);
+    });
+    res.socket?.setTimeout(0);
+    if (res.statusCode !== 200) {
+      const text = await readAll(res);
+      throw new StatusError(res.statusCode === 401 ? 500 : (res.statusCode ?? 500), 'BadRequest', text.trim() || `agent answered ${res.statusCode}`);
+    }
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        res.on('data', (chunk: Buffer) => controller.enqueue(new Uint8Array(chunk)));
+        res.on('end', () => controller.close());
+        res.on('error', (err) => controller.error(err));
+      },
+      cancel() {
+        abort.abort();
+        res.destroy();
+      },
+    });
+    return new Response(body, { status: 200, headers: { 'content-type': 'text/plain', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' } });
+  }
+
+  async exec(c: Context, pod: Pod, container: string, q: URLSearchParams, kind: 'exec' | 'attach'): Promise<Response> {
+    if (kind !== 'exec') throw errors.badRequest('attach is not supported by corral agents; use exec');
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw errors.badRequest(`exec needs a WebSocket upgrade with the ${EXEC_PROTOCOL} subprotocol`);
+    }
+    const t = await this.target(pod.spec.nodeName!);
+    const params = new URLSearchParams();
+    for (const cmd of q.getAll('command')) params.append('command', cmd);
+    for (const k of ['stdin', 'stdout', 'stderr', 'tty']) {
+      const v = q.get(k);
+      if (v !== null) params.set(k, v);
+    }
+    const url = `wss://${t.host}:${t.port}${AgentPodConnector.path('exec', pod, container, params)}`;
+    let agent: WebSocket | undefined;
+    const pending: Buffer[] = [];
+    return upgradeWebSocket(c, {
+      onOpen: (_evt, client) => {
+        const raw = client.raw as WebSocket;
+        agent = new WebSocket(url, [EXEC_PROTOCOL], { headers: { authorization: `Bearer ${t.token}` }, ca: t.certPem, checkServerIdentity: pinnedCertificate });
+        agent.on('open', () => {
+          for (const m of pending.splice(0)) agent!.send(m);
+        });
+        agent.on('message', (data: Buffer) => {
+          if (raw.readyState === raw.OPEN) raw.send(data);
+        });
+        agent.on('close', () => raw.close(1000));
+        agent.on('error', (err) => {
+          log.warn('exec', 'agent connection failed', { node: pod.spec.nodeName, error: err.message });
+          if (raw.readyState === raw.OPEN) {
+            const status = { metadata: {}, status: 'Failure', message: `cannot reach the agent of node "${pod.spec.nodeName}": ${err.message}`, reason: 'InternalError', code: 500 };
+            raw.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(status))]));
+            raw.close(1000);
+          }
+        });
+      },
+      onMessage: (evt) => {
+        const data = evt.data instanceof ArrayBuffer ? Buffer.from(evt.data) : Buffer.from(String(evt.data));
+        if (agent?.readyState === WebSocket.OPEN) agent.send(data);
+        else pending.push(data);
+      },
+      onClose: () => {
+        agent?.close();
+      },
+    });
+  }
+}
+
+/**
+ * The agent's certificate is pinned through `ca` (it is self-signed), so the name check is skipped:
+ * Node's tls treats a returned value as the error, undefined as success (ws types it as boolean).
+ */
+const pinnedCertificate = (() => undefined) as unknown as (servername: string, cert: unknown) => boolean;
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    res.on('data', (d: Buffer) => parts.push(d));
+    res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    res.on('error', () => resolve(Buffer.concat(parts).toString('utf8')));
+  });
+}
