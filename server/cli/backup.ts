@@ -97,12 +97,22 @@ export async function backupStore(source: string, dest: string): Promise<Snapsho
     await close(db);
   }
   try {
+    // The copy inherits WAL mode from the store; make it one self-contained file (no -wal/-shm).
+    const copy = await open(tmp, sqlite3.OPEN_READWRITE);
+    try {
+      await all(copy, 'PRAGMA journal_mode=DELETE');
+    } finally {
+      await close(copy);
+    }
     const info = await inspectSnapshot(tmp);
     renameSync(tmp, target);
     return info;
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  } finally {
+    rmSync(`${tmp}-wal`, { force: true });
+    rmSync(`${tmp}-shm`, { force: true });
   }
 }
 
