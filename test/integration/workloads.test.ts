@@ -306,6 +306,39 @@ it('RollingUpdate honours maxUnavailable and maxSurge while pods become ready wi
   assert.ok(samples.some((s) => s.specSum === 5), 'the surge was used');
 });
 
+it('scaling a stuck rollout is proportional over the old and new ReplicaSets', async ({ server }) => {
+  await k(server, ['apply', '-f', '-'], deploymentYaml('prop', {
+    replicas: 10,
+    strategy: '  strategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 3\n      maxUnavailable: 2\n',
+  }));
+  await k(server, ['rollout', 'status', 'deployment/prop', '--timeout=30s']);
+  // The new template fits no node: its pods stay Pending, the rollout stops at the fencepost.
+  await k(server, ['patch', 'deployment', 'prop', '-p', '{"spec":{"template":{"spec":{"nodeSelector":{"nowhere":"true"}}}}}']);
+  const sizes = async (): Promise<{ old: number; new: number }> => {
+    const d = await server.client.get<Deployment>('Deployment', 'default', 'prop');
+    const rss = await replicaSetsOf(server, 'prop');
+    const rev = d.metadata.annotations?.['deployment.kubernetes.io/revision'];
+    const newRS = rss.find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === rev && rev === '2');
+    const oldRS = rss.find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === '1');
+    return { old: oldRS?.spec.replicas ?? -1, new: newRS?.spec.replicas ?? -1 };
+  };
+  // 10 + 3 surge = 13 pods at most; 10 - 2 = 8 must stay available: old 8, new 5.
+  await waitFor('rollout stuck at old 8 / new 5', async () => {
+    const s = await sizes();
+    return s.old === 8 && s.new === 5;
+  });
+  await k(server, ['scale', 'deployment/prop', '--replicas=20']);
+  // 23 allowed, 10 to add, shared by size relative to the annotated 13: old +6, new +4.
+  await waitFor('proportional scale to old 14 / new 9', async () => {
+    const s = await sizes();
+    return s.old === 14 && s.new === 9;
+  });
+  const rss = await replicaSetsOf(server, 'prop');
+  assert.ok(rss.every((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/desired-replicas'] === '20'));
+  assert.ok(rss.every((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/max-replicas'] === '23'));
+  await k(server, ['delete', 'deployment', 'prop', '--wait=false']);
+});
+
 it('Recreate: old pods are gone before new ones start', async ({ server }) => {
   await k(server, ['apply', '-f', '-'], deploymentYaml('recreate', { replicas: 3, strategy: '  strategy:\n    type: Recreate\n' }));
   await k(server, ['rollout', 'status', 'deployment/recreate', '--timeout=30s']);
