@@ -17,6 +17,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'job', start: async (ctx) => { (await import('./job.js')).startJobController(ctx); } },
   { name: 'cronjob', start: async (ctx) => { (await import('./cronjob.js')).startCronJobController(ctx); } },
   { name: 'node-ipam', start: async (ctx) => { (await import('./node-ipam.js')).startNodeIpamController(ctx); } },
+  { name: 'pod-gc', start: async (ctx) => { (await import('./pod-gc.js')).startPodGarbageCollector(ctx); } },
 ];
 
 export async function startControllers(ctx: ControllerContext, only?: string[]): Promise<void> {
