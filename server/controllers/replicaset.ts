@@ -6,6 +6,7 @@
  * controller from acting twice on the same change while its informer catches up.
  */
 import { log } from '../../api/log.js';
+import { rfc3339, type Condition } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
 import { labelRequirement, labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type LabelRequirement } from '../../api/selectors.js';
 import { StatusError } from '../../api/status.js';
@@ -90,7 +91,13 @@ class ReplicaController {
     this.controller = new Controller({ name: k.component, workers: 4, reconcile: (key) => this.reconcile(key) });
     owners.addHandlers({
       onAdd: (o) => this.controller.enqueue(objectKeyOf(o)),
-      onUpdate: (_old, o) => this.controller.enqueue(objectKeyOf(o)),
+      // Our own status writes come back as updates: only spec or metadata changes need a new look
+      // (or a rejected create would be retried at once instead of with back-off).
+      onUpdate: (old, o) => {
+        if (old.metadata.generation !== o.metadata.generation || !deepEqual(old.metadata, { ...o.metadata, resourceVersion: old.metadata.resourceVersion, managedFields: old.metadata.managedFields })) {
+          this.controller.enqueue(objectKeyOf(o));
+        }
+      },
       onDelete: (o) => {
         this.expectations.forget(objectKeyOf(o));
         this.controller.enqueue(objectKeyOf(o));
@@ -180,16 +187,11 @@ class ReplicaController {
     const selector = this.k.selector(owner);
     const pods = await this.claimPods(owner, selector);
     const satisfied = this.expectations.satisfied(key);
-    let manageError: unknown;
-    if (satisfied && !owner.metadata.deletionTimestamp) {
-      try {
-        await this.manageReplicas(key, owner, pods);
-      } catch (err) {
-        manageError = err;
-      }
-    }
-    const requeue = await this.updateStatus(owner, pods, ns);
-    if (manageError) throw manageError;
+    let failure: ManageFailure | undefined;
+    if (satisfied && !owner.metadata.deletionTimestamp) failure = await this.manageReplicas(key, owner, pods);
+    const requeue = await this.updateStatus(owner, pods, ns, failure);
+    // Retry with back-off; the ReplicaFailure condition already says what went wrong.
+    if (failure) throw failure.error;
     return requeue;
   }
 
@@ -232,7 +234,8 @@ class ReplicaController {
     }
   }
 
-  private async manageReplicas(key: string, owner: ReplicaOwner, pods: Pod[]): Promise<void> {
+  /** Creates or deletes pods toward `replicas`; a failure is returned (for the status) rather than thrown. */
+  private async manageReplicas(key: string, owner: ReplicaOwner, pods: Pod[]): Promise<ManageFailure | undefined> {
     const ns = owner.metadata.namespace ?? 'default';
     const want = owner.spec.replicas ?? 1;
     const diff = pods.length - want;
@@ -252,7 +255,7 @@ class ReplicaController {
       });
       const notCreated = count - result.succeeded;
       if (notCreated > 0) this.expectations.creationsFailed(key, notCreated);
-      if (result.error) throw result.error;
+      if (result.error) return { reason: 'FailedCreate', error: result.error };
     } else if (diff > 0) {
       const victims = [...pods].sort(compareForDeletion).slice(0, Math.min(diff, BURST_REPLICAS));
       this.expectations.expectDeletions(key, victims.map((p) => p.metadata.uid ?? ''));
@@ -269,12 +272,13 @@ class ReplicaController {
         }
       }));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (failed) return { reason: 'FailedDelete', error: failed.reason };
     }
+    return undefined;
   }
 
   /** Writes status when it changed; asks for a later look when a ready pod is about to become available. */
-  private async updateStatus(owner: ReplicaOwner, pods: Pod[], ns: string): Promise<{ requeueAfterMs?: number } | void> {
+  private async updateStatus(owner: ReplicaOwner, pods: Pod[], ns: string, failure: ManageFailure | undefined): Promise<{ requeueAfterMs?: number } | void> {
     const minReady = owner.spec.minReadySeconds ?? 0;
     const templateLabels = template(owner)?.metadata?.labels ?? {};
     const now = Date.now();
@@ -293,20 +297,21 @@ class ReplicaController {
       }
     }
     const prev = owner.status;
+    const conditions = replicaFailureConditions(prev?.conditions ?? [], failure);
     const status: ReplicaSetStatus = {
       replicas: pods.length,
       fullyLabeledReplicas: fullyLabeled,
       readyReplicas: ready,
       availableReplicas: available,
       observedGeneration: owner.metadata.generation ?? 1,
-      ...(prev?.conditions ? { conditions: prev.conditions } : {}),
     };
     const same = prev !== undefined &&
       prev.replicas === status.replicas &&
       (prev.fullyLabeledReplicas ?? 0) === status.fullyLabeledReplicas &&
       (prev.readyReplicas ?? 0) === status.readyReplicas &&
       (prev.availableReplicas ?? 0) === status.availableReplicas &&
-      prev.observedGeneration === status.observedGeneration;
+      prev.observedGeneration === status.observedGeneration &&
+      deepEqual(prev.conditions ?? [], conditions);
     if (!same) {
       try {
         await this.ctx.client.patchStatus(this.k.kind, ns, owner.metadata.name ?? '', {
@@ -316,6 +321,7 @@ class ReplicaController {
             readyReplicas: status.readyReplicas,
             availableReplicas: status.availableReplicas,
             observedGeneration: status.observedGeneration,
+            conditions: conditions.length > 0 ? conditions : null,
           },
         }, 'merge');
       } catch (err) {
@@ -324,6 +330,18 @@ class ReplicaController {
     }
     if (nextAvailableMs !== undefined) return { requeueAfterMs: nextAvailableMs + 50 };
   }
+}
+
+interface ManageFailure { reason: 'FailedCreate' | 'FailedDelete'; error: unknown }
+
+/** The ReplicaFailure condition: set while creating or deleting pods fails, removed once it works. */
+function replicaFailureConditions(previous: readonly Condition[], failure: ManageFailure | undefined): Condition[] {
+  const others = previous.filter((c) => c.type !== 'ReplicaFailure');
+  if (!failure) return others;
+  const message = (failure.error as Error)?.message ?? String(failure.error);
+  const old = previous.find((c) => c.type === 'ReplicaFailure');
+  if (old && old.status === 'True' && old.reason === failure.reason && old.message === message) return [...previous];
+  return [...others, { type: 'ReplicaFailure', status: 'True', reason: failure.reason, message, lastTransitionTime: old?.status === 'True' && old.lastTransitionTime ? old.lastTransitionTime : rfc3339() }];
 }
 
 function startKind(ctx: ControllerContext, k: ReplicaKind): void {

@@ -174,7 +174,7 @@ it('adopts a matching orphan and releases a pod whose labels stop matching', asy
   await server.client.delete('Pod', 'default', first!.metadata.name!, { gracePeriodSeconds: 0 });
 });
 
-it('a ReplicaSet ramps up in slow-start batches and stops at the first rejected batch', async ({ server }) => {
+it('ReplicaSets create in slow-start batches and report a rejected template as ReplicaFailure', async ({ server }) => {
   // The batching itself: 1, then 2, then 4 at once … and nothing after a batch with a failure.
   const trace: string[] = [];
   const result = await slowStartBatch(20, 1, async (i) => {
@@ -190,6 +190,24 @@ it('a ReplicaSet ramps up in slow-start batches and stops at the first rejected 
   assert.equal(trace.slice(6, 10), ['start 3', 'start 4', 'start 5', 'start 6']);
   assert.equal([result.succeeded, result.skipped], [6, 13]);
   assert.instance(result.error, Error);
+
+  // A template the API accepts for the ReplicaSet but refuses for pods (a bare custom finalizer):
+  // one failed create per attempt, not twenty, and the failure reported as ReplicaFailure.
+  await server.client.create('ReplicaSet', 'default', {
+    apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'broken' },
+    spec: { replicas: 20, selector: { matchLabels: { app: 'broken' } }, template: { metadata: { labels: { app: 'broken' }, finalizers: ['unqualified'] }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+  });
+  const failure = await waitFor('ReplicaFailure condition', async () => {
+    const x = await server.client.get<ReplicaSet>('ReplicaSet', 'default', 'broken');
+    return x.status?.conditions?.find((c) => c.type === 'ReplicaFailure');
+  });
+  assert.equal([failure.status, failure.reason], ['True', 'FailedCreate']);
+  await new Promise((r) => setTimeout(r, 1000));
+  const failedCreates = (await server.client.list<Event>('Event', 'default', { fieldSelector: 'involvedObject.name=broken' })).items
+    .filter((e) => e.reason === 'FailedCreate').reduce((n, e) => n + (e.count ?? 1), 0);
+  assert.ok(failedCreates >= 1 && failedCreates <= 8, `${failedCreates} failed creates in ~1 s`);
+  assert.is((await activePods(server, 'app=broken')).length, 0);
+  await server.client.delete('ReplicaSet', 'default', 'broken');
 
   // A real ReplicaSet of 20 gets there, with one SuccessfulCreate per pod recorded.
   await server.client.create('ReplicaSet', 'default', {
