@@ -273,7 +273,13 @@ export class HollowNode {
   }
 
   private async postNodeStatus(): Promise<void> {
-    await this.client.patchStatus('Node', undefined, this.name, { status: this.nodeStatus() }, 'merge');
+    try {
+      await this.client.patchStatus('Node', undefined, this.name, { status: this.nodeStatus() }, 'merge');
+    } catch (err) {
+      // Deleted while we were away (e.g. `kubectl delete node`): register again, as a kubelet does.
+      if (!isNotFound(err)) throw err;
+      await this.register();
+    }
   }
 
   private async renewLease(): Promise<void> {
