@@ -57,21 +57,47 @@ export function decodeObject(bytes: Uint8Array, type: string): unknown {
   }
 }
 
-export function parseJson(bytes: Uint8Array): unknown {
-  const text = Buffer.from(bytes).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw errors.badRequest(`couldn't decode the request body as JSON: ${(err as Error).message}`);
+/**
+ * How deeply a body may nest. Go's decoder stops at 10000; everything after decoding here (clone,
+ * patches, validation, JSON.stringify) recurses, so the limit sits well below the call stack size.
+ * No Kubernetes object comes close to it.
+ */
+export const MAX_NESTING_DEPTH = 1000;
+
+/** Throws 400 for a value nested deeper than MAX_NESTING_DEPTH (checked without recursion). */
+export function assertNestingDepth(value: unknown, what: string): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_NESTING_DEPTH) throw errors.badRequest(`couldn't decode the ${what}: exceeded max depth of ${MAX_NESTING_DEPTH}`);
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
   }
 }
 
-function parseYamlBody(bytes: Uint8Array): unknown {
+export function parseJson(bytes: Uint8Array, what = 'request body'): unknown {
+  const text = Buffer.from(bytes).toString('utf8');
+  let value: unknown;
   try {
-    return parseYaml(Buffer.from(bytes).toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
-    throw errors.badRequest(`couldn't decode the request body as YAML: ${(err as Error).message}`);
+    throw errors.badRequest(`couldn't decode the ${what} as JSON: ${(err as Error).message}`);
   }
+  assertNestingDepth(value, what);
+  return value;
+}
+
+export function parseYamlBody(bytes: Uint8Array, what = 'request body'): unknown {
+  let value: unknown;
+  try {
+    value = parseYaml(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw errors.badRequest(`couldn't decode the ${what} as YAML: ${(err as Error).message}`);
+  }
+  assertNestingDepth(value, what);
+  return value;
 }
 
 /** Decodes a DELETE body (DeleteOptions), which may be JSON, protobuf or absent. */

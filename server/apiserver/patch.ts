@@ -6,6 +6,7 @@ import { applyJsonPatch } from '../../api/patch/json-patch.js';
 import { applyMergePatch } from '../../api/patch/merge-patch.js';
 import { applyStrategicMergePatch } from '../../api/patch/strategic-merge-patch.js';
 import { PatchError } from '../../api/patch/errors.js';
+import { assertNestingDepth } from './body.js';
 import { parse as parseYaml } from 'yaml';
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
@@ -23,11 +24,14 @@ export function patchTypeOf(media: string): PatchType {
 
 function parsePatchBody(type: PatchType, raw: Uint8Array): unknown {
   const text = Buffer.from(raw).toString('utf8');
+  let patch: unknown;
   try {
-    return type === 'apply' ? parseYaml(text) : JSON.parse(text);
+    patch = type === 'apply' ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
     throw errors.badRequest(`error decoding patch: ${(err as Error).message}`);
   }
+  assertNestingDepth(patch, 'patch');
+  return patch;
 }
 
 /** Returns the patched copy of `current`; malformed patches and failed operations are 400s. */

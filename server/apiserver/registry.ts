@@ -60,6 +60,14 @@ export interface DeleteResult { object: KubeObject; deleted: boolean }
 const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 const MAX_UPDATE_RETRIES = 8;
 
+/** What the apiserver answers for a list newer than anything it has (storage.NewTooLargeResourceVersionError). */
+function tooLargeResourceVersion(wanted: number, current: number): StatusError {
+  return new StatusError(504, 'Timeout', `Timeout: Too large resource version: ${wanted}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });
+}
+
 function randomSuffix(): string {
   let s = '';
   for (let i = 0; i < 5; i++) s += NAME_CHARS[Math.floor(Math.random() * NAME_CHARS.length)];
@@ -163,9 +171,14 @@ export class Registry {
       const token = decodeContinue(q.continue);
       revision = token.rv;
       startAfter = token.start;
-    } else if (q.resourceVersion && q.resourceVersionMatch === 'Exact') {
-      revision = Number(q.resourceVersion);
-      if (!Number.isInteger(revision) || revision <= 0) throw errors.badRequest(`invalid resourceVersion "${q.resourceVersion}"`);
+    } else if (q.resourceVersion && q.resourceVersion !== '0') {
+      // Exact lists at that revision; NotOlderThan (the default) at the newest one, which must
+      // not be older than asked for.
+      const wanted = Number(q.resourceVersion);
+      if (!Number.isInteger(wanted) || wanted <= 0) throw errors.badRequest(`invalid resourceVersion "${q.resourceVersion}"`);
+      const current = this.store.currentRevision(prefix);
+      if (wanted > current) throw tooLargeResourceVersion(wanted, current);
+      if (q.resourceVersionMatch === 'Exact') revision = wanted;
     }
     const limit = q.limit && q.limit > 0 ? q.limit : 0;
     const items: KubeObject[] = [];
@@ -305,14 +318,19 @@ export class Registry {
     if (found.length > 0) throw errors.invalid(info.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', found, info.group);
   }
 
-  private async namespaceMustAccept(info: ResourceInfo, namespace: string): Promise<void> {
+  /** The NamespaceLifecycle admission plugin: no creates in a missing or terminating namespace. */
+  private async namespaceMustAccept(info: ResourceInfo, namespace: string, name: string): Promise<void> {
     if (!info.namespaced) return;
     const nsInfo = resourceForKind('Namespace')!;
     const ns = await this.store.get(objectKey(nsInfo, undefined, namespace));
     if (!ns) throw errors.notFound('namespaces', namespace);
     const obj = this.decode(ns);
     if (obj.metadata.deletionTimestamp) {
-      throw errors.forbidden(`unable to create new content in namespace ${namespace} because it is being terminated`);
+      const resource = qualifiedResource(info);
+      throw errors.forbidden(`${resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, {
+        name, group: info.group, kind: info.plural,
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
+      });
     }
   }
 
@@ -341,10 +359,11 @@ export class Registry {
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     delete meta.managedFields;
+    dropEmptyMetadata(meta);
     strategyFor(info).prepareForCreate(obj);
     applyDefaults(info.kind, obj);
     this.validate(info, obj);
-    if (info.namespaced) await this.namespaceMustAccept(info, meta.namespace!);
+    if (info.namespaced) await this.namespaceMustAccept(info, meta.namespace!, generated ? '' : meta.name!);
     const undo = await this.runAdmission((p) => p.admitCreate?.(info, obj, opts));
     if (opts.dryRun) {
       await undo();
@@ -498,7 +517,7 @@ export class Registry {
         throw errors.invalid(info.kind, cm.name!, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted', field: 'metadata.finalizers' }], info.group);
       }
     }
-    if (nm.finalizers && nm.finalizers.length === 0) delete nm.finalizers;
+    dropEmptyMetadata(nm);
     if (subresource !== 'status' && subresource !== 'binding') strategy.prepareForUpdate(next, current, subresource);
     this.validate(info, next, current, subresource);
     return next;
@@ -595,6 +614,19 @@ export class Registry {
       }
     }
     return { ...list, items };
+  }
+}
+
+/**
+ * ObjectMeta's maps and lists are `omitempty` in Go, so an empty one is never stored or served
+ * (`kubectl diff` patches `"annotations":{}` onto objects without any).
+ */
+function dropEmptyMetadata(meta: KubeObject['metadata']): void {
+  for (const field of ['labels', 'annotations', 'finalizers', 'ownerReferences'] as const) {
+    const v = meta[field] as unknown;
+    if (v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0)) {
+      delete meta[field];
+    }
   }
 }
 

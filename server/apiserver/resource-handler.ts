@@ -5,7 +5,7 @@
 import type { Context } from 'hono';
 import type { DeleteOptions, KubeObject, WatchEvent } from '../../api/meta.js';
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
-import { errors, StatusError } from '../../api/status.js';
+import { errors, StatusError, type StatusCause } from '../../api/status.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
 import { toTable } from './tables.js';
 import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, readBody } from './body.js';
@@ -78,6 +78,7 @@ export class ResourceHandler {
     if (method === 'GET' || method === 'HEAD') {
       if (name === undefined || target.legacyWatch) {
         const watch = target.legacyWatch || q.get('watch') === 'true' || q.get('watch') === '1';
+        validateListOptions(q, watch);
         if (watch) return this.watch(c, info, namespace, name, q);
         const list = await reg.list(info, namespace, {
           ...parseSelectors(q),
@@ -126,7 +127,10 @@ export class ResourceHandler {
         return c.json(list);
       }
       const result = await reg.delete(info, namespace, name, options, writeOptions(q, user));
-      return c.json(withTypeMeta(info, result.object), result.deleted ? 200 : 202);
+      // Upstream answers 200 for graceful and finalizer-held deletions too; 202 only for the legacy
+      // `orphanDependents: false` (kept for old clients).
+      const accepted = !result.deleted && (options as { orphanDependents?: unknown }).orphanDependents === false;
+      return c.json(withTypeMeta(info, result.object), accepted ? 202 : 200);
     }
 
     throw errors.methodNotAllowed(`method ${method} is not supported`);
@@ -211,6 +215,30 @@ export class ResourceHandler {
       headers: { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' },
     });
   }
+}
+
+/** apimachinery's ValidateListOptions: 422 `ListOptions.meta.k8s.io "" is invalid` for bad combinations. */
+function validateListOptions(q: URLSearchParams, watch: boolean): void {
+  const match = q.get('resourceVersionMatch') ?? '';
+  if (match === '') return;
+  const found: StatusCause[] = [];
+  const forbidden = (detail: string): StatusCause => ({ reason: 'FieldValueForbidden', message: `Forbidden: ${detail}`, field: 'resourceVersionMatch' });
+  if (watch) {
+    found.push(forbidden('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
+  } else {
+    const rv = q.get('resourceVersion') ?? '';
+    if (rv === '') found.push(forbidden('resourceVersionMatch is forbidden unless resourceVersion is provided'));
+    if (q.get('continue')) found.push(forbidden('resourceVersionMatch is forbidden when continue is provided'));
+    if (match !== 'Exact' && match !== 'NotOlderThan') {
+      found.push({ reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""`, field: 'resourceVersionMatch' });
+    }
+    if (match === 'Exact' && rv === '0') found.push(forbidden('resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
+  }
+  if (found.length === 0) return;
+  const summary = found.map((f) => `${f.field}: ${f.message}`).join(', ');
+  throw new StatusError(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: ${found.length > 1 ? `[${summary}]` : summary}`, {
+    name: '', group: 'meta.k8s.io', kind: 'ListOptions', causes: found,
+  });
 }
 
 function includeObjectParam(q: URLSearchParams): 'None' | 'Metadata' | 'Object' {

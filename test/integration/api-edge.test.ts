@@ -47,4 +47,102 @@ it('concurrent merge patches of one object are all applied (no lost update, no 4
   assert.is(Object.keys(got.json['data'] as object).length, 40);
 });
 
+/** `{"a":{"a":...1...}}`, built as text (JSON.stringify itself would overflow the stack). */
+function nested(depth: number): string {
+  return `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
+it('deeply nested bodies and patches are 400 BadRequest, never a 500, and nothing is written', async ({ http }) => {
+  const deep = nested(20_000);
+  const create = await send(http, 'POST', '/apis/apps/v1/namespaces/default/deployments',
+    `{"metadata":{"name":"deep"},"spec":{"foo":${deep}}}`);
+  expectCode(create, 400, 'BadRequest');
+  assert.match(String(create.json['message']), 'exceeded max depth');
+  expectCode(await send(http, 'GET', '/apis/apps/v1/namespaces/default/deployments/deep'), 404);
+
+  expectCode(await send(http, 'POST', CM, { metadata: { name: 'deep-target' } }), 201);
+  for (const type of ['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml']) {
+    const r = await send(http, 'PATCH', `${CM}/deep-target`, `{"metadata":{"annotations":${deep}}}`, type);
+    expectCode(r, 400, 'BadRequest');
+  }
+  const yaml = await send(http, 'POST', CM, `metadata: {name: deep-yaml}\ndata: ${deep}\n`, 'application/yaml');
+  expectCode(yaml, 400, 'BadRequest');
+  const target = await send(http, 'GET', `${CM}/deep-target`);
+  assert.is(target.json['metadata'] && (target.json['metadata'] as Record<string, unknown>)['annotations'], undefined);
+});
+
+it('creating in a terminating namespace is 403 with the NamespaceLifecycle message and cause', async ({ http }) => {
+  expectCode(await send(http, 'POST', '/api/v1/namespaces', { metadata: { name: 'leaving' } }), 201);
+  // No namespace controller runs here, so the `kubernetes` finalizer keeps it Terminating.
+  expectCode(await send(http, 'DELETE', '/api/v1/namespaces/leaving'), 200);
+  const r = await send(http, 'POST', '/api/v1/namespaces/leaving/configmaps', { metadata: { name: 'late' } });
+  expectCode(r, 403, 'Forbidden');
+  assert.is(r.json['message'], 'configmaps "late" is forbidden: unable to create new content in namespace leaving because it is being terminated');
+  const details = r.json['details'] as { name: string; kind: string; causes: { reason: string; field: string }[] };
+  assert.is(details.name, 'late');
+  assert.is(details.kind, 'configmaps');
+  assert.equal(details.causes.map((c) => [c.reason, c.field]), [['NamespaceTerminating', 'metadata.namespace']]);
+});
+
+it('a bound pod is deleted gracefully (200 with deletionTimestamp), grace period 0 removes it at once', async ({ http }) => {
+  const pods = '/api/v1/namespaces/default/pods';
+  expectCode(await send(http, 'POST', pods, { metadata: { name: 'graceful' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }), 201);
+  expectCode(await send(http, 'POST', `${pods}/graceful/binding`, { metadata: { name: 'graceful' }, target: { kind: 'Node', name: 'node-a' } }), 201);
+  const first = await send(http, 'DELETE', `${pods}/graceful`, { propagationPolicy: 'Background' });
+  expectCode(first, 200);
+  const meta = first.json['metadata'] as Record<string, unknown>;
+  assert.ok(meta['deletionTimestamp'], 'deletionTimestamp set');
+  assert.is(meta['deletionGracePeriodSeconds'], 30);
+  expectCode(await send(http, 'GET', `${pods}/graceful`), 200);
+  expectCode(await send(http, 'DELETE', `${pods}/graceful`, { gracePeriodSeconds: 0, propagationPolicy: 'Background' }), 200);
+  expectCode(await send(http, 'GET', `${pods}/graceful`), 404);
+});
+
+it('empty metadata maps are not stored (Go omitempty): kubectl diff patches "annotations":{}', async ({ http }) => {
+  expectCode(await send(http, 'POST', CM, { metadata: { name: 'no-annotations', labels: {} } }), 201);
+  const r = await send(http, 'PATCH', `${CM}/no-annotations`, { metadata: { annotations: {} } }, 'application/strategic-merge-patch+json');
+  expectCode(r, 200);
+  const meta = r.json['metadata'] as Record<string, unknown>;
+  assert.not.ok('annotations' in meta, JSON.stringify(meta));
+  assert.not.ok('labels' in meta, JSON.stringify(meta));
+});
+
+it('list resourceVersion semantics: too large is 504 Timeout, bad resourceVersionMatch combinations are 422', async ({ http }) => {
+  const list = await send(http, 'GET', CM);
+  const current = Number((list.json['metadata'] as { resourceVersion: string }).resourceVersion);
+  const future = current + 100_000;
+  for (const match of ['', '&resourceVersionMatch=NotOlderThan', '&resourceVersionMatch=Exact']) {
+    const r = await send(http, 'GET', `${CM}?resourceVersion=${future}${match}`);
+    expectCode(r, 504, 'Timeout');
+    assert.match(String(r.json['message']), `Too large resource version: ${future}, current: `);
+    const details = r.json['details'] as { causes: { reason: string }[]; retryAfterSeconds: number };
+    assert.is(details.causes[0]?.reason, 'ResourceVersionTooLarge');
+  }
+  expectCode(await send(http, 'GET', `${CM}?resourceVersion=${current}&resourceVersionMatch=NotOlderThan`), 200);
+  expectCode(await send(http, 'GET', `${CM}?resourceVersion=${current}&resourceVersionMatch=Exact`), 200);
+  const cases: [string, string][] = [
+    ['resourceVersionMatch=Exact', 'resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided'],
+    ['resourceVersionMatch=Exact&resourceVersion=0', 'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'],
+    ['resourceVersionMatch=Newest&resourceVersion=1', 'resourceVersionMatch: Unsupported value: "Newest"'],
+    ['watch=true&resourceVersionMatch=NotOlderThan&resourceVersion=1', 'resourceVersionMatch is forbidden for watch'],
+  ];
+  for (const [query, message] of cases) {
+    const r = await send(http, 'GET', `${CM}?${query}`);
+    expectCode(r, 422, 'Invalid');
+    assert.match(String(r.json['message']), 'ListOptions.meta.k8s.io "" is invalid: ');
+    assert.match(String(r.json['message']), message);
+  }
+});
+
+it('watch with allowWatchBookmarks sends BOOKMARK events carrying the current resourceVersion', async ({ http }) => {
+  const list = await send(http, 'GET', CM);
+  const rv = (list.json['metadata'] as { resourceVersion: string }).resourceVersion;
+  const res = await http.request({ method: 'GET', path: `${CM}?watch=true&allowWatchBookmarks=true&resourceVersion=${rv}&timeoutSeconds=2` });
+  assert.is(res.status, 200);
+  const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; object: { kind: string; apiVersion: string; metadata: { resourceVersion: string } } });
+  const bookmarks = lines.filter((l) => l.type === 'BOOKMARK');
+  assert.ok(bookmarks.length >= 2, `expected bookmarks every 300 ms, got ${JSON.stringify(lines)}`);
+  assert.equal([bookmarks[0]!.object.kind, bookmarks[0]!.object.apiVersion, bookmarks[0]!.object.metadata.resourceVersion], ['ConfigMap', 'v1', rv]);
+});
+
 it.run();
