@@ -102,16 +102,16 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
 
   const host = cfg.advertiseAddress ?? '127.0.0.1';
   let port = cfg.port;
+  // Tests shorten the BOOKMARK interval of watches (upstream: about a minute).
+  const bookmarkIntervalMs = Number(process.env['CORRAL_WATCH_BOOKMARK_INTERVAL_MS'] ?? '') || undefined;
   const api = createApiApp({
     registry, tokens, serverAddress: `${host}:${port}`,
+    ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
     extraRoutes: (app) => {
       registerStatusPage(app);
       // /cacerts, /install.sh and /bundle/* for nodes joining from the LAN.
-  // Tests shorten the BOOKMARK interval of watches (upstream: about a minute).
-  const bookmarkIntervalMs = Number(process.env['CORRAL_WATCH_BOOKMARK_INTERVAL_MS'] ?? '') || undefined;
       registerInstallRoutes(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port });
     },
-    ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
   });
   const execSockets = new WebSocketServer({ noServer: true });
   api.subresources.setConnector(new AgentPodConnector(registry));
