@@ -12,7 +12,7 @@ import { TokenStore, type TokenRole } from './auth/tokens.js';
 import { log } from '../api/log.js';
 import { joinCommand, printableNodeToken, uninstallCommand } from '../installer/cli-commands.js';
 import { backupCommand, restoreCommand, statusCommand } from './cli/commands.js';
-import { applyConfigFile } from './cli/config-file.js';
+import { applyConfigFile, fillFromEnvironment } from './cli/config-file.js';
 
 const VERSION = '0.1.0';
 
@@ -254,6 +254,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // Flags > CORRAL_* environment > config file > defaults: the file only fills unset variables.
     applyConfigFile(typeof parsed.values['config'] === 'string' ? parsed.values['config'] : undefined);
+    fillFromEnvironment(cmd.options as Parameters<typeof fillFromEnvironment>[0], parsed.values);
     const level = process.env['CORRAL_LOG_LEVEL'];
     if (level === 'debug' || level === 'info' || level === 'warn' || level === 'error') log.setLevel(level);
     const code = await cmd.run(parsed.values, parsed.positionals);

@@ -61,3 +61,26 @@ export function applyConfigFile(explicit: string | undefined, env: NodeJS.Proces
   }
   return file;
 }
+
+type OptionSpec = { type: 'string' | 'boolean'; multiple?: boolean | undefined };
+
+/**
+ * Gives every flag of a command that was not on the command line the value of its environment
+ * variable (which the config file may have filled), so flag > environment > file holds for every
+ * flag of every command, also those whose code reads only the parsed flags. Lists are comma-separated;
+ * booleans are `true`/`1` or `false`/`0`.
+ */
+export function fillFromEnvironment(options: Readonly<Record<string, OptionSpec>>, values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): void {
+  for (const [name, spec] of Object.entries(options)) {
+    if (name === 'help' || name === 'config' || values[name] !== undefined) continue;
+    const raw = env[envNameOf(name)];
+    if (raw === undefined || raw === '') continue;
+    if (spec.type === 'boolean') {
+      const v = raw.trim().toLowerCase();
+      if (v === 'true' || v === '1') values[name] = true;
+      else if (v !== 'false' && v !== '0') throw new Error(`${envNameOf(name)}="${raw}": expected true or false`);
+    } else {
+      values[name] = spec.multiple ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw;
+    }
+  }
+}

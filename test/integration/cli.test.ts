@@ -178,7 +178,7 @@ it('settings: flag > CORRAL_* environment > config file > default', async (ctx) 
     // Environment beats the file.
     const envWins = await corral(['kubeconfig', '--config', config], { HOME: home, CORRAL_DATA_DIR: missing });
     assert.is(envWins.code, 1);
-    assert.match(envWins.stderr, new RegExp(`no kubeconfig at ${missing}`));
+    assert.match(envWins.stderr, new RegExp(`no kubeconfig at ${missing}`), envWins.stderr);
     // A flag beats both.
     const flagWins = await corral(['kubeconfig', '--config', config, '--data-dir', real], { HOME: home, CORRAL_DATA_DIR: missing });
     assert.is(flagWins.code, 0, flagWins.stderr);
@@ -191,6 +191,16 @@ it('settings: flag > CORRAL_* environment > config file > default', async (ctx) 
     const badRun = await corral(['kubeconfig', '--config', bad], { HOME: home });
     assert.is(badRun.code, 1);
     assert.match(badRun.stderr, /expected a map of settings/);
+    // Every flag of every command, also those read only from the command line (token create --role).
+    const tokenConfig = join(ctx.scratch, 'token.yaml');
+    writeFileSync(tokenConfig, 'role: viewer\ndescription: from-the-config-file\n');
+    const made = await corral(['token', 'create', '--config', tokenConfig, '--data-dir', real]);
+    assert.is(made.code, 0, made.stderr);
+    const madeByEnv = await corral(['token', 'create', '--config', tokenConfig, '--data-dir', real], { CORRAL_DESCRIPTION: 'from-env' });
+    assert.is(madeByEnv.code, 0, madeByEnv.stderr);
+    const listed = await corral(['token', 'list', '--data-dir', real]);
+    assert.match(listed.stdout, /viewer\s+<never>\s+\S+\s+from-the-config-file/);
+    assert.match(listed.stdout, /viewer\s+<never>\s+\S+\s+from-env/);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
