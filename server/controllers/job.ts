@@ -62,12 +62,14 @@ class JobController {
   private readonly pendingCreates = new Map<string, { n: number; until: number }>();
   /** pod uids we deleted and the cache may still show. */
   private readonly pendingDeletes = new Map<string, number>();
+  /** job uid → failed pods seen and when the last new failure was seen (finishedAt has only second precision). */
+  private readonly failuresSeen = new Map<string, { count: number; atMs: number }>();
 
   constructor(private readonly ctx: ControllerContext, private readonly jobs: Informer<Job>, private readonly pods: Informer<Pod>) {
     this.events = createEventRecorder(ctx.client, 'job-controller');
     this.controller = new Controller({ name: 'job-controller', workers: 4, reconcile: (key) => this.reconcile(key) });
     const enqueue = (j: Job): void => this.controller.enqueue(objectKeyOf(j));
-    jobs.addHandlers({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: (j) => this.pendingCreates.delete(j.metadata.uid ?? '') });
+    jobs.addHandlers({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: (j) => { this.pendingCreates.delete(j.metadata.uid ?? ''); this.failuresSeen.delete(j.metadata.uid ?? ''); } });
     const podChanged = (p: Pod): void => {
       const ref = controllerOf(p);
       if (ref?.kind !== 'Job') return;
@@ -113,6 +115,8 @@ class JobController {
     const restarts = active.reduce((n, p) => n + (p.status?.containerStatuses ?? []).reduce((m, c) => m + c.restartCount, 0), 0);
     const failed = Math.max(prev.failed ?? 0, failedPods.length);
 
+    const seen = this.failuresSeen.get(uid);
+    if (failedPods.length > (seen?.count ?? 0)) this.failuresSeen.set(uid, { count: failedPods.length, atMs: nowMs });
     const finished = finishedCondition(job);
     if (finished) return this.afterFinished(job, finished, active, nowMs);
 
@@ -180,7 +184,7 @@ class JobController {
       const surplus = [...active].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '')).slice(0, have - wanted);
       for (const p of surplus) await this.deletePod(p);
     } else if (have < wanted) {
-      const lastFailure = failedPods.reduce((t, p) => Math.max(t, finishedAtMs(p)), 0);
+      const lastFailure = Math.max(failedPods.reduce((t, p) => Math.max(t, finishedAtMs(p)), 0), this.failuresSeen.get(uid)?.atMs ?? 0);
       const readyAt = lastFailure + backoffDelayMs(failed, this.baseMs);
       if (failed > 0 && readyAt > nowMs) {
         requeueMs = Math.min(requeueMs ?? Infinity, readyAt - nowMs);

@@ -78,7 +78,8 @@ class NodeLifecycleController {
   private readonly controller: Controller;
   private readonly heartbeats = new Map<string, Heartbeat>();
   private readonly podsByNode = new Map<string, Set<string>>();
-  private lastRateLimitedTaintMs = 0;
+  /** When an unreachable NoExecute taint was last added (the partial-disruption limiter). */
+  private lastNoExecuteTaintMs = 0;
   private readonly graceMs: number;
 
   constructor(
@@ -195,14 +196,18 @@ class NodeLifecycleController {
       desired.push({ key: TAINT_UNREACHABLE, effect: 'NoSchedule' });
       const has = current.spec?.taints?.some((t) => t.key === TAINT_UNREACHABLE && t.effect === 'NoExecute');
       if (has && mode !== 'full') desired.push({ key: TAINT_UNREACHABLE, effect: 'NoExecute' });
-      else if (mode === 'normal') desired.push({ key: TAINT_UNREACHABLE, effect: 'NoExecute' });
-      else if (mode === 'partial') {
-        if (nowMs - this.lastRateLimitedTaintMs >= PARTIAL_DISRUPTION_INTERVAL_MS) {
-          this.lastRateLimitedTaintMs = nowMs;
+      else if (mode === 'normal') {
+        this.lastNoExecuteTaintMs = nowMs;
+        desired.push({ key: TAINT_UNREACHABLE, effect: 'NoExecute' });
+      } else if (mode === 'partial') {
+        // Counted from the last NoExecute taint of any mode: the first lost node may have been
+        // tainted a moment before the others were noticed.
+        if (nowMs - this.lastNoExecuteTaintMs >= PARTIAL_DISRUPTION_INTERVAL_MS) {
+          this.lastNoExecuteTaintMs = nowMs;
           desired.push({ key: TAINT_UNREACHABLE, effect: 'NoExecute' });
           log.warn('node-lifecycle', 'partial disruption: tainting one unreachable node', { node: name });
         } else {
-          wake(this.lastRateLimitedTaintMs + PARTIAL_DISRUPTION_INTERVAL_MS);
+          wake(this.lastNoExecuteTaintMs + PARTIAL_DISRUPTION_INTERVAL_MS);
         }
       } else {
         // full disruption: most likely our own network; keep pods where they are
