@@ -34,21 +34,22 @@ export type StatusReason =
 export class StatusError extends Error {
   readonly code: number;
   readonly reason: StatusReason;
-  readonly details: StatusDetails | undefined;
+  /** Not named `details`: test runners (uvu) treat an error's `details` as a printable diff. */
+  readonly statusDetails: StatusDetails | undefined;
 
   constructor(code: number, reason: StatusReason, message: string, details?: StatusDetails) {
     super(message);
     this.name = 'StatusError';
     this.code = code;
     this.reason = reason;
-    this.details = details;
+    this.statusDetails = details;
   }
 
   toStatus(): Status {
     return {
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
       message: this.message, reason: this.reason,
-      ...(this.details ? { details: this.details } : {}),
+      ...(this.statusDetails ? { details: this.statusDetails } : {}),
       code: this.code,
     };
   }
