@@ -1,0 +1,158 @@
+/**
+ * Agent benchmark (plain script, root): in a 1-node lab with a real `corral server` and `corral agent`,
+ *   - pod start latency, create → Running seen by the API, p50/p99 over 30 pods (image present),
+ *     beside raw `ctr run -d` of the same image on the same containerd in the same run, and the ratio;
+ *   - agent RSS idle and with the 30 pods;
+ *   - service sync through the agent: 1,000 services × 3 endpoints, the full iptables-restore after an
+ *     agent restart, and the delta for one changed service (figures from the agent's own sync log).
+ * Usage: node dist/test/bench/agent.bench.js [pods=30] [services=1000]
+ * The API calls run in a worker started inside the lab's control host (rule zero: the runner itself
+ * talks to no lab address).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../../api/client/client.js';
+import { HttpsTransport } from '../../api/client/transport.js';
+import type { Endpoints, Pod, Service } from '../../api/types.js';
+
+const WORKER = process.argv[2] === '--worker';
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+async function worker(job: { url: string; caFile: string; tokenFile: string; action: string; n: number }): Promise<void> {
+  const client = new ApiClient(new HttpsTransport({ server: job.url, caPem: readFileSync(job.caFile, 'utf8'), token: readFileSync(job.tokenFile, 'utf8').trim() }));
+  const out: Record<string, unknown> = {};
+  if (job.action === 'pods') {
+    const latencies: number[] = [];
+    for (let i = 0; i < job.n; i++) {
+      const t0 = performance.now();
+      await client.create('Pod', 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: `bench-${i}` }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] } });
+      for (;;) {
+        const p = await client.get<Pod>('Pod', 'default', `bench-${i}`);
+        if (p.status?.phase === 'Running') break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      latencies.push(performance.now() - t0);
+    }
+    out['latencies'] = latencies;
+  } else if (job.action === 'services') {
+    const make = async (i: number): Promise<void> => {
+      const name = `svc-${i}`;
+      await client.create<Service>('Service', 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { ports: [{ name: 'http', port: 80 }] } });
+      await client.create<Endpoints>('Endpoints', 'default', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name }, subsets: [{ addresses: [0, 1, 2].map((k) => ({ ip: `10.42.${100 + ((i * 3 + k) % 100)}.${((i * 3 + k) % 250) + 2}` })), ports: [{ name: 'http', port: 8080 }] }] });
+    };
+    for (let i = 0; i < job.n; i += 20) await Promise.all(Array.from({ length: Math.min(20, job.n - i) }, (_, k) => make(i + k)));
+  } else if (job.action === 'change') {
+    const ep = await client.get<Endpoints>('Endpoints', 'default', 'svc-7');
+    ep.subsets![0]!.addresses![0]!.ip = '10.42.250.250';
+    await client.update('Endpoints', ep);
+  }
+  process.stdout.write(JSON.stringify(out));
+}
+
+async function main(): Promise<void> {
+  const podCount = Number(process.argv[2] ?? 30);
+  const serviceCount = Number(process.argv[3] ?? 1000);
+  process.env['CORRAL_LOG_LEVEL'] = 'debug';
+  const { createLab } = await import('../lab/harness.js');
+  const { buildBusyboxImage, DEFAULT_IMAGE_REF } = await import('../lab/image.js');
+  const { startLabCluster, API_PORT } = await import('../lab/agent-cluster.js');
+  const { sleep } = await import('../lab/exec.js');
+  const lab = await createLab({ name: 'agbench', nodes: 1 });
+  try {
+    await lab.importImage('n1', await buildBusyboxImage({ dir: '/tmp/corral-lab-images' }));
+    const c = await startLabCluster(lab);
+    const job = { url: `https://127.0.0.1:${API_PORT}`, caFile: join(c.serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(c.serverData, 'server', 'admin-token') };
+    const runWorker = async (action: string, n: number): Promise<Record<string, unknown>> => {
+      const r = await lab.exec('control', [process.execPath, fileURLToPath(import.meta.url), '--worker', JSON.stringify({ ...job, action, n })], { timeoutMs: 900_000 });
+      if (r.code !== 0) throw new Error(`worker ${action}: ${r.stderr}`);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+    const rss = (): number => {
+      const pid = c.agents.get('n1')!.pid;
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+    };
+    for (let i = 0; i < 600; i++) {
+      const r = await c.kubectl(['get', 'node', 'n1', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+      if (r.stdout.trim() === 'True') break;
+      await sleep(200);
+    }
+    await sleep(5_000);
+    const rssIdle = rss();
+
+    // Raw ctr run -d of the same image on the same containerd.
+    const raw: number[] = [];
+    for (let i = 0; i < podCount; i++) {
+      const t0 = performance.now();
+      const r = await lab.ctr('n1', ['run', '-d', '--null-io', DEFAULT_IMAGE_REF, `raw-${i}`, 'sleep', '3600']);
+      raw.push(performance.now() - t0);
+      if (r.code !== 0) throw new Error(`ctr run: ${r.stderr}`);
+    }
+    for (let i = 0; i < podCount; i++) {
+      await lab.ctr('n1', ['tasks', 'kill', '-s', 'SIGKILL', `raw-${i}`]);
+    }
+    await sleep(500);
+    for (let i = 0; i < podCount; i++) {
+      await lab.ctr('n1', ['tasks', 'rm', '-f', `raw-${i}`]);
+      await lab.ctr('n1', ['containers', 'rm', `raw-${i}`]);
+    }
+
+    const pods = (await runWorker('pods', podCount))['latencies'] as number[];
+    await sleep(5_000);
+    const rssPods = rss();
+    await c.kubectlOk(['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=false']);
+
+    await runWorker('services', serviceCount);
+    // A restarted agent programs everything in one full iptables-restore.
+    await c.killAgent('n1');
+    const agent = c.startAgent('n1');
+    const syncLines = (): { mode: string; ms: number }[] => readFileSync(agent.logFile, 'utf8').split('\n')
+      .filter((l) => l.includes('"iptables synced"')).map((l) => JSON.parse(l) as { mode: string; ms: number });
+    let full: { mode: string; ms: number } | undefined;
+    for (let i = 0; i < 600 && !full; i++) {
+      full = syncLines().find((s) => s.mode === 'full');
+      if (!full) await sleep(100);
+    }
+    const seen = syncLines().length;
+    await runWorker('change', 1);
+    let delta: { mode: string; ms: number } | undefined;
+    for (let i = 0; i < 300 && !delta; i++) {
+      delta = syncLines().slice(seen).find((s) => s.mode === 'delta');
+      if (!delta) await sleep(100);
+    }
+
+    if (!full || !delta) {
+      process.stdout.write(`agent log (proxy lines):\n${readFileSync(agent.logFile, 'utf8').split('\n').filter((l) => l.includes('proxy') || l.includes('error')).slice(-15).join('\n')}\n`);
+    }
+    const sortedPods = [...pods].sort((a, b) => a - b);
+    const sortedRaw = [...raw].sort((a, b) => a - b);
+    const p50 = percentile(sortedPods, 50);
+    const rawP50 = percentile(sortedRaw, 50);
+    const f = (n: number): string => n.toFixed(0);
+    process.stdout.write([
+      `pod start (create -> Running seen by the API), ${podCount} pods: p50 ${f(p50)} ms, p99 ${f(percentile(sortedPods, 99))} ms`,
+      `raw ctr run -d (same image, same containerd):   p50 ${f(rawP50)} ms, p99 ${f(percentile(sortedRaw, 99))} ms`,
+      `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
+      `agent RSS idle: ${rss === undefined ? '?' : rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB`,
+      `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
+      '',
+    ].join('\n'));
+  } finally {
+    await lab.destroy();
+  }
+}
+
+if (WORKER) {
+  void worker(JSON.parse(process.argv[3]!) as Parameters<typeof worker>[0]).catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
+  });
+} else {
+  void main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}
