@@ -3,7 +3,7 @@
  * `install` command behind /install.sh): its command line, the 0600 token file, and the config.
  */
 import { NODE_PATHS } from './join/probe.js';
-import { renderSupervisor, renderSystemdUnit, serviceStartCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from './service-files.js';
+import { renderSupervisor, renderSystemdUnit, serviceStartCommand, serviceStopCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from './service-files.js';
 
 export const AGENT_SERVICE = 'corral-agent';
 
@@ -67,4 +67,9 @@ export function agentFiles(o: AgentInstall): FileToWrite[] {
 /** The shell command that (re)starts the agent's service. */
 export function agentStartCommand(service: AgentInstall['service']): string {
   return serviceStartCommand(AGENT_SERVICE, service === 'systemd', NODE_PATHS.libDir);
+}
+
+/** The shell command that stops the agent's service (before an upgrade, so its last writes are over). */
+export function agentStopCommand(service: AgentInstall['service']): string {
+  return serviceStopCommand(AGENT_SERVICE, service === 'systemd', NODE_PATHS.libDir);
 }

@@ -158,6 +158,13 @@ export function serviceStartCommand(name: string, useSystemd: boolean, libDir: s
   return `chmod 755 ${script} && ${script} stop >/dev/null && ${script} start`;
 }
 
+/** Shell command that stops a service of either kind if it runs (nothing to stop is fine). */
+export function serviceStopCommand(name: string, useSystemd: boolean, libDir: string): string {
+  if (useSystemd) return `systemctl stop ${shQuote(name)} 2>/dev/null || true`;
+  const script = shQuote(supervisorPath(libDir, name));
+  return `if [ -f ${script} ]; then sh ${script} stop >/dev/null; fi`;
+}
+
 /** Shell commands that stop and remove a service of either kind (missing pieces are fine). */
 export function serviceRemoveCommand(name: string, libDir: string): string {
   const unit = shQuote(systemdUnitPath(name));

@@ -116,23 +116,22 @@ export function nodeInternalIp(node: Node): string | undefined {
 }
 
 /**
- * Waits until the Node is Ready and its agent has checked in since `since` (so a re-join waits for the
- * new agent, not the Ready state the old one left behind): Lease renewed or Ready condition heartbeat.
+ * Waits until the Node is Ready in a status written after `afterResourceVersion` (the Node's version
+ * once the old agent was stopped), so a re-join waits for the new agent, not the Ready state the old
+ * one left behind. Undefined means there was no Node yet: any Ready counts.
  */
-export async function waitNodeReady(client: ApiClient, name: string, since: number, timeoutMs: number, signal?: AbortSignal): Promise<Node> {
+export async function waitNodeReady(client: ApiClient, name: string, afterResourceVersion: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Node> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no Node yet';
   while (Date.now() < deadline && !signal?.aborted) {
     try {
       const node = await client.tryGet<Node>('Node', undefined, name);
       if (node) {
+        const fresh = afterResourceVersion === undefined || Number(node.metadata.resourceVersion) > Number(afterResourceVersion);
         const ready = nodeReady(node);
-        const lease = await client.tryGet<{ spec?: { renewTime?: string } } & Node>('Lease', 'kube-node-lease', name).catch(() => undefined);
-        const renew = Date.parse(lease?.spec?.renewTime ?? '') || 0;
-        const beat = Date.parse(node.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime ?? '') || 0;
-        const fresh = Math.max(renew, beat) >= since - 2_000;
         if (ready && fresh) return node;
-        last = ready ? 'Ready, waiting for the new agent to check in' : 'registered, not Ready';
+        const why = node.status?.conditions?.find((c) => c.type === 'Ready')?.message;
+        last = !fresh ? 'waiting for the new agent to report' : `registered, not Ready${why ? `: ${why}` : ''}`;
       }
     } catch (err) {
       last = (err as Error).message;

@@ -15,7 +15,7 @@ import { hasFailure, missingPackages, preflight, userlandArch, type CheckResult 
 import { NODE_PATHS, PROBE_SCRIPT, parseProbeOutput, type ProbeFacts } from './probe.js';
 import type { HostResult, Phase, ProgressSink } from './progress.js';
 import { SshSession, type SshOptions } from './ssh.js';
-import { agentFiles, agentStartCommand, nodeNameFromHostname } from '../agent-service.js';
+import { agentFiles, agentStartCommand, agentStopCommand, nodeNameFromHostname } from '../agent-service.js';
 
 export { AGENT_SERVICE, agentServiceSpec, renderTokenFile, nodeNameFromHostname } from '../agent-service.js';
 import type { JoinTarget } from './target.js';
@@ -86,7 +86,8 @@ async function probeHost(session: SshSession, t: JoinTarget, o: JoinOptions, api
   return { facts, plan, existing };
 }
 
-async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, bundle: AgentBundle, clock: PhaseClock): Promise<void> {
+/** Installs or upgrades the agent and restarts it; returns the Node's resourceVersion while no agent ran. */
+async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api: ApiClient, bundle: AgentBundle, clock: PhaseClock): Promise<string | undefined> {
   const { plan, facts } = p;
   clock.enter('upload', plan.uploadBundle ? `${(bundle.bytes / 1024 / 1024).toFixed(1)} MiB` : 'bundle already current');
   if (plan.installPackages.length > 0) {
@@ -103,7 +104,10 @@ async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, bun
     nodeBinary: facts['node_path'] || '/usr/bin/node', service: plan.service, bundleSha256: bundle.sha256,
   });
   for (const f of files) await session.writeFile(f.path, f.content, f.mode);
+  await session.runOk('stopping the running agent', agentStopCommand(plan.service), { timeoutMs: 60_000 });
+  const stoppedAt = (await api.tryGet<Node>('Node', undefined, plan.nodeName))?.metadata.resourceVersion;
   await session.runOk('starting the agent', agentStartCommand(plan.service), { timeoutMs: 60_000 });
+  return stoppedAt;
 }
 
 async function joinHost(t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: AgentBundle): Promise<HostResult> {
@@ -127,10 +131,9 @@ async function joinHost(t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: A
       const failed = probed.plan.checks.filter((c) => c.status === 'fail');
       throw new Error(`preflight failed:\n${failed.map((c) => `  ${c.id}: ${c.detail}\n    fix: ${c.fix ?? ''}`).join('\n')}`);
     }
-    await installOnHost(session, probed, o, bundle, clock);
+    const stoppedAt = await installOnHost(session, probed, o, api, bundle, clock);
     clock.enter('ready', `waiting for Node ${probed.plan.nodeName}`);
-    const since = Date.now();
-    await waitNodeReady(api, probed.plan.nodeName, since, o.readyTimeoutMs);
+    await waitNodeReady(api, probed.plan.nodeName, stoppedAt, o.readyTimeoutMs);
     const password = (await session.runOk('reading the node identity', `cat ${NODE_PATHS.nodePassword}`)).trim();
     await api.patch('Node', undefined, probed.plan.nodeName, { metadata: { annotations: { [NODE_PASSWORD_ANNOTATION]: sha256(password) } } });
     clock.stop();
