@@ -193,7 +193,8 @@ export class ResourceHandler {
     const table = wantsTable(c.req.header('accept') ?? null);
     const includeObject = includeObjectParam(q);
     const render = (ev: WatchEvent<KubeObject>, first: boolean): unknown => {
-      const obj = withTypeMeta(info, ev.object);
+      // Stored objects carry kind and apiVersion: pass the shared object through so its JSON is cached.
+      const obj = ev.object.kind && ev.object.apiVersion ? ev.object : withTypeMeta(info, ev.object);
       if (!table) return obj;
       return toTable(info, [obj], { includeObject, noHeaders: !first, listMeta: { resourceVersion: obj.metadata.resourceVersion ?? '' } });
     };

@@ -22,6 +22,22 @@ export interface WatchStreamOptions {
 const encoder = new TextEncoder();
 const line = (v: unknown): Uint8Array => encoder.encode(`${JSON.stringify(v)}\n`);
 
+/**
+ * Serialised objects, by identity: the registry hands every watcher the same decoded object for a
+ * store event, so N watchers of a kind serialise it once instead of N times.
+ */
+const serialized = new WeakMap<object, string>();
+
+function eventLine(type: string, object: unknown): Uint8Array {
+  if (object === null || typeof object !== 'object') return line({ type, object });
+  let json = serialized.get(object);
+  if (json === undefined) {
+    json = JSON.stringify(object);
+    serialized.set(object, json);
+  }
+  return encoder.encode(`{"type":${JSON.stringify(type)},"object":${json}}\n`);
+}
+
 export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
   let pending: Promise<IteratorResult<WatchEvent<KubeObject>>> | undefined;
   let lastRevision = o.startRevision;
@@ -73,7 +89,7 @@ export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
         if (result.done) return finish(controller);
         const rv = Number(result.value.object.metadata.resourceVersion);
         if (Number.isFinite(rv) && rv > lastRevision) lastRevision = rv;
-        controller.enqueue(line({ type: result.value.type, object: o.render(result.value, first) }));
+        controller.enqueue(eventLine(result.value.type, o.render(result.value, first)));
         first = false;
         return;
       }
