@@ -8,6 +8,7 @@
  *   {"resource":"pods","type":"SYNC","items":[...]}       full state (first, and after 410 Gone)
  *   {"resource":"pods","type":"ADDED","object":{...}}     then every watch event (MODIFIED, DELETED)
  *   {"type":"PING"}                                      every 25 s, so dead connections are noticed
+ *                                                        (and the token is checked again)
  *   {"type":"ERROR","code":401,"message":"..."}          and the stream ends
  */
 import type { Context, Hono } from 'hono';
@@ -91,7 +92,15 @@ export function streamHandler(app: Hono<Env>): (c: Context<Env>) => Promise<Resp
           clearInterval(ping);
           controller.close();
         };
-        ping = setInterval(() => send({ type: 'PING' }), PING_INTERVAL_MS);
+        // Each ping also re-checks the token, so a revoked or expired one ends the stream.
+        ping = setInterval(() => {
+          send({ type: 'PING' });
+          client.list('Namespace', undefined, { limit: 1 }).catch((err: unknown) => {
+            if (!(err instanceof StatusError) || (err.code !== 401 && err.code !== 403)) return;
+            send({ type: 'ERROR', code: err.code, message: err.message });
+            end();
+          });
+        }, PING_INTERVAL_MS);
         for (const [resource, kind] of Object.entries(STREAMED_RESOURCES)) {
           follow(client, resource, kind, send, abort.signal).then(end, (err: unknown) => {
             if (abort.signal.aborted) return;

@@ -262,6 +262,12 @@ it('a viewer token sees the cluster but cannot delete (403), exec or read Secret
   assert.is(await code(viewer.call('GET', '/api/v1/namespaces/default/pods/live-pod/exec?command=sh&stdout=true')), 403);
   assert.is(await code(viewer.call('GET', '/api/v1/namespaces/default/secrets')), 403);
   assert.is.not(await code(viewer.call('GET', '/api/v1/namespaces/default/pods/live-pod/log')), 403, 'logs are reading');
+
+  // Revoking the token with the CLI while the server runs takes effect at once.
+  const id = viewerToken.split('.')[0]!;
+  const revoked = spawnSync(process.execPath, [CLI, 'token', 'revoke', id, '--data-dir', ctx.server.dataDir], { encoding: 'utf8' });
+  assert.is(revoked.status, 0, revoked.stderr);
+  await waitFor('the revoked token to be refused', async () => (await code(viewer.list('Pod', 'default'))) === 401, 5_000);
 });
 
 it('signing out forgets the token', async (ctx) => {
