@@ -221,6 +221,13 @@ it('shows nodes, pods per node, workloads, services and warnings', async (ctx) =
   const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
   assert.ok(overflow <= 0, `the page is wider than a phone screen by ${overflow}px`);
   await page.screenshot({ path: join(ARTIFACTS, 'status-phone.png'), fullPage: true });
+  const background = (): Promise<string> => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+  const light = await background();
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const dark = await background();
+  assert.is.not(dark, light, 'the page follows prefers-color-scheme');
+  await page.screenshot({ path: join(ARTIFACTS, 'status-phone-dark.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 
