@@ -58,7 +58,9 @@ export class ServerProcess {
   }
 
   async launch(): Promise<void> {
-    const args = [CLI, 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--bind-address', '127.0.0.1', '--disable-agent', ...(this.o.extraArgs ?? [])];
+    // CORRAL_SERVER_NODE_ARGS passes Node flags to the server (e.g. --cpu-prof for profiling a test).
+    const nodeArgs = (process.env['CORRAL_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const args = [...nodeArgs, CLI, 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--bind-address', '127.0.0.1', '--disable-agent', ...(this.o.extraArgs ?? [])];
     const child = spawn(process.execPath, args, { env: { ...process.env, CORRAL_LOG_LEVEL: 'warn', ...this.o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => { this.logs += d.toString(); });
