@@ -191,19 +191,22 @@ class NodeLifecycleController {
     // Desired managed taints.
     const ready = readyCondition(current);
     const desired: Taint[] = [];
-    const mode = lost ? this.disruption(nowMs) : 'normal';
+    // Decided on the clock of this moment (not of the start of the reconcile, before the awaits):
+    // decisions about different nodes then see each other, which the limiter relies on.
+    const decideAt = Date.now();
+    const mode = lost ? this.disruption(decideAt) : 'normal';
     if (lost) {
       desired.push({ key: TAINT_UNREACHABLE, effect: 'NoSchedule' });
       const has = current.spec?.taints?.some((t) => t.key === TAINT_UNREACHABLE && t.effect === 'NoExecute');
       if (has && mode !== 'full') desired.push({ key: TAINT_UNREACHABLE, effect: 'NoExecute' });
       else if (mode === 'normal') {
-        this.lastNoExecuteTaintMs = nowMs;
+        this.lastNoExecuteTaintMs = decideAt;
         desired.push({ key: TAINT_UNREACHABLE, effect: 'NoExecute' });
       } else if (mode === 'partial') {
         // Counted from the last NoExecute taint of any mode: the first lost node may have been
         // tainted a moment before the others were noticed.
-        if (nowMs - this.lastNoExecuteTaintMs >= PARTIAL_DISRUPTION_INTERVAL_MS) {
-          this.lastNoExecuteTaintMs = nowMs;
+        if (decideAt - this.lastNoExecuteTaintMs >= PARTIAL_DISRUPTION_INTERVAL_MS) {
+          this.lastNoExecuteTaintMs = decideAt;
           desired.push({ key: TAINT_UNREACHABLE, effect: 'NoExecute' });
           log.warn('node-lifecycle', 'partial disruption: tainting one unreachable node', { node: name });
         } else {
