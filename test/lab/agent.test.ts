@@ -182,6 +182,64 @@ if (labTierAvailable(test, 'agent lab test')) {
     assert.is(failed.code, 7, 'kubectl exec returns the command exit code');
   });
 
+  test('init containers, emptyDir, configMap and secret volumes, env from keys and fieldRef, graceful delete', async () => {
+    const { c, lab: l } = need();
+    await c.kubectlOk(['apply', '-f', '-'], `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: settings }
+data: { greeting: hello-from-configmap }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: creds }
+stringData: { password: s3cret }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: wired }
+spec:
+  terminationGracePeriodSeconds: 3
+  initContainers:
+  - { name: prepare, image: busybox, imagePullPolicy: IfNotPresent, command: ['sh', '-c', 'echo from-init > /work/init.txt'], volumeMounts: [{ name: work, mountPath: /work }] }
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ['sh', '-c', 'cat /work/init.txt /cfg/greeting; echo; echo "pw=$PASSWORD pod=$POD_NAME ip=$POD_IP"; exec sleep 600']
+    env:
+    - { name: PASSWORD, valueFrom: { secretKeyRef: { name: creds, key: password } } }
+    - { name: POD_NAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }
+    - { name: POD_IP, valueFrom: { fieldRef: { fieldPath: status.podIP } } }
+    volumeMounts: [{ name: work, mountPath: /work }, { name: cfg, mountPath: /cfg, readOnly: true }]
+  volumes:
+  - { name: work, emptyDir: {} }
+  - { name: cfg, configMap: { name: settings } }
+`);
+    const p = await until('wired running', async () => {
+      const pod = await c.getJson<Pod>(['get', 'pod', 'wired']);
+      return pod.status?.phase === 'Running' ? pod : undefined;
+    }, 30_000);
+    assert.is(p.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0);
+    assert.ok(p.status?.conditions?.some((x) => x.type === 'Initialized' && x.status === 'True'));
+    const out = await until('wired logs', async () => {
+      const text = await c.kubectlOk(['logs', 'wired']);
+      return text.includes('pw=') ? text : undefined;
+    }, 10_000);
+    assert.match(out, /from-init\nhello-from-configmap\n/);
+    assert.match(out, new RegExp(`pw=s3cret pod=wired ip=${p.status!.podIP!.replace(/\./g, '\\.')}`));
+    const node = p.spec.nodeName!;
+    const netns = `${l.netnsPrefix}${node}-${p.metadata.uid}`;
+    assert.ok((await l.exec(node, ['ip', 'netns', 'list'])).stdout.includes(netns), 'the pod has its netns');
+    const t0 = Date.now();
+    await c.kubectlOk(['delete', 'pod', 'wired']);
+    const took = Date.now() - t0;
+    assert.ok(took >= 2_500, `sleep ignores SIGTERM: the delete waits the 3 s grace period (${took} ms)`);
+    const left = await l.ctr(node, ['containers', 'ls', '-q']);
+    assert.not.ok(left.stdout.includes(p.metadata.uid!.replace(/-/g, '').slice(0, 16)), 'no container of the pod is left');
+    assert.not.ok((await l.exec(node, ['ip', 'netns', 'list'])).stdout.includes(netns), 'the pod netns is gone');
+  });
+
   test('a killed container process is restarted and restartCount rises', async () => {
     const { c, lab: l } = need();
     const pod = (await webPods(c)).find((p) => p.spec.nodeName)!;
