@@ -30,6 +30,7 @@ import { WebSocketServer } from 'ws';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { registerInstallRoutes } from '../installer/routes.js';
+import { removePidFile, runningServerPid, writePidFile } from './cli/pid-file.js';
 import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 
 export interface RunningServer {
@@ -83,6 +84,10 @@ async function loadOrCreateAdminToken(cfg: ServerConfig, tokens: TokenStore): Pr
 
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   await step('creating the data dir', () => mkdir(paths.serverDir(cfg.dataDir), { recursive: true, mode: 0o700 }));
+  const otherServer = runningServerPid(cfg.dataDir);
+  if (otherServer !== undefined) throw new Error(`another corral server (pid ${otherServer}) is using the data dir ${cfg.dataDir}`);
+  // Lets `corral restore` refuse to replace the database under a running server.
+  writePidFile(cfg.dataDir);
   const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), cfg.tlsSans));
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
@@ -184,6 +189,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         server.closeAllConnections();
       });
       await store.close();
+      removePidFile(cfg.dataDir);
     },
   };
 }
