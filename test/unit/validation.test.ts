@@ -38,7 +38,7 @@ function hasPrefix(found: string[], prefix: string): void {
 /** kubectl's rendering of a 422 (cmdutil.checkErr + MultilineError + statusCausesToAggrError). */
 function kubectlMessage(err: StatusError): string {
   const status = err.toStatus();
-  const d = status.statusDetails!;
+  const d = status.details!;
   const head = `The ${d.kind} ${JSON.stringify(d.name)} is invalid`;
   const msgs = [...new Set((d.causes ?? []).map((c) => `${c.field}: ${c.message}`))];
   return msgs.length === 1 ? `${head}: ${msgs[0]}` : `${head}: \n${msgs.map((m) => `* ${m}`).join('\n')}`;
