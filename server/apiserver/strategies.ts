@@ -3,7 +3,7 @@
  * update may change, how deletion is staged. The generic flow is in registry.ts.
  */
 import type { KubeObject } from '../../api/meta.js';
-import type { Container, Pod } from '../../api/types.js';
+import type { Container, Pod, Service } from '../../api/types.js';
 import type { ResourceInfo } from '../../api/resources.js';
 import type { StatusCause } from '../../api/status.js';
 import { clone, deepEqual } from '../../api/object-util.js';
@@ -121,10 +121,31 @@ const namespaceStrategy: KindStrategy = {
   },
 };
 
+const NODE_PORT_TYPES = new Set(['NodePort', 'LoadBalancer']);
+
 const serviceStrategy: KindStrategy = {
   ...base(true),
   prepareForCreate(obj) {
     obj.status = { loadBalancer: {} };
+  },
+  prepareForUpdate(next, old) {
+    const spec = (next as Service).spec;
+    const oldSpec = (old as Service).spec;
+    if (!spec || !oldSpec) return;
+    // An update that leaves the allocated ClusterIP out keeps it (replace/apply without it).
+    if (!spec.clusterIP && oldSpec.clusterIP) {
+      spec.clusterIP = oldSpec.clusterIP;
+      if (oldSpec.clusterIPs) spec.clusterIPs = [...oldSpec.clusterIPs];
+    }
+    // Leaving NodePort/LoadBalancer drops the fields only those types have (upstream's
+    // dropTypeDependentFields), unless the user changed them in the same update.
+    if (NODE_PORT_TYPES.has(oldSpec.type ?? '') && !NODE_PORT_TYPES.has(spec.type ?? 'ClusterIP')) {
+      for (const port of spec.ports ?? []) {
+        const before = oldSpec.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
+        if (port.nodePort !== undefined && port.nodePort === before?.nodePort) delete port.nodePort;
+      }
+      if (spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
+    }
   },
 };
 
