@@ -16,6 +16,7 @@ import { matchesFields, matchesLabels, type FieldRequirement, type LabelRequirem
 import { StoreError, type KeyValue, type Store } from '../store/store.js';
 import { listPrefix, objectKey } from './keys.js';
 import { strategyFor } from './strategies.js';
+import { checkObjectTypes } from './schema.js';
 
 /** Who is asking, for admission decisions and audit. */
 export interface RequestUser { name: string; groups: string[] }
@@ -305,11 +306,12 @@ export class Registry {
     obj.apiVersion = apiVersion;
   }
 
-  private toObject(body: unknown): KubeObject {
+  /** The body as an object of the kind, with the JSON types Go's decoder would insist on (400 otherwise). */
+  private toObject(info: ResourceInfo, body: unknown): KubeObject {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.badRequest('the request body must be a JSON object');
     const obj = body as KubeObject;
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
-    if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) throw errors.badRequest('metadata must be an object');
+    checkObjectTypes(info, obj as unknown as Record<string, unknown>);
     return obj;
   }
 
@@ -335,7 +337,7 @@ export class Registry {
   }
 
   async create(info: ResourceInfo, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
-    const obj = this.toObject(body);
+    const obj = this.toObject(info, body);
     this.checkTypeMeta(info, obj);
     const meta = obj.metadata;
     if (info.namespaced) {
@@ -429,7 +431,7 @@ export class Registry {
       if (opts.expectedResourceVersion && opts.expectedResourceVersion !== String(kv.modRevision)) {
         throw errors.conflict(qualifiedResource(info), name, undefined, info.group);
       }
-      const desired = this.toObject(await mutate(clone(current)));
+      const desired = this.toObject(info, await mutate(clone(current)));
       const next = this.prepareUpdate(info, desired, current, opts.subresource);
       if (deepEqual(next, current)) return clone(current); // no-op: nothing hits the disk
       const undo = await this.runAdmission((p) => p.admitUpdate?.(info, next, current, opts));
@@ -524,7 +526,7 @@ export class Registry {
   }
 
   async update(info: ResourceInfo, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions & { subresource?: string } = {}): Promise<KubeObject> {
-    const obj = this.toObject(body);
+    const obj = this.toObject(info, body);
     // Without a resourceVersion the update is unconditional, as Kubernetes allows for its built-in kinds.
     const rv = obj.metadata.resourceVersion;
     return this.guaranteedUpdate(info, namespace, name, () => clone(obj), {

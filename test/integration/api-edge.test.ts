@@ -145,4 +145,51 @@ it('watch with allowWatchBookmarks sends BOOKMARK events carrying the current re
   assert.equal([bookmarks[0]!.object.kind, bookmarks[0]!.object.apiVersion, bookmarks[0]!.object.metadata.resourceVersion], ['ConfigMap', 'v1', rv]);
 });
 
+const DEPLOYMENTS = '/apis/apps/v1/namespaces/default/deployments';
+const deployment = (name: string, replicas: unknown): unknown => ({
+  metadata: { name },
+  spec: {
+    replicas, selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+  },
+});
+
+it('wrong JSON types for known fields are 400 with Go decoding messages, and nothing is written', async ({ http }) => {
+  const r = await send(http, 'POST', DEPLOYMENTS, deployment('typed', '3'));
+  expectCode(r, 400, 'BadRequest');
+  assert.is(r.json['message'], 'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32');
+  expectCode(await send(http, 'GET', `${DEPLOYMENTS}/typed`), 404);
+
+  const created = await send(http, 'POST', DEPLOYMENTS, deployment('typed', 1));
+  expectCode(created, 201);
+  const rv = (created.json['metadata'] as { resourceVersion: string }).resourceVersion;
+  for (const [type, patch] of [
+    ['application/merge-patch+json', { spec: { replicas: '3' } }],
+    ['application/strategic-merge-patch+json', { spec: { template: { spec: { containers: [{ name: 'c', ports: 'http' }] } } } }],
+    ['application/json-patch+json', [{ op: 'replace', path: '/spec/replicas', value: 2.5 }]],
+    ['application/merge-patch+json', { metadata: { finalizers: 'example.com/x' } }],
+  ] as const) {
+    expectCode(await send(http, 'PATCH', `${DEPLOYMENTS}/typed`, patch, type), 400, 'BadRequest');
+  }
+  const after = await send(http, 'GET', `${DEPLOYMENTS}/typed`);
+  assert.is((after.json['metadata'] as { resourceVersion: string }).resourceVersion, rv, 'no write happened');
+
+  const pods = '/api/v1/namespaces/default/pods';
+  const pod = (name: string, extra: Record<string, unknown>, container: Record<string, unknown> = {}): unknown =>
+    ({ metadata: { name }, spec: { containers: [{ name: 'c', image: 'x', ...container }], ...extra } });
+  // These crashed the server's pod strategy before (500) or were stored as is.
+  expectCode(await send(http, 'POST', pods, pod('bad-tolerations', { tolerations: 'all' })), 400, 'BadRequest');
+  expectCode(await send(http, 'POST', pods, pod('bad-containers', { containers: 5 })), 400, 'BadRequest');
+  const quantity = await send(http, 'POST', pods, pod('bad-quantity', {}, { resources: { limits: { memory: '' } } }));
+  expectCode(quantity, 400, 'BadRequest');
+  assert.match(String(quantity.json['message']), 'quantities must match the regular expression');
+  expectCode(await send(http, 'POST', pods, { metadata: { name: 'null-spec' }, spec: null }), 422, 'Invalid');
+  const numeric = await send(http, 'POST', pods, pod('numeric-quantity', {}, { resources: { requests: { cpu: 1.5, memory: 1024 } } }));
+  expectCode(numeric, 201);
+  const containers = (numeric.json['spec'] as { containers: { resources: { requests: Record<string, unknown> } }[] }).containers;
+  assert.equal(containers[0]!.resources.requests, { cpu: '1500m', memory: '1024' });
+  expectCode(await send(http, 'POST', CM, { metadata: { name: 'bad-finalizers', finalizers: 'x/y' } }), 400, 'BadRequest');
+  expectCode(await send(http, 'GET', `${CM}/bad-finalizers`), 404);
+});
+
 it.run();

@@ -1,0 +1,453 @@
+/**
+ * The JSON types of the served kinds, checked the way Go's decoder checks them when the real
+ * apiserver unmarshals a body into its structs: a string where an int32 belongs is a 400
+ * (`cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32`), and a
+ * `null` is the field's zero value. Without this, wrong types reached defaulting, validation and
+ * the controllers (500s, or garbage stored). Fields not described here pass through unchecked, so
+ * the description may stay partial; it covers everything the server and its controllers read.
+ */
+import type { ResourceInfo } from '../../api/resources.js';
+import { apiVersionOf } from '../../api/resources.js';
+import { StatusError } from '../../api/status.js';
+import { canonicalQuantity, QuantityError } from '../../api/quantity.js';
+
+type Scalar = 'string' | 'bool' | 'int32' | 'int64' | 'float64' | 'quantity' | 'intOrString' | 'time' | 'microTime';
+interface ObjType { kind: 'object'; goName: string; fields: Record<string, FieldType> }
+interface ArrType { kind: 'array'; of: FieldType }
+interface MapType { kind: 'map'; of: FieldType }
+/** Lazily resolved, for recursive or shared definitions. */
+type FieldType = Scalar | ObjType | ArrType | MapType | (() => FieldType);
+
+const obj = (goName: string, fields: Record<string, FieldType>): ObjType => ({ kind: 'object', goName, fields });
+const arr = (of: FieldType): ArrType => ({ kind: 'array', of });
+const map = (of: FieldType): MapType => ({ kind: 'map', of });
+const strings = arr('string');
+const stringMap = map('string');
+const resourceList = map('quantity');
+
+// ------------------------------------------------------------------------------ meta/v1
+
+const ownerReference = obj('OwnerReference', { apiVersion: 'string', kind: 'string', name: 'string', uid: 'string', controller: 'bool', blockOwnerDeletion: 'bool' });
+const objectMeta = obj('ObjectMeta', {
+  name: 'string', generateName: 'string', namespace: 'string', selfLink: 'string', uid: 'string', resourceVersion: 'string',
+  generation: 'int64', creationTimestamp: 'time', deletionTimestamp: 'time', deletionGracePeriodSeconds: 'int64',
+  labels: stringMap, annotations: stringMap, ownerReferences: arr(ownerReference), finalizers: strings,
+  managedFields: arr(obj('ManagedFieldsEntry', { manager: 'string', operation: 'string', apiVersion: 'string', time: 'time', fieldsType: 'string', subresource: 'string' })),
+});
+const labelSelector = obj('LabelSelector', {
+  matchLabels: stringMap,
+  matchExpressions: arr(obj('LabelSelectorRequirement', { key: 'string', operator: 'string', values: strings })),
+});
+const condition = (goName: string, extra: Record<string, FieldType> = {}): ObjType => obj(goName, {
+  type: 'string', status: 'string', reason: 'string', message: 'string', lastTransitionTime: 'time', observedGeneration: 'int64', ...extra,
+});
+
+// ------------------------------------------------------------------------------ core/v1 pods
+
+const keyToPath = obj('KeyToPath', { key: 'string', path: 'string', mode: 'int32' });
+const objectFieldSelector = obj('ObjectFieldSelector', { apiVersion: 'string', fieldPath: 'string' });
+const resourceFieldSelector = obj('ResourceFieldSelector', { containerName: 'string', resource: 'string', divisor: 'quantity' });
+const localObjectReference = obj('LocalObjectReference', { name: 'string' });
+const volume = obj('Volume', {
+  name: 'string',
+  hostPath: obj('HostPathVolumeSource', { path: 'string', type: 'string' }),
+  emptyDir: obj('EmptyDirVolumeSource', { medium: 'string', sizeLimit: 'quantity' }),
+  secret: obj('SecretVolumeSource', { secretName: 'string', items: arr(keyToPath), defaultMode: 'int32', optional: 'bool' }),
+  configMap: obj('ConfigMapVolumeSource', { name: 'string', items: arr(keyToPath), defaultMode: 'int32', optional: 'bool' }),
+  persistentVolumeClaim: obj('PersistentVolumeClaimVolumeSource', { claimName: 'string', readOnly: 'bool' }),
+  downwardAPI: obj('DownwardAPIVolumeSource', {
+    items: arr(obj('DownwardAPIVolumeFile', { path: 'string', fieldRef: objectFieldSelector, resourceFieldRef: resourceFieldSelector, mode: 'int32' })),
+    defaultMode: 'int32',
+  }),
+  projected: obj('ProjectedVolumeSource', { defaultMode: 'int32' }),
+  nfs: obj('NFSVolumeSource', { server: 'string', path: 'string', readOnly: 'bool' }),
+});
+const containerPort = obj('ContainerPort', { name: 'string', hostPort: 'int32', containerPort: 'int32', protocol: 'string', hostIP: 'string' });
+const envVarSource = obj('EnvVarSource', {
+  fieldRef: objectFieldSelector, resourceFieldRef: resourceFieldSelector,
+  configMapKeyRef: obj('ConfigMapKeySelector', { name: 'string', key: 'string', optional: 'bool' }),
+  secretKeyRef: obj('SecretKeySelector', { name: 'string', key: 'string', optional: 'bool' }),
+});
+const envVar = obj('EnvVar', { name: 'string', value: 'string', valueFrom: envVarSource });
+const envFromSource = obj('EnvFromSource', {
+  prefix: 'string',
+  configMapRef: obj('ConfigMapEnvSource', { name: 'string', optional: 'bool' }),
+  secretRef: obj('SecretEnvSource', { name: 'string', optional: 'bool' }),
+});
+const resources = obj('ResourceRequirements', { limits: resourceList, requests: resourceList });
+const volumeMount = obj('VolumeMount', { name: 'string', readOnly: 'bool', mountPath: 'string', subPath: 'string', mountPropagation: 'string', subPathExpr: 'string' });
+const handler = {
+  exec: obj('ExecAction', { command: strings }),
+  httpGet: obj('HTTPGetAction', {
+    path: 'string', port: 'intOrString', host: 'string', scheme: 'string',
+    httpHeaders: arr(obj('HTTPHeader', { name: 'string', value: 'string' })),
+  }),
+  tcpSocket: obj('TCPSocketAction', { port: 'intOrString', host: 'string' }),
+  grpc: obj('GRPCAction', { port: 'int32', service: 'string' }),
+};
+const probe = obj('Probe', {
+  ...handler, initialDelaySeconds: 'int32', timeoutSeconds: 'int32', periodSeconds: 'int32', successThreshold: 'int32',
+  failureThreshold: 'int32', terminationGracePeriodSeconds: 'int64',
+});
+const lifecycleHandler = obj('LifecycleHandler', { ...handler, sleep: obj('SleepAction', { seconds: 'int64' }) });
+const capabilities = obj('Capabilities', { add: strings, drop: strings });
+const seLinuxOptions = obj('SELinuxOptions', { user: 'string', role: 'string', type: 'string', level: 'string' });
+const seccompProfile = obj('SeccompProfile', { type: 'string', localhostProfile: 'string' });
+const securityContext = obj('SecurityContext', {
+  capabilities, privileged: 'bool', seLinuxOptions, runAsUser: 'int64', runAsGroup: 'int64', runAsNonRoot: 'bool',
+  readOnlyRootFilesystem: 'bool', allowPrivilegeEscalation: 'bool', procMount: 'string', seccompProfile,
+});
+const container = obj('Container', {
+  name: 'string', image: 'string', command: strings, args: strings, workingDir: 'string', ports: arr(containerPort),
+  envFrom: arr(envFromSource), env: arr(envVar), resources, restartPolicy: 'string',
+  volumeMounts: arr(volumeMount), volumeDevices: arr(obj('VolumeDevice', { name: 'string', devicePath: 'string' })),
+  livenessProbe: probe, readinessProbe: probe, startupProbe: probe,
+  lifecycle: obj('Lifecycle', { postStart: lifecycleHandler, preStop: lifecycleHandler, stopSignal: 'string' }),
+  terminationMessagePath: 'string', terminationMessagePolicy: 'string', imagePullPolicy: 'string', securityContext,
+  stdin: 'bool', stdinOnce: 'bool', tty: 'bool',
+});
+const toleration = obj('Toleration', { key: 'string', operator: 'string', value: 'string', effect: 'string', tolerationSeconds: 'int64' });
+const nodeSelectorRequirement = obj('NodeSelectorRequirement', { key: 'string', operator: 'string', values: strings });
+const nodeSelectorTerm = obj('NodeSelectorTerm', { matchExpressions: arr(nodeSelectorRequirement), matchFields: arr(nodeSelectorRequirement) });
+const podAffinityTerm = obj('PodAffinityTerm', {
+  labelSelector, namespaces: strings, topologyKey: 'string', namespaceSelector: labelSelector, matchLabelKeys: strings, mismatchLabelKeys: strings,
+});
+const weightedPodAffinityTerm = obj('WeightedPodAffinityTerm', { weight: 'int32', podAffinityTerm });
+const podAffinity = (goName: string): ObjType => obj(goName, {
+  requiredDuringSchedulingIgnoredDuringExecution: arr(podAffinityTerm),
+  preferredDuringSchedulingIgnoredDuringExecution: arr(weightedPodAffinityTerm),
+});
+const affinity = obj('Affinity', {
+  nodeAffinity: obj('NodeAffinity', {
+    requiredDuringSchedulingIgnoredDuringExecution: obj('NodeSelector', { nodeSelectorTerms: arr(nodeSelectorTerm) }),
+    preferredDuringSchedulingIgnoredDuringExecution: arr(obj('PreferredSchedulingTerm', { weight: 'int32', preference: nodeSelectorTerm })),
+  }),
+  podAffinity: podAffinity('PodAffinity'),
+  podAntiAffinity: podAffinity('PodAntiAffinity'),
+});
+const podSpec = obj('PodSpec', {
+  volumes: arr(volume), initContainers: arr(container), containers: arr(container), ephemeralContainers: arr(container),
+  restartPolicy: 'string', terminationGracePeriodSeconds: 'int64', activeDeadlineSeconds: 'int64', dnsPolicy: 'string',
+  nodeSelector: stringMap, serviceAccountName: 'string', serviceAccount: 'string', automountServiceAccountToken: 'bool',
+  nodeName: 'string', hostNetwork: 'bool', hostPID: 'bool', hostIPC: 'bool', shareProcessNamespace: 'bool',
+  securityContext: obj('PodSecurityContext', {
+    seLinuxOptions, runAsUser: 'int64', runAsGroup: 'int64', runAsNonRoot: 'bool', supplementalGroups: arr('int64'),
+    fsGroup: 'int64', sysctls: arr(obj('Sysctl', { name: 'string', value: 'string' })), fsGroupChangePolicy: 'string', seccompProfile,
+  }),
+  imagePullSecrets: arr(localObjectReference), hostname: 'string', subdomain: 'string', affinity, schedulerName: 'string',
+  tolerations: arr(toleration), hostAliases: arr(obj('HostAlias', { ip: 'string', hostnames: strings })),
+  priorityClassName: 'string', priority: 'int32',
+  dnsConfig: obj('PodDNSConfig', { nameservers: strings, searches: strings, options: arr(obj('PodDNSConfigOption', { name: 'string', value: 'string' })) }),
+  readinessGates: arr(obj('PodReadinessGate', { conditionType: 'string' })), runtimeClassName: 'string', enableServiceLinks: 'bool',
+  preemptionPolicy: 'string', overhead: resourceList,
+  topologySpreadConstraints: arr(obj('TopologySpreadConstraint', {
+    maxSkew: 'int32', topologyKey: 'string', whenUnsatisfiable: 'string', labelSelector, minDomains: 'int32',
+    nodeAffinityPolicy: 'string', nodeTaintsPolicy: 'string', matchLabelKeys: strings,
+  })),
+  setHostnameAsFQDN: 'bool', hostUsers: 'bool',
+});
+const podTemplateSpec = obj('PodTemplateSpec', { metadata: objectMeta, spec: podSpec });
+const containerState = obj('ContainerState', {
+  waiting: obj('ContainerStateWaiting', { reason: 'string', message: 'string' }),
+  running: obj('ContainerStateRunning', { startedAt: 'time' }),
+  terminated: obj('ContainerStateTerminated', {
+    exitCode: 'int32', signal: 'int32', reason: 'string', message: 'string', startedAt: 'time', finishedAt: 'time', containerID: 'string',
+  }),
+});
+const containerStatus = obj('ContainerStatus', {
+  name: 'string', state: containerState, lastState: containerState, ready: 'bool', restartCount: 'int32', image: 'string',
+  imageID: 'string', containerID: 'string', started: 'bool',
+});
+const podIP = obj('PodIP', { ip: 'string' });
+const podStatus = obj('PodStatus', {
+  phase: 'string', conditions: arr(condition('PodCondition', { lastProbeTime: 'time' })), message: 'string', reason: 'string',
+  nominatedNodeName: 'string', hostIP: 'string', hostIPs: arr(obj('HostIP', { ip: 'string' })), podIP: 'string', podIPs: arr(podIP),
+  startTime: 'time', initContainerStatuses: arr(containerStatus), containerStatuses: arr(containerStatus),
+  ephemeralContainerStatuses: arr(containerStatus), qosClass: 'string',
+});
+
+// ------------------------------------------------------------------------------ other core/v1
+
+const taint = obj('Taint', { key: 'string', value: 'string', effect: 'string', timeAdded: 'time' });
+const nodeSpec = obj('NodeSpec', { podCIDR: 'string', podCIDRs: strings, providerID: 'string', unschedulable: 'bool', taints: arr(taint) });
+const nodeStatus = obj('NodeStatus', {
+  capacity: resourceList, allocatable: resourceList, phase: 'string',
+  conditions: arr(condition('NodeCondition', { lastHeartbeatTime: 'time' })),
+  addresses: arr(obj('NodeAddress', { type: 'string', address: 'string' })),
+  daemonEndpoints: obj('NodeDaemonEndpoints', { kubeletEndpoint: obj('DaemonEndpoint', { Port: 'int32' }) }),
+  nodeInfo: obj('NodeSystemInfo', {
+    machineID: 'string', systemUUID: 'string', bootID: 'string', kernelVersion: 'string', osImage: 'string',
+    containerRuntimeVersion: 'string', kubeletVersion: 'string', kubeProxyVersion: 'string', operatingSystem: 'string', architecture: 'string',
+  }),
+  images: arr(obj('ContainerImage', { names: strings, sizeBytes: 'int64' })),
+});
+const servicePort = obj('ServicePort', { name: 'string', protocol: 'string', appProtocol: 'string', port: 'int32', targetPort: 'intOrString', nodePort: 'int32' });
+const serviceSpec = obj('ServiceSpec', {
+  ports: arr(servicePort), selector: stringMap, clusterIP: 'string', clusterIPs: strings, type: 'string', externalIPs: strings,
+  sessionAffinity: 'string', loadBalancerIP: 'string', loadBalancerSourceRanges: strings, externalName: 'string',
+  externalTrafficPolicy: 'string', healthCheckNodePort: 'int32', publishNotReadyAddresses: 'bool', ipFamilies: strings,
+  ipFamilyPolicy: 'string', allocateLoadBalancerNodePorts: 'bool', internalTrafficPolicy: 'string', loadBalancerClass: 'string',
+});
+const objectReference = obj('ObjectReference', {
+  kind: 'string', namespace: 'string', name: 'string', uid: 'string', apiVersion: 'string', resourceVersion: 'string', fieldPath: 'string',
+});
+const endpointAddress = obj('EndpointAddress', { ip: 'string', hostname: 'string', nodeName: 'string', targetRef: objectReference });
+const eventSource = obj('EventSource', { component: 'string', host: 'string' });
+
+// ------------------------------------------------------------------------------ workloads
+
+const deploymentSpec = obj('DeploymentSpec', {
+  replicas: 'int32', selector: labelSelector, template: podTemplateSpec,
+  strategy: obj('DeploymentStrategy', { type: 'string', rollingUpdate: obj('RollingUpdateDeployment', { maxUnavailable: 'intOrString', maxSurge: 'intOrString' }) }),
+  minReadySeconds: 'int32', revisionHistoryLimit: 'int32', paused: 'bool', progressDeadlineSeconds: 'int32',
+});
+const replicaStatus = {
+  replicas: 'int32', readyReplicas: 'int32', availableReplicas: 'int32', observedGeneration: 'int64',
+} satisfies Record<string, FieldType>;
+const jobSpec = obj('JobSpec', {
+  parallelism: 'int32', completions: 'int32', activeDeadlineSeconds: 'int64', backoffLimit: 'int32', backoffLimitPerIndex: 'int32',
+  maxFailedIndexes: 'int32', selector: labelSelector, manualSelector: 'bool', template: podTemplateSpec,
+  ttlSecondsAfterFinished: 'int32', completionMode: 'string', suspend: 'bool', podReplacementPolicy: 'string', managedBy: 'string',
+});
+
+// ------------------------------------------------------------------------------ kinds
+
+/** The body of each kind below its ObjectMeta (`metadata` is added for all). */
+const KINDS: Record<string, Record<string, FieldType>> = {
+  Pod: { spec: podSpec, status: podStatus },
+  Node: { spec: nodeSpec, status: nodeStatus },
+  Namespace: { spec: obj('NamespaceSpec', { finalizers: strings }), status: obj('NamespaceStatus', { phase: 'string', conditions: arr(condition('NamespaceCondition')) }) },
+  Service: {
+    spec: serviceSpec,
+    status: obj('ServiceStatus', { loadBalancer: obj('LoadBalancerStatus', { ingress: arr(obj('LoadBalancerIngress', { ip: 'string', hostname: 'string', ipMode: 'string' })) }), conditions: arr(condition('Condition')) }),
+  },
+  Endpoints: {
+    subsets: arr(obj('EndpointSubset', {
+      addresses: arr(endpointAddress), notReadyAddresses: arr(endpointAddress),
+      ports: arr(obj('EndpointPort', { name: 'string', port: 'int32', protocol: 'string', appProtocol: 'string' })),
+    })),
+  },
+  ConfigMap: { data: stringMap, binaryData: stringMap, immutable: 'bool' },
+  Secret: { data: stringMap, stringData: stringMap, type: 'string', immutable: 'bool' },
+  ServiceAccount: { secrets: arr(objectReference), imagePullSecrets: arr(localObjectReference), automountServiceAccountToken: 'bool' },
+  Event: {
+    involvedObject: objectReference, reason: 'string', message: 'string', source: eventSource, firstTimestamp: 'time', lastTimestamp: 'time',
+    count: 'int32', type: 'string', eventTime: 'microTime', action: 'string', related: objectReference,
+    reportingComponent: 'string', reportingInstance: 'string',
+    series: obj('EventSeries', { count: 'int32', lastObservedTime: 'microTime' }),
+  },
+  Lease: {
+    spec: obj('LeaseSpec', {
+      holderIdentity: 'string', leaseDurationSeconds: 'int32', acquireTime: 'microTime', renewTime: 'microTime', leaseTransitions: 'int32',
+      strategy: 'string', preferredHolder: 'string',
+    }),
+  },
+  Deployment: {
+    spec: deploymentSpec,
+    status: obj('DeploymentStatus', {
+      ...replicaStatus, updatedReplicas: 'int32', unavailableReplicas: 'int32', collisionCount: 'int32',
+      conditions: arr(condition('DeploymentCondition', { lastUpdateTime: 'time' })),
+    }),
+  },
+  ReplicaSet: {
+    spec: obj('ReplicaSetSpec', { replicas: 'int32', minReadySeconds: 'int32', selector: labelSelector, template: podTemplateSpec }),
+    status: obj('ReplicaSetStatus', { ...replicaStatus, fullyLabeledReplicas: 'int32', conditions: arr(condition('ReplicaSetCondition')) }),
+  },
+  ReplicationController: {
+    spec: obj('ReplicationControllerSpec', { replicas: 'int32', minReadySeconds: 'int32', selector: stringMap, template: podTemplateSpec }),
+    status: obj('ReplicationControllerStatus', { ...replicaStatus, fullyLabeledReplicas: 'int32', conditions: arr(condition('ReplicationControllerCondition')) }),
+  },
+  DaemonSet: {
+    spec: obj('DaemonSetSpec', {
+      selector: labelSelector, template: podTemplateSpec, minReadySeconds: 'int32', revisionHistoryLimit: 'int32',
+      updateStrategy: obj('DaemonSetUpdateStrategy', { type: 'string', rollingUpdate: obj('RollingUpdateDaemonSet', { maxUnavailable: 'intOrString', maxSurge: 'intOrString' }) }),
+    }),
+    status: obj('DaemonSetStatus', {
+      currentNumberScheduled: 'int32', numberMisscheduled: 'int32', desiredNumberScheduled: 'int32', numberReady: 'int32',
+      observedGeneration: 'int64', updatedNumberScheduled: 'int32', numberAvailable: 'int32', numberUnavailable: 'int32',
+      collisionCount: 'int32', conditions: arr(condition('DaemonSetCondition')),
+    }),
+  },
+  StatefulSet: {
+    spec: obj('StatefulSetSpec', {
+      replicas: 'int32', selector: labelSelector, template: podTemplateSpec, serviceName: 'string', podManagementPolicy: 'string',
+      updateStrategy: obj('StatefulSetUpdateStrategy', { type: 'string', rollingUpdate: obj('RollingUpdateStatefulSetStrategy', { partition: 'int32', maxUnavailable: 'intOrString' }) }),
+      revisionHistoryLimit: 'int32', minReadySeconds: 'int32',
+    }),
+    status: obj('StatefulSetStatus', {
+      ...replicaStatus, currentReplicas: 'int32', updatedReplicas: 'int32', currentRevision: 'string', updateRevision: 'string',
+      collisionCount: 'int32', conditions: arr(condition('StatefulSetCondition')),
+    }),
+  },
+  Job: {
+    spec: jobSpec,
+    status: obj('JobStatus', {
+      conditions: arr(condition('JobCondition', { lastProbeTime: 'time' })), startTime: 'time', completionTime: 'time', active: 'int32',
+      succeeded: 'int32', failed: 'int32', terminating: 'int32', completedIndexes: 'string', failedIndexes: 'string', ready: 'int32',
+    }),
+  },
+  CronJob: {
+    spec: obj('CronJobSpec', {
+      schedule: 'string', timeZone: 'string', startingDeadlineSeconds: 'int64', concurrencyPolicy: 'string', suspend: 'bool',
+      jobTemplate: obj('JobTemplateSpec', { metadata: objectMeta, spec: jobSpec }),
+      successfulJobsHistoryLimit: 'int32', failedJobsHistoryLimit: 'int32',
+    }),
+    status: obj('CronJobStatus', { active: arr(objectReference), lastScheduleTime: 'time', lastSuccessfulTime: 'time' }),
+  },
+  PodDisruptionBudget: {
+    spec: obj('PodDisruptionBudgetSpec', { minAvailable: 'intOrString', selector: labelSelector, maxUnavailable: 'intOrString', unhealthyPodEvictionPolicy: 'string' }),
+    status: obj('PodDisruptionBudgetStatus', {
+      observedGeneration: 'int64', disruptedPods: map('time'), disruptionsAllowed: 'int32', currentHealthy: 'int32',
+      desiredHealthy: 'int32', expectedPods: 'int32', conditions: arr(condition('Condition')),
+    }),
+  },
+};
+
+const kindTypes = new Map<string, ObjType>();
+function kindType(kind: string): ObjType {
+  let t = kindTypes.get(kind);
+  if (!t) {
+    t = obj(kind, { apiVersion: 'string', kind: 'string', metadata: objectMeta, ...(KINDS[kind] ?? {}) });
+    kindTypes.set(kind, t);
+  }
+  return t;
+}
+
+// ------------------------------------------------------------------------------ checking
+
+const GO_SCALAR: Record<Scalar, string> = {
+  string: 'string', bool: 'bool', int32: 'int32', int64: 'int64', float64: 'float64',
+  quantity: 'resource.Quantity', intOrString: 'intstr.IntOrString', time: 'v1.Time', microTime: 'v1.MicroTime',
+};
+const INT_RANGE: Partial<Record<Scalar, [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] };
+/** RFC 3339 as Go's time.Time.UnmarshalJSON accepts it. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function resolve(t: FieldType): Exclude<FieldType, () => FieldType> {
+  return typeof t === 'function' ? resolve(t()) : t;
+}
+
+function goTypeName(t: FieldType): string {
+  const r = resolve(t);
+  if (typeof r === 'string') return GO_SCALAR[r];
+  if (r.kind === 'object') return `v1.${r.goName}`;
+  if (r.kind === 'array') return `[]${goTypeName(r.of)}`;
+  return `map[string]${goTypeName(r.of)}`;
+}
+
+/** How Go's json.UnmarshalTypeError names the JSON value. */
+function jsonTypeName(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'number' : `number ${v}`;
+  return typeof v;
+}
+
+class TypeMismatch extends Error {}
+
+/** resource.ErrFormatWrong, what Go's Quantity.UnmarshalJSON answers for anything unparsable. */
+const QUANTITY_FORMAT_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+interface Where { struct: string; path: string }
+
+function zeroValue(t: FieldType): unknown {
+  const r = resolve(t);
+  switch (r) {
+    case 'string': case 'time': case 'microTime': return '';
+    case 'quantity': return '0';
+    case 'bool': return false;
+    case 'int32': case 'int64': case 'float64': case 'intOrString': return 0;
+  }
+  return r.kind === 'object' ? {} : undefined;
+}
+
+/** Checks `value` against `t`; returns the value to keep (nulls become zero values or vanish). */
+function check(value: unknown, t: FieldType, where: Where): unknown {
+  const r = resolve(t);
+  const fail = (): never => {
+    throw new TypeMismatch(`json: cannot unmarshal ${jsonTypeName(value)} into Go struct field ${where.struct}.${where.path} of type ${goTypeName(r)}`);
+  };
+  if (typeof r === 'string') {
+    switch (r) {
+      case 'string':
+        if (typeof value !== 'string') fail();
+        return value;
+      case 'bool':
+        if (typeof value !== 'boolean') fail();
+        return value;
+      case 'float64':
+        if (typeof value !== 'number') fail();
+        return value;
+      case 'int32':
+      case 'int64': {
+        if (typeof value !== 'number' || !Number.isInteger(value)) fail();
+        const [lo, hi] = INT_RANGE[r]!;
+        if ((value as number) < lo || (value as number) > hi) fail();
+        return value;
+      }
+      case 'quantity':
+        if (typeof value !== 'string' && typeof value !== 'number') fail();
+        try {
+          // A JSON number is stored in canonical string form, as Go's Quantity would serialise it.
+          const canonical = canonicalQuantity(value as string | number);
+          return typeof value === 'number' ? canonical : value;
+        } catch (err) {
+          if (err instanceof QuantityError) throw new TypeMismatch(QUANTITY_FORMAT_ERROR);
+          throw err;
+        }
+      case 'intOrString':
+        if (typeof value !== 'string' && !(typeof value === 'number' && Number.isInteger(value))) fail();
+        return value;
+      case 'time':
+      case 'microTime':
+        if (typeof value !== 'string') fail();
+        if (value !== '' && !RFC3339.test(value as string)) {
+          throw new TypeMismatch(`parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(value)} as RFC 3339 (field ${where.path})`);
+        }
+        return value;
+    }
+  }
+  if (r.kind === 'array') {
+    if (!Array.isArray(value)) fail();
+    const list = value as unknown[];
+    for (let i = 0; i < list.length; i++) list[i] = list[i] === null ? zeroValue(r.of) ?? null : check(list[i], r.of, where);
+    return list;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail();
+  const record = value as Record<string, unknown>;
+  if (r.kind === 'map') {
+    for (const k of Object.keys(record)) record[k] = record[k] === null ? zeroValue(r.of) ?? null : check(record[k], r.of, where);
+    return record;
+  }
+  for (const [name, ft] of Object.entries(r.fields)) {
+    if (!(name in record)) continue;
+    const v = record[name];
+    if (v === undefined) continue;
+    if (v === null) {
+      const ftr = resolve(ft);
+      // Go renders a zero metav1.Time as null (`creationTimestamp: null` in templates): keep it.
+      if (ftr === 'time' || ftr === 'microTime') continue;
+      // A kind's spec is a struct, not a pointer: null decodes to an empty one.
+      if (where.path === '' && typeof ftr === 'object' && ftr.kind === 'object' && name !== 'metadata') record[name] = {};
+      else delete record[name];
+      continue;
+    }
+    // Go names the struct that holds the field and the whole path to it.
+    record[name] = check(v, ft, { struct: r.goName, path: where.path === '' ? name : `${where.path}.${name}` });
+  }
+  return record;
+}
+
+/**
+ * Checks (and normalises nulls in) an object of `info`'s kind in place. Throws the apiserver's 400
+ * `<Kind> in version "<v>" cannot be handled as a <Kind>: ...` for a value of the wrong JSON type.
+ */
+export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown>): void {
+  try {
+    check(obj, kindType(info.kind), { struct: info.kind, path: '' });
+  } catch (err) {
+    if (!(err instanceof TypeMismatch)) throw err;
+    const version = apiVersionOf(info).split('/').pop()!;
+    throw new StatusError(400, 'BadRequest', `${info.kind} in version "${version}" cannot be handled as a ${info.kind}: ${err.message}`);
+  }
+}
