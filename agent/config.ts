@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isValidQuantity, quantityToMilli, quantityToNumber } from '../api/quantity.js';
 import { runCommand } from './runtime/run-command.js';
 
 export interface AgentConfig {
@@ -45,6 +46,9 @@ export interface AgentConfig {
   logMaxFiles: number;
   /** Maximum pods (the Node's pods capacity). */
   maxPods: number;
+  /** CPU and memory held back from pods for the OS and corral (allocatable = capacity − reserved), e.g. 250m, 256Mi. */
+  reservedCpu?: string | undefined;
+  reservedMemory?: string | undefined;
   /** Where the agent's node binary lives (used to run probe helpers in a pod's netns). */
   nodeBinary: string;
 }
@@ -63,6 +67,11 @@ export const agentPaths = {
 };
 
 export type AgentConfigInput = Pick<AgentConfig, 'serverUrl' | 'token' | 'caPem' | 'dataDir'> & Partial<AgentConfig>;
+
+/** The prefix of a node's pod netns names unless configured (uninstall finds them by it too). */
+export function defaultNetnsPrefix(nodeName: string): string {
+  return `corral-${nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`;
+}
 
 /** Kubernetes node names are lowercase DNS subdomains. */
 export function defaultNodeName(): string {
@@ -92,13 +101,31 @@ export async function defaultNodeIp(): Promise<string> {
   throw new Error('cannot find the node IP: no interface with a global IPv4 address (use --node-ip)');
 }
 
+/**
+ * The reserved amounts as the Node status wants them, refusing what cannot be a reservation
+ * (a typo would otherwise silently reserve nothing, or everything).
+ */
+export function reservedResources(cfg: Pick<AgentConfig, 'reservedCpu' | 'reservedMemory'>): { cpu?: string; memory?: string } {
+  const out: { cpu?: string; memory?: string } = {};
+  for (const [what, value] of [['cpu', cfg.reservedCpu], ['memory', cfg.reservedMemory]] as const) {
+    if (value === undefined || value === '') continue;
+    const flag = `--reserved-${what}`;
+    if (!isValidQuantity(value)) throw new Error(`invalid ${flag} "${value}": use a quantity like ${what === 'cpu' ? '250m or 1' : '256Mi or 1Gi'}`);
+    const amount = what === 'cpu' ? quantityToMilli(value) : quantityToNumber(value);
+    if (!(amount >= 0)) throw new Error(`invalid ${flag} "${value}": must not be negative`);
+    out[what] = value;
+  }
+  return out;
+}
+
 /** Completes a partial config with defaults; the node IP is looked up when not given. */
 export async function resolveAgentConfig(input: AgentConfigInput): Promise<AgentConfig> {
   const nodeName = input.nodeName ?? defaultNodeName();
+  reservedResources(input);
   return {
     containerdAddress: '/run/containerd/containerd.sock',
     containerdNamespace: 'k8s.io',
-    netnsPrefix: `corral-${nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`,
+    netnsPrefix: defaultNetnsPrefix(nodeName),
     kubeletPort: 10250,
     clusterCidr: '10.42.0.0/16',
     serviceCidr: '10.43.0.0/16',

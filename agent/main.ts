@@ -11,9 +11,9 @@ import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
 import { log } from '../api/log.js';
 import type { ConfigMap, Node, Secret } from '../api/types.js';
-import { agentPaths, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
+import { agentPaths, reservedResources, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
 import { KubeletServer } from './logs/kubelet-server.js';
-import { LogRotator } from './logs/rotation.js';
+import { LogKeeper } from './logs/rotation.js';
 import { Ipam } from './network/ipam.js';
 import { PodNetwork } from './network/pod-network.js';
 import { syncRoutes } from './network/routes.js';
@@ -97,8 +97,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
 
   const kubelet = new KubeletServer({ cfg, pods, runtime, client });
   await step(`starting the kubelet endpoint on port ${cfg.kubeletPort}`, () => kubelet.start());
-  const rotator = new LogRotator(agentPaths.logs(cfg), cfg.logMaxBytes, cfg.logMaxFiles);
-  rotator.start(signal);
+  new LogKeeper(agentPaths.logs(cfg), cfg.logMaxBytes, cfg.logMaxFiles).start(signal);
 
   let runtimeState: AgentSignals['runtime'] = { ok: false, error: 'not checked yet' };
   let networkMessage: string | undefined;
@@ -156,7 +155,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
 
   const node = new NodeRegistration({
     client, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, dataDir: cfg.dataDir, kubeletPort: kubelet.port, maxPods: cfg.maxPods,
-    corralVersion: CORRAL_VERSION, reserved: {}, leaseRenewSeconds: cfg.leaseRenewSeconds, statusCheckSeconds: cfg.statusCheckSeconds,
+    corralVersion: CORRAL_VERSION, reserved: reservedResources(cfg), leaseRenewSeconds: cfg.leaseRenewSeconds, statusCheckSeconds: cfg.statusCheckSeconds,
     signals: async () => {
       await checkRuntime();
       return { runtime: runtimeState, networkReady: network.cidr !== undefined, ...(networkMessage ? { networkMessage } : {}) };

@@ -57,7 +57,7 @@ const commands: Record<string, Command> = {
     summary: 'run the control plane (API server, store, scheduler, controllers) and the local agent',
     usage: 'corral server [--data-dir DIR] [--port 6443] [--bind-address 0.0.0.0] [--tls-san NAME]... [--disable-agent]\n' +
       '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
-      '              [--disable-controllers]',
+      '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]',
     options: {
       ...dataDirOption,
       port: { type: 'string', short: 'p' },
@@ -70,6 +70,9 @@ const commands: Record<string, Command> = {
       'containerd-address': { type: 'string' },
       'pod-eviction-timeout': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
+      'reserved-cpu': { type: 'string' },
+      'reserved-memory': { type: 'string' },
+      'netns-prefix': { type: 'string' },
     },
     async run(values) {
       const cfg: ServerConfig = defaultServerConfig();
@@ -94,6 +97,13 @@ const commands: Record<string, Command> = {
       if (evict) cfg.podEvictionTimeoutSeconds = parseDurationSeconds(evict);
       const grace = str(values, 'node-monitor-grace-period', 'NODE_MONITOR_GRACE_PERIOD');
       if (grace) cfg.nodeMonitorGracePeriodSeconds = parseDurationSeconds(grace);
+      // For the local agent: held back from pods, and the prefix of its pod netns names.
+      const reservedCpu = str(values, 'reserved-cpu', 'RESERVED_CPU');
+      if (reservedCpu) cfg.reservedCpu = reservedCpu;
+      const reservedMemory = str(values, 'reserved-memory', 'RESERVED_MEMORY');
+      if (reservedMemory) cfg.reservedMemory = reservedMemory;
+      const netnsPrefix = str(values, 'netns-prefix', 'NETNS_PREFIX');
+      if (netnsPrefix) cfg.netnsPrefix = netnsPrefix;
       const { startServer } = await import('./main.js');
       const server = await startServer(cfg);
       await new Promise<void>((resolve) => {
@@ -110,7 +120,10 @@ const commands: Record<string, Command> = {
     summary: 'run a node agent (kubelet + kube-proxy) that joins a corral server',
     usage: 'corral agent --server URL --token TOKEN --ca-file FILE [--data-dir DIR] [--node-name NAME] [--node-ip IP]\n' +
       '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
-      '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s]',
+      '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
+      '             [--log-max-size 10Mi] [--log-max-files 2]\n' +
+      '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
+      '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
     options: {
       ...dataDirOption,
       server: { type: 'string', short: 's' },
@@ -124,14 +137,34 @@ const commands: Record<string, Command> = {
       'cluster-cidr': { type: 'string' },
       'service-cidr': { type: 'string' },
       'crash-backoff': { type: 'string' },
+      'reserved-cpu': { type: 'string' },
+      'reserved-memory': { type: 'string' },
+      'log-max-size': { type: 'string' },
+      'log-max-files': { type: 'string' },
+      uninstall: { type: 'boolean' },
     },
     async run(values) {
+      if (values['uninstall'] === true) {
+        const { uninstallAgent } = await import('../agent/uninstall.js');
+        const report = await uninstallAgent({
+          dataDir: str(values, 'data-dir', 'DATA_DIR') ?? defaultServerConfig().dataDir,
+          nodeName: str(values, 'node-name', 'NODE_NAME'),
+          netnsPrefix: str(values, 'netns-prefix', 'NETNS_PREFIX'),
+          containerdAddress: str(values, 'containerd-address', 'CONTAINERD_ADDRESS'),
+        });
+        process.stdout.write(`removed ${report.containers} containers, ${report.netns} pod netns, iptables chains in: ${report.iptablesBackends.join(', ') || 'none'}\n`);
+        for (const p of report.problems) process.stderr.write(`problem: ${p}\n`);
+        return report.problems.length === 0 ? 0 : 1;
+      }
       const serverUrl = str(values, 'server', 'SERVER');
       const token = str(values, 'token', 'TOKEN');
       const caFile = str(values, 'ca-file', 'CA_FILE');
       if (!serverUrl || !token || !caFile) throw new Error('--server, --token and --ca-file are required');
       const kubeletPort = str(values, 'kubelet-port', 'KUBELET_PORT');
       const backoff = str(values, 'crash-backoff', 'CRASH_BACKOFF');
+      const logMaxSize = str(values, 'log-max-size', 'LOG_MAX_SIZE');
+      const logMaxFiles = str(values, 'log-max-files', 'LOG_MAX_FILES');
+      const { quantityToNumber } = await import('../api/quantity.js');
       const { startAgent } = await import('../agent/main.js');
       const agent = await startAgent({
         serverUrl,
@@ -146,6 +179,10 @@ const commands: Record<string, Command> = {
         serviceCidr: str(values, 'service-cidr', 'SERVICE_CIDR'),
         ...(kubeletPort !== undefined ? { kubeletPort: Number(kubeletPort) } : {}),
         ...(backoff !== undefined ? { crashBackoffInitialMs: parseDurationSeconds(backoff) * 1000 } : {}),
+        reservedCpu: str(values, 'reserved-cpu', 'RESERVED_CPU'),
+        reservedMemory: str(values, 'reserved-memory', 'RESERVED_MEMORY'),
+        ...(logMaxSize !== undefined ? { logMaxBytes: quantityToNumber(logMaxSize) } : {}),
+        ...(logMaxFiles !== undefined ? { logMaxFiles: Number(logMaxFiles) } : {}),
       } as Parameters<typeof startAgent>[0]);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {

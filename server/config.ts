@@ -22,6 +22,10 @@ export interface ServerConfig {
   disableControllers: boolean;
   serviceCidr: string;
   clusterCidr: string;
+  /** The local agent's reserved cpu/memory (allocatable = capacity − reserved) and pod netns prefix. */
+  reservedCpu?: string;
+  reservedMemory?: string;
+  netnsPrefix?: string;
 }
 
 export function defaultDataDir(): string {

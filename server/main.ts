@@ -173,6 +173,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       serviceCidr: cfg.serviceCidr,
       ...(cfg.nodeIp ? { nodeIp: cfg.nodeIp } : {}),
       ...(cfg.containerdAddress ? { containerdAddress: cfg.containerdAddress } : {}),
+      ...(cfg.reservedCpu ? { reservedCpu: cfg.reservedCpu } : {}),
+      ...(cfg.reservedMemory ? { reservedMemory: cfg.reservedMemory } : {}),
+      ...(cfg.netnsPrefix ? { netnsPrefix: cfg.netnsPrefix } : {}),
     }));
   }
 

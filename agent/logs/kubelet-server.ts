@@ -1,7 +1,7 @@
 /**
  * The agent's HTTPS endpoint (kubelet's port 10250), used only by the API server to relay
  * `kubectl logs` and `kubectl exec`:
- *   GET /containerLogs/<namespace>/<pod>/<container>?follow&tailLines&previous&timestamps&limitBytes
+ *   GET /containerLogs/<namespace>/<pod>/<container>?follow&tailLines&previous&timestamps&limitBytes&sinceSeconds&sinceTime
  *   GET /exec/<namespace>/<pod>/<container>?command=..&stdin&stdout&stderr&tty   (WebSocket, v5.channel.k8s.io)
  * Requests carry `Authorization: Bearer <per-node secret>`. The secret and this endpoint's
  * self-signed certificate are published in the Secret `kube-system/corral-kubelet-<node>`, which
@@ -24,6 +24,7 @@ import type { PodManager } from '../pods/pod-manager.js';
 import type { ContainerdRuntime } from '../runtime/index.js';
 import { runExecSession } from './exec-session.js';
 import { streamLog } from './log-reader.js';
+import { sinceCutoff } from './time-index.js';
 import { ensureServingCert, type ServingCert } from './tls.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
@@ -157,6 +158,13 @@ export class KubeletServer {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`${what}\n`);
       return;
     }
+    let sinceMs: number | undefined;
+    try {
+      sinceMs = sinceCutoff({ sinceSeconds: q.get('sinceSeconds'), sinceTime: q.get('sinceTime') }, Date.now());
+    } catch (err) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+      return;
+    }
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
@@ -168,6 +176,7 @@ export class KubeletServer {
       tailLines: tailLines !== null ? Number(tailLines) : undefined,
       limitBytes: limitBytes !== null ? Number(limitBytes) : undefined,
       timestamps: q.get('timestamps') === 'true',
+      sinceMs,
       isRunning: found.running,
       signal: abort.signal,
     }, (chunk) => res.write(chunk) || !res.destroyed);

@@ -1,48 +1,53 @@
 /**
- * Reads a container's log for `kubectl logs`: the rotated files and the live one in order,
- * tailLines and limitBytes, and `follow`, which polls the live file for growth until the container
- * stops or the client goes away. Log files hold the raw output; `timestamps` prefixes each line with
- * the time the agent saw it: exact in follow mode for new output, the file's last write time for
- * older lines (the runtime's file log keeps no per-line times).
+ * Reads a container's log for `kubectl logs`: the rotated files and the live one in order, with
+ * `sinceSeconds`/`sinceTime`, `tailLines`, `limitBytes`, `timestamps`, and `follow`, which polls the
+ * live file for growth until the container stops or the client goes away. Log files hold the raw
+ * output; each line's time comes from the file's time index (time-index.ts), and in follow mode new
+ * output is stamped when the agent reads it.
  */
 import { open, readFile, stat } from 'node:fs/promises';
+import { indexPath, linesSince, parseIndex, timeLines, type TimedLine } from './time-index.js';
 
 export interface LogOptions {
   follow?: boolean;
   tailLines?: number | undefined;
   limitBytes?: number | undefined;
   timestamps?: boolean;
+  /** Only lines written at or after this time (unix ms). */
+  sinceMs?: number | undefined;
   /** Still running? follow stops once this turns false and the file stopped growing. */
   isRunning?: () => boolean;
   signal?: AbortSignal;
   pollMs?: number;
 }
 
-function nanoTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+/** RFC 3339 with nanoseconds, as kubelet prints it. */
+function nanoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
 }
 
-function prefix(text: string, time: Date): string {
-  if (text === '') return '';
-  const stamp = nanoTime(time);
-  const lines = text.split('\n');
-  const last = lines.pop();
-  const out = lines.map((l) => `${stamp} ${l}\n`);
-  if (last) out.push(`${stamp} ${last}`);
-  return out.join('');
+function render(lines: readonly TimedLine[], timestamps: boolean | undefined): string {
+  return lines.map((l) => (timestamps ? `${nanoTime(l.at)} ${l.text}` : l.text)).join('');
 }
 
-/** The lines of the rotated files (oldest first) and the live file. */
-async function existingText(file: string, maxFiles: number): Promise<{ text: string; size: number; mtime: Date }> {
-  const parts: string[] = [];
-  for (let i = maxFiles; i >= 1; i--) {
-    const t = await readFile(`${file}.${i}`, 'utf8').catch(() => undefined);
-    if (t) parts.push(t);
-  }
+async function fileLines(file: string): Promise<{ lines: TimedLine[]; size: number } | undefined> {
   const st = await stat(file).catch(() => undefined);
-  const live = st ? await readFile(file, 'utf8') : '';
-  parts.push(live);
-  return { text: parts.join(''), size: Buffer.byteLength(live), mtime: st?.mtime ?? new Date() };
+  if (!st) return undefined;
+  const content = await readFile(file).catch(() => Buffer.alloc(0));
+  const index = parseIndex(await readFile(indexPath(file), 'utf8').catch(() => ''));
+  return { lines: timeLines(content, index, st.mtimeMs), size: content.length };
+}
+
+/** The dated lines of the rotated files (oldest first) and the live file. */
+async function existingLines(file: string, maxFiles: number): Promise<{ lines: TimedLine[]; size: number }> {
+  const lines: TimedLine[] = [];
+  for (let i = maxFiles; i >= 1; i--) {
+    const r = await fileLines(`${file}.${i}`);
+    if (r) lines.push(...r.lines);
+  }
+  const live = await fileLines(file);
+  if (live) lines.push(...live.lines);
+  return { lines, size: live?.size ?? 0 };
 }
 
 export function tail(text: string, lines: number): string {
@@ -56,18 +61,17 @@ export function tail(text: string, lines: number): string {
 
 /** Streams the log to `write` (which returns false when the client is gone). */
 export async function streamLog(file: string, maxFiles: number, o: LogOptions, write: (chunk: string) => boolean): Promise<void> {
-  const first = await existingText(file, maxFiles);
-  let text = o.tailLines !== undefined ? tail(first.text, o.tailLines) : first.text;
+  const first = await existingLines(file, maxFiles);
+  let lines = linesSince(first.lines, o.sinceMs);
+  if (o.tailLines !== undefined && o.tailLines >= 0) lines = o.tailLines === 0 ? [] : lines.slice(Math.max(0, lines.length - o.tailLines));
   let budget = o.limitBytes ?? Infinity;
-  const emit = (t: string, time: Date): boolean => {
+  const emit = (out: string): boolean => {
     if (budget <= 0) return false;
-    let out = o.timestamps ? prefix(t, time) : t;
     if (Buffer.byteLength(out) > budget) out = Buffer.from(out).subarray(0, budget).toString('utf8');
     budget -= Buffer.byteLength(out);
     return out === '' ? true : write(out);
   };
-  if (!emit(text, first.mtime) || !o.follow) return;
-  text = '';
+  if (!emit(render(lines, o.timestamps)) || !o.follow) return;
   let offset = first.size;
   const poll = o.pollMs ?? 250;
   let idleAfterStop = 0;
@@ -82,7 +86,7 @@ export async function streamLog(file: string, maxFiles: number, o: LogOptions, w
         const buf = Buffer.alloc(st.size - offset);
         await fh.read(buf, 0, buf.length, offset);
         offset = st.size;
-        if (!emit(buf.toString('utf8'), new Date())) return;
+        if (!emit(render(timeLines(buf, [], Date.now()), o.timestamps))) return;
       } finally {
         await fh.close();
       }

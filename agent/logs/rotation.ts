@@ -1,23 +1,39 @@
 /**
- * Size-based rotation of container log files. containerd's shim appends to the file (O_APPEND), so
- * rotation is copy-then-truncate: `N.log` → `N.log.1` (older ones shift up to logMaxFiles), then the
- * live file is truncated and the shim keeps writing at its new end. Checked every 10 s: a burst can
- * overshoot the limit by what a container writes in that time.
+ * The agent's care of container log files, one cheap pass per second over the live `*.log` files:
+ *   - time index: a file that grew since the last pass gets a `<size> <time>` sample in its `.idx`
+ *     (time-index.ts explains why and how it dates lines);
+ *   - size-based rotation: containerd's shim appends to the file (O_APPEND), so rotation is
+ *     copy-then-truncate: `N.log` → `N.log.1` (older ones shift up, at most logMaxFiles kept), each
+ *     with its index, then the live file is truncated and the shim keeps writing at its new end. A
+ *     burst can overshoot the limit by what a container writes in one pass.
  */
-import { copyFile, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { appendFile, copyFile, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '../../api/log.js';
+import { formatIndexEntry, indexPath, parseIndex } from './time-index.js';
 
-export async function rotateIfLarge(file: string, maxBytes: number, maxFiles: number): Promise<boolean> {
+async function shift(from: string, to: string): Promise<void> {
+  await rename(from, to).catch(() => undefined);
+  await rename(indexPath(from), indexPath(to)).catch(() => undefined);
+}
+
+/** Rotates `file` when it reached maxBytes; the live file's index moves with the copy. */
+export async function rotateIfLarge(file: string, maxBytes: number, maxFiles: number, now = Date.now()): Promise<boolean> {
   const st = await stat(file).catch(() => undefined);
   if (!st || st.size < maxBytes) return false;
   if (maxFiles <= 0) {
     await truncate(file, 0);
+    await rm(indexPath(file), { force: true });
     return true;
   }
   await rm(`${file}.${maxFiles}`, { force: true });
-  for (let i = maxFiles - 1; i >= 1; i--) await rename(`${file}.${i}`, `${file}.${i + 1}`).catch(() => undefined);
+  await rm(indexPath(`${file}.${maxFiles}`), { force: true });
+  for (let i = maxFiles - 1; i >= 1; i--) await shift(`${file}.${i}`, `${file}.${i + 1}`);
   await copyFile(file, `${file}.1`);
+  const copied = (await stat(`${file}.1`)).size;
+  // Date the copy's tail now; the live index starts over with the truncated file.
+  await appendFile(indexPath(file), formatIndexEntry({ size: copied, at: now }));
+  await rename(indexPath(file), indexPath(`${file}.1`));
   await truncate(file, 0);
   return true;
 }
@@ -35,20 +51,55 @@ export async function listLogFiles(logsDir: string): Promise<string[]> {
   return out;
 }
 
-export class LogRotator {
-  constructor(private readonly logsDir: string, private readonly maxBytes: number, private readonly maxFiles: number, private readonly intervalMs = 10_000) {}
+export class LogKeeper {
+  /** Size of each live file at its last index sample. */
+  private readonly sampled = new Map<string, number>();
+
+  constructor(private readonly logsDir: string, private readonly maxBytes: number, private readonly maxFiles: number, private readonly intervalMs = 1_000) {}
 
   start(signal: AbortSignal): void {
+    let busy = false;
     const timer = setInterval(() => {
-      void this.runOnce().catch((err: unknown) => log.warn('agent', 'log rotation failed', { error: (err as Error).message }));
+      if (busy) return;
+      busy = true;
+      void this.runOnce()
+        .catch((err: unknown) => log.warn('agent', 'log index/rotation pass failed', { error: (err as Error).message }))
+        .finally(() => { busy = false; });
     }, this.intervalMs);
     timer.unref();
     signal.addEventListener('abort', () => clearInterval(timer), { once: true });
   }
 
-  async runOnce(): Promise<number> {
-    let n = 0;
-    for (const f of await listLogFiles(this.logsDir)) if (await rotateIfLarge(f, this.maxBytes, this.maxFiles)) n++;
-    return n;
+  /** One pass: samples grown files, rotates large ones. Returns the number of rotations. */
+  async runOnce(now = Date.now()): Promise<number> {
+    let rotated = 0;
+    const files = await listLogFiles(this.logsDir);
+    const live = new Set(files);
+    for (const f of this.sampled.keys()) if (!live.has(f)) this.sampled.delete(f);
+    for (const f of files) {
+      const st = await stat(f).catch(() => undefined);
+      if (!st) continue;
+      let last = this.sampled.get(f);
+      if (last === undefined) {
+        // First look since the agent started: continue the index on disk.
+        const entries = parseIndex(await readFile(indexPath(f), 'utf8').catch(() => ''));
+        last = entries.at(-1)?.size ?? 0;
+      }
+      if (st.size < last) {
+        // Replaced or truncated behind our back: its old samples no longer describe it.
+        await rm(indexPath(f), { force: true });
+        last = 0;
+      }
+      if (st.size > last) {
+        await appendFile(indexPath(f), formatIndexEntry({ size: st.size, at: now }));
+        last = st.size;
+      }
+      this.sampled.set(f, last);
+      if (await rotateIfLarge(f, this.maxBytes, this.maxFiles, now)) {
+        this.sampled.set(f, 0);
+        rotated++;
+      }
+    }
+    return rotated;
   }
 }

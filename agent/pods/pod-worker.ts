@@ -381,6 +381,7 @@ export class PodWorker {
     try {
       await mkdir(join(spec.logPath, '..'), { recursive: true });
       await rm(spec.logPath, { force: true });
+      await rm(`${spec.logPath}.idx`, { force: true });
       await this.ctx.runtime.run(spec);
     } catch (err) {
       // runc could not start the process (bad command, missing binary): like kubelet, a terminated

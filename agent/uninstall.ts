@@ -1,0 +1,114 @@
+/**
+ * `corral agent --uninstall`: removes everything an agent made on this machine, run after the agent
+ * process is stopped (the installer's `corral uninstall HOST` and the server machine's own uninstall
+ * call it). In order:
+ *   1. the pods' containers (labelled with this node's name): SIGTERM, a short grace, SIGKILL, then
+ *      task, container record, rootfs snapshot and state dir;
+ *   2. the pod network namespaces with this node's prefix, and the bridge `cni0`;
+ *   3. corral's routes (its own routing protocol number) and corral's iptables chains and jumps in
+ *      the backend that holds them (never anybody else's rules);
+ *   4. the agent's data `<data-dir>/agent` (never the server's `<data-dir>/server`).
+ * Every step runs even when an earlier one failed; the problems are returned, not thrown.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { log } from '../api/log.js';
+import { agentDir, defaultNetnsPrefix, defaultNodeName } from './config.js';
+import { ip } from './network/ip.js';
+import { BRIDGE, NETNS_DIR } from './network/pod-network.js';
+import { removeCorralRoutes } from './network/routes.js';
+import { LABEL_NODE } from './pods/naming.js';
+import { backendBinaries, IptablesApplier, summarizeSave, type IptablesBackend } from './proxy/index.js';
+import { ContainerdRuntime, isRuntimeError } from './runtime/index.js';
+import { runCommand } from './runtime/run-command.js';
+
+export interface UninstallOptions {
+  dataDir: string;
+  nodeName?: string | undefined;
+  /** Default `corral-<node>-`, as the agent's. */
+  netnsPrefix?: string | undefined;
+  containerdAddress?: string | undefined;
+  containerdNamespace?: string | undefined;
+  /** Seconds each container gets after SIGTERM (default 5). */
+  gracePeriodSeconds?: number | undefined;
+}
+
+export interface UninstallReport {
+  containers: number;
+  netns: number;
+  iptablesBackends: IptablesBackend[];
+  problems: string[];
+}
+
+export async function uninstallAgent(o: UninstallOptions): Promise<UninstallReport> {
+  const nodeName = o.nodeName ?? defaultNodeName();
+  const prefix = o.netnsPrefix ?? defaultNetnsPrefix(nodeName);
+  const report: UninstallReport = { containers: 0, netns: 0, iptablesBackends: [], problems: [] };
+  const attempt = async (what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      report.problems.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+
+  const runtime = new ContainerdRuntime({
+    address: o.containerdAddress ?? '/run/containerd/containerd.sock',
+    namespace: o.containerdNamespace ?? 'k8s.io',
+    stateDir: `${agentDir(o)}/containers`,
+    cgroupParent: `/corral/${nodeName}`,
+  });
+  await attempt('removing the pods\' containers', async () => {
+    let containers;
+    try {
+      containers = await runtime.listContainers({ labels: { [LABEL_NODE]: nodeName } });
+    } catch (err) {
+      if (isRuntimeError(err, 'Unreachable')) {
+        report.problems.push(`containerd is not reachable, containers left in place: ${(err as Error).message}`);
+        return;
+      }
+      throw err;
+    }
+    const grace = (o.gracePeriodSeconds ?? 5) * 1000;
+    await Promise.all(containers.map(async (c) => {
+      await runtime.stop(c.id, { gracePeriodMs: grace }).catch(() => undefined);
+      await attempt(`removing container ${c.id}`, async () => {
+        await runtime.remove(c.id);
+        report.containers++;
+      });
+    }));
+  });
+
+  await attempt('removing the pod network namespaces', async () => {
+    const names = existsSync(NETNS_DIR) ? (await readdir(NETNS_DIR)).filter((n) => n.startsWith(prefix)) : [];
+    for (const n of names) {
+      await attempt(`deleting netns ${n}`, async () => {
+        await ip(['netns', 'del', n], { allowFailure: /No such file/ });
+        report.netns++;
+      });
+    }
+  });
+  await attempt(`deleting the bridge ${BRIDGE}`, async () => {
+    await ip(['link', 'del', BRIDGE], { allowFailure: /Cannot find device|does not exist/ });
+  });
+  await attempt('removing corral\'s routes', () => removeCorralRoutes());
+
+  for (const backend of ['nft', 'legacy'] as const) {
+    const bins = backendBinaries(backend);
+    if (!bins) continue;
+    await attempt(`removing corral's ${backend} iptables chains`, async () => {
+      const save = await runCommand(bins.save, ['-t', 'nat'], { timeoutMs: 30_000 });
+      if (save.code !== 0) return; // that backend is not usable here
+      const summary = summarizeSave(save.stdout);
+      const jumps = /-j CORRAL-/.test(save.stdout);
+      if (summary.corralChains === 0 && !jumps) return;
+      await new IptablesApplier({ backend, binaries: bins, timeoutMs: 60_000 }).removeAll();
+      report.iptablesBackends.push(backend);
+    });
+  }
+
+  await attempt(`removing ${agentDir(o)}`, () => rm(agentDir(o), { recursive: true, force: true }));
+  for (const p of report.problems) log.warn('agent', 'uninstall problem', { problem: p });
+  log.info('agent', 'agent uninstalled', { node: nodeName, containers: report.containers, netns: report.netns, iptables: report.iptablesBackends.join(',') || 'none' });
+  return report;
+}
