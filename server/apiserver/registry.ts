@@ -5,7 +5,7 @@
  * Per-kind differences live in strategies.ts; cross-object admission (allocators) in plugins.
  */
 import { randomUUID } from 'node:crypto';
-import type { KubeList, KubeObject, WatchEvent, DeleteOptions } from '../../api/meta.js';
+import type { KubeList, KubeObject, WatchEvent, DeleteOptions, ManagedFieldsEntry } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import { apiVersionOf, qualifiedResource, resourceForKind, type ResourceInfo } from '../../api/resources.js';
 import { errors, StatusError, type StatusCause } from '../../api/status.js';
@@ -17,6 +17,7 @@ import { StoreError, type KeyValue, type Store } from '../store/store.js';
 import { listPrefix, objectKey } from './keys.js';
 import { strategyFor } from './strategies.js';
 import { checkObjectTypes } from './schema.js';
+import { managedFieldsAfterUpdate } from './server-side-apply.js';
 
 /** Who is asking, for admission decisions and audit. */
 export interface RequestUser { name: string; groups: string[] }
@@ -25,6 +26,11 @@ export interface WriteOptions {
   dryRun?: boolean;
   fieldManager?: string;
   user?: RequestUser;
+  /**
+   * Server-side apply: on create, the managedFields to record; on update, that the mutated object
+   * carries its own managedFields (computed by server-side-apply.ts) instead of update tracking.
+   */
+  apply?: { managedFields?: ManagedFieldsEntry[] };
 }
 
 /**
@@ -361,6 +367,7 @@ export class Registry {
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     delete meta.managedFields;
+    if (opts.apply?.managedFields) meta.managedFields = opts.apply.managedFields;
     dropEmptyMetadata(meta);
     strategyFor(info).prepareForCreate(obj);
     applyDefaults(info.kind, obj);
@@ -432,7 +439,7 @@ export class Registry {
         throw errors.conflict(qualifiedResource(info), name, undefined, info.group);
       }
       const desired = this.toObject(info, await mutate(clone(current)));
-      const next = this.prepareUpdate(info, desired, current, opts.subresource);
+      const next = this.prepareUpdate(info, desired, current, opts);
       if (deepEqual(next, current)) return clone(current); // no-op: nothing hits the disk
       const undo = await this.runAdmission((p) => p.admitUpdate?.(info, next, current, opts));
       if (opts.dryRun) {
@@ -470,7 +477,9 @@ export class Registry {
   }
 
   /** Applies update semantics: immutable metadata, status vs main resource, generation, validation. */
-  private prepareUpdate(info: ResourceInfo, desired: KubeObject, current: KubeObject, subresource?: string): KubeObject {
+  private prepareUpdate(info: ResourceInfo, desired: KubeObject, current: KubeObject, opts: WriteOptions & { subresource?: string }): KubeObject {
+    const subresource = opts.subresource;
+    const appliedFields = opts.apply ? desired.metadata.managedFields : undefined;
     this.checkTypeMeta(info, desired);
     const strategy = strategyFor(info);
     let next: KubeObject;
@@ -521,6 +530,9 @@ export class Registry {
     }
     dropEmptyMetadata(nm);
     if (subresource !== 'status' && subresource !== 'binding') strategy.prepareForUpdate(next, current, subresource);
+    const managedFields = appliedFields
+      ?? managedFieldsAfterUpdate(current, next, opts.fieldManager ?? 'unknown', apiVersionOf(info), subresource);
+    if (managedFields && managedFields.length > 0) nm.managedFields = managedFields;
     this.validate(info, next, current, subresource);
     return next;
   }

@@ -8,7 +8,10 @@ import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 import { errors, StatusError, type StatusCause } from '../../api/status.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
 import { toTable } from './tables.js';
-import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, readBody } from './body.js';
+import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, parseYamlBody, readBody } from './body.js';
+import { applyConfiguration, managedFieldsForCreate } from './server-side-apply.js';
+import { checkObjectTypes } from './schema.js';
+import { clone } from '../../api/object-util.js';
 import type { Registry, WriteOptions, RequestUser } from './registry.js';
 import type { RequestTarget } from './request-info.js';
 import { applyPatch, patchTypeOf } from './patch.js';
@@ -49,12 +52,13 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
   return n;
 }
 
-function writeOptions(q: URLSearchParams, user: RequestUser | undefined): WriteOptions {
+function writeOptions(q: URLSearchParams, user: RequestUser | undefined, userAgent?: string): WriteOptions {
   const dryRun = q.getAll('dryRun');
   if (dryRun.some((d) => d !== 'All')) throw errors.badRequest(`unsupported dryRun value ${JSON.stringify(dryRun)}: only "All" is supported`);
+  const fieldManager = q.get('fieldManager') || (userAgent !== undefined ? managerFromUserAgent(userAgent) : undefined);
   return {
     ...(dryRun.length > 0 ? { dryRun: true } : {}),
-    ...(q.get('fieldManager') ? { fieldManager: q.get('fieldManager')! } : {}),
+    ...(fieldManager ? { fieldManager } : {}),
     ...(user ? { user } : {}),
   };
 }
@@ -102,7 +106,7 @@ export class ResourceHandler {
     if (method === 'POST') {
       if (name !== undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
       const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
-      const created = await reg.create(info, namespace, body, writeOptions(q, user));
+      const created = await reg.create(info, namespace, body, writeOptions(q, user, c.req.header('user-agent') ?? ''));
       return c.json(withTypeMeta(info, created), 201);
     }
 
@@ -110,7 +114,7 @@ export class ResourceHandler {
       if (name === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
       const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
       if (!isPlainObject(body)) throw errors.badRequest('the request body must be an object');
-      const updated = await reg.update(info, namespace, name, body, writeOptions(q, user));
+      const updated = await reg.update(info, namespace, name, body, writeOptions(q, user, c.req.header('user-agent') ?? ''));
       return c.json(withTypeMeta(info, updated));
     }
 
@@ -123,10 +127,10 @@ export class ResourceHandler {
     if (method === 'DELETE') {
       const options = await this.deleteOptions(c, q);
       if (name === undefined) {
-        const list = await reg.deleteCollection(info, namespace, parseSelectors(q), options, writeOptions(q, user));
+        const list = await reg.deleteCollection(info, namespace, parseSelectors(q), options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
         return c.json(list);
       }
-      const result = await reg.delete(info, namespace, name, options, writeOptions(q, user));
+      const result = await reg.delete(info, namespace, name, options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
       // Upstream answers 200 for graceful and finalizer-held deletions too; 202 only for the legacy
       // `orphanDependents: false` (kept for old clients).
       const accepted = !result.deleted && (options as { orphanDependents?: unknown }).orphanDependents === false;
@@ -141,25 +145,45 @@ export class ResourceHandler {
     const type = patchTypeOf(mediaType(c.req.raw));
     const raw = await readBody(c.req.raw);
     const reg = this.o.registry;
-    const opts = writeOptions(q, user);
-    if (type === 'apply') {
-      // Server-side apply, approximated: create when missing, otherwise merge the applied config.
-      const existing = await reg.tryGet(info, namespace, name);
-      if (!existing) {
-        const body = decodeObject(raw, 'application/yaml');
-        if (!isPlainObject(body)) throw errors.badRequest('the apply patch must be an object');
-        const meta = (isPlainObject(body['metadata']) ? body['metadata'] : {}) as Record<string, unknown>;
-        meta['name'] = name;
-        body['metadata'] = meta;
-        return { object: await reg.create(info, namespace, body, opts), created: true };
-      }
-    }
+    const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
+    validatePatchOptions(type, q);
+    if (type === 'apply') return this.serverSideApply(info, namespace, name, subresource, raw, q, opts);
     const object = await reg.guaranteedUpdate(info, namespace, name, (current) => applyPatch(type, current, raw, info), {
       ...opts,
       ...(subresource ? { subresource } : {}),
       ...(patchPrecondition(type, raw) ? { expectedResourceVersion: patchPrecondition(type, raw)! } : {}),
     });
     return { object, created: false };
+  }
+
+  /**
+   * `application/apply-patch+yaml`: creates the object when missing (201), otherwise applies the
+   * configuration with field ownership (server-side-apply.ts).
+   */
+  private async serverSideApply(info: ResourceInfo, namespace: string | undefined, name: string, subresource: string | undefined, raw: Uint8Array, q: URLSearchParams, opts: WriteOptions): Promise<{ object: KubeObject; created: boolean }> {
+    const reg = this.o.registry;
+    const manager = opts.fieldManager!;
+    const force = q.get('force') === 'true';
+    const apiVersion = apiVersionOf(info);
+    const config = applyConfigurationOf(info, name, raw);
+    for (let attempt = 0; ; attempt++) {
+      if (!subresource && !(await reg.tryGet(info, namespace, name))) {
+        const body = clone(config);
+        delete body['status'];
+        try {
+          const object = await reg.create(info, namespace, body, { ...opts, apply: { managedFields: managedFieldsForCreate(config, manager, apiVersion) } });
+          return { object, created: true };
+        } catch (err) {
+          // Created by someone else meanwhile: apply to theirs.
+          if (!(err instanceof StatusError && err.reason === 'AlreadyExists') || attempt > 0) throw err;
+          continue;
+        }
+      }
+      const object = await reg.guaranteedUpdate(info, namespace, name, (current) => applyConfiguration(current, config, manager, apiVersion, force), {
+        ...opts, apply: {}, ...(subresource ? { subresource } : {}),
+      });
+      return { object, created: false };
+    }
   }
 
   private async deleteOptions(c: Context, q: URLSearchParams): Promise<DeleteOptions> {
@@ -245,6 +269,41 @@ function validateListOptions(q: URLSearchParams, watch: boolean): void {
 function includeObjectParam(q: URLSearchParams): 'None' | 'Metadata' | 'Object' {
   const v = q.get('includeObject');
   return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+/** apimachinery's ValidatePatchOptions: apply needs a field manager, `force` is for apply only. */
+function validatePatchOptions(type: string, q: URLSearchParams): void {
+  const found: StatusCause[] = [];
+  if (type === 'apply' && !q.get('fieldManager')) found.push({ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' });
+  if (type !== 'apply' && q.get('force') !== null) found.push({ reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified for non-apply patch', field: 'force' });
+  if (found.length === 0) return;
+  const summary = found.map((f) => `${f.field}: ${f.message}`).join(', ');
+  throw new StatusError(422, 'Invalid', `PatchOptions.meta.k8s.io "" is invalid: ${summary}`, { name: '', group: 'meta.k8s.io', kind: 'PatchOptions', causes: found });
+}
+
+/** The default field manager: the User-Agent up to its first '/' (`kubectl`), as upstream derives it. */
+function managerFromUserAgent(ua: string | undefined): string {
+  const name = (ua ?? '').split('/')[0]!.trim();
+  return (name || 'unknown').slice(0, 128);
+}
+
+/** The apply body: an object of the URL's kind and name (upstream insists on both). */
+function applyConfigurationOf(info: ResourceInfo, name: string, raw: Uint8Array): Record<string, unknown> {
+  const body = parseYamlBody(raw, 'apply patch');
+  if (!isPlainObject(body)) throw errors.badRequest('the apply patch must be an object');
+  const meta = body['metadata'];
+  if (meta !== undefined && meta !== null && !isPlainObject(meta)) throw errors.badRequest('metadata must be an object');
+  const m = (meta ?? {}) as Record<string, unknown>;
+  if (m['name'] !== undefined && m['name'] !== name) {
+    throw errors.badRequest(`the name of the object (${String(m['name'])}) does not match the name on the URL (${name})`);
+  }
+  m['name'] = name;
+  body['metadata'] = m;
+  if (body['kind'] !== undefined && body['kind'] !== info.kind) {
+    throw errors.badRequest(`the kind of the applied configuration (${String(body['kind'])}) does not match the URL (${info.kind})`);
+  }
+  checkObjectTypes(info, body);
+  return body;
 }
 
 /** A `metadata.resourceVersion` inside a merge or strategic patch is a precondition. */

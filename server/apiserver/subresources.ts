@@ -36,8 +36,10 @@ export class Subresources {
     this.connector = connector;
   }
 
-  private opts(q: URLSearchParams, user: RequestUser | undefined): WriteOptions {
-    return { ...(q.getAll('dryRun').length > 0 ? { dryRun: true } : {}), ...(user ? { user } : {}) };
+  private opts(q: URLSearchParams, user: RequestUser | undefined, userAgent?: string): WriteOptions {
+    // The field manager defaults to the User-Agent's program name, as upstream derives it.
+    const fieldManager = q.get('fieldManager') || (userAgent ?? '').split('/')[0]!.trim();
+    return { ...(q.getAll('dryRun').length > 0 ? { dryRun: true } : {}), ...(user ? { user } : {}), ...(fieldManager ? { fieldManager } : {}) };
   }
 
   async handle(c: Context, r: SubresourceRequest): Promise<Response> {
@@ -136,7 +138,7 @@ export class Subresources {
       }
       const spec = { ...((cur.spec ?? {}) as Record<string, unknown>), replicas };
       return { ...cur, spec };
-    }, { ...this.opts(r.q, r.user), ...(expected ? { expectedResourceVersion: expected } : {}) });
+    }, { ...this.opts(r.q, r.user, c.req.header('user-agent')), subresource: 'scale', ...(expected ? { expectedResourceVersion: expected } : {}) });
     return c.json(this.toScale(info, obj));
   }
 

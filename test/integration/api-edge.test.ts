@@ -62,7 +62,7 @@ it('deeply nested bodies and patches are 400 BadRequest, never a 500, and nothin
 
   expectCode(await send(http, 'POST', CM, { metadata: { name: 'deep-target' } }), 201);
   for (const type of ['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml']) {
-    const r = await send(http, 'PATCH', `${CM}/deep-target`, `{"metadata":{"annotations":${deep}}}`, type);
+    const r = await send(http, 'PATCH', `${CM}/deep-target?fieldManager=test`, `{"metadata":{"annotations":${deep}}}`, type);
     expectCode(r, 400, 'BadRequest');
   }
   const yaml = await send(http, 'POST', CM, `metadata: {name: deep-yaml}\ndata: ${deep}\n`, 'application/yaml');

