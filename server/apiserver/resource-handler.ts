@@ -8,6 +8,7 @@ import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 import { errors, StatusError, type StatusCause } from '../../api/status.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
 import { toTable } from './tables.js';
+import { resolveFieldSelector } from './field-labels.js';
 import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, parseYamlBody, readBody } from './body.js';
 import { applyConfiguration, managedFieldsForCreate } from './server-side-apply.js';
 import { checkObjectTypes } from './schema.js';
@@ -30,13 +31,13 @@ function wantsTable(accept: string | null): boolean {
   return !!accept && /as=Table/.test(accept) && /g=meta\.k8s\.io/.test(accept);
 }
 
-function parseSelectors(q: URLSearchParams): { labelSelector?: LabelRequirement[]; fieldSelector?: FieldRequirement[] } {
+function parseSelectors(info: ResourceInfo, q: URLSearchParams): { labelSelector?: LabelRequirement[]; fieldSelector?: FieldRequirement[] } {
   try {
     const out: { labelSelector?: LabelRequirement[]; fieldSelector?: FieldRequirement[] } = {};
     const ls = q.get('labelSelector');
     const fs = q.get('fieldSelector');
     if (ls) out.labelSelector = parseLabelSelector(ls);
-    if (fs) out.fieldSelector = parseFieldSelector(fs);
+    if (fs) out.fieldSelector = resolveFieldSelector(info, parseFieldSelector(fs));
     return out;
   } catch (err) {
     if (err instanceof SelectorError) throw errors.badRequest(err.message);
@@ -85,7 +86,7 @@ export class ResourceHandler {
         validateListOptions(q, watch);
         if (watch) return this.watch(c, info, namespace, name, q);
         const list = await reg.list(info, namespace, {
-          ...parseSelectors(q),
+          ...parseSelectors(info, q),
           ...(intParam(q, 'limit') !== undefined ? { limit: intParam(q, 'limit')! } : {}),
           ...(q.get('continue') ? { continue: q.get('continue')! } : {}),
           ...(q.get('resourceVersion') ? { resourceVersion: q.get('resourceVersion')! } : {}),
@@ -127,7 +128,7 @@ export class ResourceHandler {
     if (method === 'DELETE') {
       const options = await this.deleteOptions(c, q);
       if (name === undefined) {
-        const list = await reg.deleteCollection(info, namespace, parseSelectors(q), options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
+        const list = await reg.deleteCollection(info, namespace, parseSelectors(info, q), options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
         return c.json(list);
       }
       const result = await reg.delete(info, namespace, name, options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
@@ -199,7 +200,7 @@ export class ResourceHandler {
   }
 
   private async watch(c: Context, info: ResourceInfo, namespace: string | undefined, name: string | undefined, q: URLSearchParams): Promise<Response> {
-    const selectors = parseSelectors(q);
+    const selectors = parseSelectors(info, q);
     if (name !== undefined) {
       selectors.fieldSelector = [...(selectors.fieldSelector ?? []), { path: 'metadata.name', operator: '=', value: name }];
     }

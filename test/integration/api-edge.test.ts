@@ -192,4 +192,24 @@ it('wrong JSON types for known fields are 400 with Go decoding messages, and not
   expectCode(await send(http, 'GET', `${CM}/bad-finalizers`), 404);
 });
 
+it('field selectors: unsupported labels are 400, boolean labels treat a missing field as false, event source', async ({ http }) => {
+  const bad = await send(http, 'GET', '/api/v1/namespaces/default/pods?fieldSelector=spec.foo%3Dx');
+  expectCode(bad, 400, 'BadRequest');
+  assert.is(bad.json['message'], 'field label not supported: spec.foo');
+  expectCode(await send(http, 'GET', `${CM}?fieldSelector=data.a%3Db`), 400, 'BadRequest');
+  expectCode(await send(http, 'GET', `${CM}?watch=true&fieldSelector=data.a%3Db`), 400, 'BadRequest');
+
+  expectCode(await send(http, 'POST', '/api/v1/nodes', { metadata: { name: 'fs-open' } }), 201);
+  expectCode(await send(http, 'POST', '/api/v1/nodes', { metadata: { name: 'fs-cordoned' }, spec: { unschedulable: true } }), 201);
+  const names = async (path: string): Promise<string[]> =>
+    ((await send(http, 'GET', path)).json['items'] as { metadata: { name: string } }[]).map((i) => i.metadata.name).sort();
+  assert.equal(await names('/api/v1/nodes?fieldSelector=spec.unschedulable%3Dfalse'), ['fs-open']);
+  assert.equal(await names('/api/v1/nodes?fieldSelector=spec.unschedulable%3Dtrue'), ['fs-cordoned']);
+  assert.equal(await names('/api/v1/nodes?fieldSelector=spec.unschedulable!%3Dfalse'), ['fs-cordoned']);
+
+  const events = '/api/v1/namespaces/default/events';
+  expectCode(await send(http, 'POST', events, { metadata: { name: 'fs-ev' }, involvedObject: { kind: 'Pod', name: 'p', namespace: 'default' }, reason: 'R', source: { component: 'kubelet' } }), 201);
+  assert.equal(await names(`${events}?fieldSelector=source%3Dkubelet`), ['fs-ev']);
+});
+
 it.run();
