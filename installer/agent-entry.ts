@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
-import { agentFiles, agentStartCommand, agentStopCommand, nodeNameFromHostname } from './agent-service.js';
+import { agentFiles, agentStartCommand, agentStopCommand, DEFAULT_NETWORK, nodeNameFromHostname, type AgentNetwork } from './agent-service.js';
 import type { Node } from '../api/types.js';
 import { caHashOfPem, NODE_PASSWORD_ANNOTATION, waitNodeReady } from './join/cluster.js';
 import { NODE_PATHS } from './join/probe.js';
@@ -27,12 +27,18 @@ import { parseJoinToken } from './token.js';
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'install') return installHere(argv.slice(1));
+  // The agent runs its probe helper as `node <this bundle> http|tcp ...` inside a pod's netns.
+  if (argv[0] === 'http' || argv[0] === 'tcp') {
+    await import('../agent/pods/probe-helper.js');
+    return;
+  }
   const args = argv[0] === 'agent' ? argv.slice(1) : argv;
   const { values } = parseArgs({
     args,
     options: {
       server: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, 'node-name': { type: 'string' },
       'node-ip': { type: 'string' }, 'data-dir': { type: 'string' }, 'containerd-address': { type: 'string' },
+      'netns-prefix': { type: 'string' }, 'cluster-cidr': { type: 'string' }, 'service-cidr': { type: 'string' },
     },
     strict: true,
   });
@@ -50,6 +56,9 @@ async function main(argv: string[]): Promise<void> {
     ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
     ...(values['node-ip'] ? { nodeIp: values['node-ip'] } : {}),
     ...(values['containerd-address'] ? { containerdAddress: values['containerd-address'] } : {}),
+    ...(values['netns-prefix'] ? { netnsPrefix: values['netns-prefix'] } : {}),
+    ...(values['cluster-cidr'] ? { clusterCidr: values['cluster-cidr'] } : {}),
+    ...(values['service-cidr'] ? { serviceCidr: values['service-cidr'] } : {}),
   });
   log.info('agent', 'corral agent is up', { node: agent.config.nodeName, server });
   await new Promise<void>((resolve) => {
@@ -75,7 +84,19 @@ function routeSource(serverHost: string): string | undefined {
 }
 
 async function installHere(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { server: { type: 'string' }, 'node-name': { type: 'string' }, 'node-ip': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string' }, 'node-name': { type: 'string' }, 'node-ip': { type: 'string' },
+      'cluster-cidr': { type: 'string' }, 'service-cidr': { type: 'string' }, 'netns-prefix': { type: 'string' },
+    },
+    strict: true,
+  });
+  const network: AgentNetwork = {
+    clusterCidr: values['cluster-cidr'] ?? DEFAULT_NETWORK.clusterCidr,
+    serviceCidr: values['service-cidr'] ?? DEFAULT_NETWORK.serviceCidr,
+    netnsPrefix: values['netns-prefix'] ?? DEFAULT_NETWORK.netnsPrefix,
+  };
   const server = values.server;
   const tokenText = process.env['CORRAL_TOKEN'];
   if (!server || !tokenText) throw new Error('usage: CORRAL_TOKEN=K10... corral-agent.mjs install --server URL');
@@ -88,7 +109,7 @@ async function installHere(argv: string[]): Promise<void> {
   if (!existsSync(NODE_PATHS.nodePassword)) writeAtomic(NODE_PATHS.nodePassword, randomBytes(24).toString('hex'), '0600');
   const bundleSha256 = createHash('sha256').update(readFileSync(NODE_PATHS.bundle)).digest('hex');
   const service = existsSync('/run/systemd/system') ? 'systemd' : 'supervisor';
-  for (const f of agentFiles({ serverUrl: server, token: tokenText.trim(), caPem, nodeName, nodeIp, nodeBinary: process.execPath, service, bundleSha256 })) {
+  for (const f of agentFiles({ serverUrl: server, token: tokenText.trim(), caPem, nodeName, nodeIp, nodeBinary: process.execPath, service, bundleSha256, network })) {
     writeAtomic(f.path, f.content, f.mode);
   }
   const client = new ApiClient(new HttpsTransport({ server, caPem, token: token.credential, timeoutMs: 10_000 }));

@@ -12,13 +12,30 @@ export function nodeNameFromHostname(hostname: string): string {
   return hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'node';
 }
 
+/** Cluster-wide network settings the agent needs; they must match the server's. */
+export interface AgentNetwork {
+  clusterCidr: string;
+  serviceCidr: string;
+  /** Pod netns are named `<netnsPrefix><node>-<pod>`; default `corral-`. */
+  netnsPrefix: string;
+}
+
+export const DEFAULT_NETWORK: AgentNetwork = { clusterCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', netnsPrefix: 'corral-' };
+
+/** This node's pod netns prefix: node-specific, so two agents on one machine never touch each other's pods. */
+export function netnsPrefixFor(prefix: string, nodeName: string): string {
+  return `${prefix}${nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`;
+}
+
 /** The agent's service: node + bundle + flags; the token comes from the 0600 env file, never argv. */
-export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nodeName: string; nodeIp: string }): ServiceSpec & { environmentFile: string } {
+export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nodeName: string; nodeIp: string; network?: AgentNetwork }): ServiceSpec & { environmentFile: string } {
+  const net = { ...DEFAULT_NETWORK, ...o.network };
   return {
     name: AGENT_SERVICE,
     description: 'corral agent',
     argv: [o.nodeBinary, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
-      '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir],
+      '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir,
+      '--netns-prefix', netnsPrefixFor(net.netnsPrefix, o.nodeName), '--cluster-cidr', net.clusterCidr, '--service-cidr', net.serviceCidr],
     runDir: NODE_PATHS.runDir,
     logFile: NODE_PATHS.logFile,
     environmentFile: NODE_PATHS.token,
@@ -41,6 +58,7 @@ export interface AgentInstall {
   nodeBinary: string;
   service: 'systemd' | 'supervisor';
   bundleSha256: string;
+  network?: AgentNetwork;
 }
 
 export interface FileToWrite { path: string; content: string; mode: string }
@@ -48,10 +66,11 @@ export interface FileToWrite { path: string; content: string; mode: string }
 /** Every file an agent install writes except the bundle and the node identity (kept across re-joins). */
 export function agentFiles(o: AgentInstall): FileToWrite[] {
   const spec = agentServiceSpec(o);
+  const net = { ...DEFAULT_NETWORK, ...o.network };
   const config = {
     serverUrl: o.serverUrl, nodeName: o.nodeName, nodeIp: o.nodeIp, caFile: NODE_PATHS.caFile, tokenFile: NODE_PATHS.token,
-    dataDir: NODE_PATHS.dataDir, netnsPrefix: `corral-${o.nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`,
-    clusterCidr: '10.42.0.0/16', bundleSha256: o.bundleSha256, service: o.service,
+    dataDir: NODE_PATHS.dataDir, netnsPrefix: netnsPrefixFor(net.netnsPrefix, o.nodeName),
+    clusterCidr: net.clusterCidr, serviceCidr: net.serviceCidr, bundleSha256: o.bundleSha256, service: o.service,
   };
   const service: FileToWrite = o.service === 'systemd'
     ? { path: systemdUnitPath(AGENT_SERVICE), content: renderSystemdUnit(spec).replace('[Service]\n', `[Service]\nEnvironmentFile=${spec.environmentFile}\n`), mode: '0644' }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
 
 export interface AgentBundle {
   path: string;
@@ -55,6 +56,18 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
       setup(b) {
         b.onResolve({ filter: /\.node$/ }, (args) => ({ errors: [{ text: `native module ${args.path} (imported by ${args.importer}) cannot go into the agent bundle` }] }));
         b.onResolve({ filter: /^(cpu-features|sqlite3|ssh2)$/ }, (args) => ({ errors: [{ text: `${args.path} (native or ssh-only, imported by ${args.importer}) must not be in the agent bundle` }] }));
+      },
+    }, {
+      // The probe helper is a separate script the agent runs in a pod's netns. In the one-file bundle
+      // the bundle itself is that script (agent-entry.ts dispatches `http`/`tcp` to it).
+      name: 'probe-helper-is-the-bundle',
+      setup(b) {
+        b.onLoad({ filter: /[\\/]agent[\\/]pods[\\/]probes\.js$/ }, async (args) => {
+          const text = await readFile(args.path, 'utf8');
+          const helperUrl = "new URL('./probe-helper.js', import.meta.url)";
+          if (!text.includes(helperUrl)) return { errors: [{ text: `${args.path} no longer locates its probe helper with ${helperUrl}: update installer/bundle.ts` }] };
+          return { contents: text.replace(helperUrl, 'new URL(import.meta.url)'), loader: 'js' };
+        });
       },
     }],
   });

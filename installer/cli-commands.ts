@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { TokenStore } from '../server/auth/tokens.js';
 import { agentBundle } from './bundle.js';
+import { DEFAULT_NETWORK } from './agent-service.js';
 import { accessFromDataDir, accessFromToken, apiClient, caHashOfPem, type ServerAccess } from './join/cluster.js';
 import { joinHosts } from './join/join.js';
 import { LineProgress, renderSummary, TtyProgress, type HostResult } from './join/progress.js';
@@ -92,6 +93,7 @@ export const joinCommand: CliCommand = {
   summary: 'install the agent on hosts over SSH (in parallel) and wait until their Nodes are Ready',
   usage: 'corral join [user@]host[:port]... [--data-dir DIR | --server URL --token K10…] [--ssh-key FILE] [--sudo]\n' +
     '              [--accept-new-host-key] [--known-hosts FILE] [--install-deps] [--node-name NAME] [--ready-timeout 3m] [--dry-run]\n' +
+    '              [--cluster-cidr 10.42.0.0/16] [--service-cidr 10.43.0.0/16] [--netns-prefix corral-]\n' +
     '  Run it on the server machine (it finds the server and makes a node token from --data-dir), or anywhere with\n' +
     '  --server and a K10 token from `corral token create`. Passwords: CORRAL_SSH_PASSWORD or a prompt.',
   options: {
@@ -100,6 +102,9 @@ export const joinCommand: CliCommand = {
     'node-name': { type: 'string' },
     'ready-timeout': { type: 'string' },
     'dry-run': { type: 'boolean' },
+    'cluster-cidr': { type: 'string' },
+    'service-cidr': { type: 'string' },
+    'netns-prefix': { type: 'string' },
   },
   async run(values, positionals) {
     if (positionals.length === 0) throw new Error('name at least one host: corral join [user@]host[:port]...');
@@ -114,6 +119,11 @@ export const joinCommand: CliCommand = {
       installDeps: values['install-deps'] === true,
       dryRun: values['dry-run'] === true,
       ...(nodeName ? { nodeName } : {}),
+      network: {
+        clusterCidr: (values['cluster-cidr'] as string | undefined) ?? DEFAULT_NETWORK.clusterCidr,
+        serviceCidr: (values['service-cidr'] as string | undefined) ?? DEFAULT_NETWORK.serviceCidr,
+        netnsPrefix: (values['netns-prefix'] as string | undefined) ?? DEFAULT_NETWORK.netnsPrefix,
+      },
       readyTimeoutMs: parseSeconds((values['ready-timeout'] as string | undefined) ?? '3m') * 1000,
       bundle: agentBundle,
       progress: tty ? new TtyProgress(targets.map((t) => t.label), write, process.stdout.columns ?? 100) : new LineProgress(write),

@@ -22,18 +22,21 @@ export function renderNodeInstallScript(o: { serverUrl: string }): string {
   return `#!/bin/sh
 # corral node installer (served by the corral server at /install.sh)
 # usage: curl -fsSL --cacert ca.crt ${o.serverUrl}/install.sh | sudo sh -s - --token K10... [--node-name N] [--node-ip IP]
+#        [--cluster-cidr CIDR] [--service-cidr CIDR] [--netns-prefix PREFIX]
 set -eu
 die() { echo "corral install: $*" >&2; exit 1; }
 SERVER=${shQuote(o.serverUrl)}
 TOKEN=\${CORRAL_TOKEN:-}
 NODE_NAME=
 NODE_IP=
+PASS=
 while [ $# -gt 0 ]; do
   case "$1" in
     --token) TOKEN=$2; shift 2 ;;
     --server) SERVER=$2; shift 2 ;;
     --node-name) NODE_NAME=$2; shift 2 ;;
     --node-ip) NODE_IP=$2; shift 2 ;;
+    --netns-prefix|--cluster-cidr|--service-cidr) PASS="$PASS $1 $2"; shift 2 ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -59,6 +62,8 @@ install -m 0755 "$tmp/corral-agent.mjs" ${NODE_PATHS.bundle}.new && mv -f ${NODE
 set -- install --server "$SERVER"
 [ -z "$NODE_NAME" ] || set -- "$@" --node-name "$NODE_NAME"
 [ -z "$NODE_IP" ] || set -- "$@" --node-ip "$NODE_IP"
-CORRAL_TOKEN=$TOKEN exec node ${NODE_PATHS.bundle} "$@"
+# PASS holds flags with CIDR/prefix values (no spaces): split on purpose.
+# shellcheck disable=SC2086
+CORRAL_TOKEN=$TOKEN exec node ${NODE_PATHS.bundle} "$@" $PASS
 `;
 }

@@ -81,7 +81,11 @@ run() {
   exec ${s.argv.map(shQuote).join(' ')}
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
+# Running = the pid exists and is not a zombie (where PID 1 does not reap, an exited process lingers as one).
+alive() {
+  p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null
+}
 
 supervise() {
   echo $$ > "$PIDFILE"

@@ -15,7 +15,7 @@ import { hasFailure, missingPackages, preflight, userlandArch, type CheckResult 
 import { NODE_PATHS, PROBE_SCRIPT, parseProbeOutput, type ProbeFacts } from './probe.js';
 import type { HostResult, Phase, ProgressSink } from './progress.js';
 import { SshSession, type SshOptions } from './ssh.js';
-import { agentFiles, agentStartCommand, agentStopCommand, nodeNameFromHostname } from '../agent-service.js';
+import { agentFiles, agentStartCommand, agentStopCommand, nodeNameFromHostname, type AgentNetwork } from '../agent-service.js';
 
 export { AGENT_SERVICE, agentServiceSpec, renderTokenFile, nodeNameFromHostname } from '../agent-service.js';
 import type { JoinTarget } from './target.js';
@@ -29,6 +29,7 @@ export interface JoinOptions {
   /** Node name for a single host (default: its hostname). */
   nodeName?: string;
   readyTimeoutMs: number;
+  network: AgentNetwork;
   bundle: () => Promise<AgentBundle>;
   progress: ProgressSink;
   /** Where `--dry-run` plans are printed. */
@@ -101,7 +102,7 @@ async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api
   if (!facts['node_password_sha256']) await session.writeFile(NODE_PATHS.nodePassword, randomBytes(24).toString('hex'), '0600');
   const files = agentFiles({
     serverUrl: plan.serverUrl, token, caPem: o.access.caPem, nodeName: plan.nodeName, nodeIp: plan.nodeIp,
-    nodeBinary: facts['node_path'] || '/usr/bin/node', service: plan.service, bundleSha256: bundle.sha256,
+    nodeBinary: facts['node_path'] || '/usr/bin/node', service: plan.service, bundleSha256: bundle.sha256, network: o.network,
   });
   for (const f of files) await session.writeFile(f.path, f.content, f.mode);
   await session.runOk('stopping the running agent', agentStopCommand(plan.service), { timeoutMs: 60_000 });

@@ -48,6 +48,9 @@ for v in "" -legacy -nft; do
     for ch in $chains; do "iptables$v" -t "$t" -X "$ch"; done
   done
 done
+# Container root filesystems the agent mounted under its data dir, deepest first.
+awk -v d="${NODE_PATHS.dataDir}/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
+  while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
 ip link show cni0 >/dev/null 2>&1 && ip link delete cni0
 base=\${cidr%%.0.0/*}
 ip -4 route show 2>/dev/null | awk -v b="$base." 'index($1, b) == 1 { print $1 }' | while read -r r; do ip route delete "$r" 2>/dev/null; done
