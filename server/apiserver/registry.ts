@@ -143,6 +143,18 @@ export class Registry {
     return obj;
   }
 
+  /**
+   * A private copy of a stored value: parsed once, and cloned only when a decoded copy is already
+   * shared (watch fan-out, or a store that hands out the same KeyValue again).
+   */
+  private decodeOwned(kv: KeyValue): KubeObject {
+    const shared = this.decoded.get(kv);
+    if (shared) return clone(shared);
+    const obj = JSON.parse(kv.value) as KubeObject;
+    obj.metadata.resourceVersion = String(kv.modRevision);
+    return obj;
+  }
+
   private static encode(obj: KubeObject): string {
     const { resourceVersion: _rv, ...meta } = obj.metadata;
     return JSON.stringify({ ...obj, metadata: meta });
@@ -155,13 +167,13 @@ export class Registry {
   async get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
     const kv = await this.store.get(objectKey(info, namespace, name));
     if (!kv) throw this.notFound(info, name);
-    return clone(this.decode(kv));
+    return this.decodeOwned(kv);
   }
 
   /** Like get, but undefined for a missing object. */
   async tryGet(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     const kv = await this.store.get(objectKey(info, namespace, name));
-    return kv ? clone(this.decode(kv)) : undefined;
+    return kv ? this.decodeOwned(kv) : undefined;
   }
 
   private matches(obj: KubeObject, labels?: LabelRequirement[], fields?: FieldRequirement[]): boolean {
@@ -206,8 +218,8 @@ export class Registry {
       for (let i = 0; i < page.kvs.length; i++) {
         const kv = page.kvs[i]!;
         lastKey = kv.key;
-        const obj = this.decode(kv);
-        if (this.matches(obj, q.labelSelector, q.fieldSelector)) items.push(clone(obj));
+        const obj = this.decodeOwned(kv);
+        if (this.matches(obj, q.labelSelector, q.fieldSelector)) items.push(obj);
         if (limit && items.length >= limit) {
           stoppedEarly = i < page.kvs.length - 1 || page.more;
           remaining = page.remaining + (page.kvs.length - 1 - i);
@@ -381,7 +393,7 @@ export class Registry {
     const key = objectKey(info, meta.namespace, meta.name!);
     try {
       const kv = await this.store.create(key, Registry.encode(obj));
-      return clone(this.decode(kv));
+      return this.decodeOwned(kv);
     } catch (err) {
       await undo();
       if (err instanceof StoreError && err.code === 'KeyExists') {
@@ -470,10 +482,10 @@ export class Registry {
         if (!(err instanceof StoreError && err.code === 'KeyNotFound')) throw err;
       });
       await this.afterDelete(info, next);
-      return clone(this.decode(kv));
+      return this.decodeOwned(kv);
     }
     const kv = await this.store.update(key, expected, Registry.encode(next));
-    return clone(this.decode(kv));
+    return this.decodeOwned(kv);
   }
 
   /** Applies update semantics: immutable metadata, status vs main resource, generation, validation. */
@@ -591,7 +603,7 @@ export class Registry {
           if (opts.dryRun) return { object: next, deleted: false };
           try {
             const written = await this.store.update(key, kv.modRevision, Registry.encode(next));
-            return { object: clone(this.decode(written)), deleted: false };
+            return { object: this.decodeOwned(written), deleted: false };
           } catch (err) {
             if (err instanceof StoreError && err.code === 'Conflict' && attempt < MAX_UPDATE_RETRIES) continue;
             if (err instanceof StoreError && err.code === 'KeyNotFound') throw this.notFound(info, name);
@@ -603,7 +615,7 @@ export class Registry {
       try {
         const deleted = await this.store.delete(key, kv.modRevision);
         await this.afterDelete(info, current);
-        return { object: clone(this.decode(deleted)), deleted: true };
+        return { object: this.decodeOwned(deleted), deleted: true };
       } catch (err) {
         if (err instanceof StoreError && err.code === 'Conflict' && attempt < MAX_UPDATE_RETRIES) continue;
         if (err instanceof StoreError && err.code === 'KeyNotFound') throw this.notFound(info, name);
