@@ -12,13 +12,20 @@ import { fileURLToPath } from 'node:url';
 import { createLab, type Lab } from './harness.js';
 import { labTierAvailable } from './prerequisites.js';
 import { KUBECTL } from '../support/server-process.js';
-import type { ExecResult } from './exec.js';
+import { sleep, type ExecResult } from './exec.js';
+import { buildBusyboxImage } from './image.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(DIST, 'server', 'cli.js');
 const SERVICE = join(DIST, 'installer', 'service.js');
 const DATA = '/var/lib/corral';
 const KUBECONFIG = `${DATA}/kubeconfig.yaml`;
+/**
+ * The control host has no containerd: no local agent. Short node-loss timings keep the test quick; the
+ * grace period stays above twice the agents' 10 s Lease renewal so healthy nodes never look lost.
+ */
+const SERVER_FLAGS = ['--disable-agent', '--node-monitor-grace-period', '25s', '--pod-eviction-timeout', '3s'];
+const IMAGE_CACHE = '/tmp/corral-lab-images';
 
 let lab: Lab;
 const node = process.execPath;
@@ -28,11 +35,13 @@ function corral(args: readonly string[], timeoutMs = 240_000): Promise<ExecResul
 }
 
 function joinArgs(knownHosts: string, hosts: readonly string[], extra: readonly string[] = []): string[] {
-  return ['join', ...hosts, '--data-dir', DATA, '--ssh-key', lab.clientKey, '--known-hosts', knownHosts, '--ready-timeout', '90s', ...extra];
+  // Pod netns carry the lab's prefix, so a lab teardown removes whatever a failed run leaves.
+  return ['join', ...hosts, '--data-dir', DATA, '--ssh-key', lab.clientKey, '--known-hosts', knownHosts, '--ready-timeout', '90s',
+    '--netns-prefix', lab.netnsPrefix, ...extra];
 }
 
-async function kubectl(args: readonly string[]): Promise<string> {
-  const r = await lab.exec('control', [KUBECTL, '--kubeconfig', KUBECONFIG, ...args], { timeoutMs: 30_000 });
+async function kubectl(args: readonly string[], input?: string): Promise<string> {
+  const r = await lab.exec('control', [KUBECTL, '--kubeconfig', KUBECONFIG, ...args], { timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -59,19 +68,98 @@ async function allReady(names: readonly string[], timeoutMs: number): Promise<bo
   }
 }
 
+interface PodList { items: { metadata: { name: string; uid: string; deletionTimestamp?: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] } }[] }
+
+async function pods(selector: string): Promise<PodList['items']> {
+  return (JSON.parse(await kubectl(['get', 'pods', '-l', selector, '-o', 'json'])) as PodList).items;
+}
+
+const running = (p: PodList['items'][number]): boolean => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp &&
+  (p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+
+/** Polls check() until it returns a value (not undefined) or the time is up. */
+async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const state = await kubectl(['get', 'pods', '-o', 'wide']).catch((e: Error) => e.message) +
+        await kubectl(['get', 'events', '--field-selector', 'type=Warning']).catch((e: Error) => e.message);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}\npods:\n${state}`);
+    }
+    await sleep(500);
+  }
+}
+
+const WORKLOADS = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  replicas: 3
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      affinity:
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            podAffinityTerm: { topologyKey: kubernetes.io/hostname, labelSelector: { matchLabels: { app: web } } }
+      containers:
+      - name: httpd
+        image: busybox
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www']
+        ports: [{ containerPort: 8080 }]
+        readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web }
+spec:
+  type: NodePort
+  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: { name: probe }
+spec:
+  selector: { matchLabels: { app: probe } }
+  template:
+    metadata: { labels: { app: probe } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: probe
+        image: busybox
+        imagePullPolicy: IfNotPresent
+        command: [sleep, '3600']
+`;
+
 const hostsOf = (names: readonly string[]): string[] => names.map((n) => `root@${lab.node(n).ip}`);
 const show = (r: ExecResult): string => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 
 if (labTierAvailable(test, 'the join lab test')) {
   test.before(async () => {
-    lab = await createLab({ name: 'join', nodes: 3 });
+    lab = await createLab({ name: process.env['CORRAL_JOIN_LAB_NAME'] ?? 'join', nodes: 3 });
+    const image = await buildBusyboxImage({ dir: IMAGE_CACHE });
+    await Promise.all(lab.nodes.map((n) => lab.importImage(n.name, image)));
   });
   test.after(async () => {
     if (lab) await lab.destroy();
   });
 
   test('the server installs on the control host as a supervised service and prints kubeconfig, join token, status page', async () => {
-    const r = await lab.exec('control', [node, SERVICE, '--data-dir', DATA, '--cli', CLI, '--', '--disable-agent'], { timeoutMs: 120_000 });
+    const r = await lab.exec('control', [node, SERVICE, '--data-dir', DATA, '--cli', CLI, '--', ...SERVER_FLAGS], { timeoutMs: 120_000 });
     assert.is(r.code, 0, show(r));
     assert.match(r.stdout, `kubeconfig:  ${KUBECONFIG}`);
     assert.match(r.stdout, /join token:  K10[0-9a-f]{64}::\w+\.\w+/);
@@ -81,7 +169,7 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.is(status.code, 0, show(status));
     // Re-running is an upgrade in place: same data (same CA, same join token), server restarted.
     const token = /join token:  (\S+)/.exec(r.stdout)![1];
-    const again = await lab.exec('control', [node, SERVICE, '--data-dir', DATA, '--cli', CLI, '--', '--disable-agent'], { timeoutMs: 120_000 });
+    const again = await lab.exec('control', [node, SERVICE, '--data-dir', DATA, '--cli', CLI, '--', ...SERVER_FLAGS], { timeoutMs: 120_000 });
     assert.is(again.code, 0, show(again));
     assert.is(/join token:  (\S+)/.exec(again.stdout)![1], token);
   });
@@ -155,6 +243,114 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.is((r.stdout.match(/upgraded in /g) ?? []).length, 3, r.stdout);
     assert.is((await lab.exec('n1', ['cat', '/etc/corral/node-password'])).stdout, before.stdout);
     assert.ok(await allReady(['n1', 'n2', 'n3'], 30_000), await kubectl(['get', 'nodes', '-o', 'yaml']));
+  });
+
+  test('pods spread across the joined nodes; the Service answers via ClusterIP from pods on every node and via NodePort on every node', async () => {
+    await kubectl(['apply', '-f', '-'], WORKLOADS);
+    const web = await eventually('3 Ready web pods', 90_000, async () => {
+      const ready = (await pods('app=web')).filter(running);
+      return ready.length === 3 ? ready : undefined;
+    });
+    assert.equal(new Set(web.map((p) => p.spec.nodeName)).size, 3, 'one web pod per node');
+    const probes = await eventually('a probe pod Running on every node', 90_000, async () => {
+      const ready = (await pods('app=probe')).filter((p) => p.status?.phase === 'Running');
+      return new Set(ready.map((p) => p.spec.nodeName)).size === 3 ? ready : undefined;
+    });
+    assert.equal(probes.map((p) => p.spec.nodeName).sort(), ['n1', 'n2', 'n3']);
+    const svc = JSON.parse(await kubectl(['get', 'service', 'web', '-o', 'json'])) as { spec: { clusterIP: string; ports: { nodePort: number }[] } };
+    const { clusterIP } = svc.spec;
+    const nodePort = svc.spec.ports[0]!.nodePort;
+    for (const p of probes) {
+      const answers = await eventually(`ClusterIP ${clusterIP} from ${p.metadata.name} on ${p.spec.nodeName}`, 30_000, async () => {
+        const r = await lab.exec('control', [KUBECTL, '--kubeconfig', KUBECONFIG, 'exec', p.metadata.name, '--', 'timeout', '5', 'wget', '-qO-', `http://${clusterIP}/`], { timeoutMs: 20_000 });
+        return r.code === 0 ? r.stdout.trim() : undefined;
+      });
+      assert.match(answers, /^web-/);
+    }
+    for (const n of lab.nodes) {
+      const body = await eventually(`NodePort ${nodePort} on ${n.name}`, 30_000, async () => {
+        const r = await lab.exec('control', ['timeout', '5', 'wget', '-qO-', `http://${n.ip}:${nodePort}/`]);
+        return r.code === 0 ? r.stdout.trim() : undefined;
+      });
+      assert.match(body, /^web-/);
+    }
+  });
+
+  test('node loss: agent stopped and link cut → NotReady → pods recreated elsewhere → node back → stale pods cleaned', async () => {
+    const lost = 'n2';
+    const before = (await pods('app=web')).filter((p) => p.spec.nodeName === lost);
+    assert.ok(before.length > 0, 'a web pod runs on the node that will be lost');
+    const lostUids = before.map((p) => p.metadata.uid.replace(/-/g, '').slice(0, 16));
+    const stop = await lab.exec(lost, ['sh', '/usr/local/lib/corral/corral-agent.service.sh', 'stop']);
+    assert.is(stop.code, 0, show(stop));
+    await lab.exec(lost, ['ip', 'link', 'set', 'eth0', 'down']);
+    await eventually(`${lost} NotReady`, 60_000, async () => ((await nodes()).get(lost)?.ready === false ? true : undefined));
+    const moved = await eventually('3 Ready web pods on the other nodes', 90_000, async () => {
+      const ready = (await pods('app=web')).filter(running);
+      return ready.length === 3 && ready.every((p) => p.spec.nodeName !== lost) ? ready : undefined;
+    });
+    assert.ok(moved.every((p) => ['n1', 'n3'].includes(p.spec.nodeName ?? '')));
+    await lab.exec(lost, ['ip', 'link', 'set', 'eth0', 'up']);
+    const start = await lab.exec(lost, ['sh', '/usr/local/lib/corral/corral-agent.service.sh', 'start']);
+    assert.is(start.code, 0, show(start));
+    await eventually(`${lost} Ready again`, 60_000, async () => ((await nodes()).get(lost)?.ready ? true : undefined));
+    await eventually('the lost pods\' containers removed from the returning node', 60_000, async () => {
+      const ids = (await lab.ctr(lost, ['containers', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+      return ids.some((id) => lostUids.some((u) => id.startsWith(u))) ? undefined : true;
+    });
+    assert.is((await pods('app=web')).filter((p) => p.spec.nodeName === lost && lostUids.includes(p.metadata.uid.replace(/-/g, '').slice(0, 16))).length, 0);
+  });
+
+  test('a reinstalled host (files gone, stale Node left) re-joins without manual cleanup and gets a new identity', async () => {
+    const oldHash = (await nodes()).get('n1')!.annotations['corral.io/node-password-sha256'];
+    await lab.exec('n1', ['sh', '/usr/local/lib/corral/corral-agent.service.sh', 'stop']);
+    await lab.exec('n1', ['sh', '-c', 'find /etc/corral /usr/local/lib/corral /var/lib/corral -mindepth 1 -delete']);
+    const r = await corral(joinArgs(lab.knownHostsFile, hostsOf(['n1'])));
+    assert.is(r.code, 0, show(r));
+    const n1 = (await nodes()).get('n1')!;
+    assert.ok(n1.ready);
+    assert.match(n1.annotations['corral.io/node-password-sha256'] ?? '', /^[0-9a-f]{64}$/);
+    assert.is.not(n1.annotations['corral.io/node-password-sha256'], oldHash);
+  });
+
+  test('corral uninstall leaves the node clean: no pod netns, no corral chains, no containers, no files, no service, no Node', async () => {
+    const n3 = lab.node('n3');
+    const pid = (await lab.exec('n3', ['cat', '/var/lib/corral/run/corral-agent.pid'])).stdout.trim();
+    assert.match(pid, /^\d+$/);
+    assert.ok((await lab.ctr('n3', ['containers', 'ls', '-q'])).stdout.trim().length > 0, 'n3 runs containers before the uninstall');
+    const r = await corral(['uninstall', `root@${n3.ip}`, '--data-dir', DATA, '--ssh-key', lab.clientKey, '--known-hosts', lab.knownHostsFile]);
+    assert.is(r.code, 0, show(r));
+    assert.match(r.stdout, 'uninstalled; Node n3 deleted');
+    // Gone, or a zombie: the lab's PID 1 does not reap orphans.
+    const gone = await lab.exec('control', ['sh', '-c', `[ ! -e /proc/${pid} ] || grep -q '^State:[[:space:]]*Z' /proc/${pid}/status`]);
+    assert.is(gone.code, 0, 'the agent supervisor is gone');
+    assert.is((await lab.ctr('n3', ['containers', 'ls', '-q'])).stdout.trim(), '');
+    const netns = (await lab.exec('n3', ['ip', 'netns', 'list'])).stdout;
+    assert.not.match(netns, `${lab.netnsPrefix}n3-`);
+    const chains = (await lab.exec('n3', ['sh', '-c', 'iptables-save; iptables-legacy-save 2>/dev/null'])).stdout;
+    assert.not.match(chains, 'CORRAL-');
+    const files = await lab.exec('n3', ['sh', '-c', "find /usr/local/lib/corral /etc/corral /var/lib/corral -mindepth 1; awk '$2 ~ \"^(/etc|/usr/local/lib|/var/lib)/corral/\"' /proc/self/mounts"]);
+    assert.is(files.stdout.trim(), '', files.stdout);
+    assert.not.ok((await nodes()).has('n3'));
+    // The other nodes are untouched.
+    assert.ok(await allReady(['n1', 'n2'], 20_000));
+  });
+
+  test('a node joins with the one-liner from the server: curl … /install.sh | sh -s - --token K10…', async () => {
+    const token = (await corral(['token', 'create', '--ttl', '1h', '--data-dir', DATA])).stdout.trim();
+    assert.match(token, /^K10[0-9a-f]{64}::/);
+    const ca = (await lab.exec('control', ['cat', `${DATA}/server/tls/ca.crt`])).stdout;
+    writeFileSync(join(lab.dir, 'server-ca.crt'), ca);
+    const cmd = `curl -fsSL --cacert ${join(lab.dir, 'server-ca.crt')} https://${lab.controlIp}:6443/install.sh | sh -s - --token '${token}' --netns-prefix ${lab.netnsPrefix}`;
+    const r = await lab.exec('n3', ['sh', '-c', cmd], { timeoutMs: 180_000 });
+    assert.is(r.code, 0, show(r));
+    assert.match(r.stdout, 'Node n3 is Ready');
+    assert.ok((await nodes()).get('n3')?.ready);
+    // A token for another CA is refused before anything is fetched with it.
+    const forged = token.replace(/^K10[0-9a-f]{4}/, 'K100000');
+    const bad = await lab.exec('n3', ['sh', '-c', `curl -fsSL --cacert ${join(lab.dir, 'server-ca.crt')} https://${lab.controlIp}:6443/install.sh | sh -s - --token '${forged}'`]);
+    assert.is.not(bad.code, 0);
+    assert.match(bad.stderr, 'refusing to trust it');
   });
 }
 
