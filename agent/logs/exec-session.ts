@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { ContainerdRuntime } from '../runtime/index.js';
+import type { ContainerdRuntime, ExecSession } from '../runtime/index.js';
 
 export const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 255 } as const;
 
@@ -28,6 +28,19 @@ export function exitStatus(code: number | null, message?: string): string {
   });
 }
 
+/** A resize frame's body: `{"Width":80,"Height":24}` (client-go's TerminalSize). */
+export function parseResize(body: Buffer): { width: number; height: number } | undefined {
+  try {
+    const v = JSON.parse(body.toString('utf8')) as { Width?: unknown; Height?: unknown };
+    const width = Number(v.Width);
+    const height = Number(v.Height);
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || width > 10_000 || height > 10_000) return undefined;
+    return { width, height };
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ExecRequest {
   containerId: string;
   command: string[];
@@ -37,8 +50,43 @@ export interface ExecRequest {
   tty: boolean;
 }
 
+/** How long a tty session waits for kubectl's first size before it starts the process anyway. */
+const FIRST_SIZE_WAIT_MS = 500;
+
 export function runExecSession(ws: WebSocket, runtime: ContainerdRuntime, req: ExecRequest): void {
-  const session = runtime.exec(req.containerId, { execId: `exec-${randomBytes(6).toString('hex')}`, args: req.command, tty: req.tty });
+  // A tty process should see its terminal size from its first instruction (`stty size`, a shell
+  // laying out its prompt): kubectl sends the size right after connecting, so wait briefly for it.
+  const early: Buffer[] = [];
+  let size: { width: number; height: number } | undefined;
+  let session: ExecSession | undefined;
+  const onEarly = (data: Buffer, isBinary: boolean): void => {
+    const buf = isBinary ? data : Buffer.from(data);
+    if (buf[0] === CHANNEL.resize && req.tty) {
+      size = parseResize(buf.subarray(1)) ?? size;
+      if (size) begin();
+      return;
+    }
+    early.push(buf);
+  };
+  const onEarlyClose = (): void => { clearTimeout(timer); };
+  const timer = setTimeout(() => begin(), req.tty ? FIRST_SIZE_WAIT_MS : 0);
+  ws.on('message', onEarly);
+  ws.once('close', onEarlyClose);
+  function begin(): void {
+    if (session) return;
+    clearTimeout(timer);
+    ws.off('message', onEarly);
+    ws.off('close', onEarlyClose);
+    if (ws.readyState !== ws.OPEN) return;
+    session = runtime.exec(req.containerId, {
+      execId: `exec-${randomBytes(6).toString('hex')}`, args: req.command, tty: req.tty,
+      ...(size ? { size: { cols: size.width, rows: size.height } } : {}),
+    });
+    relay(ws, session, req, early);
+  }
+}
+
+function relay(ws: WebSocket, session: ExecSession, req: ExecRequest, early: Buffer[]): void {
   const child = session.process;
   let finished = false;
   const send = (channel: number, data: Buffer): void => {
@@ -52,14 +100,19 @@ export function runExecSession(ws: WebSocket, runtime: ContainerdRuntime, req: E
   child.stdin?.on('error', () => undefined);
   if (!req.stdin) child.stdin?.end();
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const buf = isBinary ? data : Buffer.from(data);
+  const onFrame = (buf: Buffer): void => {
     if (buf.length === 0) return;
     const channel = buf[0];
     const body = buf.subarray(1);
     if (channel === CHANNEL.stdin && req.stdin) child.stdin?.write(body);
     else if (channel === CHANNEL.close && body[0] === CHANNEL.stdin) child.stdin?.end();
-  });
+    else if (channel === CHANNEL.resize && req.tty) {
+      const size = parseResize(body);
+      if (size) void session.resize(size.width, size.height).catch(() => undefined);
+    }
+  };
+  for (const b of early) onFrame(b);
+  ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(isBinary ? data : Buffer.from(data)));
   ws.on('close', () => {
     if (!finished) void session.kill().catch(() => undefined);
   });
