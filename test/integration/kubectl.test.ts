@@ -189,6 +189,19 @@ it('create (protobuf bodies), scale, label, annotate, patch, describe and delete
   assert.match(gone.stderr, 'Error from server (NotFound): configmaps "settings" not found');
 });
 
+it('create service, job and cronjob (protobuf bodies) store what kubectl sent', async ({ server }) => {
+  assert.match(ok(await kubectl(server, ['create', 'service', 'clusterip', 'api', '-n', 'tools', '--tcp=8080:80']), 'create svc'), 'service/api created');
+  assert.match(ok(await kubectl(server, ['create', 'service', 'nodeport', 'edge', '-n', 'tools', '--tcp=80:8080', '--node-port=30222']), 'create nodeport'), 'service/edge created');
+  assert.is(ok(await kubectl(server, ['get', 'svc', 'edge', '-n', 'tools', '-o', 'jsonpath={.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.ports[0].nodePort}']), 'get nodeport'), 'NodePort 80 8080 30222');
+  assert.is(ok(await kubectl(server, ['get', 'svc', 'api', '-n', 'tools', '-o', 'jsonpath={.spec.ports[0].port}/{.spec.ports[0].targetPort} {.spec.selector.app}']), 'get svc'), '8080/80 api');
+  assert.match(ok(await kubectl(server, ['create', 'job', 'once', '-n', 'tools', '--image=busybox', '--', 'echo', 'hi']), 'create job'), 'job.batch/once created');
+  assert.is(ok(await kubectl(server, ['get', 'job', 'once', '-n', 'tools', '-o', 'jsonpath={.spec.template.spec.containers[0].command} {.spec.template.spec.restartPolicy}']), 'get job'), '["echo","hi"] Never');
+  assert.match(ok(await kubectl(server, ['create', 'cronjob', 'tick', '-n', 'tools', '--image=busybox', '--schedule=*/5 * * * *', '--', 'date']), 'create cronjob'), 'cronjob.batch/tick created');
+  assert.is(ok(await kubectl(server, ['get', 'cronjob', 'tick', '-n', 'tools', '-o', 'jsonpath={.spec.schedule} {.spec.jobTemplate.spec.template.spec.containers[0].command}']), 'get cronjob'), '*/5 * * * * ["date"]');
+  const listed = ok(await kubectl(server, ['get', 'cronjobs', '-n', 'tools']), 'get cronjobs');
+  assert.match(listed, /^NAME\s+SCHEDULE\s+TIMEZONE\s+SUSPEND\s+ACTIVE\s+LAST SCHEDULE\s+AGE/m);
+});
+
 it('errors print kubectl\'s usual messages', async ({ server }) => {
   const missing = await kubectl(server, ['get', 'pod', 'x']);
   assert.match(missing.stderr, 'Error from server (NotFound): pods "x" not found');
