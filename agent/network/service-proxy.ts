@@ -95,6 +95,7 @@ export class ServiceProxy {
     while (this.syncing) await this.syncing;
     if (!this.dirty || !this.applier || !this.podCidr || !this.servicesSynced || !this.endpointsSynced) return;
     this.dirty = false;
+    const buildStarted = performance.now();
     const set = buildNatRuleSet({
       services: [...this.services.values()],
       endpoints: [...this.endpoints.values()],
@@ -102,15 +103,17 @@ export class ServiceProxy {
       podCIDR: this.podCidr,
       clusterCIDR: this.o.clusterCidr,
     });
+    const buildMs = performance.now() - buildStarted;
     this.syncing = (async () => {
       try {
+        const t0 = performance.now();
         this.lastSync = await this.applier!.sync(set, this.o.signal);
         this.syncCount++;
-        if (this.lastSync.mode !== 'none') log.debug('proxy', 'iptables synced', { ...this.lastSync });
+        if (this.lastSync.mode !== 'none') log.debug('proxy', 'iptables synced', { ...this.lastSync, buildMs: Math.round(buildMs), totalMs: Math.round(performance.now() - t0 + buildMs), services: this.services.size });
       } catch (err) {
         if (this.o.signal.aborted) return;
         log.warn('proxy', 'iptables sync failed, retrying', { error: (err as Error).message });
-        this.applier!.invalidate();
+        this.applier!.distrust();
         setTimeout(() => this.schedule(), 1_000).unref();
       }
     })().finally(() => { this.syncing = undefined; });

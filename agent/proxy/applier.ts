@@ -7,7 +7,7 @@
  */
 import { runCommand, type RunResult } from '../runtime/run-command.js';
 import { backendBinaries, parseIptablesVersion, type BackendBinaries, type IptablesBackend } from './backend.js';
-import { CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_SERVICES, renderNatRuleSet, renderServiceDelta, type NatRuleSet } from './rules.js';
+import { CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_SERVICES, parseInstalledNat, renderNatRuleSet, renderRestartSync, renderServiceDelta, type NatRuleSet } from './rules.js';
 
 export interface IptablesApplierOptions {
   backend: IptablesBackend;
@@ -25,6 +25,11 @@ export interface SyncResult {
   ms: number;
   /** Bytes of restore text sent. */
   bytes: number;
+  /** Full syncs: time to read the existing chains (iptables-save) and to check/add the jumps, ms. */
+  saveMs?: number;
+  jumpsMs?: number;
+  /** Full syncs that found corral's chains in place: services rewritten (the others were already right). */
+  rewrittenServices?: number;
 }
 
 /** The jumps from built-in nat chains into corral's chains, as iptables argv (after -t nat -X CHAIN). */
@@ -48,6 +53,12 @@ export class IptablesApplier {
   readonly binaries: BackendBinaries;
   /** What is in the kernel now, as far as we know; undefined forces the next sync to be full. */
   private installed: NatRuleSet | undefined;
+  /**
+   * Whether a full sync may keep the services whose chains it finds intact (content hash): true for
+   * the first sync of a (re)started agent, false after a failed restore (the kernel is not what we
+   * thought: rewrite everything once).
+   */
+  private trustKernel = true;
 
   constructor(opts: IptablesApplierOptions) {
     this.backend = opts.backend;
@@ -77,6 +88,7 @@ export class IptablesApplier {
     } catch (err) {
       // Someone removed or changed our chains under us: rebuild from scratch.
       this.installed = undefined;
+      this.trustKernel = false;
       if (signal?.aborted) throw err;
       return this.applyFull(set, signal);
     }
@@ -84,17 +96,38 @@ export class IptablesApplier {
     return { mode: 'delta', ms: performance.now() - started, bytes: Buffer.byteLength(delta) };
   }
 
-  /** Writes the whole rule set, deleting CORRAL-* chains that are no longer wanted, then the jumps. */
+  /**
+   * Writes the whole rule set, deleting CORRAL-* chains that are no longer wanted, then the jumps.
+   * When corral's chains are already there (agent restart) and the kernel is trusted, services whose
+   * chains carry the right content hash are left as they are (renderRestartSync).
+   */
   async applyFull(set: NatRuleSet, signal?: AbortSignal): Promise<SyncResult> {
     this.installed = undefined;
-    const existing = await this.listChains(signal);
-    const text = renderNatRuleSet(set, { existingChains: existing });
+    const t0 = performance.now();
+    const installed = parseInstalledNat(await this.save(signal));
+    const saveMs = performance.now() - t0;
+    let text: string;
+    let rewrittenServices: number | undefined;
+    if (this.trustKernel && installed.chains.size > 0) {
+      const r = renderRestartSync(set, installed);
+      text = r.text;
+      rewrittenServices = r.rewritten;
+    } else {
+      text = renderNatRuleSet(set, { existingChains: [...installed.chains] });
+    }
     const started = performance.now();
-    await this.restore(text, signal);
+    try {
+      await this.restore(text, signal);
+    } catch (err) {
+      this.trustKernel = false;
+      throw err;
+    }
     const ms = performance.now() - started;
+    const t1 = performance.now();
     await this.ensureJumps(signal);
     this.installed = set;
-    return { mode: 'full', ms, bytes: Buffer.byteLength(text) };
+    this.trustKernel = true;
+    return { mode: 'full', ms, bytes: Buffer.byteLength(text), saveMs, jumpsMs: performance.now() - t1, ...(rewrittenServices !== undefined ? { rewrittenServices } : {}) };
   }
 
   /** Adds each jump from a built-in chain unless `iptables -C` finds it already there. */
@@ -141,6 +174,12 @@ export class IptablesApplier {
   /** Forgets what is installed, so the next sync is a full one. */
   invalidate(): void {
     this.installed = undefined;
+  }
+
+  /** Like invalidate, after something went wrong: the next full sync rewrites every chain. */
+  distrust(): void {
+    this.installed = undefined;
+    this.trustKernel = false;
   }
 
   private async restore(text: string, signal?: AbortSignal): Promise<void> {

@@ -150,6 +150,19 @@ function hasClusterIP(svc: Service): boolean {
   return ip !== undefined && ip !== '' && ip !== 'None';
 }
 
+const HASH_PLACEHOLDER = '@CONTENT-HASH@';
+/** Marks the content hash inside the first rule's comment of every CORRAL-SVC chain. */
+export const HASH_TAG = 'h=';
+
+/**
+ * A short hash of everything one service port installs (its SVC chain with the hash left out, and its
+ * SEP chains). Written into the kernel with the rules, it lets a restarted agent tell which services'
+ * chains are already exactly right (installedServiceHashes) and rewrite only the others.
+ */
+function contentHash(chains: readonly Chain[]): string {
+  return createHash('sha256').update(JSON.stringify(chains)).digest('hex').slice(0, 12);
+}
+
 export function buildServiceRules(svc: Service, endpoints: Endpoints | undefined, input: NatInput): ServiceRules | undefined {
   const namespace = svc.metadata.namespace ?? 'default';
   const name = svc.metadata.name ?? '';
@@ -182,7 +195,8 @@ export function buildServiceRules(svc: Service, endpoints: Endpoints | undefined
 
     const svcRules: string[] = [
       // Clients outside the pod network (the host itself, other LAN hosts) need SNAT so replies come back through us.
-      `-A ${svcChain} ! -s ${input.clusterCIDR} -d ${clusterIP}/32 ${comment(`${label} cluster IP`)} ${match} -j ${CHAIN_MARK_MASQ}`,
+      // Its comment also carries the content hash of this chain and its SEP chains (see contentHash).
+      `-A ${svcChain} ! -s ${input.clusterCIDR} -d ${clusterIP}/32 ${comment(`${label} cluster IP ${HASH_PLACEHOLDER}`)} ${match} -j ${CHAIN_MARK_MASQ}`,
     ];
     const sepChains: Chain[] = [];
     for (const b of backends) {
@@ -209,6 +223,8 @@ export function buildServiceRules(svc: Service, endpoints: Endpoints | undefined
       const pick = remaining > 1 ? ` -m statistic --mode random --probability ${probability(remaining)}` : '';
       svcRules.push(`-A ${svcChain} ${comment(`${label} -> ${b.ip}:${b.port}`)}${pick} -j ${sep.name}`);
     });
+    const hash = contentHash([{ name: svcChain, rules: svcRules }, ...sepChains]);
+    svcRules[0] = svcRules[0]!.replace(HASH_PLACEHOLDER, `${HASH_TAG}${hash}`);
     result.chains.push({ name: svcChain, rules: svcRules }, ...sepChains);
   }
   if (result.serviceRules.length === 0 && result.chains.length === 0) return undefined;
@@ -278,6 +294,75 @@ export function renderNatRuleSet(set: NatRuleSet, opts: RenderOptions = {}): str
 /** renderNatRuleSet(buildNatRuleSet(input)): the full text for an `iptables-restore --noflush`. */
 export function renderNatRules(input: NatInput, opts: RenderOptions = {}): string {
   return renderNatRuleSet(buildNatRuleSet(input), opts);
+}
+
+/** What `iptables-save -t nat` shows of corral: its chains, and the content hash of each SVC chain. */
+export interface InstalledNat {
+  chains: Set<string>;
+  /** CORRAL-SVC chain → the hash in its first rule's comment. */
+  hashes: Map<string, string>;
+}
+
+export function parseInstalledNat(saveText: string): InstalledNat {
+  const chains = new Set<string>();
+  const hashes = new Map<string, string>();
+  const hashRule = new RegExp(`^-A (${CHAIN_PREFIX}SVC-\\S+) .*--comment "[^"]* ${HASH_TAG}([0-9a-f]{12})"`);
+  for (const line of saveText.split('\n')) {
+    if (line.startsWith(`:${CHAIN_PREFIX}`)) chains.add(line.slice(1).split(' ')[0]!);
+    else if (line.startsWith(`-A ${CHAIN_PREFIX}SVC-`)) {
+      const m = hashRule.exec(line);
+      if (m && !hashes.has(m[1]!)) hashes.set(m[1]!, m[2]!);
+    }
+  }
+  return { chains, hashes };
+}
+
+/** The hash a service port's SVC chain carries in the rule set (undefined for other chains). */
+function hashOf(chain: Chain): string | undefined {
+  const m = new RegExp(` ${HASH_TAG}([0-9a-f]{12})"`).exec(chain.rules[0] ?? '');
+  return m?.[1];
+}
+
+/** True when every chain of the service is in the kernel and each SVC chain carries the same hash. */
+export function serviceInstalled(s: ServiceRules, installed: InstalledNat): boolean {
+  for (const c of s.chains) {
+    if (!installed.chains.has(c.name)) return false;
+    if (c.name.startsWith(`${CHAIN_PREFIX}SVC-`) && installed.hashes.get(c.name) !== hashOf(c)) return false;
+  }
+  return true;
+}
+
+/**
+ * The first sync of an agent that finds corral's chains already in the kernel (it restarted): one
+ * `iptables-restore --noflush` that rewrites the base chains, only the services whose chains are
+ * missing or carry another content hash, and deletes corral chains no longer wanted. After a plain
+ * restart nothing changed and this is a few hundred rules instead of the whole table. Returns the
+ * text and how many services it rewrites.
+ */
+export function renderRestartSync(set: NatRuleSet, installed: InstalledNat): { text: string; rewritten: number } {
+  const wanted = new Set(chainNames(set));
+  const declare: string[] = [];
+  const rules: string[] = [];
+  for (const c of set.base) {
+    declare.push(c.name);
+    rules.push(...c.rules);
+  }
+  let rewritten = 0;
+  for (const s of set.services) {
+    if (serviceInstalled(s, installed)) continue;
+    rewritten++;
+    for (const c of s.chains) {
+      declare.push(c.name);
+      rules.push(...c.rules);
+    }
+  }
+  const stale = [...installed.chains].filter((c) => !wanted.has(c)).sort();
+  const lines = ['*nat'];
+  for (const c of [...declare, ...stale]) lines.push(`:${c} - [0:0]`);
+  lines.push(...rules);
+  for (const c of stale) lines.push(`-X ${c}`);
+  lines.push('COMMIT', '');
+  return { text: lines.join('\n'), rewritten };
 }
 
 function sameChains(a: readonly Chain[], b: readonly Chain[]): boolean {

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       if (!delta) await sleep(100);
     }
 
-    if (!full || !delta) {
+    if (!full || !delta || process.env['BENCH_VERBOSE']) {
       process.stdout.write(`agent log (proxy lines):\n${readFileSync(agent.logFile, 'utf8').split('\n').filter((l) => l.includes('proxy') || l.includes('error')).slice(-15).join('\n')}\n`);
     }
     const sortedPods = [...pods].sort((a, b) => a - b);

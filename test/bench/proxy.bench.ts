@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       chains = text.split('\n').filter((l) => l.startsWith(':')).length;
       rules = text.split('\n').filter((l) => l.startsWith('-A ')).length;
       fullBytes = text.length;
-      applier.invalidate();
+      applier.distrust(); // a complete rewrite every round (rounds after the first replace existing chains)
       const full = await applier.sync(set);
       fullApply.push(full.ms);
 
@@ -72,6 +72,23 @@ async function main(): Promise<void> {
       // Back to the base world for the next round (a second delta, not measured).
       await applier.sync(set);
     }
+    // An agent restart: a new applier finds every chain in place (content hashes match).
+    const restartApply: number[] = [];
+    const restartTotal: number[] = [];
+    const rewriteAll: number[] = [];
+    let rewritten = -1;
+    const base = buildNatRuleSet(world(undefined, 0));
+    for (let round = 0; round < ROUNDS; round++) {
+      const restarted = new IptablesApplier({ backend, prefix, timeoutMs: 120_000 });
+      const t = performance.now();
+      const r = await restarted.sync(base);
+      restartTotal.push(performance.now() - t);
+      restartApply.push(r.ms);
+      rewritten = r.rewrittenServices ?? -1;
+      // The same with nothing trusted: every chain rewritten (what every restart did before).
+      restarted.distrust();
+      rewriteAll.push((await restarted.sync(base)).ms);
+    }
     await applier.removeAll();
     const rows = [
       ['backend', backend],
@@ -83,12 +100,16 @@ async function main(): Promise<void> {
       ['delta (1 service): build + diff (median)', fmt(median(deltaRender))],
       ['delta (1 service): iptables-restore (median)', fmt(median(deltaApply))],
       ['delta: text size', `${deltaBytes} B`],
+      ['restart: iptables-restore (median)', `${fmt(median(restartApply))} (${rewritten} services rewritten)`],
+      ['restart: save + restore + jumps (median)', fmt(median(restartTotal))],
+      ['restart, everything rewritten: restore (median)', fmt(median(rewriteAll))],
       ['rounds', String(ROUNDS)],
     ];
     for (const [k, v] of rows) process.stdout.write(`${k!.padEnd(46)} ${v}\n`);
     process.stdout.write(`${JSON.stringify({
       bench: 'proxy', backend, services: SERVICES, endpointsPerService: 3, chains, rules,
       fullRenderMs: median(fullRender), fullApplyMs: median(fullApply), deltaRenderMs: median(deltaRender), deltaApplyMs: median(deltaApply),
+      restartApplyMs: median(restartApply), restartTotalMs: median(restartTotal), rewriteAllMs: median(rewriteAll),
     })}\n`);
   } finally {
     await exec(['ip', 'netns', 'delete', ns]);
