@@ -5,7 +5,6 @@
  * the others; each ends with a HostResult for the summary table.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { ApiClient } from '../../api/client/client.js';
 import type { Node } from '../../api/types.js';
 import type { AgentBundle } from '../bundle.js';
@@ -95,16 +94,17 @@ async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api
     await session.runOk('installing packages', 'DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND; apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"',
       { args: plan.installPackages, timeoutMs: 15 * 60_000 });
   }
-  if (plan.uploadBundle) await session.upload(readFileSync(bundle.path), bundle.sha256, NODE_PATHS.bundle, '0755');
+  if (plan.uploadBundle) await session.upload(bundle.path, bundle.sha256, NODE_PATHS.bundle, '0755');
 
   clock.enter('start');
   const token = o.access.nodeToken(`node ${plan.nodeName} (corral join ${plan.label})`);
-  if (!facts['node_password_sha256']) await session.writeFile(NODE_PATHS.nodePassword, randomBytes(24).toString('hex'), '0600');
   const files = agentFiles({
     serverUrl: plan.serverUrl, token, caPem: o.access.caPem, nodeName: plan.nodeName, nodeIp: plan.nodeIp,
     nodeBinary: facts['node_path'] || '/usr/bin/node', service: plan.service, bundleSha256: bundle.sha256, network: o.network,
   });
-  for (const f of files) await session.writeFile(f.path, f.content, f.mode);
+  // The identity secret is created once and then kept: it is what makes a re-join the same node.
+  if (!facts['node_password_sha256']) files.push({ path: NODE_PATHS.nodePassword, content: randomBytes(24).toString('hex'), mode: '0600' });
+  await session.writeFiles(files);
   await session.runOk('stopping the running agent', agentStopCommand(plan.service), { timeoutMs: 60_000 });
   const stoppedAt = (await api.tryGet<Node>('Node', undefined, plan.nodeName))?.metadata.resourceVersion;
   await session.runOk('starting the agent', agentStartCommand(plan.service), { timeoutMs: 60_000 });

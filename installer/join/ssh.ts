@@ -172,21 +172,25 @@ export class SshSession {
   }
 
   /**
-   * Uploads data over SFTP into a fresh private directory of the login user, checks its sha256 there,
-   * then installs it at dest (as root) with the given mode. A corrupted upload never reaches dest.
+   * Uploads a local file over SFTP (parallel requests) into a fresh private directory of the login
+   * user, checks its sha256 there, then installs it at dest (as root) with the given mode. A corrupted
+   * upload never reaches dest.
    */
-  async upload(data: Buffer, sha256: string, dest: string, mode: string): Promise<void> {
+  async upload(localPath: string, sha256: string, dest: string, mode: string): Promise<void> {
     const tmpDir = (await this.runUser('mktemp -d /tmp/corral-join.XXXXXX')).trim();
     try {
       const sftp = await this.sftp();
       try {
-        await new Promise<void>((resolve, reject) => sftp.writeFile(`${tmpDir}/upload`, data, (err) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, `${tmpDir}/upload`, { concurrency: 32, chunkSize: 32 * 1024 }, (err) => (err ? reject(err) : resolve())));
       } finally {
         sftp.end();
       }
-      const remote = (await this.runUser(`sha256sum ${shQuote(`${tmpDir}/upload`)}`)).split(' ')[0];
-      if (remote !== sha256) throw new Error(`upload of ${dest} is corrupt: sha256 ${remote ?? '?'} on the host, ${sha256} here`);
-      await this.runOk(`installing ${dest}`, 'mkdir -p "$(dirname "$2")" && install -m "$3" "$1" "$2.new" && mv -f "$2.new" "$2"', { args: [`${tmpDir}/upload`, dest, mode] });
+      await this.runOk(`installing ${dest}`,
+        'sum=$(sha256sum "$1" | cut -d" " -f1); [ "$sum" = "$4" ] || { echo "sha256 $sum on the host, $4 here" >&2; exit 9; }; ' +
+        'mkdir -p "$(dirname "$2")" && install -m "$3" "$1" "$2.new" && mv -f "$2.new" "$2"',
+        { args: [`${tmpDir}/upload`, dest, mode, sha256] }).catch((err: Error) => {
+        throw /sha256/.test(err.message) ? new Error(`upload of ${dest} is corrupt: ${err.message}`) : err;
+      });
     } finally {
       await this.runUser(`rm -rf ${shQuote(tmpDir)}`).catch(() => undefined);
     }
@@ -207,9 +211,20 @@ export class SshSession {
     });
   }
 
-  /** Writes a small file as root atomically with a mode (secrets never go through a world-readable temp file). */
+  /**
+   * Writes small files as root in one round trip, each atomically with its mode (umask 077 first, so
+   * a secret is never readable by others, not even for a moment).
+   */
+  async writeFiles(files: readonly { path: string; content: string; mode: string }[]): Promise<void> {
+    const script = ['umask 077', 'set -e', ...files.map((f) => {
+      const p = shQuote(f.path);
+      return `mkdir -p "$(dirname ${p})"; printf '%s' ${shQuote(Buffer.from(f.content).toString('base64'))} | base64 -d > ${p}.new; chmod ${f.mode} ${p}.new; mv -f ${p}.new ${p}`;
+    })].join('\n');
+    await this.runOk(`writing ${files.map((f) => f.path).join(', ')}`, script);
+  }
+
   async writeFile(path: string, content: string, mode: string): Promise<void> {
-    await this.runOk(`writing ${path}`, 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1.new" && chmod "$2" "$1.new" && mv -f "$1.new" "$1"', { input: content, args: [path, mode] });
+    await this.writeFiles([{ path, content, mode }]);
   }
 
   close(): void {

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { formatJoinToken, parseJoinToken } from '../../installer/token.js';
 import { parseTarget } from '../../installer/join/target.js';
 import { planSteps, renderPlan, type HostPlan } from '../../installer/join/plan.js';
-import { renderSummary } from '../../installer/join/progress.js';
+import { LineProgress, renderSummary, TtyProgress } from '../../installer/join/progress.js';
 import { agentServiceSpec, nodeNameFromHostname, renderTokenFile } from '../../installer/join/join.js';
 import { renderSupervisor, renderSystemdUnit, serviceStartCommand, shQuote } from '../../installer/service-files.js';
 import { TokenStore } from '../../server/auth/tokens.js';
@@ -98,6 +98,25 @@ test('service files: the token stays out of argv; quoting; systemd and superviso
   assert.is(shQuote('plain-word_1.2/x'), 'plain-word_1.2/x');
   assert.match(serviceStartCommand('corral-agent', true, '/usr/local/lib/corral'), 'systemctl restart corral-agent');
   assert.match(serviceStartCommand('corral-agent', false, '/usr/local/lib/corral'), '/usr/local/lib/corral/corral-agent.service.sh stop');
+});
+
+test('progress: a TTY redraws one line per host in place; plain output is one line per event', () => {
+  let screen = '';
+  const tty = new TtyProgress(['n1', 'pi@pi-2'], (t) => { screen += t; }, 80);
+  tty.phase('n1', 'upload', '1.0 MiB');
+  tty.finished({ label: 'pi@pi-2', nodeName: '', arch: '', board: '', result: 'failed', error: 'preflight failed:\n  cgroups', phases: {}, totalMs: 1200 });
+  tty.close();
+  const frames = screen.split('\x1b[2A');
+  assert.ok(frames.length >= 3, 'later frames move the cursor up over the 2 host lines');
+  const last = frames.at(-1)!;
+  assert.match(last, /\r\x1b\[2Kn1 {7}■■▶·· upload: 1\.0 MiB {2}\d+\.\ds\n/);
+  assert.match(last, '✗ failed in 1.2s: preflight failed:');
+  assert.not.match(last, 'cgroups');
+  let plain = '';
+  const lines = new LineProgress((t) => { plain += t; });
+  lines.phase('n1', 'connect', 'root@n1:22');
+  lines.finished({ label: 'n1', nodeName: 'n1', arch: 'arm64', board: '', result: 'joined', phases: {}, totalMs: 4100 });
+  assert.is(plain, '[n1] connect: root@n1:22\n[n1] joined in 4.1s\n');
 });
 
 test.run();
