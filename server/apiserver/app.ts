@@ -80,7 +80,10 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     const parsedPath = parseResourcePath(c.req.path);
     const access = parsedPath.kind === 'resource' ? { resource: parsedPath.target.info.plural, subresource: parsedPath.target.subresource } : undefined;
     if (!roleAllows(user.role, c.req.method, access)) {
-      return statusResponse(c, errors.forbidden(`User "${user.name}" cannot ${c.req.method.toLowerCase()} ${c.req.path}: the viewer role is read-only (no writes, exec, attach, proxy or Secrets)`));
+      const why = user.role === 'viewer'
+        ? 'the viewer role is read-only (no writes, exec, attach, proxy or Secrets)'
+        : 'a node token may only write what an agent writes (its Node, Leases, pod status, Events)';
+      return statusResponse(c, errors.forbidden(`User "${user.name}" cannot ${c.req.method.toLowerCase()} ${c.req.path}: ${why}`));
     }
     c.set('user', user);
     return next();

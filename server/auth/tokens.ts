@@ -148,12 +148,37 @@ const ACTING_SUBRESOURCES = new Set(['exec', 'attach', 'portforward', 'proxy']);
 const VIEWER_HIDDEN_RESOURCES = new Set(['secrets']);
 
 /**
- * Whether a role may make a request. Viewers get GET/HEAD only (list, get, watch, logs), never an
- * acting subresource, never Secrets.
+ * What an agent (node role) may change: its Node and its status, Leases (heartbeats), pod status and
+ * pod deletion (the final grace-0 delete after stopping containers), Events, and the Secret holding its
+ * kubelet endpoint's credentials. It may read everything (pods' Secret and ConfigMap volumes), but
+ * not create workloads, delete namespaces or exec into pods: a stolen join token is not an admin token.
+ */
+const NODE_WRITABLE: Record<string, ReadonlySet<string>> = {
+  nodes: new Set(['POST', 'PUT', 'PATCH', 'DELETE']),
+  'nodes/status': new Set(['PUT', 'PATCH']),
+  leases: new Set(['POST', 'PUT', 'PATCH', 'DELETE']),
+  'pods/status': new Set(['PUT', 'PATCH']),
+  pods: new Set(['DELETE']),
+  events: new Set(['POST', 'PUT', 'PATCH']),
+  secrets: new Set(['POST', 'PUT', 'PATCH']),
+};
+
+/**
+ * Whether a role may make a request. Admins may do anything. Viewers get GET/HEAD only (list, get,
+ * watch, logs), never an acting subresource, never Secrets. Nodes read everything and write only what
+ * an agent writes (NODE_WRITABLE).
  */
 export function roleAllows(role: TokenRole, method: string, target?: AccessTarget): boolean {
-  if (role !== 'viewer') return true;
-  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (role === 'admin') return true;
+  const read = method === 'GET' || method === 'HEAD';
+  if (role === 'node') {
+    if (!target) return true;
+    if (target.subresource !== undefined && ACTING_SUBRESOURCES.has(target.subresource)) return false;
+    if (read) return true;
+    const key = target.subresource ? `${target.resource}/${target.subresource}` : target.resource;
+    return NODE_WRITABLE[key]?.has(method) ?? false;
+  }
+  if (!read) return false;
   if (!target) return true;
   if (VIEWER_HIDDEN_RESOURCES.has(target.resource)) return false;
   return target.subresource === undefined || !ACTING_SUBRESOURCES.has(target.subresource);

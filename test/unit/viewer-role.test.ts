@@ -24,12 +24,28 @@ test('viewer may not write, act on workloads, or read Secrets', () => {
   assert.not.ok(roleAllows('viewer', 'GET', { resource: 'secrets' }));
 });
 
-test('admin and node roles are not limited by roleAllows', () => {
-  for (const role of ['admin', 'node'] as const) {
-    assert.ok(roleAllows(role, 'DELETE', { resource: 'pods' }));
-    assert.ok(roleAllows(role, 'GET', { resource: 'pods', subresource: 'exec' }));
-    assert.ok(roleAllows(role, 'GET', { resource: 'secrets' }));
-  }
+test('admin is not limited by roleAllows', () => {
+  assert.ok(roleAllows('admin', 'DELETE', { resource: 'pods' }));
+  assert.ok(roleAllows('admin', 'GET', { resource: 'pods', subresource: 'exec' }));
+  assert.ok(roleAllows('admin', 'DELETE', { resource: 'namespaces' }));
+});
+
+test('node tokens read everything and write only what an agent writes', () => {
+  assert.ok(roleAllows('node', 'GET', { resource: 'secrets' }), 'secret volumes');
+  assert.ok(roleAllows('node', 'GET', { resource: 'pods', subresource: 'log' }));
+  assert.ok(roleAllows('node', 'POST', { resource: 'nodes' }));
+  assert.ok(roleAllows('node', 'PATCH', { resource: 'nodes', subresource: 'status' }));
+  assert.ok(roleAllows('node', 'PUT', { resource: 'leases' }));
+  assert.ok(roleAllows('node', 'PATCH', { resource: 'pods', subresource: 'status' }));
+  assert.ok(roleAllows('node', 'DELETE', { resource: 'pods' }));
+  assert.ok(roleAllows('node', 'POST', { resource: 'events' }));
+  assert.not.ok(roleAllows('node', 'POST', { resource: 'pods' }), 'no creating workloads');
+  assert.not.ok(roleAllows('node', 'PATCH', { resource: 'pods' }), 'no changing pod specs');
+  assert.not.ok(roleAllows('node', 'POST', { resource: 'deployments' }));
+  assert.not.ok(roleAllows('node', 'DELETE', { resource: 'namespaces' }));
+  assert.not.ok(roleAllows('node', 'PATCH', { resource: 'services' }));
+  assert.not.ok(roleAllows('node', 'GET', { resource: 'pods', subresource: 'exec' }), 'no exec');
+  assert.not.ok(roleAllows('node', 'POST', { resource: 'pods', subresource: 'eviction' }));
 });
 
 test.run();
