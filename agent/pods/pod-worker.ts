@@ -8,6 +8,7 @@
  * What must survive an agent restart (attempt numbers, start times, last terminations) is kept in
  * `<pods>/<uid>/state.json`, written only when a container starts or exits.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiClient } from '../../api/client/client.js';
@@ -89,6 +90,8 @@ export class PodWorker {
   private timer: NodeJS.Timeout | undefined;
   /** Set once everything of the pod is removed; the manager then forgets the worker. */
   finished = false;
+  /** When this agent first saw the pod (performance.now()), for the start-latency log. */
+  private readonly seenAt = performance.now();
 
   constructor(private readonly ctx: PodContext, pod: Pod, private readonly onFinished: (w: PodWorker) => void) {
     this.uid = pod.metadata.uid!;
@@ -347,6 +350,7 @@ export class PodWorker {
   private async startContainer(pod: Pod, c: Container, rec: ContainerRecord): Promise<void> {
     const attempt = rec.created ? rec.attempt + 1 : rec.attempt;
     const oldId = rec.created ? containerId(this.uid, c.name, rec.attempt) : undefined;
+    const t0 = performance.now();
     try {
       await this.ctx.images.ensure(pod, c);
     } catch (err) {
@@ -370,8 +374,10 @@ export class PodWorker {
       this.ctx.track(oldId, undefined);
       rec.lastTermination = rec.terminated;
     }
-    // A container of this attempt may exist from a start interrupted by an agent restart.
-    await this.ctx.runtime.remove(spec.id).catch(() => undefined);
+    // A container of this attempt may exist from a start interrupted by an agent restart. The driver
+    // makes its state dir before the container and removes it after, so without the dir there is
+    // nothing to clear (three ctr calls saved on every start).
+    if (existsSync(this.ctx.runtime.containerDir(spec.id))) await this.ctx.runtime.remove(spec.id).catch(() => undefined);
     rec.attempt = attempt;
     rec.created = true;
     rec.terminated = undefined;
@@ -396,6 +402,7 @@ export class PodWorker {
       this.kickAfter(b.delayMs + 10);
       return;
     }
+    const ranMs = performance.now() - t0;
     this.ctx.tasks.invalidate();
     rec.running = true;
     rec.waiting = undefined;
@@ -404,6 +411,7 @@ export class PodWorker {
     await this.saveState();
     if (!rec.init) this.startProbes(pod, c, rec, spec.id);
     else rec.started = true;
+    log.debug('agent', 'container started', { pod: this.describe(), container: c.name, attempt, startMs: Math.round(ranMs), sinceSeenMs: Math.round(performance.now() - this.seenAt) });
   }
 
   private startFailed(rec: ContainerRecord, reason: string, message: string): void {

@@ -239,10 +239,9 @@ export class ContainerdRuntime {
         created = true;
         await this.ctr.call(['containers', 'create', '--config', configPath, ...labelArgs, spec.id], opts);
       }
-      // The container now references the snapshot; the mount's 24 h lease is no longer needed.
-      await this.ctr.call(['leases', 'rm', rootfs], opts).catch((err: unknown) => {
-        if (!isRuntimeError(err, 'NotFound')) throw err;
-      });
+      // The container now references the snapshot; the mount's 24 h lease is no longer needed. Dropped
+      // off the start path (nothing waits for it); if it fails, the lease expires by itself.
+      void this.ctr.call(['leases', 'rm', rootfs]).catch(() => undefined);
     } catch (err) {
       if (!(err instanceof RuntimeError && err.code === 'AlreadyExists')) {
         if (created) await this.removeContainerRecord(spec.id).catch(() => undefined);

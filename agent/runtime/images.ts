@@ -90,8 +90,16 @@ export function parseImageList(stdout: string): ImageSummary[] {
 export class ImageService {
   /** Image configs by manifest/index digest: content is immutable, so this never goes stale. */
   private readonly configCache = new Map<string, ImageConfig>();
+  /**
+   * Images known to be present, by reference, for a short while: one container start asks three
+   * times (pull policy, image config, imageID) and 30 pods of one image ask 90 times, each a
+   * `ctr images ls`. Only presence is cached (an image that appears is seen at once); pulls, imports
+   * and removals through this service update it; an image removed behind our back is noticed within
+   * `presentTtlMs` (the start then fails and is retried).
+   */
+  private readonly present = new Map<string, { summary: ImageSummary; at: number }>();
 
-  constructor(private readonly ctr: Ctr) {}
+  constructor(private readonly ctr: Ctr, private readonly presentTtlMs = 10_000) {}
 
   async list(opts: CallOptions = {}): Promise<ImageSummary[]> {
     const { stdout } = await this.ctr.call(['images', 'ls'], opts);
@@ -101,8 +109,13 @@ export class ImageService {
   /** The image with exactly this (normalised) reference, or undefined. */
   async get(image: string, opts: CallOptions = {}): Promise<ImageSummary | undefined> {
     const ref = normalizeImageRef(image);
+    const cached = this.present.get(ref);
+    if (cached && Date.now() - cached.at < this.presentTtlMs) return cached.summary;
     const { stdout } = await this.ctr.call(['images', 'ls', `name==${ref}`], opts);
-    return parseImageList(stdout).find((i) => i.ref === ref);
+    const found = parseImageList(stdout).find((i) => i.ref === ref);
+    if (found) this.present.set(ref, { summary: found, at: Date.now() });
+    else this.present.delete(ref);
+    return found;
   }
 
   async exists(image: string, opts: CallOptions = {}): Promise<boolean> {
@@ -114,6 +127,7 @@ export class ImageService {
    * brought in, as ctr reports them ("unpacking REF (sha256:...)").
    */
   async importTarball(path: string, opts: CallOptions = {}): Promise<string[]> {
+    this.present.clear();
     const { stdout } = await this.ctr.call(['images', 'import', path], { timeoutMs: 300_000, ...opts });
     return [...stdout.matchAll(/unpacking (\S+) \(sha256:/g)].map((m) => m[1]!);
   }
@@ -130,12 +144,14 @@ export class ImageService {
     if (opts.credentials) args.push('--user', `${opts.credentials.username}:${opts.credentials.password}`);
     args.push(ref);
     await this.ctr.call(args, { timeoutMs: 600_000, ...opts });
+    this.present.delete(ref);
     const pulled = await this.get(ref, opts);
     if (!pulled) throw new RuntimeError('NotFound', `image ${ref} not listed after a successful pull`, 'images pull');
     return pulled;
   }
 
   async remove(image: string, opts: CallOptions = {}): Promise<void> {
+    this.present.delete(normalizeImageRef(image));
     await this.ctr.call(['images', 'rm', normalizeImageRef(image)], opts);
   }
 

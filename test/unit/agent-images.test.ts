@@ -1,0 +1,60 @@
+/**
+ * The image presence cache of the containerd driver: a container start asks for the same image three
+ * times (pull policy, config, imageID) and 30 pods of one image ask 90 times; only the first costs a
+ * `ctr images ls`. Absence is never cached, and pulls/removals/imports through the driver refresh it.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ImageService } from '../../agent/runtime/images.js';
+import type { Ctr } from '../../agent/runtime/ctr.js';
+
+const LS_HEADER = 'REF TYPE DIGEST SIZE PLATFORMS LABELS';
+const BUSYBOX = 'docker.io/library/busybox:latest application/vnd.oci.image.manifest.v1+json sha256:aaaa 1.2 MiB linux/amd64 -';
+
+function fakeCtr(present: { value: boolean }): { ctr: Ctr; calls: string[][] } {
+  const calls: string[][] = [];
+  const ctr = {
+    async call(args: readonly string[]) {
+      calls.push([...args]);
+      if (args[0] === 'images' && args[1] === 'ls') return { code: 0, signal: null, stdout: `${LS_HEADER}\n${present.value ? BUSYBOX : ''}\n`, stderr: '', timedOut: false, aborted: false };
+      return { code: 0, signal: null, stdout: '', stderr: '', timedOut: false, aborted: false };
+    },
+  } as unknown as Ctr;
+  return { ctr, calls };
+}
+
+test('a present image is listed once for many questions', async () => {
+  const present = { value: true };
+  const { ctr, calls } = fakeCtr(present);
+  const images = new ImageService(ctr);
+  for (let i = 0; i < 90; i++) assert.ok(await images.exists('busybox'));
+  assert.is(calls.filter((c) => c[1] === 'ls').length, 1);
+});
+
+test('absence is not cached: an image that appears is seen at once', async () => {
+  const present = { value: false };
+  const { ctr, calls } = fakeCtr(present);
+  const images = new ImageService(ctr);
+  assert.not.ok(await images.exists('busybox'));
+  present.value = true;
+  assert.ok(await images.exists('busybox'));
+  assert.is(calls.filter((c) => c[1] === 'ls').length, 2);
+});
+
+test('removal through the driver, and the time limit, make it ask again', async () => {
+  const present = { value: true };
+  const { ctr, calls } = fakeCtr(present);
+  const images = new ImageService(ctr, 50);
+  assert.ok(await images.exists('busybox'));
+  present.value = false;
+  await images.remove('busybox');
+  assert.not.ok(await images.exists('busybox'), 'removed: listed again');
+  present.value = true;
+  assert.ok(await images.exists('busybox'));
+  await new Promise((r) => setTimeout(r, 60));
+  present.value = false;
+  assert.not.ok(await images.exists('busybox'), 'removed behind our back: noticed after the time limit');
+  assert.is(calls.filter((c) => c[1] === 'ls').length, 4);
+});
+
+test.run();
