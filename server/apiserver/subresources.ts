@@ -7,7 +7,7 @@ import type { KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import type { Pod, PodDisruptionBudget, Scale } from '../../api/types.js';
 import { apiVersionOf, resourceForKind, type ResourceInfo } from '../../api/resources.js';
-import { errors } from '../../api/status.js';
+import { errors, StatusError } from '../../api/status.js';
 import { labelSelectorFromObject, labelSelectorToString, matchesLabels } from '../../api/selectors.js';
 import { decodeObject, isPlainObject, mediaType, readBody } from './body.js';
 import type { Registry, RequestUser, WriteOptions } from './registry.js';
@@ -47,7 +47,8 @@ export class Subresources {
     const method = c.req.method;
     const sub = subresource!;
     if (!info.subresources.some((s) => s.name === sub)) {
-      throw errors.notFound(`${info.plural}/${sub}`, r.name);
+      // No such route upstream: the generic 404, whatever the object.
+      throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     }
     switch (sub) {
       case 'status':

@@ -212,4 +212,23 @@ it('field selectors: unsupported labels are 400, boolean labels treat a missing 
   assert.equal(await names(`${events}?fieldSelector=source%3Dkubelet`), ['fs-ev']);
 });
 
+it('HTTP edge cases: unknown subresource 404, PUT/PATCH on a collection 405, HEAD, YAML bodies, unknown media type 415', async ({ http }) => {
+  expectCode(await send(http, 'POST', CM, { metadata: { name: 'edge' } }), 201);
+  const unknown = await send(http, 'GET', `${CM}/edge/foo`);
+  expectCode(unknown, 404, 'NotFound');
+  assert.is(unknown.json['message'], 'the server could not find the requested resource');
+  expectCode(await send(http, 'GET', `${CM}/missing/foo`), 404, 'NotFound');
+  expectCode(await send(http, 'PUT', CM, { metadata: { name: 'edge' } }), 405, 'MethodNotAllowed');
+  expectCode(await send(http, 'PATCH', CM, {}, 'application/merge-patch+json'), 405, 'MethodNotAllowed');
+  expectCode(await send(http, 'POST', `${CM}/edge`, {}), 405, 'MethodNotAllowed');
+  const head = await http.request({ method: 'HEAD', path: `${CM}/edge` });
+  assert.is(head.status, 200);
+  assert.is(await head.text(), '');
+  const yaml = await send(http, 'POST', CM, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: "1"\n', 'application/yaml');
+  expectCode(yaml, 201);
+  assert.equal(yaml.json['data'], { a: '1' });
+  expectCode(await send(http, 'POST', CM, 'metadata: [', 'application/yaml'), 400, 'BadRequest');
+  expectCode(await send(http, 'POST', CM, '<x/>', 'application/xml'), 415, 'UnsupportedMediaType');
+});
+
 it.run();
