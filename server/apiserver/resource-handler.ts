@@ -225,7 +225,8 @@ export class ResourceHandler {
     };
     const timeoutSeconds = intParam(q, 'timeoutSeconds');
     // Upstream closes idle watches after 30–60 min so clients rebalance; do the same.
-    const timeoutMs = timeoutSeconds !== undefined ? timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
+    // `timeoutSeconds=0` means no explicit timeout upstream, not "end at once".
+    const timeoutMs = timeoutSeconds ? timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
     const stream = watchBody({
       events,

@@ -231,4 +231,25 @@ it('HTTP edge cases: unknown subresource 404, PUT/PATCH on a collection 405, HEA
   expectCode(await send(http, 'POST', CM, '<x/>', 'application/xml'), 415, 'UnsupportedMediaType');
 });
 
+it('watch with timeoutSeconds=0 stays open (0 means the default timeout, not an immediate end)', async ({ http }) => {
+  const list = await send(http, 'GET', CM);
+  const rv = (list.json['metadata'] as { resourceVersion: string }).resourceVersion;
+  const abort = new AbortController();
+  const res = await http.request({ method: 'GET', path: `${CM}?watch=true&resourceVersion=${rv}&timeoutSeconds=0`, signal: abort.signal });
+  assert.is(res.status, 200);
+  const lines: string[] = [];
+  const reading = (async () => {
+    try {
+      for await (const chunk of res.body) lines.push(...String(chunk).split('\n').filter((l) => l.trim() !== ''));
+    } catch { /* aborted */ }
+    return 'ended';
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+  expectCode(await send(http, 'POST', CM, { metadata: { name: 'after-zero-timeout' } }), 201);
+  const outcome = await Promise.race([reading, new Promise((r) => setTimeout(() => r('open'), 1500))]);
+  abort.abort();
+  assert.is(outcome, 'open', 'the stream must not end by itself');
+  assert.ok(lines.some((l) => l.includes('after-zero-timeout')), `event delivered: ${lines.join('\n')}`);
+});
+
 it.run();
