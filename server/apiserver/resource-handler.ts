@@ -11,7 +11,7 @@ import { toTable } from './tables.js';
 import { resolveFieldSelector } from './field-labels.js';
 import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, parseYamlBody, readBody } from './body.js';
 import { applyConfiguration, managedFieldsForCreate } from './server-side-apply.js';
-import { checkObjectTypes } from './schema.js';
+import { checkDeleteOptionsTypes, checkObjectTypes } from './schema.js';
 import { clone } from '../../api/object-util.js';
 import type { Registry, WriteOptions, RequestUser } from './registry.js';
 import type { RequestTarget } from './request-info.js';
@@ -127,6 +127,8 @@ export class ResourceHandler {
 
     if (method === 'DELETE') {
       const options = await this.deleteOptions(c, q);
+      // `kubectl delete --dry-run=server` puts dryRun in the DeleteOptions body, not the query.
+      if (options.dryRun?.includes('All') && !q.getAll('dryRun').includes('All')) q.append('dryRun', 'All');
       if (name === undefined) {
         const list = await reg.deleteCollection(info, namespace, parseSelectors(info, q), options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
         return c.json(list);
@@ -188,9 +190,20 @@ export class ResourceHandler {
   }
 
   private async deleteOptions(c: Context, q: URLSearchParams): Promise<DeleteOptions> {
-    const body = decodeDeleteOptions(await readBody(c.req.raw), mediaType(c.req.raw)) as DeleteOptions;
-    const grace = intParam(q, 'gracePeriodSeconds');
-    if (grace !== undefined) body.gracePeriodSeconds = grace;
+    const decoded = decodeDeleteOptions(await readBody(c.req.raw), mediaType(c.req.raw));
+    checkDeleteOptionsTypes(decoded);
+    const body = decoded as DeleteOptions;
+    const graceParam = q.get('gracePeriodSeconds');
+    if (graceParam !== null && graceParam !== '') {
+      const grace = Number(graceParam);
+      if (!Number.isInteger(grace)) throw errors.badRequest(`invalid value for gracePeriodSeconds: "${graceParam}"`);
+      body.gracePeriodSeconds = grace;
+    }
+    // Upstream treats a negative grace period as 1 s.
+    if (body.gracePeriodSeconds !== undefined && body.gracePeriodSeconds < 0) body.gracePeriodSeconds = 1;
+    if (body.dryRun !== undefined && body.dryRun.some((d) => d !== 'All')) {
+      throw errors.badRequest(`unsupported dryRun value ${JSON.stringify(body.dryRun)}: only "All" is supported`);
+    }
     const policy = q.get('propagationPolicy');
     if (policy) body.propagationPolicy = policy as NonNullable<DeleteOptions['propagationPolicy']>;
     if (body.propagationPolicy && !['Orphan', 'Background', 'Foreground'].includes(body.propagationPolicy)) {

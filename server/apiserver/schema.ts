@@ -451,3 +451,18 @@ export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown
     throw new StatusError(400, 'BadRequest', `${info.kind} in version "${version}" cannot be handled as a ${info.kind}: ${err.message}`);
   }
 }
+
+const deleteOptions = obj('DeleteOptions', {
+  kind: 'string', apiVersion: 'string', gracePeriodSeconds: 'int64', propagationPolicy: 'string', orphanDependents: 'bool',
+  preconditions: obj('Preconditions', { uid: 'string', resourceVersion: 'string' }), dryRun: strings,
+});
+
+/** Checks a DELETE body as Go decodes DeleteOptions (400 `json: cannot unmarshal ...`). */
+export function checkDeleteOptionsTypes(body: Record<string, unknown>): void {
+  try {
+    check(body, deleteOptions, { struct: 'DeleteOptions', path: '' });
+  } catch (err) {
+    if (!(err instanceof TypeMismatch)) throw err;
+    throw new StatusError(400, 'BadRequest', err.message);
+  }
+}

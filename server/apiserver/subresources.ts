@@ -13,6 +13,7 @@ import { decodeObject, isPlainObject, mediaType, readBody } from './body.js';
 import type { Registry, RequestUser, WriteOptions } from './registry.js';
 import type { RequestTarget } from './request-info.js';
 import { applyPatch, patchTypeOf } from './patch.js';
+import { checkDeleteOptionsTypes } from './schema.js';
 
 /** Streams container logs and runs exec sessions on the node that runs a pod (the agent does it). */
 export interface PodConnector {
@@ -176,8 +177,10 @@ export class Subresources {
         }
       }
     }
-    const opts = body?.deleteOptions ?? {};
-    await this.registry.delete(podInfo, namespace, r.name, opts, this.opts(r.q, r.user));
+    const opts = isPlainObject(body?.deleteOptions) ? body.deleteOptions : {};
+    checkDeleteOptionsTypes(opts);
+    const dryRun = Array.isArray(opts['dryRun']) && opts['dryRun'].includes('All');
+    await this.registry.delete(podInfo, namespace, r.name, opts, { ...this.opts(r.q, r.user), ...(dryRun ? { dryRun: true } : {}) });
     return c.json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
   }
 

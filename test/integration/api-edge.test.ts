@@ -252,4 +252,20 @@ it('watch with timeoutSeconds=0 stays open (0 means the default timeout, not an 
   assert.ok(lines.some((l) => l.includes('after-zero-timeout')), `event delivered: ${lines.join('\n')}`);
 });
 
+it('DeleteOptions bodies: wrong types are 400, dryRun in the body deletes nothing, a negative grace period is 1 s', async ({ http }) => {
+  expectCode(await send(http, 'POST', CM, { metadata: { name: 'del-opts' } }), 201);
+  for (const body of [{ gracePeriodSeconds: 'x' }, { gracePeriodSeconds: 1.5 }, { preconditions: 'x' }, { preconditions: { uid: 5 } }, { dryRun: 'All' }]) {
+    expectCode(await send(http, 'DELETE', `${CM}/del-opts`, body), 400, 'BadRequest');
+  }
+  expectCode(await send(http, 'DELETE', `${CM}/del-opts`, { kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'] }), 200);
+  expectCode(await send(http, 'GET', `${CM}/del-opts`), 200);
+
+  const pods = '/api/v1/namespaces/default/pods';
+  expectCode(await send(http, 'POST', pods, { metadata: { name: 'negative-grace' }, spec: { containers: [{ name: 'c', image: 'x' }] } }), 201);
+  expectCode(await send(http, 'POST', `${pods}/negative-grace/binding`, { metadata: { name: 'negative-grace' }, target: { kind: 'Node', name: 'node-a' } }), 201);
+  const r = await send(http, 'DELETE', `${pods}/negative-grace`, { gracePeriodSeconds: -5 });
+  expectCode(r, 200);
+  assert.is((r.json['metadata'] as Record<string, unknown>)['deletionGracePeriodSeconds'], 1);
+});
+
 it.run();

@@ -114,4 +114,12 @@ it('apply --server-side over raw HTTP: fieldManager is required, force is apply-
   assert.is(wrongName.status, 400);
 });
 
+it('delete --dry-run=server deletes nothing (dryRun travels in the DeleteOptions body)', async ({ server }) => {
+  ok(await kubectl(server, ['create', 'configmap', 'keep-me', '--from-literal=a=b']), 'create');
+  ok(await kubectl(server, ['delete', 'configmap', 'keep-me', '--dry-run=server']), 'dry-run delete');
+  ok(await kubectl(server, ['get', 'configmap', 'keep-me']), 'still there');
+  ok(await kubectl(server, ['delete', 'configmap', 'keep-me']), 'real delete');
+  assert.match(fails(await kubectl(server, ['get', 'configmap', 'keep-me']), 'gone'), 'configmaps "keep-me" not found');
+});
+
 it.run();
