@@ -222,6 +222,8 @@ export class ResourceHandler {
     outgoing?.once('close', () => abort.abort());
     c.req.raw.signal?.addEventListener('abort', () => abort.abort());
     const resourceVersion = q.get('resourceVersion') ?? '';
+    // A malformed resourceVersion is a plain 400, before the stream starts (as upstream).
+    if (resourceVersion !== '' && !/^\d+$/.test(resourceVersion)) throw errors.badRequest(`invalid resource version "${resourceVersion}"`);
     const startRevision = resourceVersion && resourceVersion !== '0' ? Number(resourceVersion) : this.o.registry.currentRevision(info);
     const events = this.o.registry.watch(info, namespace, {
       ...selectors,

@@ -120,6 +120,8 @@ it('list resourceVersion semantics: too large is 504 Timeout, bad resourceVersio
   }
   expectCode(await send(http, 'GET', `${CM}?resourceVersion=${current}&resourceVersionMatch=NotOlderThan`), 200);
   expectCode(await send(http, 'GET', `${CM}?resourceVersion=${current}&resourceVersionMatch=Exact`), 200);
+  expectCode(await send(http, 'GET', `${CM}?resourceVersion=abc`), 400, 'BadRequest');
+  expectCode(await send(http, 'GET', `${CM}?watch=true&resourceVersion=abc`), 400, 'BadRequest');
   const cases: [string, string][] = [
     ['resourceVersionMatch=Exact', 'resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided'],
     ['resourceVersionMatch=Exact&resourceVersion=0', 'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'],
