@@ -122,4 +122,51 @@ it('delete --dry-run=server deletes nothing (dryRun travels in the DeleteOptions
   assert.match(fails(await kubectl(server, ['get', 'configmap', 'keep-me']), 'gone'), 'configmaps "keep-me" not found');
 });
 
+it('label/annotate conflicts, stale --resource-version, patch directives, set image', async ({ server }) => {
+  ok(await kubectl(server, ['create', 'deployment', 'tools', '--image=nginx:1.27']), 'create');
+  assert.match(fails(await kubectl(server, ['label', 'deploy', 'tools', 'app=other']), 'label'), "'app' already has a value (tools), and --overwrite is false");
+  ok(await kubectl(server, ['label', 'deploy', 'tools', 'app=other', '--overwrite']), 'label --overwrite');
+  assert.match(fails(await kubectl(server, ['annotate', 'deploy', 'tools', 'a=b', '--resource-version=1']), 'stale annotate'),
+    'Error from server (Conflict): Operation cannot be fulfilled on deployments.apps "tools": the object has been modified');
+  ok(await kubectl(server, ['patch', 'deploy', 'tools', '-p', '{"spec":{"strategy":{"$retainKeys":["type"],"type":"Recreate"}}}']), 'retainKeys');
+  ok(await kubectl(server, ['patch', 'deploy', 'tools', '--type=merge', '-p', '{"metadata":{"finalizers":["example.com/a","example.com/b"]}}']), 'finalizers');
+  ok(await kubectl(server, ['patch', 'deploy', 'tools', '-p', '{"metadata":{"$deleteFromPrimitiveList/finalizers":["example.com/a"]}}']), 'deleteFromPrimitiveList');
+  ok(await kubectl(server, ['set', 'image', 'deploy/tools', 'nginx=nginx:1.28']), 'set image');
+  const d = JSON.parse(ok(await kubectl(server, ['get', 'deploy', 'tools', '-o', 'json']), 'get')) as Record<string, any>;
+  assert.equal(d['spec']['strategy'], { type: 'Recreate' });
+  assert.equal(d['metadata']['finalizers'], ['example.com/b']);
+  assert.is(d['spec']['template']['spec']['containers'][0]['image'], 'nginx:1.28');
+  ok(await kubectl(server, ['patch', 'deploy', 'tools', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']), 'clear finalizers');
+});
+
+it('delete waits for finalizers, wait --for=condition, pagination, sorting and graceful failures', async ({ server }) => {
+  ok(await kubectl(server, ['create', 'configmap', 'held']), 'create');
+  ok(await kubectl(server, ['patch', 'configmap', 'held', '--type=merge', '-p', '{"metadata":{"finalizers":["example.com/hold"]}}']), 'finalizer');
+  const started = Date.now();
+  const deleting = kubectl(server, ['delete', 'configmap', 'held', '--timeout=20s']);
+  await new Promise((r) => setTimeout(r, 1500));
+  ok(await kubectl(server, ['patch', 'configmap', 'held', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']), 'release');
+  ok(await deleting, 'delete');
+  assert.ok(Date.now() - started >= 1500, 'delete waited for the finalizer');
+
+  ok(await kubectl(server, ['create', 'deployment', 'waiter', '--image=nginx']), 'create waiter');
+  const waiting = kubectl(server, ['wait', '--for=condition=Available', 'deploy/waiter', '--timeout=20s']);
+  await new Promise((r) => setTimeout(r, 1000));
+  ok(await kubectl(server, ['patch', 'deploy', 'waiter', '--subresource=status', '--type=merge', '-p',
+    '{"status":{"conditions":[{"type":"Available","status":"True","reason":"R","message":"m","lastTransitionTime":"2026-01-01T00:00:00Z","lastUpdateTime":"2026-01-01T00:00:00Z"}]}}']), 'status');
+  assert.match(ok(await waiting, 'wait'), 'condition met');
+
+  for (const n of ['pc', 'pa', 'pb']) ok(await kubectl(server, ['create', 'configmap', n]), `create ${n}`);
+  const chunked = ok(await kubectl(server, ['get', 'configmaps', '--chunk-size=2', '-o', 'name']), 'chunked');
+  for (const n of ['pa', 'pb', 'pc']) assert.match(chunked, `configmap/${n}`);
+  const sorted = ok(await kubectl(server, ['get', 'configmaps', '--sort-by=.metadata.name', '-o', 'custom-columns=N:.metadata.name', '--no-headers']), 'sorted');
+  const names = sorted.trim().split('\n').filter((n) => /^p[abc]$/.test(n));
+  assert.equal(names, ['pa', 'pb', 'pc']);
+
+  assert.match(fails(await kubectl(server, ['top', 'pod']), 'top'), 'Metrics API not available');
+  assert.ok((await kubectl(server, ['explain', 'pods'])).code !== -1, 'explain ends');
+  const raw = JSON.parse(ok(await kubectl(server, ['get', '--raw', '/api/v1/namespaces/default/configmaps/pa']), 'raw')) as { kind: string };
+  assert.is(raw.kind, 'ConfigMap');
+});
+
 it.run();
