@@ -15,6 +15,7 @@ SRC="$(cd "$(dirname "$0")/.." && pwd)"
 [ -f "$SRC/package.json" ] && [ -d "$SRC/server" ] || die "run it from a corral checkout ($SRC has no package.json/server)"
 PREFIX=/usr/local/lib/corral
 DATA_DIR="${CORRAL_DATA_DIR:-/var/lib/corral}"
+BIN_DIR="${CORRAL_BIN_DIR:-/usr/local/bin}"
 export DEBIAN_FRONTEND=noninteractive
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -62,9 +63,9 @@ rm -rf "$PREFIX/dist"
 (
   cd "$PREFIX"
   # sqlite3's native addon comes prebuilt; where none fits, node-gyp builds it and needs a compiler.
-  if ! npm ci --no-audit --no-fund --include=dev >/dev/null 2>npm-ci.log; then
+  if ! npm ci --prefer-offline --no-audit --no-fund --include=dev >/dev/null 2>npm-ci.log; then
     apt_install python3 make g++
-    npm ci --no-audit --no-fund --include=dev >/dev/null 2>npm-ci.log || { cat npm-ci.log >&2; die "npm ci failed"; }
+    npm ci --prefer-offline --no-audit --no-fund --include=dev >/dev/null 2>npm-ci.log || { cat npm-ci.log >&2; die "npm ci failed"; }
   fi
   rm -f npm-ci.log
   # tsc emits even when a file has type errors; what matters is that the program is there.
@@ -75,7 +76,8 @@ rm -rf "$PREFIX/dist"
   npm prune --omit=dev --no-audit --no-fund >/dev/null
 )
 chmod +x "$PREFIX/dist/server/cli.js"
-ln -sf "$PREFIX/dist/server/cli.js" /usr/local/bin/corral
+mkdir -p "$BIN_DIR"
+ln -sf "$PREFIX/dist/server/cli.js" "$BIN_DIR/corral"
 
 step "starting corral"
 exec node "$PREFIX/dist/installer/service.js" --data-dir "$DATA_DIR" --cli "$PREFIX/dist/server/cli.js" --lib-dir "$PREFIX" -- "$@"

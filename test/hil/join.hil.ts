@@ -3,7 +3,7 @@
  * Run on the server machine after `sudo bash installer/install.sh`, as root:
  *
  *   CORRAL_HIL_HOSTS=pi@pi-1,pi@pi-2,pi@pi-3 [CORRAL_HIL_SUDO=1] [CORRAL_HIL_SSH_KEY=~/.ssh/id_ed25519]
- *   [CORRAL_HIL_NODE_LOSS=1] node dist/test/hil/join.hil.js
+ *   [CORRAL_HIL_NODE_LOSS=1] [CORRAL_HIL_JOIN_ARGS='--install-deps'] node dist/test/hil/join.hil.js
  *
  * Never part of CI (which uses the lab): it talks to the machines named, and only to them. See
  * docs/hil.md. Ends with `N passed, N failed`; exits non-zero when a scenario failed.
@@ -27,6 +27,8 @@ const SUDO = process.env['CORRAL_HIL_SUDO'] === '1';
 const KEY = process.env['CORRAL_HIL_SSH_KEY'];
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'cli.js');
 
+/** Extra `corral join` flags, e.g. `--install-deps` or `--netns-prefix lab-`. */
+const JOIN_ARGS = (process.env['CORRAL_HIL_JOIN_ARGS'] ?? '').split(/\s+/).filter(Boolean);
 const sshArgs = [...(KEY ? ['--ssh-key', KEY] : []), ...(SUDO ? ['--sudo'] : [])];
 const sshOptions: SshOptions = {
   ...(KEY ? { keyFile: KEY } : {}), knownHostsFile: join(homedir(), '.ssh', 'known_hosts'), acceptNewHostKey: false, sudo: SUDO,
@@ -87,7 +89,7 @@ const c = api();
 let nodeNames: string[] = [];
 
 scenario('all hosts join in parallel and become Ready', async () => {
-  const r = corral(['join', ...HOSTS, '--data-dir', DATA, ...sshArgs]);
+  const r = corral(['join', ...HOSTS, '--data-dir', DATA, ...sshArgs, ...JOIN_ARGS]);
   process.stdout.write(r.out);
   check(r.code === 0, `corral join exited ${r.code}`);
   const nodes = (await c.list<Node>('Node')).items;
@@ -96,7 +98,7 @@ scenario('all hosts join in parallel and become Ready', async () => {
 });
 
 scenario('re-join upgrades in place without uploading again', async () => {
-  const r = corral(['join', ...HOSTS, '--data-dir', DATA, ...sshArgs]);
+  const r = corral(['join', ...HOSTS, '--data-dir', DATA, ...sshArgs, ...JOIN_ARGS]);
   check(r.code === 0, `re-join exited ${r.code}:\n${r.out}`);
   check((r.out.match(/bundle already current/g) ?? []).length === HOSTS.length, 'every host kept its bundle');
 });
@@ -141,7 +143,7 @@ if (process.env['CORRAL_HIL_NODE_LOSS'] === '1') {
     const name = (await onHost(t, (s) => s.runOk('hostname', 'hostname'))).trim().toLowerCase();
     const lostPods = (await c.list<Pod>('Pod', 'default', { labelSelector: 'app=hil-web' })).items.filter((p) => p.spec?.nodeName === name).map((p) => p.metadata.uid!);
     // The DROP rule removes itself after 5 minutes whatever happens to this script.
-    await onHost(t, (s) => s.runOk('cutting the node off', `sh /usr/local/lib/corral/corral-agent.service.sh stop 2>/dev/null || systemctl stop corral-agent; iptables -I INPUT -s ${serverIp} -p tcp ! --dport 22 -j DROP; (sleep 300; iptables -D INPUT -s ${serverIp} -p tcp ! --dport 22 -j DROP) >/dev/null 2>&1 &`));
+    await onHost(t, (s) => s.runOk('cutting the node off', `sh /usr/local/lib/corral/corral-agent.service.sh stop 2>/dev/null || systemctl stop corral-agent; iptables -I INPUT -s ${serverIp} -p tcp ! --dport 22 -j DROP; (sleep 300; iptables -D INPUT -s ${serverIp} -p tcp ! --dport 22 -j DROP) </dev/null >/dev/null 2>&1 &`));
     await eventually(`${name} NotReady`, 120_000, async () => (!ready(await c.get<Node>('Node', undefined, name)) ? true : undefined));
     await eventually('web pods recreated elsewhere', 300_000, async () => {
       const pods = (await c.list<Pod>('Pod', 'default', { labelSelector: 'app=hil-web' })).items.filter(podReady);
@@ -168,7 +170,7 @@ scenario('uninstall of one host leaves it clean and deletes its Node; it joins a
     'ls /etc/systemd/system/corral-agent.service 2>/dev/null',
     'true'].join('; ')));
   check(left.trim() === '', `leftovers on ${t.host}:\n${left}`);
-  const again = corral(['join', HOSTS.at(-1)!, '--data-dir', DATA, ...sshArgs]);
+  const again = corral(['join', HOSTS.at(-1)!, '--data-dir', DATA, ...sshArgs, ...JOIN_ARGS]);
   check(again.code === 0, `re-join after uninstall exited ${again.code}:\n${again.out}`);
 });
 
