@@ -49,6 +49,8 @@ export interface AgentConfig {
   /** CPU and memory held back from pods for the OS and corral (allocatable = capacity − reserved), e.g. 250m, 256Mi. */
   reservedCpu?: string | undefined;
   reservedMemory?: string | undefined;
+  /** Registries (`host:port`) pulled from over plain HTTP: a LAN registry without TLS. */
+  plainHttpRegistries?: string[] | undefined;
   /** Where the agent's node binary lives (used to run probe helpers in a pod's netns). */
   nodeBinary: string;
 }

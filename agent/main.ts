@@ -80,7 +80,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     return data;
   };
   const secret = async (ns: string, name: string): Promise<Record<string, Buffer> | undefined> => decodeSecret(await client.tryGet<Secret>('Secret', ns, name));
-  const images = new ImageManager(runtime, secret);
+  const images = new ImageManager(runtime, secret, cfg.plainHttpRegistries ?? []);
   const pods = new PodManager({
     cfg, client, runtime, tasks, network, images,
     envSources: { configMap, secret: async (ns, n) => toText(await secret(ns, n)), services: (ns) => proxy.servicesIn(ns) },

@@ -121,7 +121,7 @@ const commands: Record<string, Command> = {
     usage: 'corral agent --server URL --token TOKEN --ca-file FILE [--data-dir DIR] [--node-name NAME] [--node-ip IP]\n' +
       '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
       '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
-      '             [--log-max-size 10Mi] [--log-max-files 2]\n' +
+      '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
       '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
       '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
     options: {
@@ -141,6 +141,7 @@ const commands: Record<string, Command> = {
       'reserved-memory': { type: 'string' },
       'log-max-size': { type: 'string' },
       'log-max-files': { type: 'string' },
+      'plain-http-registry': { type: 'string' },
       uninstall: { type: 'boolean' },
     },
     async run(values) {
@@ -183,6 +184,7 @@ const commands: Record<string, Command> = {
         reservedMemory: str(values, 'reserved-memory', 'RESERVED_MEMORY'),
         ...(logMaxSize !== undefined ? { logMaxBytes: quantityToNumber(logMaxSize) } : {}),
         ...(logMaxFiles !== undefined ? { logMaxFiles: Number(logMaxFiles) } : {}),
+        plainHttpRegistries: str(values, 'plain-http-registry', 'PLAIN_HTTP_REGISTRY')?.split(',').map((r) => r.trim()).filter(Boolean),
       } as Parameters<typeof startAgent>[0]);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {

@@ -231,7 +231,7 @@ if (labTierAvailable(test, 'agent lab test (more)')) {
     const agentArgs = [process.execPath, CLI, 'agent', '--server', `https://${n1.ip}:6443`, '--token', tok.stdout.trim(), '--ca-file', join(serverData, 'server', 'tls', 'ca.crt'),
       '--data-dir', join(n2.dir, 'corral'), '--node-name', 'n2', '--node-ip', n2.ip, '--containerd-address', n2.containerdSocket,
       '--netns-prefix', `${lab.netnsPrefix}n2-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr, '--crash-backoff', '1s',
-      '--log-max-size', '16Ki', '--log-max-files', '2'];
+      '--log-max-size', '16Ki', '--log-max-files', '2', '--plain-http-registry', `${lab.controlIp}:5000`];
     ctx = { lab, serverData, kubeconfig, server, agentArgs, agent: undefined as unknown as LabProcess };
     await until('the server answers', async () => {
       const own = join(serverData, 'kubeconfig.yaml');
@@ -368,6 +368,42 @@ if (labTierAvailable(test, 'agent lab test (more)')) {
     const dir = join(c.lab.node('n2').dir, 'corral', 'agent', 'images');
     copyFileSync(tar, join(dir, 'airgap-box.tar'));
     await until('airgap running', async () => (await pod('airgap')).status?.phase === 'Running', 40_000);
+  });
+
+  test('registry pull with imagePullSecrets from a registry in the lab (basic auth, plain HTTP)', async () => {
+    const c = need();
+    const layout = join(c.lab.dir, 'registry-layout');
+    mkdirSync(layout, { recursive: true });
+    const untar = await c.lab.exec('control', ['tar', '-xf', await buildBusyboxImage({ dir: IMAGE_CACHE }), '-C', layout]);
+    assert.is(untar.code, 0, untar.stderr);
+    const registry = c.lab.spawn('control', [process.execPath, join(dirname(fileURLToPath(import.meta.url)), 'mini-registry.js'), layout, c.lab.controlIp, '5000', 'corral', 's3cret'], { logName: 'registry' });
+    await until('registry listening', async () => readFileSync(registry.logFile, 'utf8').includes('listening'), 10_000, 100);
+    const image = `${c.lab.controlIp}:5000/lab/private:1.0`;
+    const podYaml = (name: string, secret: boolean): string => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  nodeName: n2
+  terminationGracePeriodSeconds: 0
+  ${secret ? 'imagePullSecrets: [{ name: regcred }]' : ''}
+  containers: [{ name: main, image: '${image}', imagePullPolicy: IfNotPresent, command: ['sleep', '3600'] }]
+`;
+    await kubectlOk(['apply', '-f', '-'], podYaml('pull-nosecret', false));
+    const refused = await until('pull without credentials refused', async () => {
+      const w = (await pod('pull-nosecret')).status?.containerStatuses?.[0]?.state?.waiting;
+      return w && /ErrImagePull|ImagePullBackOff/.test(w.reason ?? '') ? w : undefined;
+    }, 30_000);
+    assert.match(refused.message ?? '', /401|nauthori/i, `why: ${refused.message}`);
+    await kubectlOk(['create', 'secret', 'docker-registry', 'regcred', `--docker-server=${c.lab.controlIp}:5000`, '--docker-username=corral', '--docker-password=s3cret']);
+    await kubectlOk(['apply', '-f', '-'], podYaml('pull-secret', true));
+    await until('pull-secret running', async () => (await pod('pull-secret')).status?.phase === 'Running', 40_000)
+      .catch((err: unknown) => { throw new Error(`${String(err)}\nregistry log:\n${tailOf(registry)}`); });
+    // The layers are already in containerd's store (same busybox); the manifest came with credentials.
+    const pattern = /(GET|HEAD) \/v2\/lab\/private\/manifests\/1\.0 200/;
+    await until('the registry served the manifest', async () => pattern.test(readFileSync(registry.logFile, 'utf8')), 5_000, 100)
+      .catch((err: unknown) => { throw new Error(`${String(err)}\nregistry log:\n${readFileSync(registry.logFile, 'utf8')}`); });
+    await kubectlOk(['delete', 'pod', 'pull-nosecret', 'pull-secret', '--wait=false']);
   });
 
   test('hostPath and secret volumes', async () => {
