@@ -17,6 +17,7 @@ import type { Deployment, Node, Pod, Service } from '../../api/types.js';
 import { StatusError } from '../../api/status.js';
 import { HollowNode } from '../support/hollow-node.js';
 import { ServerProcess } from '../support/server-process.js';
+import { waitUntil } from '../support/wait.js';
 
 const CHROMIUM = process.env['CORRAL_CHROMIUM'] ?? '/usr/bin/chromium';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -35,20 +36,7 @@ const it = suite<Ctx>('status page');
 /** Requests the page made to anything but loopback (there must be none). */
 const outside: string[] = [];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> => waitUntil(what, fn, timeoutMs);
 
 function pod(name: string, o: { nodeName?: string; cpu?: string } = {}): Pod {
   return {

@@ -10,23 +10,11 @@ import type { KubeObject } from '../../api/meta.js';
 import type { ConfigMap, Namespace, Pod, Service } from '../../api/types.js';
 import { HollowNode } from '../support/hollow-node.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
+import { waitUntil } from '../support/wait.js';
 
 const it = suite<{ server: ServerProcess; node: HollowNode }>('gc');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> => waitUntil(what, fn, timeoutMs);
 
 async function k(server: ServerProcess, args: string[], input?: string): Promise<string> {
   const r = await kubectl(server, args, input === undefined ? {} : { input });

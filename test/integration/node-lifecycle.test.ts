@@ -11,25 +11,13 @@ import * as assert from 'uvu/assert';
 import type { DaemonSet, Node, Pod } from '../../api/types.js';
 import { HollowNode } from '../support/hollow-node.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
+import { waitUntil } from '../support/wait.js';
 
 const GRACE_S = 4;
 const EVICTION_S = 5;
 const it = suite<{ server: ServerProcess; nodes: HollowNode[] }>('node-lifecycle');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> => waitUntil(what, fn, timeoutMs);
 
 async function k(server: ServerProcess, args: string[], input?: string): Promise<string> {
   const r = await kubectl(server, args, input === undefined ? {} : { input });

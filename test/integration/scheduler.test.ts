@@ -8,23 +8,11 @@ import * as assert from 'uvu/assert';
 import type { Event, Pod } from '../../api/types.js';
 import { HollowNode } from '../support/hollow-node.js';
 import { ServerProcess } from '../support/server-process.js';
+import { waitUntil } from '../support/wait.js';
 
 const it = suite<{ server: ServerProcess; nodes: HollowNode[] }>('scheduler');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> => waitUntil(what, fn, timeoutMs);
 
 function pod(name: string, o: { labels?: Record<string, string>; cpu?: string; nodeSelector?: Record<string, string>; tolerateInfra?: boolean } = {}): Pod {
   return {

@@ -11,23 +11,11 @@ import type { Deployment, Event, Pod, ReplicaSet, ReplicationController } from '
 import { HollowNode } from '../support/hollow-node.js';
 import { kubectl, ServerProcess, type KubectlResult } from '../support/server-process.js';
 import { slowStartBatch } from '../../server/controllers/pod-control.js';
+import { waitUntil } from '../support/wait.js';
 
 const it = suite<{ server: ServerProcess; nodes: HollowNode[] }>('workloads');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> => waitUntil(what, fn, timeoutMs);
 
 async function k(server: ServerProcess, args: string[], input?: string): Promise<KubectlResult> {
   const r = await kubectl(server, args, input === undefined ? {} : { input });
