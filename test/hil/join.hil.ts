@@ -163,7 +163,7 @@ scenario('uninstall of one host leaves it clean and deletes its Node; it joins a
   const r = corral(['uninstall', HOSTS.at(-1)!, '--data-dir', DATA, ...sshArgs]);
   check(r.code === 0, `uninstall exited ${r.code}:\n${r.out}`);
   const left = await onHost(t, (s) => s.runOk('checking leftovers', [
-    'ls -A /usr/local/lib/corral /etc/corral /var/lib/corral 2>/dev/null',
+    'find /usr/local/lib/corral /etc/corral /var/lib/corral -mindepth 1 2>/dev/null',
     '(iptables-save; iptables-legacy-save) 2>/dev/null | grep CORRAL-',
     'ctr -n k8s.io containers ls -q 2>/dev/null',
     'ip netns list | grep "^corral-"',
