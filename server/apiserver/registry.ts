@@ -16,7 +16,7 @@ import { matchesFields, matchesLabels, type FieldRequirement, type LabelRequirem
 import { StoreError, type KeyValue, type Store } from '../store/store.js';
 import { listPrefix, objectKey } from './keys.js';
 import { strategyFor } from './strategies.js';
-import { checkObjectTypes } from './schema.js';
+import { checkObjectTypes, type FieldValidation } from './schema.js';
 import { managedFieldsAfterUpdate } from './server-side-apply.js';
 
 /** Who is asking, for admission decisions and audit. */
@@ -31,6 +31,10 @@ export interface WriteOptions {
    * carries its own managedFields (computed by server-side-apply.ts) instead of update tracking.
    */
   apply?: { managedFields?: ManagedFieldsEntry[] };
+  /** Unknown fields of the body: dropped (Ignore, Warn) or rejected (Strict); internal writes: Ignore. */
+  fieldValidation?: FieldValidation;
+  /** Collects the warnings (`unknown field "spec.foo"`) a Warn request answers with. */
+  warnings?: string[];
 }
 
 /**
@@ -325,11 +329,12 @@ export class Registry {
   }
 
   /** The body as an object of the kind, with the JSON types Go's decoder would insist on (400 otherwise). */
-  private toObject(info: ResourceInfo, body: unknown): KubeObject {
+  private toObject(info: ResourceInfo, body: unknown, opts: WriteOptions = {}): KubeObject {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.badRequest('the request body must be a JSON object');
     const obj = body as KubeObject;
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
-    checkObjectTypes(info, obj as unknown as Record<string, unknown>);
+    const warnings = checkObjectTypes(info, obj as unknown as Record<string, unknown>, opts.fieldValidation ?? 'Ignore');
+    for (const w of warnings) if (opts.warnings && !opts.warnings.includes(w)) opts.warnings.push(w);
     return obj;
   }
 
@@ -355,7 +360,7 @@ export class Registry {
   }
 
   async create(info: ResourceInfo, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
-    const obj = this.toObject(info, body);
+    const obj = this.toObject(info, body, opts);
     this.checkTypeMeta(info, obj);
     const meta = obj.metadata;
     if (info.namespaced) {
@@ -450,7 +455,7 @@ export class Registry {
       if (opts.expectedResourceVersion && opts.expectedResourceVersion !== String(kv.modRevision)) {
         throw errors.conflict(qualifiedResource(info), name, undefined, info.group);
       }
-      const desired = this.toObject(info, await mutate(clone(current)));
+      const desired = this.toObject(info, await mutate(clone(current)), opts);
       const next = this.prepareUpdate(info, desired, current, opts);
       if (deepEqual(next, current)) return clone(current); // no-op: nothing hits the disk
       const undo = await this.runAdmission((p) => p.admitUpdate?.(info, next, current, opts));
@@ -550,7 +555,7 @@ export class Registry {
   }
 
   async update(info: ResourceInfo, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions & { subresource?: string } = {}): Promise<KubeObject> {
-    const obj = this.toObject(info, body);
+    const obj = this.toObject(info, body, opts);
     // Without a resourceVersion the update is unconditional, as Kubernetes allows for its built-in kinds.
     const rv = obj.metadata.resourceVersion;
     return this.guaranteedUpdate(info, namespace, name, () => clone(obj), {

@@ -11,7 +11,7 @@ import { toTable } from './tables.js';
 import { resolveFieldSelector } from './field-labels.js';
 import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, parseYamlBody, readBody } from './body.js';
 import { applyConfiguration, managedFieldsForCreate } from './server-side-apply.js';
-import { checkDeleteOptionsTypes, checkObjectTypes } from './schema.js';
+import { checkDeleteOptionsTypes, checkObjectTypes, undeclaredFields } from './schema.js';
 import { clone } from '../../api/object-util.js';
 import type { Registry, WriteOptions, RequestUser } from './registry.js';
 import type { RequestTarget } from './request-info.js';
@@ -57,9 +57,16 @@ function writeOptions(q: URLSearchParams, user: RequestUser | undefined, userAge
   const dryRun = q.getAll('dryRun');
   if (dryRun.some((d) => d !== 'All')) throw errors.badRequest(`unsupported dryRun value ${JSON.stringify(dryRun)}: only "All" is supported`);
   const fieldManager = q.get('fieldManager') || (userAgent !== undefined ? managerFromUserAgent(userAgent) : undefined);
+  // Upstream's default is Warn: unknown fields are dropped with a warning.
+  const fieldValidation = q.get('fieldValidation') || 'Warn';
+  if (fieldValidation !== 'Ignore' && fieldValidation !== 'Warn' && fieldValidation !== 'Strict') {
+    throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn" or "Strict", got ${JSON.stringify(fieldValidation)}`);
+  }
   return {
     ...(dryRun.length > 0 ? { dryRun: true } : {}),
     ...(fieldManager ? { fieldManager } : {}),
+    fieldValidation,
+    warnings: [],
     ...(user ? { user } : {}),
   };
 }
@@ -107,7 +114,9 @@ export class ResourceHandler {
     if (method === 'POST') {
       if (name !== undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
       const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
-      const created = await reg.create(info, namespace, body, writeOptions(q, user, c.req.header('user-agent') ?? ''));
+      const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
+      const created = await reg.create(info, namespace, body, opts);
+      addWarnings(c, opts.warnings);
       return c.json(withTypeMeta(info, created), 201);
     }
 
@@ -115,7 +124,9 @@ export class ResourceHandler {
       if (name === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
       const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
       if (!isPlainObject(body)) throw errors.badRequest('the request body must be an object');
-      const updated = await reg.update(info, namespace, name, body, writeOptions(q, user, c.req.header('user-agent') ?? ''));
+      const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
+      const updated = await reg.update(info, namespace, name, body, opts);
+      addWarnings(c, opts.warnings);
       return c.json(withTypeMeta(info, updated));
     }
 
@@ -151,11 +162,16 @@ export class ResourceHandler {
     const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
     validatePatchOptions(type, q);
     if (type === 'apply') return this.serverSideApply(info, namespace, name, subresource, raw, q, opts);
-    const object = await reg.guaranteedUpdate(info, namespace, name, (current) => applyPatch(type, current, raw, info), {
+    const object = await reg.guaranteedUpdate(info, namespace, name, (current) => {
+      // Warnings are per attempt: only the last (successful) read-modify-write counts.
+      opts.warnings?.splice(0);
+      return applyPatch(type, current, raw, info);
+    }, {
       ...opts,
       ...(subresource ? { subresource } : {}),
       ...(patchPrecondition(type, raw) ? { expectedResourceVersion: patchPrecondition(type, raw)! } : {}),
     });
+    addWarnings(c, opts.warnings);
     return { object, created: false };
   }
 
@@ -288,6 +304,11 @@ function includeObjectParam(q: URLSearchParams): 'None' | 'Metadata' | 'Object' 
   return v === 'None' || v === 'Object' ? v : 'Metadata';
 }
 
+/** Each warning as a `Warning: 299 - "..."` header, which kubectl prints as `Warning: ...`. */
+function addWarnings(c: Context, warnings: string[] | undefined): void {
+  for (const w of warnings ?? []) c.header('Warning', `299 - ${JSON.stringify(w)}`, { append: true });
+}
+
 /** apimachinery's ValidatePatchOptions: apply needs a field manager, `force` is for apply only. */
 function validatePatchOptions(type: string, q: URLSearchParams): void {
   const found: StatusCause[] = [];
@@ -318,6 +339,11 @@ function applyConfigurationOf(info: ResourceInfo, name: string, raw: Uint8Array)
   body['metadata'] = m;
   if (body['kind'] !== undefined && body['kind'] !== info.kind) {
     throw errors.badRequest(`the kind of the applied configuration (${String(body['kind'])}) does not match the URL (${info.kind})`);
+  }
+  const undeclared = undeclaredFields(info, body);
+  if (undeclared.length > 0) {
+    const ns = typeof m['namespace'] === 'string' ? `${m['namespace']}/` : '';
+    throw errors.badRequest(`failed to create typed patch object (${ns}${name}; ${apiVersionOf(info)}, Kind=${info.kind}): ${undeclared.map((f) => `.${f}: field not declared in schema`).join(', ')}`);
   }
   checkObjectTypes(info, body);
   return body;

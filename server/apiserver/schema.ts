@@ -11,14 +11,19 @@ import { apiVersionOf } from '../../api/resources.js';
 import { StatusError } from '../../api/status.js';
 import { canonicalQuantity, QuantityError } from '../../api/quantity.js';
 
-type Scalar = 'string' | 'bool' | 'int32' | 'int64' | 'float64' | 'quantity' | 'intOrString' | 'time' | 'microTime';
-interface ObjType { kind: 'object'; goName: string; fields: Record<string, FieldType> }
+type Scalar = 'string' | 'bool' | 'int32' | 'int64' | 'float64' | 'quantity' | 'intOrString' | 'time' | 'microTime' | 'any';
+/**
+ * `closed`: every field of the Go struct is listed, so anything else is an unknown field (dropped,
+ * warned about or rejected per `fieldValidation`). Open structs pass unlisted fields through.
+ */
+interface ObjType { kind: 'object'; goName: string; fields: Record<string, FieldType>; closed?: boolean }
 interface ArrType { kind: 'array'; of: FieldType }
 interface MapType { kind: 'map'; of: FieldType }
 /** Lazily resolved, for recursive or shared definitions. */
 type FieldType = Scalar | ObjType | ArrType | MapType | (() => FieldType);
 
 const obj = (goName: string, fields: Record<string, FieldType>): ObjType => ({ kind: 'object', goName, fields });
+const closed = (goName: string, fields: Record<string, FieldType>): ObjType => ({ kind: 'object', goName, fields, closed: true });
 const arr = (of: FieldType): ArrType => ({ kind: 'array', of });
 const map = (of: FieldType): MapType => ({ kind: 'map', of });
 const strings = arr('string');
@@ -28,15 +33,15 @@ const resourceList = map('quantity');
 // ------------------------------------------------------------------------------ meta/v1
 
 const ownerReference = obj('OwnerReference', { apiVersion: 'string', kind: 'string', name: 'string', uid: 'string', controller: 'bool', blockOwnerDeletion: 'bool' });
-const objectMeta = obj('ObjectMeta', {
+const objectMeta = closed('ObjectMeta', {
   name: 'string', generateName: 'string', namespace: 'string', selfLink: 'string', uid: 'string', resourceVersion: 'string',
   generation: 'int64', creationTimestamp: 'time', deletionTimestamp: 'time', deletionGracePeriodSeconds: 'int64',
   labels: stringMap, annotations: stringMap, ownerReferences: arr(ownerReference), finalizers: strings,
   managedFields: arr(obj('ManagedFieldsEntry', { manager: 'string', operation: 'string', apiVersion: 'string', time: 'time', fieldsType: 'string', subresource: 'string' })),
 });
-const labelSelector = obj('LabelSelector', {
+const labelSelector = closed('LabelSelector', {
   matchLabels: stringMap,
-  matchExpressions: arr(obj('LabelSelectorRequirement', { key: 'string', operator: 'string', values: strings })),
+  matchExpressions: arr(closed('LabelSelectorRequirement', { key: 'string', operator: 'string', values: strings })),
 });
 const condition = (goName: string, extra: Record<string, FieldType> = {}): ObjType => obj(goName, {
   type: 'string', status: 'string', reason: 'string', message: 'string', lastTransitionTime: 'time', observedGeneration: 'int64', ...extra,
@@ -62,20 +67,20 @@ const volume = obj('Volume', {
   projected: obj('ProjectedVolumeSource', { defaultMode: 'int32' }),
   nfs: obj('NFSVolumeSource', { server: 'string', path: 'string', readOnly: 'bool' }),
 });
-const containerPort = obj('ContainerPort', { name: 'string', hostPort: 'int32', containerPort: 'int32', protocol: 'string', hostIP: 'string' });
+const containerPort = closed('ContainerPort', { name: 'string', hostPort: 'int32', containerPort: 'int32', protocol: 'string', hostIP: 'string' });
 const envVarSource = obj('EnvVarSource', {
   fieldRef: objectFieldSelector, resourceFieldRef: resourceFieldSelector,
   configMapKeyRef: obj('ConfigMapKeySelector', { name: 'string', key: 'string', optional: 'bool' }),
   secretKeyRef: obj('SecretKeySelector', { name: 'string', key: 'string', optional: 'bool' }),
 });
-const envVar = obj('EnvVar', { name: 'string', value: 'string', valueFrom: envVarSource });
+const envVar = closed('EnvVar', { name: 'string', value: 'string', valueFrom: envVarSource });
 const envFromSource = obj('EnvFromSource', {
   prefix: 'string',
   configMapRef: obj('ConfigMapEnvSource', { name: 'string', optional: 'bool' }),
   secretRef: obj('SecretEnvSource', { name: 'string', optional: 'bool' }),
 });
-const resources = obj('ResourceRequirements', { limits: resourceList, requests: resourceList });
-const volumeMount = obj('VolumeMount', { name: 'string', readOnly: 'bool', mountPath: 'string', subPath: 'string', mountPropagation: 'string', subPathExpr: 'string' });
+const resources = closed('ResourceRequirements', { limits: resourceList, requests: resourceList, claims: arr('any') });
+const volumeMount = closed('VolumeMount', { name: 'string', readOnly: 'bool', recursiveReadOnly: 'string', mountPath: 'string', subPath: 'string', mountPropagation: 'string', subPathExpr: 'string' });
 const handler = {
   exec: obj('ExecAction', { command: strings }),
   httpGet: obj('HTTPGetAction', {
@@ -97,16 +102,16 @@ const securityContext = obj('SecurityContext', {
   capabilities, privileged: 'bool', seLinuxOptions, runAsUser: 'int64', runAsGroup: 'int64', runAsNonRoot: 'bool',
   readOnlyRootFilesystem: 'bool', allowPrivilegeEscalation: 'bool', procMount: 'string', seccompProfile,
 });
-const container = obj('Container', {
+const container = closed('Container', {
   name: 'string', image: 'string', command: strings, args: strings, workingDir: 'string', ports: arr(containerPort),
-  envFrom: arr(envFromSource), env: arr(envVar), resources, restartPolicy: 'string',
+  envFrom: arr(envFromSource), env: arr(envVar), resources, resizePolicy: arr('any'), restartPolicy: 'string',
   volumeMounts: arr(volumeMount), volumeDevices: arr(obj('VolumeDevice', { name: 'string', devicePath: 'string' })),
   livenessProbe: probe, readinessProbe: probe, startupProbe: probe,
   lifecycle: obj('Lifecycle', { postStart: lifecycleHandler, preStop: lifecycleHandler, stopSignal: 'string' }),
   terminationMessagePath: 'string', terminationMessagePolicy: 'string', imagePullPolicy: 'string', securityContext,
   stdin: 'bool', stdinOnce: 'bool', tty: 'bool',
 });
-const toleration = obj('Toleration', { key: 'string', operator: 'string', value: 'string', effect: 'string', tolerationSeconds: 'int64' });
+const toleration = closed('Toleration', { key: 'string', operator: 'string', value: 'string', effect: 'string', tolerationSeconds: 'int64' });
 const nodeSelectorRequirement = obj('NodeSelectorRequirement', { key: 'string', operator: 'string', values: strings });
 const nodeSelectorTerm = obj('NodeSelectorTerm', { matchExpressions: arr(nodeSelectorRequirement), matchFields: arr(nodeSelectorRequirement) });
 const podAffinityTerm = obj('PodAffinityTerm', {
@@ -125,8 +130,9 @@ const affinity = obj('Affinity', {
   podAffinity: podAffinity('PodAffinity'),
   podAntiAffinity: podAffinity('PodAntiAffinity'),
 });
-const podSpec = obj('PodSpec', {
-  volumes: arr(volume), initContainers: arr(container), containers: arr(container), ephemeralContainers: arr(container),
+const podSpec = closed('PodSpec', {
+  volumes: arr(volume), initContainers: arr(container), containers: arr(container),
+  ephemeralContainers: arr(closed('EphemeralContainer', { ...container.fields, targetContainerName: 'string' })),
   restartPolicy: 'string', terminationGracePeriodSeconds: 'int64', activeDeadlineSeconds: 'int64', dnsPolicy: 'string',
   nodeSelector: stringMap, serviceAccountName: 'string', serviceAccount: 'string', automountServiceAccountToken: 'bool',
   nodeName: 'string', hostNetwork: 'bool', hostPID: 'bool', hostIPC: 'bool', shareProcessNamespace: 'bool',
@@ -144,9 +150,9 @@ const podSpec = obj('PodSpec', {
     maxSkew: 'int32', topologyKey: 'string', whenUnsatisfiable: 'string', labelSelector, minDomains: 'int32',
     nodeAffinityPolicy: 'string', nodeTaintsPolicy: 'string', matchLabelKeys: strings,
   })),
-  setHostnameAsFQDN: 'bool', hostUsers: 'bool',
+  setHostnameAsFQDN: 'bool', hostUsers: 'bool', os: 'any', schedulingGates: arr('any'), resourceClaims: arr('any'), resources: 'any',
 });
-const podTemplateSpec = obj('PodTemplateSpec', { metadata: objectMeta, spec: podSpec });
+const podTemplateSpec = closed('PodTemplateSpec', { metadata: objectMeta, spec: podSpec });
 const containerState = obj('ContainerState', {
   waiting: obj('ContainerStateWaiting', { reason: 'string', message: 'string' }),
   running: obj('ContainerStateRunning', { startedAt: 'time' }),
@@ -169,7 +175,9 @@ const podStatus = obj('PodStatus', {
 // ------------------------------------------------------------------------------ other core/v1
 
 const taint = obj('Taint', { key: 'string', value: 'string', effect: 'string', timeAdded: 'time' });
-const nodeSpec = obj('NodeSpec', { podCIDR: 'string', podCIDRs: strings, providerID: 'string', unschedulable: 'bool', taints: arr(taint) });
+const nodeSpec = closed('NodeSpec', {
+  podCIDR: 'string', podCIDRs: strings, providerID: 'string', unschedulable: 'bool', taints: arr(taint), configSource: 'any', externalID: 'string',
+});
 const nodeStatus = obj('NodeStatus', {
   capacity: resourceList, allocatable: resourceList, phase: 'string',
   conditions: arr(condition('NodeCondition', { lastHeartbeatTime: 'time' })),
@@ -181,12 +189,13 @@ const nodeStatus = obj('NodeStatus', {
   }),
   images: arr(obj('ContainerImage', { names: strings, sizeBytes: 'int64' })),
 });
-const servicePort = obj('ServicePort', { name: 'string', protocol: 'string', appProtocol: 'string', port: 'int32', targetPort: 'intOrString', nodePort: 'int32' });
-const serviceSpec = obj('ServiceSpec', {
+const servicePort = closed('ServicePort', { name: 'string', protocol: 'string', appProtocol: 'string', port: 'int32', targetPort: 'intOrString', nodePort: 'int32' });
+const serviceSpec = closed('ServiceSpec', {
   ports: arr(servicePort), selector: stringMap, clusterIP: 'string', clusterIPs: strings, type: 'string', externalIPs: strings,
   sessionAffinity: 'string', loadBalancerIP: 'string', loadBalancerSourceRanges: strings, externalName: 'string',
   externalTrafficPolicy: 'string', healthCheckNodePort: 'int32', publishNotReadyAddresses: 'bool', ipFamilies: strings,
   ipFamilyPolicy: 'string', allocateLoadBalancerNodePorts: 'bool', internalTrafficPolicy: 'string', loadBalancerClass: 'string',
+  sessionAffinityConfig: 'any', trafficDistribution: 'string',
 });
 const objectReference = obj('ObjectReference', {
   kind: 'string', namespace: 'string', name: 'string', uid: 'string', apiVersion: 'string', resourceVersion: 'string', fieldPath: 'string',
@@ -196,18 +205,19 @@ const eventSource = obj('EventSource', { component: 'string', host: 'string' });
 
 // ------------------------------------------------------------------------------ workloads
 
-const deploymentSpec = obj('DeploymentSpec', {
+const deploymentSpec = closed('DeploymentSpec', {
   replicas: 'int32', selector: labelSelector, template: podTemplateSpec,
-  strategy: obj('DeploymentStrategy', { type: 'string', rollingUpdate: obj('RollingUpdateDeployment', { maxUnavailable: 'intOrString', maxSurge: 'intOrString' }) }),
+  strategy: closed('DeploymentStrategy', { type: 'string', rollingUpdate: closed('RollingUpdateDeployment', { maxUnavailable: 'intOrString', maxSurge: 'intOrString' }) }),
   minReadySeconds: 'int32', revisionHistoryLimit: 'int32', paused: 'bool', progressDeadlineSeconds: 'int32',
 });
 const replicaStatus = {
   replicas: 'int32', readyReplicas: 'int32', availableReplicas: 'int32', observedGeneration: 'int64',
 } satisfies Record<string, FieldType>;
-const jobSpec = obj('JobSpec', {
+const jobSpec = closed('JobSpec', {
   parallelism: 'int32', completions: 'int32', activeDeadlineSeconds: 'int64', backoffLimit: 'int32', backoffLimitPerIndex: 'int32',
   maxFailedIndexes: 'int32', selector: labelSelector, manualSelector: 'bool', template: podTemplateSpec,
   ttlSecondsAfterFinished: 'int32', completionMode: 'string', suspend: 'bool', podReplacementPolicy: 'string', managedBy: 'string',
+  podFailurePolicy: 'any', successPolicy: 'any',
 });
 
 // ------------------------------------------------------------------------------ kinds
@@ -216,7 +226,7 @@ const jobSpec = obj('JobSpec', {
 const KINDS: Record<string, Record<string, FieldType>> = {
   Pod: { spec: podSpec, status: podStatus },
   Node: { spec: nodeSpec, status: nodeStatus },
-  Namespace: { spec: obj('NamespaceSpec', { finalizers: strings }), status: obj('NamespaceStatus', { phase: 'string', conditions: arr(condition('NamespaceCondition')) }) },
+  Namespace: { spec: closed('NamespaceSpec', { finalizers: strings }), status: obj('NamespaceStatus', { phase: 'string', conditions: arr(condition('NamespaceCondition')) }) },
   Service: {
     spec: serviceSpec,
     status: obj('ServiceStatus', { loadBalancer: obj('LoadBalancerStatus', { ingress: arr(obj('LoadBalancerIngress', { ip: 'string', hostname: 'string', ipMode: 'string' })) }), conditions: arr(condition('Condition')) }),
@@ -237,7 +247,7 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     series: obj('EventSeries', { count: 'int32', lastObservedTime: 'microTime' }),
   },
   Lease: {
-    spec: obj('LeaseSpec', {
+    spec: closed('LeaseSpec', {
       holderIdentity: 'string', leaseDurationSeconds: 'int32', acquireTime: 'microTime', renewTime: 'microTime', leaseTransitions: 'int32',
       strategy: 'string', preferredHolder: 'string',
     }),
@@ -250,17 +260,17 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     }),
   },
   ReplicaSet: {
-    spec: obj('ReplicaSetSpec', { replicas: 'int32', minReadySeconds: 'int32', selector: labelSelector, template: podTemplateSpec }),
+    spec: closed('ReplicaSetSpec', { replicas: 'int32', minReadySeconds: 'int32', selector: labelSelector, template: podTemplateSpec }),
     status: obj('ReplicaSetStatus', { ...replicaStatus, fullyLabeledReplicas: 'int32', conditions: arr(condition('ReplicaSetCondition')) }),
   },
   ReplicationController: {
-    spec: obj('ReplicationControllerSpec', { replicas: 'int32', minReadySeconds: 'int32', selector: stringMap, template: podTemplateSpec }),
+    spec: closed('ReplicationControllerSpec', { replicas: 'int32', minReadySeconds: 'int32', selector: stringMap, template: podTemplateSpec }),
     status: obj('ReplicationControllerStatus', { ...replicaStatus, fullyLabeledReplicas: 'int32', conditions: arr(condition('ReplicationControllerCondition')) }),
   },
   DaemonSet: {
-    spec: obj('DaemonSetSpec', {
+    spec: closed('DaemonSetSpec', {
       selector: labelSelector, template: podTemplateSpec, minReadySeconds: 'int32', revisionHistoryLimit: 'int32',
-      updateStrategy: obj('DaemonSetUpdateStrategy', { type: 'string', rollingUpdate: obj('RollingUpdateDaemonSet', { maxUnavailable: 'intOrString', maxSurge: 'intOrString' }) }),
+      updateStrategy: closed('DaemonSetUpdateStrategy', { type: 'string', rollingUpdate: closed('RollingUpdateDaemonSet', { maxUnavailable: 'intOrString', maxSurge: 'intOrString' }) }),
     }),
     status: obj('DaemonSetStatus', {
       currentNumberScheduled: 'int32', numberMisscheduled: 'int32', desiredNumberScheduled: 'int32', numberReady: 'int32',
@@ -269,10 +279,11 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     }),
   },
   StatefulSet: {
-    spec: obj('StatefulSetSpec', {
+    spec: closed('StatefulSetSpec', {
       replicas: 'int32', selector: labelSelector, template: podTemplateSpec, serviceName: 'string', podManagementPolicy: 'string',
       updateStrategy: obj('StatefulSetUpdateStrategy', { type: 'string', rollingUpdate: obj('RollingUpdateStatefulSetStrategy', { partition: 'int32', maxUnavailable: 'intOrString' }) }),
-      revisionHistoryLimit: 'int32', minReadySeconds: 'int32',
+      revisionHistoryLimit: 'int32', minReadySeconds: 'int32', volumeClaimTemplates: arr('any'),
+      persistentVolumeClaimRetentionPolicy: 'any', ordinals: 'any',
     }),
     status: obj('StatefulSetStatus', {
       ...replicaStatus, currentReplicas: 'int32', updatedReplicas: 'int32', currentRevision: 'string', updateRevision: 'string',
@@ -287,15 +298,15 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     }),
   },
   CronJob: {
-    spec: obj('CronJobSpec', {
+    spec: closed('CronJobSpec', {
       schedule: 'string', timeZone: 'string', startingDeadlineSeconds: 'int64', concurrencyPolicy: 'string', suspend: 'bool',
-      jobTemplate: obj('JobTemplateSpec', { metadata: objectMeta, spec: jobSpec }),
+      jobTemplate: closed('JobTemplateSpec', { metadata: objectMeta, spec: jobSpec }),
       successfulJobsHistoryLimit: 'int32', failedJobsHistoryLimit: 'int32',
     }),
     status: obj('CronJobStatus', { active: arr(objectReference), lastScheduleTime: 'time', lastSuccessfulTime: 'time' }),
   },
   PodDisruptionBudget: {
-    spec: obj('PodDisruptionBudgetSpec', { minAvailable: 'intOrString', selector: labelSelector, maxUnavailable: 'intOrString', unhealthyPodEvictionPolicy: 'string' }),
+    spec: closed('PodDisruptionBudgetSpec', { minAvailable: 'intOrString', selector: labelSelector, maxUnavailable: 'intOrString', unhealthyPodEvictionPolicy: 'string' }),
     status: obj('PodDisruptionBudgetStatus', {
       observedGeneration: 'int64', disruptedPods: map('time'), disruptionsAllowed: 'int32', currentHealthy: 'int32',
       desiredHealthy: 'int32', expectedPods: 'int32', conditions: arr(condition('Condition')),
@@ -307,7 +318,9 @@ const kindTypes = new Map<string, ObjType>();
 function kindType(kind: string): ObjType {
   let t = kindTypes.get(kind);
   if (!t) {
-    t = obj(kind, { apiVersion: 'string', kind: 'string', metadata: objectMeta, ...(KINDS[kind] ?? {}) });
+    const fields = { apiVersion: 'string', kind: 'string', metadata: objectMeta, ...(KINDS[kind] ?? {}) } satisfies Record<string, FieldType>;
+    // Kinds described here are complete at the top level; others pass unknown members through.
+    t = KINDS[kind] ? closed(kind, fields) : obj(kind, fields);
     kindTypes.set(kind, t);
   }
   return t;
@@ -317,7 +330,7 @@ function kindType(kind: string): ObjType {
 
 const GO_SCALAR: Record<Scalar, string> = {
   string: 'string', bool: 'bool', int32: 'int32', int64: 'int64', float64: 'float64',
-  quantity: 'resource.Quantity', intOrString: 'intstr.IntOrString', time: 'v1.Time', microTime: 'v1.MicroTime',
+  quantity: 'resource.Quantity', intOrString: 'intstr.IntOrString', time: 'v1.Time', microTime: 'v1.MicroTime', any: 'interface {}',
 };
 const INT_RANGE: Partial<Record<Scalar, [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] };
 /** RFC 3339 as Go's time.Time.UnmarshalJSON accepts it. */
@@ -348,7 +361,16 @@ class TypeMismatch extends Error {}
 /** resource.ErrFormatWrong, what Go's Quantity.UnmarshalJSON answers for anything unparsable. */
 const QUANTITY_FORMAT_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
-interface Where { struct: string; path: string }
+/**
+ * Where a value sits: the Go struct holding it and the field path without indices (for type
+ * errors, as Go prints them), and the path with indices (for unknown fields, as upstream prints).
+ */
+interface Where { struct: string; path: string; full: string }
+
+/** How unknown fields of closed structs are handled (the `fieldValidation` query parameter). */
+export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
+
+interface CheckContext { unknown: string[]; drop: boolean }
 
 function zeroValue(t: FieldType): unknown {
   const r = resolve(t);
@@ -357,18 +379,21 @@ function zeroValue(t: FieldType): unknown {
     case 'quantity': return '0';
     case 'bool': return false;
     case 'int32': case 'int64': case 'float64': case 'intOrString': return 0;
+    case 'any': return null;
   }
   return r.kind === 'object' ? {} : undefined;
 }
 
 /** Checks `value` against `t`; returns the value to keep (nulls become zero values or vanish). */
-function check(value: unknown, t: FieldType, where: Where): unknown {
+function check(value: unknown, t: FieldType, where: Where, ctx: CheckContext): unknown {
   const r = resolve(t);
   const fail = (): never => {
     throw new TypeMismatch(`json: cannot unmarshal ${jsonTypeName(value)} into Go struct field ${where.struct}.${where.path} of type ${goTypeName(r)}`);
   };
   if (typeof r === 'string') {
     switch (r) {
+      case 'any':
+        return value;
       case 'string':
         if (typeof value !== 'string') fail();
         return value;
@@ -410,14 +435,25 @@ function check(value: unknown, t: FieldType, where: Where): unknown {
   if (r.kind === 'array') {
     if (!Array.isArray(value)) fail();
     const list = value as unknown[];
-    for (let i = 0; i < list.length; i++) list[i] = list[i] === null ? zeroValue(r.of) ?? null : check(list[i], r.of, where);
+    for (let i = 0; i < list.length; i++) {
+      list[i] = list[i] === null ? zeroValue(r.of) ?? null : check(list[i], r.of, { ...where, full: `${where.full}[${i}]` }, ctx);
+    }
     return list;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail();
   const record = value as Record<string, unknown>;
   if (r.kind === 'map') {
-    for (const k of Object.keys(record)) record[k] = record[k] === null ? zeroValue(r.of) ?? null : check(record[k], r.of, where);
+    for (const k of Object.keys(record)) {
+      record[k] = record[k] === null ? zeroValue(r.of) ?? null : check(record[k], r.of, { ...where, full: `${where.full}[${k}]` }, ctx);
+    }
     return record;
+  }
+  if (r.closed) {
+    for (const k of Object.keys(record)) {
+      if (Object.prototype.hasOwnProperty.call(r.fields, k)) continue;
+      ctx.unknown.push(where.full === '' ? k : `${where.full}.${k}`);
+      if (ctx.drop) delete record[k];
+    }
   }
   for (const [name, ft] of Object.entries(r.fields)) {
     if (!(name in record)) continue;
@@ -433,23 +469,45 @@ function check(value: unknown, t: FieldType, where: Where): unknown {
       continue;
     }
     // Go names the struct that holds the field and the whole path to it.
-    record[name] = check(v, ft, { struct: r.goName, path: where.path === '' ? name : `${where.path}.${name}` });
+    record[name] = check(v, ft, {
+      struct: r.goName,
+      path: where.path === '' ? name : `${where.path}.${name}`,
+      full: where.full === '' ? name : `${where.full}.${name}`,
+    }, ctx);
   }
   return record;
 }
 
 /**
  * Checks (and normalises nulls in) an object of `info`'s kind in place. Throws the apiserver's 400
- * `<Kind> in version "<v>" cannot be handled as a <Kind>: ...` for a value of the wrong JSON type.
+ * `<Kind> in version "<v>" cannot be handled as a <Kind>: ...` for a value of the wrong JSON type,
+ * and for unknown fields under `Strict`; otherwise drops them and returns upstream's warnings.
  */
-export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown>): void {
+export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown>, validation: FieldValidation = 'Ignore'): string[] {
+  const version = apiVersionOf(info).split('/').pop()!;
+  const cannotHandle = (detail: string): StatusError =>
+    new StatusError(400, 'BadRequest', `${info.kind} in version "${version}" cannot be handled as a ${info.kind}: ${detail}`);
+  const ctx: CheckContext = { unknown: [], drop: validation !== 'Strict' };
   try {
-    check(obj, kindType(info.kind), { struct: info.kind, path: '' });
+    check(obj, kindType(info.kind), { struct: info.kind, path: '', full: '' }, ctx);
   } catch (err) {
     if (!(err instanceof TypeMismatch)) throw err;
-    const version = apiVersionOf(info).split('/').pop()!;
-    throw new StatusError(400, 'BadRequest', `${info.kind} in version "${version}" cannot be handled as a ${info.kind}: ${err.message}`);
+    throw cannotHandle(err.message);
   }
+  const messages = ctx.unknown.map((f) => `unknown field ${JSON.stringify(f)}`);
+  if (validation === 'Strict' && messages.length > 0) throw cannotHandle(`strict decoding error: ${messages.join(', ')}`);
+  return validation === 'Warn' ? messages : [];
+}
+
+/** The fields of an apply configuration the schema does not declare (server-side apply rejects them). */
+export function undeclaredFields(info: ResourceInfo, obj: Record<string, unknown>): string[] {
+  const ctx: CheckContext = { unknown: [], drop: false };
+  try {
+    check(obj, kindType(info.kind), { struct: info.kind, path: '', full: '' }, ctx);
+  } catch (err) {
+    if (!(err instanceof TypeMismatch)) throw err;
+  }
+  return ctx.unknown;
 }
 
 const deleteOptions = obj('DeleteOptions', {
@@ -460,7 +518,7 @@ const deleteOptions = obj('DeleteOptions', {
 /** Checks a DELETE body as Go decodes DeleteOptions (400 `json: cannot unmarshal ...`). */
 export function checkDeleteOptionsTypes(body: Record<string, unknown>): void {
   try {
-    check(body, deleteOptions, { struct: 'DeleteOptions', path: '' });
+    check(body, deleteOptions, { struct: 'DeleteOptions', path: '', full: '' }, { unknown: [], drop: false });
   } catch (err) {
     if (!(err instanceof TypeMismatch)) throw err;
     throw new StatusError(400, 'BadRequest', err.message);

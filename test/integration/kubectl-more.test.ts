@@ -169,4 +169,47 @@ it('delete waits for finalizers, wait --for=condition, pagination, sorting and g
   assert.is(raw.kind, 'ConfigMap');
 });
 
+it('unknown fields: apply (Strict) rejects typos, --validate=false drops them, --validate=warn warns, SSA rejects', async ({ server }) => {
+  const typo = deployment('typo', { replicas: 2 }).replace('replicas: 2', 'replicass: 2').replace('image: nginx:1.27', 'imagee: nginx:1.27\n        image: nginx:1.27');
+  const strict = fails(await kubectl(server, ['apply', '-f', '-'], { input: typo }), 'strict apply');
+  assert.match(strict, 'Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replicass", unknown field "spec.template.spec.containers[0].imagee"');
+  assert.match(fails(await kubectl(server, ['get', 'deploy', 'typo']), 'not created'), 'not found');
+
+  const warned = await kubectl(server, ['create', '--validate=warn', '-f', '-'], { input: typo });
+  assert.is(warned.code, 0, warned.stderr);
+  assert.match(warned.stderr, 'Warning: unknown field "spec.replicass"');
+  const stored = JSON.parse(ok(await kubectl(server, ['get', 'deploy', 'typo', '-o', 'json']), 'get')) as Record<string, any>;
+  assert.is(stored['spec']['replicass'], undefined, 'unknown fields are dropped, not stored');
+  assert.is(stored['spec']['replicas'], 1);
+  assert.is(stored['spec']['template']['spec']['containers'][0]['imagee'], undefined);
+
+  ok(await kubectl(server, ['delete', 'deploy', 'typo']), 'delete');
+  ok(await kubectl(server, ['apply', '--validate=false', '-f', '-'], { input: typo }), 'ignore');
+  assert.is((JSON.parse(ok(await kubectl(server, ['get', 'deploy', 'typo', '-o', 'json']), 'get')) as Record<string, any>)['spec']['replicass'], undefined);
+
+  const ssa = fails(await kubectl(server, ['apply', '--server-side', '-f', '-'], { input: deployment('typo-ssa').replace('selector:', 'selectr: {}\n  selector:') }), 'ssa');
+  assert.match(ssa, 'failed to create typed patch object (default/typo-ssa; apps/v1, Kind=Deployment): .spec.selectr: field not declared in schema');
+});
+
+it('unknown fields over raw HTTP: Strict on create and on the result of a patch, bad directive values', async ({ http }) => {
+  const cms = '/api/v1/namespaces/default/configmaps';
+  const req = async (method: string, path: string, body: unknown, type = 'application/json'): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await http.request({ method, path, body: JSON.stringify(body), headers: { 'content-type': type } });
+    return { status: res.status, json: JSON.parse(await res.text()) as Record<string, unknown> };
+  };
+  const strict = await req('POST', `${cms}?fieldValidation=Strict`, { metadata: { name: 'strict-cm', lables: { a: 'b' } }, data: { a: 'b' }, datta: {} });
+  assert.is(strict.status, 400);
+  assert.is(strict.json['message'], 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "datta", unknown field "metadata.lables"');
+  assert.is((await req('POST', cms, { metadata: { name: 'strict-cm' }, data: { a: 'b' } })).status, 201);
+  const patched = await req('PATCH', `${cms}/strict-cm?fieldValidation=Strict`, { metadata: { annotation: { x: 'y' } } }, 'application/merge-patch+json');
+  assert.is(patched.status, 400);
+  assert.match(String(patched.json['message']), 'unknown field "metadata.annotation"');
+  assert.is((await req('POST', `${cms}?fieldValidation=Loose`, { metadata: { name: 'x' } })).status, 400);
+  // Fields the schema leaves open (probe handlers, volume sources, status) are kept as sent.
+  const pods = '/api/v1/namespaces/default/pods';
+  const pod = await req('POST', `${pods}?fieldValidation=Strict`, { metadata: { name: 'open-fields' }, spec: { containers: [{ name: 'c', image: 'x', livenessProbe: { exec: { command: ['true'] } } }], volumes: [{ name: 'v', csi: { driver: 'd' } }] } });
+  assert.is(pod.status, 201, JSON.stringify(pod.json));
+  assert.equal((pod.json['spec'] as { volumes: unknown[] }).volumes[0], { name: 'v', csi: { driver: 'd' } });
+});
+
 it.run();
