@@ -65,6 +65,11 @@ export class ImageManager {
     private readonly plainHttpRegistries: readonly string[] = [],
   ) {}
 
+  /** Whether the container's image is in containerd now (no pull); warms the runtime's presence cache. */
+  async present(c: Container): Promise<boolean> {
+    return c.image ? this.runtime.images.exists(normalizeImageRef(c.image)) : false;
+  }
+
   /** Makes the container's image present according to its pull policy. */
   async ensure(pod: Pod, c: Container, signal?: AbortSignal): Promise<void> {
     if (!c.image) throw new ImageError('InvalidImageName', `container ${c.name} has no image`);

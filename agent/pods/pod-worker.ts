@@ -9,7 +9,7 @@
  * `<pods>/<uid>/state.json`, written only when a container starts or exits.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
@@ -19,7 +19,7 @@ import { StatusError } from '../../api/status.js';
 import type { Container, ContainerStateTerminated, Pod, PodStatus } from '../../api/types.js';
 import type { AgentConfig } from '../config.js';
 import type { PodNetwork, PodNetworkInfo } from '../network/pod-network.js';
-import { isRuntimeError, normalizeImageRef, type ContainerdRuntime, type ContainerSpec } from '../runtime/index.js';
+import { isRuntimeError, normalizeImageRef, type ContainerdRuntime, type ContainerSpec, type TaskInfo } from '../runtime/index.js';
 import { nextBackoff, type BackoffState } from './backoff.js';
 import { buildEnv, type EnvSources } from './env.js';
 import { ImageError, type ImageManager } from './images.js';
@@ -180,7 +180,8 @@ export class PodWorker {
       saved = (JSON.parse(await readFile(this.stateFile(), 'utf8')) as { containers: Record<string, PersistedContainer> }).containers;
     } catch { /* first sync of this pod */ }
     const pod = this.pod!;
-    const tasks = await this.ctx.tasks.get();
+    // A pod seen for the first time has nothing to adopt: no `ctr tasks ls` on its start path.
+    const tasks = Object.values(saved).some((p) => p.created) ? await this.ctx.tasks.get() : new Map<string, TaskInfo>();
     for (const [c, init] of [...(pod.spec.initContainers ?? []).map((x) => [x, true] as const), ...pod.spec.containers.map((x) => [x, false] as const)]) {
       const p = saved[c.name];
       const rec: ContainerRecord = { name: c.name, init, attempt: 0, created: false, running: false, ready: false, started: false, ...p };
@@ -229,8 +230,12 @@ export class PodWorker {
       return;
     }
     if (!this.net) {
+      // Look up the images while the pod's netns is made (each is a process or two); the starts
+      // below then find the answers cached. Errors surface again in startContainer.
+      const images = Promise.all([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => this.ctx.images.present(c).catch(() => false)));
       this.net = await this.ctx.network.ensurePod(this.uid);
       await this.writeHosts(pod);
+      await images;
     }
     // Containers adopted after an agent restart get their probes back.
     for (const c of pod.spec.containers) {
@@ -373,6 +378,9 @@ export class PodWorker {
       await this.ctx.runtime.remove(oldId).catch((err: unknown) => log.warn('agent', 'cannot remove the previous container', { id: oldId, error: (err as Error).message }));
       this.ctx.track(oldId, undefined);
       rec.lastTermination = rec.terminated;
+      // Like kubelet, only the current and the previous attempt keep logs: a crash-looping
+      // container must not fill the SD card one attempt at a time.
+      if (attempt >= 2) await removeLogFiles(logPath(this.ctx.logsDir, this.podRef(pod), c.name, attempt - 2));
     }
     // A container of this attempt may exist from a start interrupted by an agent restart. The driver
     // makes its state dir before the container and removes it after, so without the dir there is
@@ -592,6 +600,14 @@ export class PodWorker {
     if (this.timer) clearTimeout(this.timer);
     this.finished = true;
   }
+}
+
+/** A container log file with its rotated copies and time indexes. */
+async function removeLogFiles(file: string): Promise<void> {
+  const dir = join(file, '..');
+  const base = file.slice(dir.length + 1);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n === base || n.startsWith(`${base}.`)).map((n) => rm(join(dir, n), { force: true })));
 }
 
 function fingerprintOf(status: PodStatus | undefined): string {

@@ -419,6 +419,19 @@ spec:
     assert.is(readFileSync(join(hostDir, 'written-by-pod'), 'utf8'), 'from-pod\n', 'the pod wrote into the host directory');
   });
 
+  test('a crash-looping container keeps the logs of its current and previous attempts only', async () => {
+    const c = need();
+    const p = await until('startup-fail restarted 3 times', async () => {
+      const x = await pod('startup-fail');
+      return (x.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 3 && x.status?.containerStatuses?.[0]?.state?.running ? x : undefined;
+    }, 60_000);
+    const dir = join(c.lab.node('n2').dir, 'corral', 'agent', 'logs', `default_startup-fail_${p.metadata.uid}`, 'main');
+    const attempts = readdirSync(dir).filter((f) => /^\d+\.log$/.test(f)).map((f) => Number(f.slice(0, -4))).sort((a, b) => a - b);
+    assert.is(attempts.length, 2, `log files: ${readdirSync(dir).join(',')}`);
+    assert.is(attempts[1]! - attempts[0]!, 1, 'the current attempt and the one before');
+    assert.ok(attempts[1]! >= 3, 'older attempts were removed');
+  });
+
   test('containerd down → a clear Node condition, the agent keeps running; containerd back → Ready again', async () => {
     const c = need();
     const n2 = c.lab.node('n2');
