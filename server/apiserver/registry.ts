@@ -191,7 +191,10 @@ export class Registry {
     let revision = 0;
     let startAfter: string | undefined;
     if (q.continue) {
+      if (q.resourceVersion && q.resourceVersion !== '0') throw errors.badRequest('specifying resource version is not allowed when using continue');
       const token = decodeContinue(q.continue);
+      // A token from another list (kind or namespace) would silently page through the wrong keys.
+      if (!token.start.startsWith(prefix)) throw errors.badRequest('continue key is not valid: the continue token does not belong to this list');
       revision = token.rv;
       startAfter = token.start;
     } else if (q.resourceVersion && q.resourceVersion !== '0') {

@@ -270,4 +270,16 @@ it('DeleteOptions bodies: wrong types are 400, dryRun in the body deletes nothin
   assert.is((r.json['metadata'] as Record<string, unknown>)['deletionGracePeriodSeconds'], 1);
 });
 
+it('continue tokens: paging works, a token from another list or with a resourceVersion is 400', async ({ http }) => {
+  for (const n of ['page-a', 'page-b', 'page-c']) expectCode(await send(http, 'POST', CM, { metadata: { name: n } }), 201);
+  const first = await send(http, 'GET', `${CM}?limit=2`);
+  const token = (first.json['metadata'] as { continue?: string }).continue;
+  assert.ok(token, 'a continue token');
+  expectCode(await send(http, 'GET', `${CM}?limit=2&continue=${encodeURIComponent(token!)}`), 200);
+  expectCode(await send(http, 'GET', `/api/v1/namespaces/kube-system/configmaps?limit=2&continue=${encodeURIComponent(token!)}`), 400, 'BadRequest');
+  expectCode(await send(http, 'GET', `/api/v1/namespaces/default/secrets?limit=2&continue=${encodeURIComponent(token!)}`), 400, 'BadRequest');
+  expectCode(await send(http, 'GET', `${CM}?limit=2&resourceVersion=1&continue=${encodeURIComponent(token!)}`), 400, 'BadRequest');
+  expectCode(await send(http, 'GET', `${CM}?limit=2&continue=garbage`), 400, 'BadRequest');
+});
+
 it.run();
