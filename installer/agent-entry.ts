@@ -21,7 +21,7 @@ import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
 import { agentFiles, agentStartCommand, agentStopCommand, DEFAULT_NETWORK, nodeNameFromHostname, type AgentNetwork } from './agent-service.js';
 import type { Node } from '../api/types.js';
-import { caHashOfPem, NODE_PASSWORD_ANNOTATION, waitNodeReady } from './join/cluster.js';
+import { caHashOfPem, exchangeJoinToken, NODE_PASSWORD_ANNOTATION, waitNodeReady } from './join/cluster.js';
 import { NODE_PATHS } from './join/probe.js';
 import { parseJoinToken } from './token.js';
 
@@ -109,7 +109,9 @@ async function installHere(argv: string[]): Promise<void> {
   if (!existsSync(NODE_PATHS.nodePassword)) writeAtomic(NODE_PATHS.nodePassword, randomBytes(24).toString('hex'), '0600');
   const bundleSha256 = createHash('sha256').update(readFileSync(NODE_PATHS.bundle)).digest('hex');
   const service = existsSync('/run/systemd/system') ? 'systemd' : 'supervisor';
-  for (const f of agentFiles({ serverUrl: server, token: tokenText.trim(), caPem, nodeName, nodeIp, nodeBinary: process.execPath, service, bundleSha256, network })) {
+  // The join token may expire: the node keeps a credential of its own.
+  const nodeToken = await exchangeJoinToken(server, caPem, token.credential, nodeName);
+  for (const f of agentFiles({ serverUrl: server, token: nodeToken, caPem, nodeName, nodeIp, nodeBinary: process.execPath, service, bundleSha256, network })) {
     writeAtomic(f.path, f.content, f.mode);
   }
   const client = new ApiClient(new HttpsTransport({ server, caPem, token: token.credential, timeoutMs: 10_000 }));

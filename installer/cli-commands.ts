@@ -68,7 +68,8 @@ async function serverAccess(values: Record<string, unknown>): Promise<ServerAcce
   }
   const dataDir = envOr(values, 'data-dir', 'DATA_DIR') ?? defaultDataDir();
   const tokens = new TokenStore(join(dataDir, 'server', 'tokens.json'));
-  return accessFromDataDir(dataDir, (description) => tokens.create('node', { ttlSeconds: 3600, description }).token);
+  // The node keeps this credential: it must not expire (revoke it with corral token revoke).
+  return accessFromDataDir(dataDir, (nodeName) => tokens.create('node', { description: `node ${nodeName} (corral join)` }).token);
 }
 
 function sshSettings(values: Record<string, unknown>): SshOptions {

@@ -4,6 +4,11 @@
  *   GET /install.sh                    the node install script (public; it trusts nothing it has not checked)
  *   GET /bundle/corral-agent.mjs       the agent bundle, for a valid node or admin token only
  *   GET /bundle/corral-agent.mjs.sha256
+ *   POST /join/node-token?node=NAME    a node's own credential, for a valid join (node) or admin token
+ *
+ * A join token may expire (`corral token create --ttl 1h`); what a node keeps must not. So a joining
+ * node trades the join token for a credential of its own that never expires and can be revoked alone,
+ * like k3s's bootstrap token → node credentials.
  */
 import type { Hono } from 'hono';
 import type { Env } from '../server/apiserver/app.js';
@@ -11,6 +16,7 @@ import type { TokenStore } from '../server/auth/tokens.js';
 import { agentBundle, type AgentBundle } from './bundle.js';
 import { renderNodeInstallScript } from './node-install-script.js';
 import { readFile } from 'node:fs/promises';
+import { formatJoinToken } from './token.js';
 
 export const BUNDLE_NAME = 'corral-agent.mjs';
 
@@ -26,6 +32,13 @@ export function registerInstallRoutes(app: Hono<Env>, o: { caPem: string; caHash
     return user?.role === 'node' || user?.role === 'admin';
   };
 
+  app.post('/join/node-token', (c) => {
+    if (!authorized(c.req.header('authorization'))) return c.text('a node token is required\n', 401);
+    const node = c.req.query('node') ?? '';
+    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) return c.text('?node=NAME (a Kubernetes node name) is required\n', 400);
+    const { token } = o.tokens.create('node', { description: `node ${node}` });
+    return c.text(`${formatJoinToken(o.caHash, token)}\n`);
+  });
   app.get('/cacerts', (c) => c.body(o.caPem, 200, { 'content-type': 'application/x-pem-file' }));
   app.get('/install.sh', (c) => {
     const host = c.req.header('host') ?? `127.0.0.1:${o.port}`;

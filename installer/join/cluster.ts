@@ -26,14 +26,31 @@ export interface ServerAccess {
   caHash: string;
   /** Bearer credential for the installer's own API calls. */
   apiCredential: string;
-  /** Makes the credential a node uses (a fresh node token per host, or the one given). */
-  nodeToken(description: string): string;
+  /** A credential of the node's own that never expires (K10 form); a join token may expire. */
+  nodeToken(nodeName: string): Promise<string>;
   /** True when the server address was given explicitly (then nodes use it too). */
   explicitUrl: boolean;
 }
 
 export function caHashOfPem(caPem: string): string {
   return createHash('sha256').update(new X509Certificate(caPem).raw).digest('hex');
+}
+
+/** Trades a join token for the node's own non-expiring credential (POST /join/node-token, TLS checked against caPem). */
+export function exchangeJoinToken(url: string, caPem: string, credential: string, nodeName: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(`/join/node-token?node=${encodeURIComponent(nodeName)}`, url), {
+      method: 'POST', ca: caPem, headers: { authorization: `Bearer ${credential}` }, timeout: 10_000,
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`getting a node credential from ${url}: HTTP ${res.statusCode} ${body.trim()}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${url}/join/node-token timed out`)));
+    req.on('error', (e) => reject(new Error(`getting a node credential from ${url}: ${e.message}`)));
+    req.end();
+  });
 }
 
 /** GET /cacerts without trusting the server yet; the caller compares the hash. */
@@ -68,15 +85,18 @@ export async function accessFromToken(url: string, tokenText: string, caFile?: s
   }
   const u = new URL(url);
   const caHash = caHashOfPem(caPem);
-  const pinned = formatJoinToken(caHash, token.credential);
-  return { url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash, apiCredential: token.credential, nodeToken: () => pinned, explicitUrl: true };
+  return {
+    url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash, apiCredential: token.credential,
+    nodeToken: (nodeName) => exchangeJoinToken(u.origin, caPem, token.credential, nodeName),
+    explicitUrl: true,
+  };
 }
 
 /**
  * Server access on the server machine, from its data dir: the CA, the admin token for the installer's
  * own calls, the port from the admin kubeconfig, and a fresh node token (1 h expiry) per joined host.
  */
-export async function accessFromDataDir(dataDir: string, createNodeToken: (description: string) => string): Promise<ServerAccess> {
+export async function accessFromDataDir(dataDir: string, createNodeToken: (nodeName: string) => string): Promise<ServerAccess> {
   const caFile = join(dataDir, 'server', 'tls', 'ca.crt');
   const adminFile = join(dataDir, 'server', 'admin-token');
   const kubeconfigFile = join(dataDir, 'kubeconfig.yaml');
@@ -91,7 +111,7 @@ export async function accessFromDataDir(dataDir: string, createNodeToken: (descr
   return {
     url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash,
     apiCredential: readFileSync(adminFile, 'utf8').trim(),
-    nodeToken: (description) => formatJoinToken(caHash, createNodeToken(description)),
+    nodeToken: async (nodeName) => formatJoinToken(caHash, createNodeToken(nodeName)),
     explicitUrl: false,
   };
 }

@@ -97,7 +97,7 @@ async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api
   if (plan.uploadBundle) await session.upload(bundle.path, bundle.sha256, NODE_PATHS.bundle, '0755');
 
   clock.enter('start');
-  const token = o.access.nodeToken(`node ${plan.nodeName} (corral join ${plan.label})`);
+  const token = await o.access.nodeToken(plan.nodeName);
   const files = agentFiles({
     serverUrl: plan.serverUrl, token, caPem: o.access.caPem, nodeName: plan.nodeName, nodeIp: plan.nodeIp,
     nodeBinary: facts['node_path'] || '/usr/bin/node', service: plan.service, bundleSha256: bundle.sha256, network: o.network,

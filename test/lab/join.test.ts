@@ -245,6 +245,14 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.ok(await allReady(['n1', 'n2', 'n3'], 30_000), await kubectl(['get', 'nodes', '-o', 'yaml']));
   });
 
+  test('a host asking for the name of another Ready node is refused by the preflight, with the fix', async () => {
+    const r = await corral(joinArgs(lab.knownHostsFile, hostsOf(['n2']), ['--node-name', 'n1']));
+    assert.is(r.code, 1, show(r));
+    assert.match(r.stdout, `node-name: node name n1 is already used by a Ready node at ${lab.node('n1').ip}`);
+    assert.match(r.stdout, 'fix: join with --node-name OTHER');
+    assert.is((await nodes()).get('n1')?.ip, lab.node('n1').ip);
+  });
+
   test('pods spread across the joined nodes; the Service answers via ClusterIP from pods on every node and via NodePort on every node', async () => {
     await kubectl(['apply', '-f', '-'], WORKLOADS);
     const web = await eventually('3 Ready web pods', 90_000, async () => {
@@ -346,6 +354,11 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.is(r.code, 0, show(r));
     assert.match(r.stdout, 'Node n3 is Ready');
     assert.ok((await nodes()).get('n3')?.ready);
+    // The 1 h join token was traded for a credential of the node's own that does not expire.
+    const onNode = (await lab.exec('n3', ['cat', '/etc/corral/node-token'])).stdout;
+    assert.match(onNode, /^CORRAL_TOKEN=K10[0-9a-f]{64}::\w+\.\w+\n$/);
+    assert.not.match(onNode, token.split('::')[1]!);
+    assert.match((await corral(['token', 'list', '--data-dir', DATA])).stdout, /\snode\s+<never>\s+\S+\s+node n3\n/);
     // A token for another CA is refused before anything is fetched with it.
     const forged = token.replace(/^K10[0-9a-f]{4}/, 'K100000');
     const bad = await lab.exec('n3', ['sh', '-c', `curl -fsSL --cacert ${join(lab.dir, 'server-ca.crt')} https://${lab.controlIp}:6443/install.sh | sh -s - --token '${forged}'`]);
