@@ -31,8 +31,14 @@ function parsePatchBody(type: PatchType, raw: Uint8Array): unknown {
     throw errors.badRequest(`error decoding patch: ${(err as Error).message}`);
   }
   assertNestingDepth(patch, 'patch');
+  if (type === 'json' && Array.isArray(patch) && patch.length > MAX_JSON_PATCH_OPERATIONS) {
+    throw errors.tooLarge(`The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${patch.length}`);
+  }
   return patch;
 }
+
+/** Upstream's cap on the operations of one JSON patch (kubernetes#74000): each may copy the object. */
+export const MAX_JSON_PATCH_OPERATIONS = 10_000;
 
 /** Returns the patched copy of `current`; malformed patches and failed operations are 400s. */
 export function applyPatch(type: PatchType, current: KubeObject, raw: Uint8Array, info: ResourceInfo): KubeObject {

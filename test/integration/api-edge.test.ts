@@ -282,4 +282,13 @@ it('continue tokens: paging works, a token from another list or with a resourceV
   expectCode(await send(http, 'GET', `${CM}?limit=2&continue=garbage`), 400, 'BadRequest');
 });
 
+it('a JSON patch with more than 10,000 operations is 413, as upstream', async ({ http }) => {
+  expectCode(await send(http, 'POST', CM, { metadata: { name: 'many-ops' }, data: {} }), 201);
+  const ops = Array.from({ length: 10_001 }, (_, i) => ({ op: 'add', path: `/data/k${i}`, value: 'v' }));
+  const r = await send(http, 'PATCH', `${CM}/many-ops`, ops, 'application/json-patch+json');
+  expectCode(r, 413, 'RequestEntityTooLarge');
+  assert.is(r.json['message'], 'The allowed maximum operations in a JSON patch is 10000, got 10001');
+  expectCode(await send(http, 'PATCH', `${CM}/many-ops`, ops.slice(0, 100), 'application/json-patch+json'), 200);
+});
+
 it.run();
