@@ -64,6 +64,11 @@ export interface WatchQuery {
   /** '' or '0': start with the current state as ADDED events. */
   resourceVersion?: string;
   signal: AbortSignal;
+  /**
+   * Called with the revision of each store event the selectors filtered out. Every event before it
+   * has been consumed already (the generator is pull-based), so BOOKMARKs may carry it.
+   */
+  onFilteredRevision?: (revision: number) => void;
 }
 
 export interface DeleteResult { object: KubeObject; deleted: boolean }
@@ -302,13 +307,16 @@ export class Registry {
         const now = this.matches(obj, q.labelSelector, q.fieldSelector);
         if (ev.type === 'create') {
           if (now) yield { type: 'ADDED', object: obj };
+          else q.onFilteredRevision?.(ev.kv.modRevision);
         } else if (ev.type === 'delete') {
           if (now) yield { type: 'DELETED', object: obj };
+          else q.onFilteredRevision?.(ev.kv.modRevision);
         } else {
           const before = ev.prev ? this.matches(this.decode(ev.prev), q.labelSelector, q.fieldSelector) : false;
           if (now && before) yield { type: 'MODIFIED', object: obj };
           else if (now) yield { type: 'ADDED', object: obj };
           else if (before) yield { type: 'DELETED', object: obj };
+          else q.onFilteredRevision?.(ev.kv.modRevision);
         }
       }
     } catch (err) {

@@ -241,10 +241,12 @@ export class ResourceHandler {
     // A malformed resourceVersion is a plain 400, before the stream starts (as upstream).
     if (resourceVersion !== '' && !/^\d+$/.test(resourceVersion)) throw errors.badRequest(`invalid resource version "${resourceVersion}"`);
     const startRevision = resourceVersion && resourceVersion !== '0' ? Number(resourceVersion) : this.o.registry.currentRevision(info);
+    let filteredRevision = 0;
     const events = this.o.registry.watch(info, namespace, {
       ...selectors,
       resourceVersion,
       signal: abort.signal,
+      onFilteredRevision: (revision) => { filteredRevision = Math.max(filteredRevision, revision); },
     });
     const table = wantsTable(c.req.header('accept') ?? null);
     const includeObject = includeObjectParam(q);
@@ -266,6 +268,7 @@ export class ResourceHandler {
       bookmarkIntervalMs: this.o.bookmarkIntervalMs ?? 60_000,
       timeoutMs,
       startRevision,
+      filteredRevision: () => filteredRevision,
       abort,
     });
     return new Response(stream, {

@@ -16,6 +16,8 @@ export interface WatchStreamOptions {
   timeoutMs: number;
   /** The resourceVersion the watch starts from (for bookmarks before any event). */
   startRevision: number;
+  /** The newest revision processed without an event for this client (filtered out by selectors). */
+  filteredRevision?: () => number;
   abort: AbortController;
 }
 
@@ -79,7 +81,7 @@ export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
             nextBookmark = Date.now() + o.bookmarkIntervalMs;
             controller.enqueue(line({
               type: 'BOOKMARK',
-              object: { ...o.bookmarkKind, metadata: { resourceVersion: String(lastRevision) } },
+              object: { ...o.bookmarkKind, metadata: { resourceVersion: String(Math.max(lastRevision, o.filteredRevision?.() ?? 0)) } },
             }));
             return;
           }

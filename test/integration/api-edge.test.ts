@@ -291,4 +291,18 @@ it('a JSON patch with more than 10,000 operations is 413, as upstream', async ({
   expectCode(await send(http, 'PATCH', `${CM}/many-ops`, ops.slice(0, 100), 'application/json-patch+json'), 200);
 });
 
+it('BOOKMARKs of a filtered watch advance past events the selector filtered out', async ({ http }) => {
+  const list = await send(http, 'GET', CM);
+  const rv = (list.json['metadata'] as { resourceVersion: string }).resourceVersion;
+  const res = await http.request({ method: 'GET', path: `${CM}?watch=true&allowWatchBookmarks=true&labelSelector=app%3Dwatched&resourceVersion=${rv}&timeoutSeconds=3` });
+  await new Promise((r) => setTimeout(r, 200));
+  const other = await send(http, 'POST', CM, { metadata: { name: 'not-watched', labels: { app: 'other' } } });
+  expectCode(other, 201);
+  const otherRv = Number((other.json['metadata'] as { resourceVersion: string }).resourceVersion);
+  const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; object: { metadata: { resourceVersion: string } } });
+  assert.ok(lines.every((l) => l.type === 'BOOKMARK'), 'only bookmarks: the new object does not match');
+  const last = lines[lines.length - 1];
+  assert.ok(last && Number(last.object.metadata.resourceVersion) >= otherRv, `last bookmark ${JSON.stringify(last)} should be at least ${otherRv}`);
+});
+
 it.run();
