@@ -217,6 +217,20 @@ if (labTierAvailable(test, 'the join lab test')) {
     }
   });
 
+  test('from another machine: --server with a K10 token checks the server CA before anything else; a forged pin is refused', async () => {
+    const token = (await corral(['token', 'create', '--ttl', '1h', '--data-dir', DATA])).stdout.trim();
+    const server = `https://${lab.controlIp}:6443`;
+    const common = ['--ssh-key', lab.clientKey, '--known-hosts', lab.knownHostsFile, '--dry-run', `root@${lab.node('n1').ip}`];
+    const ok = await corral(['join', '--server', server, '--token', token, ...common]);
+    assert.is(ok.code, 0, show(ok));
+    assert.match(ok.stdout, `wait until Node n1 (${lab.node('n1').ip}) is Ready on ${server}`);
+    const forged = token.replace(/^K10[0-9a-f]{4}/, 'K100000');
+    const bad = await corral(['join', '--server', server, '--token', forged, ...common]);
+    assert.is(bad.code, 1, show(bad));
+    assert.match(bad.stderr, 'refusing to trust it');
+    assert.not.match(bad.stdout, 'preflight');
+  });
+
   test('three nodes join over SSH in parallel and become Ready, with their identity recorded', async () => {
     const r = await corral(joinArgs(lab.knownHostsFile, hostsOf(['n1', 'n2', 'n3'])));
     assert.is(r.code, 0, show(r));
