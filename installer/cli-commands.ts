@@ -69,7 +69,15 @@ async function serverAccess(values: Record<string, unknown>): Promise<ServerAcce
   const dataDir = envOr(values, 'data-dir', 'DATA_DIR') ?? defaultDataDir();
   const tokens = new TokenStore(join(dataDir, 'server', 'tokens.json'));
   // The node keeps this credential: it must not expire (revoke it with corral token revoke).
-  return accessFromDataDir(dataDir, (nodeName) => tokens.create('node', { description: `node ${nodeName} (corral join)` }).token);
+  const description = (nodeName: string): string => `node ${nodeName} (corral join)`;
+  return accessFromDataDir(dataDir, {
+    // Re-read first: the server or another `corral` command may have changed the file since.
+    issue: (nodeName) => { tokens.reload(); return tokens.create('node', { description: description(nodeName) }).token; },
+    retire: (nodeName, keepId) => {
+      tokens.reload();
+      for (const r of tokens.list()) if (r.description === description(nodeName) && r.id !== keepId) tokens.revoke(r.id);
+    },
+  });
 }
 
 function sshSettings(values: Record<string, unknown>): SshOptions {

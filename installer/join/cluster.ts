@@ -28,6 +28,8 @@ export interface ServerAccess {
   apiCredential: string;
   /** A credential of the node's own that never expires (K10 form); a join token may expire. */
   nodeToken(nodeName: string): Promise<string>;
+  /** Called once the node runs with `token`: earlier credentials of that node may be revoked. */
+  retireOldNodeTokens?(nodeName: string, token: string): void;
   /** True when the server address was given explicitly (then nodes use it too). */
   explicitUrl: boolean;
 }
@@ -92,11 +94,18 @@ export async function accessFromToken(url: string, tokenText: string, caFile?: s
   };
 }
 
+/** Node credentials on the server machine: one per node; a re-join replaces (then revokes) the old one. */
+export interface NodeTokenIssuer {
+  issue(nodeName: string): string;
+  /** Revokes the node's credentials other than keepId. */
+  retire(nodeName: string, keepId: string): void;
+}
+
 /**
  * Server access on the server machine, from its data dir: the CA, the admin token for the installer's
  * own calls, the port from the admin kubeconfig, and a fresh node token (1 h expiry) per joined host.
  */
-export async function accessFromDataDir(dataDir: string, createNodeToken: (nodeName: string) => string): Promise<ServerAccess> {
+export async function accessFromDataDir(dataDir: string, tokens: NodeTokenIssuer): Promise<ServerAccess> {
   const caFile = join(dataDir, 'server', 'tls', 'ca.crt');
   const adminFile = join(dataDir, 'server', 'admin-token');
   const kubeconfigFile = join(dataDir, 'kubeconfig.yaml');
@@ -111,7 +120,8 @@ export async function accessFromDataDir(dataDir: string, createNodeToken: (nodeN
   return {
     url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash,
     apiCredential: readFileSync(adminFile, 'utf8').trim(),
-    nodeToken: async (nodeName) => formatJoinToken(caHash, createNodeToken(nodeName)),
+    nodeToken: async (nodeName) => formatJoinToken(caHash, tokens.issue(nodeName)),
+    retireOldNodeTokens: (nodeName, token) => tokens.retire(nodeName, parseJoinToken(token).id),
     explicitUrl: false,
   };
 }

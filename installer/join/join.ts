@@ -14,10 +14,10 @@ import { hasFailure, missingPackages, preflight, userlandArch, type CheckResult 
 import { NODE_PATHS, PROBE_SCRIPT, parseProbeOutput, type ProbeFacts } from './probe.js';
 import type { HostResult, Phase, ProgressSink } from './progress.js';
 import { SshSession, type SshOptions } from './ssh.js';
+import type { JoinTarget } from './target.js';
 import { agentFiles, agentStartCommand, agentStopCommand, nodeNameFromHostname, type AgentNetwork } from '../agent-service.js';
 
 export { AGENT_SERVICE, agentServiceSpec, renderTokenFile, nodeNameFromHostname } from '../agent-service.js';
-import type { JoinTarget } from './target.js';
 
 export interface JoinOptions {
   targets: readonly JoinTarget[];
@@ -86,8 +86,11 @@ async function probeHost(session: SshSession, t: JoinTarget, o: JoinOptions, api
   return { facts, plan, existing };
 }
 
-/** Installs or upgrades the agent and restarts it; returns the Node's resourceVersion while no agent ran. */
-async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api: ApiClient, bundle: AgentBundle, clock: PhaseClock): Promise<string | undefined> {
+/**
+ * Installs or upgrades the agent and restarts it; returns the Node's resourceVersion while no agent
+ * ran, and the credential the node now uses.
+ */
+async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api: ApiClient, bundle: AgentBundle, clock: PhaseClock): Promise<{ stoppedAt: string | undefined; token: string }> {
   const { plan, facts } = p;
   clock.enter('upload', plan.uploadBundle ? `${(bundle.bytes / 1024 / 1024).toFixed(1)} MiB` : 'bundle already current');
   if (plan.installPackages.length > 0) {
@@ -108,7 +111,7 @@ async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api
   await session.runOk('stopping the running agent', agentStopCommand(plan.service), { timeoutMs: 60_000 });
   const stoppedAt = (await api.tryGet<Node>('Node', undefined, plan.nodeName))?.metadata.resourceVersion;
   await session.runOk('starting the agent', agentStartCommand(plan.service), { timeoutMs: 60_000 });
-  return stoppedAt;
+  return { stoppedAt, token };
 }
 
 async function joinHost(t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: AgentBundle): Promise<HostResult> {
@@ -132,9 +135,10 @@ async function joinHost(t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: A
       const failed = probed.plan.checks.filter((c) => c.status === 'fail');
       throw new Error(`preflight failed:\n${failed.map((c) => `  ${c.id}: ${c.detail}\n    fix: ${c.fix ?? ''}`).join('\n')}`);
     }
-    const stoppedAt = await installOnHost(session, probed, o, api, bundle, clock);
+    const { stoppedAt, token } = await installOnHost(session, probed, o, api, bundle, clock);
     clock.enter('ready', `waiting for Node ${probed.plan.nodeName}`);
     await waitNodeReady(api, probed.plan.nodeName, stoppedAt, o.readyTimeoutMs);
+    o.access.retireOldNodeTokens?.(probed.plan.nodeName, token);
     const password = (await session.runOk('reading the node identity', `cat ${NODE_PATHS.nodePassword}`)).trim();
     await api.patch('Node', undefined, probed.plan.nodeName, { metadata: { annotations: { [NODE_PASSWORD_ANNOTATION]: sha256(password) } } });
     clock.stop();

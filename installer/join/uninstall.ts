@@ -6,7 +6,7 @@
  */
 import type { ApiClient } from '../../api/client/client.js';
 import { serviceRemoveCommand } from '../service-files.js';
-import { AGENT_SERVICE } from './join.js';
+import { AGENT_SERVICE } from '../agent-service.js';
 import { NODE_PATHS } from './probe.js';
 import type { SshSession } from './ssh.js';
 

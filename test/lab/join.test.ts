@@ -256,6 +256,9 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.match(r.stdout, 'upload: bundle already current');
     assert.is((r.stdout.match(/upgraded in /g) ?? []).length, 3, r.stdout);
     assert.is((await lab.exec('n1', ['cat', '/etc/corral/node-password'])).stdout, before.stdout);
+    // Each node has one credential: the re-join's replaced (and revoked) the first join's.
+    const list = (await corral(['token', 'list', '--data-dir', DATA])).stdout;
+    for (const n of ['n1', 'n2', 'n3']) assert.is(list.split('\n').filter((l) => l.endsWith(`node ${n} (corral join)`)).length, 1, list);
     assert.ok(await allReady(['n1', 'n2', 'n3'], 30_000), await kubectl(['get', 'nodes', '-o', 'yaml']));
   });
 
