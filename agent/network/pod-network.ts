@@ -62,14 +62,36 @@ export class PodNetwork {
 
   /** The pod's netns with its address; reuses what exists (agent restart), builds what is missing. */
   async ensurePod(podUid: string): Promise<PodNetworkInfo> {
+    const r = await this.reservePod(podUid);
+    await r.ready;
+    return r.info;
+  }
+
+  /**
+   * The pod's address and netns path at once (an IPAM file), with the netns itself built in the
+   * background: `ready` settles when it is usable. A pod start overlaps it with preparing the
+   * container (image mount, spec) and waits for it only right before the task starts.
+   */
+  async reservePod(podUid: string): Promise<{ info: PodNetworkInfo; ready: Promise<void> }> {
     if (!this.podCidr) throw new Error('the node has no pod CIDR yet');
+    const podCidr = this.podCidr;
     const netns = this.netnsName(podUid);
     const netnsPath = this.netnsPath(podUid);
     const address = await this.ipam.allocate(podUid);
-    if (existsSync(netnsPath) && (await this.podIp(podUid)) === address) return { netns, netnsPath, ip: address };
+    const info = { netns, netnsPath, ip: address };
+    const ready = (async () => {
+      if (existsSync(netnsPath) && (await this.podIp(podUid)) === address) return;
+      await this.buildPodNetns(podUid, netns, address, podCidr);
+    })();
+    ready.catch(() => undefined); // observed by the caller; never an unhandled rejection
+    return { info, ready };
+  }
+
+  private async buildPodNetns(podUid: string, netns: string, address: string, podCidr: string): Promise<void> {
+    const netnsPath = this.netnsPath(podUid);
     if (existsSync(netnsPath)) await ip(['netns', 'del', netns], { allowFailure: /No such file/ });
     const veth = vethName(podUid);
-    const prefix = parseCidr(this.podCidr).prefix;
+    const prefix = parseCidr(podCidr).prefix;
     await ip(['netns', 'add', netns]);
     try {
       await ipBatch([
@@ -82,13 +104,12 @@ export class PodNetwork {
         'link set lo up',
         `addr add ${address}/${prefix} dev eth0`,
         'link set eth0 up',
-        `route add default via ${gatewayOf(this.podCidr)}`,
+        `route add default via ${gatewayOf(podCidr)}`,
       ], { netns });
     } catch (err) {
       await ip(['netns', 'del', netns], { allowFailure: /.*/ });
       throw err;
     }
-    return { netns, netnsPath, ip: address };
   }
 
   /** The IPv4 address on eth0 of the pod's netns, if the netns exists. */

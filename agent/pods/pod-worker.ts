@@ -80,6 +80,8 @@ export class PodWorker {
   private gone = false;
   private readonly records = new Map<string, ContainerRecord>();
   private net: PodNetworkInfo | undefined;
+  /** Settles once the pod's netns is usable (built in the background on the first sync). */
+  private netReady: Promise<void> | undefined;
   private volumes: Map<string, string> | undefined;
   private terminal: 'Succeeded' | 'Failed' | undefined;
   private terminalMessage: string | undefined;
@@ -233,7 +235,17 @@ export class PodWorker {
       // Look up the images while the pod's netns is made (each is a process or two); the starts
       // below then find the answers cached. Errors surface again in startContainer.
       const images = Promise.all([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => this.ctx.images.present(c).catch(() => false)));
-      this.net = await this.ctx.network.ensurePod(this.uid);
+      // The address is known at once; the netns is built while the first container is prepared.
+      const r = await this.ctx.network.reservePod(this.uid);
+      this.net = r.info;
+      this.netReady = r.ready;
+      r.ready.catch((err: unknown) => {
+        if (this.netReady !== r.ready) return;
+        log.warn('agent', 'cannot set up the pod network, will retry', { pod: this.describe(), error: (err as Error).message });
+        this.net = undefined;
+        this.netReady = undefined;
+        this.kickAfter(2_000);
+      });
       await this.writeHosts(pod);
       await images;
     }
@@ -396,7 +408,7 @@ export class PodWorker {
       await mkdir(join(spec.logPath, '..'), { recursive: true });
       await rm(spec.logPath, { force: true });
       await rm(`${spec.logPath}.idx`, { force: true });
-      await this.ctx.runtime.run(spec);
+      await this.ctx.runtime.run(spec, { beforeStart: this.netReady });
     } catch (err) {
       // runc could not start the process (bad command, missing binary): like kubelet, a terminated
       // attempt with exit code 128 that goes through the restart back-off.
@@ -559,6 +571,8 @@ export class PodWorker {
 
   private async terminate(pod: Pod): Promise<void> {
     await this.loadState().catch(() => undefined);
+    // A netns still being built would otherwise appear after removePod below.
+    await this.netReady?.catch(() => undefined);
     const graceSeconds = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
     for (const r of this.records.values()) {
       r.prober?.stop();

@@ -154,8 +154,12 @@ export class ContainerdRuntime {
     return `${this.cgroupParent}/${id}`;
   }
 
-  /** Creates the container and starts its task detached; the task's output goes to spec.logPath. */
-  async run(spec: ContainerSpec, opts: CallOptions = {}): Promise<void> {
+  /**
+   * Creates the container and starts its task detached; the task's output goes to spec.logPath.
+   * `beforeStart` (e.g. the pod netns being built) is awaited after the rootfs is mounted and the
+   * spec written, right before ctr creates the task: the two overlap.
+   */
+  async run(spec: ContainerSpec, opts: CallOptions & { beforeStart?: Promise<void> | undefined } = {}): Promise<void> {
     await this.create(spec, opts, true);
   }
 
@@ -164,7 +168,7 @@ export class ContainerdRuntime {
     await this.create(spec, opts, false);
   }
 
-  private async create(spec: ContainerSpec, opts: CallOptions, start: boolean): Promise<void> {
+  private async create(spec: ContainerSpec, opts: CallOptions & { beforeStart?: Promise<void> | undefined }, start: boolean): Promise<void> {
     if (!ID_PATTERN.test(spec.id) || spec.id.length > 76) {
       throw new RuntimeError('InvalidArgument', `invalid container id ${JSON.stringify(spec.id)}`, 'run');
     }
@@ -232,6 +236,7 @@ export class ContainerdRuntime {
         [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: rootfs,
       };
       const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+      await opts.beforeStart;
       if (start) {
         created = true; // ctr run may fail after creating the container: clean up either way
         await this.ctr.call(['run', '-d', '--config', configPath, '--log-uri', fileUri(spec.logPath), ...labelArgs, spec.id], opts);
