@@ -120,8 +120,8 @@ async function main(): Promise<void> {
     await c.killAgent('n1');
     const agent = c.startAgent('n1');
     const syncLines = (): { mode: string; ms: number }[] => readFileSync(agent.logFile, 'utf8').split('\n')
-      .filter((l) => l.includes('"iptables synced"')).map((l) => JSON.parse(l) as { mode: string; ms: number });
-    let full: { mode: string; ms: number } | undefined;
+      .filter((l) => l.includes('"iptables synced"')).map((l) => JSON.parse(l) as { mode: string; ms: number; totalMs?: number; rewrittenServices?: number });
+    let full: { mode: string; ms: number; totalMs?: number; rewrittenServices?: number } | undefined;
     for (let i = 0; i < 600 && !full; i++) {
       full = syncLines().find((s) => s.mode === 'full');
       if (!full) await sleep(100);
@@ -146,9 +146,9 @@ async function main(): Promise<void> {
       `pod start (create -> Running seen by the API), ${podCount} pods: p50 ${f(p50)} ms, p99 ${f(percentile(sortedPods, 99))} ms`,
       `raw ctr run -d (same image, same containerd):   p50 ${f(rawP50)} ms, p99 ${f(percentile(sortedRaw, 99))} ms`,
       `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
-      `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
+      starts.length === 0 ? 'inside the agent: no start timings logged' : `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
       `agent RSS idle: ${rss === undefined ? '?' : rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB`,
-      `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
+      `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms iptables-restore${full.totalMs !== undefined ? ` (${f(full.totalMs)} ms with iptables-save, rule build and jumps; ${full.rewrittenServices ?? 'all'} services rewritten)` : ''}` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
       '',
     ].join('\n'));
   } finally {
