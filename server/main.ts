@@ -27,6 +27,7 @@ import { InProcessTransport } from '../api/client/transport.js';
 import { InformerFactory } from './controllers/informer.js';
 import { startControllers } from './controllers/manager.js';
 import { WebSocketServer } from 'ws';
+import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { registerInstallRoutes } from '../installer/routes.js';
@@ -133,6 +134,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     s.once('error', reject);
     s.once('listening', () => resolve(s));
   }));
+  answerNonWebSocketUpgrades(server, (r) => api.app.fetch(r));
   port = (server.address() as AddressInfo).port;
   await step('publishing the kubernetes service', () => ensureKubernetesService(registry, allocator.apiServerServiceIP, { address: host, port }));
   // Long-lived watches must not be cut by Node's default request/idle timeouts.
