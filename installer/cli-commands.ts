@@ -69,7 +69,8 @@ async function serverAccess(values: Record<string, unknown>): Promise<ServerAcce
   const dataDir = envOr(values, 'data-dir', 'DATA_DIR') ?? defaultDataDir();
   const tokens = new TokenStore(join(dataDir, 'server', 'tokens.json'));
   // The node keeps this credential: it must not expire (revoke it with corral token revoke).
-  const description = (nodeName: string): string => `node ${nodeName} (corral join)`;
+  // The same description the server gives the credentials it issues for /install.sh joins.
+  const description = (nodeName: string): string => `node ${nodeName}`;
   return accessFromDataDir(dataDir, {
     // Re-read first: the server or another `corral` command may have changed the file since.
     issue: (nodeName) => { tokens.reload(); return tokens.create('node', { description: description(nodeName) }).token; },
@@ -164,6 +165,8 @@ export const uninstallCommand: CliCommand = {
       try {
         session = await SshSession.connect(t, ssh);
         const node = await uninstallHost(session, api);
+        // Its credentials go with it (on the server machine; a remote server keeps them until revoked).
+        access?.retireOldNodeTokens?.(node, '');
         process.stdout.write(`[${t.label}] uninstalled; Node ${node}${api ? ' deleted' : ' left in the cluster'}\n`);
       } catch (err) {
         failed++;

@@ -28,7 +28,7 @@ export interface ServerAccess {
   apiCredential: string;
   /** A credential of the node's own that never expires (K10 form); a join token may expire. */
   nodeToken(nodeName: string): Promise<string>;
-  /** Called once the node runs with `token`: earlier credentials of that node may be revoked. */
+  /** Called once the node runs with `token` (or was removed: ''): its other credentials may be revoked. */
   retireOldNodeTokens?(nodeName: string, token: string): void;
   /** True when the server address was given explicitly (then nodes use it too). */
   explicitUrl: boolean;
@@ -121,7 +121,7 @@ export async function accessFromDataDir(dataDir: string, tokens: NodeTokenIssuer
     url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash,
     apiCredential: readFileSync(adminFile, 'utf8').trim(),
     nodeToken: async (nodeName) => formatJoinToken(caHash, tokens.issue(nodeName)),
-    retireOldNodeTokens: (nodeName, token) => tokens.retire(nodeName, parseJoinToken(token).id),
+    retireOldNodeTokens: (nodeName, token) => tokens.retire(nodeName, token ? parseJoinToken(token).id : ''),
     explicitUrl: false,
   };
 }
