@@ -111,7 +111,25 @@ function readOperation(raw: unknown, index: number): JsonPatchOperation {
   return { op: 'remove', path };
 }
 
-function applyOperation(doc: unknown, operation: JsonPatchOperation): unknown {
+/**
+ * JSON values all copy operations of one patch may duplicate in total: a few hundred copies of a
+ * document into itself would otherwise double it each time and hold the server for seconds.
+ */
+const COPY_BUDGET_NODES = 1_000_000;
+
+/** Counts the values in `v` (stops early once past `limit`). */
+function countNodes(v: unknown, limit: number): number {
+  let n = 0;
+  const stack: unknown[] = [v];
+  while (stack.length > 0 && n <= limit) {
+    const cur = stack.pop();
+    n++;
+    if (cur !== null && typeof cur === 'object') for (const child of Object.values(cur)) stack.push(child);
+  }
+  return n;
+}
+
+function applyOperation(doc: unknown, operation: JsonPatchOperation, budget: { copied: number }): unknown {
   const tokens = parseJsonPointer(operation.path);
   switch (operation.op) {
     case 'add':
@@ -129,6 +147,8 @@ function applyOperation(doc: unknown, operation: JsonPatchOperation): unknown {
     }
     case 'copy': {
       const value = resolve(doc, parseJsonPointer(operation.from));
+      budget.copied += countNodes(value, COPY_BUDGET_NODES - budget.copied);
+      if (budget.copied > COPY_BUDGET_NODES) throw new PatchError(`json patch copies more than ${COPY_BUDGET_NODES} values in total`);
       return add(doc, tokens, cloneJson(value));
     }
     case 'test': {
@@ -149,9 +169,10 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
   if (!Array.isArray(ops)) throw new PatchError('json patch must be an array of operations');
   const operations = ops.map((raw, i) => readOperation(raw, i));
   let doc = cloneJson(target);
+  const budget = { copied: 0 };
   for (const operation of operations) {
     try {
-      doc = applyOperation(doc, operation);
+      doc = applyOperation(doc, operation, budget);
     } catch (err) {
       if (err instanceof PatchError) throw err;
       const where = operation.op === 'move' || operation.op === 'copy'

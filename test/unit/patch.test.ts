@@ -193,6 +193,16 @@ json('parseJsonPointer unescapes ~1 before ~0', () => {
   assert.equal(parseJsonPointer('/a~1b/~01/m~0n'), ['a/b', '~1', 'm~n']);
 });
 
+json('copies that double the document are refused before they exhaust the server', () => {
+  const doc = { a: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])) };
+  const ops = Array.from({ length: 200 }, (_, i) => ({ op: 'copy', from: '', path: `/c${i}` }));
+  const started = Date.now();
+  assert.throws(() => applyJsonPatch(doc, ops), (err: Error) => err instanceof PatchError && /copies more than/.test(err.message));
+  assert.ok(Date.now() - started < 2000, 'refused quickly');
+  // Ordinary copies still work.
+  assert.equal(applyJsonPatch({ a: { b: 1 } }, [{ op: 'copy', from: '/a', path: '/c' }]), { a: { b: 1 }, c: { b: 1 } });
+});
+
 json.run();
 
 // -------------------------------------------------------------------------------------------
