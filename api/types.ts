@@ -506,7 +506,12 @@ export interface Eviction extends KubeObject {
 
 export interface PodDisruptionBudget extends KubeObject {
   spec: { minAvailable?: IntOrString; maxUnavailable?: IntOrString; selector?: LabelSelector };
-  status?: { currentHealthy: number; desiredHealthy: number; disruptionsAllowed: number; expectedPods: number; observedGeneration?: number };
+  status?: {
+    currentHealthy: number; desiredHealthy: number; disruptionsAllowed: number; expectedPods: number; observedGeneration?: number;
+    /** Pods evicted but not yet seen terminating, with the eviction time (they no longer count as healthy). */
+    disruptedPods?: Record<string, string>;
+    conditions?: Condition[];
+  };
 }
 
 export interface Scale extends KubeObject {

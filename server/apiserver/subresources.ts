@@ -166,22 +166,56 @@ export class Subresources {
     const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw)) as { deleteOptions?: Record<string, unknown> };
     const podInfo = resourceForKind('Pod')!;
     const pod = (await this.registry.get(podInfo, namespace, r.name)) as Pod;
-    const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
-    if (!terminal && !pod.metadata.deletionTimestamp) {
-      const pdbs = await this.registry.list(resourceForKind('PodDisruptionBudget')!, namespace);
-      for (const item of pdbs.items as PodDisruptionBudget[]) {
-        const sel = labelSelectorFromObject(item.spec?.selector);
-        if (!item.spec?.selector || !matchesLabels(sel, pod.metadata.labels)) continue;
-        if ((item.status?.disruptionsAllowed ?? 0) <= 0) {
-          throw errors.tooManyRequests(`Cannot evict pod as it would violate the pod's disruption budget.`, 10);
-        }
-      }
-    }
     const opts = isPlainObject(body?.deleteOptions) ? body.deleteOptions : {};
     checkDeleteOptionsTypes(opts);
     const dryRun = Array.isArray(opts['dryRun']) && opts['dryRun'].includes('All');
-    await this.registry.delete(podInfo, namespace, r.name, opts, { ...this.opts(r.q, r.user), ...(dryRun ? { dryRun: true } : {}) });
+    const writeOpts = { ...this.opts(r.q, r.user), ...(dryRun ? { dryRun: true } : {}) };
+    // Pods that are finished, terminating or not yet started are no disruption (upstream's canIgnorePDB).
+    const phase = pod.status?.phase;
+    const ignoresBudget = phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || !!pod.metadata.deletionTimestamp;
+    if (!ignoresBudget) await this.chargeDisruptionBudget(namespace, pod, writeOpts);
+    await this.registry.delete(podInfo, namespace, r.name, opts, writeOpts);
     return c.json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
+  }
+
+  /**
+   * Takes one disruption from the budget that covers `pod`, or refuses with 429. The check and the
+   * decrement are one guaranteedUpdate of the budget's status (the pod is recorded in disruptedPods
+   * so the disruption controller does not count it healthy again), so two concurrent evictions
+   * cannot both spend the last allowed disruption.
+   */
+  private async chargeDisruptionBudget(namespace: string, pod: Pod, writeOpts: WriteOptions): Promise<void> {
+    const pdbInfo = resourceForKind('PodDisruptionBudget')!;
+    const pdbs = (await this.registry.list(pdbInfo, namespace)).items as PodDisruptionBudget[];
+    const covering = pdbs.filter((item) => item.spec?.selector && matchesLabels(labelSelectorFromObject(item.spec.selector), pod.metadata.labels));
+    if (covering.length === 0) return;
+    if (covering.length > 1) throw errors.internal('This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+    const name = covering[0]!.metadata.name!;
+    const refuse = (cause: string): StatusError =>
+      new StatusError(429, 'TooManyRequests', `Cannot evict pod as it would violate the pod's disruption budget.`, { causes: [{ reason: 'DisruptionBudget', message: cause }] });
+    const podReady = pod.status?.conditions?.some((cd) => cd.type === 'Ready' && cd.status === 'True') === true;
+    await this.registry.guaranteedUpdate(pdbInfo, namespace, name, (cur) => {
+      const pdb = cur as PodDisruptionBudget;
+      const status = pdb.status;
+      if (!status || (status.observedGeneration ?? 0) < (pdb.metadata.generation ?? 1)) {
+        // Not computed yet for this spec: neither allowed nor refused; the client should retry.
+        throw new StatusError(429, 'TooManyRequests', `The disruption budget ${name} is still being processed by the server; retry the eviction.`, {
+          causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${name} is still being processed by the server.` }],
+        });
+      }
+      // An unready pod is no loss while the budget is met (unhealthyPodEvictionPolicy IfHealthyBudget/AlwaysAllow).
+      const policy = (pdb.spec as { unhealthyPodEvictionPolicy?: string }).unhealthyPodEvictionPolicy;
+      if (!podReady && (policy === 'AlwaysAllow' || status.currentHealthy >= status.desiredHealthy)) return pdb;
+      if (status.disruptionsAllowed <= 0) {
+        throw refuse(`The disruption budget ${name} needs ${status.desiredHealthy} healthy pods and has ${status.currentHealthy} currently`);
+      }
+      pdb.status = {
+        ...status,
+        disruptionsAllowed: status.disruptionsAllowed - 1,
+        disruptedPods: { ...(status.disruptedPods ?? {}), [pod.metadata.name!]: rfc3339() },
+      };
+      return pdb;
+    }, { ...writeOpts, subresource: 'status' });
   }
 
   private async finalize(c: Context, r: SubresourceRequest): Promise<Response> {

@@ -18,6 +18,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'cronjob', start: async (ctx) => { (await import('./cronjob.js')).startCronJobController(ctx); } },
   { name: 'node-ipam', start: async (ctx) => { (await import('./node-ipam.js')).startNodeIpamController(ctx); } },
   { name: 'pod-gc', start: async (ctx) => { (await import('./pod-gc.js')).startPodGarbageCollector(ctx); } },
+  { name: 'disruption', start: async (ctx) => { (await import('./disruption.js')).startDisruptionController(ctx); } },
 ];
 
 export async function startControllers(ctx: ControllerContext, only?: string[]): Promise<void> {
