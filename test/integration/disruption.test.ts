@@ -3,7 +3,8 @@
  * computes status from a Deployment's pods, the eviction subresource spends the budget atomically
  * (one eviction passes, the next gets 429, concurrent ones cannot both pass), `kubectl drain`
  * evicts as the budget allows and finishes once replacements are Ready elsewhere, maxUnavailable 0
- * blocks, deleting the budget unblocks, and percentages use the owners' replicas.
+ * blocks, deleting the budget unblocks, and percentages use the owners' replicas; and, with controllers
+ * disabled, an uncomputed or stale budget status makes eviction ask for a retry.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -163,3 +164,49 @@ it('an empty selector covers the namespace; a percentage counts the owner replic
 });
 
 it.run();
+
+/** The eviction subresource alone (no controllers): budget statuses are written by the test. */
+const api = suite<{ server: ServerProcess }>('eviction against hand-written budget status');
+
+async function runningPod(server: ServerProcess, name: string): Promise<void> {
+  const pod = await server.client.create<Pod>('Pod', 'default', {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'bare' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] },
+  });
+  await server.client.updateStatus('Pod', { ...pod, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+}
+
+api.before(async (ctx) => {
+  ctx.server = await ServerProcess.start({ extraArgs: ['--disable-controllers'] });
+});
+
+api.after(async (ctx) => {
+  await ctx.server?.destroy();
+});
+
+api('a budget not yet computed for its generation asks to retry; a computed one is spent once', async ({ server }) => {
+  await runningPod(server, 'b1');
+  await runningPod(server, 'b2');
+  const created = await createBudget(server, 'bare', { minAvailable: 1, selector: { matchLabels: { app: 'bare' } } });
+  const pending = await evict(server, 'b1');
+  assert.is(pending.code, 429);
+  assert.match(pending.message, 'still being processed');
+  await server.client.updateStatus('PodDisruptionBudget', {
+    ...created,
+    status: { observedGeneration: created.metadata.generation, disruptionsAllowed: 1, currentHealthy: 2, desiredHealthy: 1, expectedPods: 2 },
+  });
+  assert.is((await evict(server, 'b1')).code, 201);
+  const spent = await server.client.get<PodDisruptionBudget>('PodDisruptionBudget', 'default', 'bare');
+  assert.is(spent.status!.disruptionsAllowed, 0);
+  assert.ok(spent.status!.disruptedPods?.['b1'], 'the evicted pod is recorded in disruptedPods');
+  const refused = await evict(server, 'b2');
+  assert.is(refused.code, 429);
+  assert.match(refused.message, BUDGET_MESSAGE);
+  // A spec change leaves the status one generation behind: not a refusal, a retry.
+  const bumped = await server.client.patch<PodDisruptionBudget>('PodDisruptionBudget', 'default', 'bare', { spec: { minAvailable: 0 } }, 'merge');
+  assert.ok(bumped.metadata.generation! > spent.status!.observedGeneration!);
+  const stale = await evict(server, 'b2');
+  assert.is(stale.code, 429);
+  assert.match(stale.message, 'still being processed');
+});
+
+api.run();
