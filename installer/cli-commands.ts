@@ -7,16 +7,17 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { TokenStore } from '../server/auth/tokens.js';
-import { agentBundle } from './bundle.js';
 import { DEFAULT_NETWORK } from './agent-service.js';
 import { accessFromDataDir, accessFromToken, apiClient, caHashOfPem, type ServerAccess } from './join/cluster.js';
-import { joinHosts } from './join/join.js';
 import { LineProgress, renderSummary, TtyProgress, type HostResult } from './join/progress.js';
 import { promptSecret } from './join/prompt.js';
-import { SshSession, type SshOptions } from './join/ssh.js';
+import type { SshOptions, SshSession } from './join/ssh.js';
 import { parseTarget } from './join/target.js';
-import { uninstallHost } from './join/uninstall.js';
 import { formatJoinToken } from './token.js';
+
+// ssh2 and the join machinery load only when `join`/`uninstall` run: `corral server` stays lean.
+const loadJoin = (): Promise<typeof import('./join/join.js')> => import('./join/join.js');
+const loadSsh = (): Promise<typeof import('./join/ssh.js')> => import('./join/ssh.js');
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -124,6 +125,8 @@ export const joinCommand: CliCommand = {
     const access = await serverAccess(values);
     const tty = process.stdout.isTTY === true && values['dry-run'] !== true;
     const write = (s: string): void => void process.stdout.write(s);
+    const { joinHosts } = await loadJoin();
+    const { agentBundle } = await import('./bundle.js');
     const results: HostResult[] = await joinHosts({
       targets, access, ssh: sshSettings(values),
       installDeps: values['install-deps'] === true,
@@ -158,12 +161,14 @@ export const uninstallCommand: CliCommand = {
     }
     const api = access ? apiClient(access) : undefined;
     const ssh = sshSettings(values);
+    const { SshSession: Session } = await loadSsh();
+    const { uninstallHost } = await import('./join/uninstall.js');
     let failed = 0;
     await Promise.all(positionals.map(async (p) => {
       const t = parseTarget(p);
       let session: SshSession | undefined;
       try {
-        session = await SshSession.connect(t, ssh);
+        session = await Session.connect(t, ssh);
         const node = await uninstallHost(session, api);
         // Its credentials go with it (on the server machine; a remote server keeps them until revoked).
         access?.retireOldNodeTokens?.(node, '');
