@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     // Let the running agent catch up with every service before it is killed (a clean restart).
     const firstAgentLog = c.agents.get('n1')!.logFile;
     const synced = (): number => readFileSync(firstAgentLog, 'utf8').split('\n').filter((l) => l.includes('"iptables synced"')).length;
-    for (let i = 0, last = -1, still = 0; i < 600 && still < 10; i++) {
+    for (let i = 0, last = -1, still = 0; i < 1500 && still < 25; i++) {
       const n = synced();
       still = n === last ? still + 1 : 0;
       last = n;
