@@ -32,6 +32,8 @@ export interface ServerAccess {
   retireOldNodeTokens?(nodeName: string, token: string): void;
   /** True when the server address was given explicitly (then nodes use it too). */
   explicitUrl: boolean;
+  /** Server clock minus this machine's, ms (from the server's Date header; 0 on the server machine). */
+  clockOffsetMs: number;
 }
 
 export function caHashOfPem(caPem: string): string {
@@ -55,14 +57,20 @@ export function exchangeJoinToken(url: string, caPem: string, credential: string
   });
 }
 
-/** GET /cacerts without trusting the server yet; the caller compares the hash. */
-export function fetchCaUnverified(url: string, timeoutMs = 10_000): Promise<string> {
+/**
+ * GET /cacerts without trusting the server yet (the caller compares the hash), with the server's clock
+ * offset from its Date header (second resolution, enough for a skew check).
+ */
+export function fetchCaUnverified(url: string, timeoutMs = 10_000): Promise<{ caPem: string; clockOffsetMs: number }> {
   return new Promise((resolve, reject) => {
+    const sent = Date.now();
     const req = request(new URL('/cacerts', url), { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+      const serverNow = Date.parse(res.headers.date ?? '');
+      const offset = Number.isNaN(serverNow) ? 0 : serverNow + 500 - (sent + Date.now()) / 2;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { body += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}/cacerts: HTTP ${res.statusCode}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolve({ caPem: body, clockOffsetMs: Math.round(offset) }) : reject(new Error(`GET ${url}/cacerts: HTTP ${res.statusCode}`))));
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${url}/cacerts timed out`)));
     req.on('error', (e) => reject(new Error(`cannot reach the server at ${url}: ${e.message}`)));
@@ -74,12 +82,13 @@ export function fetchCaUnverified(url: string, timeoutMs = 10_000): Promise<stri
 export async function accessFromToken(url: string, tokenText: string, caFile?: string): Promise<ServerAccess> {
   const token = parseJoinToken(tokenText);
   let caPem: string;
+  let clockOffsetMs = 0;
   if (caFile) {
     caPem = readFileSync(caFile, 'utf8');
     if (token.caHash && caHashOfPem(caPem) !== token.caHash) throw new Error(`${caFile} is not the CA the token pins (hash mismatch)`);
   } else {
     if (!token.caHash) throw new Error('the token does not pin the server CA: use a K10… token from `corral token create`, or pass --ca-file');
-    caPem = await fetchCaUnverified(url);
+    ({ caPem, clockOffsetMs } = await fetchCaUnverified(url));
     const got = caHashOfPem(caPem);
     if (got !== token.caHash) {
       throw new Error(`the server at ${url} presents CA ${got.slice(0, 16)}…, but the token pins ${token.caHash.slice(0, 16)}…: refusing to trust it (wrong server, or a man in the middle)`);
@@ -90,7 +99,7 @@ export async function accessFromToken(url: string, tokenText: string, caFile?: s
   return {
     url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash, apiCredential: token.credential,
     nodeToken: (nodeName) => exchangeJoinToken(u.origin, caPem, token.credential, nodeName),
-    explicitUrl: true,
+    explicitUrl: true, clockOffsetMs,
   };
 }
 
@@ -122,7 +131,7 @@ export async function accessFromDataDir(dataDir: string, tokens: NodeTokenIssuer
     apiCredential: readFileSync(adminFile, 'utf8').trim(),
     nodeToken: async (nodeName) => formatJoinToken(caHash, tokens.issue(nodeName)),
     retireOldNodeTokens: (nodeName, token) => tokens.retire(nodeName, token ? parseJoinToken(token).id : ''),
-    explicitUrl: false,
+    explicitUrl: false, clockOffsetMs: 0,
   };
 }
 

@@ -57,7 +57,8 @@ class PhaseClock {
 interface Probed { facts: ProbeFacts; plan: HostPlan; existing: Node | undefined }
 
 async function probeHost(session: SshSession, t: JoinTarget, o: JoinOptions, api: ApiClient, bundle: AgentBundle): Promise<Probed> {
-  const localNow = Math.round(Date.now() / 1000);
+  // The server's clock, as well as it is known here: what the node's must agree with.
+  const localNow = Math.round((Date.now() + o.access.clockOffsetMs) / 1000);
   const r = await session.probe(PROBE_SCRIPT);
   if (r.code !== 0 && !r.stdout.includes('kernel=')) throw new Error(`probe failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`);
   const facts = parseProbeOutput(r.stdout);

@@ -17,7 +17,7 @@ export interface CheckResult {
 export interface ClusterView {
   /** The Node that already has this host's name, if any. */
   existingNode?: { name: string; internalIp?: string; ready: boolean; passwordSha256?: string };
-  /** Seconds since the epoch on the machine running `corral join` when the probe ran (≈ server clock). */
+  /** The server's clock (seconds since the epoch) when the probe ran. */
   localNow: number;
   /** Name the node will register under (default: the host's hostname). */
   nodeName: string;
