@@ -24,6 +24,7 @@ import { ImageManager } from './pods/images.js';
 import { PodManager } from './pods/pod-manager.js';
 import { TaskCache } from './pods/task-cache.js';
 import { ContainerdRuntime } from './runtime/index.js';
+import { step } from '../api/async-util.js';
 
 export const CORRAL_VERSION = '0.1.0';
 
@@ -35,14 +36,6 @@ export interface RunningAgent {
   node: NodeRegistration;
   kubelet: KubeletServer;
   close(): Promise<void>;
-}
-
-async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
-  }
 }
 
 function decodeSecret(s: Secret | undefined): Record<string, Buffer> | undefined {

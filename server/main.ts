@@ -33,6 +33,7 @@ import { registerStatusPage } from './web/routes.js';
 import { registerInstallRoutes } from '../installer/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './cli/pid-file.js';
 import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
+import { step } from '../api/async-util.js';
 
 export interface RunningServer {
   url: string;
@@ -48,14 +49,6 @@ export interface RunningServer {
   /** In-process admin client (what the controllers use). */
   client: ApiClient;
   close(): Promise<void>;
-}
-
-async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
-  }
 }
 
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];

@@ -10,6 +10,7 @@ import { microTime, type Condition } from '../../api/meta.js';
 import { StatusError } from '../../api/status.js';
 import type { Lease, Node } from '../../api/types.js';
 import { buildNodeStatus, statusFingerprint, type AgentSignals, type NodeStatusInput } from './node-status.js';
+import { abortableSleep as sleep } from '../../api/async-util.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 export const LEASE_DURATION_SECONDS = 40;
@@ -164,14 +165,3 @@ export class NodeRegistration {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -16,6 +16,7 @@ import { isRuntimeError } from '../runtime/index.js';
 import { LABEL_NODE, LABEL_POD_UID } from './naming.js';
 import { PodWorker, type PodContext } from './pod-worker.js';
 import { podDir, removePodDir } from './volumes.js';
+import { abortableSleep as sleep } from '../../api/async-util.js';
 
 export interface PodManagerOptions {
   /** Seconds between full resyncs of every pod. */
@@ -205,15 +206,3 @@ export class PodManager {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) { resolve(); return; }
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Container, Probe } from '../../api/types.js';
 import type { ContainerdRuntime } from '../runtime/index.js';
 import { runCommand } from '../runtime/run-command.js';
+import { abortableSleep as sleep } from '../../api/async-util.js';
 
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';
 
@@ -141,15 +142,3 @@ export class ContainerProber {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) { resolve(); return; }
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

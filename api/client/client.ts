@@ -7,6 +7,7 @@ import type { DeleteOptions, KubeList, KubeObject, WatchEvent } from '../meta.js
 import { groupVersionPath, resourceForKind, type ResourceInfo } from '../resources.js';
 import { StatusError, type Status } from '../status.js';
 import type { Transport } from './transport.js';
+import { abortableSleep as sleep } from '../async-util.js';
 
 export type PatchType = 'strategic' | 'merge' | 'json';
 
@@ -238,9 +239,3 @@ export class ApiClient {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
-}
