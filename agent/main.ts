@@ -157,10 +157,12 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     signal,
   });
   await kubelet.publishCredentials().catch((err: unknown) => log.warn('agent', 'cannot publish the kubelet credentials yet, retrying', { error: (err as Error).message }));
-  node.start();
-  await step('starting the service proxy', () => proxy.start());
+  // A restarted agent sets its pod network up from the cached CIDR before it first reports status,
+  // so a restart does not flap the Node to NotReady.
   const cachedCidr = (await readFile(cidrFile, 'utf8').catch(() => '')).trim();
   if (cachedCidr) usePodCidr(cachedCidr);
+  node.start();
+  await step('starting the service proxy', () => proxy.start());
   // The pod sync loop starts once the pod network is up; with a cached spec it could also start
   // before, but pods need their netns first.
   log.info('agent', 'corral agent is up', { node: cfg.nodeName, nodeIP: cfg.nodeIp, server: cfg.serverUrl, kubeletPort: kubelet.port });

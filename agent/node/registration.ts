@@ -30,6 +30,8 @@ export class NodeRegistration {
   private lastFingerprint: string | undefined;
   private conditions: Condition[] | undefined;
   private statusKick: (() => void) | undefined;
+  /** A kick that arrived while a status check was running: check again right after it. */
+  private kickPending = false;
   /** Number of Node status writes (a test and the benchmark watch this stay low). */
   statusWrites = 0;
   leaseRenewals = 0;
@@ -45,7 +47,8 @@ export class NodeRegistration {
 
   /** Asks for a status check now (e.g. the pod network just came up). */
   checkStatusSoon(): void {
-    this.statusKick?.();
+    if (this.statusKick) this.statusKick();
+    else this.kickPending = true;
   }
 
   private async ensureNode(labels: Record<string, string>): Promise<Node> {
@@ -102,6 +105,10 @@ export class NodeRegistration {
   }
 
   private wait(ms: number): Promise<void> {
+    if (this.kickPending) {
+      this.kickPending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(t);

@@ -48,8 +48,8 @@ export class TokenStore {
    * `corral token create|revoke` runs in another process and rewrites the file: pick its changes up
    * (at most one stat a second), so a new token works and a revoked one stops working without a restart.
    */
-  private refreshFromFile(now: number): void {
-    if (now - this.checkedAt < 1000) return;
+  private refreshFromFile(now: number, minIntervalMs = 1000): void {
+    if (now - this.checkedAt < minIntervalMs) return;
     this.checkedAt = now;
     try {
       const mtime = statSync(this.file).mtimeMs;
@@ -118,6 +118,9 @@ export class TokenStore {
     const id = token.slice(0, dot);
     const secret = token.slice(dot + 1);
     if (!id.startsWith('mem-')) this.refreshFromFile(now);
+    // An id we do not know may have been created a moment ago by `corral token create`: look at the
+    // file again sooner (still rate-limited, so unknown tokens cannot make every request stat it).
+    if (!id.startsWith('mem-') && !this.records.has(id)) this.refreshFromFile(now, 100);
     const record = this.records.get(id) ?? this.ephemeral.get(id);
     if (!record) return undefined;
     if (record.expires && Date.parse(record.expires) <= now) return undefined;
