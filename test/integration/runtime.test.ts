@@ -193,7 +193,11 @@ run('pull from a plain-HTTP registry on loopback with credentials; a wrong passw
 run('a container writes stdout and stderr to its log file and its exit code 3 is read back', async () => {
   await rt.run(podSpec('exit3', ['sh', '-c', 'echo to-stdout; echo to-stderr >&2; exit 3']));
   await waitTaskStopped('exit3');
-  const log = readFileSync(join(dir, 'logs', 'exit3.log'), 'utf8');
+  // The shim may still be copying the last output when the task shows STOPPED: give it a moment.
+  const logFile = join(dir, 'logs', 'exit3.log');
+  const readLog = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  await waitFor('both streams in the log', () => /to-stdout/.test(readLog()) && /to-stderr/.test(readLog()), 5_000).catch(() => undefined);
+  const log = readLog();
   assert.match(log, /to-stdout/);
   assert.match(log, /to-stderr/);
   const exit = await rt.deleteTask('exit3');

@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ServerProcess, kubectl } from '../support/server-process.js';
 import type { Service } from '../../api/types.js';
+import { waitUntil } from '../support/wait.js';
 
 const it = suite<{ server: ServerProcess }>('service updates');
 
@@ -20,7 +21,8 @@ it('NodePort → ClusterIP drops the node port and frees it', async ({ server })
   assert.is(changed.spec.type, 'ClusterIP');
   assert.is(changed.spec.ports?.[0]?.nodePort, undefined);
   assert.is(changed.spec.externalTrafficPolicy, undefined);
-  const other = await c.create<Service>('Service', 'default', { metadata: { name: 'np2' }, spec: { type: 'NodePort', selector: { app: 'y' }, ports: [{ port: 80, nodePort: 30111 }] } });
+  // The allocator frees a port an update dropped once the store confirms the update (within ~200 ms).
+  const other = await waitUntil('the freed node port', () => c.create<Service>('Service', 'default', { metadata: { name: 'np2' }, spec: { type: 'NodePort', selector: { app: 'y' }, ports: [{ port: 80, nodePort: 30111 }] } }), 5_000);
   assert.is(other.spec.ports?.[0]?.nodePort, 30111, 'the freed port can be taken again');
 });
 
