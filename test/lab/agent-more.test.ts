@@ -19,6 +19,7 @@ import { labTierAvailable } from './prerequisites.js';
 import { KUBECTL } from './agent-cluster.js';
 import { containerdArgv } from './containerd.js';
 import type { Node, Pod, Service } from '../../api/types.js';
+import { waitUntil } from '../support/wait.js';
 
 const IMAGE_CACHE = '/tmp/corral-lab-images';
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'cli.js');
@@ -39,20 +40,7 @@ const need = (): Ctx => {
   return ctx;
 };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, stepMs = 300): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(stepMs);
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, stepMs = 300): Promise<T> => waitUntil(what, fn, timeoutMs, stepMs);
 
 async function kubectl(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const c = need();

@@ -17,6 +17,7 @@ import { labTierAvailable } from './prerequisites.js';
 import { startLabCluster, type LabCluster } from './agent-cluster.js';
 import type { Endpoints, Lease, Node, Pod, Service } from '../../api/types.js';
 import type { KubeList } from '../../api/meta.js';
+import { waitUntil } from '../support/wait.js';
 
 const IMAGE_CACHE = '/tmp/corral-lab-images';
 const test = suite('corral agent in the lab');
@@ -28,20 +29,7 @@ const need = (): { lab: Lab; c: LabCluster } => {
   return { lab, c: cluster };
 };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, stepMs = 300): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(stepMs);
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, stepMs = 300): Promise<T> => waitUntil(what, fn, timeoutMs, stepMs);
 
 function agentLogs(name: string): string {
   const p = cluster?.agents.get(name);
