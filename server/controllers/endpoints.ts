@@ -3,8 +3,9 @@
  * IPs of the selected pods — ready ones in `addresses`, the others in `notReadyAddresses` — with the
  * service's ports resolved per pod (a named targetPort can map to different container ports on
  * different pods, so pods are grouped into subsets by their resolved port set, as upstream does).
- * Services without a selector are left alone (their Endpoints are the user's). Writes only happen
- * when the computed subsets differ from the stored ones.
+ * Services without a selector are left alone (their Endpoints are the user's), and so are Endpoints
+ * with no Service at all: as upstream, an Endpoints object is deleted only when its Service's deletion
+ * is seen. Writes only happen when the computed subsets differ from the stored ones.
  */
 import { deepEqual } from '../../api/object-util.js';
 import { StatusError } from '../../api/status.js';
@@ -106,6 +107,8 @@ export function computeSubsets(svc: Service, pods: readonly Pod[]): EndpointSubs
 
 class EndpointsController {
   private readonly controller: Controller;
+  /** Keys of Services whose deletion was seen and whose Endpoints must go with them. */
+  private readonly deletedServices = new Set<string>();
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -115,9 +118,17 @@ class EndpointsController {
   ) {
     this.controller = new Controller({ name: 'endpoints-controller', workers: 2, reconcile: (key) => this.reconcile(key) });
     const enqueue = (o: Service | Endpoints): void => this.controller.enqueue(objectKeyOf(o));
-    services.addHandlers({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
-    // Someone else changing an Endpoints object we manage: put it back.
-    endpoints.addHandlers({ onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
+    const serviceDeleted = (svc: Service): void => {
+      this.deletedServices.add(objectKeyOf(svc));
+      enqueue(svc);
+    };
+    services.addHandlers({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: serviceDeleted });
+    // Someone else changing an Endpoints object we manage (a selector Service's): put it back.
+    const endpointsChanged = (ep: Endpoints): void => {
+      const svc = this.services.get(objectKeyOf(ep));
+      if (svc && hasSelector(svc)) enqueue(ep);
+    };
+    endpoints.addHandlers({ onUpdate: (_o, n) => endpointsChanged(n), onDelete: endpointsChanged });
     pods.addHandlers({
       onAdd: (p) => this.podChanged(p),
       onUpdate: (o, n) => this.podChanged(n, o),
@@ -149,10 +160,14 @@ class EndpointsController {
     const svc = this.services.get(key);
     const current = this.endpoints.get(key);
     if (!svc) {
-      // The service is gone: so is its Endpoints object (the garbage collector does not own it).
+      // The Service went: so does its Endpoints object (the garbage collector does not own it).
+      // Endpoints that never had a Service are the user's.
+      if (!this.deletedServices.has(key)) return;
       if (current) await this.ctx.client.deleteIfExists('Endpoints', namespace, name, { preconditions: { uid: current.metadata.uid! } }).catch(ignoreConflict);
+      this.deletedServices.delete(key);
       return;
     }
+    this.deletedServices.delete(key);
     if (!hasSelector(svc)) return;
     const subsets = computeSubsets(svc, this.pods.listNamespace(namespace ?? 'default'));
     const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };

@@ -2,7 +2,8 @@
  * Services inside a real `corral server`: ClusterIP and NodePort allocation (422 on duplicates, also
  * through kubectl; release on delete and type change; no double assignment after a restart; the
  * `kubernetes` service on 10.43.0.1) and the Endpoints controller (ready / not-ready addresses,
- * named target ports resolved per pod, subsets grouped by port set) with hollow nodes.
+ * named target ports resolved per pod, subsets grouped by port set) with hollow nodes; Endpoints the
+ * user manages (no Service, or a Service without a selector) are left alone.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -197,6 +198,40 @@ it('Endpoints: ready and not-ready addresses, named ports per pod, subsets by po
   assert.is((await server.client.get<Endpoints>('Endpoints', 'default', 'web')).metadata.resourceVersion, rv, 'no writes when nothing changed');
   await server.client.delete('Service', 'default', 'web');
   await waitFor('endpoints deleted with the service', async () => !(await server.client.tryGet('Endpoints', 'default', 'web')));
+});
+
+const MANUAL_ENDPOINTS = (name: string, ip: string): string => `apiVersion: v1
+kind: Endpoints
+metadata:
+  name: ${name}
+  labels: {owner: user}
+subsets:
+- addresses: [{ip: ${ip}}]
+  ports: [{name: http, port: 8080, protocol: TCP}]
+`;
+
+it('user-managed Endpoints (no Service, or a Service without a selector) survive and are not rewritten', async ({ server }) => {
+  const r1 = await kubectl(server, ['apply', '-f', '-'], { input: MANUAL_ENDPOINTS('lonely', '192.0.2.10') });
+  assert.is(r1.code, 0, r1.stderr);
+  await server.client.create('Service', 'default', service('external-db', { ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
+  const r2 = await kubectl(server, ['apply', '-f', '-'], { input: MANUAL_ENDPOINTS('external-db', '192.0.2.20') });
+  assert.is(r2.code, 0, r2.stderr);
+  // Edits by the user, as the upstream Endpoints lifecycle test does (patch, then update).
+  await server.client.patch('Endpoints', 'default', 'lonely', { metadata: { labels: { patched: 'yes' } } });
+  await server.client.patch('Endpoints', 'default', 'external-db', { subsets: [{ addresses: [{ ip: '192.0.2.21' }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }] });
+  await new Promise((r) => setTimeout(r, 1500));
+  const lonely = await server.client.get<Endpoints>('Endpoints', 'default', 'lonely');
+  assert.is(lonely.metadata.labels?.['patched'], 'yes');
+  assert.is(lonely.subsets?.[0]?.addresses?.[0]?.ip, '192.0.2.10');
+  const external = await server.client.get<Endpoints>('Endpoints', 'default', 'external-db');
+  assert.is(external.subsets?.[0]?.addresses?.[0]?.ip, '192.0.2.21', 'the controller did not rewrite a selectorless Service\'s Endpoints');
+  const list = await kubectl(server, ['get', 'endpoints', '-l', 'owner=user', '-o', 'name']);
+  assert.equal(list.stdout.trim().split('\n').sort(), ['endpoints/external-db', 'endpoints/lonely']);
+  // Deleting the Service takes its Endpoints along (upstream does the same); the lonely one stays.
+  await server.client.delete('Service', 'default', 'external-db');
+  await waitFor('Endpoints of the deleted Service gone', async () => !(await server.client.tryGet('Endpoints', 'default', 'external-db')));
+  assert.ok(await server.client.tryGet('Endpoints', 'default', 'lonely'));
+  await server.client.delete('Endpoints', 'default', 'lonely');
 });
 
 it.run();
