@@ -24,7 +24,7 @@ import type { Store } from './store/store.js';
 import { dirname } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { InProcessTransport } from '../api/client/transport.js';
-import { InformerFactory } from './controllers/informer.js';
+import { InformerFactory } from '../api/machinery/informer.js';
 import { startControllers } from './controllers/manager.js';
 import { WebSocketServer } from 'ws';
 import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';

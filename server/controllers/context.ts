@@ -1,6 +1,6 @@
 /** What every controller gets: an API client (in-process), shared informers, settings and a stop signal. */
 import type { ApiClient } from '../../api/client/client.js';
-import type { InformerFactory } from './informer.js';
+import type { InformerFactory } from '../../api/machinery/informer.js';
 
 export interface ControllerSettings {
   /** Seconds pods on an unreachable node are tolerated before eviction (edge default: 30). */

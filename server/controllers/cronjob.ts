@@ -21,9 +21,9 @@ import { StatusError } from '../../api/status.js';
 import { parseGoDuration, toNodeCronExpression } from '../../api/validation/cron.js';
 import type { CronJob, Job, ObjectReference } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import { createEventRecorder, type EventRecorder } from './events.js';
-import { objectKeyOf, type Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
+import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import { controllerOf } from './pod-control.js';
 
 export const SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';

@@ -19,9 +19,9 @@ import type { DaemonSet, DaemonSetStatus, IntOrString, Node, Pod, PodTemplateSpe
 import { toleratesTaint } from '../scheduler/filters.js';
 import { anyTermMatches, compileNodeSelector } from '../scheduler/node-selector.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import { createEventRecorder, type EventRecorder } from './events.js';
-import { objectKeyOf, splitKey, type Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
+import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
 import { controllerOf, isPodAvailable, isPodReady, ownerRefOf, podFromTemplate } from './pod-control.js';
 
 export const REVISION_HASH_LABEL = 'controller-revision-hash';

@@ -15,7 +15,7 @@ import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type La
 import { StatusError } from '../../api/status.js';
 import type { Deployment, DeploymentStatus, Pod, ReplicaSet } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller, type ReconcileResult } from './controller.js';
+import { Controller, type ReconcileResult } from '../../api/machinery/controller.js';
 import {
   byCreationOldestFirst,
   bySizeThenAge,
@@ -46,8 +46,8 @@ import {
   statusSum,
   templatesEqualIgnoringHash,
 } from './deployment-util.js';
-import { createEventRecorder, type EventRecorder } from './events.js';
-import { objectKeyOf, type Informer } from './informer.js';
+import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
+import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import { adopt, controllerOf, controllerRef, isControlledBy, ownerRefOf, release } from './pod-control.js';
 
 const COMPONENT = 'deployment-controller';

@@ -12,8 +12,8 @@ import { deepEqual } from '../../api/object-util.js';
 import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type LabelRequirement } from '../../api/selectors.js';
 import type { Deployment, IntOrString, Pod, PodDisruptionBudget, ReplicaSet, ReplicationController } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller, type ReconcileResult } from './controller.js';
-import { objectKeyOf, splitKey, type Informer } from './informer.js';
+import { Controller, type ReconcileResult } from '../../api/machinery/controller.js';
+import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
 import { controllerOf, isPodReady } from './pod-control.js';
 
 /** An evicted pod not seen terminating after this long is counted again (upstream's DeletionTimeout). */

@@ -11,8 +11,8 @@ import { deepEqual } from '../../api/object-util.js';
 import { StatusError } from '../../api/status.js';
 import type { EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service, ServicePort } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import { objectKeyOf, splitKey, type Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
 
 const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 

@@ -15,8 +15,8 @@ import type { KubeObject, OwnerReference } from '../../api/meta.js';
 import { RESOURCES, resourceForKind } from '../../api/resources.js';
 import { StatusError } from '../../api/status.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import { objectKeyOf, type Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import { release } from './pod-control.js';
 
 export const FOREGROUND_FINALIZER = 'foregroundDeletion';

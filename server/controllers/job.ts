@@ -14,9 +14,9 @@ import { deepEqual } from '../../api/object-util.js';
 import { StatusError } from '../../api/status.js';
 import type { Job, JobStatus, Pod } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import { createEventRecorder, type EventRecorder } from './events.js';
-import { objectKeyOf, type Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
+import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import { controllerOf, isPodReady, ownerRefOf, podFromTemplate } from './pod-control.js';
 
 const DEFAULT_BACKOFF_BASE_MS = 10_000;

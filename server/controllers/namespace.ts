@@ -14,8 +14,8 @@ import { StatusError } from '../../api/status.js';
 import { log } from '../../api/log.js';
 import type { Namespace } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import type { Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import type { Informer } from '../../api/machinery/informer.js';
 
 export const NAMESPACE_FINALIZER = 'kubernetes';
 /** How soon a namespace still holding content is looked at again. */

@@ -6,7 +6,7 @@
 import { log } from '../../api/log.js';
 import type { Node } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
+import { Controller } from '../../api/machinery/controller.js';
 
 const SUBNET_PREFIX = 24;
 

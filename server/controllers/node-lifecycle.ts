@@ -25,8 +25,8 @@ import { StatusError } from '../../api/status.js';
 import type { Lease, Node, Pod, Taint, Toleration } from '../../api/types.js';
 import { toleratesTaint } from '../scheduler/filters.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import { objectKeyOf, type Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';

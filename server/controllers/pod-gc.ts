@@ -12,7 +12,7 @@ import { log } from '../../api/log.js';
 import { StatusError } from '../../api/status.js';
 import type { Node, Pod } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { objectKeyOf, type Informer } from './informer.js';
+import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 
 export interface PodGcOptions {
   intervalMs?: number;

@@ -12,9 +12,9 @@ import { labelRequirement, labelSelectorFromObject, matchesLabels, selectorMatch
 import { StatusError } from '../../api/status.js';
 import type { Pod, PodTemplateSpec, ReplicaSet, ReplicaSetStatus, ReplicationController } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
-import { createEventRecorder, type EventRecorder } from './events.js';
-import { objectKeyOf, type Informer } from './informer.js';
+import { Controller } from '../../api/machinery/controller.js';
+import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
+import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import {
   adopt,
   compareForDeletion,

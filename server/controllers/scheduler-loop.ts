@@ -24,9 +24,9 @@ import {
   type ClusterSnapshot,
 } from '../scheduler/index.js';
 import type { ControllerContext } from './context.js';
-import { createEventRecorder, type EventRecorder } from './events.js';
-import type { Informer } from './informer.js';
-import { WorkQueue } from './work-queue.js';
+import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
+import type { Informer } from '../../api/machinery/informer.js';
+import { WorkQueue } from '../../api/machinery/work-queue.js';
 
 export const SCHEDULER_NAME = 'default-scheduler';
 const COMPONENT = 'scheduler';

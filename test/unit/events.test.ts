@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { ApiClient } from '../../api/client/client.js';
 import type { Transport, TransportRequest, TransportResponse } from '../../api/client/transport.js';
 import type { Event, Pod } from '../../api/types.js';
-import { createEventRecorder } from '../../server/controllers/events.js';
+import { createEventRecorder } from '../../api/machinery/events.js';
 
 interface Call { method: string; path: string; body: Record<string, unknown> }
 

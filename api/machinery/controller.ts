@@ -4,8 +4,8 @@
  * back-off; a result may ask for a later look (e.g. a deadline). One key is never reconciled twice
  * at once (the queue guarantees it).
  */
-import { log } from '../../api/log.js';
-import { StatusError } from '../../api/status.js';
+import { log } from '../log.js';
+import { StatusError } from '../status.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface ReconcileResult {

@@ -3,9 +3,9 @@
  * fans change notifications out to handlers (which should only enqueue keys). Objects in the cache
  * are shared — never mutate them; clone before changing.
  */
-import type { KubeObject } from '../../api/meta.js';
-import type { ApiClient } from '../../api/client/client.js';
-import { log } from '../../api/log.js';
+import type { KubeObject } from '../meta.js';
+import type { ApiClient } from '../client/client.js';
+import { log } from '../log.js';
 
 export interface InformerHandlers<T extends KubeObject> {
   onAdd?(obj: T): void;

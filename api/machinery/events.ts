@@ -4,12 +4,12 @@
  * per-object token bucket so a crash-looping pod cannot write without end to the node's SD card.
  * Writes are asynchronous (a controller never waits for its events) through a small bounded queue.
  */
-import type { ApiClient } from '../../api/client/client.js';
-import { log } from '../../api/log.js';
-import { rfc3339, type KubeObject } from '../../api/meta.js';
-import { apiVersionOf, resourceForKind } from '../../api/resources.js';
-import { StatusError } from '../../api/status.js';
-import type { Event, ObjectReference } from '../../api/types.js';
+import type { ApiClient } from '../client/client.js';
+import { log } from '../log.js';
+import { rfc3339, type KubeObject } from '../meta.js';
+import { apiVersionOf, resourceForKind } from '../resources.js';
+import { StatusError } from '../status.js';
+import type { Event, ObjectReference } from '../types.js';
 
 export type EventType = 'Normal' | 'Warning';
 
