@@ -287,6 +287,13 @@ function defaultEndpoints(obj: Obj): void {
   }
 }
 
+function defaultEndpointSlice(obj: Obj): void {
+  for (const port of objects(obj['ports'])) {
+    setDefaultString(port, 'protocol', 'TCP');
+    if (port['name'] === undefined) port['name'] = '';
+  }
+}
+
 const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['Pod', defaultPod],
   ['Deployment', defaultDeployment],
@@ -300,6 +307,7 @@ const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['Namespace', defaultNamespace],
   ['Node', defaultNode],
   ['Endpoints', defaultEndpoints],
+  ['EndpointSlice', defaultEndpointSlice],
 ]);
 
 /** Fills in Kubernetes' defaults for an object of `kind`, in place. Unknown kinds are left alone. */

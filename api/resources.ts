@@ -79,6 +79,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('batch', 'Job', 'jobs', { all: true, subresources: [status] }),
   res('batch', 'CronJob', 'cronjobs', { shortNames: ['cj'], all: true, subresources: [status] }),
   res('coordination.k8s.io', 'Lease', 'leases'),
+  res('discovery.k8s.io', 'EndpointSlice', 'endpointslices'),
   res('policy', 'PodDisruptionBudget', 'poddisruptionbudgets', { shortNames: ['pdb'], subresources: [status] }),
 ];
 

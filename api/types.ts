@@ -1,6 +1,6 @@
 /**
  * The Kubernetes object types corral serves (core/v1, apps/v1, batch/v1, coordination.k8s.io/v1,
- * policy/v1). Field names and nesting follow upstream so that manifests and kubectl output round-trip;
+ * discovery.k8s.io/v1, policy/v1). Field names and nesting follow upstream so that manifests and kubectl output round-trip;
  * only the fields corral reads or writes are typed, the rest pass through untouched.
  */
 import type { Condition, KubeObject, LabelSelector, ObjectMeta } from './meta.js';
@@ -316,6 +316,29 @@ export interface EndpointSubset {
   ports?: EndpointPort[];
 }
 export interface Endpoints extends KubeObject { subsets?: EndpointSubset[] }
+
+// ---------------------------------------------------------------- discovery.k8s.io/v1
+
+/** An endpoint's state: ready (serving and not terminating), serving, terminating. */
+export interface EndpointConditions { ready?: boolean; serving?: boolean; terminating?: boolean }
+
+export interface Endpoint {
+  /** 1..100 addresses of the slice's addressType; consumers use the first. */
+  addresses: string[];
+  conditions?: EndpointConditions;
+  hostname?: string;
+  targetRef?: ObjectReference;
+  nodeName?: string;
+  zone?: string;
+}
+
+export interface EndpointSlicePort { name?: string; protocol?: 'TCP' | 'UDP' | 'SCTP'; port?: number; appProtocol?: string }
+
+export interface EndpointSlice extends KubeObject {
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  endpoints: Endpoint[];
+  ports?: EndpointSlicePort[];
+}
 
 export interface ConfigMap extends KubeObject {
   data?: Record<string, string>;

@@ -11,6 +11,7 @@ import { validateObjectMeta } from './meta.js';
 import { validatePodSpec } from './podspec.js';
 import { validateEndpoints, validateService } from './service.js';
 import { validateConfigMap, validateSecret } from './config.js';
+import { validateEndpointSlice } from './endpoint-slice.js';
 import {
   validateCronJob, validateDaemonSet, validateDeployment, validateJob, validateReplicaSet, validateReplicationController,
 } from './workloads.js';
@@ -27,6 +28,7 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
   ['Pod', validatePod],
   ['Service', validateService],
   ['Endpoints', (obj) => validateEndpoints(obj)],
+  ['EndpointSlice', validateEndpointSlice],
   ['ConfigMap', validateConfigMap],
   ['Secret', validateSecret],
   ['Namespace', (obj) => validateNamespace(obj)],

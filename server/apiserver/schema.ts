@@ -237,6 +237,15 @@ const KINDS: Record<string, Record<string, FieldType>> = {
       ports: arr(obj('EndpointPort', { name: 'string', port: 'int32', protocol: 'string', appProtocol: 'string' })),
     })),
   },
+  EndpointSlice: {
+    addressType: 'string',
+    endpoints: arr(closed('Endpoint', {
+      addresses: strings, conditions: closed('EndpointConditions', { ready: 'bool', serving: 'bool', terminating: 'bool' }),
+      hostname: 'string', targetRef: objectReference, deprecatedTopology: stringMap, nodeName: 'string', zone: 'string',
+      hints: obj('EndpointHints', { forZones: arr(obj('ForZone', { name: 'string' })) }),
+    })),
+    ports: arr(closed('EndpointPort', { name: 'string', protocol: 'string', port: 'int32', appProtocol: 'string' })),
+  },
   ConfigMap: { data: stringMap, binaryData: stringMap, immutable: 'bool' },
   Secret: { data: stringMap, stringData: stringMap, type: 'string', immutable: 'bool' },
   ServiceAccount: { secrets: arr(objectReference), imagePullSecrets: arr(localObjectReference), automountServiceAccountToken: 'bool' },

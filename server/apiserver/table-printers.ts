@@ -6,7 +6,7 @@
 import type { KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import type {
-  ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, Pod, PodDisruptionBudget, ReplicaSet,
+  ConfigMap, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Lease, Namespace, Node, Pod, PodDisruptionBudget, ReplicaSet,
   ReplicationController, Secret, Service, ServiceAccount,
 } from '../../api/types.js';
 import { containerCells, formatAge, formatLabels, humanDuration, joinHostPort, parseTime, selectorString } from './table-format.js';
@@ -246,6 +246,29 @@ const endpoints: TablePrinter = {
   row: (obj, now) => ({ cells: [nameOf(obj), formatEndpoints(obj as Endpoints), age(obj, now)] }),
 };
 
+/** Up to three items joined by commas, then "+ N more..."; `<unset>` when there are none. */
+function listWithMore(items: readonly string[], max = 3): string {
+  if (items.length === 0) return '<unset>';
+  const shown = items.slice(0, max).join(',');
+  return items.length > max ? `${shown} + ${items.length - max} more...` : shown;
+}
+
+const endpointslices: TablePrinter = {
+  columns: [
+    NAME,
+    col('AddressType', 'Type of the addresses in the slice.'),
+    col('Ports', 'Ports of the slice.'),
+    col('Endpoints', 'Addresses of the endpoints in the slice.'),
+    AGE,
+  ],
+  row: (obj, now) => {
+    const slice = obj as EndpointSlice;
+    const ports = (slice.ports ?? []).map((p) => (p.port !== undefined ? String(p.port) : p.name ? p.name : '*'));
+    const addresses = (slice.endpoints ?? []).flatMap((e) => e.addresses ?? []);
+    return { cells: [nameOf(obj), slice.addressType ?? '', listWithMore(ports), listWithMore(addresses), age(obj, now)] };
+  },
+};
+
 const events: TablePrinter = {
   columns: [
     col('Last Seen', 'Time since the event was last seen.'),
@@ -428,6 +451,7 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['apps/daemonsets', daemonsets],
   ['/services', services],
   ['/endpoints', endpoints],
+  ['discovery.k8s.io/endpointslices', endpointslices],
   ['/events', events],
   ['batch/jobs', jobs],
   ['batch/cronjobs', cronjobs],

@@ -10,6 +10,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'replicaset', start: async (ctx) => { const m = await import('./replicaset.js'); m.startReplicaSetController(ctx); m.startReplicationController(ctx); } },
   { name: 'deployment', start: async (ctx) => { (await import('./deployment.js')).startDeploymentController(ctx); } },
   { name: 'endpoints', start: async (ctx) => { (await import('./endpoints.js')).startEndpointsController(ctx); } },
+  { name: 'endpointslice', start: async (ctx) => { (await import('./endpoint-slice.js')).startEndpointSliceController(ctx); } },
   { name: 'namespace', start: async (ctx) => { (await import('./namespace.js')).startNamespaceController(ctx); } },
   { name: 'garbage-collector', start: async (ctx) => { (await import('./garbage-collector.js')).startGarbageCollector(ctx); } },
   { name: 'node-lifecycle', start: async (ctx) => { (await import('./node-lifecycle.js')).startNodeLifecycleController(ctx); } },
