@@ -18,9 +18,9 @@ import type {
 } from '../../api/types.js';
 import { isIPv4 } from '../../api/validation/names.js';
 import type { ControllerContext } from './context.js';
-import { Controller } from './controller.js';
+import { Controller } from '../../api/machinery/controller.js';
 import { isPodReady, resolveTargetPort } from './endpoints.js';
-import { objectKeyOf, splitKey, type Informer } from './informer.js';
+import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
