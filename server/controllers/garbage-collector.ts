@@ -46,6 +46,11 @@ function hasFinalizer(obj: KubeObject, f: string): boolean {
   return obj.metadata.finalizers?.includes(f) === true;
 }
 
+/** An owner in foreground deletion, waiting for its dependents. */
+function isDeletingDependents(obj: KubeObject): boolean {
+  return !!obj.metadata.deletionTimestamp && hasFinalizer(obj, FOREGROUND_FINALIZER);
+}
+
 function notFoundOrConflict(err: unknown): boolean {
   return err instanceof StatusError && (err.code === 404 || err.code === 409);
 }
@@ -182,19 +187,18 @@ class GarbageCollector {
     await this.removeFinalizer(node, owner, ORPHAN_FINALIZER);
   }
 
-  /** Foreground propagation: delete dependents; the owner goes once no blocking dependent is left. */
+  /**
+   * Foreground propagation: every dependent is looked at as an ordinary dependent (one with another
+   * live owner only loses the reference; the rest are deleted); the owner goes once no dependent that
+   * `blockOwnerDeletion`s is left.
+   */
   private async deleteDependentsFirst(node: Node, owner: KubeObject): Promise<{ requeueAfterMs: number } | void> {
     const uid = owner.metadata.uid!;
     let blocking = 0;
     for (const dep of this.dependentsOf(uid)) {
       const ref = dep.obj.metadata.ownerReferences!.find((r) => r.uid === uid)!;
       if (ref.blockOwnerDeletion === true) blocking++;
-      if (dep.obj.metadata.deletionTimestamp) continue;
-      // A dependent that owns things itself is deleted in the foreground too, so the chain holds.
-      const policy = (this.dependents.get(dep.obj.metadata.uid ?? '')?.size ?? 0) > 0 ? 'Foreground' : 'Background';
-      await this.ctx.client.delete(dep.node.kind, dep.obj.metadata.namespace, dep.obj.metadata.name!, {
-        propagationPolicy: policy, preconditions: { uid: dep.obj.metadata.uid! },
-      }).catch((err: unknown) => { if (!notFoundOrConflict(err)) throw err; });
+      if (!isDeletingDependents(dep.obj)) this.controller.enqueue(itemKey(dep.node.kind, objectKeyOf(dep.obj)));
     }
     if (blocking > 0) return { requeueAfterMs: WAIT_RECHECK_MS };
     await this.removeFinalizer(node, owner, FOREGROUND_FINALIZER);
@@ -221,31 +225,44 @@ class GarbageCollector {
     let owner: KubeObject | undefined = this.informers.get(ref.kind)?.get(key);
     if (!owner || owner.metadata.uid !== ref.uid) owner = await this.ctx.client.tryGet(ref.kind, ns, ref.name);
     if (!owner || owner.metadata.uid !== ref.uid) return 'dangling';
-    if (owner.metadata.deletionTimestamp && hasFinalizer(owner, FOREGROUND_FINALIZER)) return 'waiting';
+    if (isDeletingDependents(owner)) return 'waiting';
     return 'solid';
   }
 
   private async checkOwners(node: Node, obj: KubeObject): Promise<void> {
+    if (obj.metadata.deletionTimestamp) return; // already on its way
     const refs = obj.metadata.ownerReferences ?? [];
     const states = await Promise.all(refs.map((r) => this.ownerState(obj, r)));
     const solid = states.filter((s) => s === 'solid').length;
     const goneOrWaiting = refs.filter((_r, i) => states[i] !== 'solid');
     if (goneOrWaiting.length === 0) return;
     if (solid > 0) {
-      // Still owned by someone alive: only the references to dead (or departing) owners go.
+      // Still owned by someone alive: only the references to dead (or departing) owners go, so a
+      // departing owner does not wait for this object.
       const keep = refs.filter((_r, i) => states[i] === 'solid');
-      await this.ctx.client.patch(node.kind, obj.metadata.namespace, obj.metadata.name!, {
-        metadata: { ownerReferences: keep, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
-      }, 'merge').catch((err: unknown) => { if (!(err instanceof StatusError && err.code === 404)) throw err; });
+      await this.patchOwnerReferences(node, obj, keep);
       return;
     }
-    if (obj.metadata.deletionTimestamp) return; // already on its way
-    const waiting = states.includes('waiting');
-    const ownsOthers = (this.dependents.get(obj.metadata.uid ?? '')?.size ?? 0) > 0;
-    const policy = hasFinalizer(obj, ORPHAN_FINALIZER) ? 'Orphan' : waiting && ownsOthers ? 'Foreground' : 'Background';
+    const dependents = this.dependentsOf(obj.metadata.uid ?? '');
+    let policy: 'Orphan' | 'Foreground' | 'Background' = hasFinalizer(obj, ORPHAN_FINALIZER) ? 'Orphan' : 'Background';
+    if (states.includes('waiting') && dependents.length > 0) {
+      // An owner waits for this object, and it has dependents of its own: it goes in the foreground
+      // too. If one of its dependents is already waiting the same way, the chain is a circle; its
+      // references stop blocking so the waiting can end (as upstream's garbage collector does).
+      if (dependents.some((d) => isDeletingDependents(d.obj)) && refs.some((r) => r.blockOwnerDeletion === true)) {
+        await this.patchOwnerReferences(node, obj, refs.map((r) => ({ ...r, blockOwnerDeletion: false })));
+      }
+      policy = 'Foreground';
+    }
     await this.ctx.client.delete(node.kind, obj.metadata.namespace, obj.metadata.name!, {
       propagationPolicy: policy, preconditions: { uid: obj.metadata.uid! },
     }).catch((err: unknown) => { if (!notFoundOrConflict(err)) throw err; });
+  }
+
+  private async patchOwnerReferences(node: Node, obj: KubeObject, refs: OwnerReference[]): Promise<void> {
+    await this.ctx.client.patch(node.kind, obj.metadata.namespace, obj.metadata.name!, {
+      metadata: { ownerReferences: refs, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
+    }, 'merge').catch((err: unknown) => { if (!(err instanceof StatusError && err.code === 404)) throw err; });
   }
 }
 

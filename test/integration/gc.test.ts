@@ -2,12 +2,14 @@
  * Namespace deletion and garbage collection inside a real `corral server`: deleting a namespace
  * removes everything in it (pods on a hollow node, a ReplicaSet, a NodePort service whose port is
  * then free again) before the namespace goes; ownerReferences with background, foreground and orphan
- * propagation through `kubectl delete --cascade=...`; dependents of an owner that never existed go.
+ * propagation through `kubectl delete --cascade=...`; dependents of an owner that never existed go;
+ * upstream's conformance cases: dependents that also have a live owner survive their other owner's
+ * foreground deletion, and a foreground deletion through an ownership circle of pods finishes.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { KubeObject } from '../../api/meta.js';
-import type { ConfigMap, Namespace, Pod, Service } from '../../api/types.js';
+import type { ConfigMap, Namespace, Pod, ReplicationController, Service } from '../../api/types.js';
 import { HollowNode } from '../support/hollow-node.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
 import { waitUntil } from '../support/wait.js';
@@ -159,6 +161,70 @@ it('namespace deletion removes everything in it, then the namespace', async ({ s
     apiVersion: 'v1', kind: 'Service', metadata: { name: 'np-again' }, spec: { type: 'NodePort', ports: [{ port: 80, nodePort: 31999 }] },
   });
   assert.is(again.spec.ports![0]!.nodePort, 31999);
+});
+
+const RC = (name: string, replicas: number): string => `apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: ${name}
+spec:
+  replicas: ${replicas}
+  selector: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+`;
+
+it('foreground deletion keeps dependents that also have a live owner (upstream conformance)', async ({ server }) => {
+  await k(server, ['apply', '-f', '-'], RC('rc-doomed', 4) + '---\n' + RC('rc-staying', 0));
+  const stay = await server.client.get<ReplicationController>('ReplicationController', 'default', 'rc-staying');
+  const pods = async (): Promise<Pod[]> => (await server.client.list<Pod>('Pod', 'default', { labelSelector: 'app=rc-doomed' })).items;
+  const created = await waitFor('4 pods of rc-doomed', async () => { const p = await pods(); return p.length === 4 && p; });
+  const shared = created.slice(0, 2).map((p) => p.metadata.name!);
+  for (const name of shared) {
+    // A strategic merge patch adds the second owner (ownerReferences merge by uid).
+    await k(server, ['patch', 'pod', name, '--type=strategic', '-p', JSON.stringify({
+      metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ReplicationController', name: 'rc-staying', uid: stay.metadata.uid, blockOwnerDeletion: true }] },
+    })]);
+  }
+  await k(server, ['delete', 'rc', 'rc-doomed', '--cascade=foreground', '--wait=false']);
+  await waitFor('rc-doomed gone', gone(server, 'ReplicationController', 'default', 'rc-doomed'), 30_000);
+  const left = await waitFor('only the shared pods left', async () => { const p = await pods(); return p.length === 2 && p; });
+  assert.equal(left.map((p) => p.metadata.name).sort(), shared.sort());
+  for (const p of left) {
+    assert.is(p.metadata.deletionTimestamp, undefined, `${p.metadata.name} is not being deleted`);
+    assert.equal(p.metadata.ownerReferences?.map((r) => r.uid), [stay.metadata.uid], 'only the live owner is left');
+  }
+  await k(server, ['delete', 'rc', 'rc-staying']);
+  await waitFor('shared pods deleted with their last owner', async () => (await pods()).length === 0, 30_000);
+});
+
+function podOwnedBy(name: string, owner?: Pod): Pod {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: {
+      name, labels: { circle: 'yes' },
+      ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: owner.metadata.name!, uid: owner.metadata.uid!, blockOwnerDeletion: true }] } : {}),
+    },
+    spec: { nodeName: 'gc-node', containers: [{ name: 'c', image: 'nginx' }] },
+  };
+}
+
+it('foreground deletion through an ownership circle (A owns B owns C owns A) finishes and leaves no pods (upstream conformance)', async ({ server }) => {
+  const a = await server.client.create<Pod>('Pod', 'default', podOwnedBy('circle-a'));
+  const b = await server.client.create<Pod>('Pod', 'default', podOwnedBy('circle-b', a));
+  const c = await server.client.create<Pod>('Pod', 'default', podOwnedBy('circle-c', b));
+  // Close the circle: C owns A.
+  await server.client.patch('Pod', 'default', 'circle-a', {
+    metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'circle-c', uid: c.metadata.uid!, blockOwnerDeletion: true }] },
+  }, 'merge');
+  await waitFor('circle pods running', async () => (await server.client.list<Pod>('Pod', 'default', { labelSelector: 'circle=yes' })).items.every((p) => p.status?.phase === 'Running'));
+  await server.client.delete('Pod', 'default', 'circle-a', { propagationPolicy: 'Foreground' });
+  await waitFor('all three pods gone', async () => (await server.client.list<Pod>('Pod', 'default', { labelSelector: 'circle=yes' })).items.length === 0, 30_000);
 });
 
 it.run();
