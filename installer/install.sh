@@ -70,14 +70,14 @@ rm -rf "$PREFIX/dist"
   rm -f npm-ci.log
   # tsc emits even when a file has type errors; what matters is that the program is there.
   npx tsc -p tsconfig.json >tsc.log 2>&1 || echo "warning: TypeScript reported errors (see $PREFIX/tsc.log)" >&2
-  [ -f dist/server/cli.js ] && [ -f dist/installer/service.js ] || die "the build produced no dist/server/cli.js (see $PREFIX/tsc.log)"
+  [ -f dist/cli/corral.js ] && [ -f dist/cli/install-service.js ] || die "the build produced no dist/cli/corral.js (see $PREFIX/tsc.log)"
   # The agent bundle `corral join` uploads, built while esbuild (a dev dependency) is still here.
   node dist/installer/bundle.js
   npm prune --omit=dev --no-audit --no-fund >/dev/null
 )
-chmod +x "$PREFIX/dist/server/cli.js"
+chmod +x "$PREFIX/dist/cli/corral.js"
 mkdir -p "$BIN_DIR"
-ln -sf "$PREFIX/dist/server/cli.js" "$BIN_DIR/corral"
+ln -sf "$PREFIX/dist/cli/corral.js" "$BIN_DIR/corral"
 
 step "starting corral"
-exec node "$PREFIX/dist/installer/service.js" --data-dir "$DATA_DIR" --cli "$PREFIX/dist/server/cli.js" --lib-dir "$PREFIX" -- "$@"
+exec node "$PREFIX/dist/cli/install-service.js" --data-dir "$DATA_DIR" --cli "$PREFIX/dist/cli/corral.js" --lib-dir "$PREFIX" -- "$@"

@@ -1,5 +1,6 @@
 /**
- * What the server serves for installs from the LAN, mounted through createApiApp's extraRoutes:
+ * What the server serves for installs from the LAN, mounted by `corral server` through startServer's
+ * extraRoutes hook (the server does not import the installer):
  *   GET /cacerts                       the cluster CA (public; a K10 token pins its hash)
  *   GET /install.sh                    the node install script (public; it trusts nothing it has not checked)
  *   GET /bundle/corral-agent.mjs       the agent bundle, for a valid node or admin token only
@@ -10,17 +11,15 @@
  * node trades the join token for a credential of its own that never expires and can be revoked alone,
  * like k3s's bootstrap token → node credentials.
  */
-import type { Hono } from 'hono';
-import type { Env } from '../server/apiserver/app.js';
-import type { TokenStore } from '../server/auth/tokens.js';
+import type { Env, Hono } from 'hono';
 import { agentBundle, type AgentBundle } from './bundle.js';
 import { renderNodeInstallScript } from './node-install-script.js';
 import { readFile } from 'node:fs/promises';
-import { formatJoinToken } from './token.js';
+import { formatJoinToken, type NodeTokenIssuer } from './token.js';
 
 export const BUNDLE_NAME = 'corral-agent.mjs';
 
-export function registerInstallRoutes(app: Hono<Env>, o: { caPem: string; caHash: string; tokens: TokenStore; port: number }): void {
+export function registerInstallRoutes<E extends Env>(app: Hono<E>, o: { caPem: string; caHash: string; tokens: NodeTokenIssuer; port: number }): void {
   let bundle: Promise<AgentBundle> | undefined;
   const getBundle = (): Promise<AgentBundle> => {
     bundle ??= agentBundle().catch((err: unknown) => { bundle = undefined; throw err; });

@@ -4,19 +4,16 @@
  * waits until the API answers and prints the kubeconfig path, a join token pinned to the cluster CA
  * and the status page URL. Re-running restarts the new build on the same data dir: upgrade in place.
  *
- *   node dist/installer/service.js [--data-dir /var/lib/corral] [--cli PATH] [--lib-dir DIR] [-- server flags...]
+ * Run by install.sh through `node dist/cli/install-service.js` (which opens the token store).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:https';
-import { TokenStore } from '../server/auth/tokens.js';
 import { caHashOfPem } from './join/cluster.js';
 import { renderSupervisor, renderSystemdUnit, serviceStartCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from './service-files.js';
-import { formatJoinToken } from './token.js';
+import { formatJoinToken, type NodeTokenIssuer } from './token.js';
 
 export const SERVER_SERVICE = 'corral';
 
@@ -55,9 +52,8 @@ function readyz(port: number, caPem: string): Promise<boolean> {
 }
 
 /** A join token kept in the data dir and re-printed while it is valid (re-running the installer does not pile up tokens). */
-function joinToken(dataDir: string, caPem: string): string {
+function joinToken(dataDir: string, caPem: string, tokens: NodeTokenIssuer): string {
   const file = join(dataDir, 'server', 'join-token');
-  const tokens = new TokenStore(join(dataDir, 'server', 'tokens.json'));
   if (existsSync(file)) {
     const kept = readFileSync(file, 'utf8').trim();
     if (tokens.authenticate(kept)?.role === 'node') return kept;
@@ -68,7 +64,17 @@ function joinToken(dataDir: string, caPem: string): string {
   return pinned;
 }
 
-export async function installServerService(o: { dataDir: string; cli: string; libDir: string; serverArgs: string[]; timeoutMs?: number }): Promise<string> {
+export interface InstallServiceOptions {
+  dataDir: string;
+  cli: string;
+  libDir: string;
+  serverArgs: string[];
+  /** The server's token store, opened once the server has created it. */
+  openTokens: () => NodeTokenIssuer;
+  timeoutMs?: number;
+}
+
+export async function installServerService(o: InstallServiceOptions): Promise<string> {
   const spec = serverServiceSpec({ nodeBinary: process.execPath, cli: o.cli, dataDir: o.dataDir, serverArgs: o.serverArgs });
   const systemd = hasSystemd();
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
@@ -86,7 +92,7 @@ export async function installServerService(o: { dataDir: string; cli: string; li
     if (Date.now() > deadline) throw new Error(`corral did not become ready on port ${port}; see ${spec.logFile}`);
     await new Promise((r) => setTimeout(r, 300));
   }
-  const token = joinToken(o.dataDir, readFileSync(caFile, 'utf8'));
+  const token = joinToken(o.dataDir, readFileSync(caFile, 'utf8'), o.openTokens());
   const lan = lanAddress();
   return [
     `corral is running (${systemd ? `systemd unit ${SERVER_SERVICE}.service` : `supervised: ${supervisorPath(o.libDir, SERVER_SERVICE)} status`}; log ${systemd ? `journalctl -u ${SERVER_SERVICE}` : spec.logFile})`,
@@ -97,22 +103,4 @@ export async function installServerService(o: { dataDir: string; cli: string; li
     `             curl -fsSL --cacert ca.crt https://${lan}:${port}/install.sh | sh -s - --token ${token}`,
     '',
   ].join('\n');
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values, positionals } = parseArgs({
-    options: { 'data-dir': { type: 'string' }, cli: { type: 'string' }, 'lib-dir': { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  const here = dirname(fileURLToPath(import.meta.url));
-  installServerService({
-    dataDir: values['data-dir'] ?? '/var/lib/corral',
-    cli: values.cli ?? join(here, '..', 'server', 'cli.js'),
-    libDir: values['lib-dir'] ?? '/usr/local/lib/corral',
-    serverArgs: positionals,
-  }).then((text) => process.stdout.write(text), (err: unknown) => {
-    process.stderr.write(`corral install: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  });
 }

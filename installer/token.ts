@@ -37,3 +37,12 @@ export function formatJoinToken(caHash: string, credential: string): string {
   if (!CREDENTIAL.test(credential)) throw new Error('credential must be <id>.<secret>');
   return `K10${caHash}::${credential}`;
 }
+
+/**
+ * What the installer needs of the server's token store. The server (or `corral`) hands its store in;
+ * the installer does not import `server/`.
+ */
+export interface NodeTokenIssuer {
+  authenticate(presented: string): { role: string } | undefined;
+  create(role: 'node', options: { description: string }): { token: string };
+}

@@ -13,7 +13,8 @@ import { resourceForKind } from '../api/resources.js';
 import { StatusError } from '../api/status.js';
 import { ensureTls, type TlsMaterial } from './auth/pki.js';
 import { TokenStore } from './auth/tokens.js';
-import { createApiApp, type ApiApp } from './apiserver/app.js';
+import type { Hono } from 'hono';
+import { createApiApp, type ApiApp, type Env } from './apiserver/app.js';
 import { Registry } from './apiserver/registry.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
@@ -30,8 +31,7 @@ import { WebSocketServer } from 'ws';
 import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
-import { registerInstallRoutes } from '../installer/routes.js';
-import { removePidFile, runningServerPid, writePidFile } from './cli/pid-file.js';
+import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
 import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 
@@ -76,7 +76,20 @@ async function loadOrCreateAdminToken(cfg: ServerConfig, tokens: TokenStore): Pr
   return token;
 }
 
-export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
+/** What the server hands to routes mounted from outside `server/` (the installer's /install.sh and friends). */
+export interface ExtraRouteContext {
+  caPem: string;
+  caHash: string;
+  tokens: TokenStore;
+  port: number;
+}
+
+export interface StartServerHooks {
+  /** More routes on the API app, beside the status page (`corral server` adds the installer's). */
+  extraRoutes?: (app: Hono<Env>, ctx: ExtraRouteContext) => void;
+}
+
+export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {}): Promise<RunningServer> {
   await step('creating the data dir', () => mkdir(paths.serverDir(cfg.dataDir), { recursive: true, mode: 0o700 }));
   const otherServer = runningServerPid(cfg.dataDir);
   if (otherServer !== undefined) throw new Error(`another corral server (pid ${otherServer}) is using the data dir ${cfg.dataDir}`);
@@ -108,8 +121,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
     extraRoutes: (app) => {
       registerStatusPage(app);
-      // /cacerts, /install.sh and /bundle/* for nodes joining from the LAN.
-      registerInstallRoutes(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port });
+      hooks.extraRoutes?.(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port });
     },
   });
   const execSockets = new WebSocketServer({ noServer: true });

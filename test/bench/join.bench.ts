@@ -12,7 +12,7 @@ import { PHASES } from '../../installer/join/progress.js';
 
 const ROUNDS = Number(process.argv[2] ?? 1);
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(DIST, 'server', 'cli.js');
+const CLI = join(DIST, 'cli', 'corral.js');
 const DATA = '/var/lib/corral';
 
 /** Per-host phase seconds from the summary table `corral join` prints. */

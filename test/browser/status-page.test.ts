@@ -22,7 +22,7 @@ import { waitUntil } from '../support/wait.js';
 const CHROMIUM = process.env['CORRAL_CHROMIUM'] ?? '/usr/bin/chromium';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ARTIFACTS = join(REPO, 'test-artifacts');
-const CLI = join(REPO, 'dist', 'server', 'cli.js');
+const CLI = join(REPO, 'dist', 'cli', 'corral.js');
 
 interface Ctx {
   server: ServerProcess;

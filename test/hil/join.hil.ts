@@ -25,7 +25,7 @@ const HOSTS = (process.env['CORRAL_HIL_HOSTS'] ?? '').split(',').map((h) => h.tr
 const DATA = process.env['CORRAL_HIL_DATA_DIR'] ?? '/var/lib/corral';
 const SUDO = process.env['CORRAL_HIL_SUDO'] === '1';
 const KEY = process.env['CORRAL_HIL_SSH_KEY'];
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'cli.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 
 /** Extra `corral join` flags, e.g. `--install-deps` or `--netns-prefix lab-`. */
 const JOIN_ARGS = (process.env['CORRAL_HIL_JOIN_ARGS'] ?? '').split(/\s+/).filter(Boolean);

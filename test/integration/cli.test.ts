@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigMap, Event, Node } from '../../api/types.js';
-import { configFileEnv } from '../../server/cli/config-file.js';
+import { configFileEnv } from '../../cli/config-file.js';
 import { ServerProcess } from '../support/server-process.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'cli.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 
 interface CliResult { code: number; stdout: string; stderr: string }
 

@@ -10,7 +10,7 @@ import type { Lab, LabProcess } from './harness.js';
 import { sleep } from './exec.js';
 
 export const KUBECTL = process.env['CORRAL_KUBECTL'] ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'cli.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 export const API_PORT = 6443;
 
 export interface LabCluster {

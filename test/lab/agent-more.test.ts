@@ -22,7 +22,7 @@ import type { Node, Pod, Service } from '../../api/types.js';
 import { waitUntil } from '../support/wait.js';
 
 const IMAGE_CACHE = '/tmp/corral-lab-images';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'cli.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 const AIRGAP_REF = 'docker.io/library/airgap-box:1.0';
 const test = suite('corral agent in the lab, more');
 

@@ -16,7 +16,7 @@ import { sleep, type ExecResult } from './exec.js';
 import { buildBusyboxImage } from './image.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(DIST, 'server', 'cli.js');
+const CLI = join(DIST, 'cli', 'corral.js');
 const SERVICE = join(DIST, 'installer', 'service.js');
 const DATA = '/var/lib/corral';
 const KUBECONFIG = `${DATA}/kubeconfig.yaml`;

@@ -12,7 +12,7 @@ import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 
 export const KUBECTL = process.env['CORRAL_KUBECTL'] ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'cli.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,31 +1,13 @@
 /**
- * The `corral status`, `corral backup` and `corral restore` commands (registered in server/cli.ts).
+ * The `corral status`, `corral backup` and `corral restore` commands.
  * Each takes `--data-dir` (else CORRAL_DATA_DIR, else the config file's `data-dir`, else the default).
  */
-import type { ParseArgsConfig } from 'node:util';
-import { ApiClient } from '../../api/client/client.js';
-import { HttpsTransport } from '../../api/client/transport.js';
-import { defaultDataDir, paths } from '../config.js';
-import { backupStore, humanBytes, restoreStore } from './backup.js';
+import { ApiClient } from '../api/client/client.js';
+import { HttpsTransport } from '../api/client/transport.js';
+import { paths } from '../server/config.js';
+import { backupStore, humanBytes, restoreStore } from '../server/store/backup.js';
+import { dataDirOf, dataDirOption, type CliCommand } from './flags.js';
 import { fetchStatus, readKubeconfig, renderStatus } from './status.js';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export interface CliCommand {
-  summary: string;
-  usage: string;
-  options: Options;
-  run(values: Record<string, unknown>, positionals: string[]): Promise<number | void>;
-}
-
-const dataDirOption: Options = { 'data-dir': { type: 'string', short: 'd' } };
-
-function dataDirOf(values: Record<string, unknown>): string {
-  const flag = values['data-dir'];
-  if (typeof flag === 'string') return flag;
-  const env = process.env['CORRAL_DATA_DIR'];
-  return env ? env : defaultDataDir();
-}
 
 export const statusCommand: CliCommand = {
   summary: 'one screen of cluster health: nodes, requested capacity, pods not running, recent warnings',

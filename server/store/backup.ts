@@ -14,7 +14,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } fro
 import { dirname, resolve } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { paths } from '../config.js';
-import { runningServerPid } from './pid-file.js';
+import { runningServerPid } from '../pid-file.js';
 
 export interface SnapshotInfo {
   /** Highest revision in the snapshot (the store's resourceVersion at backup time). */

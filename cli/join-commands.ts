@@ -1,40 +1,28 @@
 /**
- * The `corral join` and `corral uninstall` commands (registered in server/cli.ts), and the form a
+ * The `corral join` and `corral uninstall` commands, and the form a
  * node token is printed in: pinned to the cluster CA when the server's CA is at hand.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ParseArgsConfig } from 'node:util';
 import { TokenStore } from '../server/auth/tokens.js';
-import { DEFAULT_NETWORK } from './agent-service.js';
-import { accessFromDataDir, accessFromToken, apiClient, caHashOfPem, type ServerAccess } from './join/cluster.js';
-import { LineProgress, renderSummary, TtyProgress, type HostResult } from './join/progress.js';
-import { promptSecret } from './join/prompt.js';
-import type { SshOptions, SshSession } from './join/ssh.js';
-import { parseTarget } from './join/target.js';
-import { formatJoinToken } from './token.js';
+import { paths } from '../server/config.js';
+import { DEFAULT_NETWORK } from '../installer/agent-service.js';
+import { accessFromDataDir, accessFromToken, apiClient, caHashOfPem, type ServerAccess } from '../installer/join/cluster.js';
+import { LineProgress, renderSummary, TtyProgress, type HostResult } from '../installer/join/progress.js';
+import { promptSecret } from '../installer/join/prompt.js';
+import type { SshOptions, SshSession } from '../installer/join/ssh.js';
+import { parseTarget } from '../installer/join/target.js';
+import { formatJoinToken } from '../installer/token.js';
+import { dataDirOf, parseDurationSeconds, str, type CliCommand, type Options } from './flags.js';
 
 // ssh2 and the join machinery load only when `join`/`uninstall` run: `corral server` stays lean.
-const loadJoin = (): Promise<typeof import('./join/join.js')> => import('./join/join.js');
-const loadSsh = (): Promise<typeof import('./join/ssh.js')> => import('./join/ssh.js');
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export interface CliCommand {
-  summary: string;
-  usage: string;
-  options: Options;
-  run(values: Record<string, unknown>, positionals: string[]): Promise<number | void>;
-}
-
-function defaultDataDir(): string {
-  return process.getuid?.() === 0 ? '/var/lib/corral' : join(homedir(), '.corral');
-}
+const loadJoin = (): Promise<typeof import('../installer/join/join.js')> => import('../installer/join/join.js');
+const loadSsh = (): Promise<typeof import('../installer/join/ssh.js')> => import('../installer/join/ssh.js');
 
 /** A node token as `corral token create` prints it: K10<CA hash>::id.secret when the CA is there. */
 export function printableNodeToken(dataDir: string, credential: string): string {
-  const caFile = join(dataDir, 'server', 'tls', 'ca.crt');
+  const caFile = join(paths.tlsDir(dataDir), 'ca.crt');
   return existsSync(caFile) ? formatJoinToken(caHashOfPem(readFileSync(caFile, 'utf8')), credential) : credential;
 }
 
@@ -52,23 +40,16 @@ const sshOptions: Options = {
   sudo: { type: 'boolean' },
 };
 
-const envOr = (values: Record<string, unknown>, key: string, env: string): string | undefined => {
-  const v = values[key];
-  if (typeof v === 'string') return v;
-  const e = process.env[`CORRAL_${env}`];
-  return e === undefined || e === '' ? undefined : e;
-};
-
 async function serverAccess(values: Record<string, unknown>): Promise<ServerAccess> {
-  const server = envOr(values, 'server', 'SERVER');
-  const token = envOr(values, 'token', 'TOKEN');
+  const server = str(values, 'server', 'SERVER');
+  const token = str(values, 'token', 'TOKEN');
   const caFile = values['ca-file'] as string | undefined;
   if (server || token) {
     if (!server || !token) throw new Error('--server and --token go together');
     return accessFromToken(server, token, caFile);
   }
-  const dataDir = envOr(values, 'data-dir', 'DATA_DIR') ?? defaultDataDir();
-  const tokens = new TokenStore(join(dataDir, 'server', 'tokens.json'));
+  const dataDir = dataDirOf(values);
+  const tokens = new TokenStore(paths.tokens(dataDir));
   // The node keeps this credential: it must not expire (revoke it with corral token revoke).
   // The same description the server gives the credentials it issues for /install.sh joins.
   const description = (nodeName: string): string => `node ${nodeName}`;
@@ -92,12 +73,6 @@ function sshSettings(values: Record<string, unknown>): SshOptions {
     prompt: promptSecret,
     ...(password ? { password } : {}),
   };
-}
-
-function parseSeconds(text: string): number {
-  const m = /^(\d+)(s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`invalid duration "${text}" (use e.g. 90s, 5m)`);
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[m[2] ?? 's']!;
 }
 
 export const joinCommand: CliCommand = {
@@ -126,7 +101,7 @@ export const joinCommand: CliCommand = {
     const tty = process.stdout.isTTY === true && values['dry-run'] !== true;
     const write = (s: string): void => void process.stdout.write(s);
     const { joinHosts } = await loadJoin();
-    const { agentBundle } = await import('./bundle.js');
+    const { agentBundle } = await import('../installer/bundle.js');
     const results: HostResult[] = await joinHosts({
       targets, access, ssh: sshSettings(values),
       installDeps: values['install-deps'] === true,
@@ -137,7 +112,7 @@ export const joinCommand: CliCommand = {
         serviceCidr: (values['service-cidr'] as string | undefined) ?? DEFAULT_NETWORK.serviceCidr,
         netnsPrefix: (values['netns-prefix'] as string | undefined) ?? DEFAULT_NETWORK.netnsPrefix,
       },
-      readyTimeoutMs: parseSeconds((values['ready-timeout'] as string | undefined) ?? '3m') * 1000,
+      readyTimeoutMs: parseDurationSeconds((values['ready-timeout'] as string | undefined) ?? '3m') * 1000,
       bundle: agentBundle,
       progress: tty ? new TtyProgress(targets.map((t) => t.label), write, process.stdout.columns ?? 100) : new LineProgress(write),
       out: write,
@@ -162,7 +137,7 @@ export const uninstallCommand: CliCommand = {
     const api = access ? apiClient(access) : undefined;
     const ssh = sshSettings(values);
     const { SshSession: Session } = await loadSsh();
-    const { uninstallHost } = await import('./join/uninstall.js');
+    const { uninstallHost } = await import('../installer/join/uninstall.js');
     let failed = 0;
     await Promise.all(positionals.map(async (p) => {
       const t = parseTarget(p);

@@ -5,11 +5,11 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { ApiClient } from '../../api/client/client.js';
-import type { Condition } from '../../api/meta.js';
-import type { Event, Node, Pod } from '../../api/types.js';
-import { formatBytes, formatMilli } from '../../api/quantity.js';
-import { nodeAllocatable, podRequests } from '../scheduler/resources.js';
+import type { ApiClient } from '../api/client/client.js';
+import type { Condition } from '../api/meta.js';
+import type { Event, Node, Pod } from '../api/types.js';
+import { formatBytes, formatMilli } from '../api/quantity.js';
+import { nodeAllocatable, podRequests } from '../server/scheduler/resources.js';
 
 export interface KubeconfigAccess {
   server: string;

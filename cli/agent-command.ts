@@ -1,0 +1,85 @@
+/** `corral agent`: a node agent (kubelet + kube-proxy) that joins a corral server; `--uninstall` cleans a node. */
+import { readFile } from 'node:fs/promises';
+import { log } from '../api/log.js';
+import { dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } from './flags.js';
+
+export const agentCommand: CliCommand = {
+  summary: 'run a node agent (kubelet + kube-proxy) that joins a corral server',
+  usage: 'corral agent --server URL --token TOKEN --ca-file FILE [--data-dir DIR] [--node-name NAME] [--node-ip IP]\n' +
+    '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
+    '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
+    '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
+    '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
+    '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
+  options: {
+    ...dataDirOption,
+    server: { type: 'string', short: 's' },
+    token: { type: 'string', short: 't' },
+    'ca-file': { type: 'string' },
+    'node-name': { type: 'string' },
+    'node-ip': { type: 'string' },
+    'containerd-address': { type: 'string' },
+    'kubelet-port': { type: 'string' },
+    'netns-prefix': { type: 'string' },
+    'cluster-cidr': { type: 'string' },
+    'service-cidr': { type: 'string' },
+    'crash-backoff': { type: 'string' },
+    'reserved-cpu': { type: 'string' },
+    'reserved-memory': { type: 'string' },
+    'log-max-size': { type: 'string' },
+    'log-max-files': { type: 'string' },
+    'plain-http-registry': { type: 'string' },
+    uninstall: { type: 'boolean' },
+  },
+  async run(values) {
+    if (values['uninstall'] === true) {
+      const { uninstallAgent } = await import('../agent/uninstall.js');
+      const report = await uninstallAgent({
+        dataDir: dataDirOf(values),
+        nodeName: str(values, 'node-name', 'NODE_NAME'),
+        netnsPrefix: str(values, 'netns-prefix', 'NETNS_PREFIX'),
+        containerdAddress: str(values, 'containerd-address', 'CONTAINERD_ADDRESS'),
+      });
+      process.stdout.write(`removed ${report.containers} containers, ${report.netns} pod netns, iptables chains in: ${report.iptablesBackends.join(', ') || 'none'}\n`);
+      for (const p of report.problems) process.stderr.write(`problem: ${p}\n`);
+      return report.problems.length === 0 ? 0 : 1;
+    }
+    const serverUrl = str(values, 'server', 'SERVER');
+    const token = str(values, 'token', 'TOKEN');
+    const caFile = str(values, 'ca-file', 'CA_FILE');
+    if (!serverUrl || !token || !caFile) throw new Error('--server, --token and --ca-file are required');
+    const kubeletPort = str(values, 'kubelet-port', 'KUBELET_PORT');
+    const backoff = str(values, 'crash-backoff', 'CRASH_BACKOFF');
+    const logMaxSize = str(values, 'log-max-size', 'LOG_MAX_SIZE');
+    const logMaxFiles = str(values, 'log-max-files', 'LOG_MAX_FILES');
+    const { quantityToNumber } = await import('../api/quantity.js');
+    const { startAgent } = await import('../agent/main.js');
+    const agent = await startAgent({
+      serverUrl,
+      token,
+      caPem: await readFile(caFile, 'utf8'),
+      dataDir: dataDirOf(values),
+      nodeName: str(values, 'node-name', 'NODE_NAME'),
+      nodeIp: str(values, 'node-ip', 'NODE_IP'),
+      containerdAddress: str(values, 'containerd-address', 'CONTAINERD_ADDRESS'),
+      netnsPrefix: str(values, 'netns-prefix', 'NETNS_PREFIX'),
+      clusterCidr: str(values, 'cluster-cidr', 'CLUSTER_CIDR'),
+      serviceCidr: str(values, 'service-cidr', 'SERVICE_CIDR'),
+      ...(kubeletPort !== undefined ? { kubeletPort: Number(kubeletPort) } : {}),
+      ...(backoff !== undefined ? { crashBackoffInitialMs: parseDurationSeconds(backoff) * 1000 } : {}),
+      reservedCpu: str(values, 'reserved-cpu', 'RESERVED_CPU'),
+      reservedMemory: str(values, 'reserved-memory', 'RESERVED_MEMORY'),
+      ...(logMaxSize !== undefined ? { logMaxBytes: quantityToNumber(logMaxSize) } : {}),
+      ...(logMaxFiles !== undefined ? { logMaxFiles: Number(logMaxFiles) } : {}),
+      plainHttpRegistries: str(values, 'plain-http-registry', 'PLAIN_HTTP_REGISTRY')?.split(',').map((r) => r.trim()).filter(Boolean),
+    } as Parameters<typeof startAgent>[0]);
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string): void => {
+        log.info('agent', `received ${sig}, shutting down (pods keep running)`);
+        void agent.close().then(resolve, resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+  },
+};

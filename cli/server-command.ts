@@ -1,0 +1,70 @@
+/** `corral server`: the control plane (API server, store, scheduler, controllers) and the local agent. */
+import { defaultServerConfig, type ServerConfig } from '../server/config.js';
+import { log } from '../api/log.js';
+import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } from './flags.js';
+
+export const serverCommand: CliCommand = {
+  summary: 'run the control plane (API server, store, scheduler, controllers) and the local agent',
+  usage: 'corral server [--data-dir DIR] [--port 6443] [--bind-address 0.0.0.0] [--tls-san NAME]... [--disable-agent]\n' +
+    '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
+    '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]',
+  options: {
+    ...dataDirOption,
+    port: { type: 'string', short: 'p' },
+    'bind-address': { type: 'string' },
+    'advertise-address': { type: 'string' },
+    'tls-san': { type: 'string', multiple: true },
+    'disable-agent': { type: 'boolean' },
+    'disable-controllers': { type: 'boolean' },
+    'node-ip': { type: 'string' },
+    'containerd-address': { type: 'string' },
+    'pod-eviction-timeout': { type: 'string' },
+    'node-monitor-grace-period': { type: 'string' },
+    'reserved-cpu': { type: 'string' },
+    'reserved-memory': { type: 'string' },
+    'netns-prefix': { type: 'string' },
+  },
+  async run(values) {
+    const cfg: ServerConfig = defaultServerConfig();
+    cfg.dataDir = str(values, 'data-dir', 'DATA_DIR') ?? cfg.dataDir;
+    const port = str(values, 'port', 'PORT');
+    if (port !== undefined) {
+      cfg.port = Number(port);
+      if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`invalid --port "${port}"`);
+    }
+    cfg.bindAddress = str(values, 'bind-address', 'BIND_ADDRESS') ?? cfg.bindAddress;
+    const adv = str(values, 'advertise-address', 'ADVERTISE_ADDRESS');
+    if (adv) cfg.advertiseAddress = adv;
+    const sans = values['tls-san'] as string[] | undefined;
+    cfg.tlsSans = sans ?? (env('TLS_SAN')?.split(',') ?? []);
+    cfg.disableAgent = bool(values, 'disable-agent', 'DISABLE_AGENT');
+    cfg.disableControllers = bool(values, 'disable-controllers', 'DISABLE_CONTROLLERS');
+    const nodeIp = str(values, 'node-ip', 'NODE_IP');
+    if (nodeIp) cfg.nodeIp = nodeIp;
+    const ctrd = str(values, 'containerd-address', 'CONTAINERD_ADDRESS');
+    if (ctrd) cfg.containerdAddress = ctrd;
+    const evict = str(values, 'pod-eviction-timeout', 'POD_EVICTION_TIMEOUT');
+    if (evict) cfg.podEvictionTimeoutSeconds = parseDurationSeconds(evict);
+    const grace = str(values, 'node-monitor-grace-period', 'NODE_MONITOR_GRACE_PERIOD');
+    if (grace) cfg.nodeMonitorGracePeriodSeconds = parseDurationSeconds(grace);
+    // For the local agent: held back from pods, and the prefix of its pod netns names.
+    const reservedCpu = str(values, 'reserved-cpu', 'RESERVED_CPU');
+    if (reservedCpu) cfg.reservedCpu = reservedCpu;
+    const reservedMemory = str(values, 'reserved-memory', 'RESERVED_MEMORY');
+    if (reservedMemory) cfg.reservedMemory = reservedMemory;
+    const netnsPrefix = str(values, 'netns-prefix', 'NETNS_PREFIX');
+    if (netnsPrefix) cfg.netnsPrefix = netnsPrefix;
+    const { startServer } = await import('../server/main.js');
+    const { registerInstallRoutes } = await import('../installer/routes.js');
+    // /cacerts, /install.sh and /bundle/* for nodes joining from the LAN.
+    const server = await startServer(cfg, { extraRoutes: (app, ctx) => registerInstallRoutes(app, ctx) });
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string): void => {
+        log.info('server', `received ${sig}, shutting down`);
+        void server.close().then(resolve, resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+  },
+};
