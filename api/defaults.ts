@@ -196,6 +196,25 @@ function defaultDaemonSet(obj: Obj): void {
   defaultPodTemplate(spec['template']);
 }
 
+function defaultClaimSpec(spec: Obj): void {
+  setDefaultString(spec, 'volumeMode', 'Filesystem');
+}
+
+function defaultStatefulSet(obj: Obj): void {
+  const spec = ensureObj(obj, 'spec');
+  setDefault(spec, 'replicas', 1);
+  setDefaultString(spec, 'podManagementPolicy', 'OrderedReady');
+  const strategy = ensureObj(spec, 'updateStrategy');
+  setDefaultString(strategy, 'type', 'RollingUpdate');
+  if (strategy['type'] === 'RollingUpdate') setDefault(ensureObj(strategy, 'rollingUpdate'), 'partition', 0);
+  setDefault(spec, 'revisionHistoryLimit', 10);
+  const retention = ensureObj(spec, 'persistentVolumeClaimRetentionPolicy');
+  setDefaultString(retention, 'whenDeleted', 'Retain');
+  setDefaultString(retention, 'whenScaled', 'Retain');
+  for (const t of objects(spec['volumeClaimTemplates'])) defaultClaimSpec(ensureObj(t, 'spec'));
+  defaultPodTemplate(spec['template']);
+}
+
 function defaultJob(obj: Obj): void {
   const spec = ensureObj(obj, 'spec');
   // A work-queue job (parallelism only) keeps completions unset.
@@ -281,6 +300,18 @@ function defaultNode(obj: Obj): void {
   if (isObj(status) && isObj(status['capacity']) && !isObj(status['allocatable'])) status['allocatable'] = { ...status['capacity'] };
 }
 
+function defaultPersistentVolume(obj: Obj): void {
+  const spec = ensureObj(obj, 'spec');
+  setDefaultString(spec, 'persistentVolumeReclaimPolicy', 'Retain');
+  setDefaultString(spec, 'volumeMode', 'Filesystem');
+  if (isObj(spec['hostPath'])) setDefault(spec['hostPath'], 'type', '');
+}
+
+function defaultStorageClass(obj: Obj): void {
+  setDefaultString(obj, 'reclaimPolicy', 'Delete');
+  setDefaultString(obj, 'volumeBindingMode', 'Immediate');
+}
+
 function defaultEndpoints(obj: Obj): void {
   for (const subset of objects(obj['subsets'])) {
     for (const port of objects(subset['ports'])) setDefaultString(port, 'protocol', 'TCP');
@@ -308,6 +339,10 @@ const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['Node', defaultNode],
   ['Endpoints', defaultEndpoints],
   ['EndpointSlice', defaultEndpointSlice],
+  ['StatefulSet', defaultStatefulSet],
+  ['PersistentVolume', defaultPersistentVolume],
+  ['PersistentVolumeClaim', (obj) => defaultClaimSpec(ensureObj(obj, 'spec'))],
+  ['StorageClass', defaultStorageClass],
 ]);
 
 /** Fills in Kubernetes' defaults for an object of `kind`, in place. Unknown kinds are left alone. */

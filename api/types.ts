@@ -4,6 +4,9 @@
  * only the fields corral reads or writes are typed, the rest pass through untouched.
  */
 import type { Condition, KubeObject, LabelSelector, ObjectMeta } from './meta.js';
+import type { PersistentVolumeClaim } from './storage-types.js';
+
+export * from './storage-types.js';
 
 export type Quantity = string;
 export type IntOrString = number | string;
@@ -18,6 +21,7 @@ export interface Volume {
   hostPath?: { path: string; type?: string };
   configMap?: { name: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   [source: string]: unknown;
 }
 
@@ -471,10 +475,34 @@ export interface DaemonSetStatus {
 
 export interface DaemonSet extends KubeObject { spec: DaemonSetSpec; status?: DaemonSetStatus }
 
-export interface StatefulSet extends KubeObject {
-  spec: { replicas?: number; selector: LabelSelector; template: PodTemplateSpec; serviceName?: string; [field: string]: unknown };
-  status?: { replicas: number; readyReplicas?: number; currentReplicas?: number; updatedReplicas?: number; availableReplicas?: number; observedGeneration?: number };
+export interface StatefulSetSpec {
+  replicas?: number;
+  selector: LabelSelector;
+  template: PodTemplateSpec;
+  serviceName?: string;
+  podManagementPolicy?: 'OrderedReady' | 'Parallel';
+  updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete'; rollingUpdate?: { partition?: number; maxUnavailable?: IntOrString } };
+  volumeClaimTemplates?: PersistentVolumeClaim[];
+  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: 'Retain' | 'Delete'; whenScaled?: 'Retain' | 'Delete' };
+  minReadySeconds?: number;
+  revisionHistoryLimit?: number;
+  ordinals?: { start?: number };
 }
+
+export interface StatefulSetStatus {
+  replicas: number;
+  readyReplicas?: number;
+  currentReplicas?: number;
+  updatedReplicas?: number;
+  availableReplicas?: number;
+  observedGeneration?: number;
+  currentRevision?: string;
+  updateRevision?: string;
+  collisionCount?: number;
+  conditions?: Condition[];
+}
+
+export interface StatefulSet extends KubeObject { spec: StatefulSetSpec; status?: StatefulSetStatus }
 
 // ---------------------------------------------------------------- batch/v1
 

@@ -26,6 +26,10 @@ export interface ServerConfig {
   reservedCpu?: string;
   reservedMemory?: string;
   netnsPrefix?: string;
+  /** Where the local-path provisioner puts volumes on every node (default `<data-dir>/storage`). */
+  storageDir?: string;
+  /** Directories a PersistentVolume's hostPath/local path may point into (default: see defaultHostPathRoots). */
+  pvHostPathRoots?: string[];
 }
 
 export function defaultDataDir(): string {
@@ -55,4 +59,5 @@ export const paths = {
   adminToken: (dataDir: string): string => join(dataDir, 'server', 'admin-token'),
   kubeconfig: (dataDir: string): string => join(dataDir, 'kubeconfig.yaml'),
   agentDir: (dataDir: string): string => join(dataDir, 'agent'),
+  storage: (dataDir: string): string => join(dataDir, 'storage'),
 };

@@ -32,7 +32,7 @@ import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
-import { ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
+import { defaultHostPathRoots, ensureDefaultStorageClass, ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 
 export interface RunningServer {
@@ -109,8 +109,12 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     { prefix: '/registry/core/events/', store: new MemoryStore({ ttlMs: 60 * 60_000 }) },
   ], sqlite);
   const registry = new Registry(store);
-  const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, cfg));
+  const storageDir = cfg.storageDir ?? paths.storage(cfg.dataDir);
+  const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, {
+    ...cfg, pvHostPathRoots: cfg.pvHostPathRoots ?? defaultHostPathRoots(storageDir),
+  }));
   await step('creating the system namespaces', () => ensureNamespaces(registry));
+  await step('creating the default storage class', () => ensureDefaultStorageClass(registry));
 
   const host = cfg.advertiseAddress ?? '127.0.0.1';
   let port = cfg.port;
@@ -162,6 +166,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
         nodeMonitorGracePeriodSeconds: cfg.nodeMonitorGracePeriodSeconds,
         serviceCidr: cfg.serviceCidr,
         clusterCidr: cfg.clusterCidr,
+        storageDir,
       },
       signal: stop.signal,
     }));

@@ -13,8 +13,10 @@ import { validateEndpoints, validateService } from './service.js';
 import { validateConfigMap, validateSecret } from './config.js';
 import { validateEndpointSlice } from './endpoint-slice.js';
 import {
-  validateCronJob, validateDaemonSet, validateDeployment, validateJob, validateReplicaSet, validateReplicationController,
+  validateControllerRevision, validateCronJob, validateDaemonSet, validateDeployment, validateJob, validateReplicaSet,
+  validateReplicationController, validateStatefulSet,
 } from './workloads.js';
+import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorageClass } from './storage.js';
 import {
   validateEvent, validateLease, validateNamespace, validateNode, validatePodDisruptionBudget, validateServiceAccount,
 } from './cluster.js';
@@ -43,6 +45,11 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
   ['DaemonSet', validateDaemonSet],
   ['Job', validateJob],
   ['CronJob', validateCronJob],
+  ['StatefulSet', validateStatefulSet],
+  ['ControllerRevision', validateControllerRevision],
+  ['PersistentVolume', validatePersistentVolume],
+  ['PersistentVolumeClaim', validatePersistentVolumeClaim],
+  ['StorageClass', validateStorageClass],
 ]);
 
 /** All field errors of `obj`; an empty list means the object may be stored. */

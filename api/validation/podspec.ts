@@ -530,7 +530,7 @@ function validateNodeSelectorRequirements(list: unknown, path: string, keysAreLa
   return out;
 }
 
-function validateNodeSelectorTerm(term: unknown, path: string): StatusCause[] {
+export function validateNodeSelectorTerm(term: unknown, path: string): StatusCause[] {
   if (!isRecord(term)) return [];
   return [
     ...validateNodeSelectorRequirements(term['matchExpressions'], child(path, 'matchExpressions'), true),

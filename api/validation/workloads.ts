@@ -7,10 +7,11 @@ import type { KubeObject, LabelSelector } from '../meta.js';
 import type { StatusCause } from '../status.js';
 import { deepEqual } from '../object-util.js';
 import {
-  asString, bare, child, eachInvalid, forbidden, goLabelSelector, goStringMap, invalid, isRecord, nonNegative,
-  notSupported, positive, required,
+  asArray, asString, bare, child, eachInvalid, forbidden, goLabelSelector, goStringMap, GoText, index, invalid, isRecord,
+  nonNegative, notSupported, positive, required,
 } from './field.js';
-import { isValidPercent, validateLabels } from './names.js';
+import { isDNS1123Subdomain, isValidPercent, validateLabels } from './names.js';
+import { validatePersistentVolumeClaimSpec } from './storage.js';
 import { templateLabels, validatePodTemplate } from './podspec.js';
 import type { PodSpecOptions } from './podspec.js';
 import { isEmptySelector, selectorMatches, validateLabelSelector } from './selector.js';
@@ -186,6 +187,80 @@ export function validateDaemonSet(obj: KubeObject, old?: KubeObject): StatusCaus
     out.push(notSupported(child(path, 'type'), type, ['RollingUpdate', 'OnDelete']));
   }
   out.push(...selectorImmutable(spec, old));
+  return out;
+}
+
+const STATEFUL_SET_MUTABLE = ['replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'];
+
+export function validateStatefulSet(obj: KubeObject, old?: KubeObject): StatusCause[] {
+  const spec = specOf(obj);
+  const out: StatusCause[] = [];
+  out.push(...nonNegative('spec.replicas', spec['replicas']));
+  out.push(...nonNegative('spec.minReadySeconds', spec['minReadySeconds']));
+  out.push(...nonNegative('spec.revisionHistoryLimit', spec['revisionHistoryLimit']));
+  if (isRecord(spec['ordinals'])) out.push(...nonNegative('spec.ordinals.start', spec['ordinals']['start']));
+  out.push(...validateAppsSelector(spec, 'statefulset'));
+  out.push(...validatePodTemplate(spec['template'], 'spec.template', alwaysRestart('StatefulSet')));
+
+  const policy = spec['podManagementPolicy'];
+  if (policy === undefined || policy === null || policy === '') out.push(required('spec.podManagementPolicy'));
+  else if (policy !== 'OrderedReady' && policy !== 'Parallel') out.push(notSupported('spec.podManagementPolicy', policy, ['OrderedReady', 'Parallel']));
+
+  const strategy = isRecord(spec['updateStrategy']) ? spec['updateStrategy'] : {};
+  const type = strategy['type'];
+  const rolling = strategy['rollingUpdate'];
+  const path = 'spec.updateStrategy';
+  if (type === undefined || type === null || type === '') {
+    out.push(required(path));
+  } else if (type === 'OnDelete') {
+    if (rolling !== undefined && rolling !== null) out.push(invalid(child(path, 'rollingUpdate'), new GoText('&apps.RollingUpdateStatefulSetStrategy{...}'), "only allowed for updateStrategy 'RollingUpdate'"));
+  } else if (type === 'RollingUpdate') {
+    if (isRecord(rolling)) {
+      const rPath = child(path, 'rollingUpdate');
+      out.push(...nonNegative(child(rPath, 'partition'), rolling['partition']));
+      const max = rolling['maxUnavailable'];
+      if (max !== undefined && max !== null) {
+        out.push(...validateIntOrPercent(max, child(rPath, 'maxUnavailable')));
+        if (isZero(max)) out.push(invalid(child(rPath, 'maxUnavailable'), bare(String(max)), 'must be greater than 0'));
+        out.push(...notMoreThan100Percent(max, child(rPath, 'maxUnavailable')));
+      }
+    }
+  } else {
+    out.push(notSupported(child(path, 'type'), type, ['OnDelete', 'RollingUpdate']));
+  }
+
+  const retention = spec['persistentVolumeClaimRetentionPolicy'];
+  if (isRecord(retention)) {
+    for (const field of ['whenDeleted', 'whenScaled']) {
+      const v = retention[field];
+      if (v !== undefined && v !== 'Retain' && v !== 'Delete') out.push(notSupported(child('spec.persistentVolumeClaimRetentionPolicy', field), v, ['Retain', 'Delete']));
+    }
+  }
+  asArray(spec['volumeClaimTemplates']).forEach((t, i) => {
+    const at = index('spec.volumeClaimTemplates', i);
+    if (!isRecord(t)) return;
+    const meta = isRecord(t['metadata']) ? t['metadata'] : {};
+    const name = asString(meta['name']);
+    if (name === '') out.push(required(child(at, 'metadata', 'name')));
+    else out.push(...eachInvalid(child(at, 'metadata', 'name'), name, isDNS1123Subdomain(name)));
+    out.push(...validatePersistentVolumeClaimSpec(isRecord(t['spec']) ? t['spec'] : {}, child(at, 'spec')));
+  });
+
+  if (old) {
+    const before = specOf(old);
+    const frozen = (s: Obj): Obj => Object.fromEntries(Object.entries(s).filter(([k]) => !STATEFUL_SET_MUTABLE.includes(k)));
+    if (!deepEqual(frozen(before), frozen(spec))) {
+      out.push(forbidden('spec', "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"));
+    }
+  }
+  return out;
+}
+
+export function validateControllerRevision(obj: KubeObject, old?: KubeObject): StatusCause[] {
+  const out: StatusCause[] = [];
+  if (obj['data'] === undefined || obj['data'] === null) out.push(required('data', 'data is mandatory'));
+  out.push(...nonNegative('revision', obj['revision']));
+  if (old && !deepEqual(old['data'], obj['data'])) out.push(invalid('data', new GoText('runtime.RawExtension{...}'), IMMUTABLE));
   return out;
 }
 

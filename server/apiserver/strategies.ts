@@ -8,6 +8,7 @@ import type { ResourceInfo } from '../../api/resources.js';
 import type { StatusCause } from '../../api/status.js';
 import { clone, deepEqual } from '../../api/object-util.js';
 import { compareQuantities } from '../../api/quantity.js';
+import { PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER } from '../../api/storage-types.js';
 
 export interface KindStrategy {
   /** The kind has a status subresource: updates of the main resource keep the stored status. */
@@ -155,11 +156,28 @@ const nodeStrategy: KindStrategy = {
   prepareForCreate() { /* keep status */ },
 };
 
+/**
+ * Claims and volumes start Pending and carry their protection finalizer from creation (upstream's
+ * StorageObjectInUseProtection admission), so one still in use cannot vanish under a pod.
+ */
+function storageObjectStrategy(finalizer: string): KindStrategy {
+  return {
+    ...base(true),
+    prepareForCreate(obj) {
+      obj.status = { phase: 'Pending' };
+      const finalizers = obj.metadata.finalizers ?? [];
+      if (!finalizers.includes(finalizer)) obj.metadata.finalizers = [...finalizers, finalizer];
+    },
+  };
+}
+
 const strategies = new Map<string, KindStrategy>([
   ['Pod', podStrategy],
   ['Namespace', namespaceStrategy],
   ['Service', serviceStrategy],
   ['Node', nodeStrategy],
+  ['PersistentVolume', storageObjectStrategy(PV_PROTECTION_FINALIZER)],
+  ['PersistentVolumeClaim', storageObjectStrategy(PVC_PROTECTION_FINALIZER)],
 ]);
 
 const cache = new Map<string, KindStrategy>();

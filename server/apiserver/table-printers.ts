@@ -6,9 +6,11 @@
 import type { KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import type {
-  ConfigMap, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Lease, Namespace, Node, Pod, PodDisruptionBudget, ReplicaSet,
-  ReplicationController, Secret, Service, ServiceAccount,
+  ConfigMap, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Lease, Namespace, Node, Pod,
+  PodDisruptionBudget, PersistentVolume, PersistentVolumeClaim, ReplicaSet, ReplicationController, Secret, Service, ServiceAccount,
+  StatefulSet, StorageClass,
 } from '../../api/types.js';
+import { DEFAULT_CLASS_ANNOTATION } from '../../api/storage-types.js';
 import { containerCells, formatAge, formatLabels, humanDuration, joinHostPort, parseTime, selectorString } from './table-format.js';
 import { printPod } from './table-pods.js';
 import type { TableColumnDefinition, TablePrinter } from './table-types.js';
@@ -431,6 +433,94 @@ const poddisruptionbudgets: TablePrinter = {
   },
 };
 
+const ACCESS_MODE_SHORT: readonly [string, string][] = [
+  ['ReadWriteOnce', 'RWO'], ['ReadOnlyMany', 'ROX'], ['ReadWriteMany', 'RWX'], ['ReadWriteOncePod', 'RWOP'],
+];
+
+/** `RWO,ROX` in upstream's fixed order, whatever order the modes were listed in. */
+function accessModesString(modes: readonly string[] | undefined): string {
+  return ACCESS_MODE_SHORT.filter(([mode]) => modes?.includes(mode)).map(([, short]) => short).join(',');
+}
+
+const ACCESS_MODES_COL = col('Access Modes', 'Access modes of the volume.');
+const STORAGE_CLASS_COL = col('StorageClass', 'Storage class of the volume.');
+const VAC_COL = col('VolumeAttributesClass', 'Volume attributes class (always unset in corral).');
+const VOLUME_MODE_COL = col('VolumeMode', 'Filesystem or Block.', WIDE);
+
+const persistentvolumes: TablePrinter = {
+  columns: [
+    NAME, col('Capacity', 'Size of the volume.'), ACCESS_MODES_COL, col('Reclaim Policy', 'What happens when its claim goes.'),
+    col('Status', 'Phase of the volume.'), col('Claim', 'The claim bound to the volume.'), STORAGE_CLASS_COL, VAC_COL,
+    col('Reason', 'Why the volume is in its phase.'), AGE, VOLUME_MODE_COL,
+  ],
+  row: (obj, now) => {
+    const pv = obj as PersistentVolume;
+    const ref = pv.spec?.claimRef;
+    const claim = ref?.name ? `${ref.namespace ?? ''}/${ref.name}` : '';
+    return {
+      cells: [
+        nameOf(pv), pv.spec?.capacity?.['storage'] ?? '', accessModesString(pv.spec?.accessModes), pv.spec?.persistentVolumeReclaimPolicy ?? '',
+        pv.status?.phase ?? '', claim, pv.spec?.storageClassName ?? '', '<unset>', pv.status?.reason ?? '', age(pv, now),
+        pv.spec?.volumeMode ?? '<unset>',
+      ],
+    };
+  },
+};
+
+const persistentvolumeclaims: TablePrinter = {
+  columns: [
+    NAME, col('Status', 'Phase of the claim.'), col('Volume', 'The volume bound to the claim.'), col('Capacity', 'Size of the bound volume.'),
+    ACCESS_MODES_COL, STORAGE_CLASS_COL, VAC_COL, AGE, VOLUME_MODE_COL,
+  ],
+  row: (obj, now) => {
+    const pvc = obj as PersistentVolumeClaim;
+    const bound = pvc.status?.phase === 'Bound';
+    return {
+      cells: [
+        nameOf(pvc), pvc.metadata.deletionTimestamp ? 'Terminating' : (pvc.status?.phase ?? ''), pvc.spec?.volumeName ?? '',
+        bound ? (pvc.status?.capacity?.['storage'] ?? '') : '', bound ? accessModesString(pvc.status?.accessModes) : '',
+        pvc.spec?.storageClassName ?? '', '<unset>', age(pvc, now), pvc.spec?.volumeMode ?? '<unset>',
+      ],
+    };
+  },
+};
+
+const storageclasses: TablePrinter = {
+  columns: [
+    NAME, col('Provisioner', 'Who creates its volumes.'), col('ReclaimPolicy', 'What happens to a volume when its claim goes.'),
+    col('VolumeBindingMode', 'When claims are bound.'), col('AllowVolumeExpansion', 'Whether claims may grow.'), AGE,
+  ],
+  row: (obj, now) => {
+    const sc = obj as StorageClass;
+    const isDefault = sc.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true';
+    return {
+      cells: [
+        isDefault ? `${nameOf(sc)} (default)` : nameOf(sc), sc.provisioner ?? '', sc.reclaimPolicy ?? 'Delete',
+        sc.volumeBindingMode ?? 'Immediate', sc.allowVolumeExpansion === true, age(sc, now),
+      ],
+    };
+  },
+};
+
+const statefulsets: TablePrinter = {
+  columns: [NAME, col('Ready', 'Ready pods out of desired.'), AGE, CONTAINERS, IMAGES],
+  row: (obj, now) => {
+    const sts = obj as StatefulSet;
+    const [names, images] = containerCells(sts.spec?.template?.spec?.containers);
+    return { cells: [nameOf(sts), `${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1}`, age(sts, now), names, images] };
+  },
+};
+
+const controllerrevisions: TablePrinter = {
+  columns: [NAME, col('Controller', 'The object that owns the revision.'), col('Revision', 'Revision number.', { type: 'integer' }), AGE],
+  row: (obj, now) => {
+    const cr = obj as ControllerRevision;
+    const owner = cr.metadata.ownerReferences?.find((r) => r.controller);
+    const group = owner?.apiVersion.includes('/') ? `.${owner.apiVersion.split('/')[0]}` : '';
+    return { cells: [nameOf(cr), owner ? `${owner.kind.toLowerCase()}${group}/${owner.name}` : '<none>', cr.revision ?? 0, age(cr, now)] };
+  },
+};
+
 /** What the apiserver's default table convertor prints for kinds without a printer. */
 export const DEFAULT_PRINTER: TablePrinter = {
   columns: [NAME, col('Created At', 'Time the object was created.', { type: 'date' })],
@@ -461,4 +551,9 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['/serviceaccounts', serviceaccounts],
   ['coordination.k8s.io/leases', leases],
   ['policy/poddisruptionbudgets', poddisruptionbudgets],
+  ['/persistentvolumes', persistentvolumes],
+  ['/persistentvolumeclaims', persistentvolumeclaims],
+  ['storage.k8s.io/storageclasses', storageclasses],
+  ['apps/statefulsets', statefulsets],
+  ['apps/controllerrevisions', controllerrevisions],
 ]);

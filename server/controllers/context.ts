@@ -9,6 +9,8 @@ export interface ControllerSettings {
   nodeMonitorGracePeriodSeconds: number;
   serviceCidr: string;
   clusterCidr: string;
+  /** Root of the local-path provisioner's volume directories on every node. */
+  storageDir: string;
 }
 
 export interface ControllerContext {

@@ -1,19 +1,23 @@
 /**
  * The API server's cross-object admission plugins: Service ClusterIP/NodePort allocation,
- * DefaultTolerationSeconds for pods and the generated Job selector. `installAdmissionPlugins`
+ * DefaultTolerationSeconds for pods, the generated Job selector and storage admission. `installAdmissionPlugins`
  * rebuilds the allocation bitmaps from the store before returning, so call it before serving.
  */
 import type { Registry } from '../registry.js';
 import { ServiceAllocator } from './service-allocator.js';
 import { defaultTolerationSecondsPlugin } from './default-toleration-seconds.js';
 import { jobSelectorPlugin } from './job-selector.js';
+import { storageAdmissionPlugin } from './storage-admission.js';
 
 export { ServiceAllocator } from './service-allocator.js';
 export { ensureKubernetesService } from './kubernetes-service.js';
+export { ensureDefaultStorageClass, defaultHostPathRoots } from './storage-admission.js';
 
 export interface AdmissionSettings {
   serviceCidr: string;
   podEvictionTimeoutSeconds: number;
+  /** Directories PersistentVolume hostPath/local paths must lie under. */
+  pvHostPathRoots: readonly string[];
 }
 
 export async function installAdmissionPlugins(registry: Registry, s: AdmissionSettings): Promise<ServiceAllocator> {
@@ -22,5 +26,6 @@ export async function installAdmissionPlugins(registry: Registry, s: AdmissionSe
   registry.addPlugin(allocator);
   registry.addPlugin(defaultTolerationSecondsPlugin(s.podEvictionTimeoutSeconds));
   registry.addPlugin(jobSelectorPlugin());
+  registry.addPlugin(storageAdmissionPlugin(registry, s.pvHostPathRoots));
   return allocator;
 }

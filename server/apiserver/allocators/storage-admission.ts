@@ -1,0 +1,90 @@
+/**
+ * Storage admission: claims without `storageClassName` get the default StorageClass (upstream's
+ * DefaultStorageClass plugin), and a PersistentVolume's hostPath or local path must lie under one of
+ * the directories the administrator allows (`--pv-host-path-roots`; by default the local-path storage
+ * dir, /mnt, /srv and /data). Without that rule anyone allowed to create PVs could mount /etc or
+ * /var/lib/corral into a pod through a claim.
+ */
+import { isAbsolute, normalize } from 'node:path';
+import type { KubeObject } from '../../../api/meta.js';
+import { resourceForKind, type ResourceInfo } from '../../../api/resources.js';
+import { errors } from '../../../api/status.js';
+import {
+  DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER,
+  type PersistentVolume, type PersistentVolumeClaim, type StorageClass,
+} from '../../../api/storage-types.js';
+import { StatusError } from '../../../api/status.js';
+import type { AdmissionPlugin, Registry } from '../registry.js';
+
+/** The directories PVs may point into when the administrator named none. */
+export function defaultHostPathRoots(storageDir: string): string[] {
+  return [storageDir, '/mnt', '/srv', '/data'];
+}
+
+/** Whether `path` is one of `roots` or lies below one (after normalising away `.`, `..` and `//`). */
+export function isUnderRoots(path: string, roots: readonly string[]): boolean {
+  if (!isAbsolute(path)) return false;
+  const p = normalize(path).replace(/\/+$/, '') || '/';
+  return roots.some((root) => {
+    const r = normalize(root).replace(/\/+$/, '') || '/';
+    return p === r || p.startsWith(r === '/' ? '/' : `${r}/`);
+  });
+}
+
+/** The default class as upstream picks it: among classes marked default, the newest (then by name). */
+export function pickDefaultClass(classes: readonly StorageClass[]): StorageClass | undefined {
+  const marked = classes.filter((c) => c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
+  marked.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  return marked[0];
+}
+
+export function storageAdmissionPlugin(registry: Registry, hostPathRoots: readonly string[]): AdmissionPlugin {
+  const checkPaths = (info: ResourceInfo, obj: KubeObject): void => {
+    if (info.kind !== 'PersistentVolume' || info.group !== '') return;
+    const pv = obj as PersistentVolume;
+    for (const source of ['hostPath', 'local'] as const) {
+      const path = pv.spec?.[source]?.path;
+      if (path === undefined || isUnderRoots(path, hostPathRoots)) continue;
+      throw errors.forbidden(
+        `persistentvolumes "${pv.metadata.name}" is forbidden: spec.${source}.path ${JSON.stringify(path)} is outside the directories ` +
+        `the administrator allows for persistent volumes (${hostPathRoots.join(', ')}; see --pv-host-path-roots)`,
+        { name: pv.metadata.name ?? '', kind: 'persistentvolumes' },
+      );
+    }
+  };
+  return {
+    name: 'StorageAdmission',
+    async admitCreate(info, obj) {
+      checkPaths(info, obj);
+      if (info.kind !== 'PersistentVolumeClaim' || info.group !== '') return;
+      const claim = obj as PersistentVolumeClaim;
+      // Only a missing class gets the default; "" explicitly asks for no class.
+      if (claim.spec.storageClassName !== undefined && claim.spec.storageClassName !== null) return;
+      const list = await registry.list(resourceForKind('StorageClass')!, undefined);
+      const chosen = pickDefaultClass(list.items as StorageClass[]);
+      if (chosen?.metadata.name) claim.spec.storageClassName = chosen.metadata.name;
+    },
+    async admitUpdate(info, obj) {
+      checkPaths(info, obj);
+    },
+  };
+}
+
+/** The built-in `local-path` class, created at start when it does not exist (never overwritten). */
+export async function ensureDefaultStorageClass(registry: Registry): Promise<void> {
+  const info = resourceForKind('StorageClass')!;
+  if (await registry.tryGet(info, undefined, LOCAL_PATH_CLASS)) return;
+  const sc: StorageClass = {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name: LOCAL_PATH_CLASS, annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } },
+    provisioner: LOCAL_PATH_PROVISIONER,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'WaitForFirstConsumer',
+  };
+  try {
+    await registry.create(info, undefined, sc);
+  } catch (err) {
+    if (!(err instanceof StatusError && err.code === 409)) throw err;
+  }
+}
