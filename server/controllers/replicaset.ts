@@ -80,6 +80,8 @@ class ReplicaController {
   private readonly controller: Controller;
   private readonly expectations = new ControllerExpectations();
   private readonly events: EventRecorder;
+  /** The status this controller last wrote per key, to tell its own writes from someone else's. */
+  private readonly written = new Map<string, ReplicaSetStatus>();
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -91,15 +93,18 @@ class ReplicaController {
     this.controller = new Controller({ name: k.component, workers: 4, reconcile: (key) => this.reconcile(key) });
     owners.addHandlers({
       onAdd: (o) => this.controller.enqueue(objectKeyOf(o)),
-      // Our own status writes come back as updates: only spec or metadata changes need a new look
-      // (or a rejected create would be retried at once instead of with back-off).
+      // Our own status writes come back as updates: only spec or metadata changes, or a status someone
+      // else wrote (it gets the real counts back), need a new look (or a rejected create would be
+      // retried at once instead of with back-off).
       onUpdate: (old, o) => {
-        if (old.metadata.generation !== o.metadata.generation || !deepEqual(old.metadata, { ...o.metadata, resourceVersion: old.metadata.resourceVersion, managedFields: old.metadata.managedFields })) {
-          this.controller.enqueue(objectKeyOf(o));
-        }
+        const metadataChanged = old.metadata.generation !== o.metadata.generation
+          || !deepEqual(old.metadata, { ...o.metadata, resourceVersion: old.metadata.resourceVersion, managedFields: old.metadata.managedFields });
+        const foreignStatus = !deepEqual(old.status, o.status) && !sameCounts(o.status, this.written.get(objectKeyOf(o)));
+        if (metadataChanged || foreignStatus) this.controller.enqueue(objectKeyOf(o));
       },
       onDelete: (o) => {
         this.expectations.forget(objectKeyOf(o));
+        this.written.delete(objectKeyOf(o));
         this.controller.enqueue(objectKeyOf(o));
       },
     });
@@ -305,14 +310,9 @@ class ReplicaController {
       availableReplicas: available,
       observedGeneration: owner.metadata.generation ?? 1,
     };
-    const same = prev !== undefined &&
-      prev.replicas === status.replicas &&
-      (prev.fullyLabeledReplicas ?? 0) === status.fullyLabeledReplicas &&
-      (prev.readyReplicas ?? 0) === status.readyReplicas &&
-      (prev.availableReplicas ?? 0) === status.availableReplicas &&
-      prev.observedGeneration === status.observedGeneration &&
-      deepEqual(prev.conditions ?? [], conditions);
+    const same = sameCounts(prev, status) && deepEqual(prev?.conditions ?? [], conditions);
     if (!same) {
+      this.written.set(objectKeyOf(owner), status);
       try {
         await this.ctx.client.patchStatus(this.k.kind, ns, owner.metadata.name ?? '', {
           status: {
@@ -330,6 +330,16 @@ class ReplicaController {
     }
     if (nextAvailableMs !== undefined) return { requeueAfterMs: nextAvailableMs + 50 };
   }
+}
+
+/** Whether two statuses report the same counts and observed generation (conditions aside). */
+function sameCounts(a: ReplicaSetStatus | undefined, b: ReplicaSetStatus | undefined): boolean {
+  return a !== undefined && b !== undefined &&
+    a.replicas === b.replicas &&
+    (a.fullyLabeledReplicas ?? 0) === (b.fullyLabeledReplicas ?? 0) &&
+    (a.readyReplicas ?? 0) === (b.readyReplicas ?? 0) &&
+    (a.availableReplicas ?? 0) === (b.availableReplicas ?? 0) &&
+    a.observedGeneration === b.observedGeneration;
 }
 
 interface ManageFailure { reason: 'FailedCreate' | 'FailedDelete'; error: unknown }

@@ -3,7 +3,7 @@
  * hollow nodes reporting pod status and the real kubectl driving them: the seeds' nginx examples,
  * scaling, adoption and release, scale-down order, rollouts (RollingUpdate within maxUnavailable and
  * maxSurge, Recreate), rollout status/history/undo/restart/pause/resume, history limits and the
- * progress deadline.
+ * progress deadline; a client's status patch is corrected by the controller.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -160,6 +160,17 @@ it('adopts a matching orphan and releases a pod whose labels stop matching', asy
   assert.is(released.metadata.labels?.['app'], 'elsewhere');
   await readyCount(server, 'app=nginx', 2);
   await server.client.delete('Pod', 'default', first!.metadata.name!, { gracePeriodSeconds: 0 });
+});
+
+it('after a client patches an RC\'s status, the controller restores the real counts (upstream RC lifecycle)', async ({ server }) => {
+  await waitFor('RC reports 2 available', async () => (await server.client.get<ReplicationController>('ReplicationController', 'default', 'nginx')).status?.availableReplicas === 2);
+  const out = await k(server, ['patch', 'rc', 'nginx', '--subresource=status', '--type=merge', '-p', '{"status":{"readyReplicas":0,"availableReplicas":0}}']);
+  assert.match(out.stdout, 'replicationcontroller/nginx patched');
+  const restored = await waitFor('available replicas restored', async () => {
+    const r = await server.client.get<ReplicationController>('ReplicationController', 'default', 'nginx');
+    return r.status?.availableReplicas === 2 && r.status.readyReplicas === 2 && r;
+  }, 5000);
+  assert.is(restored.status?.replicas, 2);
 });
 
 it('ReplicaSets create in slow-start batches and report a rejected template as ReplicaFailure', async ({ server }) => {
