@@ -130,13 +130,29 @@ export function maxReplicas(d: Deployment): number {
   return replicasOf(d) + (isRollingUpdate(d) ? resolveFenceposts(d).maxSurge : 0);
 }
 
-export function revisionOf(rs: ReplicaSet): number {
-  const v = Number(rs.metadata.annotations?.[REVISION] ?? '0');
-  return Number.isFinite(v) ? v : 0;
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A ReplicaSet's revision as an exact integer: upstream parses it as an int64, and revisions above
+ * 2^53 exist (a JS number would lose the low digits, so `n + 1` would equal `n`). Missing or not an
+ * int64: 0.
+ */
+export function revisionOf(rs: ReplicaSet): bigint {
+  const text = rs.metadata.annotations?.[REVISION] ?? '0';
+  if (!/^[+-]?\d{1,19}$/.test(text)) return 0n;
+  const v = BigInt(text);
+  return v > INT64_MAX || v < -INT64_MAX - 1n ? 0n : v;
 }
 
-export function maxRevision(rss: readonly ReplicaSet[]): number {
-  return rss.reduce((m, rs) => Math.max(m, revisionOf(rs)), 0);
+export function maxRevision(rss: readonly ReplicaSet[]): bigint {
+  return rss.reduce((m, rs) => { const r = revisionOf(rs); return r > m ? r : m; }, 0n);
+}
+
+/** Orders ReplicaSets by revision, lowest first (for sort). */
+export function compareRevisions(a: ReplicaSet, b: ReplicaSet): number {
+  const ra = revisionOf(a);
+  const rb = revisionOf(b);
+  return ra < rb ? -1 : ra > rb ? 1 : 0;
 }
 
 function created(rs: ReplicaSet): number {

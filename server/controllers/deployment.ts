@@ -19,6 +19,7 @@ import { Controller, type ReconcileResult } from '../../api/machinery/controller
 import {
   byCreationOldestFirst,
   bySizeThenAge,
+  compareRevisions,
   copiedAnnotations,
   DEFAULT_REVISION_HISTORY_LIMIT,
   deploymentComplete,
@@ -213,14 +214,14 @@ class DeploymentController {
    */
   private async ensureNewReplicaSet(s: Sync, create: boolean): Promise<void> {
     const d = s.d;
-    const newRevision = maxRevision(s.oldRSs) + 1;
+    const newRevision = maxRevision(s.oldRSs) + 1n;
     const now = rfc3339();
     if (s.newRS) {
       const rs = s.newRS;
       const annotations = { ...(rs.metadata.annotations ?? {}), ...copiedAnnotations(d) };
       const current = revisionOf(rs);
       if (current < newRevision) {
-        if (current > 0) {
+        if (current > 0n) {
           const history = annotations[REVISION_HISTORY];
           annotations[REVISION_HISTORY] = history ? `${history},${current}` : String(current);
         }
@@ -243,7 +244,7 @@ class DeploymentController {
     if (s.newRS) await this.syncDeploymentRevision(s, String(revisionOf(s.newRS)));
   }
 
-  private async createNewReplicaSet(s: Sync, revision: number, now: string): Promise<void> {
+  private async createNewReplicaSet(s: Sync, revision: bigint, now: string): Promise<void> {
     const d = s.d;
     const collisionCount = s.status.collisionCount ?? 0;
     const hash = podTemplateHash(d.spec.template, collisionCount);
@@ -479,7 +480,7 @@ class DeploymentController {
     const cleanable = s.oldRSs.filter((rs) => !rs.metadata.deletionTimestamp);
     const excess = cleanable.length - limit;
     if (excess <= 0) return;
-    const byRevision = [...cleanable].sort((a, b) => revisionOf(a) - revisionOf(b) || byCreationOldestFirst(a, b));
+    const byRevision = [...cleanable].sort((a, b) => compareRevisions(a, b) || byCreationOldestFirst(a, b));
     for (const rs of byRevision.slice(0, excess)) {
       if ((rs.status?.replicas ?? 0) !== 0 || (rs.spec.replicas ?? 0) !== 0) continue;
       if ((rs.metadata.generation ?? 1) > (rs.status?.observedGeneration ?? 0)) continue;

@@ -268,6 +268,31 @@ it('Deployment rolls nginx → nginx:latest: rollout status, history, undo', asy
   assert.is(rss.find((rs) => rs !== reused)!.spec.replicas, 0);
 });
 
+it('a Deployment adopting a ReplicaSet at revision 3546343826724305832 gives its new ReplicaSet the next revision exactly', async ({ server }) => {
+  const labels = { name: 'sample-pod', pod: 'httpd' };
+  await server.client.create<ReplicaSet>('ReplicaSet', 'default', {
+    apiVersion: 'apps/v1', kind: 'ReplicaSet',
+    metadata: { name: 'big-revision-controller', labels, annotations: { 'deployment.kubernetes.io/revision': '3546343826724305832' } },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'httpd', image: 'httpd' }] } } },
+  });
+  await readyCount(server, 'name=sample-pod', 1);
+  await server.client.create<Deployment>('Deployment', 'default', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'big-revision' },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'agnhost', image: 'agnhost' }] } } },
+  });
+  const rolled = await k(server, ['rollout', 'status', 'deployment/big-revision', '--timeout=30s']);
+  assert.match(rolled.stdout, 'successfully rolled out');
+  const rss = await replicaSetsOf(server, 'big-revision');
+  assert.is(rss.length, 2, 'the old ReplicaSet was adopted');
+  const newRS = rss.find((rs) => rs.metadata.name !== 'big-revision-controller')!;
+  assert.is(newRS.metadata.annotations?.['deployment.kubernetes.io/revision'], '3546343826724305833');
+  const d = await server.client.get<Deployment>('Deployment', 'default', 'big-revision');
+  assert.is(d.metadata.annotations?.['deployment.kubernetes.io/revision'], '3546343826724305833');
+  const old = await server.client.get<ReplicaSet>('ReplicaSet', 'default', 'big-revision-controller');
+  assert.is(old.spec.replicas, 0, 'the adopted ReplicaSet was scaled down');
+  await k(server, ['delete', 'deployment', 'big-revision']);
+});
+
 it('rollout restart, pause and resume', async ({ server }) => {
   await k(server, ['rollout', 'restart', 'deployment/web']);
   await k(server, ['rollout', 'status', 'deployment/web', '--timeout=30s']);
