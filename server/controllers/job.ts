@@ -8,16 +8,19 @@
  *
  * Counts come from the pods the Job owns (finished pods are kept, as upstream keeps them), never
  * below what status already recorded, so a finished pod someone deleted is not counted again.
+ * Like the ReplicaSet controller, a running Job adopts active orphan pods its selector matches and
+ * releases pods whose labels stopped matching.
  */
 import { rfc3339, type Condition } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
+import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type LabelRequirement } from '../../api/selectors.js';
 import { StatusError } from '../../api/status.js';
 import type { Job, JobStatus, Pod } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
 import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
 import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
-import { controllerOf, isPodReady, ownerRefOf, podFromTemplate } from './pod-control.js';
+import { adopt, controllerOf, isPodActive, isPodReady, ownerRefOf, podFromTemplate, release } from './pod-control.js';
 
 const DEFAULT_BACKOFF_BASE_MS = 10_000;
 const MAX_BACKOFF_MS = 6 * 60_000;
@@ -50,6 +53,21 @@ function finishedAtMs(pod: Pod): number {
   return ready ? Date.parse(ready) : Date.parse(pod.metadata.creationTimestamp ?? '') || 0;
 }
 
+/** The Job's selector as requirements; undefined selects nothing. */
+function selectorOf(job: Job): LabelRequirement[] | undefined {
+  const sel = job.spec.selector;
+  if (!sel || selectorMatchesNothing(sel)) return undefined;
+  try {
+    return labelSelectorFromObject(sel);
+  } catch {
+    return undefined;
+  }
+}
+
+function tolerateGoneOrChanged(err: unknown): void {
+  if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+}
+
 function cond(type: string, reason: string, message: string, now: string): Condition {
   return { type, status: 'True', reason, message, lastProbeTime: now, lastTransitionTime: now };
 }
@@ -70,17 +88,21 @@ class JobController {
     this.controller = new Controller({ name: 'job-controller', workers: 4, reconcile: (key) => this.reconcile(key) });
     const enqueue = (j: Job): void => this.controller.enqueue(objectKeyOf(j));
     jobs.addHandlers({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: (j) => { this.pendingCreates.delete(j.metadata.uid ?? ''); this.failuresSeen.delete(j.metadata.uid ?? ''); } });
-    const podChanged = (p: Pod): void => {
+    const podAdded = (p: Pod): void => {
       const ref = controllerOf(p);
-      if (ref?.kind !== 'Job') return;
-      const pending = this.pendingCreates.get(ref.uid);
-      if (pending && pending.n > 0) pending.n--;
-      this.controller.enqueue(`${p.metadata.namespace}/${ref.name}`);
+      if (ref?.kind === 'Job') {
+        const pending = this.pendingCreates.get(ref.uid);
+        if (pending && pending.n > 0) pending.n--;
+      }
+      this.enqueueFor(p);
     };
     pods.addHandlers({
-      onAdd: podChanged,
-      onUpdate: (_o, p) => { const ref = controllerOf(p); if (ref?.kind === 'Job') this.controller.enqueue(`${p.metadata.namespace}/${ref.name}`); },
-      onDelete: (p) => { this.pendingDeletes.delete(p.metadata.uid ?? ''); const ref = controllerOf(p); if (ref?.kind === 'Job') this.controller.enqueue(`${p.metadata.namespace}/${ref.name}`); },
+      onAdd: podAdded,
+      onUpdate: (old, p) => {
+        if (controllerOf(old)?.uid !== controllerOf(p)?.uid || !deepEqual(old.metadata.labels, p.metadata.labels)) this.enqueueFor(old);
+        this.enqueueFor(p);
+      },
+      onDelete: (p) => { this.pendingDeletes.delete(p.metadata.uid ?? ''); this.enqueueFor(p); },
     });
   }
 
@@ -89,6 +111,47 @@ class JobController {
       await Promise.all([this.jobs.waitForSync(), this.pods.waitForSync()]);
       await this.controller.run(this.ctx.signal);
     })();
+  }
+
+  /** The Job controlling a pod, or for an orphan every Job whose selector matches it (it may adopt it). */
+  private enqueueFor(pod: Pod): void {
+    const ref = controllerOf(pod);
+    if (ref) {
+      if (ref.kind === 'Job') this.controller.enqueue(`${pod.metadata.namespace}/${ref.name}`);
+      return;
+    }
+    for (const job of this.jobs.listNamespace(pod.metadata.namespace ?? 'default')) {
+      const sel = selectorOf(job);
+      if (sel && matchesLabels(sel, pod.metadata.labels)) this.controller.enqueue(objectKeyOf(job));
+    }
+  }
+
+  /**
+   * The pods this Job owns after adopting active orphans its selector matches and releasing owned
+   * pods that no longer match (upstream's ControllerRefManager). A finished Job adopts nothing.
+   */
+  private async claimPods(job: Job, adoptOrphans: boolean): Promise<Pod[]> {
+    const uid = job.metadata.uid!;
+    const selector = selectorOf(job);
+    const owner = ownerRefOf(job, 'batch/v1', 'Job');
+    const owned: Pod[] = [];
+    for (const pod of this.pods.listNamespace(job.metadata.namespace ?? 'default')) {
+      const matches = selector !== undefined && matchesLabels(selector, pod.metadata.labels);
+      const ref = controllerOf(pod);
+      if (ref) {
+        if (ref.uid !== uid) continue;
+        if (matches || pod.metadata.deletionTimestamp) owned.push(pod);
+        else await release(this.ctx.client, 'Pod', pod, uid).catch(tolerateGoneOrChanged);
+        continue;
+      }
+      if (!adoptOrphans || !matches || !isPodActive(pod)) continue;
+      try {
+        owned.push(await adopt(this.ctx.client, 'Pod', pod, owner) as Pod);
+      } catch (err) {
+        tolerateGoneOrChanged(err);
+      }
+    }
+    return owned;
   }
 
   private inFlight(uid: string, nowMs: number): number {
@@ -103,7 +166,7 @@ class JobController {
     const nowMs = Date.now();
     const now = rfc3339(new Date(nowMs));
     const uid = job.metadata.uid!;
-    const owned = this.pods.listNamespace(job.metadata.namespace ?? 'default').filter((p) => controllerOf(p)?.uid === uid);
+    const owned = await this.claimPods(job, !finishedCondition(job));
     const gone = (p: Pod): boolean => !!p.metadata.deletionTimestamp || (this.pendingDeletes.get(p.metadata.uid ?? '') ?? 0) >= nowMs;
     const succeededPods = owned.filter((p) => p.status?.phase === 'Succeeded');
     const failedPods = owned.filter((p) => p.status?.phase === 'Failed');

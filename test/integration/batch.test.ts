@@ -127,6 +127,31 @@ async function cronChildren(server: ServerProcess, name: string): Promise<Job[]>
   return (await server.client.list<Job>('Job', 'default')).items.filter((j) => j.metadata.ownerReferences?.some((r) => r.uid === cj.metadata.uid));
 }
 
+it('a Job adopts an orphaned pod its selector matches and releases a pod that stops matching (upstream conformance)', async ({ server }) => {
+  const created = await server.client.create<Job>('Job', 'default', job('adopter', 'batch-manual', { parallelism: 2, completions: 4 }));
+  const running = await waitFor('2 running pods', async () => {
+    const pods = (await jobPods(server, 'adopter')).filter((p) => p.status?.phase === 'Running');
+    return pods.length === 2 && pods;
+  });
+  const orphan = running[0]!.metadata.name!;
+  // Orphan it the way the upstream test does: drop its ownerReferences.
+  const r = await kubectl(server, ['patch', 'pod', orphan, '--type=json', '-p', '[{"op":"remove","path":"/metadata/ownerReferences"}]']);
+  assert.is(r.code, 0, r.stderr);
+  const adopted = await waitFor('orphan re-adopted', async () => {
+    const p = await server.client.get<Pod>('Pod', 'default', orphan);
+    const ref = p.metadata.ownerReferences?.find((o) => o.controller === true);
+    return ref?.uid === created.metadata.uid && p;
+  });
+  assert.is(adopted.metadata.ownerReferences?.[0]?.kind, 'Job');
+  assert.is(adopted.metadata.ownerReferences?.[0]?.blockOwnerDeletion, true);
+  // Labels that no longer match the selector: released.
+  const relabel = await kubectl(server, ['label', 'pod', orphan, 'batch.kubernetes.io/controller-uid-', 'controller-uid-']);
+  assert.is(relabel.code, 0, relabel.stderr);
+  await waitFor('pod released', async () => ((await server.client.get<Pod>('Pod', 'default', orphan)).metadata.ownerReferences ?? []).length === 0);
+  await server.client.delete('Job', 'default', 'adopter', { propagationPolicy: 'Background' });
+  await server.client.delete('Pod', 'default', orphan, { gracePeriodSeconds: 0 });
+});
+
 it('a CronJob every minute creates Jobs named by their minute and keeps its history limits', async ({ server }) => {
   await server.client.create('CronJob', 'default', cronJob('tick', 'batch-auto', { successfulJobsHistoryLimit: 2 }));
   const seen = new Set<string>();
