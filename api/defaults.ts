@@ -325,6 +325,13 @@ function defaultEndpointSlice(obj: Obj): void {
   }
 }
 
+/** SetDefaults_Subject: User and Group subjects belong to the RBAC group, ServiceAccounts to core. */
+function defaultBindingSubjects(obj: Obj): void {
+  for (const subject of objects(obj['subjects'])) {
+    if (subject['kind'] === 'User' || subject['kind'] === 'Group') setDefaultString(subject, 'apiGroup', 'rbac.authorization.k8s.io');
+  }
+}
+
 const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['Pod', defaultPod],
   ['Deployment', defaultDeployment],
@@ -343,6 +350,8 @@ const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['PersistentVolume', defaultPersistentVolume],
   ['PersistentVolumeClaim', (obj) => defaultClaimSpec(ensureObj(obj, 'spec'))],
   ['StorageClass', defaultStorageClass],
+  ['RoleBinding', defaultBindingSubjects],
+  ['ClusterRoleBinding', defaultBindingSubjects],
 ]);
 
 /** Fills in Kubernetes' defaults for an object of `kind`, in place. Unknown kinds are left alone. */

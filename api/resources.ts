@@ -23,6 +23,7 @@ export interface ResourceInfo {
   subresources: SubresourceInfo[];
 }
 
+export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const status: SubresourceInfo = { name: 'status', verbs: ['get', 'patch', 'update'] };
 const scale: SubresourceInfo = {
@@ -86,6 +87,10 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('discovery.k8s.io', 'EndpointSlice', 'endpointslices'),
   res('storage.k8s.io', 'StorageClass', 'storageclasses', { namespaced: false, shortNames: ['sc'] }),
   res('policy', 'PodDisruptionBudget', 'poddisruptionbudgets', { shortNames: ['pdb'], subresources: [status] }),
+  res(RBAC_GROUP, 'ClusterRole', 'clusterroles', { namespaced: false }),
+  res(RBAC_GROUP, 'ClusterRoleBinding', 'clusterrolebindings', { namespaced: false }),
+  res(RBAC_GROUP, 'Role', 'roles'),
+  res(RBAC_GROUP, 'RoleBinding', 'rolebindings'),
 ];
 
 export { ALL_VERBS };

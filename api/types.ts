@@ -569,3 +569,52 @@ export interface Scale extends KubeObject {
   spec: { replicas?: number };
   status?: { replicas: number; selector?: string };
 }
+
+// ---------------------------------------------------------------- rbac.authorization.k8s.io/v1
+
+/** One permission: verbs over resources of API groups (optionally by name), or over non-resource URLs. */
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  /** `pods`, `pods/log`, `*`, `*\/scale`, `pods/*`. */
+  resources?: string[];
+  resourceNames?: string[];
+  /** `/healthz`, `/apis/*` (a trailing `*` is a prefix match). */
+  nonResourceURLs?: string[];
+}
+
+export interface AggregationRule {
+  clusterRoleSelectors?: LabelSelector[];
+}
+
+export interface Role extends KubeObject {
+  rules?: PolicyRule[] | null;
+}
+
+export interface ClusterRole extends KubeObject {
+  rules?: PolicyRule[] | null;
+  aggregationRule?: AggregationRule;
+}
+
+export interface RbacSubject {
+  kind: 'User' | 'Group' | 'ServiceAccount' | string;
+  name: string;
+  apiGroup?: string;
+  namespace?: string;
+}
+
+export interface RoleRef {
+  apiGroup: string;
+  kind: 'Role' | 'ClusterRole' | string;
+  name: string;
+}
+
+export interface RoleBinding extends KubeObject {
+  subjects?: RbacSubject[];
+  roleRef: RoleRef;
+}
+
+export interface ClusterRoleBinding extends KubeObject {
+  subjects?: RbacSubject[];
+  roleRef: RoleRef;
+}

@@ -3,6 +3,7 @@
  * registry → HTTPS API → controllers and scheduler → local agent — each step's error wrapped with
  * what was being done. `close()` stops them in reverse order.
  */
+import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
@@ -34,6 +35,8 @@ import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
 import { defaultHostPathRoots, ensureDefaultStorageClass, ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
+import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
+import { startRbac, type Rbac } from './auth/rbac/setup.js';
 
 export interface RunningServer {
   url: string;
@@ -48,6 +51,7 @@ export interface RunningServer {
   tokens: TokenStore;
   /** In-process admin client (what the controllers use). */
   client: ApiClient;
+  rbac: Rbac;
   close(): Promise<void>;
 }
 
@@ -115,6 +119,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   }));
   await step('creating the system namespaces', () => ensureNamespaces(registry));
   await step('creating the default storage class', () => ensureDefaultStorageClass(registry));
+  await step('reconciling the default RBAC roles and bindings', () => reconcileBootstrapPolicy(registry));
 
   const host = cfg.advertiseAddress ?? '127.0.0.1';
   let port = cfg.port;
@@ -155,8 +160,11 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     writeFile(paths.kubeconfig(cfg.dataDir), renderKubeconfig({ serverUrl: url, caPem: tls.caPem, token: adminToken }), { mode: 0o600 }));
 
   const stop = new AbortController();
+  // Every informer's watch and every controller listens on this one signal.
+  setMaxListeners(100, stop.signal);
   const internalToken = tokens.createEphemeral('admin', 'controllers');
   const client = new ApiClient(new InProcessTransport(api.app, { authorization: `Bearer ${internalToken}` }));
+  const rbac = await step('loading the RBAC policy', () => startRbac({ registry, client, signal: stop.signal }));
   if (!cfg.disableControllers) {
     await step('starting the controllers', () => startControllers({
       client,
@@ -193,7 +201,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
 
   let closed = false;
   return {
-    url, port, tls, adminToken, registry, store, sqlite, api, tokens, client,
+    url, port, tls, adminToken, registry, store, sqlite, api, tokens, client, rbac,
     async close() {
       if (closed) return;
       closed = true;

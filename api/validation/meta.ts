@@ -12,6 +12,7 @@ import {
   validateLabels,
 } from './names.js';
 import type { NameValidator } from './names.js';
+import { nameIsPathSegment } from './rbac.js';
 
 /** Finalizer names without a '/' that Kubernetes itself defines. */
 const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion']);
@@ -20,6 +21,10 @@ const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion
 const NAME_RULES: ReadonlyMap<string, NameValidator> = new Map([
   ['Namespace', nameIsDNSLabel],
   ['Service', nameIsDNS1035Label],
+  ['Role', nameIsPathSegment],
+  ['ClusterRole', nameIsPathSegment],
+  ['RoleBinding', nameIsPathSegment],
+  ['ClusterRoleBinding', nameIsPathSegment],
 ]);
 
 export function nameValidatorFor(kind: string): NameValidator {

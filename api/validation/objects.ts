@@ -20,6 +20,7 @@ import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorag
 import {
   validateEvent, validateLease, validateNamespace, validateNode, validatePodDisruptionBudget, validateServiceAccount,
 } from './cluster.js';
+import { validateClusterRole, validateClusterRoleBinding, validateRole, validateRoleBinding } from './rbac.js';
 
 type KindValidator = (obj: KubeObject, old?: KubeObject) => StatusCause[];
 
@@ -50,6 +51,10 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
   ['PersistentVolume', validatePersistentVolume],
   ['PersistentVolumeClaim', validatePersistentVolumeClaim],
   ['StorageClass', validateStorageClass],
+  ['Role', (obj) => validateRole(obj)],
+  ['ClusterRole', (obj) => validateClusterRole(obj)],
+  ['RoleBinding', validateRoleBinding],
+  ['ClusterRoleBinding', validateClusterRoleBinding],
 ]);
 
 /** All field errors of `obj`; an empty list means the object may be stored. */

@@ -220,6 +220,12 @@ const jobSpec = closed('JobSpec', {
   podFailurePolicy: 'any', successPolicy: 'any',
 });
 
+// ------------------------------------------------------------------------------ rbac.authorization.k8s.io/v1
+
+const policyRule = closed('PolicyRule', { verbs: strings, apiGroups: strings, resources: strings, resourceNames: strings, nonResourceURLs: strings });
+const rbacSubject = closed('Subject', { kind: 'string', apiGroup: 'string', name: 'string', namespace: 'string' });
+const roleRef = closed('RoleRef', { apiGroup: 'string', kind: 'string', name: 'string' });
+
 // ------------------------------------------------------------------------------ kinds
 
 /** The body of each kind below its ObjectMeta (`metadata` is added for all). */
@@ -314,6 +320,10 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     }),
     status: obj('CronJobStatus', { active: arr(objectReference), lastScheduleTime: 'time', lastSuccessfulTime: 'time' }),
   },
+  Role: { rules: arr(policyRule) },
+  ClusterRole: { rules: arr(policyRule), aggregationRule: closed('AggregationRule', { clusterRoleSelectors: arr(labelSelector) }) },
+  RoleBinding: { subjects: arr(rbacSubject), roleRef },
+  ClusterRoleBinding: { subjects: arr(rbacSubject), roleRef },
   PodDisruptionBudget: {
     spec: closed('PodDisruptionBudgetSpec', { minAvailable: 'intOrString', selector: labelSelector, maxUnavailable: 'intOrString', unhealthyPodEvictionPolicy: 'string' }),
     status: obj('PodDisruptionBudgetStatus', {

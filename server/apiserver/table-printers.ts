@@ -9,6 +9,7 @@ import type {
   ConfigMap, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Lease, Namespace, Node, Pod,
   PodDisruptionBudget, PersistentVolume, PersistentVolumeClaim, ReplicaSet, ReplicationController, Secret, Service, ServiceAccount,
   StatefulSet, StorageClass,
+  RoleBinding, ClusterRoleBinding,
 } from '../../api/types.js';
 import { DEFAULT_CLASS_ANNOTATION } from '../../api/storage-types.js';
 import { containerCells, formatAge, formatLabels, humanDuration, joinHostPort, parseTime, selectorString } from './table-format.js';
@@ -521,6 +522,27 @@ const controllerrevisions: TablePrinter = {
   },
 };
 
+/** `Role/admin`, `ClusterRole/view`: how kubectl shows a binding's roleRef. */
+const bindingRole = (b: RoleBinding | ClusterRoleBinding): string => `${b.roleRef?.kind ?? ''}/${b.roleRef?.name ?? ''}`;
+
+function subjectsOfKind(b: RoleBinding | ClusterRoleBinding, kind: string): string {
+  return (b.subjects ?? []).filter((s) => s.kind === kind).map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name}` : s.name)).join(', ');
+}
+
+/** RoleBinding and ClusterRoleBinding: Role, Age; -o wide adds Users, Groups, ServiceAccounts. */
+const bindings: TablePrinter = {
+  columns: [
+    NAME, col('Role', 'RoleRef is the reference to the role.'), AGE,
+    col('Users', 'Users in the binding.', WIDE),
+    col('Groups', 'Groups in the binding.', WIDE),
+    col('ServiceAccounts', 'ServiceAccounts in the binding.', WIDE),
+  ],
+  row: (obj, now) => {
+    const b = obj as RoleBinding;
+    return { cells: [nameOf(b), bindingRole(b), age(b, now), subjectsOfKind(b, 'User'), subjectsOfKind(b, 'Group'), subjectsOfKind(b, 'ServiceAccount')] };
+  },
+};
+
 /** What the apiserver's default table convertor prints for kinds without a printer. */
 export const DEFAULT_PRINTER: TablePrinter = {
   columns: [NAME, col('Created At', 'Time the object was created.', { type: 'date' })],
@@ -556,4 +578,6 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['storage.k8s.io/storageclasses', storageclasses],
   ['apps/statefulsets', statefulsets],
   ['apps/controllerrevisions', controllerrevisions],
+  ['rbac.authorization.k8s.io/rolebindings', bindings],
+  ['rbac.authorization.k8s.io/clusterrolebindings', bindings],
 ]);

@@ -19,6 +19,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'cronjob', start: async (ctx) => { (await import('./cronjob.js')).startCronJobController(ctx); } },
   { name: 'node-ipam', start: async (ctx) => { (await import('./node-ipam.js')).startNodeIpamController(ctx); } },
   { name: 'pod-gc', start: async (ctx) => { (await import('./pod-gc.js')).startPodGarbageCollector(ctx); } },
+  { name: 'clusterrole-aggregation', start: async (ctx) => { (await import('./clusterrole-aggregation.js')).startClusterRoleAggregationController(ctx); } },
   { name: 'disruption', start: async (ctx) => { (await import('./disruption.js')).startDisruptionController(ctx); } },
 ];
 
