@@ -12,8 +12,8 @@ test('every kind is unique and findable by kind and by plural', () => {
   }
 });
 
-test('cluster-scoped kinds are exactly Namespace, Node, PersistentVolume and StorageClass', () => {
-  assert.equal(RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind).sort(), ['Namespace', 'Node', 'PersistentVolume', 'StorageClass']);
+test('cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, ClusterRole and ClusterRoleBinding', () => {
+  assert.equal(RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'Node', 'PersistentVolume', 'StorageClass']);
 });
 
 test('names and paths follow Kubernetes conventions', () => {
