@@ -174,6 +174,13 @@ export interface PodSpec {
   securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number; runAsNonRoot?: boolean };
   enableServiceLinks?: boolean;
   hostAliases?: { ip: string; hostnames?: string[] }[];
+  dnsConfig?: PodDNSConfig;
+}
+
+export interface PodDNSConfig {
+  nameservers?: string[];
+  searches?: string[];
+  options?: { name?: string; value?: string }[];
 }
 
 export interface ContainerStateWaiting { reason?: string; message?: string }

@@ -8,12 +8,12 @@
 import type { StatusCause } from '../status.js';
 import { canonicalQuantity, compareQuantities, isValidQuantity, quantityToMilliBigInt } from '../quantity.js';
 import {
-  asArray, asString, child, duplicate, eachInvalid, forbidden, index, invalid, isRecord, key, nonNegative,
+  asArray, asString, child, duplicate, eachInvalid, forbidden, goStringSlice, index, invalid, isRecord, key, nonNegative,
   notFound, notSupported, required,
 } from './field.js';
 import {
   inclusiveRangeError, isConfigMapKey, isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isRelaxedEnvVarName,
-  isValidLabelValue, isValidPortName, isValidPortNum, validateAnnotations, validateLabels,
+  isIPv4, isIPv6, isValidLabelValue, isValidPortName, isValidPortNum, validateAnnotations, validateLabels,
 } from './names.js';
 import { validateLabelSelector } from './selector.js';
 
@@ -600,6 +600,46 @@ export interface PodSpecOptions {
   forbidActiveDeadline?: string;
 }
 
+const IP_MESSAGE = 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)';
+
+/** validatePodDNSConfig: required with dnsPolicy None; at most 3 nameservers, 32 searches of 2048 characters. */
+function validateDnsConfig(config: unknown, policy: unknown, path: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  if (policy === 'None' && !isRecord(config)) return [required(path, 'must provide `dnsConfig` when `dnsPolicy` is None')];
+  if (!isRecord(config)) return out;
+  const nameservers = asArray(config['nameservers']).map(asString);
+  if (policy === 'None' && nameservers.length === 0) out.push(required(child(path, 'nameservers'), 'must provide at least one DNS nameserver when `dnsPolicy` is None'));
+  if (nameservers.length > 3) out.push(invalid(child(path, 'nameservers'), goStringSlice(nameservers), 'must not have more than 3 nameservers'));
+  nameservers.forEach((ns, i) => {
+    if (!isIPv4(ns) && !isIPv6(ns)) out.push(invalid(index(child(path, 'nameservers'), i), ns, IP_MESSAGE));
+  });
+  const searches = asArray(config['searches']).map(asString);
+  if (searches.length > 32) out.push(invalid(child(path, 'searches'), goStringSlice(searches), 'must not have more than 32 search paths'));
+  if (searches.join(' ').length > 2048) out.push(invalid(child(path, 'searches'), goStringSlice(searches), 'must not have more than 2048 characters (including spaces) in the search list'));
+  searches.forEach((s, i) => {
+    if (s === '.') return;
+    out.push(...eachInvalid(index(child(path, 'searches'), i), s, isDNS1123Subdomain(s.replace(/\.$/, ''))));
+  });
+  asArray(config['options']).forEach((o, i) => {
+    if (!isRecord(o) || asString(o['name']) === '') out.push(required(index(child(path, 'options'), i), 'Option.Name must not be empty'));
+  });
+  return out;
+}
+
+/** hostAliases: a valid IP and DNS-subdomain hostnames each. */
+function validateHostAliases(aliases: unknown, path: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  asArray(aliases).forEach((a, i) => {
+    const at = index(path, i);
+    const ip = isRecord(a) ? asString(a['ip']) : '';
+    if (!isIPv4(ip) && !isIPv6(ip)) out.push(invalid(child(at, 'ip'), ip, IP_MESSAGE));
+    asArray(isRecord(a) ? a['hostnames'] : undefined).forEach((h, j) => {
+      out.push(...eachInvalid(index(child(at, 'hostnames'), j), asString(h), isDNS1123Subdomain(asString(h))));
+    });
+  });
+  return out;
+}
+
 export function validatePodSpec(spec: unknown, path: string, opts: PodSpecOptions = {}): StatusCause[] {
   if (spec === undefined || spec === null) return [required(path)];
   if (!isRecord(spec)) return [invalid(path, String(spec), 'must be a pod spec object')];
@@ -627,6 +667,9 @@ export function validatePodSpec(spec: unknown, path: string, opts: PodSpecOption
   else if (dns !== undefined && !(DNS_POLICIES as readonly unknown[]).includes(dns)) {
     out.push(notSupported(child(path, 'dnsPolicy'), dns, DNS_POLICIES));
   }
+
+  out.push(...validateDnsConfig(spec['dnsConfig'], dns, child(path, 'dnsConfig')));
+  out.push(...validateHostAliases(spec['hostAliases'], child(path, 'hostAliases')));
 
   out.push(...nonNegative(child(path, 'terminationGracePeriodSeconds'), spec['terminationGracePeriodSeconds']));
   const deadline = spec['activeDeadlineSeconds'];
