@@ -133,22 +133,39 @@ const serviceStrategy: KindStrategy = {
     const spec = (next as Service).spec;
     const oldSpec = (old as Service).spec;
     if (!spec || !oldSpec) return;
+    const toExternalName = oldSpec.type !== 'ExternalName' && spec.type === 'ExternalName';
     // An update that leaves the allocated ClusterIP out keeps it (replace/apply without it).
-    if (!spec.clusterIP && oldSpec.clusterIP) {
+    if (!spec.clusterIP && oldSpec.clusterIP && spec.type !== 'ExternalName') {
       spec.clusterIP = oldSpec.clusterIP;
       if (oldSpec.clusterIPs) spec.clusterIPs = [...oldSpec.clusterIPs];
     }
-    // Leaving NodePort/LoadBalancer drops the fields only those types have (upstream's
-    // dropTypeDependentFields), unless the user changed them in the same update.
-    if (NODE_PORT_TYPES.has(oldSpec.type ?? '') && !NODE_PORT_TYPES.has(spec.type ?? 'ClusterIP')) {
-      for (const port of spec.ports ?? []) {
-        const before = oldSpec.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
-        if (port.nodePort !== undefined && port.nodePort === before?.nodePort) delete port.nodePort;
-      }
-      if (spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
-    }
+    dropTypeDependentFields(spec, oldSpec, toExternalName);
   },
 };
+
+/**
+ * Upstream's dropTypeDependentFields: a type change drops the fields the new type has no use for,
+ * but only those the client sent back unchanged (a value the client changed in the same update is
+ * its own and is validated as such). The allocator then releases what was dropped.
+ */
+function dropTypeDependentFields(spec: Service['spec'], oldSpec: Service['spec'], toExternalName: boolean): void {
+  if (toExternalName) {
+    if ((spec.clusterIP ?? '') === (oldSpec.clusterIP ?? '') && deepEqual(spec.clusterIPs ?? [], oldSpec.clusterIPs ?? [])) {
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+    }
+    if (deepEqual(spec.ipFamilies ?? [], oldSpec.ipFamilies ?? [])) delete spec.ipFamilies;
+    if (spec.ipFamilyPolicy === oldSpec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
+    if (spec.internalTrafficPolicy === oldSpec.internalTrafficPolicy) delete spec.internalTrafficPolicy;
+  }
+  if (NODE_PORT_TYPES.has(oldSpec.type ?? '') && !NODE_PORT_TYPES.has(spec.type ?? 'ClusterIP')) {
+    for (const port of spec.ports ?? []) {
+      const before = oldSpec.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
+      if (port.nodePort !== undefined && port.nodePort === before?.nodePort) delete port.nodePort;
+    }
+    if (spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
+  }
+}
 
 const nodeStrategy: KindStrategy = {
   ...base(true),
