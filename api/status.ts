@@ -104,3 +104,48 @@ export const causes = {
   tooLong: (field: string, max: number): StatusCause =>
     ({ reason: 'FieldValueTooLong', message: `Too long: may not be more than ${max} bytes`, field }),
 };
+
+/**
+ * Predicates over any thrown value, as client-go's apierrors.IsNotFound & co. A reason decides; a
+ * Status without a known reason falls back to its HTTP code (as upstream does).
+ */
+function statusOf(err: unknown): StatusError | undefined {
+  return err instanceof StatusError ? err : undefined;
+}
+
+function hasReason(err: unknown, reason: StatusReason, code: number): boolean {
+  const s = statusOf(err);
+  if (!s) return false;
+  if (s.reason === reason) return true;
+  return s.code === code && !KNOWN_REASONS_BY_CODE.get(code)?.includes(s.reason);
+}
+
+/** Reasons that may come with a code: a 409 that says AlreadyExists is not a Conflict, and so on. */
+const KNOWN_REASONS_BY_CODE = new Map<number, readonly StatusReason[]>([
+  [409, ['Conflict', 'AlreadyExists']],
+  [410, ['Gone', 'Expired']],
+]);
+
+/** The object does not exist (404). */
+export const isNotFound = (err: unknown): boolean => hasReason(err, 'NotFound', 404);
+/** Create found an object of that name already (409 AlreadyExists). */
+export const isAlreadyExists = (err: unknown): boolean => statusOf(err)?.reason === 'AlreadyExists';
+/** The write lost a race: stale resourceVersion, failed precondition, already bound (409 Conflict). */
+export const isConflict = (err: unknown): boolean => hasReason(err, 'Conflict', 409);
+/** Not allowed, including into a terminating namespace (403). */
+export const isForbidden = (err: unknown): boolean => hasReason(err, 'Forbidden', 403);
+/** Unauthenticated (401). */
+export const isUnauthorized = (err: unknown): boolean => hasReason(err, 'Unauthorized', 401);
+/** A watch or list asked for a resourceVersion that was compacted away (410 Gone or Expired). */
+export const isGone = (err: unknown): boolean => {
+  const s = statusOf(err);
+  return s !== undefined && (s.code === 410 || s.reason === 'Gone' || s.reason === 'Expired');
+};
+/** The object failed validation (422). */
+export const isInvalid = (err: unknown): boolean => hasReason(err, 'Invalid', 422);
+/** Malformed request (400). */
+export const isBadRequest = (err: unknown): boolean => hasReason(err, 'BadRequest', 400);
+/** Throttled (429); `retryAfterSeconds` says when to come back. */
+export const isTooManyRequests = (err: unknown): boolean => hasReason(err, 'TooManyRequests', 429);
+/** The server could not answer now (503). */
+export const isServiceUnavailable = (err: unknown): boolean => hasReason(err, 'ServiceUnavailable', 503);

@@ -14,6 +14,7 @@ import { request } from 'node:https';
 import { caHashOfPem } from './join/cluster.js';
 import { renderSupervisor, renderSystemdUnit, serviceStartCommand, supervisorPath, systemdUnitPath, type ServiceSpec } from './service-files.js';
 import { formatJoinToken, type NodeTokenIssuer } from './token.js';
+import { sleep } from '../api/async-util.js';
 
 export const SERVER_SERVICE = 'corral';
 
@@ -90,7 +91,7 @@ export async function installServerService(o: InstallServiceOptions): Promise<st
   for (;;) {
     if (existsSync(caFile) && existsSync(join(o.dataDir, 'kubeconfig.yaml')) && await readyz(port, readFileSync(caFile, 'utf8'))) break;
     if (Date.now() > deadline) throw new Error(`corral did not become ready on port ${port}; see ${spec.logFile}`);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
   }
   const token = joinToken(o.dataDir, readFileSync(caFile, 'utf8'), o.openTokens());
   const lan = lanAddress();

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type WebSocketServerLike } from '@hono/node-server';
 import { log } from '../api/log.js';
 import { resourceForKind } from '../api/resources.js';
-import { StatusError } from '../api/status.js';
+import { isAlreadyExists } from '../api/status.js';
 import { ensureTls, type TlsMaterial } from './auth/pki.js';
 import { TokenStore } from './auth/tokens.js';
 import type { Hono } from 'hono';
@@ -64,7 +64,7 @@ async function ensureNamespaces(registry: Registry): Promise<void> {
     try {
       await registry.create(info, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 409)) throw err;
+      if (!isAlreadyExists(err)) throw err;
     }
   }
 }

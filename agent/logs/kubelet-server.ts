@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict } from '../../api/status.js';
 import type { Secret } from '../../api/types.js';
 import { agentPaths, type AgentConfig } from '../config.js';
 import type { PodManager } from '../pods/pod-manager.js';
@@ -26,6 +26,7 @@ import { runExecSession } from './exec-session.js';
 import { streamLog } from './log-reader.js';
 import { sinceCutoff } from './time-index.js';
 import { ensureServingCert, type ServingCert } from './tls.js';
+import { sleep } from '../../api/async-util.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 export const CREDENTIALS_NAMESPACE = 'kube-system';
@@ -113,8 +114,8 @@ export class KubeletServer {
         }
         return;
       } catch (err) {
-        if (attempt >= 2 && !(err instanceof StatusError && err.code === 409)) throw err;
-        await new Promise((r) => setTimeout(r, 500));
+        if (attempt >= 2 && !isConflict(err)) throw err;
+        await sleep(500);
       }
     }
   }

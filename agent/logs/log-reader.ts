@@ -7,6 +7,7 @@
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import { indexPath, linesSince, parseIndex, timeLines, type TimedLine } from './time-index.js';
+import { sleep } from '../../api/async-util.js';
 
 export interface LogOptions {
   follow?: boolean;
@@ -76,7 +77,7 @@ export async function streamLog(file: string, maxFiles: number, o: LogOptions, w
   const poll = o.pollMs ?? 250;
   let idleAfterStop = 0;
   while (!o.signal?.aborted && budget > 0) {
-    await new Promise((r) => setTimeout(r, poll));
+    await sleep(poll, { signal: o.signal });
     const st = await stat(file).catch(() => undefined);
     if (!st) return;
     if (st.size < offset) offset = 0; // rotated (truncated): read from the start

@@ -7,10 +7,10 @@
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
 import { microTime, type Condition } from '../../api/meta.js';
-import { StatusError } from '../../api/status.js';
+import { isAlreadyExists, isConflict } from '../../api/status.js';
 import type { Lease, Node } from '../../api/types.js';
 import { buildNodeStatus, statusFingerprint, type AgentSignals, type NodeStatusInput } from './node-status.js';
-import { abortableSleep as sleep } from '../../api/async-util.js';
+import { Backoff, sleep } from '../../api/async-util.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 export const LEASE_DURATION_SECONDS = 40;
@@ -66,13 +66,13 @@ export class NodeRegistration {
       log.info('agent', 'registered node', { node: this.o.nodeName });
       return created;
     } catch (err) {
-      if (err instanceof StatusError && err.code === 409) return c.get<Node>('Node', undefined, this.o.nodeName);
+      if (isAlreadyExists(err)) return c.get<Node>('Node', undefined, this.o.nodeName);
       throw err;
     }
   }
 
   private async statusLoop(): Promise<void> {
-    let backoff = 500;
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
     let registered = false;
     while (!this.o.signal.aborted) {
       try {
@@ -90,7 +90,7 @@ export class NodeRegistration {
             log.debug('agent', 'node status written', { node: node.metadata.name });
           }
         }
-        backoff = 500;
+        backoff.reset();
         await this.wait(this.o.statusCheckSeconds * 1000);
       } catch (err) {
         if (this.o.signal.aborted) return;
@@ -98,8 +98,7 @@ export class NodeRegistration {
         // A failed write may have half-applied; write again next time.
         this.lastFingerprint = undefined;
         registered = false;
-        await this.wait(backoff);
-        backoff = Math.min(backoff * 2, 10_000);
+        await this.wait(backoff.next());
       }
     }
   }
@@ -143,12 +142,12 @@ export class NodeRegistration {
       } catch (err) {
         if (this.o.signal.aborted) return;
         lease = undefined; // conflict or server restart: read it again
-        if (!(err instanceof StatusError && err.code === 409)) {
+        if (!isConflict(err)) {
           log.warn('agent', 'cannot renew the node lease, retrying', { error: (err as Error).message });
         }
         delay = 1_000;
       }
-      await sleep(delay, this.o.signal);
+      await sleep(delay, { signal: this.o.signal });
     }
   }
 

@@ -16,7 +16,7 @@ import { isRuntimeError } from '../runtime/index.js';
 import { LABEL_NODE, LABEL_POD_UID } from './naming.js';
 import { PodWorker, type PodContext } from './pod-worker.js';
 import { podDir, removePodDir } from './volumes.js';
-import { abortableSleep as sleep } from '../../api/async-util.js';
+import { Backoff, sleep } from '../../api/async-util.js';
 
 export interface PodManagerOptions {
   /** Seconds between full resyncs of every pod. */
@@ -145,8 +145,9 @@ export class PodManager {
 
   /** Container exits arrive as containerd events; the owner re-syncs at once. */
   private async watchEvents(): Promise<void> {
-    let backoff = 500;
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
     while (!this.signal.aborted) {
+      let delayMs: number;
       try {
         await this.ctx.runtime.watchEvents((e) => {
           if (e.topic !== '/tasks/exit') return;
@@ -155,20 +156,21 @@ export class PodManager {
           this.ctx.tasks.invalidate();
           this.owners.get(id)?.kick();
         }, { signal: this.signal });
-        backoff = 500;
+        backoff.reset();
+        delayMs = backoff.policy.initialMs;
       } catch (err) {
         if (this.signal.aborted) return;
         if (!isRuntimeError(err, 'Unreachable')) log.warn('agent', 'containerd event stream ended', { error: (err as Error).message });
+        delayMs = backoff.next();
       }
-      await sleep(backoff, this.signal);
-      backoff = Math.min(backoff * 2, 10_000);
+      await sleep(delayMs, { signal: this.signal });
     }
   }
 
   private async resyncLoop(): Promise<void> {
     let n = 0;
     while (!this.signal.aborted) {
-      await sleep((this.opts.resyncSeconds ?? 5) * 1000, this.signal);
+      await sleep((this.opts.resyncSeconds ?? 5) * 1000, { signal: this.signal });
       if (this.signal.aborted) return;
       this.ctx.tasks.invalidate();
       for (const w of this.workers.values()) w.kick();

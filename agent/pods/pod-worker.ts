@@ -15,7 +15,7 @@ import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';
 import { quantityToMilli, quantityToNumber } from '../../api/quantity.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import type { Container, ContainerStateTerminated, Pod, PodStatus } from '../../api/types.js';
 import type { AgentConfig } from '../config.js';
 import type { PodNetwork, PodNetworkInfo } from '../network/pod-network.js';
@@ -560,7 +560,7 @@ export class PodWorker {
       this.lastWritten = fp;
       if (this.pod && this.pod.metadata.uid === updated.metadata.uid) this.pod = { ...this.pod, status: updated.status ?? status };
     } catch (err) {
-      if (err instanceof StatusError && err.code === 404) return;
+      if (isNotFound(err)) return;
       // Server unreachable: the pod keeps running; the status catches up when it is back.
       log.debug('agent', 'cannot write pod status, will retry', { pod: this.describe(), error: (err as Error).message });
       this.kickAfter(2_000);
@@ -595,7 +595,7 @@ export class PodWorker {
       try {
         await this.ctx.client.delete('Pod', pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
       } catch (err) {
-        if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) {
+        if (!(isNotFound(err) || isConflict(err))) {
           // Server unreachable: everything local is gone; the API delete is retried.
           this.kickAfter(2_000);
           throw err;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Container, Probe } from '../../api/types.js';
 import type { ContainerdRuntime } from '../runtime/index.js';
 import { runCommand } from '../runtime/run-command.js';
-import { abortableSleep as sleep } from '../../api/async-util.js';
+import { sleep } from '../../api/async-util.js';
 
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';
 
@@ -99,9 +99,9 @@ export class ContainerProber {
     const successThreshold = probe.successThreshold ?? 1;
     const failureThreshold = probe.failureThreshold ?? 3;
     if (kind !== 'startup') {
-      while (!this.started && !signal.aborted) await sleep(100, signal);
+      while (!this.started && !signal.aborted) await sleep(100, { signal: signal });
     }
-    await sleep((probe.initialDelaySeconds ?? 0) * 1000, signal);
+    await sleep((probe.initialDelaySeconds ?? 0) * 1000, { signal: signal });
     let successes = 0;
     let failures = 0;
     let ready: boolean | undefined;
@@ -137,7 +137,7 @@ export class ContainerProber {
           return;
         }
       }
-      await sleep(period, signal);
+      await sleep(period, { signal: signal });
     }
   }
 }

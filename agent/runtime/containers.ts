@@ -22,6 +22,7 @@ import { RuntimeError, isRuntimeError } from './errors.js';
 import { ImageService, normalizeImageRef } from './images.js';
 import { runCommand } from './run-command.js';
 import { buildSpec, capabilitiesFromMask, mergeEnv, resolveArgs, type BindMount, type DeviceNode } from './spec.js';
+import { sleep } from '../../api/async-util.js';
 
 export interface ContainerSpec {
   /** containerd id: [A-Za-z0-9] runs joined by . _ -, at most 76 characters. */
@@ -486,7 +487,7 @@ async function findCtrTty(rootPid: number, ctrPath: string): Promise<string | un
       const tty = await readlink(`/proc/${pid}/fd/0`).catch(() => undefined);
       if (tty?.startsWith('/dev/pts/')) return tty;
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return undefined;
 }

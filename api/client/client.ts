@@ -5,9 +5,9 @@
  */
 import type { DeleteOptions, KubeList, KubeObject, WatchEvent } from '../meta.js';
 import { groupVersionPath, resourceForKind, type ResourceInfo } from '../resources.js';
-import { StatusError, type Status } from '../status.js';
+import { StatusError, type Status, isGone, isNotFound } from '../status.js';
 import type { Transport } from './transport.js';
-import { abortableSleep as sleep } from '../async-util.js';
+import { Backoff, sleep } from '../async-util.js';
 
 export type PatchType = 'strategic' | 'merge' | 'json';
 
@@ -95,7 +95,7 @@ export class ApiClient {
     try {
       return await this.get<T>(kind, namespace, name);
     } catch (err) {
-      if (err instanceof StatusError && err.code === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -150,7 +150,7 @@ export class ApiClient {
       await this.delete(kind, namespace, name, options);
       return true;
     } catch (err) {
-      if (err instanceof StatusError && err.code === 404) return false;
+      if (isNotFound(err)) return false;
       throw err;
     }
   }
@@ -209,7 +209,7 @@ export class ApiClient {
    */
   async *watch<T extends KubeObject = KubeObject>(kind: string, namespace: string | undefined, o: WatchOptions & { signal: AbortSignal }): AsyncGenerator<WatchEvent<T> | { type: 'RESYNC'; items: T[]; resourceVersion: string }> {
     let rv = o.resourceVersion;
-    let backoff = 200;
+    const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
     while (!o.signal.aborted) {
       try {
         if (rv === undefined) {
@@ -223,17 +223,16 @@ export class ApiClient {
         for await (const ev of this.watchOnce<T>(kind, namespace, { ...o, resourceVersion: rv, allowWatchBookmarks: true })) {
           const next = ev.object?.metadata?.resourceVersion;
           if (next) rv = next;
-          backoff = 200;
+          backoff.reset();
           if (ev.type !== 'BOOKMARK') yield ev;
         }
       } catch (err) {
         if (o.signal.aborted) return;
-        if (err instanceof StatusError && err.code === 410) {
+        if (isGone(err)) {
           rv = undefined; // re-list
           continue;
         }
-        await sleep(backoff, o.signal);
-        backoff = Math.min(backoff * 2, 10_000);
+        await sleep(backoff.next(), { signal: o.signal });
       }
     }
   }

@@ -5,7 +5,7 @@
  * at once (the queue guarantees it).
  */
 import { log } from '../log.js';
-import { StatusError } from '../status.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../status.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface ReconcileResult {
@@ -49,7 +49,7 @@ export class Controller {
       } catch (err) {
         if (signal.aborted) return;
         // Conflicts are routine (another writer came first): retry quietly.
-        const quiet = err instanceof StatusError && (err.code === 409 || err.code === 404);
+        const quiet = isNotFound(err) || isConflict(err) || isAlreadyExists(err);
         if (!quiet) log.warn(this.spec.name, 'reconcile failed, will retry', { key, error: (err as Error).message });
         this.queue.addRateLimited(key);
       } finally {

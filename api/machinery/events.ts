@@ -8,7 +8,7 @@ import type { ApiClient } from '../client/client.js';
 import { log } from '../log.js';
 import { rfc3339, type KubeObject } from '../meta.js';
 import { apiVersionOf, resourceForKind } from '../resources.js';
-import { StatusError } from '../status.js';
+import { isNotFound } from '../status.js';
 import type { Event, ObjectReference } from '../types.js';
 
 export type EventType = 'Normal' | 'Warning';
@@ -186,7 +186,7 @@ class Recorder implements EventRecorder {
       await this.client.patch('Event', entry.namespace, entry.name, { count, lastTimestamp: last }, 'merge');
     } catch (err) {
       // The Event was deleted (TTL, namespace cleanup) or never written: write it afresh.
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
       await this.client.create('Event', entry.namespace, this.body(entry, ref, type, reason, message, count, last));
     }
   }

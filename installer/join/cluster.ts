@@ -12,6 +12,7 @@ import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import type { Node } from '../../api/types.js';
 import { formatJoinToken, parseJoinToken } from '../token.js';
+import { sleep } from '../../api/async-util.js';
 
 /** Annotation on a Node: sha256 of the secret stored on the node (its identity across re-joins). */
 export const NODE_PASSWORD_ANNOTATION = 'corral.io/node-password-sha256';
@@ -175,7 +176,7 @@ export async function waitNodeReady(client: ApiClient, name: string, afterResour
     } catch (err) {
       last = (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
   }
   throw new Error(`Node ${name} not Ready after ${Math.round(timeoutMs / 1000)} s (${last}); see /var/lib/corral/agent.log on the host`);
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { KubeList, KubeObject, WatchEvent, DeleteOptions, ManagedFieldsEntry } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import { apiVersionOf, qualifiedResource, resourceForKind, type ResourceInfo } from '../../api/resources.js';
-import { errors, StatusError, type StatusCause } from '../../api/status.js';
+import { errors, StatusError, type StatusCause, isNotFound } from '../../api/status.js';
 import { clone, deepEqual } from '../../api/object-util.js';
 import { applyDefaults } from '../../api/defaults.js';
 import { validateObject } from '../../api/validation/index.js';
@@ -652,7 +652,7 @@ export class Registry {
         const r = await this.delete(info, item.metadata.namespace, item.metadata.name!, options, opts);
         items.push(r.object);
       } catch (err) {
-        if (!(err instanceof StatusError && err.code === 404)) throw err;
+        if (!isNotFound(err)) throw err;
       }
     }
     return { ...list, items };

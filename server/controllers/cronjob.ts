@@ -17,7 +17,7 @@
 import { parse as parseCron } from 'node-cron';
 import { rfc3339 } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
-import { StatusError } from '../../api/status.js';
+import { isAlreadyExists, isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import { parseGoDuration, toNodeCronExpression } from '../../api/validation/cron.js';
 import type { CronJob, Job, ObjectReference } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
@@ -256,7 +256,7 @@ class CronJobController {
     if (policy === 'Replace') {
       for (const j of active) {
         await this.ctx.client.delete('Job', ns, j.metadata.name!, { propagationPolicy: 'Background', preconditions: { uid: j.metadata.uid! } })
-          .catch((err: unknown) => { if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err; });
+          .catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });
         this.events.record(cj, 'Normal', 'SuccessfulDelete', `Deleted job ${j.metadata.name}`);
       }
       stillActive = [];
@@ -287,8 +287,8 @@ class CronJobController {
       this.events.record(cj, 'Normal', 'SuccessfulCreate', `Created job ${name}`);
       return created;
     } catch (err) {
-      if (err instanceof StatusError && err.code === 409) return this.ctx.client.tryGet<Job>('Job', cj.metadata.namespace, name);
-      if (err instanceof StatusError && err.code === 403) return undefined; // namespace terminating
+      if (isAlreadyExists(err)) return this.ctx.client.tryGet<Job>('Job', cj.metadata.namespace, name);
+      if (isForbidden(err)) return undefined; // namespace terminating
       this.events.record(cj, 'Warning', 'FailedCreate', `Error creating job: ${(err as Error).message}`);
       throw err;
     }
@@ -304,7 +304,7 @@ class CronJobController {
       const done = children.filter((j) => jobFinished(j) === kind && !j.metadata.deletionTimestamp).sort((a, b) => startedMs(a) - startedMs(b) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
       for (const j of done.slice(0, Math.max(0, done.length - limit))) {
         await this.ctx.client.delete('Job', j.metadata.namespace, j.metadata.name!, { propagationPolicy: 'Background', preconditions: { uid: j.metadata.uid! } })
-          .catch((err: unknown) => { if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err; });
+          .catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });
         this.events.record(cj, 'Normal', 'SawCompletedJob', `Saw completed job: ${j.metadata.name}, condition: ${kind}`);
       }
     }
@@ -318,7 +318,7 @@ class CronJobController {
     try {
       await this.ctx.client.patchStatus('CronJob', cj.metadata.namespace, cj.metadata.name!, { status: patch }, 'merge');
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 }

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { deepEqual } from '../../api/object-util.js';
 import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing } from '../../api/selectors.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type { DaemonSet, DaemonSetStatus, IntOrString, Node, Pod, PodTemplateSpec, Taint, Toleration } from '../../api/types.js';
 import { toleratesTaint } from '../scheduler/filters.js';
 import { anyTermMatches, compileNodeSelector } from '../scheduler/node-selector.js';
@@ -299,7 +299,7 @@ class DaemonSetController {
       this.events.record(ds, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
     } catch (err) {
       this.pendingCreates.delete(`${ds.metadata.uid}/${nodeName}`);
-      if (err instanceof StatusError && err.code === 403) return; // namespace terminating
+      if (isForbidden(err)) return; // namespace terminating
       this.events.record(ds, 'Warning', 'FailedCreate', `Error creating: ${(err as Error).message}`);
       throw err;
     }
@@ -313,7 +313,7 @@ class DaemonSetController {
       });
     } catch (err) {
       this.pendingDeletes.delete(pod.metadata.uid!);
-      if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+      if (!(isNotFound(err) || isConflict(err))) throw err;
     }
   }
 
@@ -324,7 +324,7 @@ class DaemonSetController {
     try {
       await this.ctx.client.patchStatus('DaemonSet', ds.metadata.namespace, ds.metadata.name!, { status: next }, 'merge');
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 }

@@ -12,7 +12,7 @@ import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';
 import { clone, deepEqual } from '../../api/object-util.js';
 import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type LabelRequirement } from '../../api/selectors.js';
-import { StatusError } from '../../api/status.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../api/status.js';
 import type { Deployment, DeploymentStatus, Pod, ReplicaSet } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { Controller, type ReconcileResult } from '../../api/machinery/controller.js';
@@ -52,10 +52,6 @@ import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import { adopt, controllerOf, controllerRef, isControlledBy, ownerRefOf, release } from './pod-control.js';
 
 const COMPONENT = 'deployment-controller';
-
-function isNotFoundOrConflict(err: unknown): boolean {
-  return err instanceof StatusError && (err.code === 404 || err.code === 409);
-}
 
 /** One reconcile's view: the deployment, its ReplicaSets (updated in place as we write), a status draft. */
 interface Sync {
@@ -182,7 +178,7 @@ class DeploymentController {
         if (!matches || d.metadata.deletionTimestamp || rs.metadata.deletionTimestamp) continue;
         out.push(clone(await adopt(this.ctx.client, 'ReplicaSet', rs, ownerRefOf(d, 'apps/v1', 'Deployment')) as ReplicaSet));
       } catch (err) {
-        if (!isNotFoundOrConflict(err)) throw err;
+        if (!(isNotFound(err) || isConflict(err))) throw err;
       }
     }
     return out;
@@ -273,7 +269,7 @@ class DeploymentController {
     try {
       s.newRS = await this.ctx.client.create<ReplicaSet>('ReplicaSet', s.ns, rs);
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 409)) throw err;
+      if (!isAlreadyExists(err)) throw err;
       // Same name exists: ours with an equal template (a cache lagging behind) is the new RS; anything
       // else is a hash collision — bump collisionCount so the next attempt gets another name.
       const existing = await this.ctx.client.get<ReplicaSet>('ReplicaSet', s.ns, rs.metadata.name!);
@@ -487,7 +483,7 @@ class DeploymentController {
       try {
         await this.ctx.client.delete('ReplicaSet', s.ns, rs.metadata.name ?? '', { preconditions: { uid: rs.metadata.uid ?? '' }, propagationPolicy: 'Background' });
       } catch (err) {
-        if (!isNotFoundOrConflict(err)) throw err;
+        if (!(isNotFound(err) || isConflict(err))) throw err;
       }
     }
   }
@@ -580,7 +576,7 @@ class DeploymentController {
     try {
       await this.ctx.client.patchStatus('Deployment', d.metadata.namespace, d.metadata.name ?? '', { status }, 'merge');
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 }

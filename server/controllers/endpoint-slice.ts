@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deepEqual } from '../../api/object-util.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type {
   Endpoint, EndpointAddress, EndpointSlice, EndpointSlicePort, Endpoints, ObjectReference, Pod, Service,
 } from '../../api/types.js';
@@ -229,7 +229,7 @@ class EndpointSliceController {
       try {
         await this.ctx.client.create('EndpointSlice', ns, want);
       } catch (err) {
-        if (err instanceof StatusError && err.code === 403) return; // namespace terminating
+        if (isForbidden(err)) return; // namespace terminating
         throw err; // 409: our cache is behind; the retry sees the slice and updates it
       }
     }
@@ -240,7 +240,7 @@ class EndpointSliceController {
 }
 
 function ignoreConflict(err: unknown): void {
-  if (err instanceof StatusError && (err.code === 409 || err.code === 404)) return;
+  if (isNotFound(err) || isConflict(err)) return;
   throw err;
 }
 

@@ -8,7 +8,7 @@
  * is seen. Writes only happen when the computed subsets differ from the stored ones.
  */
 import { deepEqual } from '../../api/object-util.js';
-import { StatusError } from '../../api/status.js';
+import { isAlreadyExists, isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type { EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service, ServicePort } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
@@ -183,18 +183,18 @@ class EndpointsController {
     try {
       await this.ctx.client.create('Endpoints', namespace, ep);
     } catch (err) {
-      if (err instanceof StatusError && err.code === 409) {
+      if (isAlreadyExists(err)) {
         // Created by someone else before our cache saw it: look again once the cache has it.
         throw err;
       }
-      if (err instanceof StatusError && err.code === 403) return; // namespace terminating
+      if (isForbidden(err)) return; // namespace terminating
       throw err;
     }
   }
 }
 
 function ignoreConflict(err: unknown): void {
-  if (err instanceof StatusError && (err.code === 409 || err.code === 404)) return;
+  if (isNotFound(err) || isConflict(err)) return;
   throw err;
 }
 

@@ -13,7 +13,7 @@
  */
 import type { KubeObject, OwnerReference } from '../../api/meta.js';
 import { RESOURCES, resourceForKind } from '../../api/resources.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
 import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
@@ -49,10 +49,6 @@ function hasFinalizer(obj: KubeObject, f: string): boolean {
 /** An owner in foreground deletion, waiting for its dependents. */
 function isDeletingDependents(obj: KubeObject): boolean {
   return !!obj.metadata.deletionTimestamp && hasFinalizer(obj, FOREGROUND_FINALIZER);
-}
-
-function notFoundOrConflict(err: unknown): boolean {
-  return err instanceof StatusError && (err.code === 404 || err.code === 409);
 }
 
 type OwnerState = 'solid' | 'waiting' | 'dangling';
@@ -181,7 +177,7 @@ class GarbageCollector {
       try {
         await release(this.ctx.client, dep.node.kind, dep.obj, uid);
       } catch (err) {
-        if (!(err instanceof StatusError && err.code === 404)) throw err;
+        if (!isNotFound(err)) throw err;
       }
     }
     await this.removeFinalizer(node, owner, ORPHAN_FINALIZER);
@@ -211,7 +207,7 @@ class GarbageCollector {
         metadata: { finalizers: rest.length > 0 ? rest : null, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
       }, 'merge');
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 
@@ -256,13 +252,13 @@ class GarbageCollector {
     }
     await this.ctx.client.delete(node.kind, obj.metadata.namespace, obj.metadata.name!, {
       propagationPolicy: policy, preconditions: { uid: obj.metadata.uid! },
-    }).catch((err: unknown) => { if (!notFoundOrConflict(err)) throw err; });
+    }).catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });
   }
 
   private async patchOwnerReferences(node: Node, obj: KubeObject, refs: OwnerReference[]): Promise<void> {
     await this.ctx.client.patch(node.kind, obj.metadata.namespace, obj.metadata.name!, {
       metadata: { ownerReferences: refs, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
-    }, 'merge').catch((err: unknown) => { if (!(err instanceof StatusError && err.code === 404)) throw err; });
+    }, 'merge').catch((err: unknown) => { if (!isNotFound(err)) throw err; });
   }
 }
 

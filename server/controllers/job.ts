@@ -11,10 +11,11 @@
  * Like the ReplicaSet controller, a running Job adopts active orphan pods its selector matches and
  * releases pods whose labels stopped matching.
  */
+import { backoffDelay } from '../../api/async-util.js';
 import { rfc3339, type Condition } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
 import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type LabelRequirement } from '../../api/selectors.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type { Job, JobStatus, Pod } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
@@ -33,8 +34,7 @@ export function backoffBaseMs(): number {
 
 /** Delay before the next pod after `failures` failed ones (0 for none). Exported for tests. */
 export function backoffDelayMs(failures: number, baseMs: number): number {
-  if (failures <= 0) return 0;
-  return Math.min(baseMs * 2 ** (failures - 1), MAX_BACKOFF_MS);
+  return backoffDelay({ initialMs: baseMs, maxMs: MAX_BACKOFF_MS }, failures);
 }
 
 function finishedCondition(job: Job): Condition | undefined {
@@ -65,7 +65,7 @@ function selectorOf(job: Job): LabelRequirement[] | undefined {
 }
 
 function tolerateGoneOrChanged(err: unknown): void {
-  if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+  if (!(isNotFound(err) || isConflict(err))) throw err;
 }
 
 function cond(type: string, reason: string, message: string, now: string): Condition {
@@ -274,7 +274,7 @@ class JobController {
     if (at > nowMs) return { requeueAfterMs: at - nowMs };
     await this.ctx.client.delete('Job', job.metadata.namespace, job.metadata.name!, {
       propagationPolicy: 'Foreground', preconditions: { uid: job.metadata.uid! },
-    }).catch((err: unknown) => { if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err; });
+    }).catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });
   }
 
   private async createPods(job: Job, n: number): Promise<void> {
@@ -288,19 +288,19 @@ class JobController {
       if (r.status === 'fulfilled') this.events.record(job, 'Normal', 'SuccessfulCreate', `Created pod: ${r.value.metadata.name}`);
       else {
         entry.n = Math.max(0, entry.n - 1);
-        if (!(r.reason instanceof StatusError && r.reason.code === 403)) {
+        if (!(isForbidden(r.reason))) {
           this.events.record(job, 'Warning', 'FailedCreate', `Error creating: ${(r.reason as Error).message}`);
         }
       }
     }
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure && !(failure.reason instanceof StatusError && failure.reason.code === 403)) throw failure.reason;
+    if (failure && !(isForbidden(failure.reason))) throw failure.reason;
   }
 
   private async deletePod(pod: Pod): Promise<void> {
     this.pendingDeletes.set(pod.metadata.uid!, Date.now() + EXPECTATION_TTL_MS);
     await this.ctx.client.delete('Pod', pod.metadata.namespace, pod.metadata.name!, { preconditions: { uid: pod.metadata.uid! } })
-      .catch((err: unknown) => { if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err; });
+      .catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });
   }
 
   private async writeStatus(job: Job, status: JobStatus): Promise<void> {
@@ -309,7 +309,7 @@ class JobController {
     try {
       await this.ctx.client.patchStatus('Job', job.metadata.namespace, job.metadata.name!, { status }, 'merge');
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 }

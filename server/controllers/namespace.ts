@@ -10,7 +10,7 @@ import type { Condition, KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
 import { groupVersionPath, qualifiedResource, RESOURCES, type ResourceInfo } from '../../api/resources.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import { log } from '../../api/log.js';
 import type { Namespace } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
@@ -124,7 +124,7 @@ class NamespaceController {
             propagationPolicy: 'Background', preconditions: { uid: item.metadata.uid! },
           });
         } catch (err) {
-          if (err instanceof StatusError && (err.code === 404 || err.code === 409)) continue;
+          if (isNotFound(err) || isConflict(err)) continue;
           r.failures.push(`${groupVersionPath(info)}/${info.plural}: ${(err as Error).message}`);
         }
       }
@@ -140,7 +140,7 @@ class NamespaceController {
     try {
       await this.ctx.client.patchStatus('Namespace', undefined, ns.metadata.name!, { status: { phase: 'Terminating', conditions: next } }, 'merge');
     } catch (err) {
-      if (!(err instanceof StatusError && err.code === 404)) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 }

@@ -21,7 +21,7 @@
 import type { Condition } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import { log } from '../../api/log.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import type { Lease, Node, Pod, Taint, Toleration } from '../../api/types.js';
 import { toleratesTaint } from '../scheduler/filters.js';
 import type { ControllerContext } from './context.js';
@@ -269,7 +269,7 @@ class NodeLifecycleController {
       if (!podConditions.some((c) => c.type === 'Ready' && c.status === 'True')) continue;
       const notReady = podConditions.map((c) => (c.type === 'Ready' ? { ...c, status: 'False' as const, lastTransitionTime: now } : c));
       await this.ctx.client.patchStatus('Pod', pod.metadata.namespace, pod.metadata.name!, { status: { conditions: notReady } }, 'merge')
-        .catch((err: unknown) => { if (!(err instanceof StatusError && err.code === 404)) throw err; });
+        .catch((err: unknown) => { if (!isNotFound(err)) throw err; });
     }
     return updated;
   }
@@ -299,7 +299,7 @@ class NodeLifecycleController {
       });
       log.info('node-lifecycle', force ? 'force-deleted pod of a lost node' : 'evicted pod (NoExecute taint)', { pod: objectKeyOf(pod), node: pod.spec.nodeName });
     } catch (err) {
-      if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+      if (!(isNotFound(err) || isConflict(err))) throw err;
     }
   }
 }

@@ -9,10 +9,11 @@
  * Runs on a timer (these are slow, cluster-wide sweeps, not per-object reactions).
  */
 import { log } from '../../api/log.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import type { Node, Pod } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
+import { sleep } from '../../api/async-util.js';
 
 export interface PodGcOptions {
   intervalMs?: number;
@@ -39,11 +40,7 @@ class PodGarbageCollector {
       await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync()]);
       while (!this.ctx.signal.aborted) {
         await this.sweep().catch((err: unknown) => log.warn('pod-gc', 'sweep failed', { error: String(err) }));
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.intervalMs);
-          t.unref();
-          this.ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-        });
+        await sleep(this.intervalMs, { signal: this.ctx.signal, unref: true });
       }
     })();
   }
@@ -53,7 +50,7 @@ class PodGarbageCollector {
       await this.ctx.client.delete('Pod', pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid! } });
       log.info('pod-gc', why, { pod: objectKeyOf(pod), node: pod.spec.nodeName });
     } catch (err) {
-      if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+      if (!(isNotFound(err) || isConflict(err))) throw err;
     }
   }
 

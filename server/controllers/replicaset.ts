@@ -9,7 +9,7 @@ import { log } from '../../api/log.js';
 import { rfc3339, type Condition } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
 import { labelRequirement, labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type LabelRequirement } from '../../api/selectors.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import type { Pod, PodTemplateSpec, ReplicaSet, ReplicaSetStatus, ReplicationController } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
@@ -225,7 +225,7 @@ class ReplicaController {
         claimed.push(adopted as Pod);
       } catch (err) {
         // 404: gone; 409: changed under us — the update event will bring us back.
-        if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+        if (!(isNotFound(err) || isConflict(err))) throw err;
       }
     }
     return claimed;
@@ -235,7 +235,7 @@ class ReplicaController {
     try {
       await p;
     } catch (err) {
-      if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+      if (!(isNotFound(err) || isConflict(err))) throw err;
     }
   }
 
@@ -271,7 +271,7 @@ class ReplicaController {
         } catch (err) {
           // The pod will not disappear because of us: stop expecting it.
           this.expectations.deletionObserved(key, pod.metadata.uid);
-          if (err instanceof StatusError && err.code === 404) return;
+          if (isNotFound(err)) return;
           this.events.record(owner, 'Warning', 'FailedDelete', `Error deleting: ${(err as Error).message}`);
           throw err;
         }
@@ -325,7 +325,7 @@ class ReplicaController {
           },
         }, 'merge');
       } catch (err) {
-        if (!(err instanceof StatusError && err.code === 404)) throw err;
+        if (!isNotFound(err)) throw err;
       }
     }
     if (nextAvailableMs !== undefined) return { requeueAfterMs: nextAvailableMs + 50 };

@@ -12,7 +12,7 @@
 import { deepEqual } from '../../api/object-util.js';
 import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';
-import { StatusError } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import type { Node, Pod } from '../../api/types.js';
 import {
   assume,
@@ -239,7 +239,7 @@ export class SchedulerLoop {
       this.stats.bindErrors++;
       if (this.assumed.delete(key) && this.snapshot) removePod(this.snapshot, pod);
       // 404: the pod is gone; 409: someone else bound it or it is being deleted. Either way, done.
-      if (err instanceof StatusError && (err.code === 404 || err.code === 409)) return;
+      if (isNotFound(err) || isConflict(err)) return;
       throw err;
     }
     this.attempts.delete(key);
@@ -263,7 +263,7 @@ export class SchedulerLoop {
         status: { phase: pod.status?.phase ?? 'Pending', conditions },
       }, 'merge');
     } catch (err) {
-      if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
+      if (!(isNotFound(err) || isConflict(err))) throw err;
     }
   }
 }

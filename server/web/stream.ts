@@ -15,7 +15,7 @@ import type { Context, Hono } from 'hono';
 import type { KubeObject } from '../../api/meta.js';
 import { ApiClient } from '../../api/client/client.js';
 import { InProcessTransport } from '../../api/client/transport.js';
-import { StatusError } from '../../api/status.js';
+import { StatusError, isGone, isForbidden, isUnauthorized } from '../../api/status.js';
 import type { Env } from '../apiserver/app.js';
 
 /** What the page shows, by the name the page uses. */
@@ -57,7 +57,7 @@ async function follow(client: ApiClient, resource: string, kind: string, send: (
         if (ev.type !== 'BOOKMARK') send({ resource, type: ev.type, object: ev.object });
       }
     } catch (err) {
-      if (err instanceof StatusError && err.code === 410) {
+      if (isGone(err)) {
         rv = undefined;
         continue;
       }
@@ -96,7 +96,7 @@ export function streamHandler(app: Hono<Env>): (c: Context<Env>) => Promise<Resp
         ping = setInterval(() => {
           send({ type: 'PING' });
           client.list('Namespace', undefined, { limit: 1 }).catch((err: unknown) => {
-            if (!(err instanceof StatusError) || (err.code !== 401 && err.code !== 403)) return;
+            if (!(err instanceof StatusError) || !(isUnauthorized(err) || isForbidden(err))) return;
             send({ type: 'ERROR', code: err.code, message: err.message });
             end();
           });

@@ -20,6 +20,7 @@ import { HttpsTransport } from '../../api/client/transport.js';
 import type { Node, Pod, Service } from '../../api/types.js';
 import { SshSession, type SshOptions } from '../../installer/join/ssh.js';
 import { parseTarget, type JoinTarget } from '../../installer/join/target.js';
+import { sleep } from '../../api/async-util.js';
 
 const HOSTS = (process.env['CORRAL_HIL_HOSTS'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
 const DATA = process.env['CORRAL_HIL_DATA_DIR'] ?? '/var/lib/corral';
@@ -47,7 +48,6 @@ function api(): ApiClient {
   }));
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -3,6 +3,7 @@
  * time and collects its output, so every other lab module can stay declarative.
  */
 import { spawn } from 'node:child_process';
+import { sleep } from '../../api/async-util.js';
 
 export interface ExecOptions {
   /** Written to the process's standard input, which is then closed. */
@@ -69,10 +70,8 @@ export async function execOk(argv: readonly string[], opts: ExecOptions = {}): P
   return r.stdout;
 }
 
-/** Resolves after ms milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+/** The tree's one sleep, re-exported for the lab's many importers. */
+export { sleep };
 
 /** Polls check() until it returns true or the deadline passes; then throws with what was awaited. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { Endpoints, Service } from '../../../api/types.js';
 import { resourceForKind } from '../../../api/resources.js';
-import { StatusError } from '../../../api/status.js';
+import { isAlreadyExists } from '../../../api/status.js';
 import { deepEqual } from '../../../api/object-util.js';
 import { log } from '../../../api/log.js';
 import type { Registry } from '../registry.js';
@@ -24,7 +24,7 @@ async function createIgnoringConflict(registry: Registry, kind: string, obj: unk
   try {
     await registry.create(resourceForKind(kind)!, NAMESPACE, obj);
   } catch (err) {
-    if (!(err instanceof StatusError && err.code === 409)) throw err;
+    if (!isAlreadyExists(err)) throw err;
   }
 }
 
