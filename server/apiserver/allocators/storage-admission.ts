@@ -8,12 +8,11 @@
 import { isAbsolute, normalize } from 'node:path';
 import type { KubeObject } from '../../../api/meta.js';
 import { resourceForKind, type ResourceInfo } from '../../../api/resources.js';
-import { errors } from '../../../api/status.js';
+import { errors, isAlreadyExists } from '../../../api/status.js';
 import {
   DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER,
   type PersistentVolume, type PersistentVolumeClaim, type StorageClass,
 } from '../../../api/storage-types.js';
-import { StatusError } from '../../../api/status.js';
 import type { AdmissionPlugin, Registry } from '../registry.js';
 
 /** The directories PVs may point into when the administrator named none. */
@@ -85,6 +84,6 @@ export async function ensureDefaultStorageClass(registry: Registry): Promise<voi
   try {
     await registry.create(info, undefined, sc);
   } catch (err) {
-    if (!(err instanceof StatusError && err.code === 409)) throw err;
+    if (!isAlreadyExists(err)) throw err;
   }
 }
