@@ -8,14 +8,12 @@
  */
 import { deepEqual } from '../../../api/object-util.js';
 import { resourceForKind } from '../../../api/resources.js';
-import { StatusError } from '../../../api/status.js';
+import { isAlreadyExists } from '../../../api/status.js';
 import type { ClusterRole, ClusterRoleBinding } from '../../../api/types.js';
 import type { Registry } from '../../apiserver/registry.js';
 import { aggregatedRules } from './aggregation.js';
 import { AUTOUPDATE_ANNOTATION, DEFAULT_CLUSTER_ROLE_BINDINGS, DEFAULT_CLUSTER_ROLES } from './bootstrap-policy.js';
 import { uncoveredRules } from './rules.js';
-
-const isAlreadyExists = (err: unknown): boolean => err instanceof StatusError && err.code === 409;
 
 /** The stored role made to hold at least what the default grants (undefined: nothing to change). */
 export function reconcileClusterRole(existing: ClusterRole, wanted: ClusterRole): ClusterRole | undefined {
