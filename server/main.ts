@@ -6,7 +6,10 @@
 import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server } from 'node:https';
+import { createServer as createHttpsServer, type Server, type ServerOptions } from 'node:https';
+import type { RequestListener } from 'node:http';
+import { SERVING_TLS_OPTIONS } from '../api/tls-policy.js';
+import { guardRequests } from './apiserver/guard-requests.js';
 import type { AddressInfo } from 'node:net';
 import { serve, type WebSocketServerLike } from '@hono/node-server';
 import { log } from '../api/log.js';
@@ -142,8 +145,8 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       websocket: { server: execSockets as unknown as WebSocketServerLike },
       port: cfg.port,
       hostname: cfg.bindAddress,
-      createServer: createHttpsServer,
-      serverOptions: { key: tls.keyPem, cert: tls.certPem, ca: tls.caPem },
+      createServer: ((options: ServerOptions, listener: RequestListener) => createHttpsServer(options, guardRequests(listener))) as unknown as typeof createHttpsServer,
+      serverOptions: { ...SERVING_TLS_OPTIONS, key: tls.keyPem, cert: tls.certPem, ca: tls.caPem },
     }) as Server;
     s.once('error', reject);
     s.once('listening', () => resolve(s));

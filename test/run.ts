@@ -3,7 +3,7 @@
  * (isolation, and a hard time limit per file so one hung test cannot hang CI), reads uvu's totals
  * and ends with the line `N passed, N failed` that CI reads.
  *
- *   node dist/test/run.js                  all tiers but bench
+ *   node dist/test/run.js                  all tiers but bench (fuzz included: seeded, bounded; CORRAL_FUZZ_SEED, CORRAL_FUZZ_COUNT)
  *   node dist/test/run.js unit integration  only these tiers
  *   node dist/test/run.js store             files whose path contains "store"
  */
@@ -12,7 +12,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const TIERS = ['unit', 'integration', 'browser', 'lab'] as const;
+const TIERS = ['unit', 'integration', 'browser', 'lab', 'fuzz'] as const;
 const FILE_TIMEOUT_MS = Number(process.env['CORRAL_TEST_FILE_TIMEOUT_MS'] ?? 15 * 60_000);
 
 const testRoot = dirname(fileURLToPath(import.meta.url));

@@ -14,7 +14,10 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { answerOnSocket, containFaults } from '../../api/fault-containment.js';
+import { badEscapeMessage, decodePathSegment, isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf, rawQueryOf } from '../../api/request-target.js';
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
 import { isConflict } from '../../api/status.js';
@@ -27,6 +30,7 @@ import { streamLog } from './log-reader.js';
 import { sinceCutoff } from './time-index.js';
 import { ensureServingCert, type ServingCert } from './tls.js';
 import { sleep } from '../../api/async-util.js';
+import { SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 export const CREDENTIALS_NAMESPACE = 'kube-system';
@@ -61,35 +65,14 @@ export class KubeletServer {
       await writeFile(tokenFile, this.token, { mode: 0o600 });
     }
     this.cert = await ensureServingCert(dir, this.o.cfg.nodeName, [this.o.cfg.nodeIp, '127.0.0.1']);
-    const server = createServer({ key: this.cert.keyPem, cert: this.cert.certPem }, (req, res) => {
-      void this.handle(req, res).catch((err: unknown) => {
+    const server = createServer({ ...SERVING_TLS_OPTIONS, key: this.cert.keyPem, cert: this.cert.certPem },
+      containFaults('kubelet', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res), (_err, _req, res) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`${(err as Error).message}\n`);
-      });
-    });
-    server.on('upgrade', (req: IncomingMessage, socket, head) => {
-      const parsed = this.route(req);
-      if (!this.authorized(req) || !parsed || parsed.kind !== 'exec') {
-        socket.end(`HTTP/1.1 ${this.authorized(req) ? 404 : 401} ${this.authorized(req) ? 'Not Found' : 'Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        return;
-      }
-      const found = this.container(parsed.namespace, parsed.pod, parsed.container, false);
-      if (!found) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const q = parsed.query;
-        runExecSession(ws, this.o.runtime, {
-          containerId: found.id,
-          command: q.getAll('command'),
-          stdin: q.get('stdin') === 'true' || q.get('stdin') === '1',
-          stdout: q.get('stdout') !== 'false' && q.get('stdout') !== '0',
-          stderr: q.get('stderr') === 'true' || q.get('stderr') === '1',
-          tty: q.get('tty') === 'true' || q.get('tty') === '1',
-        });
-      });
-    });
+        res.end('internal error\n');
+      }, (req) => ({ method: req.method, path: rawPathOf(req.url ?? '/') })));
+    server.on('upgrade', containFaults('kubelet', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head),
+      (_err, _req, socket) => answerOnSocket(socket, 500, 'internal error\n'),
+      (req) => ({ method: req.method, path: rawPathOf(req.url ?? '/'), upgrade: req.headers.upgrade })));
     const host = this.o.cfg.kubeletBindAddress ?? this.o.cfg.nodeIp;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -127,11 +110,53 @@ export class KubeletServer {
     return given.length === want.length && timingSafeEqual(given, want);
   }
 
+  /**
+   * Where a request goes. Called only after authentication; a malformed escape is the caller's 400
+   * (checked first), and decoding itself never throws.
+   */
   private route(req: IncomingMessage): { kind: 'logs' | 'exec'; namespace: string; pod: string; container: string; query: URLSearchParams } | undefined {
-    const url = new URL(req.url ?? '/', 'https://agent');
-    const m = /^\/(containerLogs|exec)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    const target = req.url ?? '/';
+    const m = /^\/(containerLogs|exec)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(rawPathOf(target));
     if (!m) return undefined;
-    return { kind: m[1] === 'exec' ? 'exec' : 'logs', namespace: decodeURIComponent(m[2]!), pod: decodeURIComponent(m[3]!), container: decodeURIComponent(m[4]!), query: url.searchParams };
+    return { kind: m[1] === 'exec' ? 'exec' : 'logs', namespace: decodePathSegment(m[2]!), pod: decodePathSegment(m[3]!), container: decodePathSegment(m[4]!), query: rawQueryOf(target) };
+  }
+
+  /** Why the request line cannot be served (400), checked before anything else as Go's server does. */
+  private static malformed(req: IncomingMessage): string | undefined {
+    if (isMalformedHost(req.headers.host)) return MALFORMED_HOST_MESSAGE;
+    return badEscapeMessage(rawPathOf(req.url ?? '/'));
+  }
+
+  /** exec over WebSocket: request line, then the token, then the route and the container. */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const bad = KubeletServer.malformed(req);
+    if (bad !== undefined) {
+      log.debug('kubelet', 'malformed upgrade request', { reason: bad });
+      answerOnSocket(socket, 400, `${bad}\n`);
+      return;
+    }
+    if (!this.authorized(req)) {
+      answerOnSocket(socket, 401, 'Unauthorized\n');
+      return;
+    }
+    const parsed = this.route(req);
+    const found = parsed?.kind === 'exec' ? this.container(parsed.namespace, parsed.pod, parsed.container, false) : undefined;
+    if (!parsed || !found) {
+      answerOnSocket(socket, 404, 'not found\n');
+      return;
+    }
+    socket.on('error', () => undefined);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const q = parsed.query;
+      runExecSession(ws, this.o.runtime, {
+        containerId: found.id,
+        command: q.getAll('command'),
+        stdin: q.get('stdin') === 'true' || q.get('stdin') === '1',
+        stdout: q.get('stdout') !== 'false' && q.get('stdout') !== '0',
+        stderr: q.get('stderr') === 'true' || q.get('stderr') === '1',
+        tty: q.get('tty') === 'true' || q.get('tty') === '1',
+      });
+    });
   }
 
   private container(namespace: string, pod: string, container: string, previous: boolean): { id: string; log: string; running: () => boolean } | undefined {
@@ -142,6 +167,12 @@ export class KubeletServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const bad = KubeletServer.malformed(req);
+    if (bad !== undefined) {
+      log.debug('kubelet', 'malformed request', { reason: bad });
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`${bad}\n`);
+      return;
+    }
     if (!this.authorized(req)) {
       res.writeHead(401, { 'content-type': 'text/plain' }).end('Unauthorized\n');
       return;

@@ -14,6 +14,7 @@ import type { Registry } from './registry.js';
 import { ResourceHandler } from './resource-handler.js';
 import { Subresources } from './subresources.js';
 import { log } from '../../api/log.js';
+import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -45,6 +46,13 @@ function statusResponse(c: Context, err: StatusError): Response {
   return c.json(err.toStatus(), err.code as ContentfulStatusCode);
 }
 
+/** A failure that only means the client disconnected or cancelled (not a server fault). */
+export function isClientAbort(err: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  const e = err as { name?: string; code?: string; message?: string } | undefined;
+  return e?.name === 'AbortError' || e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'aborted';
+}
+
 export interface ApiApp {
   app: Hono<Env>;
   subresources: Subresources;
@@ -61,10 +69,23 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
 
   app.onError((err, c) => {
     if (err instanceof StatusError) return statusResponse(c, err);
+    if (isClientAbort(err, c.req.raw.signal)) {
+      // The client went away (closed the connection mid-body, cancelled): nothing to fix here.
+      log.debug('apiserver', 'client closed the request', { method: c.req.method, path: c.req.path, error: (err as Error).message });
+      return statusResponse(c, errors.badRequest('the client closed the request'));
+    }
     log.error('apiserver', 'request failed', { method: c.req.method, path: c.req.path, error: (err as Error).stack ?? String(err) });
     return statusResponse(c, errors.internal(`an error on the server ("${(err as Error).message}") has prevented the request from succeeding`));
   });
   app.notFound((c) => statusResponse(c, new StatusError(404, 'NotFound', 'the server could not find the requested resource')));
+
+  // Malformed escapes are refused before anything else (and before auth), as Go's HTTP server does.
+  app.use('*', async (c, next) => {
+    const bad = badEscapeMessage(rawPathOf(c.req.url.slice(c.req.url.indexOf('/', c.req.url.indexOf('//') + 2))));
+    if (bad === undefined) return next();
+    log.debug('apiserver', 'malformed request path', { method: c.req.method, reason: bad });
+    return statusResponse(c, errors.badRequest(bad));
+  });
 
   for (const p of ['/healthz', '/readyz', '/livez']) app.get(p, (c) => c.text('ok'));
   app.get('/version', (c) => c.json(SERVER_VERSION));

@@ -7,6 +7,12 @@ import { errors } from '../../api/status.js';
 import { decodeProtobufObject } from '../../api/codec/protobuf.js';
 
 /** Kubernetes' own limit for a request body (3 MiB). */
+/**
+ * YAML from a client is parsed without printing its warnings (the yaml package writes them to stderr):
+ * a client must not control the server's log.
+ */
+export const YAML_QUIET = { logLevel: 'error' } as const;
+
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
@@ -92,7 +98,7 @@ export function parseJson(bytes: Uint8Array, what = 'request body'): unknown {
 export function parseYamlBody(bytes: Uint8Array, what = 'request body'): unknown {
   let value: unknown;
   try {
-    value = parseYaml(Buffer.from(bytes).toString('utf8'));
+    value = parseYaml(Buffer.from(bytes).toString('utf8'), YAML_QUIET);
   } catch (err) {
     throw errors.badRequest(`couldn't decode the ${what} as YAML: ${(err as Error).message}`);
   }

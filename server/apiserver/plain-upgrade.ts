@@ -7,6 +7,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import { answerStatusOnSocket, containFaults } from '../../api/fault-containment.js';
+import { log } from '../../api/log.js';
+import { badEscapeMessage, isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf } from '../../api/request-target.js';
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -30,23 +33,35 @@ async function answerPlainly(fetch: FetchHandler, req: IncomingMessage, socket: 
       message: `upgrade to "${req.headers.upgrade}" is not supported: corral serves exec and attach over WebSocket (v5.channel.k8s.io)`,
     });
     type = res.headers.get('content-type') ?? type;
-  } catch {
+  } catch (err) {
+    log.error('apiserver', 'answering an upgrade request failed', { path: rawPathOf(req.url ?? '/'), error: (err as Error).stack ?? String(err) });
     body = '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","code":500,"reason":"InternalError","message":"upgrade failed"}';
   }
   const bytes = Buffer.from(body);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${type}\r\ncontent-length: ${bytes.length}\r\nconnection: close\r\n\r\n${body}`);
 }
 
-/** Routes WebSocket upgrades to the listener already installed (Hono's) and answers all others. */
+/**
+ * The API server's one upgrade listener: refuses a malformed Host or path escape first (400, before
+ * auth: an upgrade builds a URL from both), routes WebSocket upgrades to the listener already
+ * installed (Hono's) and answers all others. No fault leaves it.
+ */
 export function answerNonWebSocketUpgrades(server: Server, fetch: FetchHandler): void {
   const existing = server.listeners('upgrade') as UpgradeListener[];
   server.removeAllListeners('upgrade');
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', containFaults('apiserver', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    const bad = isMalformedHost(req.headers.host) ? MALFORMED_HOST_MESSAGE : badEscapeMessage(rawPathOf(req.url ?? '/'));
+    if (bad !== undefined) {
+      log.debug('apiserver', 'malformed upgrade request', { reason: bad });
+      answerStatusOnSocket(socket, 400, 'BadRequest', bad);
+      return;
+    }
     if (req.headers.upgrade?.toLowerCase() === 'websocket' && existing.length > 0) {
       for (const l of existing) l(req, socket, head);
       return;
     }
-    socket.on('error', () => undefined);
-    void answerPlainly(fetch, req, socket);
-  });
+    return answerPlainly(fetch, req, socket);
+  }, (_err, _req, socket) => answerStatusOnSocket(socket, 500, 'InternalError', 'upgrade failed'),
+  (req) => ({ method: req.method, path: rawPathOf(req.url ?? '/'), upgrade: req.headers.upgrade })));
 }

@@ -4,6 +4,7 @@
  * table-driven by api/resources.ts.
  */
 import { resourceForPlural, type ResourceInfo } from '../../api/resources.js';
+import { decodePathSegment } from '../../api/request-target.js';
 
 export interface RequestTarget {
   info: ResourceInfo;
@@ -20,9 +21,12 @@ export type ParseResult =
   | { kind: 'unknown-resource'; group: string; version: string; plural: string }
   | { kind: 'not-resource' };
 
-/** `path` without the query string, already URL-decoded per segment. */
+/**
+ * `path` without the query string; each segment is percent-decoded here (bytes that are not UTF-8
+ * become U+FFFD, so no name can make decoding throw; malformed escapes were refused before routing).
+ */
 export function parseResourcePath(path: string): ParseResult {
-  const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = path.split('/').filter((p) => p !== '').map(decodePathSegment);
   let group: string;
   let version: string;
   let rest: string[];

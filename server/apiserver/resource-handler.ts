@@ -45,13 +45,24 @@ function parseSelectors(info: ResourceInfo, q: URLSearchParams): { labelSelector
   }
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * An integer query parameter as upstream's parameter codec reads it (Go's strconv.ParseInt, base 10,
+ * 64 bits), with its error messages; values past 2^53 lose precision, which no caller cares about.
+ */
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw errors.badRequest(`invalid value for ${name}: "${v}"`);
-  return n;
+  if (!/^[+-]?\d+$/.test(v)) throw errors.badRequest(`strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
+  const n = BigInt(v);
+  if (n < INT64_MIN || n > INT64_MAX) throw errors.badRequest(`strconv.ParseInt: parsing ${JSON.stringify(v)}: value out of range`);
+  return Number(n);
 }
+
+/** The longest timer Node can arm (about 24.8 days); longer delays would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function writeOptions(q: URLSearchParams, user: RequestUser | undefined, userAgent?: string): WriteOptions {
   const dryRun = q.getAll('dryRun');
@@ -94,7 +105,7 @@ export class ResourceHandler {
         if (watch) return this.watch(c, info, namespace, name, q);
         const list = await reg.list(info, namespace, {
           ...parseSelectors(info, q),
-          ...(intParam(q, 'limit') !== undefined ? { limit: intParam(q, 'limit')! } : {}),
+          ...((intParam(q, 'limit') ?? 0) > 0 ? { limit: intParam(q, 'limit')! } : {}),
           ...(q.get('continue') ? { continue: q.get('continue')! } : {}),
           ...(q.get('resourceVersion') ? { resourceVersion: q.get('resourceVersion')! } : {}),
           ...(q.get('resourceVersionMatch') ? { resourceVersionMatch: q.get('resourceVersionMatch')! } : {}),
@@ -209,12 +220,8 @@ export class ResourceHandler {
     const decoded = decodeDeleteOptions(await readBody(c.req.raw), mediaType(c.req.raw));
     checkDeleteOptionsTypes(decoded);
     const body = decoded as DeleteOptions;
-    const graceParam = q.get('gracePeriodSeconds');
-    if (graceParam !== null && graceParam !== '') {
-      const grace = Number(graceParam);
-      if (!Number.isInteger(grace)) throw errors.badRequest(`invalid value for gracePeriodSeconds: "${graceParam}"`);
-      body.gracePeriodSeconds = grace;
-    }
+    const grace = intParam(q, 'gracePeriodSeconds');
+    if (grace !== undefined) body.gracePeriodSeconds = grace;
     // Upstream treats a negative grace period as 1 s.
     if (body.gracePeriodSeconds !== undefined && body.gracePeriodSeconds < 0) body.gracePeriodSeconds = 1;
     if (body.dryRun !== undefined && body.dryRun.some((d) => d !== 'All')) {
@@ -259,7 +266,7 @@ export class ResourceHandler {
     const timeoutSeconds = intParam(q, 'timeoutSeconds');
     // Upstream closes idle watches after 30–60 min so clients rebalance; do the same.
     // `timeoutSeconds=0` means no explicit timeout upstream, not "end at once".
-    const timeoutMs = timeoutSeconds ? timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
+    const timeoutMs = timeoutSeconds !== undefined && timeoutSeconds > 0 ? Math.min(timeoutSeconds * 1000, MAX_TIMER_MS) : (1800 + Math.random() * 1800) * 1000;
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
     const stream = watchBody({
       events,

@@ -38,18 +38,39 @@ const base = (hasStatus: boolean): KindStrategy => ({
   prepareForDelete() { /* nothing kind-specific */ },
 });
 
+/** Entries of a list field that are objects (create runs this before validation: anything may be there). */
+function objectsIn(list: unknown): Record<string, unknown>[] {
+  return Array.isArray(list) ? list.filter((c): c is Record<string, unknown> => c !== null && typeof c === 'object' && !Array.isArray(c)) : [];
+}
+
+function quantityMap(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : {};
+}
+
+function sameQuantity(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'string' && typeof a !== 'number') return false;
+  if (typeof b !== 'string' && typeof b !== 'number') return false;
+  try {
+    return compareQuantities(String(a), String(b)) === 0;
+  } catch {
+    return false; // an invalid quantity: validation refuses the pod right after
+  }
+}
+
 function qosClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
-  const containers: Container[] = [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])];
+  const spec = quantityMap(pod.spec);
+  const containers = [...objectsIn(spec['initContainers']), ...objectsIn(spec['containers'])];
   let any = false;
   let guaranteed = true;
   for (const c of containers) {
-    const req = c.resources?.requests ?? {};
-    const lim = c.resources?.limits ?? {};
+    const resources = quantityMap(c['resources']);
+    const req = quantityMap(resources['requests']);
+    const lim = quantityMap(resources['limits']);
     if (Object.keys(req).length > 0 || Object.keys(lim).length > 0) any = true;
     for (const r of ['cpu', 'memory']) {
       const l = lim[r];
       const q = req[r] ?? l;
-      if (l === undefined || q === undefined || compareQuantities(l, q) !== 0) guaranteed = false;
+      if (l === undefined || q === undefined || !sameQuantity(l, q)) guaranteed = false;
     }
   }
   if (!any) return 'BestEffort';

@@ -1,0 +1,30 @@
+/**
+ * The API server's request listener, guarded: a malformed Host is a 400 Status before anything is
+ * built from it (Go's "malformed Host header"), and no fault of the inner listener (Hono's adapter)
+ * escapes as an uncaught exception: it is logged and the one request gets a 500 Status.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { containFaults } from '../../api/fault-containment.js';
+import { log } from '../../api/log.js';
+import { isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf } from '../../api/request-target.js';
+
+function answerStatus(res: ServerResponse, code: number, reason: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(code, { 'content-type': 'application/json', connection: 'close' })
+    .end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }));
+}
+
+export function guardRequests(listener: RequestListener): RequestListener {
+  return containFaults('apiserver', (req: IncomingMessage, res: ServerResponse) => {
+    if (isMalformedHost(req.headers.host)) {
+      log.debug('apiserver', 'malformed Host header', { host: req.headers.host });
+      answerStatus(res, 400, 'BadRequest', MALFORMED_HOST_MESSAGE);
+      return;
+    }
+    return listener(req, res);
+  }, (_err, _req, res) => answerStatus(res, 500, 'InternalError', 'the request failed'),
+  (req) => ({ method: req.method, path: rawPathOf(req.url ?? '/') })) as RequestListener;
+}
