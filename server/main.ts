@@ -178,6 +178,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
         serviceCidr: cfg.serviceCidr,
         clusterCidr: cfg.clusterCidr,
         storageDir,
+        caPem: tls.caPem,
       },
       signal: stop.signal,
     }));

@@ -11,6 +11,8 @@ export interface ControllerSettings {
   clusterCidr: string;
   /** Root of the local-path provisioner's volume directories on every node. */
   storageDir: string;
+  /** The cluster CA certificate (PEM), published to every namespace as `kube-root-ca.crt`. */
+  caPem: string;
 }
 
 export interface ControllerContext {

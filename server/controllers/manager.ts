@@ -11,6 +11,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'deployment', start: async (ctx) => { (await import('./deployment.js')).startDeploymentController(ctx); } },
   { name: 'endpoints', start: async (ctx) => { (await import('./endpoints.js')).startEndpointsController(ctx); } },
   { name: 'endpointslice', start: async (ctx) => { (await import('./endpoint-slice.js')).startEndpointSliceController(ctx); } },
+  { name: 'root-ca-cert-publisher', start: async (ctx) => { (await import('./root-ca-publisher.js')).startRootCaPublisher(ctx); } },
   { name: 'namespace', start: async (ctx) => { (await import('./namespace.js')).startNamespaceController(ctx); } },
   { name: 'garbage-collector', start: async (ctx) => { (await import('./garbage-collector.js')).startGarbageCollector(ctx); } },
   { name: 'node-lifecycle', start: async (ctx) => { (await import('./node-lifecycle.js')).startNodeLifecycleController(ctx); } },
