@@ -6,6 +6,7 @@
  */
 import { log } from '../log.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../status.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface ReconcileResult {
@@ -16,13 +17,17 @@ export interface ReconcileResult {
 export interface ControllerSpec {
   name: string;
   workers?: number;
+  /** How failed keys wait (default: per-key exponential back-off plus an overall bucket). */
+  rateLimiter?: RateLimiter;
   reconcile(key: string): Promise<ReconcileResult | void>;
 }
 
 export class Controller {
-  readonly queue = new WorkQueue();
+  readonly queue: WorkQueue;
 
-  constructor(private readonly spec: ControllerSpec) {}
+  constructor(private readonly spec: ControllerSpec) {
+    this.queue = new WorkQueue(spec.rateLimiter);
+  }
 
   get name(): string {
     return this.spec.name;

@@ -1,19 +1,21 @@
 /**
  * A rate-limited work queue of keys, shaped like client-go's: a key is queued at most once, is never
  * processed by two workers at the same time (re-adds while in flight run once more afterwards), and
- * failures come back with per-key exponential back-off.
+ * failures come back after the rate limiter's delay (by default per-key exponential back-off and an
+ * overall token bucket: rate-limiter.ts).
  */
+import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirtyWhileProcessing = new Set<string>();
-  private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private waiters: (() => void)[] = [];
   private shutDown = false;
 
-  constructor(private readonly baseDelayMs = 50, private readonly maxDelayMs = 60_000) {}
+  constructor(private readonly limiter: RateLimiter = defaultControllerRateLimiter()) {}
 
   add(key: string): void {
     if (this.shutDown) return;
@@ -40,16 +42,19 @@ export class WorkQueue {
     this.timers.set(key, t);
   }
 
-  /** Re-queues a failed key with exponential back-off. */
+  /** Re-queues a failed key after the rate limiter's delay. */
   addRateLimited(key: string): void {
-    const n = (this.failures.get(key) ?? 0) + 1;
-    this.failures.set(key, n);
-    this.addAfter(key, Math.min(this.baseDelayMs * 2 ** (n - 1), this.maxDelayMs));
+    this.addAfter(key, this.limiter.when(key));
   }
 
   /** Clears the back-off of a key that succeeded. */
   forget(key: string): void {
-    this.failures.delete(key);
+    this.limiter.forget(key);
+  }
+
+  /** How many times `key` has failed in a row. */
+  numRequeues(key: string): number {
+    return this.limiter.retries(key);
   }
 
   get length(): number {

@@ -26,6 +26,7 @@ import {
 import type { ControllerContext } from './context.js';
 import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
 import type { Informer } from '../../api/machinery/informer.js';
+import { ItemExponentialRateLimiter } from '../../api/machinery/rate-limiter.js';
 import { WorkQueue } from '../../api/machinery/work-queue.js';
 
 export const SCHEDULER_NAME = 'default-scheduler';
@@ -84,7 +85,7 @@ export class SchedulerLoop {
     this.periodicRetryMs = o.periodicRetryMs ?? 30_000;
     this.initialBackoffMs = o.initialBackoffMs ?? 1000;
     this.maxBackoffMs = o.maxBackoffMs ?? 10_000;
-    this.queue = new WorkQueue(this.initialBackoffMs, this.maxBackoffMs);
+    this.queue = new WorkQueue(new ItemExponentialRateLimiter({ initialMs: this.initialBackoffMs, maxMs: this.maxBackoffMs }));
     this.events = createEventRecorder(ctx.client, SCHEDULER_NAME);
     this.wireHandlers();
   }
