@@ -7,7 +7,8 @@ export const serverCommand: CliCommand = {
   summary: 'run the control plane (API server, store, scheduler, controllers) and the local agent',
   usage: 'corral server [--data-dir DIR] [--port 6443] [--bind-address 0.0.0.0] [--tls-san NAME]... [--disable-agent]\n' +
     '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
-    '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]',
+    '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]\n' +
+    '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]',
   options: {
     ...dataDirOption,
     port: { type: 'string', short: 'p' },
@@ -23,6 +24,8 @@ export const serverCommand: CliCommand = {
     'reserved-cpu': { type: 'string' },
     'reserved-memory': { type: 'string' },
     'netns-prefix': { type: 'string' },
+    'storage-dir': { type: 'string' },
+    'pv-host-path-roots': { type: 'string' },
   },
   async run(values) {
     const cfg: ServerConfig = defaultServerConfig();
@@ -54,6 +57,18 @@ export const serverCommand: CliCommand = {
     if (reservedMemory) cfg.reservedMemory = reservedMemory;
     const netnsPrefix = str(values, 'netns-prefix', 'NETNS_PREFIX');
     if (netnsPrefix) cfg.netnsPrefix = netnsPrefix;
+    // Where local-path volumes live on every node, and where PersistentVolumes may point.
+    const storageDir = str(values, 'storage-dir', 'STORAGE_DIR');
+    if (storageDir) {
+      if (!storageDir.startsWith('/')) throw new Error(`--storage-dir must be an absolute path, not "${storageDir}"`);
+      cfg.storageDir = storageDir;
+    }
+    const roots = str(values, 'pv-host-path-roots', 'PV_HOST_PATH_ROOTS');
+    if (roots !== undefined) {
+      cfg.pvHostPathRoots = roots.split(',').map((r) => r.trim()).filter((r) => r !== '');
+      const relative = cfg.pvHostPathRoots.find((r) => !r.startsWith('/'));
+      if (relative !== undefined) throw new Error(`--pv-host-path-roots takes absolute paths, not "${relative}"`);
+    }
     const { startServer } = await import('../server/main.js');
     const { registerInstallRoutes } = await import('../installer/routes.js');
     // /cacerts, /install.sh and /bundle/* for nodes joining from the LAN.

@@ -28,7 +28,7 @@ export interface ServerConfig {
   netnsPrefix?: string;
   /** Where the local-path provisioner puts volumes on every node (default `<data-dir>/storage`). */
   storageDir?: string;
-  /** Directories a PersistentVolume's hostPath/local path may point into (default: see defaultHostPathRoots). */
+  /** Directories besides storageDir a PersistentVolume's hostPath/local path may point into (default /mnt, /srv, /data). */
   pvHostPathRoots?: string[];
 }
 

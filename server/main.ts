@@ -36,7 +36,7 @@ import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
-import { defaultHostPathRoots, ensureDefaultStorageClass, ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
+import { ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
 import { startRbac, type Rbac } from './auth/rbac/setup.js';
@@ -118,7 +118,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const registry = new Registry(store);
   const storageDir = cfg.storageDir ?? paths.storage(cfg.dataDir);
   const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, {
-    ...cfg, pvHostPathRoots: cfg.pvHostPathRoots ?? defaultHostPathRoots(storageDir),
+    ...cfg, pvHostPathRoots: hostPathRoots(storageDir, cfg.pvHostPathRoots),
   }));
   await step('creating the system namespaces', () => ensureNamespaces(registry));
   await step('creating the default storage class', () => ensureDefaultStorageClass(registry));

@@ -11,7 +11,7 @@ import { storageAdmissionPlugin } from './storage-admission.js';
 
 export { ServiceAllocator } from './service-allocator.js';
 export { ensureKubernetesService } from './kubernetes-service.js';
-export { ensureDefaultStorageClass, defaultHostPathRoots } from './storage-admission.js';
+export { ensureDefaultStorageClass, hostPathRoots } from './storage-admission.js';
 
 export interface AdmissionSettings {
   serviceCidr: string;

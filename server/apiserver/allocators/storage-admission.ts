@@ -1,8 +1,8 @@
 /**
  * Storage admission: claims without `storageClassName` get the default StorageClass (upstream's
  * DefaultStorageClass plugin), and a PersistentVolume's hostPath or local path must lie under one of
- * the directories the administrator allows (`--pv-host-path-roots`; by default the local-path storage
- * dir, /mnt, /srv and /data). Without that rule anyone allowed to create PVs could mount /etc or
+ * the directories the administrator allows (the local-path storage dir, plus `--pv-host-path-roots`,
+ * by default /mnt, /srv and /data). Without that rule anyone allowed to create PVs could mount /etc or
  * /var/lib/corral into a pod through a claim.
  */
 import { isAbsolute, normalize } from 'node:path';
@@ -15,9 +15,12 @@ import {
 } from '../../../api/storage-types.js';
 import type { AdmissionPlugin, Registry } from '../registry.js';
 
-/** The directories PVs may point into when the administrator named none. */
-export function defaultHostPathRoots(storageDir: string): string[] {
-  return [storageDir, '/mnt', '/srv', '/data'];
+/** Where PVs may point when the administrator named nothing else (besides the storage dir, always allowed). */
+export const DEFAULT_HOST_PATH_ROOTS: readonly string[] = ['/mnt', '/srv', '/data'];
+
+/** The storage dir (the provisioner's own volumes live there) plus the administrator's roots. */
+export function hostPathRoots(storageDir: string, configured: readonly string[] = DEFAULT_HOST_PATH_ROOTS): string[] {
+  return [storageDir, ...configured.filter((r) => r !== storageDir)];
 }
 
 /** Whether `path` is one of `roots` or lies below one (after normalising away `.`, `..` and `//`). */
