@@ -21,6 +21,9 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'node-ipam', start: async (ctx) => { (await import('./node-ipam.js')).startNodeIpamController(ctx); } },
   { name: 'pod-gc', start: async (ctx) => { (await import('./pod-gc.js')).startPodGarbageCollector(ctx); } },
   { name: 'clusterrole-aggregation', start: async (ctx) => { (await import('./clusterrole-aggregation.js')).startClusterRoleAggregationController(ctx); } },
+  { name: 'persistentvolume', start: async (ctx) => { (await import('./persistent-volume.js')).startPersistentVolumeController(ctx); } },
+  { name: 'storage-protection', start: async (ctx) => { (await import('./storage-protection.js')).startStorageProtectionController(ctx); } },
+  { name: 'local-path-provisioner', start: async (ctx) => { (await import('./local-path-provisioner.js')).startLocalPathProvisioner(ctx); } },
   { name: 'disruption', start: async (ctx) => { (await import('./disruption.js')).startDisruptionController(ctx); } },
 ];
 

@@ -17,12 +17,18 @@ import type { Node, Pod } from '../../api/types.js';
 import {
   assume,
   buildSnapshot,
+  claimsToAnnotate,
+  compilePod,
+  fitErrorMessage,
+  planPodVolumes,
+  schedulePrepared,
   isTerminated,
   podKey,
   removePod,
-  schedulePod,
   type ClusterSnapshot,
+  type VolumeListers,
 } from '../scheduler/index.js';
+import { SELECTED_NODE_ANNOTATION, type PersistentVolume, type PersistentVolumeClaim, type StorageClass } from '../../api/storage-types.js';
 import type { ControllerContext } from './context.js';
 import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
 import type { Informer } from '../../api/machinery/informer.js';
@@ -80,6 +86,8 @@ export class SchedulerLoop {
     private readonly pods: Informer<Pod>,
     private readonly nodes: Informer<Node>,
     o: SchedulerLoopOptions = {},
+    /** Claims, volumes and classes for VolumeBinding; without them pods with claims are not checked. */
+    private readonly storage?: { claims: Informer<PersistentVolumeClaim>; volumes: Informer<PersistentVolume>; classes: Informer<StorageClass> },
   ) {
     this.parallelism = o.parallelism ?? 16;
     this.periodicRetryMs = o.periodicRetryMs ?? 30_000;
@@ -105,6 +113,21 @@ export class SchedulerLoop {
         this.snapshot = undefined;
       },
     });
+    // A claim created, bound or provisioned, or a volume made available, may let a waiting pod in.
+    const retry = (): void => this.retryUnschedulable(false);
+    this.storage?.claims.addHandlers({ onAdd: retry, onUpdate: retry });
+    this.storage?.volumes.addHandlers({ onAdd: retry, onUpdate: retry });
+  }
+
+  private volumeListers(): VolumeListers | undefined {
+    const s = this.storage;
+    if (!s) return undefined;
+    return {
+      claim: (namespace, name) => s.claims.get(`${namespace}/${name}`),
+      volume: (name) => s.volumes.get(name),
+      volumes: () => s.volumes.list(),
+      storageClass: (name) => s.classes.get(name),
+    };
   }
 
   /** Starts the workers once both caches are filled; returns immediately. */
@@ -112,7 +135,10 @@ export class SchedulerLoop {
     const signal = this.ctx.signal;
     signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
     void (async () => {
-      await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync()]);
+      await Promise.all([
+        this.pods.waitForSync(), this.nodes.waitForSync(),
+        this.storage?.claims.waitForSync(), this.storage?.volumes.waitForSync(), this.storage?.classes.waitForSync(),
+      ]);
       for (let i = 0; i < this.parallelism; i++) void this.worker(signal);
       const timer = setInterval(() => this.retryUnschedulable(true), this.periodicRetryMs);
       timer.unref();
@@ -224,7 +250,16 @@ export class SchedulerLoop {
     const pod = this.pods.get(key);
     if (!pod || !needsScheduling(pod) || this.assumed.has(key)) return;
     const snapshot = this.currentSnapshot();
-    const result = schedulePod(snapshot, pod);
+    const listers = this.volumeListers();
+    const plan = listers ? planPodVolumes(pod, listers) : { kind: 'none' as const };
+    if (plan.kind === 'unresolvable') {
+      const message = fitErrorMessage({ totalNodes: snapshot.nodes.length, reasons: [], preFilterMessage: plan.message, resolvableNodes: 0 });
+      await this.markUnschedulable(key, pod, message);
+      return;
+    }
+    const info = compilePod(pod);
+    if (plan.kind === 'check') info.volumes = plan.check;
+    const result = schedulePrepared(snapshot, info);
     if (result.nodeName === undefined) {
       await this.markUnschedulable(key, pod, result.message);
       return;
@@ -234,6 +269,20 @@ export class SchedulerLoop {
     this.assumed.set(key, { pod, node: nodeName });
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name ?? '';
+    // Delayed claims learn their node first: the binder binds or provisions there (upstream PreBind).
+    // A failure (the claim changed meanwhile) un-assumes the pod and retries it with back-off.
+    if (plan.kind === 'check') {
+      try {
+        for (const claim of claimsToAnnotate(plan.check, nodeName)) {
+          await this.ctx.client.patch('PersistentVolumeClaim', ns, claim.metadata.name!, {
+            metadata: { resourceVersion: claim.metadata.resourceVersion, annotations: { [SELECTED_NODE_ANNOTATION]: nodeName } },
+          });
+        }
+      } catch (err) {
+        if (this.assumed.delete(key) && this.snapshot) removePod(this.snapshot, pod);
+        throw err;
+      }
+    }
     try {
       await this.ctx.client.bind(ns, name, nodeName);
     } catch (err) {
@@ -271,7 +320,11 @@ export class SchedulerLoop {
 
 /** Manager entry point. */
 export function startScheduler(ctx: ControllerContext): SchedulerLoop {
-  const loop = new SchedulerLoop(ctx, ctx.informers.forKind<Pod>('Pod'), ctx.informers.forKind<Node>('Node'));
+  const loop = new SchedulerLoop(ctx, ctx.informers.forKind<Pod>('Pod'), ctx.informers.forKind<Node>('Node'), {}, {
+    claims: ctx.informers.forKind<PersistentVolumeClaim>('PersistentVolumeClaim'),
+    volumes: ctx.informers.forKind<PersistentVolume>('PersistentVolume'),
+    classes: ctx.informers.forKind<StorageClass>('StorageClass'),
+  });
   loop.start();
   return loop;
 }

@@ -7,6 +7,7 @@
  */
 import type { Taint, Toleration } from '../../api/types.js';
 import { labelValue, selectorMatches } from './label-selector.js';
+import { volumeBindingFilter } from './volume-binding.js';
 import { anyTermMatches } from './node-selector.js';
 import { BIND_ALL_HOST_IP, type AffinityTermInfo, type PodSchedulingInfo } from './pod-info.js';
 import {
@@ -242,6 +243,11 @@ export function runFilters(
     return REJECTED;
   }
   if (resourcesFilter(node, pod, report) > 0) return REJECTED;
+  reason = pod.volumes === undefined ? undefined : volumeBindingFilter(node, pod.volumes);
+  if (reason !== undefined) {
+    report(reason);
+    return REJECTED_UNRESOLVABLE;
+  }
   reason = interPodAffinityFilter(node, interPod);
   if (reason !== undefined) {
     report(reason);

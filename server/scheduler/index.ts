@@ -10,3 +10,5 @@ export * from './scores.js';
 export { fitErrorMessage, NO_NODES_AVAILABLE, PREEMPTION_NO_VICTIMS, PREEMPTION_NOT_HELPFUL } from './fit-error.js';
 export { podRequests, nodeAllocatable } from './resources.js';
 export type { PodRequests, NodeAllocatable } from './resources.js';
+export { planPodVolumes, volumeBindingFilter, claimsToAnnotate } from './volume-binding.js';
+export type { VolumeListers, VolumeNodeCheck, VolumePlan } from './volume-binding.js';

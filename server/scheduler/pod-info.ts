@@ -2,6 +2,7 @@
  * Everything the filters and scores need to know about a pod, computed once per pod (kube-scheduler's
  * PreFilter/PreScore state), so that checking it against a thousand nodes only compares prepared values.
  */
+import type { VolumeNodeCheck } from './volume-binding.js';
 import type { ObjectMeta } from '../../api/meta.js';
 import type { Pod, PodAffinityTerm, Toleration } from '../../api/types.js';
 import { compileLabelSelector, type CompiledLabelSelector } from './label-selector.js';
@@ -56,6 +57,8 @@ export interface PodSchedulingInfo extends PodFacts {
   preferredNodeAffinity: PreferredTermInfo[];
   /** A stable 32-bit hash of the pod key, used to break score ties differently for each pod. */
   hash: number;
+  /** The pod's volume constraints (VolumeBinding), when it mounts claims; set by the caller. */
+  volumes?: VolumeNodeCheck;
 }
 
 export function podKey(meta: ObjectMeta): string {
