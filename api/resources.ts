@@ -21,6 +21,11 @@ export interface ResourceInfo {
   shortNames: string[];
   categories: string[];
   subresources: SubresourceInfo[];
+  /**
+   * A request kind that is never stored (TokenReview, SubjectAccessReview, ...): only `create`,
+   * answered by the server with the object's status filled in.
+   */
+  createOnly?: true;
 }
 
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
@@ -36,9 +41,10 @@ function res(
   group: string,
   kind: string,
   plural: string,
-  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[] } = {},
+  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[]; createOnly?: true } = {},
 ): ResourceInfo {
   return {
+    ...(opts.createOnly ? { createOnly: true as const } : {}),
     group,
     version: 'v1',
     kind,
@@ -71,7 +77,10 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'Endpoints', 'endpoints', { shortNames: ['ep'] }),
   res('', 'ConfigMap', 'configmaps', { shortNames: ['cm'] }),
   res('', 'Secret', 'secrets'),
-  res('', 'ServiceAccount', 'serviceaccounts', { shortNames: ['sa'] }),
+  res('', 'ServiceAccount', 'serviceaccounts', {
+    shortNames: ['sa'],
+    subresources: [{ name: 'token', responseKind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] }],
+  }),
   res('', 'Event', 'events', { shortNames: ['ev'] }),
   res('', 'PersistentVolume', 'persistentvolumes', { namespaced: false, shortNames: ['pv'], subresources: [status] }),
   res('', 'PersistentVolumeClaim', 'persistentvolumeclaims', { shortNames: ['pvc'], subresources: [status] }),
@@ -91,9 +100,23 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res(RBAC_GROUP, 'ClusterRoleBinding', 'clusterrolebindings', { namespaced: false }),
   res(RBAC_GROUP, 'Role', 'roles'),
   res(RBAC_GROUP, 'RoleBinding', 'rolebindings'),
+  res('authentication.k8s.io', 'TokenReview', 'tokenreviews', { namespaced: false, createOnly: true }),
+  res('authentication.k8s.io', 'SelfSubjectReview', 'selfsubjectreviews', { namespaced: false, createOnly: true }),
+  res('authorization.k8s.io', 'SubjectAccessReview', 'subjectaccessreviews', { namespaced: false, createOnly: true }),
+  res('authorization.k8s.io', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', { namespaced: false, createOnly: true }),
+  res('authorization.k8s.io', 'SelfSubjectRulesReview', 'selfsubjectrulesreviews', { namespaced: false, createOnly: true }),
+  res('authorization.k8s.io', 'LocalSubjectAccessReview', 'localsubjectaccessreviews', { createOnly: true }),
 ];
 
 export { ALL_VERBS };
+
+/** Verbs a resource answers (discovery): create only for request kinds. */
+export function verbsOf(r: Pick<ResourceInfo, 'createOnly'>): string[] {
+  return r.createOnly ? ['create'] : ALL_VERBS;
+}
+
+/** Kinds that are stored (everything but the create-only request kinds). */
+export const STORED_RESOURCES: readonly ResourceInfo[] = RESOURCES.filter((r) => !r.createOnly);
 
 /** `apps/v1`, or `v1` for the core group. */
 export function apiVersionOf(r: Pick<ResourceInfo, 'group' | 'version'>): string {

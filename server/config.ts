@@ -57,6 +57,8 @@ export const paths = {
   db: (dataDir: string): string => join(dataDir, 'server', 'db', 'state.db'),
   tokens: (dataDir: string): string => join(dataDir, 'server', 'tokens.json'),
   adminToken: (dataDir: string): string => join(dataDir, 'server', 'admin-token'),
+  /** The private key that signs service-account tokens (PKCS#8 PEM, mode 0600). */
+  serviceAccountKey: (dataDir: string): string => join(dataDir, 'server', 'service-account.key'),
   kubeconfig: (dataDir: string): string => join(dataDir, 'kubeconfig.yaml'),
   agentDir: (dataDir: string): string => join(dataDir, 'agent'),
   storage: (dataDir: string): string => join(dataDir, 'storage'),

@@ -40,6 +40,10 @@ import { ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, inst
 import { step } from '../api/async-util.js';
 import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
 import { startRbac, type Rbac } from './auth/rbac/setup.js';
+import type { RequestAttributes } from './auth/rbac/rules.js';
+import { loadServiceAccountTokens, registerIdentityApi } from './auth/identity.js';
+import { registerOidcDiscovery } from './auth/oidc-discovery.js';
+import type { AccessDecision } from './auth/reviews.js';
 
 export interface RunningServer {
   url: string;
@@ -123,6 +127,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   await step('creating the system namespaces', () => ensureNamespaces(registry));
   await step('creating the default storage class', () => ensureDefaultStorageClass(registry));
   await step('reconciling the default RBAC roles and bindings', () => reconcileBootstrapPolicy(registry));
+  const serviceAccounts = await step('loading the service-account signing key', () => loadServiceAccountTokens(registry, paths.serviceAccountKey(cfg.dataDir)));
 
   const host = cfg.advertiseAddress ?? '127.0.0.1';
   let port = cfg.port;
@@ -132,6 +137,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     registry, tokens, serverAddress: `${host}:${port}`,
     ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
     extraRoutes: (app) => {
+      registerOidcDiscovery(app, serviceAccounts.tokens, serviceAccounts.jwk);
       registerStatusPage(app);
       hooks.extraRoutes?.(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port });
     },
@@ -168,6 +174,9 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const internalToken = tokens.createEphemeral('admin', 'controllers');
   const client = new ApiClient(new InProcessTransport(api.app, { authorization: `Bearer ${internalToken}` }));
   const rbac = await step('loading the RBAC policy', () => startRbac({ registry, client, signal: stop.signal }));
+  const authorize = async (a: RequestAttributes): Promise<AccessDecision> =>
+    ({ allowed: a.user.groups.includes('system:masters') || rbac.authorizer.authorize(a).decision === 'allow' });
+  registerIdentityApi({ api, tokens, serviceAccountTokens: serviceAccounts.tokens, rbac: rbac.authorizer, authorize });
   if (!cfg.disableControllers) {
     await step('starting the controllers', () => startControllers({
       client,

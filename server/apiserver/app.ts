@@ -13,6 +13,7 @@ import { parseResourcePath } from './request-info.js';
 import type { Registry } from './registry.js';
 import { ResourceHandler } from './resource-handler.js';
 import { Subresources } from './subresources.js';
+import { RequestKinds } from './request-kinds.js';
 import { log } from '../../api/log.js';
 import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
 
@@ -56,14 +57,18 @@ export function isClientAbort(err: unknown, signal?: AbortSignal): boolean {
 export interface ApiApp {
   app: Hono<Env>;
   subresources: Subresources;
+  /** Handlers of TokenReview, SubjectAccessReview and the other create-only kinds. */
+  requestKinds: RequestKinds;
 }
 
 export function createApiApp(o: ApiAppOptions): ApiApp {
   const app = new Hono<Env>();
   const subresources = new Subresources(o.registry);
+  const requestKinds = new RequestKinds();
   const resources = new ResourceHandler({
     registry: o.registry,
     subresources,
+    requestKinds,
     ...(o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : {}),
   });
 
@@ -148,5 +153,5 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return resources.handle(c, parsed.target, user ? { name: user.name, groups: user.groups } : undefined);
   }
 
-  return { app, subresources };
+  return { app, subresources, requestKinds };
 }

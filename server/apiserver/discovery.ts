@@ -3,7 +3,7 @@
  * kubectl v1.32 asks for first) and legacy (`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`), which
  * `kubectl drain` still reads. See kubectl-wire.md §2.
  */
-import { ALL_VERBS, RESOURCES, apiVersionOf, groupVersions, type ResourceInfo } from '../../api/resources.js';
+import { RESOURCES, verbsOf, apiVersionOf, groupVersions, type ResourceInfo } from '../../api/resources.js';
 
 export const AGGREGATED_CONTENT_TYPE = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
 
@@ -18,7 +18,7 @@ function aggregatedResource(r: ResourceInfo): Record<string, unknown> {
     singularResource: r.singular,
     scope: r.namespaced ? 'Namespaced' : 'Cluster',
     responseKind: { group: r.group, version: r.version, kind: r.kind },
-    verbs: ALL_VERBS,
+    verbs: verbsOf(r),
     ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
     ...(r.categories.length ? { categories: r.categories } : {}),
     subresources: r.subresources.map((s) => ({
@@ -76,7 +76,7 @@ export function apiResourceList(group: string, version: string): unknown | undef
   const resources: Record<string, unknown>[] = [];
   for (const r of rs) {
     resources.push({
-      name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: ALL_VERBS,
+      name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: verbsOf(r),
       ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
       ...(r.categories.length ? { categories: r.categories } : {}),
     });

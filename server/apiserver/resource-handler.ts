@@ -18,10 +18,13 @@ import type { RequestTarget } from './request-info.js';
 import { applyPatch, patchTypeOf } from './patch.js';
 import { watchBody } from './watch-stream.js';
 import { Subresources } from './subresources.js';
+import type { RequestKinds } from './request-kinds.js';
 
 export interface ResourceHandlerOptions {
   registry: Registry;
   subresources: Subresources;
+  /** Answers POSTs of create-only request kinds (reviews). */
+  requestKinds: RequestKinds;
   /** Interval of BOOKMARK events on watches that allow them. */
   bookmarkIntervalMs?: number;
 }
@@ -97,6 +100,13 @@ export class ResourceHandler {
     const reg = this.o.registry;
 
     if (subresource) return this.o.subresources.handle(c, { target, name: name!, q, user });
+    if (info.createOnly) {
+      if (method !== 'POST' || name !== undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+      if (!isPlainObject(body)) throw errors.badRequest(`the body of a ${info.kind} must be an object`);
+      const answer = await this.o.requestKinds.create({ info, namespace, body: body as KubeObject, user });
+      return c.json(withTypeMeta(info, answer), 201);
+    }
 
     if (method === 'GET' || method === 'HEAD') {
       if (name === undefined || target.legacyWatch) {

@@ -14,6 +14,8 @@ import type { Registry, RequestUser, WriteOptions } from './registry.js';
 import type { RequestTarget } from './request-info.js';
 import { applyPatch, patchTypeOf } from './patch.js';
 import { checkDeleteOptionsTypes } from './schema.js';
+import { createTokenRequest } from './token-request.js';
+import type { ServiceAccountTokens } from '../auth/service-account-tokens.js';
 
 /** Streams container logs and runs exec sessions on the node that runs a pod (the agent does it). */
 export interface PodConnector {
@@ -31,10 +33,17 @@ export interface SubresourceRequest {
 const SCALABLE = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'StatefulSet']);
 
 export class Subresources {
+  private tokenIssuer: ServiceAccountTokens | undefined;
+
   constructor(private readonly registry: Registry, private connector?: PodConnector) {}
 
   setConnector(connector: PodConnector): void {
     this.connector = connector;
+  }
+
+  /** Enables serviceaccounts/token (TokenRequest). */
+  setTokenIssuer(issuer: ServiceAccountTokens): void {
+    this.tokenIssuer = issuer;
   }
 
   private opts(q: URLSearchParams, user: RequestUser | undefined, userAgent?: string): WriteOptions {
@@ -66,6 +75,14 @@ export class Subresources {
       case 'finalize':
         if (method !== 'PUT') break;
         return this.finalize(c, r);
+      case 'token': {
+        if (method !== 'POST' || !this.tokenIssuer) break;
+        const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+        const answer = await createTokenRequest({
+          registry: this.registry, tokens: this.tokenIssuer, namespace: namespace!, serviceAccount: r.name, body, dryRun: r.q.getAll('dryRun').length > 0,
+        });
+        return c.json(answer, 201);
+      }
       case 'log':
       case 'exec':
       case 'attach':

@@ -12,7 +12,7 @@
  * informer cannot cause a wrong deletion.
  */
 import type { KubeObject, OwnerReference } from '../../api/meta.js';
-import { RESOURCES, resourceForKind } from '../../api/resources.js';
+import { STORED_RESOURCES, resourceForKind } from '../../api/resources.js';
 import { isConflict, isNotFound } from '../../api/status.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
@@ -25,7 +25,7 @@ export const ORPHAN_FINALIZER = 'orphan';
 const WAIT_RECHECK_MS = 5000;
 
 /** Kinds whose objects take part (Events never own and are never owned in practice). */
-const KINDS = RESOURCES.filter((r) => r.kind !== 'Event').map((r) => r.kind);
+const KINDS = STORED_RESOURCES.filter((r) => r.kind !== 'Event').map((r) => r.kind);
 
 interface Node {
   kind: string;

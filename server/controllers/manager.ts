@@ -20,6 +20,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'cronjob', start: async (ctx) => { (await import('./cronjob.js')).startCronJobController(ctx); } },
   { name: 'node-ipam', start: async (ctx) => { (await import('./node-ipam.js')).startNodeIpamController(ctx); } },
   { name: 'pod-gc', start: async (ctx) => { (await import('./pod-gc.js')).startPodGarbageCollector(ctx); } },
+  { name: 'serviceaccount', start: async (ctx) => { (await import('./serviceaccounts.js')).startServiceAccountController(ctx); } },
   { name: 'clusterrole-aggregation', start: async (ctx) => { (await import('./clusterrole-aggregation.js')).startClusterRoleAggregationController(ctx); } },
   { name: 'persistentvolume', start: async (ctx) => { (await import('./persistent-volume.js')).startPersistentVolumeController(ctx); } },
   { name: 'storage-protection', start: async (ctx) => { (await import('./storage-protection.js')).startStorageProtectionController(ctx); } },

@@ -9,7 +9,7 @@
 import type { Condition, KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
-import { groupVersionPath, qualifiedResource, RESOURCES, type ResourceInfo } from '../../api/resources.js';
+import { groupVersionPath, qualifiedResource, STORED_RESOURCES, type ResourceInfo } from '../../api/resources.js';
 import { isConflict, isNotFound } from '../../api/status.js';
 import { log } from '../../api/log.js';
 import type { Namespace } from '../../api/types.js';
@@ -21,7 +21,7 @@ export const NAMESPACE_FINALIZER = 'kubernetes';
 /** How soon a namespace still holding content is looked at again. */
 const RECHECK_MS = 1000;
 
-const NAMESPACED: readonly ResourceInfo[] = RESOURCES.filter((r) => r.namespaced);
+const NAMESPACED: readonly ResourceInfo[] = STORED_RESOURCES.filter((r) => r.namespaced);
 
 interface Remaining {
   /** `pods.` → count, upstream's wording for the group-qualified resource. */
