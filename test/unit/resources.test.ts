@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RESOURCES, resourceForKind, resourceForPlural, groupVersions, qualifiedResource, groupVersionPath } from '../../api/resources.js';
+import { RESOURCES, STORED_RESOURCES, resourceForKind, resourceForPlural, groupVersions, qualifiedResource, groupVersionPath, verbsOf } from '../../api/resources.js';
 
 test('every kind is unique and findable by kind and by plural', () => {
   const kinds = new Set<string>();
@@ -12,8 +12,15 @@ test('every kind is unique and findable by kind and by plural', () => {
   }
 });
 
-test('cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, ClusterRole and ClusterRoleBinding', () => {
-  assert.equal(RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'Node', 'PersistentVolume', 'StorageClass']);
+test('stored cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, ClusterRole and ClusterRoleBinding', () => {
+  assert.equal(STORED_RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'Node', 'PersistentVolume', 'StorageClass']);
+});
+
+test('the review kinds are create-only and never stored', () => {
+  const requestKinds = RESOURCES.filter((r) => r.createOnly).map((r) => r.kind).sort();
+  assert.equal(requestKinds, ['LocalSubjectAccessReview', 'SelfSubjectAccessReview', 'SelfSubjectReview', 'SelfSubjectRulesReview', 'SubjectAccessReview', 'TokenReview']);
+  assert.ok(STORED_RESOURCES.every((r) => !r.createOnly));
+  assert.equal(verbsOf(resourceForKind('TokenReview')!), ['create']);
 });
 
 test('names and paths follow Kubernetes conventions', () => {
