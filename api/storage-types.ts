@@ -4,7 +4,7 @@
  * with the well-known annotation and finalizer names the binder, provisioner and scheduler share.
  */
 import type { Condition, KubeObject, LabelSelector } from './meta.js';
-import type { NodeSelector, ObjectReference, Quantity } from './types.js';
+import type { NodeSelector, ObjectReference, Quantity } from './reference-types.js';
 
 export type PersistentVolumeAccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
 export const ACCESS_MODES: readonly PersistentVolumeAccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];

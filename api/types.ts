@@ -4,11 +4,12 @@
  * only the fields corral reads or writes are typed, the rest pass through untouched.
  */
 import type { Condition, KubeObject, LabelSelector, ObjectMeta } from './meta.js';
+import type { NodeSelector, NodeSelectorTerm, ObjectReference, Quantity } from './reference-types.js';
 import type { PersistentVolumeClaim } from './storage-types.js';
 
+export * from './reference-types.js';
 export * from './storage-types.js';
 
-export type Quantity = string;
 export type IntOrString = number | string;
 
 // ---------------------------------------------------------------- core/v1: pods
@@ -119,16 +120,6 @@ export interface Toleration {
   tolerationSeconds?: number;
 }
 
-export interface NodeSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
-  values?: string[];
-}
-export interface NodeSelectorTerm {
-  matchExpressions?: NodeSelectorRequirement[];
-  matchFields?: NodeSelectorRequirement[];
-}
-export interface NodeSelector { nodeSelectorTerms: NodeSelectorTerm[] }
 export interface PreferredSchedulingTerm { weight: number; preference: NodeSelectorTerm }
 export interface NodeAffinity {
   requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector;
@@ -368,16 +359,6 @@ export interface ServiceAccount extends KubeObject {
   secrets?: { name: string }[];
   imagePullSecrets?: { name: string }[];
   automountServiceAccountToken?: boolean;
-}
-
-export interface ObjectReference {
-  kind?: string;
-  namespace?: string;
-  name?: string;
-  uid?: string;
-  apiVersion?: string;
-  resourceVersion?: string;
-  fieldPath?: string;
 }
 
 export interface Event extends KubeObject {
