@@ -11,9 +11,8 @@
  *   and the binder binds or provisions on that node.
  * Reasons are upstream's, so FailedScheduling reads the same.
  */
-import type { PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../api/types.js';
+import type { Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../api/types.js';
 import { LOCAL_PATH_PROVISIONER, SELECTED_NODE_ANNOTATION } from '../../api/storage-types.js';
-import type { NodeState } from './snapshot.js';
 import { claimClass, findMatchingVolume, localPathClaimProblem, localPathNodeProblem, volumeFitsNode } from './volume-match.js';
 
 export const REASON_VOLUME_NODE_CONFLICT = 'node(s) had volume node affinity conflict';
@@ -71,8 +70,15 @@ export function planPodVolumes(pod: Pod, listers: VolumeListers): VolumePlan {
   return { kind: 'check', check };
 }
 
+/** The part of the snapshot's NodeState the filter reads (structural: snapshot.ts imports this file's types). */
+export interface VolumeFilterNode {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  node: Node;
+}
+
 /** Filter: undefined when the pod's volumes allow this node, else upstream's reason. */
-export function volumeBindingFilter(node: NodeState, check: VolumeNodeCheck): string | undefined {
+export function volumeBindingFilter(node: VolumeFilterNode, check: VolumeNodeCheck): string | undefined {
   for (const pv of check.bound) {
     if (pv === undefined) return REASON_PV_NOT_EXIST;
     if (!volumeFitsNode(pv, node.name, node.labels)) return REASON_VOLUME_NODE_CONFLICT;
