@@ -352,6 +352,8 @@ const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['StorageClass', defaultStorageClass],
   ['RoleBinding', defaultBindingSubjects],
   ['ClusterRoleBinding', defaultBindingSubjects],
+  ['PodTemplate', (obj) => defaultPodTemplate(obj['template'])],
+  ['PriorityClass', (obj) => setDefaultString(obj, 'preemptionPolicy', 'PreemptLowerPriority')],
 ]);
 
 /** Fills in Kubernetes' defaults for an object of `kind`, in place. Unknown kinds are left alone. */

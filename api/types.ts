@@ -161,6 +161,9 @@ export interface PodSpec {
   tolerations?: Toleration[];
   priority?: number;
   priorityClassName?: string;
+  preemptionPolicy?: 'PreemptLowerPriority' | 'Never';
+  runtimeClassName?: string;
+  overhead?: Record<string, Quantity>;
   imagePullSecrets?: { name: string }[];
   securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number; runAsNonRoot?: boolean };
   enableServiceLinks?: boolean;
@@ -222,6 +225,11 @@ export interface PodStatus {
 export interface Pod extends KubeObject { spec: PodSpec; status?: PodStatus }
 
 export interface PodTemplateSpec { metadata?: ObjectMeta; spec: PodSpec }
+
+/** core/v1 PodTemplate: a stored pod template (no controller acts on it). */
+export interface PodTemplate extends KubeObject {
+  template?: PodTemplateSpec;
+}
 
 // ---------------------------------------------------------------- core/v1: cluster and config
 

@@ -36,7 +36,7 @@ import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
-import { ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, installAdmissionPlugins } from './apiserver/allocators/index.js';
+import { ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
 import { startRbac, type Rbac } from './auth/rbac/setup.js';
@@ -126,6 +126,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   }));
   await step('creating the system namespaces', () => ensureNamespaces(registry));
   await step('creating the default storage class', () => ensureDefaultStorageClass(registry));
+  await step('creating the system priority classes', () => ensureSystemPriorityClasses(registry));
   await step('reconciling the default RBAC roles and bindings', () => reconcileBootstrapPolicy(registry));
   const serviceAccounts = await step('loading the service-account signing key', () => loadServiceAccountTokens(registry, paths.serviceAccountKey(cfg.dataDir)));
 

@@ -20,6 +20,7 @@ import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorag
 import {
   validateEvent, validateLease, validateNamespace, validateNode, validatePodDisruptionBudget, validateServiceAccount,
 } from './cluster.js';
+import { validatePodTemplateObject, validatePriorityClass, validateRuntimeClass } from './scheduling.js';
 import { validateClusterRole, validateClusterRoleBinding, validateRole, validateRoleBinding } from './rbac.js';
 
 type KindValidator = (obj: KubeObject, old?: KubeObject) => StatusCause[];
@@ -51,6 +52,9 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
   ['PersistentVolume', validatePersistentVolume],
   ['PersistentVolumeClaim', validatePersistentVolumeClaim],
   ['StorageClass', validateStorageClass],
+  ['PodTemplate', (obj) => validatePodTemplateObject(obj)],
+  ['PriorityClass', validatePriorityClass],
+  ['RuntimeClass', validateRuntimeClass],
   ['Role', (obj) => validateRole(obj)],
   ['ClusterRole', (obj) => validateClusterRole(obj)],
   ['RoleBinding', validateRoleBinding],

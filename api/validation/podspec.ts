@@ -204,7 +204,7 @@ function isStandardContainerResource(name: string): boolean {
   return name === 'cpu' || name === 'memory' || name === 'ephemeral-storage' || name.startsWith('hugepages-');
 }
 
-function validateResourceQuantity(name: string, value: unknown, path: string): StatusCause[] {
+export function validateResourceQuantity(name: string, value: unknown, path: string): StatusCause[] {
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return [invalid(path, String(value), QUANTITY_SYNTAX)];
   } else if (typeof value !== 'string' || !isValidQuantity(value)) {
@@ -217,7 +217,7 @@ function validateResourceQuantity(name: string, value: unknown, path: string): S
   return [];
 }
 
-function validateResourceName(name: string, path: string): StatusCause[] {
+export function validateResourceName(name: string, path: string): StatusCause[] {
   const out = eachInvalid(path, name, isQualifiedName(name));
   if (!name.includes('/')) {
     if (!isStandardContainerResource(name)) out.push(invalid(path, name, 'must be a standard resource for containers'));
@@ -471,7 +471,7 @@ export function validateTaintEffect(effect: unknown, allowEmpty: boolean, path: 
   return (TAINT_EFFECTS as readonly unknown[]).includes(effect) ? [] : [notSupported(path, effect, TAINT_EFFECTS)];
 }
 
-function validateTolerations(tolerations: unknown, path: string): StatusCause[] {
+export function validateTolerations(tolerations: unknown, path: string): StatusCause[] {
   const out: StatusCause[] = [];
   asArray(tolerations).forEach((t, i) => {
     const at = index(path, i);

@@ -45,6 +45,8 @@ export interface AdmissionPlugin {
   name: string;
   admitCreate?(info: ResourceInfo, obj: KubeObject, opts: WriteOptions): Promise<(() => Promise<void>) | void>;
   admitUpdate?(info: ResourceInfo, obj: KubeObject, old: KubeObject, opts: WriteOptions): Promise<(() => Promise<void>) | void>;
+  /** May refuse a deletion (throw) before anything is written. */
+  admitDelete?(info: ResourceInfo, obj: KubeObject): Promise<void>;
   /** Called once an object is gone from the store. */
   afterDelete?(info: ResourceInfo, obj: KubeObject): Promise<void>;
 }
@@ -594,6 +596,7 @@ export class Registry {
       if (pre?.resourceVersion && pre.resourceVersion !== String(kv.modRevision)) {
         throw errors.conflict(qualifiedResource(info), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.modRevision}`, info.group);
       }
+      if (attempt === 0) for (const p of this.plugins) await p.admitDelete?.(info, current);
       const strategy = strategyFor(info);
       const next = clone(current);
       const finalizers = new Set(next.metadata.finalizers ?? []);

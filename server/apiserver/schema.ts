@@ -252,6 +252,12 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     })),
     ports: arr(closed('EndpointPort', { name: 'string', protocol: 'string', port: 'int32', appProtocol: 'string' })),
   },
+  PodTemplate: { template: podTemplateSpec },
+  PriorityClass: { value: 'int32', globalDefault: 'bool', description: 'string', preemptionPolicy: 'string' },
+  RuntimeClass: {
+    handler: 'string', overhead: closed('Overhead', { podFixed: resourceList }),
+    scheduling: closed('Scheduling', { nodeSelector: stringMap, tolerations: arr(toleration) }),
+  },
   ConfigMap: { data: stringMap, binaryData: stringMap, immutable: 'bool' },
   Secret: { data: stringMap, stringData: stringMap, type: 'string', immutable: 'bool' },
   ServiceAccount: { secrets: arr(objectReference), imagePullSecrets: arr(localObjectReference), automountServiceAccountToken: 'bool' },

@@ -6,12 +6,13 @@
 import type { KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import type {
-  ConfigMap, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Lease, Namespace, Node, Pod,
+  ConfigMap, ControllerRevision, PodTemplate, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Lease, Namespace, Node, Pod,
   PodDisruptionBudget, PersistentVolume, PersistentVolumeClaim, ReplicaSet, ReplicationController, Secret, Service, ServiceAccount,
   StatefulSet, StorageClass,
   RoleBinding, ClusterRoleBinding,
 } from '../../api/types.js';
 import { DEFAULT_CLASS_ANNOTATION } from '../../api/storage-types.js';
+import type { PriorityClass, RuntimeClass } from '../../api/scheduling-types.js';
 import { containerCells, formatAge, formatLabels, humanDuration, joinHostPort, parseTime, selectorString } from './table-format.js';
 import { printPod } from './table-pods.js';
 import type { TableColumnDefinition, TablePrinter } from './table-types.js';
@@ -388,6 +389,39 @@ const namespaces: TablePrinter = {
   row: (obj, now) => ({ cells: [nameOf(obj), (obj as Namespace).status?.phase ?? '', age(obj, now)] }),
 };
 
+const podtemplates: TablePrinter = {
+  columns: [
+    NAME,
+    col('Containers', 'Names of the containers in the template.'),
+    col('Images', 'Images of the containers in the template.'),
+    col('Pod Labels', 'Labels of the pods made from the template.'),
+  ],
+  row: (obj) => {
+    const t = obj as PodTemplate;
+    const [names, images] = containerCells(t.template?.spec?.containers);
+    return { cells: [nameOf(t), names, images, formatLabels(t.template?.metadata?.labels)] };
+  },
+};
+
+const priorityclasses: TablePrinter = {
+  columns: [
+    NAME,
+    col('Value', 'The priority of pods of this class.', { type: 'integer' }),
+    col('Global-Default', 'Whether pods without a class get this one.', { type: 'boolean' }),
+    AGE,
+    col('PreemptionPolicy', 'Whether pods of this class may preempt lower-priority pods.'),
+  ],
+  row: (obj, now) => {
+    const pc = obj as PriorityClass;
+    return { cells: [nameOf(pc), pc.value, pc.globalDefault === true, age(pc, now), pc.preemptionPolicy ?? 'PreemptLowerPriority'] };
+  },
+};
+
+const runtimeclasses: TablePrinter = {
+  columns: [NAME, col('Handler', 'The container runtime handler pods of this class run with.'), AGE],
+  row: (obj, now) => ({ cells: [nameOf(obj), (obj as RuntimeClass).handler, age(obj, now)] }),
+};
+
 const configmaps: TablePrinter = {
   columns: [NAME, col('Data', 'Number of data and binaryData keys.'), AGE],
   row: (obj, now) => {
@@ -569,6 +603,9 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['batch/cronjobs', cronjobs],
   ['/namespaces', namespaces],
   ['/configmaps', configmaps],
+  ['/podtemplates', podtemplates],
+  ['scheduling.k8s.io/priorityclasses', priorityclasses],
+  ['node.k8s.io/runtimeclasses', runtimeclasses],
   ['/secrets', secrets],
   ['/serviceaccounts', serviceaccounts],
   ['coordination.k8s.io/leases', leases],

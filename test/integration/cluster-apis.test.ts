@@ -1,11 +1,15 @@
 /**
  * Small APIs conformance and charts rely on, inside a real `corral server` with kubectl v1.32: the
  * `kube-root-ca.crt` ConfigMap in every namespace (created for a new namespace, put back when
- * deleted or edited).
+ * deleted or edited); PodTemplates; RuntimeClasses (a pod's class must exist, its overhead and
+ * scheduling constraints are copied into the pod); PriorityClasses (the built-in system classes,
+ * reserved names, one global default, a pod's priority from its class).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ConfigMap } from '../../api/types.js';
+import type { PriorityClass, RuntimeClass } from '../../api/scheduling-types.js';
+import { StatusError } from '../../api/status.js';
+import type { ConfigMap, Pod, PodTemplate } from '../../api/types.js';
 import { kubectl, ServerProcess, type KubectlResult } from '../support/server-process.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -17,6 +21,22 @@ async function k(server: ServerProcess, args: string[], input?: string): Promise
   const r = await kubectl(server, args, input === undefined ? {} : { input });
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
   return r;
+}
+
+async function expectStatus(p: Promise<unknown>, code: number, message: string): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instance(err, StatusError);
+    assert.is((err as StatusError).code, code, (err as StatusError).message);
+    assert.match((err as StatusError).message, message);
+    return;
+  }
+  throw new Error(`expected ${code}, the request succeeded`);
+}
+
+function pod(name: string, spec: Partial<Pod['spec']> = {}): Pod {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } };
 }
 
 it.before(async (ctx) => {
@@ -48,6 +68,99 @@ it('kube-root-ca.crt: in every namespace, a new one at once, put back when delet
     return now && now.metadata.resourceVersion !== again.metadata.resourceVersion && now;
   });
   await k(server, ['delete', 'namespace', 'fresh']);
+});
+
+it('PodTemplates: stored with pod defaults, validated, printed with upstream columns', async ({ server }) => {
+  await k(server, ['apply', '-f', '-'], `apiVersion: v1
+kind: PodTemplate
+metadata:
+  name: web-template
+template:
+  metadata:
+    labels: {app: web}
+  spec:
+    containers:
+    - name: nginx
+      image: nginx:1.27
+`);
+  const t = await server.client.get<PodTemplate>('PodTemplate', 'default', 'web-template');
+  assert.is(t.template?.spec.restartPolicy, 'Always', 'pod spec defaults applied');
+  assert.is(t.template?.spec.containers[0]?.terminationMessagePolicy, 'File');
+  const table = await k(server, ['get', 'podtemplates']);
+  assert.match(table.stdout, /NAME\s+CONTAINERS\s+IMAGES\s+POD LABELS/);
+  assert.match(table.stdout, /web-template\s+nginx\s+nginx:1\.27\s+app=web/);
+  await k(server, ['patch', 'podtemplate', 'web-template', '--type=merge', '-p', '{"template":{"metadata":{"labels":{"tier":"front"}}}}']);
+  await expectStatus(server.client.create('PodTemplate', 'default', { metadata: { name: 'bad' }, template: { spec: { containers: [{ name: 'c' }] } } }), 422, 'template.spec.containers[0].image: Required value');
+  const list = await server.client.list<PodTemplate>('PodTemplate', 'default');
+  assert.equal(list.items.map((x) => x.metadata.name), ['web-template']);
+  await k(server, ['delete', 'podtemplate', 'web-template']);
+});
+
+it('RuntimeClasses: handler validated and immutable; a pod\'s class must exist and lends its overhead and scheduling', async ({ server }) => {
+  await k(server, ['apply', '-f', '-'], `apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: sandboxed
+handler: runc
+overhead:
+  podFixed: {cpu: 250m, memory: 64Mi}
+scheduling:
+  nodeSelector: {corral.dev/runtime: runc}
+  tolerations:
+  - {key: runtime, operator: Exists, effect: NoSchedule}
+`);
+  const table = await k(server, ['get', 'runtimeclasses']);
+  assert.match(table.stdout, /NAME\s+HANDLER\s+AGE/);
+  assert.match(table.stdout, /sandboxed\s+runc\s+/);
+  await expectStatus(server.client.patch('RuntimeClass', undefined, 'sandboxed', { handler: 'kata' }), 422, 'handler: Invalid value: "kata": field is immutable');
+  await expectStatus(server.client.create('RuntimeClass', undefined, { metadata: { name: 'bad' }, handler: 'Not_A_Label' }), 422, 'handler: Invalid value: "Not_A_Label"');
+  const p = await server.client.create<Pod>('Pod', 'default', pod('with-class', { runtimeClassName: 'sandboxed' }));
+  assert.equal(p.spec.overhead, { cpu: '250m', memory: '64Mi' });
+  assert.equal(p.spec.nodeSelector, { 'corral.dev/runtime': 'runc' });
+  assert.ok(p.spec.tolerations?.some((t) => t.key === 'runtime' && t.effect === 'NoSchedule'));
+  await expectStatus(server.client.create('Pod', 'default', pod('no-class', { runtimeClassName: 'missing' })), 403, 'pod rejected: RuntimeClass "missing" not found');
+  const rc = await server.client.get<RuntimeClass>('RuntimeClass', undefined, 'sandboxed');
+  assert.is(rc.handler, 'runc');
+  await server.client.delete('Pod', 'default', 'with-class', { gracePeriodSeconds: 0 });
+  await k(server, ['delete', 'runtimeclass', 'sandboxed']);
+});
+
+it('PriorityClasses: built-in system classes, reserved names, one global default, pod priority from its class', async ({ server }) => {
+  const table = await k(server, ['get', 'priorityclasses']);
+  assert.match(table.stdout, /NAME\s+VALUE\s+GLOBAL-DEFAULT\s+AGE\s+PREEMPTIONPOLICY/);
+  assert.match(table.stdout, /system-cluster-critical\s+2000000000\s+false\s+\S+\s+PreemptLowerPriority/);
+  assert.match(table.stdout, /system-node-critical\s+2000001000\s+false/);
+  const del = await kubectl(server, ['delete', 'priorityclass', 'system-node-critical']);
+  assert.is(del.code, 1);
+  assert.match(del.stderr, 'this is a system priority class and cannot be deleted');
+  await expectStatus(server.client.create('PriorityClass', undefined, { metadata: { name: 'system-mine' }, value: 10 }), 422, "priority class names with 'system-' prefix are reserved for system use only");
+  await expectStatus(server.client.create('PriorityClass', undefined, { metadata: { name: 'huge' }, value: 1_000_000_001 }), 422, 'maximum allowed value of a user defined priority is 1000000000');
+
+  await k(server, ['create', 'priorityclass', 'high', '--value=1000', '--description=important']);
+  await k(server, ['create', 'priorityclass', 'low', '--value=10', '--global-default']);
+  const second = await kubectl(server, ['create', 'priorityclass', 'other-default', '--value=5', '--global-default']);
+  assert.is(second.code, 1);
+  assert.match(second.stderr, 'PriorityClass low is already marked as default. Only one default can exist');
+  await expectStatus(server.client.patch('PriorityClass', undefined, 'high', { value: 2000 }), 422, 'value: Forbidden: may not be changed in an update.');
+
+  const high = await server.client.create<Pod>('Pod', 'default', pod('high-pod', { priorityClassName: 'high' }));
+  assert.is(high.spec.priority, 1000);
+  assert.is(high.spec.preemptionPolicy, 'PreemptLowerPriority');
+  const plain = await server.client.create<Pod>('Pod', 'default', pod('plain-pod'));
+  assert.is(plain.spec.priorityClassName, 'low', 'the global default class');
+  assert.is(plain.spec.priority, 10);
+  const critical = await server.client.create<Pod>('Pod', 'kube-system', pod('critical-pod', { priorityClassName: 'system-node-critical' }));
+  assert.is(critical.spec.priority, 2000001000);
+  await expectStatus(server.client.create('Pod', 'default', pod('ghost-class', { priorityClassName: 'nope' })), 403, 'no PriorityClass with name nope was found');
+  await expectStatus(server.client.create('Pod', 'default', pod('own-number', { priorityClassName: 'high', priority: 5 })), 403, 'the integer value of priority (5) must not be provided in pod spec; priority admission controller computed 1000');
+  const never = await server.client.create<PriorityClass>('PriorityClass', undefined, { metadata: { name: 'polite' }, value: 500, preemptionPolicy: 'Never' });
+  assert.is(never.preemptionPolicy, 'Never');
+  assert.is((await server.client.create<Pod>('Pod', 'default', pod('polite-pod', { priorityClassName: 'polite' }))).spec.preemptionPolicy, 'Never');
+
+  for (const [ns, name] of [['default', 'high-pod'], ['default', 'plain-pod'], ['kube-system', 'critical-pod'], ['default', 'polite-pod']] as const) {
+    await server.client.delete('Pod', ns, name, { gracePeriodSeconds: 0 });
+  }
+  for (const name of ['high', 'low', 'polite']) await k(server, ['delete', 'priorityclass', name]);
 });
 
 it.run();

@@ -1,6 +1,7 @@
 /**
  * The API server's cross-object admission plugins: Service ClusterIP/NodePort allocation,
- * DefaultTolerationSeconds for pods, the generated Job selector and storage admission. `installAdmissionPlugins`
+ * DefaultTolerationSeconds for pods, the generated Job selector, storage admission, RuntimeClass
+ * (overhead and scheduling from the pod's class) and Priority (pod priority from its class). `installAdmissionPlugins`
  * rebuilds the allocation bitmaps from the store before returning, so call it before serving.
  */
 import type { Registry } from '../registry.js';
@@ -8,10 +9,13 @@ import { ServiceAllocator } from './service-allocator.js';
 import { defaultTolerationSecondsPlugin } from './default-toleration-seconds.js';
 import { jobSelectorPlugin } from './job-selector.js';
 import { storageAdmissionPlugin } from './storage-admission.js';
+import { priorityAdmissionPlugin } from './priority-admission.js';
+import { runtimeClassAdmissionPlugin } from './runtime-class-admission.js';
 
 export { ServiceAllocator } from './service-allocator.js';
 export { ensureKubernetesService } from './kubernetes-service.js';
 export { ensureDefaultStorageClass, hostPathRoots } from './storage-admission.js';
+export { ensureSystemPriorityClasses } from './priority-admission.js';
 
 export interface AdmissionSettings {
   serviceCidr: string;
@@ -27,5 +31,7 @@ export async function installAdmissionPlugins(registry: Registry, s: AdmissionSe
   registry.addPlugin(defaultTolerationSecondsPlugin(s.podEvictionTimeoutSeconds));
   registry.addPlugin(jobSelectorPlugin());
   registry.addPlugin(storageAdmissionPlugin(registry, s.pvHostPathRoots));
+  registry.addPlugin(runtimeClassAdmissionPlugin(registry));
+  registry.addPlugin(priorityAdmissionPlugin(registry));
   return allocator;
 }
