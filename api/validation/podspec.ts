@@ -598,6 +598,8 @@ export interface PodSpecOptions {
   restartPolicy?: (value: unknown, path: string) => StatusCause[];
   /** Workload templates may not set activeDeadlineSeconds (ReplicaSet, Deployment, DaemonSet). */
   forbidActiveDeadline?: string;
+  /** Volumes the controller adds to every pod (a StatefulSet's volumeClaimTemplates): mounts may name them. */
+  extraVolumeNames?: readonly string[];
 }
 
 const IP_MESSAGE = 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)';
@@ -645,6 +647,7 @@ export function validatePodSpec(spec: unknown, path: string, opts: PodSpecOption
   if (!isRecord(spec)) return [invalid(path, String(spec), 'must be a pod spec object')];
   const out: StatusCause[] = [];
   const { causes: volumeCauses, names: volumeNames } = validateVolumes(spec['volumes'], child(path, 'volumes'));
+  for (const extra of opts.extraVolumeNames ?? []) volumeNames.add(extra);
   out.push(...volumeCauses);
 
   const ctx = { volumeNames, hostNetwork: spec['hostNetwork'] === true };

@@ -200,7 +200,9 @@ export function validateStatefulSet(obj: KubeObject, old?: KubeObject): StatusCa
   out.push(...nonNegative('spec.revisionHistoryLimit', spec['revisionHistoryLimit']));
   if (isRecord(spec['ordinals'])) out.push(...nonNegative('spec.ordinals.start', spec['ordinals']['start']));
   out.push(...validateAppsSelector(spec, 'statefulset'));
-  out.push(...validatePodTemplate(spec['template'], 'spec.template', alwaysRestart('StatefulSet')));
+  const claimTemplateNames = asArray(spec['volumeClaimTemplates'])
+    .map((t) => (isRecord(t) && isRecord(t['metadata']) ? asString(t['metadata']['name']) : '')).filter((n) => n !== '');
+  out.push(...validatePodTemplate(spec['template'], 'spec.template', { ...alwaysRestart('StatefulSet'), extraVolumeNames: claimTemplateNames }));
 
   const policy = spec['podManagementPolicy'];
   if (policy === undefined || policy === null || policy === '') out.push(required('spec.podManagementPolicy'));

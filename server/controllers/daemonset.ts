@@ -15,16 +15,17 @@ import { createHash } from 'node:crypto';
 import { deepEqual } from '../../api/object-util.js';
 import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing } from '../../api/selectors.js';
 import { isConflict, isForbidden, isNotFound } from '../../api/status.js';
-import type { DaemonSet, DaemonSetStatus, IntOrString, Node, Pod, PodTemplateSpec, Taint, Toleration } from '../../api/types.js';
+import type { ControllerRevision, DaemonSet, DaemonSetStatus, IntOrString, Node, Pod, PodTemplateSpec, Taint, Toleration } from '../../api/types.js';
 import { toleratesTaint } from '../scheduler/filters.js';
 import { anyTermMatches, compileNodeSelector } from '../scheduler/node-selector.js';
 import type { ControllerContext } from './context.js';
+import { ControllerHistory, REVISION_LABEL, type HistoryOwner } from './controller-history.js';
 import { Controller } from '../../api/machinery/controller.js';
 import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
 import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
 import { controllerOf, isPodAvailable, isPodReady, ownerRefOf, podFromTemplate } from './pod-control.js';
 
-export const REVISION_HASH_LABEL = 'controller-revision-hash';
+export const REVISION_HASH_LABEL = REVISION_LABEL;
 export const TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
 /** How long a create or delete we issued is assumed in flight before the cache shows it. */
 const EXPECTATION_TTL_MS = 30_000;
@@ -90,6 +91,8 @@ function byAge(a: Pod, b: Pod): number {
 class DaemonSetController {
   private readonly controller: Controller;
   private readonly events: EventRecorder;
+  /** ControllerRevisions: what `kubectl rollout history/undo daemonset` reads and applies. */
+  private readonly history: ControllerHistory;
   /** `dsUid/node` → expiry of a create not yet seen in the cache. */
   private readonly pendingCreates = new Map<string, number>();
   /** pod uid → expiry of a delete not yet seen in the cache. */
@@ -100,7 +103,9 @@ class DaemonSetController {
     private readonly sets: Informer<DaemonSet>,
     private readonly pods: Informer<Pod>,
     private readonly nodes: Informer<Node>,
+    private readonly revisions: Informer<ControllerRevision>,
   ) {
+    this.history = new ControllerHistory(ctx.client, revisions);
     this.events = createEventRecorder(ctx.client, 'daemonset-controller');
     this.controller = new Controller({ name: 'daemonset-controller', workers: 2, reconcile: (key) => this.reconcile(key) });
     const enqueue = (ds: DaemonSet): void => this.controller.enqueue(objectKeyOf(ds));
@@ -122,7 +127,7 @@ class DaemonSetController {
 
   start(): void {
     void (async () => {
-      await Promise.all([this.sets.waitForSync(), this.pods.waitForSync(), this.nodes.waitForSync()]);
+      await Promise.all([this.sets.waitForSync(), this.pods.waitForSync(), this.nodes.waitForSync(), this.revisions.waitForSync()]);
       await this.controller.run(this.ctx.signal);
     })();
   }
@@ -151,6 +156,8 @@ class DaemonSetController {
     for (const [uid, exp] of this.pendingDeletes) if (exp < nowMs) this.pendingDeletes.delete(uid);
     const uid = ds.metadata.uid!;
     const hash = templateHash(ds.spec.template);
+    const owner: HistoryOwner = { obj: ds, apiVersion: 'apps/v1', kind: 'DaemonSet', template: ds.spec.template, revisionHistoryLimit: ds.spec.revisionHistoryLimit };
+    await this.history.ensureUpdateRevision(owner, `${ds.metadata.name}-${hash}`);
     const selector = selectorMatchesNothing(ds.spec.selector) ? undefined : labelSelectorFromObject(ds.spec.selector);
 
     const byNode = new Map<string, Pod[]>();
@@ -227,6 +234,9 @@ class DaemonSetController {
 
     for (const node of creates) await this.createPod(ds, node, hash);
     for (const d of deletes) await this.deletePod(d.pod, d.force);
+    const live = new Set<string>([`${ds.metadata.name}-${hash}`]);
+    for (const pods of byNode.values()) for (const p of pods) live.add(`${ds.metadata.name}-${p.metadata.labels?.[REVISION_HASH_LABEL] ?? ''}`);
+    await this.history.truncate(owner, live);
     await this.writeStatus(ds, status);
     if (requeueMs !== undefined) return { requeueAfterMs: requeueMs };
   }
@@ -335,5 +345,6 @@ export function startDaemonSetController(ctx: ControllerContext): void {
     ctx.informers.forKind<DaemonSet>('DaemonSet'),
     ctx.informers.forKind<Pod>('Pod'),
     ctx.informers.forKind<Node>('Node'),
+    ctx.informers.forKind<ControllerRevision>('ControllerRevision'),
   ).start();
 }

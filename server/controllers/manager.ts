@@ -22,6 +22,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'pod-gc', start: async (ctx) => { (await import('./pod-gc.js')).startPodGarbageCollector(ctx); } },
   { name: 'serviceaccount', start: async (ctx) => { (await import('./serviceaccounts.js')).startServiceAccountController(ctx); } },
   { name: 'clusterrole-aggregation', start: async (ctx) => { (await import('./clusterrole-aggregation.js')).startClusterRoleAggregationController(ctx); } },
+  { name: 'statefulset', start: async (ctx) => { (await import('./statefulset.js')).startStatefulSetController(ctx); } },
   { name: 'persistentvolume', start: async (ctx) => { (await import('./persistent-volume.js')).startPersistentVolumeController(ctx); } },
   { name: 'storage-protection', start: async (ctx) => { (await import('./storage-protection.js')).startStorageProtectionController(ctx); } },
   { name: 'local-path-provisioner', start: async (ctx) => { (await import('./local-path-provisioner.js')).startLocalPathProvisioner(ctx); } },
