@@ -1,4 +1,5 @@
 /** `corral agent`: a node agent (kubelet + kube-proxy) that joins a corral server; `--uninstall` cleans a node. */
+import { installLastResortHandlers } from '../api/fault-containment.js';
 import { readFile } from 'node:fs/promises';
 import { log } from '../api/log.js';
 import { dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } from './flags.js';
@@ -54,7 +55,10 @@ export const agentCommand: CliCommand = {
     const logMaxFiles = str(values, 'log-max-files', 'LOG_MAX_FILES');
     const { quantityToNumber } = await import('../api/quantity.js');
     const { startAgent } = await import('../agent/main.js');
-    const agent = await startAgent({
+    // Faults no listener contained: docs/adr/006-fault-containment.md (pods keep running meanwhile).
+    let running: { close(): Promise<void> } | undefined;
+    installLastResortHandlers({ component: 'agent', shutdown: async () => { await running?.close(); } });
+    const agent = running = await startAgent({
       serverUrl,
       token,
       caPem: await readFile(caFile, 'utf8'),

@@ -1,4 +1,5 @@
 /** `corral server`: the control plane (API server, store, scheduler, controllers) and the local agent. */
+import { installLastResortHandlers } from '../api/fault-containment.js';
 import { defaultServerConfig, type ServerConfig } from '../server/config.js';
 import { log } from '../api/log.js';
 import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } from './flags.js';
@@ -71,8 +72,11 @@ export const serverCommand: CliCommand = {
     }
     const { startServer } = await import('../server/main.js');
     const { registerInstallRoutes } = await import('../installer/routes.js');
+    // Faults no listener contained: docs/adr/006-fault-containment.md.
+    let running: { close(): Promise<void> } | undefined;
+    installLastResortHandlers({ component: 'server', shutdown: async () => { await running?.close(); } });
     // /cacerts, /install.sh and /bundle/* for nodes joining from the LAN.
-    const server = await startServer(cfg, { extraRoutes: (app, ctx) => registerInstallRoutes(app, ctx) });
+    const server = running = await startServer(cfg, { extraRoutes: (app, ctx) => registerInstallRoutes(app, ctx) });
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {
         log.info('server', `received ${sig}, shutting down`);

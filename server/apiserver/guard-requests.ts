@@ -13,8 +13,8 @@ function answerStatus(res: ServerResponse, code: number, reason: string, message
     res.destroy();
     return;
   }
-  res.writeHead(code, { 'content-type': 'application/json', connection: 'close' })
-    .end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }));
+  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
 }
 
 export function guardRequests(listener: RequestListener): RequestListener {

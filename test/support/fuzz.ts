@@ -325,10 +325,14 @@ export function rawRequest(r: RawRequest): Promise<RawReply> {
       const end = all.indexOf('\r\n\r\n');
       const head = (end >= 0 ? all.subarray(0, end) : all).toString('latin1');
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-      resolve({ status: m ? Number(m[1]) : 0, head, body: end >= 0 ? all.subarray(end + 4) : Buffer.alloc(0) });
+      const body = end >= 0 ? all.subarray(end + 4) : Buffer.alloc(0);
+      resolve({ status: m ? Number(m[1]) : 0, head, body: /^transfer-encoding:\s*chunked/im.test(head) ? dechunk(body) : body });
     };
     const timer = setTimeout(finish, r.readMs ?? 3000);
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (isComplete(Buffer.concat(chunks))) finish();
+    });
     socket.on('end', finish);
     socket.on('close', finish);
     socket.on('error', finish);
@@ -341,6 +345,32 @@ export function rawRequest(r: RawRequest): Promise<RawReply> {
       socket.write(Buffer.concat([Buffer.from(`${r.method} ${r.target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1'), r.body ?? Buffer.alloc(0)]));
     });
   });
+}
+
+/** The payload of a chunked body (as much of it as arrived). */
+function dechunk(bytes: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = bytes.indexOf('\r\n', at);
+    if (eol < 0) break;
+    const size = parseInt(bytes.subarray(at, eol).toString('latin1'), 16);
+    if (!Number.isFinite(size) || size === 0) break;
+    parts.push(bytes.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
+
+/** True once `bytes` hold a whole response whose end is known (Content-Length, last chunk, or a 101). */
+function isComplete(bytes: Buffer): boolean {
+  const end = bytes.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  const head = bytes.subarray(0, end).toString('latin1');
+  if (/^HTTP\/1\.[01] 101/.test(head)) return true;
+  if (/^transfer-encoding:\s*chunked/im.test(head)) return bytes.subarray(-5).toString('latin1') === '0\r\n\r\n';
+  const length = /^content-length:\s*(\d+)/im.exec(head);
+  return length !== null && bytes.length - end - 4 >= Number(length[1]);
 }
 
 /** Resident set size of a process, in MiB (from /proc). */
@@ -361,4 +391,27 @@ export async function runCases(rng: Rng, cases: number, concurrency: number, fn:
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, cases) }, worker));
+}
+
+/** A kubelet endpoint request target (`/exec/ns/pod/container?command=...`), often corrupted. */
+export function kubeletTarget(rng: Rng): string {
+  const kind = rng.pick(['exec', 'exec', 'containerLogs', 'attach', 'portForward', 'run', 'logs', nastySegment(rng)]);
+  const segments = Array.from({ length: rng.chance(0.8) ? 3 : rng.int(6) }, () => (rng.chance(0.5) ? rng.pick(['default', 'web', 'c', 'kube-system']) : nastySegment(rng)));
+  const query = rng.chance(0.5)
+    ? `?${Array.from({ length: rng.range(1, 4) }, () => `${rng.pick(['command', 'stdin', 'stdout', 'stderr', 'tty', 'follow', 'tailLines', 'limitBytes', 'sinceTime', 'sinceSeconds', 'previous', nastySegment(rng)])}=${rng.chance(0.5) ? rng.pick(QUERY_VALUES) : nastySegment(rng)}`).join('&')}`
+    : '';
+  return wireSafe(`/${[kind, ...segments].join('/')}${query}`);
+}
+
+/** Headers of a WebSocket (or other) upgrade request, from well formed to broken. */
+export function upgradeHeaders(rng: Rng): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (rng.chance(0.9)) h['connection'] = rng.pick(['Upgrade', 'upgrade', 'keep-alive, Upgrade', 'close']);
+  if (rng.chance(0.9)) h['upgrade'] = rng.pick(['websocket', 'WebSocket', 'SPDY/3.1', 'h2c', '', 'x'.repeat(100)]);
+  if (rng.chance(0.8)) h['sec-websocket-version'] = rng.pick(['13', '8', '', '99999999999999999999', 'x']);
+  if (rng.chance(0.8)) h['sec-websocket-key'] = rng.pick(['dGhlIHNhbXBsZSBub25jZQ==', '', 'short', 'a'.repeat(100), '%%%%']);
+  if (rng.chance(0.5)) h['sec-websocket-protocol'] = rng.pick(['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io', ',,,', 'v5.channel.k8s.io, x', '']);
+  if (rng.chance(0.1)) h['sec-websocket-extensions'] = rng.pick(['permessage-deflate', 'permessage-deflate; client_max_window_bits=99', ';;']);
+  if (rng.chance(0.15)) h['host'] = rng.pick(BAD_HOSTS);
+  return h;
 }
