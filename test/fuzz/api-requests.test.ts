@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RESOURCES, resourceForPlural } from '../../api/resources.js';
+import { apiVersionOf, RESOURCES, resourceForPlural, STORED_RESOURCES } from '../../api/resources.js';
 import { validateObject } from '../../api/validation/index.js';
 import type { KubeObject } from '../../api/meta.js';
 import { ServerProcess } from '../support/server-process.js';
@@ -82,10 +82,10 @@ it('random requests: no 5xx, no error-level log, server alive, memory bounded, e
 
   // Nothing that validation would refuse was stored by any path (create, update, patch, subresource).
   const invalid: string[] = [];
-  for (const info of RESOURCES) {
+  for (const info of STORED_RESOURCES) {
     const list = await server.client.listAll<KubeObject>(info.kind);
     for (const obj of list.items) {
-      const causes = validateObject(info, { ...obj, apiVersion: info.group === '' ? info.version : `${info.group}/${info.version}`, kind: info.kind });
+      const causes = validateObject(info, { ...obj, apiVersion: apiVersionOf(info), kind: info.kind });
       if (causes.length > 0) invalid.push(`${info.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name}: ${JSON.stringify(causes).slice(0, 300)}`);
     }
   }
