@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValidQuantity, quantityToMilli, quantityToNumber } from '../api/quantity.js';
 import { runCommand } from './runtime/run-command.js';
+import { isDNS1123Subdomain, isIPv4 } from '../api/validation/names.js';
 
 export interface AgentConfig {
   /** API server, `https://host:port`. */
@@ -51,6 +52,16 @@ export interface AgentConfig {
   reservedMemory?: string | undefined;
   /** Registries (`host:port`) pulled from over plain HTTP: a LAN registry without TLS. */
   plainHttpRegistries?: string[] | undefined;
+  /** The cluster's DNS domain (kubelet's --cluster-domain). */
+  clusterDomain: string;
+  /** The cluster DNS Service IP written into pods' resolv.conf (kubelet's --cluster-dns); every node answers it locally. */
+  clusterDns: string;
+  /** Port the node-local DNS server listens on at the node IP (the cluster DNS IP's port 53 is sent there). */
+  dnsPort: number;
+  /** TTL of cluster DNS answers, seconds. */
+  dnsTtlSeconds: number;
+  /** The node's resolver file (kubelet's --resolv-conf); default /etc/resolv.conf, or systemd-resolved's upstream file behind a stub. */
+  resolvConf?: string | undefined;
   /** Where the agent's node binary lives (used to run probe helpers in a pod's netns). */
   nodeBinary: string;
 }
@@ -124,6 +135,15 @@ export function reservedResources(cfg: Pick<AgentConfig, 'reservedCpu' | 'reserv
 export async function resolveAgentConfig(input: AgentConfigInput): Promise<AgentConfig> {
   const nodeName = input.nodeName ?? defaultNodeName();
   reservedResources(input);
+  if (input.clusterDomain !== undefined && isDNS1123Subdomain(input.clusterDomain).length > 0) {
+    throw new Error(`invalid --cluster-domain "${input.clusterDomain}": must be a DNS domain like cluster.local`);
+  }
+  if (input.clusterDns !== undefined && input.clusterDns !== '' && !isIPv4(input.clusterDns)) {
+    throw new Error(`invalid --cluster-dns "${input.clusterDns}": must be an IPv4 address in the service range`);
+  }
+  if (input.dnsPort !== undefined && !(Number.isInteger(input.dnsPort) && input.dnsPort > 0 && input.dnsPort < 65536)) {
+    throw new Error(`invalid --cluster-dns-port "${input.dnsPort}": must be a port number`);
+  }
   return {
     containerdAddress: '/run/containerd/containerd.sock',
     containerdNamespace: 'k8s.io',
@@ -138,6 +158,10 @@ export async function resolveAgentConfig(input: AgentConfigInput): Promise<Agent
     logMaxBytes: 10 * 1024 * 1024,
     logMaxFiles: 2,
     maxPods: 110,
+    clusterDomain: 'cluster.local',
+    clusterDns: '10.43.0.10',
+    dnsPort: 10053,
+    dnsTtlSeconds: 5,
     nodeBinary: process.execPath,
     ...stripUndefined(input),
     nodeName,

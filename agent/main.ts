@@ -1,7 +1,7 @@
 /**
  * `corral agent`: the kubelet and kube-proxy of one node, started as one straight sequence —
  * directories → API client → containerd → kubelet endpoint (logs, exec) → node registration and
- * heartbeat → pod network (once the server assigned a pod CIDR) → service proxy → pod sync loop.
+ * heartbeat → pod network (once the server assigned a pod CIDR) → service proxy → node-local DNS → pod sync loop.
  * A missing containerd or an unreachable server is retried in the background and reported on the
  * Node, never a crash. `close()` stops the loops; pods keep running (a restarted agent adopts them).
  */
@@ -18,6 +18,7 @@ import { Ipam } from './network/ipam.js';
 import { PodNetwork } from './network/pod-network.js';
 import { syncRoutes } from './network/routes.js';
 import { ServiceProxy } from './network/service-proxy.js';
+import { NodeDns } from './dns/node-dns.js';
 import { NodeRegistration } from './node/registration.js';
 import type { AgentSignals } from './node/node-status.js';
 import { ImageManager } from './pods/images.js';
@@ -33,6 +34,7 @@ export interface RunningAgent {
   client: ApiClient;
   pods: PodManager;
   proxy: ServiceProxy;
+  dns: NodeDns;
   node: NodeRegistration;
   kubelet: KubeletServer;
   close(): Promise<void>;
@@ -63,7 +65,14 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const tasks = new TaskCache(runtime);
   const ipam = new Ipam(agentPaths.ipam(cfg), '10.42.0.0/24');
   const network = new PodNetwork(cfg.netnsPrefix, ipam);
-  const proxy = new ServiceProxy({ client, clusterCidr: cfg.clusterCidr, signal });
+  const dns = new NodeDns({
+    client, nodeIp: cfg.nodeIp, port: cfg.dnsPort, clusterDomain: cfg.clusterDomain, clusterCidr: cfg.clusterCidr, serviceCidr: cfg.serviceCidr,
+    ttlSeconds: cfg.dnsTtlSeconds, resolvConf: cfg.resolvConf, signal,
+  });
+  const proxy = new ServiceProxy({
+    client, clusterCidr: cfg.clusterCidr, signal,
+    ...(cfg.clusterDns ? { nodeLocalDns: { clusterIP: cfg.clusterDns, target: `${cfg.nodeIp}:${cfg.dnsPort}` } } : {}),
+  });
 
   const configMap = async (ns: string, name: string): Promise<Record<string, string> | undefined> => {
     const cm = await client.tryGet<ConfigMap>('ConfigMap', ns, name);
@@ -163,19 +172,22 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   if (cachedCidr) usePodCidr(cachedCidr);
   node.start();
   await step('starting the service proxy', () => proxy.start());
+  // A DNS port already taken (a Pi-hole, dnsmasq) costs cluster DNS, not the agent: say so and go on.
+  await dns.start().catch((err: unknown) => log.error('dns', `cluster DNS cannot listen on ${cfg.nodeIp}:${cfg.dnsPort} (set --cluster-dns-port)`, { error: (err as Error).message }));
   // The pod sync loop starts once the pod network is up; with a cached spec it could also start
   // before, but pods need their netns first.
   log.info('agent', 'corral agent is up', { node: cfg.nodeName, nodeIP: cfg.nodeIp, server: cfg.serverUrl, kubeletPort: kubelet.port });
 
   let closed = false;
   return {
-    config: cfg, client, pods, proxy, node, kubelet,
+    config: cfg, client, pods, proxy, dns, node, kubelet,
     async close() {
       if (closed) return;
       closed = true;
       stop.abort();
       pods.stop();
       await kubelet.close();
+      await dns.close();
       transport.close();
     },
   };

@@ -10,6 +10,7 @@ export const agentCommand: CliCommand = {
     '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
     '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
     '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
+    '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--resolv-conf FILE]\n' +
     '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
     '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
   options: {
@@ -30,6 +31,10 @@ export const agentCommand: CliCommand = {
     'log-max-size': { type: 'string' },
     'log-max-files': { type: 'string' },
     'plain-http-registry': { type: 'string' },
+    'cluster-domain': { type: 'string' },
+    'cluster-dns': { type: 'string' },
+    'cluster-dns-port': { type: 'string' },
+    'resolv-conf': { type: 'string' },
     uninstall: { type: 'boolean' },
   },
   async run(values) {
@@ -53,6 +58,7 @@ export const agentCommand: CliCommand = {
     const backoff = str(values, 'crash-backoff', 'CRASH_BACKOFF');
     const logMaxSize = str(values, 'log-max-size', 'LOG_MAX_SIZE');
     const logMaxFiles = str(values, 'log-max-files', 'LOG_MAX_FILES');
+    const dnsPort = str(values, 'cluster-dns-port', 'CLUSTER_DNS_PORT');
     const { quantityToNumber } = await import('../api/quantity.js');
     const { startAgent } = await import('../agent/main.js');
     // Faults no listener contained: docs/adr/006-fault-containment.md (pods keep running meanwhile).
@@ -76,6 +82,10 @@ export const agentCommand: CliCommand = {
       ...(logMaxSize !== undefined ? { logMaxBytes: quantityToNumber(logMaxSize) } : {}),
       ...(logMaxFiles !== undefined ? { logMaxFiles: Number(logMaxFiles) } : {}),
       plainHttpRegistries: str(values, 'plain-http-registry', 'PLAIN_HTTP_REGISTRY')?.split(',').map((r) => r.trim()).filter(Boolean),
+      clusterDomain: str(values, 'cluster-domain', 'CLUSTER_DOMAIN'),
+      clusterDns: str(values, 'cluster-dns', 'CLUSTER_DNS'),
+      ...(dnsPort !== undefined ? { dnsPort: Number(dnsPort) } : {}),
+      resolvConf: str(values, 'resolv-conf', 'RESOLV_CONF'),
     } as Parameters<typeof startAgent>[0]);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {

@@ -80,6 +80,7 @@ export const joinCommand: CliCommand = {
   usage: 'corral join [user@]host[:port]... [--data-dir DIR | --server URL --token K10…] [--ssh-key FILE] [--sudo]\n' +
     '              [--accept-new-host-key] [--known-hosts FILE] [--install-deps] [--node-name NAME] [--ready-timeout 3m] [--dry-run]\n' +
     '              [--cluster-cidr 10.42.0.0/16] [--service-cidr 10.43.0.0/16] [--netns-prefix corral-]\n' +
+    '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10]\n' +
     '  Run it on the server machine (it finds the server and makes a node token from --data-dir), or anywhere with\n' +
     '  --server and a K10 token from `corral token create`. Passwords: CORRAL_SSH_PASSWORD or a prompt.',
   options: {
@@ -91,6 +92,8 @@ export const joinCommand: CliCommand = {
     'cluster-cidr': { type: 'string' },
     'service-cidr': { type: 'string' },
     'netns-prefix': { type: 'string' },
+    'cluster-domain': { type: 'string' },
+    'cluster-dns': { type: 'string' },
   },
   async run(values, positionals) {
     if (positionals.length === 0) throw new Error('name at least one host: corral join [user@]host[:port]...');
@@ -110,6 +113,8 @@ export const joinCommand: CliCommand = {
       network: {
         clusterCidr: (values['cluster-cidr'] as string | undefined) ?? DEFAULT_NETWORK.clusterCidr,
         serviceCidr: (values['service-cidr'] as string | undefined) ?? DEFAULT_NETWORK.serviceCidr,
+        clusterDomain: (values['cluster-domain'] as string | undefined) ?? DEFAULT_NETWORK.clusterDomain,
+        clusterDns: (values['cluster-dns'] as string | undefined) ?? DEFAULT_NETWORK.clusterDns,
         netnsPrefix: (values['netns-prefix'] as string | undefined) ?? DEFAULT_NETWORK.netnsPrefix,
       },
       readyTimeoutMs: parseDurationSeconds((values['ready-timeout'] as string | undefined) ?? '3m') * 1000,

@@ -9,7 +9,8 @@ export const serverCommand: CliCommand = {
   usage: 'corral server [--data-dir DIR] [--port 6443] [--bind-address 0.0.0.0] [--tls-san NAME]... [--disable-agent]\n' +
     '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
     '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]\n' +
-    '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]',
+    '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]\n' +
+    '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10]',
   options: {
     ...dataDirOption,
     port: { type: 'string', short: 'p' },
@@ -27,6 +28,8 @@ export const serverCommand: CliCommand = {
     'netns-prefix': { type: 'string' },
     'storage-dir': { type: 'string' },
     'pv-host-path-roots': { type: 'string' },
+    'cluster-domain': { type: 'string' },
+    'cluster-dns': { type: 'string' },
   },
   async run(values) {
     const cfg: ServerConfig = defaultServerConfig();
@@ -70,6 +73,8 @@ export const serverCommand: CliCommand = {
       const relative = cfg.pvHostPathRoots.find((r) => !r.startsWith('/'));
       if (relative !== undefined) throw new Error(`--pv-host-path-roots takes absolute paths, not "${relative}"`);
     }
+    cfg.clusterDomain = str(values, 'cluster-domain', 'CLUSTER_DOMAIN') ?? cfg.clusterDomain;
+    cfg.clusterDns = str(values, 'cluster-dns', 'CLUSTER_DNS') ?? cfg.clusterDns;
     const { startServer } = await import('../server/main.js');
     const { registerInstallRoutes } = await import('../installer/routes.js');
     // Faults no listener contained: docs/adr/006-fault-containment.md.

@@ -39,6 +39,7 @@ async function main(argv: string[]): Promise<void> {
       server: { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, 'node-name': { type: 'string' },
       'node-ip': { type: 'string' }, 'data-dir': { type: 'string' }, 'containerd-address': { type: 'string' },
       'netns-prefix': { type: 'string' }, 'cluster-cidr': { type: 'string' }, 'service-cidr': { type: 'string' },
+      'cluster-domain': { type: 'string' }, 'cluster-dns': { type: 'string' },
     },
     strict: true,
   });
@@ -59,6 +60,8 @@ async function main(argv: string[]): Promise<void> {
     ...(values['netns-prefix'] ? { netnsPrefix: values['netns-prefix'] } : {}),
     ...(values['cluster-cidr'] ? { clusterCidr: values['cluster-cidr'] } : {}),
     ...(values['service-cidr'] ? { serviceCidr: values['service-cidr'] } : {}),
+    ...(values['cluster-domain'] ? { clusterDomain: values['cluster-domain'] } : {}),
+    ...(values['cluster-dns'] ? { clusterDns: values['cluster-dns'] } : {}),
   });
   log.info('agent', 'corral agent is up', { node: agent.config.nodeName, server });
   await new Promise<void>((resolve) => {
@@ -89,12 +92,15 @@ async function installHere(argv: string[]): Promise<void> {
     options: {
       server: { type: 'string' }, 'node-name': { type: 'string' }, 'node-ip': { type: 'string' },
       'cluster-cidr': { type: 'string' }, 'service-cidr': { type: 'string' }, 'netns-prefix': { type: 'string' },
+      'cluster-domain': { type: 'string' }, 'cluster-dns': { type: 'string' },
     },
     strict: true,
   });
   const network: AgentNetwork = {
     clusterCidr: values['cluster-cidr'] ?? DEFAULT_NETWORK.clusterCidr,
     serviceCidr: values['service-cidr'] ?? DEFAULT_NETWORK.serviceCidr,
+    clusterDomain: values['cluster-domain'] ?? DEFAULT_NETWORK.clusterDomain,
+    clusterDns: values['cluster-dns'] ?? DEFAULT_NETWORK.clusterDns,
     netnsPrefix: values['netns-prefix'] ?? DEFAULT_NETWORK.netnsPrefix,
   };
   const server = values.server;

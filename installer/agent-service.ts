@@ -16,11 +16,16 @@ export function nodeNameFromHostname(hostname: string): string {
 export interface AgentNetwork {
   clusterCidr: string;
   serviceCidr: string;
+  /** The cluster DNS domain and the kube-dns Service IP (the server's --cluster-domain / --cluster-dns). */
+  clusterDomain: string;
+  clusterDns: string;
   /** Pod netns are named `<netnsPrefix><node>-<pod>`; default `corral-`. */
   netnsPrefix: string;
 }
 
-export const DEFAULT_NETWORK: AgentNetwork = { clusterCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', netnsPrefix: 'corral-' };
+export const DEFAULT_NETWORK: AgentNetwork = {
+  clusterCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', clusterDomain: 'cluster.local', clusterDns: '10.43.0.10', netnsPrefix: 'corral-',
+};
 
 /** This node's pod netns prefix: node-specific, so two agents on one machine never touch each other's pods. */
 export function netnsPrefixFor(prefix: string, nodeName: string): string {
@@ -35,7 +40,8 @@ export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nod
     description: 'corral agent',
     argv: [o.nodeBinary, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
       '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir,
-      '--netns-prefix', netnsPrefixFor(net.netnsPrefix, o.nodeName), '--cluster-cidr', net.clusterCidr, '--service-cidr', net.serviceCidr],
+      '--netns-prefix', netnsPrefixFor(net.netnsPrefix, o.nodeName), '--cluster-cidr', net.clusterCidr, '--service-cidr', net.serviceCidr,
+      '--cluster-domain', net.clusterDomain, '--cluster-dns', net.clusterDns],
     runDir: NODE_PATHS.runDir,
     logFile: NODE_PATHS.logFile,
     environmentFile: NODE_PATHS.token,
@@ -70,7 +76,7 @@ export function agentFiles(o: AgentInstall): FileToWrite[] {
   const config = {
     serverUrl: o.serverUrl, nodeName: o.nodeName, nodeIp: o.nodeIp, caFile: NODE_PATHS.caFile, tokenFile: NODE_PATHS.token,
     dataDir: NODE_PATHS.dataDir, netnsPrefix: netnsPrefixFor(net.netnsPrefix, o.nodeName),
-    clusterCidr: net.clusterCidr, serviceCidr: net.serviceCidr, bundleSha256: o.bundleSha256, service: o.service,
+    clusterCidr: net.clusterCidr, serviceCidr: net.serviceCidr, clusterDomain: net.clusterDomain, clusterDns: net.clusterDns, bundleSha256: o.bundleSha256, service: o.service,
   };
   const service: FileToWrite = o.service === 'systemd'
     ? { path: systemdUnitPath(AGENT_SERVICE), content: renderSystemdUnit(spec).replace('[Service]\n', `[Service]\nEnvironmentFile=${spec.environmentFile}\n`), mode: '0644' }

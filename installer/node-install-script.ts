@@ -22,7 +22,7 @@ export function renderNodeInstallScript(o: { serverUrl: string }): string {
   return `#!/bin/sh
 # corral node installer (served by the corral server at /install.sh)
 # usage: curl -fsSL --cacert ca.crt ${o.serverUrl}/install.sh | sudo sh -s - --token K10... [--node-name N] [--node-ip IP]
-#        [--cluster-cidr CIDR] [--service-cidr CIDR] [--netns-prefix PREFIX]
+#        [--cluster-cidr CIDR] [--service-cidr CIDR] [--cluster-domain DOMAIN] [--cluster-dns IP] [--netns-prefix PREFIX]
 set -eu
 die() { echo "corral install: $*" >&2; exit 1; }
 SERVER=${shQuote(o.serverUrl)}
@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     --server) SERVER=$2; shift 2 ;;
     --node-name) NODE_NAME=$2; shift 2 ;;
     --node-ip) NODE_IP=$2; shift 2 ;;
-    --netns-prefix|--cluster-cidr|--service-cidr) PASS="$PASS $1 $2"; shift 2 ;;
+    --netns-prefix|--cluster-cidr|--service-cidr|--cluster-domain|--cluster-dns) PASS="$PASS $1 $2"; shift 2 ;;
     *) die "unknown argument $1" ;;
   esac
 done

@@ -22,6 +22,9 @@ export interface ServerConfig {
   disableControllers: boolean;
   serviceCidr: string;
   clusterCidr: string;
+  /** The cluster DNS domain and the kube-dns Service IP (shared with every agent). */
+  clusterDomain: string;
+  clusterDns: string;
   /** The local agent's reserved cpu/memory (allocatable = capacity − reserved) and pod netns prefix. */
   reservedCpu?: string;
   reservedMemory?: string;
@@ -48,6 +51,8 @@ export function defaultServerConfig(): ServerConfig {
     disableControllers: false,
     serviceCidr: '10.43.0.0/16',
     clusterCidr: '10.42.0.0/16',
+    clusterDomain: 'cluster.local',
+    clusterDns: '10.43.0.10',
   };
 }
 

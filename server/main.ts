@@ -36,7 +36,7 @@ import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
-import { ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins } from './apiserver/allocators/index.js';
+import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
 import { startRbac, type Rbac } from './auth/rbac/setup.js';
@@ -161,6 +161,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   answerNonWebSocketUpgrades(server, (r) => api.app.fetch(r));
   port = (server.address() as AddressInfo).port;
   await step('publishing the kubernetes service', () => ensureKubernetesService(registry, allocator.apiServerServiceIP, { address: host, port }));
+  await step(`publishing the kube-dns service at ${cfg.clusterDns}`, () => ensureClusterDnsService(registry, cfg.clusterDns));
   // Long-lived watches must not be cut by Node's default request/idle timeouts.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -205,6 +206,8 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       dataDir: cfg.dataDir,
       clusterCidr: cfg.clusterCidr,
       serviceCidr: cfg.serviceCidr,
+      clusterDomain: cfg.clusterDomain,
+      clusterDns: cfg.clusterDns,
       ...(cfg.nodeIp ? { nodeIp: cfg.nodeIp } : {}),
       ...(cfg.containerdAddress ? { containerdAddress: cfg.containerdAddress } : {}),
       ...(cfg.reservedCpu ? { reservedCpu: cfg.reservedCpu } : {}),

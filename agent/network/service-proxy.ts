@@ -14,6 +14,8 @@ export interface ServiceProxyOptions {
   client: ApiClient;
   clusterCidr: string;
   signal: AbortSignal;
+  /** Node-local DNS: the cluster DNS IP and this node's resolver (`ip:port`). */
+  nodeLocalDns?: { clusterIP: string; target: string } | undefined;
   /** Milliseconds to gather changes before a sync (default 100). */
   batchMs?: number;
 }
@@ -102,6 +104,7 @@ export class ServiceProxy {
       nodeIPs: [],
       podCIDR: this.podCidr,
       clusterCIDR: this.o.clusterCidr,
+      nodeLocalDns: this.o.nodeLocalDns,
     });
     const buildMs = performance.now() - buildStarted;
     this.syncing = (async () => {

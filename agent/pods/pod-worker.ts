@@ -28,6 +28,7 @@ import { buildPodStatus, statusFingerprint, type ContainerView } from './pod-sta
 import { ContainerProber } from './probes.js';
 import type { TaskCache } from './task-cache.js';
 import { containerMounts, podDir, prepareVolumes, removePodDir, type VolumeSources } from './volumes.js';
+import { POD_HOSTS, POD_RESOLV_CONF, writePodDnsFiles } from './pod-dns-files.js';
 
 export interface PodContext {
   cfg: AgentConfig;
@@ -482,8 +483,9 @@ export class PodWorker {
     const limits = c.resources?.limits ?? {};
     const requests = c.resources?.requests ?? {};
     const mounts = containerMounts(c, this.volumes!);
-    const hostsFile = join(podDir(this.ctx.podsDir, this.uid), 'hosts');
-    if (!mounts.some((m) => m.destination === '/etc/hosts')) mounts.push({ source: hostsFile, destination: '/etc/hosts' });
+    const dir = podDir(this.ctx.podsDir, this.uid);
+    if (!mounts.some((m) => m.destination === '/etc/hosts')) mounts.push({ source: join(dir, POD_HOSTS), destination: '/etc/hosts' });
+    if (!mounts.some((m) => m.destination === '/etc/resolv.conf')) mounts.push({ source: join(dir, POD_RESOLV_CONF), destination: '/etc/resolv.conf' });
     const devices = (pod.metadata.annotations?.[ANNOTATION_DEVICES] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
     const isInit = (pod.spec.initContainers ?? []).some((x) => x.name === c.name);
     const id = containerId(this.uid, c.name, attempt);
@@ -511,14 +513,15 @@ export class PodWorker {
     };
   }
 
-  /** /etc/hosts of the pod's containers (kubelet manages it too): localhost and the pod's own name. */
+  /** /etc/hosts and /etc/resolv.conf of the pod's containers (kubelet manages them too). */
   private async writeHosts(pod: Pod): Promise<void> {
     const dir = podDir(this.ctx.podsDir, this.uid);
     await mkdir(dir, { recursive: true });
-    const name = pod.spec.hostname ?? pod.metadata.name!;
-    const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${this.net!.ip}\t${name}`];
-    for (const h of pod.spec.hostAliases ?? []) lines.push(`${h.ip}\t${(h.hostnames ?? []).join(' ')}`);
-    await writeFile(join(dir, 'hosts'), `${lines.join('\n')}\n`);
+    const cfg = this.ctx.cfg;
+    const warnings = await writePodDnsFiles({
+      dir, pod, podIp: this.net!.ip, settings: { clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain }, resolvConfPath: cfg.resolvConf,
+    });
+    for (const w of warnings) log.warn('agent', 'pod DNS configuration cut to the limits', { pod: this.describe(), warning: w });
   }
 
   // ------------------------------------------------------------------ status

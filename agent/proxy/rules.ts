@@ -44,6 +44,11 @@ export interface NatInput {
   podCIDR: string;
   /** The whole cluster's pod network: traffic to a service from outside it is masqueraded. */
   clusterCIDR: string;
+  /**
+   * Node-local cluster DNS: port 53 (UDP and TCP) of the cluster DNS IP goes to this node's own
+   * resolver (`ip:port`) instead of any endpoint, so a pod's DNS never depends on another node.
+   */
+  nodeLocalDns?: { clusterIP: string; target: string } | undefined;
 }
 
 /** The rules of one user-defined chain. */
@@ -242,7 +247,11 @@ export function buildNatRuleSet(input: NatInput): NatRuleSet {
   }
   services.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
-  const serviceChainRules = services.flatMap((s) => s.serviceRules);
+  const dns = input.nodeLocalDns;
+  const dnsRules = dns
+    ? ['udp', 'tcp'].map((p) => `-A ${CHAIN_SERVICES} -d ${dns.clusterIP}/32 -p ${p} ${comment('cluster DNS to this node')} -m ${p} --dport 53 -j DNAT --to-destination ${dns.target}`)
+    : [];
+  const serviceChainRules = [...dnsRules, ...services.flatMap((s) => s.serviceRules)];
   const nodePortJumps = input.nodeIPs.length === 0
     ? [`-A ${CHAIN_SERVICES} ${comment('corral node ports, last rule of this chain')} -m addrtype --dst-type LOCAL -j ${CHAIN_NODEPORTS}`]
     : [...input.nodeIPs].sort().map((ip) => `-A ${CHAIN_SERVICES} -d ${ip}/32 ${comment('corral node ports, last rules of this chain')} -j ${CHAIN_NODEPORTS}`);

@@ -135,8 +135,12 @@ function mirrorEndpoint(a: EndpointAddress, ready: boolean): Endpoint {
   return e;
 }
 
+export const SKIP_MIRROR_LABEL = 'endpointslice.kubernetes.io/skip-mirror';
+
 /** The slices mirroring a selector-less Service's hand-written Endpoints (pure; exported for tests). */
 export function slicesForEndpoints(svc: Service, ep: Endpoints | undefined): EndpointSlice[] {
+  // Endpoints whose writer also writes the slices (the API server's own `kubernetes`) are not mirrored.
+  if (ep?.metadata.labels?.[SKIP_MIRROR_LABEL] === 'true') return [];
   const groups = new Map<string, { ports: EndpointSlicePort[]; endpoints: Endpoint[] }>();
   for (const subset of ep?.subsets ?? []) {
     const ports: EndpointSlicePort[] = (subset.ports ?? []).map((p) => ({

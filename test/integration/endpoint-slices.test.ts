@@ -1,7 +1,7 @@
 /**
  * EndpointSlices inside a real `corral server` with a hollow node: the controller writes
  * discovery.k8s.io/v1 slices for a selector Service (conditions follow readiness, a pod leaving
- * leaves the slice), mirrors the `kubernetes` Service's Endpoints, removes slices with their Service,
+ * leaves the slice), mirrors hand-written Endpoints, has the API server's own `kubernetes` slice, removes slices with their Service,
  * and kubectl v1.32 lists them with upstream's columns.
  */
 import { suite } from 'uvu';
@@ -33,13 +33,28 @@ function pod(name: string): Pod {
   };
 }
 
-it('the kubernetes Service has a mirrored slice', async ({ server }) => {
+it('the kubernetes Service has the slice the API server writes (its Endpoints are not mirrored)', async ({ server }) => {
   const slices = await waitUntil('kubernetes slice', async () => {
     const s = await slicesOf(server, 'kubernetes');
     return s.length === 1 && s;
   }, 15_000);
-  assert.is(slices[0]!.metadata.labels?.['endpointslice.kubernetes.io/managed-by'], 'endpointslicemirroring-controller.k8s.io');
+  assert.is(slices[0]!.metadata.name, 'kubernetes');
   assert.equal(slices[0]!.endpoints.map((e) => e.addresses[0]), ['127.0.0.1']);
+  assert.equal(slices[0]!.ports, [{ name: 'https', port: server.port, protocol: 'TCP' }]);
+});
+
+it('a selector-less Service gets its hand-written Endpoints mirrored', async ({ server }) => {
+  await server.client.create('Service', 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'outside' }, spec: { ports: [{ name: 'pg', port: 5432 }] } });
+  await server.client.create('Endpoints', 'default', {
+    apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'outside' },
+    subsets: [{ addresses: [{ ip: '192.168.77.40' }], ports: [{ name: 'pg', port: 5432 }] }],
+  });
+  const slices = await waitUntil('mirrored slice', async () => {
+    const s = await slicesOf(server, 'outside');
+    return s.length === 1 && s;
+  }, 15_000);
+  assert.is(slices[0]!.metadata.labels?.['endpointslice.kubernetes.io/managed-by'], 'endpointslicemirroring-controller.k8s.io');
+  assert.equal(slices[0]!.endpoints.map((e) => [e.addresses[0], e.conditions?.ready]), [['192.168.77.40', true]]);
 });
 
 it('a selector Service: conditions follow readiness, kubectl columns, gone with the Service', async ({ server, node }) => {

@@ -27,7 +27,7 @@ export interface LabCluster {
   getJson<T>(args: readonly string[]): Promise<T>;
 }
 
-export async function startLabCluster(lab: Lab, opts: { crashBackoff?: string } = {}): Promise<LabCluster> {
+export async function startLabCluster(lab: Lab, opts: { crashBackoff?: string; agentArgs?: readonly string[] } = {}): Promise<LabCluster> {
   const serverData = join(lab.dir, 'server-data');
   const kubeconfig = join(serverData, 'kubeconfig.yaml');
   const tokens = new Map<string, string>();
@@ -66,7 +66,7 @@ export async function startLabCluster(lab: Lab, opts: { crashBackoff?: string } 
       const args = [node, CLI, 'agent', '--server', `https://${lab.controlIp}:${API_PORT}`, '--token', tokens.get(name)!, '--ca-file', join(serverData, 'server', 'tls', 'ca.crt'),
         '--data-dir', join(n.dir, 'corral'), '--node-name', name, '--node-ip', n.ip, '--containerd-address', n.containerdSocket,
         '--netns-prefix', `${lab.netnsPrefix}${name}-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr,
-        ...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : [])];
+        ...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : []), ...(opts.agentArgs ?? [])];
       const p = lab.spawn(name, args, { logName: 'agent', env });
       cluster.agents.set(name, p);
       return p;

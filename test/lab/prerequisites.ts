@@ -20,6 +20,7 @@ const BINARIES: Record<string, string> = {
   '/bin/busybox': 'busybox-static',
   '/usr/sbin/iptables-save': 'iptables',
   '/usr/bin/tar': 'tar',
+  '/usr/bin/dig': 'bind9-dnsutils',
 };
 
 /** Human-readable list of what is missing for the lab tier; empty when everything is there. */

@@ -184,4 +184,12 @@ test('backend choice: corral chains win, then the backend with more rules, then 
   assert.is(chooseBackend(undefined, { rules: 0, corralChains: 0 }, 'nft'), 'nft');
 });
 
+test('node-local DNS: port 53 of the cluster DNS IP goes to this node\'s resolver, before any service rule', () => {
+  const text = renderNatRules({ ...input([web], [webEps]), nodeLocalDns: { clusterIP: '10.43.0.10', target: '192.168.77.11:10053' } });
+  const services = rulesOf(text, 'CORRAL-SERVICES');
+  assert.is(services[0], '-A CORRAL-SERVICES -d 10.43.0.10/32 -p udp -m comment --comment "cluster DNS to this node" -m udp --dport 53 -j DNAT --to-destination 192.168.77.11:10053');
+  assert.is(services[1], '-A CORRAL-SERVICES -d 10.43.0.10/32 -p tcp -m comment --comment "cluster DNS to this node" -m tcp --dport 53 -j DNAT --to-destination 192.168.77.11:10053');
+  assert.not.ok(renderNatRules(input([web], [webEps])).includes('cluster DNS'));
+});
+
 test.run();

@@ -13,7 +13,7 @@ import { priorityAdmissionPlugin } from './priority-admission.js';
 import { runtimeClassAdmissionPlugin } from './runtime-class-admission.js';
 
 export { ServiceAllocator } from './service-allocator.js';
-export { ensureKubernetesService } from './kubernetes-service.js';
+export { ensureClusterDnsService, ensureKubernetesService } from './kubernetes-service.js';
 export { ensureDefaultStorageClass, hostPathRoots } from './storage-admission.js';
 export { ensureSystemPriorityClasses } from './priority-admission.js';
 
