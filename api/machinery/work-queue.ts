@@ -2,7 +2,8 @@
  * A rate-limited work queue of keys, shaped like client-go's: a key is queued at most once, is never
  * processed by two workers at the same time (re-adds while in flight run once more afterwards), and
  * failures come back after the rate limiter's delay (by default per-key exponential back-off and an
- * overall token bucket: rate-limiter.ts).
+ * overall token bucket: rate-limiter.ts). With `priorityOf`, keys come out highest priority first and
+ * in arrival order among equals (the scheduler's active queue); otherwise strictly in arrival order.
  */
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
 
@@ -15,7 +16,10 @@ export class WorkQueue {
   private waiters: (() => void)[] = [];
   private shutDown = false;
 
-  constructor(private readonly limiter: RateLimiter = defaultControllerRateLimiter()) {}
+  constructor(
+    private readonly limiter: RateLimiter = defaultControllerRateLimiter(),
+    private readonly priorityOf?: (key: string) => number,
+  ) {}
 
   add(key: string): void {
     if (this.shutDown) return;
@@ -25,8 +29,26 @@ export class WorkQueue {
     }
     if (this.queued.has(key)) return;
     this.queued.add(key);
-    this.queue.push(key);
+    this.insert(key);
     this.wake();
+  }
+
+  /** Appends, or with `priorityOf` places the key after every key of the same or higher priority. */
+  private insert(key: string): void {
+    const priorityOf = this.priorityOf;
+    if (!priorityOf) {
+      this.queue.push(key);
+      return;
+    }
+    const p = priorityOf(key);
+    let lo = 0;
+    let hi = this.queue.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (priorityOf(this.queue[mid]!) >= p) lo = mid + 1;
+      else hi = mid;
+    }
+    this.queue.splice(lo, 0, key);
   }
 
   /** Adds the key after a delay (a timer per key; an earlier pending timer wins). */

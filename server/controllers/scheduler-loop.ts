@@ -5,6 +5,12 @@
  * change). Several binds run at once while placement itself stays sequential, so a batch of pods never
  * double-books a node.
  *
+ * Pending pods are taken highest priority first. A pod that fits nowhere may preempt: when evicting
+ * lower-priority pods on some node would let it in (server/scheduler/preemption.ts), those victims
+ * get the DisruptionTarget condition, a Preempted event and are deleted, and the pod is nominated to
+ * the node (status.nominatedNodeName); while it waits, pods of no higher priority are scheduled as if
+ * it already ran there, so they cannot take the room made for it.
+ *
  * A pod that fits nowhere gets a FailedScheduling event and PodScheduled=False, and waits in the
  * unschedulable set until something that could help happens (a node added or changed, a pod deleted
  * or finished) — with per-pod back-off, never a busy loop — plus a slow periodic retry as a safety net.
@@ -19,13 +25,18 @@ import {
   buildSnapshot,
   claimsToAnnotate,
   compilePod,
+  findPreemption,
   fitErrorMessage,
+  REASON_AFFINITY_CONFLICT,
   planPodVolumes,
   schedulePrepared,
   isTerminated,
   podKey,
   removePod,
+  type BoundPod,
   type ClusterSnapshot,
+  type PodSchedulingInfo,
+  type ScheduleResult,
   type VolumeListers,
 } from '../scheduler/index.js';
 import { SELECTED_NODE_ANNOTATION, type PersistentVolume, type PersistentVolumeClaim, type StorageClass } from '../../api/storage-types.js';
@@ -73,13 +84,15 @@ export class SchedulerLoop {
   /** Pending pods that fit nowhere at their last attempt: key → attempts so far and when. */
   private readonly unschedulable = new Map<string, { attempts: number; lastMs: number }>();
   private readonly attempts = new Map<string, number>();
+  /** Pods that preempted others and wait for the room: key → the node and the victims still leaving. */
+  private readonly nominated = new Map<string, { pod: Pod; node: string; victims: Set<string> }>();
   private readonly events: EventRecorder;
   private readonly parallelism: number;
   private readonly periodicRetryMs: number;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   /** Counters for tests and benchmarks. */
-  readonly stats = { scheduled: 0, unschedulable: 0, bindErrors: 0, snapshotBuilds: 0 };
+  readonly stats = { scheduled: 0, unschedulable: 0, bindErrors: 0, snapshotBuilds: 0, preemptions: 0 };
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -93,7 +106,10 @@ export class SchedulerLoop {
     this.periodicRetryMs = o.periodicRetryMs ?? 30_000;
     this.initialBackoffMs = o.initialBackoffMs ?? 1000;
     this.maxBackoffMs = o.maxBackoffMs ?? 10_000;
-    this.queue = new WorkQueue(new ItemExponentialRateLimiter({ initialMs: this.initialBackoffMs, maxMs: this.maxBackoffMs }));
+    this.queue = new WorkQueue(
+      new ItemExponentialRateLimiter({ initialMs: this.initialBackoffMs, maxMs: this.maxBackoffMs }),
+      (key) => this.pods.get(key)?.spec.priority ?? 0,
+    );
     this.events = createEventRecorder(ctx.client, SCHEDULER_NAME);
     this.wireHandlers();
   }
@@ -154,6 +170,7 @@ export class SchedulerLoop {
     if (nodeName) {
       this.assumed.delete(key);
       this.unschedulable.delete(key);
+      this.nominated.delete(key);
       if (!this.snapshot) return; // the next build reads the cache
       if (isTerminated(pod)) {
         if (this.snapshot.pods.has(key)) {
@@ -190,6 +207,8 @@ export class SchedulerLoop {
   }
 
   private forgetPending(key: string, pod: Pod): void {
+    this.nominated.delete(key);
+    for (const n of this.nominated.values()) n.victims.delete(key);
     this.unschedulable.delete(key);
     this.attempts.delete(key);
     if (this.assumed.delete(key) && this.snapshot) removePod(this.snapshot, pod);
@@ -259,11 +278,12 @@ export class SchedulerLoop {
     }
     const info = compilePod(pod);
     if (plan.kind === 'check') info.volumes = plan.check;
-    const result = schedulePrepared(snapshot, info);
+    const result = this.withNominatedPods(snapshot, key, pod, () => schedulePrepared(snapshot, info));
     if (result.nodeName === undefined) {
-      await this.markUnschedulable(key, pod, result.message);
+      await this.markUnschedulable(key, pod, await this.preempt(snapshot, key, pod, info, result));
       return;
     }
+    this.nominated.delete(key);
     const nodeName = result.nodeName;
     assume(snapshot, pod, nodeName);
     this.assumed.set(key, { pod, node: nodeName });
@@ -295,6 +315,69 @@ export class SchedulerLoop {
     this.attempts.delete(key);
     this.stats.scheduled++;
     this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${nodeName}`);
+  }
+
+  /**
+   * Runs `fn` with the pods nominated elsewhere that are at least as important as `pod` counted on
+   * their nominated nodes, as upstream's filters do, so the room preemption made is kept for them.
+   */
+  private withNominatedPods<T>(snapshot: ClusterSnapshot, key: string, pod: Pod, fn: () => T): T {
+    const priority = pod.spec.priority ?? 0;
+    const placed: Pod[] = [];
+    for (const [k, n] of this.nominated) {
+      if (k === key || (n.pod.spec.priority ?? 0) < priority || !snapshot.nodesByName.has(n.node) || snapshot.pods.has(k)) continue;
+      assume(snapshot, n.pod, n.node);
+      placed.push(n.pod);
+    }
+    try {
+      return fn();
+    } finally {
+      for (const p of placed) removePod(snapshot, p);
+    }
+  }
+
+  /**
+   * Tries to make room for a pod that fits nowhere by preempting lower-priority pods; returns the
+   * FailedScheduling message (upstream's, with what preemption found or nothing once it nominated).
+   */
+  private async preempt(snapshot: ClusterSnapshot, key: string, pod: Pod, info: PodSchedulingInfo, failed: Exclude<ScheduleResult, { nodeName: string }>): Promise<string> {
+    const base = { totalNodes: snapshot.nodes.length, reasons: Object.entries(failed.reasons), resolvableNodes: 0 };
+    // No nodes, or a pre-filter verdict (affinity terms that select no node): nothing to preempt for.
+    if (snapshot.nodes.length === 0 || failed.reasons[REASON_AFFINITY_CONFLICT] !== undefined) return failed.message;
+    if (pod.spec.preemptionPolicy === 'Never') return fitErrorMessage({ ...base, preemption: { message: 'not eligible due to preemptionPolicy=Never.' } });
+    const waiting = this.nominated.get(key);
+    if (waiting && [...waiting.victims].some((v) => snapshot.pods.has(v))) {
+      return fitErrorMessage({ ...base, preemption: { message: 'not eligible due to a terminating pod on the nominated node.' } });
+    }
+    const outcome = this.withNominatedPods(snapshot, key, pod, () => findPreemption(snapshot, info, pod.spec.priority ?? 0));
+    if (!outcome.candidate) return fitErrorMessage({ ...base, preemption: { reasons: outcome.reasons } });
+    const { nodeName, victims } = outcome.candidate;
+    this.nominated.set(key, { pod, node: nodeName, victims: new Set(victims.map((v) => v.key)) });
+    this.stats.preemptions++;
+    await Promise.all(victims.map((v) => this.evictVictim(v, pod, nodeName)));
+    await this.ctx.client.patchStatus('Pod', pod.metadata.namespace, pod.metadata.name ?? '', {
+      metadata: { uid: pod.metadata.uid }, status: { nominatedNodeName: nodeName },
+    }, 'merge').catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });
+    return fitErrorMessage({ ...base, preemption: 'nominated' });
+  }
+
+  /** Marks a victim with the DisruptionTarget condition, records the Preempted event and deletes it. */
+  private async evictVictim(victim: BoundPod, preemptor: Pod, nodeName: string): Promise<void> {
+    const pod = this.pods.get(victim.key);
+    if (!pod || pod.metadata.uid !== victim.uid) return;
+    const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget');
+    conditions.push({
+      type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler',
+      message: `${preemptor.spec.schedulerName ?? SCHEDULER_NAME}: preempting to accommodate a higher priority pod`, lastTransitionTime: rfc3339(),
+    });
+    try {
+      await this.ctx.client.patchStatus('Pod', pod.metadata.namespace, pod.metadata.name ?? '', { metadata: { uid: pod.metadata.uid }, status: { conditions } }, 'merge');
+      await this.ctx.client.delete('Pod', pod.metadata.namespace, pod.metadata.name ?? '', { preconditions: { uid: victim.uid } });
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return;
+      throw err;
+    }
+    this.events.record(pod, 'Normal', 'Preempted', `Preempted by pod ${preemptor.metadata.uid} on node ${nodeName}`);
   }
 
   private async markUnschedulable(key: string, pod: Pod, message: string): Promise<void> {

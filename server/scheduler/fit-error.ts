@@ -7,10 +7,11 @@
  * (one line). Each reason is prefixed with the number of nodes that gave it and the entries are sorted
  * as plain strings, count included, as upstream's FitError does ("10 …" sorts before "2 …").
  *
- * The second sentence is what upstream's DefaultPreemption adds after a failure. corral never preempts,
- * so every node whose rejection preemption could in principle lift gets "No preemption victims found
- * for incoming pod" (true: corral looks for none), and nodes rejected for reasons no eviction can change
- * get "Preemption is not helpful for scheduling", as upstream reports them.
+ * The second sentence is what upstream's DefaultPreemption adds after a failure: per node, why
+ * evicting lower-priority pods would not help ("Preemption is not helpful for scheduling" for reasons
+ * no eviction changes, "No preemption victims found for incoming pod" where there is nothing to
+ * evict, or the filter's reason when even evicting every lower-priority pod is not enough), or a
+ * whole sentence (a pod that may not preempt). It is left out when preemption nominated a node.
  */
 
 export const NO_NODES_AVAILABLE = 'no nodes available to schedule pods';
@@ -31,6 +32,11 @@ export interface FitErrorInput {
   preFilterMessage?: string;
   /** Nodes whose rejection eviction could lift (upstream status Unschedulable). */
   resolvableNodes: number;
+  /**
+   * What preemption found, when it ran: per-node reasons, one message for the whole attempt, or a
+   * nominated node (no sentence). Without it, resolvable nodes count as having no victims.
+   */
+  preemption?: { reasons: Iterable<readonly [string, number]> } | { message: string } | 'nominated';
 }
 
 export function fitErrorMessage(input: FitErrorInput): string {
@@ -42,7 +48,10 @@ export function fitErrorMessage(input: FitErrorInput): string {
     const filter = histogram(input.reasons);
     if (filter.length > 0) message += ` ${filter.join(', ')}.`;
   }
-  const preemption = histogram([
+  const p = input.preemption;
+  if (p === 'nominated') return message;
+  if (p !== undefined && 'message' in p) return `${message} preemption: ${p.message}`;
+  const preemption = histogram(p?.reasons ?? [
     [PREEMPTION_NO_VICTIMS, input.resolvableNodes],
     [PREEMPTION_NOT_HELPFUL, n - input.resolvableNodes],
   ]);

@@ -34,6 +34,11 @@ export interface PreferredTermInfo {
 export interface PodFacts {
   /** `<namespace>/<name>`: the identity used by assume/removePod. */
   key: string;
+  uid: string;
+  /** `spec.priority` (set by Priority admission; 0 when absent). */
+  priority: number;
+  /** When the pod started (status.startTime, else creation), for preemption's victim order. */
+  startMs: number;
   namespace: string;
   labels: Readonly<Record<string, string>>;
   requests: PodRequests;
@@ -127,6 +132,9 @@ function affinityTerms(pod: Pod, terms: readonly PodAffinityTerm[] | undefined):
 export function podFacts(pod: Pod): PodFacts {
   return {
     key: podKey(pod.metadata),
+    uid: pod.metadata.uid ?? '',
+    priority: pod.spec.priority ?? 0,
+    startMs: Date.parse(pod.status?.startTime ?? pod.metadata.creationTimestamp ?? '') || 0,
     namespace: pod.metadata.namespace ?? 'default',
     labels: pod.metadata.labels ?? {},
     requests: podRequests(pod),

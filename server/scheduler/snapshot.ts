@@ -166,7 +166,8 @@ export function isTerminated(pod: Pod): boolean {
   return phase === 'Succeeded' || phase === 'Failed';
 }
 
-function addToNode(snapshot: ClusterSnapshot, node: NodeState, facts: PodFacts): BoundPod {
+/** Counts a pod's facts on a node (exported for preemption's what-if runs). */
+export function addToNode(snapshot: ClusterSnapshot, node: NodeState, facts: PodFacts): BoundPod {
   const bound: BoundPod = { ...facts, nodeIndex: node.index };
   const r = facts.requests;
   node.requestedMilliCpu += r.milliCpu;
@@ -220,7 +221,8 @@ function decrement<K>(map: Map<K, number>, key: K, by: number): void {
   else map.delete(key);
 }
 
-function removeFromNode(snapshot: ClusterSnapshot, bound: BoundPod): void {
+/** Takes a bound pod off its node (exported for preemption's what-if runs). */
+export function removeFromNode(snapshot: ClusterSnapshot, bound: BoundPod): void {
   const node = snapshot.nodes[bound.nodeIndex];
   if (node !== undefined) {
     const r = bound.requests;

@@ -6,6 +6,7 @@ import {
   balancedAllocationScore,
   buildSnapshot,
   compilePod,
+  findPreemption,
   insufficientResources,
   leastAllocatedScore,
   nodeAffinityFilter,
@@ -69,6 +70,7 @@ interface PodOptions {
   hostNetwork?: boolean;
   phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
   deleting?: boolean;
+  priority?: number;
 }
 
 function pod(name: string, o: PodOptions = {}): Pod {
@@ -115,6 +117,7 @@ function pod(name: string, o: PodOptions = {}): Pod {
       ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
       ...(Object.keys(affinity).length > 0 ? { affinity } : {}),
       ...(o.hostNetwork ? { hostNetwork: true } : {}),
+      ...(o.priority !== undefined ? { priority: o.priority } : {}),
     },
     status: { phase: o.phase ?? (o.nodeName ? 'Running' : 'Pending') },
   };
@@ -572,3 +575,40 @@ incremental('assuming onto an unknown node is an error; assuming a terminated po
 });
 
 incremental.run();
+
+// ------------------------------------------------------------------ preemption
+
+const preemption = suite('preemption');
+
+preemption('takes the fewest, least important victims and leaves the snapshot as it was', () => {
+  const snapshot = buildSnapshot([node('n1', { cpu: '2' }), node('n2', { cpu: '2' })], [
+    pod('a-low', { nodeName: 'n1', cpu: '1', priority: 1 }),
+    pod('a-mid', { nodeName: 'n1', cpu: '1', priority: 5 }),
+    pod('b-mid', { nodeName: 'n2', cpu: '1', priority: 5 }),
+    pod('b-mid2', { nodeName: 'n2', cpu: '1', priority: 5 }),
+  ]);
+  const before = snapshot.nodes.map((n) => [n.requestedMilliCpu, n.podCount]);
+  const incoming = compilePod(pod('big', { cpu: '1', priority: 10 }));
+  const outcome = findPreemption(snapshot, incoming, 10);
+  assert.ok(outcome.candidate);
+  // n1 needs only a-low (priority 1); n2 would need a priority-5 pod.
+  assert.is(outcome.candidate!.nodeName, 'n1');
+  assert.equal(outcome.candidate!.victims.map((v) => v.key), ['default/a-low']);
+  assert.equal(snapshot.nodes.map((n) => [n.requestedMilliCpu, n.podCount]), before);
+  assert.is(snapshot.pods.size, 4);
+});
+
+preemption('no lower-priority pods, or not enough even without them: the reasons say so', () => {
+  const snapshot = buildSnapshot([node('n1', { cpu: '1' }), node('n2', { cpu: '1', taints: [{ key: 'k', effect: 'NoSchedule' }] })], [
+    pod('peer', { nodeName: 'n1', cpu: '1', priority: 10 }),
+  ]);
+  const outcome = findPreemption(snapshot, compilePod(pod('same', { cpu: '1', priority: 10 })), 10);
+  assert.is(outcome.candidate, undefined);
+  assert.equal(outcome.candidate === undefined ? [...outcome.reasons] : [], [
+    ['No preemption victims found for incoming pod', 1], ['Preemption is not helpful for scheduling', 1],
+  ]);
+  const tooBig = findPreemption(snapshot, compilePod(pod('huge', { cpu: '3', priority: 100 })), 100);
+  assert.equal(tooBig.candidate === undefined ? [...tooBig.reasons] : [], [['Insufficient cpu', 1], ['Preemption is not helpful for scheduling', 1]]);
+});
+
+preemption.run();
