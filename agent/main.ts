@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
 import { log } from '../api/log.js';
-import type { ConfigMap, Node, Secret } from '../api/types.js';
+import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Secret } from '../api/types.js';
 import { agentPaths, reservedResources, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
 import { KubeletServer } from './logs/kubelet-server.js';
 import { LogKeeper } from './logs/rotation.js';
@@ -25,6 +25,8 @@ import { ImageManager } from './pods/images.js';
 import { PodManager } from './pods/pod-manager.js';
 import { TaskCache } from './pods/task-cache.js';
 import { ContainerdRuntime } from './runtime/index.js';
+import { LocalPathCleanup } from './storage/local-path-cleanup.js';
+import { hostnameLabelValue } from './hardware/index.js';
 import { step } from '../api/async-util.js';
 
 export const CORRAL_VERSION = '0.1.0';
@@ -92,6 +94,8 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
         return d ? Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Buffer.from(v)])) : undefined;
       },
       secret,
+      claim: (ns, name) => client.tryGet<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name),
+      volume: (name) => client.tryGet<PersistentVolume>('PersistentVolume', undefined, name),
     },
     podsDir: agentPaths.pods(cfg),
     logsDir: agentPaths.logs(cfg),
@@ -174,6 +178,8 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   await step('starting the service proxy', () => proxy.start());
   // A DNS port already taken (a Pi-hole, dnsmasq) costs cluster DNS, not the agent: say so and go on.
   await dns.start().catch((err: unknown) => log.error('dns', `cluster DNS cannot listen on ${cfg.nodeIp}:${cfg.dnsPort} (set --cluster-dns-port)`, { error: (err as Error).message }));
+  // Removes the directories of this node's deleted local-path volumes.
+  new LocalPathCleanup({ client, hostname: hostnameLabelValue(cfg.nodeName), signal }).start();
   // The pod sync loop starts once the pod network is up; with a cached spec it could also start
   // before, but pods need their netns first.
   log.info('agent', 'corral agent is up', { node: cfg.nodeName, nodeIP: cfg.nodeIp, server: cfg.serverUrl, kubeletPort: kubelet.port });

@@ -1,7 +1,7 @@
 /** What the machine is (capacity, nodeInfo, labels) and how it is doing (host conditions). */
 export { readHardware, readStorage } from './read.js';
 export type { HardwareInfo, StorageInfo, ReadHardwareOptions } from './read.js';
-export { nodeStatusFrom, nodeLabelsFrom, kubeletVersion, DEFAULT_MAX_PODS, KUBERNETES_VERSION, LABEL_BOARD, LABEL_CPU, LABEL_USERLAND_BITS, LABEL_KERNEL_BITS } from './node-status.js';
+export { nodeStatusFrom, nodeLabelsFrom, hostnameLabelValue, kubeletVersion, DEFAULT_MAX_PODS, KUBERNETES_VERSION, LABEL_BOARD, LABEL_CPU, LABEL_USERLAND_BITS, LABEL_KERNEL_BITS } from './node-status.js';
 export type { NodeStatusOptions } from './node-status.js';
 export {
   hostConditions, readHostSignals, findInPath, CGROUP_MEMORY_FIX, REQUIRED_BINARIES,

@@ -76,12 +76,17 @@ export function nodeStatusFrom(hw: HardwareInfo, opts: NodeStatusOptions): Pick<
   };
 }
 
+/** The `kubernetes.io/hostname` label value of a node name (lower case, sanitised). */
+export function hostnameLabelValue(nodeName: string): string {
+  return sanitizeLabelValue(nodeName.toLowerCase());
+}
+
 /** Standard node labels plus corral's hardware labels (omitted when unknown or empty after sanitising). */
 export function nodeLabelsFrom(hw: HardwareInfo, hostname: string): Record<string, string> {
   const labels: Record<string, string> = {
     'kubernetes.io/arch': hw.architecture,
     'kubernetes.io/os': hw.operatingSystem,
-    'kubernetes.io/hostname': sanitizeLabelValue(hostname.toLowerCase()),
+    'kubernetes.io/hostname': hostnameLabelValue(hostname),
   };
   const board = hw.board ? sanitizeLabelValue(hw.board) : '';
   if (board) labels[LABEL_BOARD] = board;

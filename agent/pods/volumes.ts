@@ -1,16 +1,22 @@
 /**
  * Pod volumes on the node: emptyDir and configMap/secret contents live under the pod's directory
- * (`<data-dir>/agent/pods/<uid>/volumes/<name>`), hostPath points at the host. configMap and secret
- * files are (re)written on every prepare, so an edit shows up on the next container start; when the
- * server is unreachable the files written before are used as they are (edge autonomy).
+ * (`<data-dir>/agent/pods/<uid>/volumes/<name>`), hostPath points at the host, a claim at its bound
+ * volume's directory (volume-storage.ts, which also does fsGroup and memory-backed emptyDirs).
+ * configMap and secret files are (re)written on every prepare, so an edit shows up on the next
+ * container start; when the server is unreachable the files written before are used as they are
+ * (edge autonomy).
  */
 import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import type { Container, KeyToPath, Pod } from '../../api/types.js';
 import type { BindMount } from '../runtime/index.js';
+import { applyFsGroup, claimDirectory, mountMemoryVolume, unmountUnder, type ClaimSources } from './volume-storage.js';
 
-export interface VolumeSources {
+/** Volume name → host path, plus the volumes every container must mount read-only (claim readOnly). */
+export type PreparedVolumes = Map<string, string> & { readOnly?: Set<string> };
+
+export interface VolumeSources extends ClaimSources {
   /** Raw data (Secret values decoded to bytes); undefined when the object does not exist. */
   configMap(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
   secret(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
@@ -47,16 +53,28 @@ async function writeItems(dir: string, data: Record<string, Buffer>, items: KeyT
 }
 
 /** Creates or refreshes the pod's volumes; returns volume name → host directory. */
-export async function prepareVolumes(pod: Pod, podsDir: string, src: VolumeSources): Promise<Map<string, string>> {
+export async function prepareVolumes(pod: Pod, podsDir: string, src: VolumeSources): Promise<PreparedVolumes> {
   const uid = pod.metadata.uid!;
   const namespace = pod.metadata.namespace ?? 'default';
-  const out = new Map<string, string>();
+  const out: PreparedVolumes = new Map<string, string>();
+  out.readOnly = new Set();
+  const fsGroup = pod.spec.securityContext?.fsGroup;
   for (const v of pod.spec.volumes ?? []) {
     const dir = join(podDir(podsDir, uid), 'volumes', v.name);
     if (v.emptyDir) {
-      await mkdir(dir, { recursive: true, mode: 0o777 });
-      await chmod(dir, 0o777);
+      if (v.emptyDir.medium === 'Memory') {
+        await mountMemoryVolume(dir, v.emptyDir.sizeLimit);
+      } else {
+        await mkdir(dir, { recursive: true, mode: 0o777 });
+        await chmod(dir, 0o777);
+      }
+      if (fsGroup !== undefined) await applyFsGroup(dir, fsGroup);
       out.set(v.name, dir);
+    } else if (v.persistentVolumeClaim) {
+      const claim = await claimDirectory(pod, v, src);
+      if (fsGroup !== undefined && !claim.readOnly) await applyFsGroup(claim.path, fsGroup);
+      if (claim.readOnly) out.readOnly.add(v.name);
+      out.set(v.name, claim.path);
     } else if (v.hostPath) {
       const path = v.hostPath.path;
       const type = v.hostPath.type ?? '';
@@ -89,23 +107,41 @@ export async function prepareVolumes(pod: Pod, podsDir: string, src: VolumeSourc
       }
       out.set(v.name, dir);
     } else {
-      throw new VolumeError(`volume ${v.name}: only emptyDir, hostPath, configMap and secret volumes are supported`);
+      throw new VolumeError(`volume ${v.name}: only emptyDir, hostPath, persistentVolumeClaim, configMap and secret volumes are supported`);
     }
   }
   return out;
 }
 
+/**
+ * The directory a subPath mount binds: made when missing (as kubelet does), and refused when a
+ * symlink inside the volume leads out of it (a container could otherwise mount any host path).
+ */
+function subPathSource(volumeRoot: string, subPath: string): string {
+  const target = join(volumeRoot, safeRelative(subPath));
+  if (!existsSync(target)) mkdirSync(target, { recursive: true, mode: 0o755 });
+  const root = realpathSync(volumeRoot);
+  const real = realpathSync(target);
+  if (real !== root && !real.startsWith(`${root}/`)) throw new VolumeError(`subPath ${subPath} leads outside its volume (to ${real})`);
+  return real;
+}
+
 /** The bind mounts of one container from its volumeMounts. */
-export function containerMounts(container: Container, volumes: ReadonlyMap<string, string>): BindMount[] {
+export function containerMounts(container: Container, volumes: ReadonlyMap<string, string> & { readOnly?: ReadonlySet<string> }): BindMount[] {
   return (container.volumeMounts ?? []).map((m) => {
     const source = volumes.get(m.name);
     if (source === undefined) throw new VolumeError(`volume mount ${m.name} refers to no volume of the pod`);
-    return { source: m.subPath ? join(source, safeRelative(m.subPath)) : source, destination: m.mountPath, readOnly: m.readOnly === true };
+    return {
+      source: m.subPath ? subPathSource(source, m.subPath) : source,
+      destination: m.mountPath,
+      readOnly: m.readOnly === true || volumes.readOnly?.has(m.name) === true,
+    };
   });
 }
 
-/** Removes the pod's directory (volumes and state). */
+/** Removes the pod's directory (volumes and state), unmounting its memory volumes first. */
 export async function removePodDir(podsDir: string, uid: string): Promise<void> {
+  await unmountUnder(podDir(podsDir, uid));
   await rm(podDir(podsDir, uid), { recursive: true, force: true });
 }
 

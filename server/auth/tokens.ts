@@ -164,6 +164,8 @@ const NODE_WRITABLE: Record<string, ReadonlySet<string>> = {
   pods: new Set(['DELETE']),
   events: new Set(['POST', 'PUT', 'PATCH']),
   secrets: new Set(['POST', 'PUT', 'PATCH']),
+  // The local-path cleanup finalizer, removed once the node has deleted the volume's directory.
+  persistentvolumes: new Set(['PATCH']),
 };
 
 /**
