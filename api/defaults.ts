@@ -325,6 +325,25 @@ function defaultEndpointSlice(obj: Obj): void {
   }
 }
 
+/**
+ * SetDefaults_LimitRangeItem, for Container items: a missing default limit is the max, a missing
+ * default request is the default limit, else the min.
+ */
+function defaultLimitRange(obj: Obj): void {
+  for (const item of objects(ensureObj(obj, 'spec')['limits'])) {
+    if (item['type'] !== 'Container') continue;
+    const max = isObj(item['max']) ? item['max'] : {};
+    const min = isObj(item['min']) ? item['min'] : {};
+    const defaults = ensureObj(item, 'default');
+    const defaultRequests = ensureObj(item, 'defaultRequest');
+    for (const [r, q] of Object.entries(max)) setDefault(defaults, r, q);
+    for (const [r, q] of Object.entries(defaults)) setDefault(defaultRequests, r, q);
+    for (const [r, q] of Object.entries(min)) setDefault(defaultRequests, r, q);
+    if (Object.keys(defaults).length === 0) delete item['default'];
+    if (Object.keys(defaultRequests).length === 0) delete item['defaultRequest'];
+  }
+}
+
 /** SetDefaults_Subject: User and Group subjects belong to the RBAC group, ServiceAccounts to core. */
 function defaultBindingSubjects(obj: Obj): void {
   for (const subject of objects(obj['subjects'])) {
@@ -350,6 +369,7 @@ const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['PersistentVolume', defaultPersistentVolume],
   ['PersistentVolumeClaim', (obj) => defaultClaimSpec(ensureObj(obj, 'spec'))],
   ['StorageClass', defaultStorageClass],
+  ['LimitRange', defaultLimitRange],
   ['RoleBinding', defaultBindingSubjects],
   ['ClusterRoleBinding', defaultBindingSubjects],
   ['PodTemplate', (obj) => defaultPodTemplate(obj['template'])],

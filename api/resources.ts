@@ -82,6 +82,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
     subresources: [{ name: 'token', responseKind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] }],
   }),
   res('', 'Event', 'events', { shortNames: ['ev'] }),
+  res('', 'ResourceQuota', 'resourcequotas', { shortNames: ['quota'], subresources: [status] }),
+  res('', 'LimitRange', 'limitranges', { shortNames: ['limits'] }),
   res('', 'PersistentVolume', 'persistentvolumes', { namespaced: false, shortNames: ['pv'], subresources: [status] }),
   res('', 'PersistentVolumeClaim', 'persistentvolumeclaims', { shortNames: ['pvc'], subresources: [status] }),
   res('', 'PodTemplate', 'podtemplates'),

@@ -614,3 +614,33 @@ export interface ClusterRoleBinding extends KubeObject {
   subjects?: RbacSubject[];
   roleRef: RoleRef;
 }
+
+// ---------------------------------------------------------------- core/v1 quotas and limits
+
+export interface ScopedResourceSelectorRequirement {
+  scopeName: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | string;
+  values?: string[];
+}
+
+export interface ResourceQuota extends KubeObject {
+  spec?: {
+    hard?: Record<string, string>;
+    scopes?: string[];
+    scopeSelector?: { matchExpressions?: ScopedResourceSelectorRequirement[] };
+  };
+  status?: { hard?: Record<string, string>; used?: Record<string, string> };
+}
+
+export interface LimitRangeItem {
+  type: 'Container' | 'Pod' | 'PersistentVolumeClaim' | string;
+  max?: Record<string, string>;
+  min?: Record<string, string>;
+  default?: Record<string, string>;
+  defaultRequest?: Record<string, string>;
+  maxLimitRequestRatio?: Record<string, string>;
+}
+
+export interface LimitRange extends KubeObject {
+  spec: { limits: LimitRangeItem[] };
+}

@@ -21,6 +21,7 @@ import {
   validateEvent, validateLease, validateNamespace, validateNode, validatePodDisruptionBudget, validateServiceAccount,
 } from './cluster.js';
 import { validatePodTemplateObject, validatePriorityClass, validateRuntimeClass } from './scheduling.js';
+import { validateLimitRange, validateResourceQuota } from './quota.js';
 import { validateClusterRole, validateClusterRoleBinding, validateRole, validateRoleBinding } from './rbac.js';
 
 type KindValidator = (obj: KubeObject, old?: KubeObject) => StatusCause[];
@@ -55,6 +56,8 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
   ['PodTemplate', (obj) => validatePodTemplateObject(obj)],
   ['PriorityClass', validatePriorityClass],
   ['RuntimeClass', validateRuntimeClass],
+  ['ResourceQuota', (obj) => validateResourceQuota(obj)],
+  ['LimitRange', (obj) => validateLimitRange(obj)],
   ['Role', (obj) => validateRole(obj)],
   ['ClusterRole', (obj) => validateClusterRole(obj)],
   ['RoleBinding', validateRoleBinding],

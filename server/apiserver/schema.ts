@@ -326,6 +326,20 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     }),
     status: obj('CronJobStatus', { active: arr(objectReference), lastScheduleTime: 'time', lastSuccessfulTime: 'time' }),
   },
+  ResourceQuota: {
+    spec: closed('ResourceQuotaSpec', {
+      hard: resourceList, scopes: strings,
+      scopeSelector: closed('ScopeSelector', { matchExpressions: arr(closed('ScopedResourceSelectorRequirement', { scopeName: 'string', operator: 'string', values: strings })) }),
+    }),
+    status: closed('ResourceQuotaStatus', { hard: resourceList, used: resourceList }),
+  },
+  LimitRange: {
+    spec: closed('LimitRangeSpec', {
+      limits: arr(closed('LimitRangeItem', {
+        type: 'string', max: resourceList, min: resourceList, default: resourceList, defaultRequest: resourceList, maxLimitRequestRatio: resourceList,
+      })),
+    }),
+  },
   Role: { rules: arr(policyRule) },
   ClusterRole: { rules: arr(policyRule), aggregationRule: closed('AggregationRule', { clusterRoleSelectors: arr(labelSelector) }) },
   RoleBinding: { subjects: arr(rbacSubject), roleRef },

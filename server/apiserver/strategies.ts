@@ -57,7 +57,7 @@ function sameQuantity(a: unknown, b: unknown): boolean {
   }
 }
 
-function qosClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+export function qosClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
   const spec = quantityMap(pod.spec);
   const containers = [...objectsIn(spec['initContainers']), ...objectsIn(spec['containers'])];
   let any = false;

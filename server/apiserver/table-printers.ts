@@ -9,7 +9,7 @@ import type {
   ConfigMap, ControllerRevision, PodTemplate, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Lease, Namespace, Node, Pod,
   PodDisruptionBudget, PersistentVolume, PersistentVolumeClaim, ReplicaSet, ReplicationController, Secret, Service, ServiceAccount,
   StatefulSet, StorageClass,
-  RoleBinding, ClusterRoleBinding,
+  RoleBinding, ClusterRoleBinding, ResourceQuota,
 } from '../../api/types.js';
 import { DEFAULT_CLASS_ANNOTATION } from '../../api/storage-types.js';
 import type { PriorityClass, RuntimeClass } from '../../api/scheduling-types.js';
@@ -556,6 +556,19 @@ const controllerrevisions: TablePrinter = {
   },
 };
 
+/** Request and Limit columns of a quota: `name: used/hard`, limits.* in the second, sorted. */
+const resourcequotas: TablePrinter = {
+  columns: [NAME, AGE, col('Request', 'Request represents a minimum amount of cpu/memory that a container may consume.'), col('Limit', 'Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.')],
+  row: (obj, now) => {
+    const q = obj as ResourceQuota;
+    const hard = q.status?.hard ?? {};
+    const used = q.status?.used ?? {};
+    const cell = (names: string[]): string => names.sort().map((n) => `${n}: ${used[n] ?? '0'}/${hard[n]}`).join(', ');
+    const names = Object.keys(hard);
+    return { cells: [nameOf(q), age(q, now), cell(names.filter((n) => !n.startsWith('limits.'))), cell(names.filter((n) => n.startsWith('limits.')))] };
+  },
+};
+
 /** `Role/admin`, `ClusterRole/view`: how kubectl shows a binding's roleRef. */
 const bindingRole = (b: RoleBinding | ClusterRoleBinding): string => `${b.roleRef?.kind ?? ''}/${b.roleRef?.name ?? ''}`;
 
@@ -615,6 +628,7 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['storage.k8s.io/storageclasses', storageclasses],
   ['apps/statefulsets', statefulsets],
   ['apps/controllerrevisions', controllerrevisions],
+  ['/resourcequotas', resourcequotas],
   ['rbac.authorization.k8s.io/rolebindings', bindings],
   ['rbac.authorization.k8s.io/clusterrolebindings', bindings],
 ]);

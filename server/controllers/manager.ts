@@ -21,6 +21,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'node-ipam', start: async (ctx) => { (await import('./node-ipam.js')).startNodeIpamController(ctx); } },
   { name: 'pod-gc', start: async (ctx) => { (await import('./pod-gc.js')).startPodGarbageCollector(ctx); } },
   { name: 'serviceaccount', start: async (ctx) => { (await import('./serviceaccounts.js')).startServiceAccountController(ctx); } },
+  { name: 'resourcequota', start: async (ctx) => { (await import('./resourcequota.js')).startResourceQuotaController(ctx); } },
   { name: 'clusterrole-aggregation', start: async (ctx) => { (await import('./clusterrole-aggregation.js')).startClusterRoleAggregationController(ctx); } },
   { name: 'statefulset', start: async (ctx) => { (await import('./statefulset.js')).startStatefulSetController(ctx); } },
   { name: 'persistentvolume', start: async (ctx) => { (await import('./persistent-volume.js')).startPersistentVolumeController(ctx); } },

@@ -11,6 +11,8 @@ import { jobSelectorPlugin } from './job-selector.js';
 import { storageAdmissionPlugin } from './storage-admission.js';
 import { priorityAdmissionPlugin } from './priority-admission.js';
 import { runtimeClassAdmissionPlugin } from './runtime-class-admission.js';
+import { limitRangerPlugin } from '../limit-ranger.js';
+import { resourceQuotaPlugin } from '../quota/admission.js';
 
 export { ServiceAllocator } from './service-allocator.js';
 export { ensureClusterDnsService, ensureKubernetesService } from './kubernetes-service.js';
@@ -33,5 +35,8 @@ export async function installAdmissionPlugins(registry: Registry, s: AdmissionSe
   registry.addPlugin(storageAdmissionPlugin(registry, s.pvHostPathRoots));
   registry.addPlugin(runtimeClassAdmissionPlugin(registry));
   registry.addPlugin(priorityAdmissionPlugin(registry));
+  // LimitRanger's defaults first: the quota charges what the pod will really request.
+  registry.addPlugin(limitRangerPlugin(registry));
+  registry.addPlugin(resourceQuotaPlugin(registry));
   return allocator;
 }
