@@ -82,8 +82,8 @@ export const errors = {
     return new StatusError(422, 'Invalid', `${kind} "${name}" is invalid: ${list}`, { name, group, kind, causes });
   },
   tooLarge: (message = 'Request entity too large'): StatusError => new StatusError(413, 'RequestEntityTooLarge', message),
-  unsupportedMediaType: (type: string): StatusError =>
-    new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${type})`),
+  unsupportedMediaType: (type: string, accepted = 'application/json, application/yaml, application/vnd.kubernetes.protobuf'): StatusError =>
+    new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted} (got ${type})`),
   methodNotAllowed: (message: string): StatusError => new StatusError(405, 'MethodNotAllowed', message),
   tooManyRequests: (message: string, retryAfterSeconds = 1): StatusError =>
     new StatusError(429, 'TooManyRequests', message, { retryAfterSeconds }),

@@ -1,197 +1,143 @@
 /**
- * Table-driven decoding of Kubernetes protobuf messages into the JSON shape Kubernetes itself prints.
+ * The schema language the protobuf codec is driven by: one description per message, grouped by the
+ * API package (group/version) it belongs to. Kubernetes generates its protobuf from Go structs with
+ * gogo-protobuf, so a message is a list of fields, each written as
  *
- * gogo-protobuf (which Kubernetes generates its marshallers with) writes every non-pointer field, even
- * "" / 0 / false, while Go's encoding/json drops those for `omitempty` fields. A field table therefore
- * says, besides the field number and type, whether a zero value is kept (`keepZero`: pointer fields such
- * as Deployment `spec.replicas`, which the wire carries only when set, and fields without `omitempty`
- * such as a container's `name`). Nested messages are always kept when present, because non-pointer
- * structs are never omitted by encoding/json (hence `"status": {}` and `"resources": {}`).
+ *     <number> <jsonName> <modifiers><type>
+ *
+ * separated by `;`, e.g. `1 replicas *int32; 2 selector meta.LabelSelector; 3 template core.PodTemplateSpec`.
+ *
+ * - number: the protobuf field number (generated.proto in k8s.io/api or k8s.io/apimachinery);
+ * - jsonName: the Go field's JSON name (for an embedded struct, its protobuf name: it is inlined anyway);
+ * - modifiers, in this order:
+ *   `^` an embedded Go struct whose JSON fields sit in the parent object (`json:",inline"`);
+ *   `*` a zero value on the wire is kept: pointer fields (`*int32`, `*bool`: on the wire only when set)
+ *       and fields whose JSON tag has no `omitempty`. gogo writes every non-pointer scalar, even "" / 0 /
+ *       false, while encoding/json drops them for `omitempty` fields, so without `*` a zero is dropped;
+ *   `[]` repeated (a JSON list), `{}` map<string, type> (a JSON object);
+ * - type: `string`, `bytes` (JSON base64), `int32`, `int64`, `bool`; the apimachinery value types `Time`
+ *   (RFC 3339 seconds), `MicroTime` (RFC 3339 microseconds), `Quantity` ("500m"), `IntOrString`,
+ *   `RawJSON` (runtime.RawExtension / FieldsV1: raw JSON bytes on the wire, an embedded value in JSON);
+ *   or a message: `Name` in the same package, `alias.Name` in another (`meta.ObjectMeta`, `core.PodSpec`).
+ *
+ * A message written `= 1 items []string` is a Go named slice (authentication's ExtraValue): protobuf
+ * wraps it in a message, JSON prints the bare list.
+ *
+ * Adding a kind: add its message (and its `<Kind>List`, and any message it uses that is not there yet)
+ * to the package's file in ./schema/, reading the numbers from generated.proto and the pointers /
+ * omitempty from types.go; a new group/version gets a new file there and a line in ./schema/index.ts.
+ * Nothing else changes: the codec serves every kind the API server serves that has a message here.
  */
-import { rfc3339 } from '../meta.js';
-import { ProtobufDecodeError, WireReader, WireType, wireTypeName } from './protobuf-wire.js';
 
-/**
- * Value types: scalars, metav1.Time (RFC 3339; the zero time is omitted, as the wire leaves it empty),
- * resource.Quantity (a message holding its string form), intstr.IntOrString, or a nested message.
- */
 export type ScalarType = 'string' | 'bytes' | 'int32' | 'int64' | 'bool';
-export type ValueType = ScalarType | 'time' | 'quantity' | 'intOrString' | MessageTable;
+export type ValueType = ScalarType | 'Time' | 'MicroTime' | 'Quantity' | 'IntOrString' | 'RawJSON';
+const VALUE_TYPES: ReadonlySet<string> = new Set(['string', 'bytes', 'int32', 'int64', 'bool', 'Time', 'MicroTime', 'Quantity', 'IntOrString', 'RawJSON']);
 
-export interface FieldSpec {
+export interface FieldSchema {
+  readonly number: number;
   readonly name: string;
-  readonly type: ValueType;
-  /** `repeated` = JSON list; `map` = map<string, type> (wire entries are messages {1: key, 2: value}). */
-  readonly shape?: 'repeated' | 'map';
-  /** Keep "", 0 and false (pointer fields, and fields whose JSON tag has no `omitempty`). */
-  readonly keepZero?: boolean;
-  /** An embedded Go struct whose JSON fields are inlined into the parent (e.g. LocalObjectReference). */
-  readonly inline?: boolean;
+  /** A value type, or a message resolved lazily (messages refer to each other in cycles: JSONSchemaProps). */
+  readonly type: ValueType | { readonly message: () => MessageSchema };
+  readonly shape: 'single' | 'repeated' | 'map';
+  readonly keepZero: boolean;
+  readonly inline: boolean;
 }
 
-export interface MessageTable {
+export interface MessageSchema {
+  /** `apps/v1.Deployment`: how errors name it. */
   readonly name: string;
-  readonly fields: Readonly<Record<number, FieldSpec>>;
+  readonly byNumber: ReadonlyMap<number, FieldSchema>;
+  readonly fields: readonly FieldSchema[];
+  /** A wrapped Go named slice: JSON is the value of its one field. */
+  readonly unwrap: boolean;
 }
 
-export type JsonObject = Record<string, unknown>;
-
-const utf8 = new TextDecoder('utf-8');
-
-/** Builds a table; a helper only so tables read as `message('Name', { 1: str('name') })`. */
-export function message(name: string, fields: Record<number, FieldSpec>): MessageTable {
-  return { name, fields };
+export interface PackageSchema {
+  readonly apiVersion: string;
+  readonly alias: string;
+  readonly sources: Readonly<Record<string, string>>;
 }
 
-export function decodeMessage(bytes: Uint8Array, table: MessageTable, path: string): JsonObject {
-  const out: JsonObject = {};
-  const reader = new WireReader(bytes, path);
-  while (!reader.done) {
-    const { field, wireType } = reader.readTag();
-    const spec = table.fields[field];
-    if (spec === undefined) {
-      reader.skip(wireType);
-      continue;
+/** Declares a package's messages; compiled on first use by SchemaRegistry. */
+export function definePackage(apiVersion: string, alias: string, messages: Record<string, string>): PackageSchema {
+  return { apiVersion, alias, sources: messages };
+}
+
+/** Every package's messages, compiled once, looked up by apiVersion and message name. */
+export class SchemaRegistry {
+  private readonly byAlias = new Map<string, PackageSchema>();
+  private readonly byApiVersion = new Map<string, PackageSchema>();
+  private readonly compiled = new Map<string, MessageSchema>();
+
+  constructor(packages: readonly PackageSchema[]) {
+    for (const p of packages) {
+      this.byAlias.set(p.alias, p);
+      this.byApiVersion.set(p.apiVersion, p);
     }
-    const at = `${path}.${spec.name}`;
-    if (spec.shape === 'map') {
-      expectWireType(wireType, WireType.LengthDelimited, at);
-      const [key, value] = decodeMapEntry(reader.readBytes(), spec.type, at);
-      const map = (out[spec.name] ??= {}) as JsonObject;
-      map[key] = value;
-    } else if (spec.shape === 'repeated') {
-      const list = (out[spec.name] ??= []) as unknown[];
-      if (wireType === WireType.LengthDelimited && isVarintType(spec.type)) {
-        // A packed list of numbers or bools (proto3 style); Kubernetes writes them unpacked, accept both.
-        const packed = new WireReader(reader.readBytes(), at);
-        while (!packed.done) list.push(narrowVarint(packed.readVarint(), spec.type as ScalarType));
-      } else {
-        list.push(readValue(reader, wireType, spec.type, at) ?? null);
-      }
+    // Compile everything up front so a typo in a table fails at start-up (and in the unit tests).
+    for (const p of packages) for (const name of Object.keys(p.sources)) this.compile(p, name);
+  }
+
+  /** The message of `kind` in the package of `apiVersion`, if that package describes it. */
+  message(apiVersion: string, kind: string): MessageSchema | undefined {
+    const p = this.byApiVersion.get(apiVersion);
+    return p && Object.hasOwn(p.sources, kind) ? this.compile(p, kind) : undefined;
+  }
+
+  /** A message by `alias.Name`, e.g. `meta.DeleteOptions`. */
+  qualified(ref: string): MessageSchema {
+    const [alias, name] = ref.split('.') as [string, string];
+    const p = this.byAlias.get(alias);
+    if (!p || !Object.hasOwn(p.sources, name)) throw new Error(`protobuf schema: no message ${ref}`);
+    return this.compile(p, name);
+  }
+
+  get apiVersions(): string[] {
+    return [...this.byApiVersion.keys()];
+  }
+
+  private compile(p: PackageSchema, name: string): MessageSchema {
+    const key = `${p.apiVersion}.${name}`;
+    const done = this.compiled.get(key);
+    if (done) return done;
+    let source = p.sources[name]!;
+    const unwrap = source.startsWith('=');
+    if (unwrap) source = source.slice(1);
+    const fields = source.split(';').map((s) => s.trim()).filter((s) => s !== '').map((s) => this.field(p, key, s));
+    const byNumber = new Map<number, FieldSchema>();
+    for (const f of fields) {
+      if (byNumber.has(f.number)) throw new Error(`protobuf schema ${key}: field number ${f.number} twice`);
+      byNumber.set(f.number, f);
+    }
+    if (unwrap && fields.length !== 1) throw new Error(`protobuf schema ${key}: a wrapped list has exactly one field`);
+    const message: MessageSchema = { name: key, byNumber, fields, unwrap };
+    this.compiled.set(key, message);
+    return message;
+  }
+
+  private field(p: PackageSchema, owner: string, text: string): FieldSchema {
+    const m = /^(\d+)\s+(\w+)\s+(\^?)(\*?)(\[\]|\{\})?([\w.]+)$/.exec(text);
+    if (!m) throw new Error(`protobuf schema ${owner}: cannot read field "${text}"`);
+    const [, number, name, inline, keep, shape, typeName] = m as unknown as [string, string, string, string, string, string | undefined, string];
+    let type: FieldSchema['type'];
+    if (VALUE_TYPES.has(typeName)) {
+      type = typeName as ValueType;
     } else {
-      const value = readValue(reader, wireType, spec.type, at);
-      if (spec.inline === true && isObject(value)) {
-        Object.assign(out, value);
-      } else if (value === undefined || (spec.keepZero !== true && isZero(value))) {
-        delete out[spec.name];
-      } else {
-        out[spec.name] = value;
-      }
+      const ref = typeName.includes('.') ? typeName : `${p.alias}.${typeName}`;
+      const [alias, msg] = ref.split('.') as [string, string];
+      const target = this.byAlias.get(alias);
+      if (!target || !Object.hasOwn(target.sources, msg)) throw new Error(`protobuf schema ${owner}.${name}: no message ${ref}`);
+      type = { message: () => this.compile(target, msg) };
     }
-  }
-  return out;
-}
-
-function readValue(reader: WireReader, wireType: number, type: ValueType, at: string): unknown {
-  if (typeof type === 'object') {
-    expectWireType(wireType, WireType.LengthDelimited, at);
-    return decodeMessage(reader.readBytes(), type, at);
-  }
-  switch (type) {
-    case 'string':
-      expectWireType(wireType, WireType.LengthDelimited, at);
-      return utf8.decode(reader.readBytes());
-    case 'bytes':
-      expectWireType(wireType, WireType.LengthDelimited, at);
-      return Buffer.from(reader.readBytes()).toString('base64');
-    case 'int32':
-    case 'int64':
-    case 'bool':
-      expectWireType(wireType, WireType.Varint, at);
-      return narrowVarint(reader.readVarint(), type);
-    case 'time':
-      expectWireType(wireType, WireType.LengthDelimited, at);
-      return decodeTime(reader.readBytes(), at);
-    case 'quantity': {
-      expectWireType(wireType, WireType.LengthDelimited, at);
-      return decodeMessage(reader.readBytes(), QUANTITY, at)['string'] ?? '';
-    }
-    case 'intOrString': {
-      expectWireType(wireType, WireType.LengthDelimited, at);
-      const v = decodeMessage(reader.readBytes(), INT_OR_STRING, at);
-      return v['type'] === 1 ? (v['strVal'] ?? '') : (v['intVal'] ?? 0);
-    }
+    return {
+      number: Number(number), name, type,
+      shape: shape === '[]' ? 'repeated' : shape === '{}' ? 'map' : 'single',
+      keepZero: keep === '*',
+      inline: inline === '^',
+    };
   }
 }
 
-function decodeMapEntry(bytes: Uint8Array, valueType: ValueType, at: string): [string, unknown] {
-  const entry = new WireReader(bytes, at);
-  let key = '';
-  let value: unknown;
-  while (!entry.done) {
-    const { field, wireType } = entry.readTag();
-    if (field === 1) {
-      expectWireType(wireType, WireType.LengthDelimited, `${at} key`);
-      key = utf8.decode(entry.readBytes());
-    } else if (field === 2) {
-      value = readValue(entry, wireType, valueType, `${at}[${JSON.stringify(key)}]`);
-    } else {
-      entry.skip(wireType);
-    }
-  }
-  // An entry without a value field carries the zero value (Go maps print it, e.g. "key": "").
-  return [key, value ?? zeroOf(valueType)];
+export function isMessageType(type: FieldSchema['type']): type is { readonly message: () => MessageSchema } {
+  return typeof type === 'object';
 }
-
-/** metav1.Time is {1: seconds, 2: nanos}; JSON prints it to the second, in UTC. Zero means unset. */
-function decodeTime(bytes: Uint8Array, at: string): string | undefined {
-  const t = decodeMessage(bytes, TIMESTAMP, at);
-  const seconds = (t['seconds'] as number | undefined) ?? 0;
-  const nanos = (t['nanos'] as number | undefined) ?? 0;
-  if (seconds === 0 && nanos === 0) return undefined;
-  const ms = seconds * 1000;
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw new ProtobufDecodeError(`${at}: time out of range (${seconds} s)`);
-  return rfc3339(new Date(ms));
-}
-
-function narrowVarint(v: bigint, type: ScalarType): number | boolean {
-  if (type === 'bool') return v !== 0n;
-  if (type === 'int32') return Number(BigInt.asIntN(32, v));
-  return Number(BigInt.asIntN(64, v));
-}
-
-function isVarintType(type: ValueType): boolean {
-  return type === 'int32' || type === 'int64' || type === 'bool';
-}
-
-function expectWireType(actual: number, expected: number, at: string): void {
-  if (actual !== expected) {
-    throw new ProtobufDecodeError(`${at}: expected ${wireTypeName(expected)}, got ${wireTypeName(actual)}`);
-  }
-}
-
-function isZero(value: unknown): boolean {
-  return value === '' || value === 0 || value === false;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function zeroOf(type: ValueType): unknown {
-  if (typeof type === 'object') return {};
-  switch (type) {
-    case 'string': case 'bytes': case 'quantity': return type === 'quantity' ? '0' : '';
-    case 'int32': case 'int64': case 'intOrString': return 0;
-    case 'bool': return false;
-    case 'time': return null;
-  }
-}
-
-const TIMESTAMP = message('Timestamp', { 1: { name: 'seconds', type: 'int64' }, 2: { name: 'nanos', type: 'int32' } });
-const QUANTITY = message('Quantity', { 1: { name: 'string', type: 'string' } });
-const INT_OR_STRING = message('IntOrString', {
-  1: { name: 'type', type: 'int64' },
-  2: { name: 'intVal', type: 'int32' },
-  3: { name: 'strVal', type: 'string' },
-});
-
-/** Table shorthand: `field('replicas', 'int32', PTR)`. */
-export function field(name: string, type: ValueType, options: Omit<FieldSpec, 'name' | 'type'> = {}): FieldSpec {
-  return { name, type, ...options };
-}
-
-/** Pointer field (or no `omitempty`): a zero value on the wire is meaningful and kept. */
-export const KEEP = { keepZero: true } as const;
-export const LIST = { shape: 'repeated' } as const;
-export const MAP = { shape: 'map' } as const;

@@ -3,7 +3,6 @@
  * discovery, the OpenAPI stub, and every resource URL dispatched through one parser.
  */
 import { Hono, type Context } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { errors, StatusError } from '../../api/status.js';
 import type { AuthenticatedUser, TokenStore } from '../auth/tokens.js';
 import { roleAllows } from '../auth/tokens.js';
@@ -16,6 +15,7 @@ import { Subresources } from './subresources.js';
 import { RequestKinds } from './request-kinds.js';
 import { log } from '../../api/log.js';
 import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
+import { sendObject } from './negotiate.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -43,8 +43,9 @@ export type Env = { Variables: { user: AuthenticatedUser } };
 
 const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/livez', '/version']);
 
+/** A Status error body, in protobuf for clients that prefer it (client-go decodes either). */
 function statusResponse(c: Context, err: StatusError): Response {
-  return c.json(err.toStatus(), err.code as ContentfulStatusCode);
+  return sendObject(c, err.toStatus(), err.code);
 }
 
 /** A failure that only means the client disconnected or cancelled (not a server fault). */
@@ -115,14 +116,19 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return next();
   });
 
-  app.get('/api', (c) => {
-    if (wantsAggregated(c.req.header('accept') ?? null)) return c.body(JSON.stringify(aggregatedDiscovery(true)), 200, { 'content-type': AGGREGATED_CONTENT_TYPE });
-    return c.json(legacyApiVersions(o.serverAddress));
-  });
-  app.get('/apis', (c) => {
-    if (wantsAggregated(c.req.header('accept') ?? null)) return c.body(JSON.stringify(aggregatedDiscovery(false)), 200, { 'content-type': AGGREGATED_CONTENT_TYPE });
-    return c.json(legacyApiGroupList());
-  });
+  // `/api/` and `/apis/` answer like `/api` and `/apis`, as upstream's mux does.
+  for (const path of ['/api', '/api/']) {
+    app.get(path, (c) => {
+      if (wantsAggregated(c.req.header('accept') ?? null)) return c.body(JSON.stringify(aggregatedDiscovery(true)), 200, { 'content-type': AGGREGATED_CONTENT_TYPE });
+      return c.json(legacyApiVersions(o.serverAddress));
+    });
+  }
+  for (const path of ['/apis', '/apis/']) {
+    app.get(path, (c) => {
+      if (wantsAggregated(c.req.header('accept') ?? null)) return c.body(JSON.stringify(aggregatedDiscovery(false)), 200, { 'content-type': AGGREGATED_CONTENT_TYPE });
+      return c.json(legacyApiGroupList());
+    });
+  }
   app.get('/api/v1', (c) => c.json(apiResourceList('', 'v1')));
   app.get('/apis/:group', (c) => {
     const g = legacyApiGroup(c.req.param('group'));

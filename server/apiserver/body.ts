@@ -1,10 +1,13 @@
 /**
  * Request bodies: read with a size limit (413 past it), decoded by Content-Type into plain objects.
- * JSON, YAML and the protobuf kubectl's typed commands send are accepted; anything else is 415.
+ * JSON, YAML and Kubernetes protobuf (for every kind with a schema in api/codec/schema/) are
+ * accepted; anything else is 415, and so is protobuf for a kind without a schema, as upstream
+ * answers for custom resources.
  */
 import { parse as parseYaml } from 'yaml';
 import { errors } from '../../api/status.js';
-import { decodeProtobufObject } from '../../api/codec/protobuf.js';
+import { PROTOBUF_CONTENT_TYPE, decodeProtobufObject, isProtobufKindSupported } from '../../api/codec/protobuf.js';
+import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 
 /** Kubernetes' own limit for a request body (3 MiB). */
 /**
@@ -39,10 +42,11 @@ export function mediaType(req: Request): string {
   return (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-const PROTOBUF = 'application/vnd.kubernetes.protobuf';
-
-/** Decodes an object body (create, update). A missing Content-Type is JSON, as kubectl assumes. */
-export function decodeObject(bytes: Uint8Array, type: string): unknown {
+/**
+ * Decodes an object body (create, update). A missing Content-Type is JSON, as kubectl assumes.
+ * `target` is the kind the URL addresses (a subresource's own kind, e.g. policy/v1 Eviction).
+ */
+export function decodeObject(bytes: Uint8Array, type: string, target?: Pick<ResourceInfo, 'group' | 'version' | 'kind'>): unknown {
   if (bytes.byteLength === 0) throw errors.badRequest('the request body is empty');
   switch (type) {
     case '':
@@ -52,7 +56,10 @@ export function decodeObject(bytes: Uint8Array, type: string): unknown {
     case 'application/x-yaml':
     case 'text/yaml':
       return parseYamlBody(bytes);
-    case PROTOBUF:
+    case PROTOBUF_CONTENT_TYPE:
+      if (target !== undefined && !isProtobufKindSupported(apiVersionOf(target), target.kind)) {
+        throw errors.unsupportedMediaType(type, 'application/json, application/yaml');
+      }
       try {
         return decodeProtobufObject(bytes);
       } catch (err) {
@@ -107,9 +114,9 @@ export function parseYamlBody(bytes: Uint8Array, what = 'request body'): unknown
 }
 
 /** Decodes a DELETE body (DeleteOptions), which may be JSON, protobuf or absent. */
-export function decodeDeleteOptions(bytes: Uint8Array, type: string): Record<string, unknown> {
+export function decodeDeleteOptions(bytes: Uint8Array, type: string, target?: Pick<ResourceInfo, 'group' | 'version' | 'kind'>): Record<string, unknown> {
   if (bytes.byteLength === 0) return {};
-  const decoded = decodeObject(bytes, type);
+  const decoded = decodeObject(bytes, type, target);
   if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) {
     throw errors.badRequest('DeleteOptions must be an object');
   }

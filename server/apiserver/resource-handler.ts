@@ -7,7 +7,7 @@ import type { DeleteOptions, KubeObject, WatchEvent } from '../../api/meta.js';
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 import { errors, StatusError, type StatusCause } from '../../api/status.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
-import { toTable } from './tables.js';
+import { isPrintable, toTable } from './tables.js';
 import { resolveFieldSelector } from './field-labels.js';
 import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, parseYamlBody, readBody } from './body.js';
 import { applyConfiguration, managedFieldsForCreate } from './server-side-apply.js';
@@ -17,6 +17,7 @@ import type { Registry, WriteOptions, RequestUser } from './registry.js';
 import type { RequestTarget } from './request-info.js';
 import { applyPatch, patchTypeOf } from './patch.js';
 import { watchBody } from './watch-stream.js';
+import { notAcceptable, responseFormat, sendObject, watchContentType } from './negotiate.js';
 import { Subresources } from './subresources.js';
 import type { RequestKinds } from './request-kinds.js';
 
@@ -99,6 +100,7 @@ export class ResourceHandler {
     const { info, namespace, name, subresource } = target;
     const reg = this.o.registry;
 
+    if (wantsTable(c.req.header('accept') ?? null) && !isPrintable(info, subresource)) throw notAcceptable();
     if (subresource) return this.o.subresources.handle(c, { target, name: name!, q, user });
     if (info.createOnly) {
       if (method !== 'POST' || name !== undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
@@ -123,53 +125,53 @@ export class ResourceHandler {
         if (wantsTable(c.req.header('accept') ?? null)) {
           return c.json(toTable(info, list.items, { includeObject: includeObjectParam(q), listMeta: list.metadata }));
         }
-        return c.json(list);
+        return sendObject(c, list);
       }
       const obj = withTypeMeta(info, await reg.get(info, namespace, name));
       if (wantsTable(c.req.header('accept') ?? null)) {
         return c.json(toTable(info, [obj], { includeObject: includeObjectParam(q), listMeta: { resourceVersion: obj.metadata.resourceVersion ?? '' } }));
       }
-      return c.json(obj);
+      return sendObject(c, obj);
     }
 
     if (method === 'POST') {
       if (name !== undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
-      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), info);
       const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
       const created = await reg.create(info, namespace, body, opts);
       addWarnings(c, opts.warnings);
-      return c.json(withTypeMeta(info, created), 201);
+      return sendObject(c, withTypeMeta(info, created), 201);
     }
 
     if (method === 'PUT') {
       if (name === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
-      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), info);
       if (!isPlainObject(body)) throw errors.badRequest('the request body must be an object');
       const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
       const updated = await reg.update(info, namespace, name, body, opts);
       addWarnings(c, opts.warnings);
-      return c.json(withTypeMeta(info, updated));
+      return sendObject(c, withTypeMeta(info, updated));
     }
 
     if (method === 'PATCH') {
       if (name === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
       const patched = await this.patch(c, info, namespace, name, undefined, q, user);
-      return c.json(withTypeMeta(info, patched.object), patched.created ? 201 : 200);
+      return sendObject(c, withTypeMeta(info, patched.object), patched.created ? 201 : 200);
     }
 
     if (method === 'DELETE') {
-      const options = await this.deleteOptions(c, q);
+      const options = await this.deleteOptions(c, q, info);
       // `kubectl delete --dry-run=server` puts dryRun in the DeleteOptions body, not the query.
       if (options.dryRun?.includes('All') && !q.getAll('dryRun').includes('All')) q.append('dryRun', 'All');
       if (name === undefined) {
         const list = await reg.deleteCollection(info, namespace, parseSelectors(info, q), options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
-        return c.json(list);
+        return sendObject(c, list);
       }
       const result = await reg.delete(info, namespace, name, options, writeOptions(q, user, c.req.header('user-agent') ?? ''));
       // Upstream answers 200 for graceful and finalizer-held deletions too; 202 only for the legacy
       // `orphanDependents: false` (kept for old clients).
       const accepted = !result.deleted && (options as { orphanDependents?: unknown }).orphanDependents === false;
-      return c.json(withTypeMeta(info, result.object), accepted ? 202 : 200);
+      return sendObject(c, withTypeMeta(info, result.object), accepted ? 202 : 200);
     }
 
     throw errors.methodNotAllowed(`method ${method} is not supported`);
@@ -226,8 +228,8 @@ export class ResourceHandler {
     }
   }
 
-  private async deleteOptions(c: Context, q: URLSearchParams): Promise<DeleteOptions> {
-    const decoded = decodeDeleteOptions(await readBody(c.req.raw), mediaType(c.req.raw));
+  private async deleteOptions(c: Context, q: URLSearchParams, info: ResourceInfo): Promise<DeleteOptions> {
+    const decoded = decodeDeleteOptions(await readBody(c.req.raw), mediaType(c.req.raw), info);
     checkDeleteOptionsTypes(decoded);
     const body = decoded as DeleteOptions;
     const grace = intParam(q, 'gracePeriodSeconds');
@@ -246,6 +248,8 @@ export class ResourceHandler {
   }
 
   private async watch(c: Context, info: ResourceInfo, namespace: string | undefined, name: string | undefined, q: URLSearchParams): Promise<Response> {
+    const table = wantsTable(c.req.header('accept') ?? null);
+    const format = table ? 'json' : responseFormat(c.req.header('accept'), apiVersionOf(info), info.kind);
     const selectors = parseSelectors(info, q);
     if (name !== undefined) {
       selectors.fieldSelector = [...(selectors.fieldSelector ?? []), { path: 'metadata.name', operator: '=', value: name }];
@@ -265,7 +269,6 @@ export class ResourceHandler {
       signal: abort.signal,
       onFilteredRevision: (revision) => { filteredRevision = Math.max(filteredRevision, revision); },
     });
-    const table = wantsTable(c.req.header('accept') ?? null);
     const includeObject = includeObjectParam(q);
     const render = (ev: WatchEvent<KubeObject>, first: boolean): unknown => {
       // Stored objects carry kind and apiVersion: pass the shared object through so its JSON is cached.
@@ -287,10 +290,11 @@ export class ResourceHandler {
       startRevision,
       filteredRevision: () => filteredRevision,
       abort,
+      format,
     });
     return new Response(stream, {
       status: 200,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' },
+      headers: { 'content-type': watchContentType(format), 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' },
     });
   }
 }

@@ -16,6 +16,7 @@ import { applyPatch, patchTypeOf } from './patch.js';
 import { checkDeleteOptionsTypes } from './schema.js';
 import { createTokenRequest } from './token-request.js';
 import type { ServiceAccountTokens } from '../auth/service-account-tokens.js';
+import { sendObject } from './negotiate.js';
 
 /** Streams container logs and runs exec sessions on the node that runs a pod (the agent does it). */
 export interface PodConnector {
@@ -31,6 +32,11 @@ export interface SubresourceRequest {
 }
 
 const SCALABLE = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'StatefulSet']);
+/** The kinds subresource bodies carry, for the protobuf decoder. */
+const SCALE_KIND = { group: 'autoscaling', version: 'v1', kind: 'Scale' };
+const BINDING_KIND = { group: '', version: 'v1', kind: 'Binding' };
+const EVICTION_KIND = { group: 'policy', version: 'v1', kind: 'Eviction' };
+const TOKEN_REQUEST_KIND = { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
 
 export class Subresources {
   private tokenIssuer: ServiceAccountTokens | undefined;
@@ -77,11 +83,11 @@ export class Subresources {
         return this.finalize(c, r);
       case 'token': {
         if (method !== 'POST' || !this.tokenIssuer) break;
-        const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+        const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), TOKEN_REQUEST_KIND);
         const answer = await createTokenRequest({
           registry: this.registry, tokens: this.tokenIssuer, namespace: namespace!, serviceAccount: r.name, body, dryRun: r.q.getAll('dryRun').length > 0,
         });
-        return c.json(answer, 201);
+        return sendObject(c, answer, 201);
       }
       case 'log':
       case 'exec':
@@ -95,10 +101,10 @@ export class Subresources {
     const typed = (o: KubeObject): KubeObject => ({ apiVersion: apiVersionOf(info), kind: info.kind, ...o });
     switch (c.req.method) {
       case 'GET':
-        return c.json(typed(await this.registry.get(info, namespace, r.name)));
+        return sendObject(c, typed(await this.registry.get(info, namespace, r.name)));
       case 'PUT': {
-        const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
-        return c.json(typed(await this.registry.update(info, namespace, r.name, body, { ...this.opts(r.q, r.user), subresource: 'status' })));
+        const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), info);
+        return sendObject(c, typed(await this.registry.update(info, namespace, r.name, body, { ...this.opts(r.q, r.user), subresource: 'status' })));
       }
       case 'PATCH': {
         const type = patchTypeOf(mediaType(c.req.raw));
@@ -106,7 +112,7 @@ export class Subresources {
         const obj = await this.registry.guaranteedUpdate(info, namespace, r.name, (cur) => applyPatch(type, cur, raw, info), {
           ...this.opts(r.q, r.user), subresource: 'status',
         });
-        return c.json(typed(obj));
+        return sendObject(c, typed(obj));
       }
     }
     throw errors.methodNotAllowed(`the server does not allow ${c.req.method} on ${info.plural}/status`);
@@ -132,7 +138,7 @@ export class Subresources {
   }
 
   private async scale(c: Context, info: ResourceInfo, namespace: string | undefined, r: SubresourceRequest): Promise<Response> {
-    if (c.req.method === 'GET') return c.json(this.toScale(info, await this.registry.get(info, namespace, r.name)));
+    if (c.req.method === 'GET') return sendObject(c, this.toScale(info, await this.registry.get(info, namespace, r.name)));
     if (c.req.method !== 'PUT' && c.req.method !== 'PATCH') throw errors.methodNotAllowed(`the server does not allow ${c.req.method} on ${info.plural}/scale`);
     const raw = await readBody(c.req.raw);
     const isPut = c.req.method === 'PUT';
@@ -140,7 +146,7 @@ export class Subresources {
     let expected: string | undefined;
     let putReplicas: number | undefined;
     if (isPut) {
-      const body = decodeObject(raw, mediaType(c.req.raw));
+      const body = decodeObject(raw, mediaType(c.req.raw), SCALE_KIND);
       if (!isPlainObject(body)) throw errors.badRequest('the Scale body must be an object');
       const scaleBody = body as unknown as Scale;
       putReplicas = scaleBody.spec?.replicas;
@@ -158,11 +164,11 @@ export class Subresources {
       const spec = { ...((cur.spec ?? {}) as Record<string, unknown>), replicas };
       return { ...cur, spec };
     }, { ...this.opts(r.q, r.user, c.req.header('user-agent')), subresource: 'scale', ...(expected ? { expectedResourceVersion: expected } : {}) });
-    return c.json(this.toScale(info, obj));
+    return sendObject(c, this.toScale(info, obj));
   }
 
   private async bind(c: Context, namespace: string, r: SubresourceRequest): Promise<Response> {
-    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw)) as { target?: { name?: string; kind?: string } };
+    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), BINDING_KIND) as { target?: { name?: string; kind?: string } };
     const nodeName = body?.target?.name;
     if (!nodeName) throw errors.invalid('Binding', r.name, [{ reason: 'FieldValueRequired', message: 'Required value', field: 'target.name' }]);
     const podInfo = resourceForKind('Pod')!;
@@ -176,11 +182,11 @@ export class Subresources {
       pod.status = { ...(pod.status ?? {}), conditions };
       return pod;
     }, { ...this.opts(r.q, r.user), subresource: 'binding' });
-    return c.json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
+    return sendObject(c, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
   }
 
   private async evict(c: Context, namespace: string, r: SubresourceRequest): Promise<Response> {
-    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw)) as { deleteOptions?: Record<string, unknown> };
+    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), EVICTION_KIND) as { deleteOptions?: Record<string, unknown> };
     const podInfo = resourceForKind('Pod')!;
     const pod = (await this.registry.get(podInfo, namespace, r.name)) as Pod;
     const opts = isPlainObject(body?.deleteOptions) ? body.deleteOptions : {};
@@ -192,7 +198,7 @@ export class Subresources {
     const ignoresBudget = phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || !!pod.metadata.deletionTimestamp;
     if (!ignoresBudget) await this.chargeDisruptionBudget(namespace, pod, writeOpts);
     await this.registry.delete(podInfo, namespace, r.name, opts, writeOpts);
-    return c.json({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
+    return sendObject(c, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
   }
 
   /**
@@ -236,7 +242,7 @@ export class Subresources {
   }
 
   private async finalize(c: Context, r: SubresourceRequest): Promise<Response> {
-    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw)) as { spec?: { finalizers?: string[] } };
+    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), resourceForKind('Namespace')) as { spec?: { finalizers?: string[] } };
     const nsInfo = resourceForKind('Namespace')!;
     const obj = await this.registry.guaranteedUpdate(nsInfo, undefined, r.name, (cur) => {
       const spec = { ...((cur.spec ?? {}) as Record<string, unknown>) };
@@ -244,7 +250,7 @@ export class Subresources {
       spec['finalizers'] = body?.spec?.finalizers ?? [];
       return { ...cur, spec };
     }, { ...this.opts(r.q, r.user), subresource: 'finalize' });
-    return c.json({ apiVersion: 'v1', kind: 'Namespace', ...obj });
+    return sendObject(c, { apiVersion: 'v1', kind: 'Namespace', ...obj });
   }
 
   private async toAgent(c: Context, sub: 'log' | 'exec' | 'attach', namespace: string, r: SubresourceRequest): Promise<Response> {

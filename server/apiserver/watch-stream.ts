@@ -6,6 +6,7 @@
  */
 import type { KubeObject, WatchEvent } from '../../api/meta.js';
 import { StatusError, errors } from '../../api/status.js';
+import { encodeProtobufWatchFrame } from '../../api/codec/protobuf.js';
 
 export interface WatchStreamOptions {
   events: AsyncGenerator<WatchEvent<KubeObject>>;
@@ -19,6 +20,8 @@ export interface WatchStreamOptions {
   /** The newest revision processed without an event for this client (filtered out by selectors). */
   filteredRevision?: () => number;
   abort: AbortController;
+  /** `protobuf`: length-prefixed WatchEvent frames (Content-Type `…protobuf;stream=watch`). */
+  format?: 'json' | 'protobuf';
 }
 
 const encoder = new TextEncoder();
@@ -40,7 +43,12 @@ function eventLine(type: string, object: unknown): Uint8Array {
   return encoder.encode(`{"type":${JSON.stringify(type)},"object":${json}}\n`);
 }
 
+function protobufFrame(type: string, object: unknown): Uint8Array {
+  return encodeProtobufWatchFrame(type, object as Record<string, unknown>);
+}
+
 export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
+  const frame = o.format === 'protobuf' ? protobufFrame : eventLine;
   let pending: Promise<IteratorResult<WatchEvent<KubeObject>>> | undefined;
   let lastRevision = o.startRevision;
   let first = true;
@@ -72,16 +80,15 @@ export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
         } catch (err) {
           clearTimeout(timer);
           const status = err instanceof StatusError ? err : errors.internal((err as Error).message);
-          if (!o.abort.signal.aborted) controller.enqueue(line({ type: 'ERROR', object: status.toStatus() }));
+          if (!o.abort.signal.aborted) controller.enqueue(frame('ERROR', status.toStatus()));
           return finish(controller);
         }
         clearTimeout(timer);
         if (result === 'tick') {
           if (o.bookmarkKind && Date.now() >= nextBookmark) {
             nextBookmark = Date.now() + o.bookmarkIntervalMs;
-            controller.enqueue(line({
-              type: 'BOOKMARK',
-              object: { ...o.bookmarkKind, metadata: { resourceVersion: String(Math.max(lastRevision, o.filteredRevision?.() ?? 0)) } },
+            controller.enqueue(frame('BOOKMARK', {
+              ...o.bookmarkKind, metadata: { resourceVersion: String(Math.max(lastRevision, o.filteredRevision?.() ?? 0)) },
             }));
             return;
           }
@@ -91,7 +98,7 @@ export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
         if (result.done) return finish(controller);
         const rv = Number(result.value.object.metadata.resourceVersion);
         if (Number.isFinite(rv) && rv > lastRevision) lastRevision = rv;
-        controller.enqueue(eventLine(result.value.type, o.render(result.value, first)));
+        controller.enqueue(frame(result.value.type, o.render(result.value, first)));
         first = false;
         return;
       }

