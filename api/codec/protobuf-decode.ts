@@ -81,7 +81,7 @@ function readField(reader: Reader, wireType: number, spec: FieldSchema, out: Jso
   const value = readValue(reader, wireType, spec.type, at);
   if (spec.inline && isObject(value)) {
     Object.assign(out, value);
-  } else if (value === undefined || (!spec.keepZero && isZero(value))) {
+  } else if (value === undefined || (!spec.keepZero && isScalar(spec.type) && isZero(value))) {
     delete out[spec.name];
   } else {
     out[spec.name] = value;
@@ -199,6 +199,14 @@ function fail(at: string, what: string): never {
 
 function expectWireType(actual: number, expected: number, at: string): void {
   if (actual !== expected) fail(at, `expected ${wireTypeName(expected)}, got ${wireTypeName(actual)}`);
+}
+
+/**
+ * Only scalars lose their zero: a value type that is a message on the wire (IntOrString, Quantity) is
+ * there because the Go value was set (`maxUnavailable: 0` is a pointer) or is a struct JSON never omits.
+ */
+function isScalar(type: FieldSchema['type']): boolean {
+  return type === 'string' || type === 'bytes' || type === 'int32' || type === 'int64' || type === 'bool';
 }
 
 function isVarintType(type: FieldSchema['type']): boolean {

@@ -11,9 +11,10 @@
  * - jsonName: the Go field's JSON name (for an embedded struct, its protobuf name: it is inlined anyway);
  * - modifiers, in this order:
  *   `^` an embedded Go struct whose JSON fields sit in the parent object (`json:",inline"`);
- *   `*` a zero value on the wire is kept: pointer fields (`*int32`, `*bool`: on the wire only when set)
+ *   `*` a zero scalar on the wire is kept: pointer fields (`*int32`, `*bool`: on the wire only when set)
  *       and fields whose JSON tag has no `omitempty`. gogo writes every non-pointer scalar, even "" / 0 /
- *       false, while encoding/json drops them for `omitempty` fields, so without `*` a zero is dropped;
+ *       false, while encoding/json drops them for `omitempty` fields, so without `*` a zero is dropped.
+ *       Messages, IntOrString and Quantity are kept whenever present (`maxUnavailable: 0` is a pointer);
  *   `[]` repeated (a JSON list), `{}` map<string, type> (a JSON object);
  * - type: `string`, `bytes` (JSON base64), `int32`, `int64`, `bool`; the apimachinery value types `Time`
  *   (RFC 3339 seconds), `MicroTime` (RFC 3339 microseconds), `Quantity` ("500m"), `IntOrString`,
@@ -92,8 +93,11 @@ export class SchemaRegistry {
     return this.compile(p, name);
   }
 
-  get apiVersions(): string[] {
-    return [...this.byApiVersion.keys()];
+  /** Every message, by package: for tests that hold the tables against Kubernetes' own descriptors. */
+  *messages(): Generator<{ apiVersion: string; alias: string; name: string; schema: MessageSchema }> {
+    for (const p of this.byApiVersion.values()) {
+      for (const name of Object.keys(p.sources)) yield { apiVersion: p.apiVersion, alias: p.alias, name, schema: this.compile(p, name) };
+    }
   }
 
   private compile(p: PackageSchema, name: string): MessageSchema {

@@ -204,4 +204,33 @@ it('protobuf request bodies from kubectl fixtures are decoded', async ({ http, s
   assert.equal(created.json['data'], expected['data']);
 });
 
+it('discovery answers /api/ and /apis/ like /api and /apis', async ({ http }) => {
+  for (const path of ['/api', '/apis']) {
+    for (const accept of ['application/json', 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json']) {
+      const bare = await http.request({ method: 'GET', path, headers: { accept } });
+      const slash = await http.request({ method: 'GET', path: `${path}/`, headers: { accept } });
+      assert.is(slash.status, 200, `${path}/ with ${accept}`);
+      assert.is(slash.headers['content-type'], bare.headers['content-type']);
+      assert.equal(JSON.parse(await slash.text()), JSON.parse(await bare.text()));
+    }
+  }
+});
+
+it('a Table for something that cannot be printed is 406 NotAcceptable, as upstream', async ({ server, http }) => {
+  const table = 'application/json;as=Table;v=v1;g=meta.k8s.io';
+  await server.client.deleteIfExists('Pod', 'default', 'table-406');
+  await server.client.create('Pod', 'default', { metadata: { name: 'table-406' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+  const eviction = JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'table-406', namespace: 'default' } });
+  const res = await http.request({ method: 'POST', path: '/api/v1/namespaces/default/pods/table-406/eviction', body: eviction, headers: { 'content-type': 'application/json', accept: table } });
+  assert.is(res.status, 406);
+  const status = JSON.parse(await res.text()) as { reason: string; code: number };
+  assert.equal([status.reason, status.code], ['NotAcceptable', 406]);
+  assert.ok(await server.client.tryGet('Pod', 'default', 'table-406'), 'the refused eviction did nothing');
+  // The pod itself and its status print.
+  for (const path of ['/api/v1/namespaces/default/pods/table-406', '/api/v1/namespaces/default/pods/table-406/status']) {
+    const printed = await http.request({ method: 'GET', path, headers: { accept: table } });
+    assert.is(printed.status, 200, path);
+  }
+});
+
 it.run();
