@@ -104,10 +104,10 @@ export class ResourceHandler {
     if (subresource) return this.o.subresources.handle(c, { target, name: name!, q, user });
     if (info.createOnly) {
       if (method !== 'POST' || name !== undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
-      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw));
+      const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), info);
       if (!isPlainObject(body)) throw errors.badRequest(`the body of a ${info.kind} must be an object`);
       const answer = await this.o.requestKinds.create({ info, namespace, body: body as KubeObject, user });
-      return c.json(withTypeMeta(info, answer), 201);
+      return sendObject(c, withTypeMeta(info, answer), 201);
     }
 
     if (method === 'GET' || method === 'HEAD') {

@@ -32,14 +32,10 @@ export function printerFor(info: Pick<ResourceInfo, 'group' | 'plural'>): TableP
 
 /** Subresources that answer the resource's own objects; the rest (binding, eviction, log, ...) have no printer. */
 const PRINTABLE_SUBRESOURCES: ReadonlySet<string> = new Set(['status', 'scale']);
-/** Create-only review kinds: nothing is stored, and upstream gives them no table conversion. */
-const UNPRINTABLE_RESOURCES: ReadonlySet<string> = new Set([
-  'tokenreviews', 'selfsubjectreviews', 'subjectaccessreviews', 'selfsubjectaccessreviews', 'localsubjectaccessreviews', 'selfsubjectrulesreviews',
-]);
-
 /** Whether a Table can be answered for a resource (or one of its subresources); upstream answers 406 otherwise. */
-export function isPrintable(info: Pick<ResourceInfo, 'plural'>, subresource?: string): boolean {
-  if (UNPRINTABLE_RESOURCES.has(info.plural)) return false;
+export function isPrintable(info: Pick<ResourceInfo, 'createOnly'>, subresource?: string): boolean {
+  // Create-only review kinds store nothing, and upstream gives them no table conversion.
+  if (info.createOnly) return false;
   return subresource === undefined || PRINTABLE_SUBRESOURCES.has(subresource);
 }
 

@@ -226,6 +226,10 @@ it('a Table for something that cannot be printed is 406 NotAcceptable, as upstre
   const status = JSON.parse(await res.text()) as { reason: string; code: number };
   assert.equal([status.reason, status.code], ['NotAcceptable', 406]);
   assert.ok(await server.client.tryGet('Pod', 'default', 'table-406'), 'the refused eviction did nothing');
+  // Upstream's conformance case: a SelfSubjectAccessReview (nothing stored, no printer) asked for as a Table.
+  const review = JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { nonResourceAttributes: { path: '/', verb: 'get' } } });
+  const sar = await http.request({ method: 'POST', path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', body: review, headers: { 'content-type': 'application/json', accept: table } });
+  assert.is(sar.status, 406);
   // The pod itself and its status print.
   for (const path of ['/api/v1/namespaces/default/pods/table-406', '/api/v1/namespaces/default/pods/table-406/status']) {
     const printed = await http.request({ method: 'GET', path, headers: { accept: table } });

@@ -163,6 +163,76 @@ export const PROTOBUF_SAMPLES: Record<string, (name: string, namespace: string) 
     metadata: { name },
     spec: { holderIdentity: 'node-a', leaseDurationSeconds: 40, acquireTime: '2026-01-02T03:04:05.000001Z', renewTime: '2026-01-02T03:04:45.250000Z', leaseTransitions: 0 },
   }),
+  PersistentVolume: (name) => ({
+    metadata: { name },
+    spec: {
+      capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Retain', storageClassName: 'manual',
+      volumeMode: 'Filesystem', mountOptions: ['noatime'], hostPath: { path: '/srv/pv', type: 'DirectoryOrCreate' },
+      nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['node-a'] }] }] } },
+    },
+  }),
+  PersistentVolumeClaim: (name) => ({
+    metadata: { name },
+    spec: {
+      accessModes: ['ReadWriteOnce'], storageClassName: 'manual', volumeMode: 'Filesystem',
+      resources: { requests: { storage: '512Mi' }, limits: { storage: '1Gi' } }, selector: { matchLabels: { tier: 'db' } },
+    },
+  }),
+  StatefulSet: (name) => ({
+    metadata: { name },
+    spec: {
+      replicas: 0, serviceName: name, podManagementPolicy: 'Parallel', revisionHistoryLimit: 2, minReadySeconds: 1,
+      selector: { matchLabels: { app: name } }, template: template({ app: name }),
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: 1 } },
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Delete', whenScaled: 'Retain' },
+      ordinals: { start: 0 },
+    },
+  }),
+  ControllerRevision: (name) => ({ metadata: { name }, revision: 3, data: { spec: { template: { metadata: { labels: { app: name } } } } } }),
+  EndpointSlice: (name) => ({
+    metadata: { name, labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4',
+    endpoints: [{
+      addresses: ['10.42.0.7'], conditions: { ready: true, serving: true, terminating: false }, hostname: 'a', nodeName: 'node-a', zone: 'z1',
+      targetRef: { kind: 'Pod', name: 'web-1', namespace: 'default', uid: 'u-1' }, hints: { forZones: [{ name: 'z1' }] },
+    }],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, appProtocol: 'http' }],
+  }),
+  StorageClass: (name) => ({
+    metadata: { name },
+    provisioner: 'example.com/none', parameters: { type: 'ssd' }, reclaimPolicy: 'Retain', mountOptions: ['noatime'],
+    allowVolumeExpansion: true, volumeBindingMode: 'WaitForFirstConsumer',
+    allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['z1'] }] }],
+  }),
+  ClusterRole: (name) => ({
+    metadata: { name },
+    rules: [{ apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }, { nonResourceURLs: ['/healthz'], verbs: ['get'] }],
+    aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate': 'true' } }] },
+  }),
+  ClusterRoleBinding: (name) => ({
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+    subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }, { kind: 'ServiceAccount', name: 'default', namespace: 'default' }],
+  }),
+  Role: (name) => ({ metadata: { name }, rules: [{ apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['web'], verbs: ['get', 'patch'] }] }),
+  RoleBinding: (name, namespace) => ({
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'editor' },
+    subjects: [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'devs' }, { kind: 'ServiceAccount', name: 'default', namespace }],
+  }),
+  TokenReview: () => ({ metadata: {}, spec: { token: 'not-a-real-token', audiences: ['https://kubernetes.default.svc'] } }),
+  SelfSubjectReview: () => ({ metadata: {} }),
+  SubjectAccessReview: () => ({
+    metadata: {},
+    spec: { user: 'alice', groups: ['devs'], extra: { scopes: ['a', 'b'] }, resourceAttributes: { namespace: 'default', verb: 'get', group: 'apps', resource: 'deployments', name: 'web' } },
+  }),
+  SelfSubjectAccessReview: () => ({ metadata: {}, spec: { nonResourceAttributes: { path: '/healthz', verb: 'get' } } }),
+  LocalSubjectAccessReview: (_name, namespace) => ({
+    metadata: {},
+    spec: { user: 'bob', resourceAttributes: { namespace, verb: 'list', resource: 'pods', subresource: 'log' } },
+  }),
+  SelfSubjectRulesReview: (_name, namespace) => ({ metadata: {}, spec: { namespace } }),
   PodDisruptionBudget: (name) => ({
     metadata: { name },
     spec: { minAvailable: '50%', selector: { matchLabels: { app: name } }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },

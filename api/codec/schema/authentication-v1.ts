@@ -4,6 +4,8 @@ import { definePackage } from '../protobuf-schema.js';
 export const AUTHENTICATION_V1 = definePackage('authentication.k8s.io/v1', 'authentication', {
   BoundObjectReference: '1 kind string; 2 apiVersion string; 3 name string; 4 uid string',
   ExtraValue: '= 1 items []string',
+  SelfSubjectReview: '1 metadata meta.ObjectMeta; 2 status SelfSubjectReviewStatus',
+  SelfSubjectReviewStatus: '1 userInfo UserInfo',
   TokenRequest: '1 metadata meta.ObjectMeta; 2 spec TokenRequestSpec; 3 status TokenRequestStatus',
   TokenRequestSpec: '1 audiences *[]string; 3 boundObjectRef BoundObjectReference; 4 expirationSeconds *int64',
   TokenRequestStatus: '1 token *string; 2 expirationTimestamp Time',
