@@ -233,6 +233,13 @@ export const PROTOBUF_SAMPLES: Record<string, (name: string, namespace: string) 
     spec: { user: 'bob', resourceAttributes: { namespace, verb: 'list', resource: 'pods', subresource: 'log' } },
   }),
   SelfSubjectRulesReview: (_name, namespace) => ({ metadata: {}, spec: { namespace } }),
+  PodTemplate: (name) => ({ metadata: { name }, template: template({ app: name }) }),
+  PriorityClass: (name) => ({ metadata: { name }, value: 0, description: 'zero is a real priority', preemptionPolicy: 'Never' }),
+  RuntimeClass: (name) => ({
+    metadata: { name }, handler: 'runc',
+    overhead: { podFixed: { cpu: '10m', memory: '16Mi' } },
+    scheduling: { nodeSelector: { 'kubernetes.io/arch': 'arm64' }, tolerations: [{ key: 'runtime', operator: 'Exists', effect: 'NoSchedule' }] },
+  }),
   PodDisruptionBudget: (name) => ({
     metadata: { name },
     spec: { minAvailable: '50%', selector: { matchLabels: { app: name } }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
