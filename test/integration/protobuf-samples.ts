@@ -240,6 +240,22 @@ export const PROTOBUF_SAMPLES: Record<string, (name: string, namespace: string) 
     overhead: { podFixed: { cpu: '10m', memory: '16Mi' } },
     scheduling: { nodeSelector: { 'kubernetes.io/arch': 'arm64' }, tolerations: [{ key: 'runtime', operator: 'Exists', effect: 'NoSchedule' }] },
   }),
+  ResourceQuota: (name) => ({
+    metadata: { name },
+    spec: {
+      hard: { pods: '10', 'requests.cpu': '2', 'limits.memory': '4Gi', 'count/deployments.apps': '5' },
+      scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: ['high'] }] },
+    },
+  }),
+  LimitRange: (name) => ({
+    metadata: { name },
+    spec: {
+      limits: [
+        { type: 'Container', default: { cpu: '500m', memory: '256Mi' }, defaultRequest: { cpu: '100m' }, max: { cpu: '2' }, min: { cpu: '10m' }, maxLimitRequestRatio: { cpu: '10' } },
+        { type: 'Pod', max: { memory: '2Gi' } },
+      ],
+    },
+  }),
   PodDisruptionBudget: (name) => ({
     metadata: { name },
     spec: { minAvailable: '50%', selector: { matchLabels: { app: name } }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
