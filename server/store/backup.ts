@@ -5,12 +5,14 @@
  * a second, read-only connection: every page is copied in one step inside one read transaction, so
  * the copy is a consistent snapshot at one revision while the server keeps writing (WAL readers do
  * not block the writer). The copy is written next to FILE, integrity-checked, then renamed into place.
+ * It holds every Secret: the file is created 0600 before SQLite writes a page into it (SQLite gives its
+ * journal files the database file's mode), so at no moment is any of it readable by other users.
  *
  * Restore puts such a file into a STOPPED server's data dir: it refuses while the data dir's server
  * runs, checks the file first, and keeps the old database (with its -wal/-shm) aside instead of
  * deleting it.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { paths } from '../config.js';
@@ -64,6 +66,16 @@ export async function inspectSnapshot(file: string): Promise<SnapshotInfo> {
   }
 }
 
+/** Creates an empty file only its owner can read (0600 whatever the umask; refuses to follow a planted file). */
+function createPrivateFile(file: string): void {
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Online snapshot of the store at `source` into `dest` (atomic: a temporary file renamed at the end). */
 export async function backupStore(source: string, dest: string): Promise<SnapshotInfo> {
   if (!existsSync(source)) throw new Error(`no store at ${source}: is this the server's data dir?`);
@@ -71,6 +83,7 @@ export async function backupStore(source: string, dest: string): Promise<Snapsho
   const tmp = `${target}.partial-${process.pid}`;
   mkdirSync(dirname(target), { recursive: true });
   rmSync(tmp, { force: true });
+  createPrivateFile(tmp);
   const db = await open(source, sqlite3.OPEN_READONLY);
   try {
     db.configure('busyTimeout', 10_000);
@@ -140,7 +153,9 @@ export async function restoreStore(file: string, dataDir: string, now = new Date
     }
   }
   const tmp = `${db}.restoring`;
+  rmSync(tmp, { force: true });
   copyFileSync(file, tmp);
+  chmodSync(tmp, 0o600); // copyFileSync copies the source's mode, and an old backup may be 0644
   renameSync(tmp, db);
   return { ...info, db, ...(keptAside ? { keptAside } : {}) };
 }

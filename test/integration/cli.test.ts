@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -221,6 +221,38 @@ it('--help works on every command', async () => {
     assert.match(r.stdout, /Usage: corral /, `corral ${name} --help prints its usage`);
     assert.match(r.stdout, /Precedence: flag > environment > config file > default/);
   }
+});
+
+it('backup FILE is 0600 from its first byte, even under umask 000, and restore keeps the store private', async (ctx) => {
+  const dir = join(ctx.scratch, 'private');
+  mkdirSync(dir, { recursive: true });
+  const seen = new Map<string, number>();
+  const watcher = watch(dir, (_event, name) => {
+    if (!name) return;
+    try { seen.set(String(name), statSync(join(dir, String(name))).mode & 0o777); } catch { /* renamed or removed already */ }
+  });
+  const file = join(dir, 'secrets.db');
+  writeFileSync(file, 'an older, world-readable file in the way', { mode: 0o644 });
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CORRAL_'))) as Record<string, string>;
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn('/bin/sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, CLI, 'backup', file, '--data-dir', ctx.server.dataDir],
+      { env: { ...base, CORRAL_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  watcher.close();
+  assert.is(code, 0);
+  assert.is(statSync(file).mode & 0o777, 0o600, 'the backup holds every Secret');
+  for (const [name, mode] of seen) assert.is(mode & 0o077, 0, `${name} was ${mode.toString(8)} at some point`);
+  assert.ok([...seen.keys()].some((n) => n.includes('.partial-')), `the temporary file was seen: ${[...seen.keys()].join(', ')}`);
+  // Restoring an old 0644 backup does not leave the live store readable by others.
+  chmodSync(file, 0o644);
+  const restoredDir = join(ctx.scratch, 'restored-private');
+  const restored = await corral(['restore', file, '--data-dir', restoredDir]);
+  assert.is(restored.code, 0, restored.stderr);
+  const db = readdirSync(join(restoredDir, 'server'), { recursive: true }).map(String).find((n) => n.endsWith('.db'));
+  assert.ok(db, 'restored database');
+  assert.is(statSync(join(restoredDir, 'server', db)).mode & 0o077, 0);
 });
 
 it.run();
