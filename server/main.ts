@@ -10,6 +10,7 @@ import { createServer as createHttpsServer, type Server, type ServerOptions } fr
 import type { RequestListener } from 'node:http';
 import { SERVING_TLS_OPTIONS } from '../api/tls-policy.js';
 import { guardRequests } from './apiserver/guard-requests.js';
+import { requestTimeouts } from './apiserver/request-timeouts.js';
 import type { AddressInfo } from 'node:net';
 import { serve, type WebSocketServerLike } from '@hono/node-server';
 import { log } from '../api/log.js';
@@ -134,6 +135,8 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   let port = cfg.port;
   // Tests shorten the BOOKMARK interval of watches (upstream: about a minute).
   const bookmarkIntervalMs = Number(process.env['CORRAL_WATCH_BOOKMARK_INTERVAL_MS'] ?? '') || undefined;
+  // Tests shorten the time a client may take to send a request (its body above all); watches are not bound by it.
+  const bodyTimeoutMs = Number(process.env['CORRAL_REQUEST_BODY_TIMEOUT_MS'] ?? '') || undefined;
   const api = createApiApp({
     registry, tokens, serverAddress: `${host}:${port}`,
     ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
@@ -153,7 +156,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       port: cfg.port,
       hostname: cfg.bindAddress,
       createServer: ((options: ServerOptions, listener: RequestListener) => createHttpsServer(options, guardRequests(listener))) as unknown as typeof createHttpsServer,
-      serverOptions: { ...SERVING_TLS_OPTIONS, key: tls.keyPem, cert: tls.certPem, ca: tls.caPem },
+      serverOptions: { ...SERVING_TLS_OPTIONS, key: tls.keyPem, cert: tls.certPem, ca: tls.caPem, ...requestTimeouts(bodyTimeoutMs) },
     }) as Server;
     s.once('error', reject);
     s.once('listening', () => resolve(s));
@@ -162,10 +165,6 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   port = (server.address() as AddressInfo).port;
   await step('publishing the kubernetes service', () => ensureKubernetesService(registry, allocator.apiServerServiceIP, { address: host, port }));
   await step(`publishing the kube-dns service at ${cfg.clusterDns}`, () => ensureClusterDnsService(registry, cfg.clusterDns));
-  // Long-lived watches must not be cut by Node's default request/idle timeouts.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
   const url = `https://127.0.0.1:${port}`;
   await step('writing the admin kubeconfig', () =>
     writeFile(paths.kubeconfig(cfg.dataDir), renderKubeconfig({ serverUrl: url, caPem: tls.caPem, token: adminToken }), { mode: 0o600 }));

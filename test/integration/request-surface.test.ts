@@ -14,11 +14,14 @@ import { sleep } from '../../api/async-util.js';
 
 const it = suite<{ server: ServerProcess; agent: AgentProcess; viewer: string }>('request-surface');
 
+/** Shortened for the test (default 60 s): how long a client may take to send its request. */
+const BODY_TIMEOUT_MS = 2_000;
+
 const WS_HEADERS = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
 
 it.before(async (ctx) => {
   // info level: whatever a client provokes must stay below it.
-  ctx.server = await ServerProcess.start({ extraArgs: ['--disable-controllers'], env: { CORRAL_LOG_LEVEL: 'info' } });
+  ctx.server = await ServerProcess.start({ extraArgs: ['--disable-controllers'], env: { CORRAL_LOG_LEVEL: 'info', CORRAL_REQUEST_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS) } });
   ctx.agent = await AgentProcess.start(ctx.server, { nodeName: 'surface', env: { CORRAL_LOG_LEVEL: 'info' } });
   ctx.viewer = createToken(ctx.server, 'viewer');
 });
@@ -148,6 +151,46 @@ it('API: YAML warnings from a client body are not printed, and a client that han
   const noisy = server.logs.split('\n').filter((l) => /abort|ECONNRESET|premature/i.test(l) && !l.includes('"level":"debug"'));
   assert.equal(noisy, [], 'a client hanging up must be logged at debug at most');
   assert.not.match(server.logs, /\n\s+at /, 'no stack traces');
+});
+
+it('API: an authenticated slow body is cut with a 408 after the body timeout, while a watch outlives it many times', async ({ server }) => {
+  // A watch with no timeoutSeconds, opened first: it must still deliver events long after the body timeout.
+  const events: string[] = [];
+  const watch = connect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false });
+  watch.on('data', (d: Buffer) => events.push(d.toString('utf8')));
+  watch.on('error', () => undefined);
+  await new Promise<void>((resolve) => watch.once('secureConnect', () => resolve()));
+  watch.write(`GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${server.token}\r\n\r\n`);
+
+  // A client with a valid token that sends its body one byte at a time, forever.
+  const started = Date.now();
+  const slow = connect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false });
+  let answer = '';
+  slow.on('data', (d: Buffer) => { answer += d.toString('latin1'); });
+  slow.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => slow.once('close', () => resolve(Date.now() - started)));
+  await new Promise<void>((resolve) => slow.once('secureConnect', () => resolve()));
+  const body = JSON.stringify({ metadata: { name: 'slow-body' } }).padEnd(400, ' ');
+  slow.write(`POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${server.token}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+  let sent = 0;
+  const drip = setInterval(() => { if (!slow.destroyed && sent < body.length) slow.write(body[sent++]!); }, 200);
+  const after = await Promise.race([closed, sleep(BODY_TIMEOUT_MS * 5).then(() => -1)]);
+  clearInterval(drip);
+  slow.destroy();
+  assert.ok(after > 0, 'the slow body was never timed out');
+  assert.ok(after >= BODY_TIMEOUT_MS - 200, `cut after ${after} ms, before the timeout`);
+  assert.match(answer, /^HTTP\/1\.1 408/, answer);
+  assert.is(await server.client.tryGet('ConfigMap', 'default', 'slow-body'), undefined, 'nothing stored');
+
+  // The watch, open for well over twice the body timeout by now, still delivers.
+  await sleep(Math.max(0, BODY_TIMEOUT_MS * 2 - (Date.now() - started)));
+  await server.client.create('ConfigMap', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after-the-timeout' } });
+  const deadline = Date.now() + 5_000;
+  while (!events.join('').includes('after-the-timeout') && Date.now() < deadline) await sleep(50);
+  watch.destroy();
+  assert.match(events.join(''), /^HTTP\/1\.1 200/);
+  assert.match(events.join(''), '"type":"ADDED"');
+  assert.match(events.join(''), 'after-the-timeout');
 });
 
 it.run();
