@@ -76,11 +76,23 @@ const podSpec = (): Json => ({
   topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'web' } } }],
 });
 
+/** A webhook whose rules match nothing the tests create, so it is never called. */
+const webhook = (path: string): Json => ({
+  name: `${path}.hooks.example.com`,
+  clientConfig: { service: { namespace: 'default', name: 'hooks', path: `/${path}`, port: 8443 }, caBundle: Buffer.from('not a real CA').toString('base64') },
+  rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['example.com'], apiVersions: ['v1'], resources: ['widgets'], scope: 'Namespaced' }],
+  failurePolicy: 'Ignore', matchPolicy: 'Equivalent', sideEffects: 'None', timeoutSeconds: 5, admissionReviewVersions: ['v1'],
+  namespaceSelector: { matchExpressions: [{ key: 'hooks', operator: 'In', values: ['on'] }] },
+  objectSelector: { matchLabels: { hooked: 'yes' } },
+  matchConditions: [{ name: 'not-system', expression: '!request.userInfo.username.startsWith("system:")' }],
+});
+
 const template = (labels: Json, restartPolicy = 'Always'): Json => ({
   metadata: { labels, annotations: { 'example.com/template': 'yes' } },
   spec: { ...podSpec(), restartPolicy },
 });
 
+/** By kind, or by `apiVersion kind` where two groups share a kind name (Event) or the kind is not served yet. */
 export const PROTOBUF_SAMPLES: Record<string, (name: string, namespace: string) => Json> = {
   Namespace: (name) => ({ metadata: { name, annotations: { owner: 'team-a' } }, spec: { finalizers: ['kubernetes'] } }),
   Node: (name) => ({
@@ -255,6 +267,16 @@ export const PROTOBUF_SAMPLES: Record<string, (name: string, namespace: string) 
         { type: 'Pod', max: { memory: '2Gi' } },
       ],
     },
+  }),
+  'admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration': (name) => ({ metadata: { name }, webhooks: [webhook('validate')] }),
+  'admissionregistration.k8s.io/v1 MutatingWebhookConfiguration': (name) => ({ metadata: { name }, webhooks: [{ ...webhook('mutate'), reinvocationPolicy: 'IfNeeded' }] }),
+  'events.k8s.io/v1 Event': (name, namespace) => ({
+    metadata: { name },
+    eventTime: '2026-01-02T03:04:05.123456Z', reportingController: 'example.com/controller', reportingInstance: 'controller-0',
+    action: 'Scale', reason: 'ScalingReplicaSet', type: 'Normal', note: 'Scaled up to 3',
+    regarding: { kind: 'Deployment', namespace, name: 'web', uid: 'u-1', apiVersion: 'apps/v1' },
+    related: { kind: 'ReplicaSet', namespace, name: 'web-1', apiVersion: 'apps/v1' },
+    series: { count: 2, lastObservedTime: '2026-01-02T03:05:05.000000Z' },
   }),
   PodDisruptionBudget: (name) => ({
     metadata: { name },
