@@ -62,6 +62,8 @@ export interface AgentConfig {
   dnsTtlSeconds: number;
   /** The node's resolver file (kubelet's --resolv-conf); default /etc/resolv.conf, or systemd-resolved's upstream file behind a stub. */
   resolvConf?: string | undefined;
+  /** Directory of this node's local-path volumes (default `<dataDir>/storage`), published on the Node. */
+  storageDir?: string | undefined;
   /** Where the agent's node binary lives (used to run probe helpers in a pod's netns). */
   nodeBinary: string;
 }
@@ -77,6 +79,7 @@ export const agentPaths = {
   containers: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'containers'),
   ipam: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'ipam'),
   tls: (cfg: Pick<AgentConfig, 'dataDir'>): string => join(agentDir(cfg), 'tls'),
+  storage: (cfg: Pick<AgentConfig, 'dataDir' | 'storageDir'>): string => cfg.storageDir ?? join(cfg.dataDir, 'storage'),
 };
 
 export type AgentConfigInput = Pick<AgentConfig, 'serverUrl' | 'token' | 'caPem' | 'dataDir'> & Partial<AgentConfig>;

@@ -11,6 +11,7 @@ import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
 import { log } from '../api/log.js';
 import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Secret } from '../api/types.js';
+import { NODE_STORAGE_DIR_ANNOTATION } from '../api/storage-types.js';
 import { agentPaths, reservedResources, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
 import { KubeletServer } from './logs/kubelet-server.js';
 import { LogKeeper } from './logs/rotation.js';
@@ -162,6 +163,8 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const node = new NodeRegistration({
     client, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, dataDir: cfg.dataDir, kubeletPort: kubelet.port, maxPods: cfg.maxPods,
     corralVersion: CORRAL_VERSION, reserved: reservedResources(cfg), leaseRenewSeconds: cfg.leaseRenewSeconds, statusCheckSeconds: cfg.statusCheckSeconds,
+    // The local-path provisioner makes this node's volumes here.
+    annotations: { [NODE_STORAGE_DIR_ANNOTATION]: agentPaths.storage(cfg) },
     signals: async () => {
       await checkRuntime();
       return { runtime: runtimeState, networkReady: network.cidr !== undefined, ...(networkMessage ? { networkMessage } : {}) };
@@ -179,7 +182,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   // A DNS port already taken (a Pi-hole, dnsmasq) costs cluster DNS, not the agent: say so and go on.
   await dns.start().catch((err: unknown) => log.error('dns', `cluster DNS cannot listen on ${cfg.nodeIp}:${cfg.dnsPort} (set --cluster-dns-port)`, { error: (err as Error).message }));
   // Removes the directories of this node's deleted local-path volumes.
-  new LocalPathCleanup({ client, hostname: hostnameLabelValue(cfg.nodeName), signal }).start();
+  new LocalPathCleanup({ client, hostname: hostnameLabelValue(cfg.nodeName), storageDir: agentPaths.storage(cfg), signal }).start();
   // The pod sync loop starts once the pod network is up; with a cached spec it could also start
   // before, but pods need their netns first.
   log.info('agent', 'corral agent is up', { node: cfg.nodeName, nodeIP: cfg.nodeIp, server: cfg.serverUrl, kubeletPort: kubelet.port });

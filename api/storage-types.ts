@@ -87,3 +87,5 @@ export const LOCAL_PATH_CLEANUP_FINALIZER = 'corral.dev/local-path-cleanup';
 /** The built-in provisioner's name and its default class. */
 export const LOCAL_PATH_PROVISIONER = 'rancher.io/local-path';
 export const LOCAL_PATH_CLASS = 'local-path';
+/** On a Node: the directory its agent keeps local-path volumes in (`corral agent --storage-dir`). */
+export const NODE_STORAGE_DIR_ANNOTATION = 'storage.corral.dev/local-path-dir';

@@ -11,6 +11,7 @@ export const agentCommand: CliCommand = {
     '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
     '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
     '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--resolv-conf FILE]\n' +
+    '             [--storage-dir DATA_DIR/storage]\n' +
     '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
     '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
   options: {
@@ -35,6 +36,7 @@ export const agentCommand: CliCommand = {
     'cluster-dns': { type: 'string' },
     'cluster-dns-port': { type: 'string' },
     'resolv-conf': { type: 'string' },
+    'storage-dir': { type: 'string' },
     uninstall: { type: 'boolean' },
   },
   async run(values) {
@@ -86,6 +88,7 @@ export const agentCommand: CliCommand = {
       clusterDns: str(values, 'cluster-dns', 'CLUSTER_DNS'),
       ...(dnsPort !== undefined ? { dnsPort: Number(dnsPort) } : {}),
       resolvConf: str(values, 'resolv-conf', 'RESOLV_CONF'),
+      storageDir: str(values, 'storage-dir', 'STORAGE_DIR'),
     } as Parameters<typeof startAgent>[0]);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {

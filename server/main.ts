@@ -207,6 +207,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       serviceCidr: cfg.serviceCidr,
       clusterDomain: cfg.clusterDomain,
       clusterDns: cfg.clusterDns,
+      storageDir,
       ...(cfg.nodeIp ? { nodeIp: cfg.nodeIp } : {}),
       ...(cfg.containerdAddress ? { containerdAddress: cfg.containerdAddress } : {}),
       ...(cfg.reservedCpu ? { reservedCpu: cfg.reservedCpu } : {}),

@@ -21,6 +21,8 @@ export interface NodeRegistrationOptions extends NodeStatusInput {
   statusCheckSeconds: number;
   /** What the agent knows about itself right now (runtime, network). */
   signals(): Promise<AgentSignals>;
+  /** Annotations the agent keeps on its Node (e.g. its local-path storage dir). */
+  annotations?: Record<string, string>;
   /** Called with every version of the Node list (this node and its peers). */
   onNodes(nodes: Node[]): void;
   signal: AbortSignal;
@@ -54,15 +56,17 @@ export class NodeRegistration {
   private async ensureNode(labels: Record<string, string>): Promise<Node> {
     const c = this.o.client;
     const existing = await c.tryGet<Node>('Node', undefined, this.o.nodeName);
+    const annotations = this.o.annotations ?? {};
     if (existing) {
       const current = existing.metadata.labels ?? {};
-      if (Object.entries(labels).some(([k, v]) => current[k] !== v)) {
-        return c.patch<Node>('Node', undefined, this.o.nodeName, { metadata: { labels } });
+      const currentAnnotations = existing.metadata.annotations ?? {};
+      if (Object.entries(labels).some(([k, v]) => current[k] !== v) || Object.entries(annotations).some(([k, v]) => currentAnnotations[k] !== v)) {
+        return c.patch<Node>('Node', undefined, this.o.nodeName, { metadata: { labels, annotations } });
       }
       return existing;
     }
     try {
-      const created = await c.create<Node>('Node', undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: this.o.nodeName, labels }, spec: {} });
+      const created = await c.create<Node>('Node', undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: this.o.nodeName, labels, annotations }, spec: {} });
       log.info('agent', 'registered node', { node: this.o.nodeName });
       return created;
     } catch (err) {

@@ -3,9 +3,9 @@
  * deleted (reclaim policy Delete after its claim went), it still carries `corral.dev/local-path-cleanup`;
  * this loop removes the volume's directory and then the finalizer, so the object goes only once the
  * data is gone. Like rancher's helper pod, it works on this node's volumes only (node affinity to its
- * `kubernetes.io/hostname`), and it removes only a directory named after the volume's own claim
- * (`pvc-<uid>_<namespace>_<name>`, what the provisioner made; the API server already refused any PV
- * path outside the allowed roots when the volume was created).
+ * `kubernetes.io/hostname`), and it removes only a directory directly below this node's storage dir
+ * named after the volume's own claim (`pvc-<uid>_<namespace>_<name>`, what the provisioner made): a
+ * tampered volume cannot make it delete anything else.
  */
 import { rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, normalize } from 'node:path';
@@ -22,6 +22,8 @@ export interface LocalPathCleanupOptions {
   client: ApiClient;
   /** This node's `kubernetes.io/hostname` label value. */
   hostname: string;
+  /** This node's local-path storage dir: only directories directly below it are removed. */
+  storageDir: string;
   signal: AbortSignal;
 }
 
@@ -34,13 +36,13 @@ export function needsCleanup(pv: PersistentVolume, hostname: string): boolean {
 }
 
 /** The directory to remove, or why it may not be removed. */
-export function removableDirectory(pv: PersistentVolume): { path: string } | { refused: string } {
+export function removableDirectory(pv: PersistentVolume, storageDir: string): { path: string } | { refused: string } {
   const path = pv.spec.hostPath?.path;
   if (!path || !isAbsolute(path) || normalize(path) !== path) return { refused: `path ${String(path)} is not a clean absolute path` };
   const ref = pv.spec.claimRef;
   const expected = `pvc-${ref?.uid}_${ref?.namespace}_${ref?.name}`;
-  if (!ref?.uid || pv.metadata.name !== `pvc-${ref.uid}` || basename(path) !== expected || dirname(path) === '/') {
-    return { refused: `${path} is not the directory local-path made for this volume (${expected})` };
+  if (!ref?.uid || pv.metadata.name !== `pvc-${ref.uid}` || basename(path) !== expected || dirname(path) !== normalize(storageDir).replace(/\/+$/, '')) {
+    return { refused: `${path} is not the directory local-path made for this volume (${storageDir}/${expected})` };
   }
   return { path };
 }
@@ -64,7 +66,7 @@ export class LocalPathCleanup {
   private async reconcile(name: string): Promise<void> {
     const pv = this.volumes.get(name);
     if (!pv || !needsCleanup(pv, this.o.hostname)) return;
-    const target = removableDirectory(pv);
+    const target = removableDirectory(pv, this.o.storageDir);
     if ('refused' in target) {
       // Keep the finalizer: an admin decides (see docs/operations.md).
       log.warn('local-path', 'not removing a volume directory', { volume: name, reason: target.refused });

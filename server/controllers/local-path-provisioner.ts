@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { isAlreadyExists } from '../../api/status.js';
 import {
-  LOCAL_PATH_CLEANUP_FINALIZER, LOCAL_PATH_PROVISIONER, PROVISIONED_BY_ANNOTATION, SELECTED_NODE_ANNOTATION,
+  LOCAL_PATH_CLEANUP_FINALIZER, LOCAL_PATH_PROVISIONER, NODE_STORAGE_DIR_ANNOTATION, PROVISIONED_BY_ANNOTATION, SELECTED_NODE_ANNOTATION,
   STORAGE_PROVISIONER_ANNOTATION,
   type Node, type PersistentVolume, type PersistentVolumeClaim, type StorageClass,
 } from '../../api/types.js';
@@ -104,7 +104,9 @@ class LocalPathProvisioner {
     if (nodeProblem !== undefined) return failed(nodeProblem);
     if (!node) return failed(`selected node "${nodeName}" not found`);
     this.events.record(claim, 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${key}"`);
-    const pv = localPathVolume(claim, sc, node, this.ctx.settings.storageDir);
+    // The node's agent says where its volumes live; the server's --storage-dir otherwise.
+    const dir = node.metadata.annotations?.[NODE_STORAGE_DIR_ANNOTATION] ?? this.ctx.settings.storageDir;
+    const pv = localPathVolume(claim, sc, node, dir);
     try {
       await this.ctx.client.create('PersistentVolume', undefined, pv);
     } catch (err) {

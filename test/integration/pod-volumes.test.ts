@@ -132,11 +132,12 @@ it('local-path cleanup acts on this node\'s deleted volumes and only on their ow
   pv.metadata.deletionTimestamp = '2025-01-01T00:00:00Z';
   assert.ok(needsCleanup(pv, 'n1'));
   assert.not.ok(needsCleanup(pv, 'n2'), 'another node\'s volume');
-  assert.equal(removableDirectory(pv), { path: join(storage, 'pvc-uid-gone_default_gone') });
+  assert.equal(removableDirectory(pv, storage), { path: join(storage, 'pvc-uid-gone_default_gone') });
+  assert.ok('refused' in removableDirectory(pv, join(root, 'other-storage')), 'not below this node\'s storage dir');
   const tampered = { ...pv, spec: { ...pv.spec, hostPath: { path: '/etc' } } };
-  assert.ok('refused' in removableDirectory(tampered));
+  assert.ok('refused' in removableDirectory(tampered, storage));
   const sneaky = { ...pv, spec: { ...pv.spec, hostPath: { path: `${storage}/../pvc-uid-gone_default_gone` } } };
-  assert.ok('refused' in removableDirectory(sneaky));
+  assert.ok('refused' in removableDirectory(sneaky, storage));
 });
 
 it.run();

@@ -23,7 +23,7 @@ async function k(server: ServerProcess, args: string[], input?: string): Promise
   return r.stdout;
 }
 
-function statefulSet(name: string, o: { replicas?: number; policy?: string; retention?: Record<string, string>; partition?: number; image?: string } = {}): string {
+function statefulSet(name: string, o: { replicas?: number; policy?: string; retention?: Record<string, string>; partition?: number; image?: string; slowNode?: boolean } = {}): string {
   return JSON.stringify({
     apiVersion: 'apps/v1', kind: 'StatefulSet',
     metadata: { name },
@@ -36,7 +36,10 @@ function statefulSet(name: string, o: { replicas?: number; policy?: string; rete
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: o.image ?? 'busybox:1.36', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], terminationGracePeriodSeconds: 0 },
+        spec: {
+          containers: [{ name: 'app', image: o.image ?? 'busybox:1.36', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], terminationGracePeriodSeconds: 0,
+          ...(o.slowNode ? { nodeSelector: { speed: 'slow' }, tolerations: [{ key: 'speed', operator: 'Equal', value: 'slow', effect: 'NoSchedule' }] } : {}),
+        },
       },
       volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
     },
@@ -68,6 +71,10 @@ it.before(async (ctx) => {
   ctx.server = await ServerProcess.start();
   ctx.nodes = [];
   for (const name of ['st-1', 'st-2', 'st-3']) ctx.nodes.push(await HollowNode.start(ctx.server.client, { name, readyDelayMs: 300 }));
+  // Pods here stay unready for the whole test: only Parallel management creates more than one of them.
+  ctx.nodes.push(await HollowNode.start(ctx.server.client, {
+    name: 'st-slow', readyDelayMs: 600_000, labels: { speed: 'slow' }, taints: [{ key: 'speed', value: 'slow', effect: 'NoSchedule' }],
+  }));
 });
 
 it.after(async (ctx) => {
@@ -173,11 +180,13 @@ it('rolling update goes in reverse ordinal order and respects partition; rollout
 });
 
 it('Parallel creates every pod at once; retention policy Delete removes claims on scale down and deletion', async ({ server }) => {
-  await k(server, ['apply', '-f', '-'], statefulSet('par', { replicas: 3, policy: 'Parallel', retention: { whenScaled: 'Delete', whenDeleted: 'Delete' } }));
-  const pods = await allReady(server, 'par', 3);
-  const created = pods.map((p) => Date.parse(p.metadata.creationTimestamp!));
-  const firstReady = Math.min(...pods.map(readySince));
-  assert.ok(created.every((t) => t <= Math.ceil(firstReady / 1000) * 1000), 'all created before the first was ready');
+  await k(server, ['apply', '-f', '-'], statefulSet('par', { replicas: 3, policy: 'Parallel', retention: { whenScaled: 'Delete', whenDeleted: 'Delete' }, slowNode: true }));
+  // None of them gets Ready, yet all three run: Parallel does not wait.
+  const pods = await waitFor('3 running pods of par', async () => {
+    const list = await podsOf(server, 'par');
+    return list.length === 3 && list.every((p) => p.status?.phase === 'Running') && list;
+  });
+  assert.ok(pods.every((p) => !ready(p) && p.spec.nodeName === 'st-slow'));
   await k(server, ['scale', 'statefulset/par', '--replicas=1']);
   await waitFor('scaled-away claims deleted', async () => {
     const names = (await server.client.list<PersistentVolumeClaim>('PersistentVolumeClaim', NS)).items

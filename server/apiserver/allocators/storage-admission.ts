@@ -1,16 +1,18 @@
 /**
  * Storage admission: claims without `storageClassName` get the default StorageClass (upstream's
  * DefaultStorageClass plugin), and a PersistentVolume's hostPath or local path must lie under one of
- * the directories the administrator allows (the local-path storage dir, plus `--pv-host-path-roots`,
- * by default /mnt, /srv and /data). Without that rule anyone allowed to create PVs could mount /etc or
- * /var/lib/corral into a pod through a claim.
+ * the directories the administrator allows (the server's storage dir, plus `--pv-host-path-roots`,
+ * by default /mnt, /srv and /data), or, for a volume the local-path provisioner made, directly in the
+ * storage dir a node published (`storage.corral.dev/local-path-dir`, set from `corral agent
+ * --storage-dir`). Without that rule anyone allowed to create PVs could mount /etc or /var/lib/corral
+ * into a pod through a claim.
  */
-import { isAbsolute, normalize } from 'node:path';
+import { basename, dirname, isAbsolute, normalize } from 'node:path';
 import type { KubeObject } from '../../../api/meta.js';
 import { resourceForKind, type ResourceInfo } from '../../../api/resources.js';
 import { errors, isAlreadyExists } from '../../../api/status.js';
 import {
-  DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER,
+  DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER, NODE_STORAGE_DIR_ANNOTATION, PROVISIONED_BY_ANNOTATION,
   type PersistentVolume, type PersistentVolumeClaim, type StorageClass,
 } from '../../../api/storage-types.js';
 import type { AdmissionPlugin, Registry } from '../registry.js';
@@ -40,13 +42,29 @@ export function pickDefaultClass(classes: readonly StorageClass[]): StorageClass
   return marked[0];
 }
 
+/** The storage dirs nodes published for their local-path volumes. */
+async function nodeStorageDirs(registry: Registry): Promise<Set<string>> {
+  const nodes = (await registry.list(resourceForKind('Node')!, undefined)).items;
+  const dirs = new Set<string>();
+  for (const n of nodes) {
+    const dir = n.metadata.annotations?.[NODE_STORAGE_DIR_ANNOTATION];
+    if (dir && isAbsolute(dir)) dirs.add(normalize(dir).replace(/\/+$/, ''));
+  }
+  return dirs;
+}
+
 export function storageAdmissionPlugin(registry: Registry, hostPathRoots: readonly string[]): AdmissionPlugin {
-  const checkPaths = (info: ResourceInfo, obj: KubeObject): void => {
+  const checkPaths = async (info: ResourceInfo, obj: KubeObject, old?: KubeObject): Promise<void> => {
     if (info.kind !== 'PersistentVolume' || info.group !== '') return;
     const pv = obj as PersistentVolume;
     for (const source of ['hostPath', 'local'] as const) {
       const path = pv.spec?.[source]?.path;
       if (path === undefined || isUnderRoots(path, hostPathRoots)) continue;
+      // An update that keeps the path keeps what was allowed when the volume was made.
+      if (old && (old as PersistentVolume).spec?.[source]?.path === path) continue;
+      // The local-path provisioner's volumes live in the storage dir their node published.
+      const localPath = pv.metadata.annotations?.[PROVISIONED_BY_ANNOTATION] === LOCAL_PATH_PROVISIONER && basename(path).startsWith('pvc-');
+      if (localPath && normalize(path) === path && (await nodeStorageDirs(registry)).has(dirname(path))) continue;
       throw errors.forbidden(
         `persistentvolumes "${pv.metadata.name}" is forbidden: spec.${source}.path ${JSON.stringify(path)} is outside the directories ` +
         `the administrator allows for persistent volumes (${hostPathRoots.join(', ')}; see --pv-host-path-roots)`,
@@ -57,7 +75,7 @@ export function storageAdmissionPlugin(registry: Registry, hostPathRoots: readon
   return {
     name: 'StorageAdmission',
     async admitCreate(info, obj) {
-      checkPaths(info, obj);
+      await checkPaths(info, obj);
       if (info.kind !== 'PersistentVolumeClaim' || info.group !== '') return;
       const claim = obj as PersistentVolumeClaim;
       // Only a missing class gets the default; "" explicitly asks for no class.
@@ -66,8 +84,8 @@ export function storageAdmissionPlugin(registry: Registry, hostPathRoots: readon
       const chosen = pickDefaultClass(list.items as StorageClass[]);
       if (chosen?.metadata.name) claim.spec.storageClassName = chosen.metadata.name;
     },
-    async admitUpdate(info, obj) {
-      checkPaths(info, obj);
+    async admitUpdate(info, obj, old) {
+      await checkPaths(info, obj, old);
     },
   };
 }
