@@ -39,6 +39,7 @@ import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
 import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
+import { advertiseAddress } from './advertise-address.js';
 import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
 import { startRbac, type Rbac } from './auth/rbac/setup.js';
 import type { RequestAttributes } from './auth/rbac/rules.js';
@@ -131,7 +132,8 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   await step('reconciling the default RBAC roles and bindings', () => reconcileBootstrapPolicy(registry));
   const serviceAccounts = await step('loading the service-account signing key', () => loadServiceAccountTokens(registry, paths.serviceAccountKey(cfg.dataDir)));
 
-  const host = cfg.advertiseAddress ?? '127.0.0.1';
+  // What pods on any node reach the API at (the kubernetes Service's endpoint).
+  const host = advertiseAddress(cfg);
   let port = cfg.port;
   // Tests shorten the BOOKMARK interval of watches (upstream: about a minute).
   const bookmarkIntervalMs = Number(process.env['CORRAL_WATCH_BOOKMARK_INTERVAL_MS'] ?? '') || undefined;

@@ -8,8 +8,8 @@ import type { Namespace, ServiceAccount } from '../../api/types.js';
 import { Controller } from '../../api/machinery/controller.js';
 import type { Informer } from '../../api/machinery/informer.js';
 import type { ControllerContext } from './context.js';
+import { DEFAULT_SERVICE_ACCOUNT } from '../apiserver/service-account-admission.js';
 
-export const DEFAULT_SERVICE_ACCOUNT = 'default';
 
 class ServiceAccountController {
   private readonly controller: Controller;

@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { StatusError } from '../../api/status.js';
-import type { ServiceAccount } from '../../api/types.js';
+import type { Pod, ServiceAccount } from '../../api/types.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -130,6 +130,18 @@ it('TokenRequest validation: short expiry, unknown account, bound object of anot
   await post({ boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'gone' } }).then(() => assert.unreachable(), (err: StatusError) => {
     assert.is(err.code, 404);
   });
+});
+
+it('pods run as the default ServiceAccount unless they name one, which must exist', async ({ server }) => {
+  const created = await server.client.create<Pod>('Pod', 'team-a', {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain', namespace: 'team-a' }, spec: { containers: [{ name: 'c', image: 'busybox' }] },
+  });
+  assert.is(created.spec.serviceAccountName, 'default');
+  const r = await kubectl(server, ['apply', '-n', 'team-a', '-f', '-'], { input: JSON.stringify({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ghostly' }, spec: { serviceAccountName: 'ghost', containers: [{ name: 'c', image: 'busybox' }] },
+  }) });
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, 'pods "ghostly" is forbidden: error looking up service account team-a/ghost: serviceaccount "ghost" not found');
 });
 
 it('the signing key is kept 0600 and survives a restart (tokens stay valid)', async ({ server }) => {

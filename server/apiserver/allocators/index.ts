@@ -12,6 +12,7 @@ import { storageAdmissionPlugin } from './storage-admission.js';
 import { priorityAdmissionPlugin } from './priority-admission.js';
 import { runtimeClassAdmissionPlugin } from './runtime-class-admission.js';
 import { limitRangerPlugin } from '../limit-ranger.js';
+import { serviceAccountAdmissionPlugin } from '../service-account-admission.js';
 import { resourceQuotaPlugin } from '../quota/admission.js';
 
 export { ServiceAllocator } from './service-allocator.js';
@@ -35,6 +36,7 @@ export async function installAdmissionPlugins(registry: Registry, s: AdmissionSe
   registry.addPlugin(storageAdmissionPlugin(registry, s.pvHostPathRoots));
   registry.addPlugin(runtimeClassAdmissionPlugin(registry));
   registry.addPlugin(priorityAdmissionPlugin(registry));
+  registry.addPlugin(serviceAccountAdmissionPlugin(registry));
   // LimitRanger's defaults first: the quota charges what the pod will really request.
   registry.addPlugin(limitRangerPlugin(registry));
   registry.addPlugin(resourceQuotaPlugin(registry));
