@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
 import { log } from '../api/log.js';
+import { createEventRecorder } from '../api/machinery/events.js';
+import { InformerFactory } from '../api/machinery/informer.js';
 import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Secret } from '../api/types.js';
 import { NODE_STORAGE_DIR_ANNOTATION } from '../api/storage-types.js';
 import { agentPaths, reservedResources, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
@@ -22,7 +24,9 @@ import { ServiceProxy } from './network/service-proxy.js';
 import { NodeDns } from './dns/node-dns.js';
 import { NodeRegistration } from './node/registration.js';
 import type { AgentSignals } from './node/node-status.js';
+import { startAirGapImports } from './pods/air-gap.js';
 import { ImageManager } from './pods/images.js';
+import { PodEvents } from './pods/pod-events.js';
 import { PodManager } from './pods/pod-manager.js';
 import { TaskCache } from './pods/task-cache.js';
 import { ContainerdRuntime } from './runtime/index.js';
@@ -64,16 +68,19 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const signal = stop.signal;
   const transport = new HttpsTransport({ server: cfg.serverUrl, caPem: cfg.caPem, token: cfg.token, timeoutMs: 10_000 });
   const client = new ApiClient(transport);
+  // One informer per kind for every loop of the node (pods, nodes, services, endpoints).
+  const informers = new InformerFactory(client);
+  const recorder = createEventRecorder(client, { component: 'kubelet', host: cfg.nodeName });
   const runtime = new ContainerdRuntime({ address: cfg.containerdAddress, namespace: cfg.containerdNamespace, stateDir: agentPaths.containers(cfg), cgroupParent: `/corral/${cfg.nodeName}` });
   const tasks = new TaskCache(runtime);
   const ipam = new Ipam(agentPaths.ipam(cfg), '10.42.0.0/24');
   const network = new PodNetwork(cfg.netnsPrefix, ipam);
   const dns = new NodeDns({
-    client, nodeIp: cfg.nodeIp, port: cfg.dnsPort, clusterDomain: cfg.clusterDomain, clusterCidr: cfg.clusterCidr, serviceCidr: cfg.serviceCidr,
+    client, informers, nodeIp: cfg.nodeIp, port: cfg.dnsPort, clusterDomain: cfg.clusterDomain, clusterCidr: cfg.clusterCidr, serviceCidr: cfg.serviceCidr,
     ttlSeconds: cfg.dnsTtlSeconds, resolvConf: cfg.resolvConf, signal,
   });
   const proxy = new ServiceProxy({
-    client, clusterCidr: cfg.clusterCidr, signal,
+    informers, clusterCidr: cfg.clusterCidr, signal,
     ...(cfg.clusterDns ? { nodeLocalDns: { clusterIP: cfg.clusterDns, target: `${cfg.nodeIp}:${cfg.dnsPort}` } } : {}),
   });
 
@@ -87,7 +94,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const secret = async (ns: string, name: string): Promise<Record<string, Buffer> | undefined> => decodeSecret(await client.tryGet<Secret>('Secret', ns, name));
   const images = new ImageManager(runtime, secret, cfg.plainHttpRegistries ?? []);
   const pods = new PodManager({
-    cfg, client, runtime, tasks, network, images,
+    cfg, client, runtime, tasks, network, images, events: new PodEvents(recorder),
     envSources: { configMap, secret: async (ns, n) => toText(await secret(ns, n)), services: (ns) => proxy.servicesIn(ns) },
     volumeSources: {
       configMap: async (ns, n) => {
@@ -100,7 +107,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     },
     podsDir: agentPaths.pods(cfg),
     logsDir: agentPaths.logs(cfg),
-  }, signal, { airGapDir: agentPaths.images(cfg) });
+  }, informers, signal);
 
   const kubelet = new KubeletServer({ cfg, pods, runtime, client });
   await step(`starting the kubelet endpoint on port ${cfg.kubeletPort}`, () => kubelet.start());
@@ -134,7 +141,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
         node.checkStatusSoon();
         if (!podsStarted) {
           podsStarted = true;
-          void pods.start();
+          void startAirGapImports(images, agentPaths.images(cfg), signal).then(() => pods.start());
         }
     }, (err: unknown) => {
       networkMessage = (err as Error).message;
@@ -161,7 +168,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   };
 
   const node = new NodeRegistration({
-    client, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, dataDir: cfg.dataDir, kubeletPort: kubelet.port, maxPods: cfg.maxPods,
+    client, informers, events: recorder, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, dataDir: cfg.dataDir, kubeletPort: kubelet.port, maxPods: cfg.maxPods,
     corralVersion: CORRAL_VERSION, reserved: reservedResources(cfg), leaseRenewSeconds: cfg.leaseRenewSeconds, statusCheckSeconds: cfg.statusCheckSeconds,
     // The local-path provisioner makes this node's volumes here.
     annotations: { [NODE_STORAGE_DIR_ANNOTATION]: agentPaths.storage(cfg) },
@@ -179,6 +186,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   if (cachedCidr) usePodCidr(cachedCidr);
   node.start();
   await step('starting the service proxy', () => proxy.start());
+  informers.start(signal);
   // A DNS port already taken (a Pi-hole, dnsmasq) costs cluster DNS, not the agent: say so and go on.
   await dns.start().catch((err: unknown) => log.error('dns', `cluster DNS cannot listen on ${cfg.nodeIp}:${cfg.dnsPort} (set --cluster-dns-port)`, { error: (err as Error).message }));
   // Removes the directories of this node's deleted local-path volumes.

@@ -4,7 +4,7 @@
  * node IP (and loopback). Pods reach it through the cluster DNS IP, which every node's proxy rules
  * DNAT to its own resolver (node-local: a pod never depends on another node being up).
  */
-import { Informer } from '../../api/machinery/informer.js';
+import type { Informer, InformerFactory } from '../../api/machinery/informer.js';
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
 import type { EndpointSlice, Pod, Service } from '../../api/types.js';
@@ -16,6 +16,8 @@ import { Forwarder } from './forwarder.js';
 
 export interface NodeDnsOptions {
   client: ApiClient;
+  /** The agent's shared informers (the Service informer is the service proxy's too). */
+  informers: InformerFactory;
   nodeIp: string;
   port: number;
   clusterDomain: string;
@@ -39,9 +41,9 @@ export class NodeDns {
   forwarder: Forwarder | undefined;
 
   constructor(private readonly o: NodeDnsOptions) {
-    this.services = new Informer<Service>(o.client, 'Service');
-    this.slices = new Informer<EndpointSlice>(o.client, 'EndpointSlice');
-    this.pods = new Informer<Pod>(o.client, 'Pod');
+    this.services = o.informers.forKind<Service>('Service');
+    this.slices = o.informers.forKind<EndpointSlice>('EndpointSlice');
+    this.pods = o.informers.forKind<Pod>('Pod');
     this.index = new ClusterIndex({ services: this.services, slices: this.slices, pods: this.pods, ownedCidrs: [o.clusterCidr, o.serviceCidr] });
   }
 

@@ -1,17 +1,20 @@
 /**
- * kube-proxy of the node: watches Services and Endpoints, renders corral's nat chains (agent/proxy)
- * and applies them with the backend the machine uses — a full restore the first time, then only the
- * chains of services that changed. Changes are batched for a moment so a burst of endpoint updates
- * (a rollout) costs one iptables-restore. Also serves the Service list for pod environment variables.
+ * kube-proxy of the node, on the controller kit: shared informers of Services and Endpoints whose
+ * handlers only enqueue the one key of this loop (after a short batch delay, so a burst of endpoint
+ * updates in a rollout costs one iptables-restore). `reconcile` is level-triggered: it renders corral's
+ * nat chains (agent/proxy) from the informer caches and applies them with the machine's backend — a
+ * full restore the first time, then only the chains of services that changed. A failed apply is
+ * retried with the queue's back-off. Also serves the Service list for pod environment variables.
  */
-import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
-import type { KubeObject } from '../../api/meta.js';
+import { Controller } from '../../api/machinery/controller.js';
+import type { Informer, InformerFactory } from '../../api/machinery/informer.js';
+import { ItemExponentialRateLimiter } from '../../api/machinery/rate-limiter.js';
 import type { Endpoints, Service } from '../../api/types.js';
 import { buildNatRuleSet, detectIptablesBackend, IptablesApplier, type SyncResult } from '../proxy/index.js';
 
 export interface ServiceProxyOptions {
-  client: ApiClient;
+  informers: InformerFactory;
   clusterCidr: string;
   signal: AbortSignal;
   /** Node-local DNS: the cluster DNS IP and this node's resolver (`ip:port`). */
@@ -20,29 +23,29 @@ export interface ServiceProxyOptions {
   batchMs?: number;
 }
 
-function key(o: KubeObject): string {
-  return `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
-}
+/** The single key of the proxy's queue: the whole rule set is one level-triggered state. */
+const RULES = 'nat-rules';
 
 export class ServiceProxy {
-  private readonly services = new Map<string, Service>();
-  private readonly endpoints = new Map<string, Endpoints>();
+  private readonly services: Informer<Service>;
+  private readonly endpoints: Informer<Endpoints>;
+  private readonly controller: Controller;
   private applier: IptablesApplier | undefined;
   private podCidr: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> | undefined;
-  private dirty = false;
-  private servicesSynced = false;
-  private endpointsSynced = false;
   /** The last sync's figures (tests and the benchmark read them). */
   lastSync: SyncResult | undefined;
   syncCount = 0;
 
-  constructor(private readonly o: ServiceProxyOptions) {}
+  constructor(private readonly o: ServiceProxyOptions) {
+    this.services = o.informers.forKind<Service>('Service');
+    this.endpoints = o.informers.forKind<Endpoints>('Endpoints');
+    // A failed iptables apply comes back after 1 s, doubling to 30 s.
+    this.controller = new Controller({ name: 'service-proxy', rateLimiter: new ItemExponentialRateLimiter({ initialMs: 1_000, maxMs: 30_000 }), reconcile: () => this.reconcile() });
+  }
 
   /** Services of one namespace (for the `{SVC}_SERVICE_HOST` variables). */
   servicesIn(namespace: string): Service[] {
-    return [...this.services.values()].filter((s) => (s.metadata.namespace ?? 'default') === namespace);
+    return this.services.list().filter((s) => (s.metadata.namespace ?? 'default') === namespace);
   }
 
   async start(): Promise<void> {
@@ -50,8 +53,10 @@ export class ServiceProxy {
     this.applier = new IptablesApplier({ backend });
     await this.applier.verifyBinaries(this.o.signal).catch((err: unknown) => log.warn('proxy', 'iptables binaries look inconsistent', { error: (err as Error).message }));
     log.info('proxy', 'using the iptables backend', { backend });
-    void this.watch<Service>('Service', this.services, () => { this.servicesSynced = true; });
-    void this.watch<Endpoints>('Endpoints', this.endpoints, () => { this.endpointsSynced = true; });
+    const changed = (): void => this.schedule();
+    for (const inf of [this.services, this.endpoints] as Informer[]) inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    void this.controller.run(this.o.signal);
+    void Promise.all([this.services.waitForSync(), this.endpoints.waitForSync()]).then(changed);
   }
 
   /** The node's pod CIDR (known once the server assigned it); rules wait for it. */
@@ -67,59 +72,32 @@ export class ServiceProxy {
     await this.applier?.removeAll();
   }
 
-  private async watch<T extends KubeObject>(kind: string, into: Map<string, T>, onSynced: () => void): Promise<void> {
-    try {
-      for await (const ev of this.o.client.watch<T>(kind, undefined, { signal: this.o.signal })) {
-        if (ev.type === 'RESYNC') {
-          into.clear();
-          for (const item of ev.items) into.set(key(item), item);
-          onSynced();
-        } else if (ev.type === 'DELETED') into.delete(key(ev.object));
-        else into.set(key(ev.object), ev.object);
-        this.schedule();
-      }
-    } catch (err) {
-      if (!this.o.signal.aborted) log.error('proxy', `${kind} watch ended`, { error: (err as Error).message });
-    }
-  }
-
   private schedule(): void {
-    this.dirty = true;
-    if (this.timer || this.o.signal.aborted) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.syncNow();
-    }, this.o.batchMs ?? 100);
+    this.controller.queue.addAfter(RULES, this.o.batchMs ?? 100);
   }
 
-  /** Applies the current state now (waits for a sync in progress first). */
-  async syncNow(): Promise<void> {
-    while (this.syncing) await this.syncing;
-    if (!this.dirty || !this.applier || !this.podCidr || !this.servicesSynced || !this.endpointsSynced) return;
-    this.dirty = false;
+  /** Applies what the caches hold now (a no-op until the backend, the pod CIDR and both caches are there). */
+  private async reconcile(): Promise<void> {
+    if (!this.applier || !this.podCidr || !this.services.hasSynced() || !this.endpoints.hasSynced()) return;
     const buildStarted = performance.now();
     const set = buildNatRuleSet({
-      services: [...this.services.values()],
-      endpoints: [...this.endpoints.values()],
+      services: this.services.list(),
+      endpoints: this.endpoints.list(),
       nodeIPs: [],
       podCIDR: this.podCidr,
       clusterCIDR: this.o.clusterCidr,
       nodeLocalDns: this.o.nodeLocalDns,
     });
     const buildMs = performance.now() - buildStarted;
-    this.syncing = (async () => {
-      try {
-        const t0 = performance.now();
-        this.lastSync = await this.applier!.sync(set, this.o.signal);
-        this.syncCount++;
-        if (this.lastSync.mode !== 'none') log.debug('proxy', 'iptables synced', { ...this.lastSync, buildMs: Math.round(buildMs), totalMs: Math.round(performance.now() - t0 + buildMs), services: this.services.size });
-      } catch (err) {
-        if (this.o.signal.aborted) return;
-        log.warn('proxy', 'iptables sync failed, retrying', { error: (err as Error).message });
-        this.applier!.distrust();
-        setTimeout(() => this.schedule(), 1_000).unref();
-      }
-    })().finally(() => { this.syncing = undefined; });
-    await this.syncing;
+    const t0 = performance.now();
+    try {
+      this.lastSync = await this.applier.sync(set, this.o.signal);
+    } catch (err) {
+      // What is installed is unknown now: the retry reads it back (iptables-save) before applying.
+      this.applier.distrust();
+      throw new Error(`iptables sync failed: ${(err as Error).message}`, { cause: err });
+    }
+    this.syncCount++;
+    if (this.lastSync.mode !== 'none') log.debug('proxy', 'iptables synced', { ...this.lastSync, buildMs: Math.round(buildMs), totalMs: Math.round(performance.now() - t0 + buildMs), services: this.services.list().length });
   }
 }

@@ -1,22 +1,29 @@
 /**
- * The node's presence in the cluster: registers the Node, keeps its Lease in kube-node-lease renewed
- * (the heartbeat: a small write every ~10 s), writes the Node status only when something in it
- * changed (SD cards), and watches all Nodes for this node's pod CIDR and its peers' routes.
- * Every loop retries with back-off while the server is unreachable and never gives up.
+ * The node's presence in the cluster, on the controller kit: one queue with two keys — `status`
+ * (register the Node, write its status only when something in it changed: SD cards) and `lease` (the
+ * heartbeat in kube-node-lease, a small write every ~10 s) — each reconciled level-triggered and
+ * requeued after its period; a failure is retried with the queue's back-off, never given up. A shared
+ * Node informer hands this node and its peers (pod CIDR, routes) to `onNodes`. Condition changes
+ * are recorded as kubelet's node Events (Starting, NodeReady, NodeNotReady, NodeHasSufficientMemory…).
  */
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
+import { Controller } from '../../api/machinery/controller.js';
+import type { EventRecorder } from '../../api/machinery/events.js';
+import type { Informer, InformerFactory } from '../../api/machinery/informer.js';
+import { ItemExponentialRateLimiter } from '../../api/machinery/rate-limiter.js';
 import { microTime, type Condition } from '../../api/meta.js';
-import { isAlreadyExists, isConflict } from '../../api/status.js';
+import { isAlreadyExists } from '../../api/status.js';
 import type { Lease, Node } from '../../api/types.js';
 import { buildNodeStatus, statusFingerprint, type AgentSignals, type NodeStatusInput } from './node-status.js';
-import { Backoff, sleep } from '../../api/async-util.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 export const LEASE_DURATION_SECONDS = 40;
 
 export interface NodeRegistrationOptions extends NodeStatusInput {
   client: ApiClient;
+  informers: InformerFactory;
+  events?: EventRecorder;
   leaseRenewSeconds: number;
   statusCheckSeconds: number;
   /** What the agent knows about itself right now (runtime, network). */
@@ -28,29 +35,60 @@ export interface NodeRegistrationOptions extends NodeStatusInput {
   signal: AbortSignal;
 }
 
+const STATUS = 'status';
+const LEASE = 'lease';
+const PEERS = 'peers';
+
+/** kubelet's event reasons for a node condition's status (True / otherwise). */
+const CONDITION_REASONS: Record<string, [string, string]> = {
+  Ready: ['NodeReady', 'NodeNotReady'],
+  MemoryPressure: ['NodeHasInsufficientMemory', 'NodeHasSufficientMemory'],
+  DiskPressure: ['NodeHasDiskPressure', 'NodeHasNoDiskPressure'],
+  PIDPressure: ['NodeHasInsufficientPID', 'NodeHasSufficientPID'],
+};
+
 export class NodeRegistration {
   private lastFingerprint: string | undefined;
   private conditions: Condition[] | undefined;
-  private statusKick: (() => void) | undefined;
-  /** A kick that arrived while a status check was running: check again right after it. */
-  private kickPending = false;
+  private registered = false;
+  private lease: Lease | undefined;
+  private startingRecorded = false;
+  private readonly nodes: Informer<Node>;
+  private readonly controller: Controller;
   /** Number of Node status writes (a test and the benchmark watch this stay low). */
   statusWrites = 0;
   leaseRenewals = 0;
 
-  constructor(private readonly o: NodeRegistrationOptions) {}
+  constructor(private readonly o: NodeRegistrationOptions) {
+    this.nodes = o.informers.forKind<Node>('Node');
+    this.controller = new Controller({
+      name: 'node-status',
+      workers: 3,
+      // The server away: the status and the lease are tried again after 0.5 s, doubling to 10 s.
+      rateLimiter: new ItemExponentialRateLimiter({ initialMs: 500, maxMs: 10_000 }),
+      reconcile: (key) => this.reconcile(key),
+    });
+  }
 
-  /** Starts the loops; resolves once the Node exists (or keeps trying in the background). */
+  /** Starts the loops; the Node is registered by the first status reconcile (or keeps being retried). */
   start(): void {
-    void this.statusLoop();
-    void this.leaseLoop();
-    void this.watchNodes();
+    const peers = (): void => this.controller.enqueue(PEERS);
+    this.nodes.addHandlers({ onAdd: peers, onUpdate: peers, onDelete: peers });
+    this.controller.enqueue(STATUS);
+    this.controller.enqueue(LEASE);
+    void this.controller.run(this.o.signal);
   }
 
   /** Asks for a status check now (e.g. the pod network just came up). */
   checkStatusSoon(): void {
-    if (this.statusKick) this.statusKick();
-    else this.kickPending = true;
+    this.controller.enqueue(STATUS);
+  }
+
+  private async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+    if (key === STATUS) return this.syncStatus();
+    if (key === LEASE) return this.renewLease();
+    this.o.onNodes(this.nodes.list());
+    return {};
   }
 
   private async ensureNode(labels: Record<string, string>): Promise<Node> {
@@ -75,103 +113,76 @@ export class NodeRegistration {
     }
   }
 
-  private async statusLoop(): Promise<void> {
-    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
-    let registered = false;
-    while (!this.o.signal.aborted) {
-      try {
-        const { labels, status } = await buildNodeStatus(this.o, await this.o.signals(), this.conditions);
-        const fp = statusFingerprint(labels, status);
-        if (!registered || fp !== this.lastFingerprint) {
-          const node = await this.ensureNode(labels);
-          registered = true;
-          if (fp !== this.lastFingerprint) {
-            // Keep the times the server has when nothing changed there (another agent run wrote them).
-            await this.o.client.patchStatus('Node', undefined, this.o.nodeName, { status });
-            this.statusWrites++;
-            this.lastFingerprint = fp;
-            this.conditions = status.conditions;
-            log.debug('agent', 'node status written', { node: node.metadata.name });
-          }
-        }
-        backoff.reset();
-        await this.wait(this.o.statusCheckSeconds * 1000);
-      } catch (err) {
-        if (this.o.signal.aborted) return;
-        log.warn('agent', 'cannot update the node status, retrying', { error: (err as Error).message });
-        // A failed write may have half-applied; write again next time.
-        this.lastFingerprint = undefined;
-        registered = false;
-        await this.wait(backoff.next());
-      }
-    }
-  }
-
-  private wait(ms: number): Promise<void> {
-    if (this.kickPending) {
-      this.kickPending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.statusKick = undefined;
-        this.o.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.statusKick = done;
-      this.o.signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  private async leaseLoop(): Promise<void> {
-    const c = this.o.client;
-    let lease: Lease | undefined;
-    while (!this.o.signal.aborted) {
-      let delay = this.o.leaseRenewSeconds * 1000;
-      try {
-        const spec = { holderIdentity: this.o.nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime() };
-        if (!lease) lease = await c.tryGet<Lease>('Lease', LEASE_NAMESPACE, this.o.nodeName);
-        if (!lease) {
-          lease = await c.create<Lease>('Lease', LEASE_NAMESPACE, {
-            apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-            metadata: { name: this.o.nodeName, namespace: LEASE_NAMESPACE },
-            spec: { ...spec, acquireTime: spec.renewTime },
-          });
-        } else {
-          lease = await c.update<Lease>('Lease', { ...lease, spec: { ...lease.spec, ...spec } });
-        }
-        this.leaseRenewals++;
-      } catch (err) {
-        if (this.o.signal.aborted) return;
-        lease = undefined; // conflict or server restart: read it again
-        if (!isConflict(err)) {
-          log.warn('agent', 'cannot renew the node lease, retrying', { error: (err as Error).message });
-        }
-        delay = 1_000;
-      }
-      await sleep(delay, { signal: this.o.signal });
-    }
-  }
-
-  private async watchNodes(): Promise<void> {
-    const nodes = new Map<string, Node>();
+  private async syncStatus(): Promise<{ requeueAfterMs: number }> {
     try {
-      for await (const ev of this.o.client.watch<Node>('Node', undefined, { signal: this.o.signal })) {
-        if (ev.type === 'RESYNC') {
-          nodes.clear();
-          for (const n of ev.items) nodes.set(n.metadata.name!, n);
-        } else if (ev.type === 'DELETED') {
-          nodes.delete(ev.object.metadata.name!);
-        } else {
-          nodes.set(ev.object.metadata.name!, ev.object);
+      const { labels, status } = await buildNodeStatus(this.o, await this.o.signals(), this.conditions);
+      const fp = statusFingerprint(labels, status);
+      if (!this.registered || fp !== this.lastFingerprint) {
+        const node = await this.ensureNode(labels);
+        this.registered = true;
+        this.recordStarting();
+        if (fp !== this.lastFingerprint) {
+          // Keep the times the server has when nothing changed there (another agent run wrote them).
+          await this.o.client.patchStatus('Node', undefined, this.o.nodeName, { status });
+          this.statusWrites++;
+          this.lastFingerprint = fp;
+          this.recordConditionChanges(node.status?.conditions ?? this.conditions, status.conditions ?? []);
+          this.conditions = status.conditions;
+          log.debug('agent', 'node status written', { node: node.metadata.name });
         }
-        this.o.onNodes([...nodes.values()]);
       }
+      return { requeueAfterMs: this.o.statusCheckSeconds * 1000 };
     } catch (err) {
-      if (!this.o.signal.aborted) log.error('agent', 'node watch ended', { error: (err as Error).message });
+      // A failed write may have half-applied; write again next time.
+      this.lastFingerprint = undefined;
+      this.registered = false;
+      throw new Error(`cannot update the node status: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async renewLease(): Promise<{ requeueAfterMs: number }> {
+    const c = this.o.client;
+    try {
+      const spec = { holderIdentity: this.o.nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime() };
+      this.lease ??= await c.tryGet<Lease>('Lease', LEASE_NAMESPACE, this.o.nodeName);
+      if (!this.lease) {
+        this.lease = await c.create<Lease>('Lease', LEASE_NAMESPACE, {
+          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+          metadata: { name: this.o.nodeName, namespace: LEASE_NAMESPACE },
+          spec: { ...spec, acquireTime: spec.renewTime },
+        });
+      } else {
+        this.lease = await c.update<Lease>('Lease', { ...this.lease, spec: { ...this.lease.spec, ...spec } });
+      }
+      this.leaseRenewals++;
+      return { requeueAfterMs: this.o.leaseRenewSeconds * 1000 };
+    } catch (err) {
+      this.lease = undefined; // conflict or server restart: read it again
+      throw err;
+    }
+  }
+
+  /** The reference kubelet puts on node Events: uid is the node name (kubectl describe node looks for both). */
+  private nodeRef(): Node {
+    return { apiVersion: 'v1', kind: 'Node', metadata: { name: this.o.nodeName, uid: this.o.nodeName }, spec: {} };
+  }
+
+  private recordStarting(): void {
+    if (this.startingRecorded || !this.o.events) return;
+    this.startingRecorded = true;
+    this.o.events.record(this.nodeRef(), 'Normal', 'Starting', 'Starting kubelet.');
+  }
+
+  /** NodeReady, NodeNotReady, NodeHasSufficientMemory…: one Event per condition whose status changed. */
+  private recordConditionChanges(before: Condition[] | undefined, after: Condition[]): void {
+    if (!this.o.events) return;
+    for (const c of after) {
+      const reasons = CONDITION_REASONS[c.type];
+      if (!reasons) continue;
+      const was = before?.find((b) => b.type === c.type)?.status;
+      if (was === c.status) continue;
+      const reason = c.status === 'True' ? reasons[0] : reasons[1];
+      this.o.events.record(this.nodeRef(), 'Normal', reason, `Node ${this.o.nodeName} status is now: ${reason}`);
     }
   }
 }
-

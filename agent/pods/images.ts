@@ -70,24 +70,30 @@ export class ImageManager {
     return c.image ? this.runtime.images.exists(normalizeImageRef(c.image)) : false;
   }
 
-  /** Makes the container's image present according to its pull policy. */
-  async ensure(pod: Pod, c: Container, signal?: AbortSignal): Promise<void> {
+  /**
+   * Makes the container's image present according to its pull policy: `present` when it was there
+   * already, `pulled` (with the time it took) after a pull. `onPulling` is told before a pull starts.
+   */
+  async ensure(pod: Pod, c: Container, o: { signal?: AbortSignal; onPulling?: () => void } = {}): Promise<{ outcome: 'present' } | { outcome: 'pulled'; ms: number }> {
     if (!c.image) throw new ImageError('InvalidImageName', `container ${c.name} has no image`);
     const ref = normalizeImageRef(c.image);
     const policy = effectivePullPolicy(c);
     const present = await this.runtime.images.exists(ref);
     if (policy === 'Never') {
       if (!present) throw new ImageError('ErrImageNeverPull', `Container image "${c.image}" is not present with pull policy of Never`);
-      return;
+      return { outcome: 'present' };
     }
-    if (policy === 'IfNotPresent' && present) return;
+    if (policy === 'IfNotPresent' && present) return { outcome: 'present' };
+    o.onPulling?.();
+    const t0 = performance.now();
     try {
-      await this.pull(pod, ref, signal);
+      await this.pull(pod, ref, o.signal);
+      return { outcome: 'pulled', ms: performance.now() - t0 };
     } catch (err) {
       // An image imported from the air-gap directory (or pulled before) serves when the registry cannot.
       if (present) {
         log.warn('agent', 'image pull failed, using the image already present', { image: ref, error: (err as Error).message });
-        return;
+        return { outcome: 'present' };
       }
       throw err;
     }

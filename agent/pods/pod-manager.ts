@@ -1,8 +1,11 @@
 /**
- * The pod sync loop of the node: watches the pods bound to it (fieldSelector spec.nodeName), keeps
- * one PodWorker per pod, routes containerd exit events to the worker that owns the container,
- * resyncs every pod periodically (level-triggered: a missed event costs at most one period), and
- * removes containers, netns and files of pods that no longer exist.
+ * The pod sync loop of the node, on the controller kit (api/machinery): a shared informer of the pods
+ * bound to this node (fieldSelector spec.nodeName, indexed by uid) and a work queue of pod uids.
+ * Handlers only enqueue; `reconcile(uid)` is level-triggered — it reads the informer (or the cached
+ * spec while the server is away) and the shared task snapshot and lets the pod's PodWorker drive the
+ * containers toward the spec. containerd exit events, probe results and a periodic resync only enqueue;
+ * every retry goes through the queue's back-off. Pods that no longer exist are stopped, and their
+ * containers, netns and files removed.
  *
  * Edge autonomy: each pod's spec is cached in `<pods>/<uid>/pod.json`, so an agent that restarts
  * while the server is unreachable still knows its pods and keeps restarting their containers.
@@ -10,35 +13,60 @@
  */
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Backoff, sleep } from '../../api/async-util.js';
 import { log } from '../../api/log.js';
+import { Controller } from '../../api/machinery/controller.js';
+import type { Informer, InformerFactory } from '../../api/machinery/informer.js';
+import { ItemExponentialRateLimiter, MaxOfRateLimiter, BucketRateLimiter } from '../../api/machinery/rate-limiter.js';
 import type { Pod } from '../../api/types.js';
 import { isRuntimeError } from '../runtime/index.js';
 import { LABEL_NODE, LABEL_POD_UID } from './naming.js';
 import { PodWorker, type PodContext } from './pod-worker.js';
 import { podDir, removePodDir } from './volumes.js';
-import { Backoff, sleep } from '../../api/async-util.js';
 
 export interface PodManagerOptions {
   /** Seconds between full resyncs of every pod. */
   resyncSeconds?: number;
-  /** The air-gap image directory, scanned at start and every 10 s. */
-  airGapDir?: string;
+  /** Pods reconciled at the same time. */
+  workers?: number;
 }
+
+const BY_UID = 'uid';
 
 export class PodManager {
   private readonly workers = new Map<string, PodWorker>();
   private readonly owners = new Map<string, PodWorker>();
-  private listed = false;
+  private leftoversRemoved = false;
   private readonly ctx: PodContext;
+  private readonly pods: Informer<Pod>;
+  private readonly controller: Controller;
 
-  constructor(ctx: Omit<PodContext, 'track'>, private readonly signal: AbortSignal, private readonly opts: PodManagerOptions = {}) {
+  constructor(
+    ctx: Omit<PodContext, 'track' | 'enqueue' | 'enqueueAfter' | 'retry'>,
+    informers: InformerFactory,
+    private readonly signal: AbortSignal,
+    private readonly opts: PodManagerOptions = {},
+  ) {
+    this.controller = new Controller({
+      name: 'pod-sync',
+      workers: opts.workers ?? 8,
+      // A failed pod sync (server away, netns not ready) comes back after 0.5 s doubling to 30 s.
+      rateLimiter: new MaxOfRateLimiter(new ItemExponentialRateLimiter({ initialMs: 500, maxMs: 30_000 }), new BucketRateLimiter(10, 100)),
+      reconcile: (uid) => this.reconcile(uid),
+    });
+    const queue = this.controller.queue;
     this.ctx = {
       ...ctx,
       track: (id, worker) => {
         if (worker) this.owners.set(id, worker);
         else this.owners.delete(id);
       },
+      enqueue: (uid) => queue.add(uid),
+      enqueueAfter: (uid, ms) => queue.addAfter(uid, ms),
+      retry: (uid) => queue.addRateLimited(uid),
     };
+    this.pods = informers.forKind<Pod>('Pod', { fieldSelector: `spec.nodeName=${ctx.cfg.nodeName}` });
+    this.pods.addIndexer(BY_UID, (p) => (p.metadata.uid ? [p.metadata.uid] : []));
   }
 
   /** Number of pods this node runs (or is cleaning up). */
@@ -55,20 +83,44 @@ export class PodManager {
     return undefined;
   }
 
+  /** Resumes cached pods, then runs the loop (the pod informer starts with the agent's factory). */
   async start(): Promise<void> {
     await this.loadCachedPods();
-    if (this.opts.airGapDir) {
-      await mkdir(this.opts.airGapDir, { recursive: true }).catch(() => undefined);
-      await this.ctx.images.importAirGap(this.opts.airGapDir).catch(() => undefined);
-    }
-    void this.watchPods();
+    const enqueue = (p: Pod): void => { if (p.metadata.uid) this.controller.enqueue(p.metadata.uid); };
+    this.pods.addHandlers({
+      onAdd: enqueue,
+      onUpdate: (old, pod) => { enqueue(old); if (old.metadata.uid !== pod.metadata.uid) enqueue(pod); },
+      onDelete: enqueue,
+    });
+    void this.controller.run(this.signal);
+    void this.pods.waitForSync().then(() => this.removeLeftoversOnce());
     void this.watchEvents();
     void this.resyncLoop();
   }
 
-  /** Stops every worker's probes and timers; containers keep running (an agent restart adopts them). */
+  /** Stops every worker's probes; containers keep running (an agent restart adopts them). */
   stop(): void {
     for (const w of this.workers.values()) w.detach();
+  }
+
+  /** Level-triggered: whatever happened, make this pod's containers match what is known of it now. */
+  private async reconcile(uid: string): Promise<void> {
+    const pod = this.pods.byIndex(BY_UID, uid)[0];
+    let worker = this.workers.get(uid);
+    if (pod && pod.spec.nodeName === this.ctx.cfg.nodeName) {
+      const previous = worker?.current;
+      if (worker) worker.update(pod);
+      else this.workers.set(uid, (worker = new PodWorker(this.ctx, pod)));
+      if (!pod.metadata.deletionTimestamp) {
+        await this.cachePod(pod, previous).catch((err: unknown) => log.warn('agent', 'cannot cache the pod spec', { pod: pod.metadata.name, error: (err as Error).message }));
+      }
+    } else if (worker && this.pods.hasSynced()) {
+      // Not in the server's answer (deleted, or moved): stop and remove it.
+      worker.markGone();
+    }
+    if (!worker) return;
+    await worker.sync();
+    if (worker.finished && this.workers.get(uid) === worker) this.workers.delete(uid);
   }
 
   private cacheFile(uid: string): string {
@@ -80,7 +132,9 @@ export class PodManager {
     for (const uid of uids) {
       try {
         const pod = JSON.parse(await readFile(this.cacheFile(uid), 'utf8')) as Pod;
-        if (pod.metadata.uid === uid && pod.spec.nodeName === this.ctx.cfg.nodeName) this.upsert(pod);
+        if (pod.metadata.uid !== uid || pod.spec.nodeName !== this.ctx.cfg.nodeName) continue;
+        this.workers.set(uid, new PodWorker(this.ctx, pod));
+        this.controller.enqueue(uid);
       } catch { /* no cached spec: handled as a leftover after the first list */ }
     }
     if (this.workers.size > 0) log.info('agent', 'resumed pods from the local cache', { pods: this.workers.size });
@@ -102,48 +156,15 @@ export class PodManager {
     await rename(`${file}.tmp`, file);
   }
 
-  private upsert(pod: Pod): void {
-    const uid = pod.metadata.uid;
-    if (!uid || pod.spec.nodeName !== this.ctx.cfg.nodeName) return;
-    const w = this.workers.get(uid);
-    const previous = w?.current;
-    if (w) w.update(pod);
-    else {
-      const worker = new PodWorker(this.ctx, pod, (done) => {
-        if (this.workers.get(done.uid) === done) this.workers.delete(done.uid);
-      });
-      this.workers.set(uid, worker);
-      worker.kick();
-    }
-    if (!pod.metadata.deletionTimestamp) {
-      void this.cachePod(pod, previous).catch((err: unknown) => log.warn('agent', 'cannot cache the pod spec', { pod: pod.metadata.name, error: (err as Error).message }));
-    }
+  private async removeLeftoversOnce(): Promise<void> {
+    if (this.leftoversRemoved || this.signal.aborted) return;
+    this.leftoversRemoved = true;
+    // Cached pods the server does not know any more are stopped through their workers first.
+    for (const uid of this.workers.keys()) this.controller.enqueue(uid);
+    await this.removeLeftovers().catch((err: unknown) => log.warn('agent', 'leftover clean-up failed', { error: (err as Error).message }));
   }
 
-  private async watchPods(): Promise<void> {
-    const fieldSelector = `spec.nodeName=${this.ctx.cfg.nodeName}`;
-    try {
-      for await (const ev of this.ctx.client.watch<Pod>('Pod', undefined, { fieldSelector, signal: this.signal })) {
-        if (ev.type === 'RESYNC') {
-          const seen = new Set(ev.items.map((p) => p.metadata.uid!));
-          for (const [uid, w] of this.workers) if (!seen.has(uid)) w.markGone();
-          for (const p of ev.items) this.upsert(p);
-          if (!this.listed) {
-            this.listed = true;
-            void this.removeLeftovers().catch((err: unknown) => log.warn('agent', 'leftover clean-up failed', { error: (err as Error).message }));
-          }
-        } else if (ev.type === 'DELETED') {
-          this.workers.get(ev.object.metadata.uid!)?.markGone();
-        } else {
-          this.upsert(ev.object);
-        }
-      }
-    } catch (err) {
-      if (!this.signal.aborted) log.error('agent', 'pod watch ended', { error: (err as Error).message });
-    }
-  }
-
-  /** Container exits arrive as containerd events; the owner re-syncs at once. */
+  /** Container exits arrive as containerd events; they only enqueue the owning pod. */
   private async watchEvents(): Promise<void> {
     const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
     while (!this.signal.aborted) {
@@ -167,14 +188,13 @@ export class PodManager {
     }
   }
 
+  /** Level-triggered safety net: every pod is looked at again each period (a missed event costs one period). */
   private async resyncLoop(): Promise<void> {
-    let n = 0;
     while (!this.signal.aborted) {
       await sleep((this.opts.resyncSeconds ?? 5) * 1000, { signal: this.signal });
       if (this.signal.aborted) return;
       this.ctx.tasks.invalidate();
-      for (const w of this.workers.values()) w.kick();
-      if (this.opts.airGapDir && ++n % 2 === 0) await this.ctx.images.importAirGap(this.opts.airGapDir).catch(() => undefined);
+      for (const uid of this.workers.keys()) this.controller.enqueue(uid);
     }
   }
 

@@ -2,33 +2,36 @@
  * One pod on this node, reconciled level-triggered: every `sync()` reads what runs (the shared task
  * snapshot) and drives it toward the pod spec — network, volumes, init containers in order, then the
  * app containers, restarts per restartPolicy with CrashLoopBackOff, probes, status — or, once the pod
- * is being deleted, graceful termination and clean-up. Syncs of one pod never overlap; a kick while
- * a sync runs schedules exactly one more.
+ * is being deleted, graceful termination and clean-up. The pod manager's work queue calls `sync()`
+ * (never two at once for one pod); the worker asks for later looks through the queue (`enqueueAfter`),
+ * and a failed sync is retried with the queue's back-off. Each step records kubelet's Events.
  *
- * What must survive an agent restart (attempt numbers, start times, last terminations) is kept in
- * `<pods>/<uid>/state.json`, written only when a container starts or exits.
+ * The pure Pod-to-container translation is in container-spec.ts; what survives an agent restart is in
+ * the pod state file (pod-state-file.ts).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';
-import { quantityToMilli, quantityToNumber } from '../../api/quantity.js';
 import { isConflict, isNotFound } from '../../api/status.js';
-import type { Container, ContainerStateTerminated, Pod, PodStatus } from '../../api/types.js';
+import type { Container, Pod, PodStatus } from '../../api/types.js';
 import type { AgentConfig } from '../config.js';
 import type { PodNetwork, PodNetworkInfo } from '../network/pod-network.js';
-import { isRuntimeError, normalizeImageRef, type ContainerdRuntime, type ContainerSpec, type TaskInfo } from '../runtime/index.js';
-import { nextBackoff, type BackoffState } from './backoff.js';
+import { isRuntimeError, type ContainerdRuntime, type ContainerSpec, type TaskInfo } from '../runtime/index.js';
+import { nextBackoff } from './backoff.js';
+import { containerSpecFor, podRef } from './container-spec.js';
 import { buildEnv, type EnvSources } from './env.js';
 import { ImageError, type ImageManager } from './images.js';
-import { containerId, containerLabels, logPath, podLogDir, runtimeContainerId } from './naming.js';
+import { containerId, logPath, podLogDir, runtimeContainerId } from './naming.js';
+import type { PodEvents } from './pod-events.js';
+import { readPodState, writePodState, type PersistedContainer } from './pod-state-file.js';
 import { buildPodStatus, statusFingerprint, type ContainerView } from './pod-status.js';
 import { ContainerProber } from './probes.js';
 import type { TaskCache } from './task-cache.js';
-import { containerMounts, podDir, prepareVolumes, removePodDir, type VolumeSources } from './volumes.js';
-import { POD_HOSTS, POD_RESOLV_CONF, writePodDnsFiles } from './pod-dns-files.js';
+import { podDir, prepareVolumes, removePodDir, type VolumeSources } from './volumes.js';
+import { writePodDnsFiles } from './pod-dns-files.js';
 
 export interface PodContext {
   cfg: AgentConfig;
@@ -41,23 +44,13 @@ export interface PodContext {
   volumeSources: VolumeSources;
   podsDir: string;
   logsDir: string;
+  events: PodEvents;
   /** Tells the manager which pod a containerd id belongs to (exit events are routed by id). */
   track(id: string, worker: PodWorker | undefined): void;
-}
-
-/** Devices to expose, from the pod annotation `corral.dev/devices: /dev/i2c-1,/dev/gpiomem`. */
-export const ANNOTATION_DEVICES = 'corral.dev/devices';
-
-interface PersistedContainer {
-  attempt: number;
-  /** The attempt's container exists (created at least once). */
-  created: boolean;
-  startedAt?: string | undefined;
-  terminated?: ContainerStateTerminated | undefined;
-  lastTermination?: ContainerStateTerminated | undefined;
-  backoff?: BackoffState | undefined;
-  restartAt?: number | undefined;
-  imageID?: string | undefined;
+  /** Asks for a sync of this pod now, after a delay, or after the queue's back-off (a retry). */
+  enqueue(uid: string): void;
+  enqueueAfter(uid: string, ms: number): void;
+  retry(uid: string): void;
 }
 
 interface ContainerRecord extends PersistedContainer {
@@ -88,15 +81,14 @@ export class PodWorker {
   private terminalMessage: string | undefined;
   private lastWritten: string | undefined;
   private loaded = false;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** The Killing events of a deletion were recorded (terminate may run more than once). */
+  private stopRecorded = false;
   /** Set once everything of the pod is removed; the manager then forgets the worker. */
   finished = false;
   /** When this agent first saw the pod (performance.now()), for the start-latency log. */
   private readonly seenAt = performance.now();
 
-  constructor(private readonly ctx: PodContext, pod: Pod, private readonly onFinished: (w: PodWorker) => void) {
+  constructor(private readonly ctx: PodContext, pod: Pod) {
     this.uid = pod.metadata.uid!;
     this.pod = pod;
   }
@@ -105,41 +97,23 @@ export class PodWorker {
     return this.pod;
   }
 
+  /** The newest version of the pod (the next sync acts on it). */
   update(pod: Pod): void {
     this.pod = pod;
-    this.kick();
   }
 
-  /** The pod no longer exists in the API: stop and remove its containers. */
+  /** The pod no longer exists in the API: the next sync stops and removes its containers. */
   markGone(): void {
     this.gone = true;
-    this.kick();
   }
 
-  /** Runs a sync now, or right after the one in progress. */
+  /** Asks the manager's queue for a sync of this pod. */
   kick(): void {
-    if (this.finished) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.sync();
-        } catch (err) {
-          log.warn('agent', 'pod sync failed, will retry', { pod: this.describe(), error: (err as Error).message });
-          this.kickAfter(2_000);
-        }
-      } while (this.again && !this.finished);
-    })().finally(() => { this.running = undefined; });
+    if (!this.finished) this.ctx.enqueue(this.uid);
   }
 
   private kickAfter(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => { this.timer = undefined; this.kick(); }, ms);
-    this.timer.unref?.();
+    if (!this.finished) this.ctx.enqueueAfter(this.uid, ms);
   }
 
   describe(): string {
@@ -162,7 +136,11 @@ export class PodWorker {
   }
 
   private podRef(pod: Pod): { namespace: string; podName: string; podUid: string } {
-    return { namespace: pod.metadata.namespace ?? 'default', podName: pod.metadata.name!, podUid: this.uid };
+    return podRef(pod);
+  }
+
+  private get dir(): string {
+    return podDir(this.ctx.podsDir, this.uid);
   }
 
   private get restartPolicy(): RestartPolicy {
@@ -171,17 +149,10 @@ export class PodWorker {
 
   // ------------------------------------------------------------------ state file
 
-  private stateFile(): string {
-    return join(podDir(this.ctx.podsDir, this.uid), 'state.json');
-  }
-
   private async loadState(): Promise<void> {
     if (this.loaded) return;
     this.loaded = true;
-    let saved: Record<string, PersistedContainer> = {};
-    try {
-      saved = (JSON.parse(await readFile(this.stateFile(), 'utf8')) as { containers: Record<string, PersistedContainer> }).containers;
-    } catch { /* first sync of this pod */ }
+    const saved: Record<string, PersistedContainer> = await readPodState(this.dir);
     const pod = this.pod!;
     // A pod seen for the first time has nothing to adopt: no `ctr tasks ls` on its start path.
     const tasks = Object.values(saved).some((p) => p.created) ? await this.ctx.tasks.get() : new Map<string, TaskInfo>();
@@ -207,19 +178,14 @@ export class PodWorker {
   }
 
   private async saveState(): Promise<void> {
-    const containers: Record<string, PersistedContainer> = {};
-    for (const [name, r] of this.records) {
-      containers[name] = { attempt: r.attempt, created: r.created, startedAt: r.startedAt, terminated: r.terminated, lastTermination: r.lastTermination, backoff: r.backoff, restartAt: r.restartAt, imageID: r.imageID };
-    }
-    const file = this.stateFile();
-    await mkdir(join(file, '..'), { recursive: true });
-    await writeFile(`${file}.tmp`, JSON.stringify({ containers }));
-    await rename(`${file}.tmp`, file);
+    await writePodState(this.dir, this.records);
   }
 
   // ------------------------------------------------------------------ the sync
 
-  private async sync(): Promise<void> {
+  /** One level-triggered pass over the pod (the manager's reconcile); throws to be retried with back-off. */
+  async sync(): Promise<void> {
+    if (this.finished) return;
     const pod = this.pod;
     if (!pod) return;
     if (this.gone || pod.metadata.deletionTimestamp) {
@@ -245,9 +211,9 @@ export class PodWorker {
         log.warn('agent', 'cannot set up the pod network, will retry', { pod: this.describe(), error: (err as Error).message });
         this.net = undefined;
         this.netReady = undefined;
-        this.kickAfter(2_000);
+        this.ctx.retry(this.uid);
       });
-      await this.writeHosts(pod);
+      await this.writePodFiles(pod);
       await images;
     }
     // Containers adopted after an agent restart get their probes back.
@@ -349,16 +315,25 @@ export class PodWorker {
     const c = pod.spec.containers.find((x) => x.name === rec.name);
     const grace = c?.livenessProbe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
     log.info('agent', 'killing unhealthy container', { pod: this.describe(), container: rec.name, reason: rec.unhealthy });
+    const kind = rec.unhealthy?.startsWith('Startup') ? 'startup' : 'liveness';
+    this.ctx.events.killing(pod, rec.name, `Container ${rec.name} failed ${kind} probe, will be restarted`);
     await this.ctx.runtime.stop(id, { gracePeriodMs: grace * 1000 });
     this.ctx.tasks.invalidate();
     await this.recordExit(rec, id);
   }
 
-  /** Starts the next attempt now, or waits out the back-off (CrashLoopBackOff). */
+  /** Starts the next attempt now, or waits out the back-off (CrashLoopBackOff, ImagePullBackOff). */
   private async startIfDue(pod: Pod, c: Container, rec: ContainerRecord): Promise<void> {
     const wait = (rec.restartAt ?? 0) - Date.now();
-    if (rec.created && wait > 0) {
-      if (rec.terminated) rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.ceil(wait / 1000)}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${this.uid})` };
+    if ((rec.created || rec.waiting) && wait > 0) {
+      if (rec.terminated) {
+        const first = rec.waiting?.reason !== 'CrashLoopBackOff';
+        rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.ceil(wait / 1000)}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${this.uid})` };
+        if (first) this.ctx.events.crashBackOff(pod, c.name);
+      } else if (rec.waiting?.reason === 'ErrImagePull') {
+        rec.waiting = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image ?? ''}"` };
+        this.ctx.events.imageBackOff(pod, c.name, c.image ?? '');
+      }
       this.kickAfter(wait + 10);
       return;
     }
@@ -369,11 +344,15 @@ export class PodWorker {
     const attempt = rec.created ? rec.attempt + 1 : rec.attempt;
     const oldId = rec.created ? containerId(this.uid, c.name, rec.attempt) : undefined;
     const t0 = performance.now();
+    const image = c.image ?? '';
     try {
-      await this.ctx.images.ensure(pod, c);
+      const got = await this.ctx.images.ensure(pod, c, { onPulling: () => this.ctx.events.pulling(pod, c.name, image) });
+      if (got.outcome === 'pulled') this.ctx.events.pulled(pod, c.name, image, got.ms);
+      else if (!rec.created) this.ctx.events.alreadyPresent(pod, c.name, image);
     } catch (err) {
       const reason = err instanceof ImageError ? err.reason : 'ErrImagePull';
-      this.startFailed(rec, rec.waiting?.reason === reason || rec.waiting?.reason === 'ImagePullBackOff' ? (reason === 'ErrImagePull' ? 'ImagePullBackOff' : reason) : reason, (err as Error).message);
+      this.ctx.events.imageFailed(pod, c.name, reason, (err as Error).message);
+      this.startFailed(rec, reason, (err as Error).message);
       return;
     }
     const net = this.net!;
@@ -381,8 +360,12 @@ export class PodWorker {
     try {
       this.volumes ??= await prepareVolumes(pod, this.ctx.podsDir, this.ctx.volumeSources);
       const env = await buildEnv(pod, c, net.ip, this.ctx.cfg.nodeIp, this.ctx.envSources);
-      spec = this.containerSpec(pod, c, attempt, env);
+      spec = containerSpecFor({
+        pod, container: c, attempt, env, volumes: this.volumes, netnsPath: net.netnsPath,
+        nodeName: this.ctx.cfg.nodeName, podDir: this.dir, logsDir: this.ctx.logsDir,
+      });
     } catch (err) {
+      this.ctx.events.failed(pod, c.name, (err as Error).message);
       this.startFailed(rec, 'CreateContainerConfigError', (err as Error).message);
       return;
     }
@@ -419,11 +402,14 @@ export class PodWorker {
       rec.backoff = b.state;
       rec.restartAt = Date.now() + b.delayMs;
       rec.waiting = undefined;
+      this.ctx.events.failed(pod, c.name, rec.terminated.message ?? 'StartError');
       await this.saveState();
       this.kickAfter(b.delayMs + 10);
       return;
     }
     const ranMs = performance.now() - t0;
+    this.ctx.events.created(pod, c.name);
+    this.ctx.events.started(pod, c.name);
     this.ctx.tasks.invalidate();
     rec.running = true;
     rec.waiting = undefined;
@@ -454,7 +440,11 @@ export class PodWorker {
 
   private startProbes(pod: Pod, c: Container, rec: ContainerRecord, id: string): void {
     rec.prober?.stop();
+    const kindName = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' } as const;
     const prober = new ContainerProber({ containerId: id, netnsPath: this.net!.netnsPath, podIp: this.net!.ip, container: c }, this.ctx.runtime, this.ctx.cfg.nodeBinary, {
+      onProbeFailed: (kind, message) => {
+        if (rec.prober === prober) this.ctx.events.unhealthy(this.pod ?? pod, c.name, kindName[kind], message);
+      },
       onStarted: () => {
         if (rec.prober !== prober) return;
         rec.started = true;
@@ -475,53 +465,17 @@ export class PodWorker {
     prober.start();
   }
 
-  private containerSpec(pod: Pod, c: Container, attempt: number, env: [string, string][]): ContainerSpec {
-    const sc = c.securityContext ?? {};
-    const psc = pod.spec.securityContext ?? {};
-    const runAsUser = sc.runAsUser ?? psc.runAsUser;
-    const runAsGroup = sc.runAsGroup ?? psc.runAsGroup;
-    const limits = c.resources?.limits ?? {};
-    const requests = c.resources?.requests ?? {};
-    const mounts = containerMounts(c, this.volumes!);
-    const dir = podDir(this.ctx.podsDir, this.uid);
-    if (!mounts.some((m) => m.destination === '/etc/hosts')) mounts.push({ source: join(dir, POD_HOSTS), destination: '/etc/hosts' });
-    if (!mounts.some((m) => m.destination === '/etc/resolv.conf')) mounts.push({ source: join(dir, POD_RESOLV_CONF), destination: '/etc/resolv.conf' });
-    const devices = (pod.metadata.annotations?.[ANNOTATION_DEVICES] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
-    const isInit = (pod.spec.initContainers ?? []).some((x) => x.name === c.name);
-    const id = containerId(this.uid, c.name, attempt);
-    return {
-      id,
-      image: normalizeImageRef(c.image ?? ''),
-      command: c.command,
-      args: c.args,
-      env,
-      workingDir: c.workingDir,
-      hostname: pod.spec.hostname ?? pod.metadata.name,
-      user: runAsUser !== undefined ? { uid: runAsUser, gid: runAsGroup ?? 0, additionalGids: psc.fsGroup !== undefined ? [psc.fsGroup] : undefined } : undefined,
-      privileged: sc.privileged,
-      capAdd: sc.capabilities?.add,
-      capDrop: sc.capabilities?.drop,
-      devices,
-      mounts,
-      netnsPath: this.net!.netnsPath,
-      memoryLimitBytes: limits['memory'] ? quantityToNumber(limits['memory']) : undefined,
-      cpus: limits['cpu'] ? quantityToMilli(limits['cpu']) / 1000 : undefined,
-      cpuShares: requests['cpu'] ?? limits['cpu'] ? Math.floor((quantityToMilli(requests['cpu'] ?? limits['cpu']!) * 1024) / 1000) : undefined,
-      readOnlyRootfs: sc.readOnlyRootFilesystem,
-      labels: containerLabels({ node: this.ctx.cfg.nodeName, podUid: this.uid, podName: pod.metadata.name!, namespace: pod.metadata.namespace ?? 'default', container: c.name, attempt, init: isInit }),
-      logPath: logPath(this.ctx.logsDir, this.podRef(pod), c.name, attempt),
-    };
-  }
-
-  /** /etc/hosts and /etc/resolv.conf of the pod's containers (kubelet manages them too). */
-  private async writeHosts(pod: Pod): Promise<void> {
-    const dir = podDir(this.ctx.podsDir, this.uid);
-    await mkdir(dir, { recursive: true });
+  /** The pod's own files its containers mount (container-spec.ts's POD_FILES): /etc/hosts and /etc/resolv.conf. */
+  private async writePodFiles(pod: Pod): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
     const cfg = this.ctx.cfg;
     const warnings = await writePodDnsFiles({
-      dir, pod, podIp: this.net!.ip, settings: { clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain }, resolvConfPath: cfg.resolvConf,
+      dir: this.dir, pod, podIp: this.net!.ip, settings: { clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain }, resolvConfPath: cfg.resolvConf,
     });
-    for (const w of warnings) log.warn('agent', 'pod DNS configuration cut to the limits', { pod: this.describe(), warning: w });
+    for (const w of warnings) {
+      log.warn('agent', 'pod DNS configuration cut to the limits', { pod: this.describe(), warning: w });
+      this.ctx.events.dnsConfigForming(pod, w);
+    }
   }
 
   // ------------------------------------------------------------------ status
@@ -564,9 +518,8 @@ export class PodWorker {
       if (this.pod && this.pod.metadata.uid === updated.metadata.uid) this.pod = { ...this.pod, status: updated.status ?? status };
     } catch (err) {
       if (isNotFound(err)) return;
-      // Server unreachable: the pod keeps running; the status catches up when it is back.
-      log.debug('agent', 'cannot write pod status, will retry', { pod: this.describe(), error: (err as Error).message });
-      this.kickAfter(2_000);
+      // Server unreachable: the pod keeps running; the queue retries the sync (and the status) with back-off.
+      throw new Error(`cannot write the pod status: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -585,6 +538,10 @@ export class PodWorker {
     const ids = new Set<string>();
     for (const r of this.records.values()) if (r.created) ids.add(containerId(this.uid, r.name, r.attempt));
     for (const info of await this.ctx.runtime.listContainers({ labels: { 'corral.pod-uid': this.uid } })) ids.add(info.id);
+    if (!this.gone && !this.stopRecorded) {
+      this.stopRecorded = true;
+      for (const r of this.records.values()) if (r.running) this.ctx.events.killing(pod, r.name);
+    }
     await Promise.all([...ids].map(async (id) => {
       await this.ctx.runtime.stop(id, { gracePeriodMs: graceSeconds * 1000 }).catch(() => undefined);
       await this.ctx.runtime.remove(id);
@@ -598,23 +555,17 @@ export class PodWorker {
       try {
         await this.ctx.client.delete('Pod', pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
       } catch (err) {
-        if (!(isNotFound(err) || isConflict(err))) {
-          // Server unreachable: everything local is gone; the API delete is retried.
-          this.kickAfter(2_000);
-          throw err;
-        }
+        // Server unreachable: everything local is gone; the queue retries the API delete.
+        if (!(isNotFound(err) || isConflict(err))) throw err;
       }
     }
     this.finished = true;
-    if (this.timer) clearTimeout(this.timer);
     log.info('agent', 'pod removed', { pod: this.describe() });
-    this.onFinished(this);
   }
 
-  /** Stops probes and timers (agent shutdown); containers keep running. */
+  /** Stops probes (agent shutdown); containers keep running. */
   detach(): void {
     for (const r of this.records.values()) r.prober?.stop();
-    if (this.timer) clearTimeout(this.timer);
     this.finished = true;
   }
 }

@@ -27,6 +27,8 @@ export interface ProbeCallbacks {
   onStarted(): void;
   /** Liveness or startup failed failureThreshold times: the container must be restarted. */
   onUnhealthy(kind: 'liveness' | 'startup', message: string): void;
+  /** Any single failed probe (kubelet records an Unhealthy Event for each). */
+  onProbeFailed?(kind: ProbeKind, message: string): void;
 }
 
 const HELPER = fileURLToPath(new URL('./probe-helper.js', import.meta.url));
@@ -128,6 +130,7 @@ export class ContainerProber {
       } else {
         failures++;
         successes = 0;
+        this.cb.onProbeFailed?.(kind, result.message);
         if (kind === 'readiness' && (ready === undefined || failures >= failureThreshold) && ready !== false) {
           ready = false;
           this.cb.onReady(false);

@@ -14,8 +14,11 @@ import type { Event, ObjectReference } from '../types.js';
 export type EventType = 'Normal' | 'Warning';
 
 export interface EventRecorder {
-  /** Records that `reason` happened to `obj` (needs kind, or pass `kind` in the options). */
-  record(obj: KubeObject, type: EventType, reason: string, message: string): void;
+  /**
+   * Records that `reason` happened to `obj` (which needs its kind). `fieldPath` names the part of it,
+   * as kubelet does for containers: `spec.containers{web}`.
+   */
+  record(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): void;
   /** Resolves once every queued write has finished (tests and shutdown). */
   flush(): Promise<void>;
 }
@@ -23,6 +26,8 @@ export interface EventRecorder {
 export interface EventRecorderOptions {
   /** `source.component` / `reportingComponent`, e.g. `default-scheduler`, `replicaset-controller`. */
   component: string;
+  /** `source.host` / `reportingInstance`: the node an agent's events come from. */
+  host?: string;
   /** Same object+reason+message within this window bumps the existing Event (client-go: 10 min). */
   aggregateWindowMs?: number;
   /** Events one object may burst before the bucket throttles it (client-go: 25). */
@@ -91,9 +96,10 @@ class Recorder implements EventRecorder {
     this.maxBacklog = o.maxBacklog ?? 1000;
   }
 
-  record(obj: KubeObject, type: EventType, reason: string, message: string): void {
+  record(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): void {
     const ref = referenceTo(obj);
-    const objectKey = `${ref.kind}/${ref.namespace ?? ''}/${ref.name}/${ref.uid ?? ''}`;
+    if (fieldPath) ref.fieldPath = fieldPath;
+    const objectKey = `${ref.kind}/${ref.namespace ?? ''}/${ref.name}/${ref.uid ?? ''}/${fieldPath ?? ''}`;
     if (!this.takeToken(objectKey)) return;
     const now = Date.now();
     const key = `${objectKey}\u0000${type}\u0000${reason}\u0000${message}`;
@@ -166,9 +172,9 @@ class Recorder implements EventRecorder {
       reason,
       message,
       type,
-      source: { component: this.o.component },
+      source: { component: this.o.component, ...(this.o.host ? { host: this.o.host } : {}) },
       reportingComponent: this.o.component,
-      reportingInstance: '',
+      reportingInstance: this.o.host ?? '',
       firstTimestamp: entry.firstTimestamp,
       lastTimestamp: last,
       eventTime: null,

@@ -24,9 +24,25 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
   return i < 0 ? { namespace: undefined, name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
+export interface InformerOptions {
+  fieldSelector?: string;
+  labelSelector?: string;
+  namespace?: string;
+}
+
+/** Index values of an object (client-go's IndexFunc), e.g. its uid or its node name. */
+export type IndexFunc<T> = (obj: T) => string[];
+
+/** Method syntax on purpose: an Informer<Pod> stays usable where an Informer<KubeObject> is expected. */
+interface Indexer<T> {
+  fn(obj: T): string[];
+  index: Map<string, Set<string>>;
+}
+
 export class Informer<T extends KubeObject = KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerHandlers<T>[] = [];
+  private readonly indexers = new Map<string, Indexer<T>>();
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private started = false;
@@ -34,8 +50,46 @@ export class Informer<T extends KubeObject = KubeObject> {
   constructor(
     private readonly client: ApiClient,
     readonly kind: string,
-    private readonly opts: { fieldSelector?: string; labelSelector?: string; namespace?: string } = {},
+    private readonly opts: InformerOptions = {},
   ) {}
+
+  /** Adds a named index over the cache (before start, or it is built from what is cached). */
+  addIndexer(name: string, fn: IndexFunc<T>): void {
+    const index = new Map<string, Set<string>>();
+    this.indexers.set(name, { fn, index });
+    for (const [key, obj] of this.cache) this.indexAdd(index, fn, key, obj);
+  }
+
+  /** Cached objects whose index `name` has `value`. */
+  byIndex(name: string, value: string): T[] {
+    const idx = this.indexers.get(name);
+    if (!idx) throw new Error(`informer ${this.kind}: no index "${name}"`);
+    return [...(idx.index.get(value) ?? [])].map((k) => this.cache.get(k)!).filter(Boolean);
+  }
+
+  private indexAdd(index: Map<string, Set<string>>, fn: (obj: T) => string[], key: string, obj: T): void {
+    for (const v of fn(obj)) {
+      let keys = index.get(v);
+      if (!keys) index.set(v, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private store(key: string, obj: T | undefined): void {
+    const old = this.cache.get(key);
+    for (const { fn, index } of this.indexers.values()) {
+      if (old) {
+        for (const v of fn(old)) {
+          const keys = index.get(v);
+          keys?.delete(key);
+          if (keys?.size === 0) index.delete(v);
+        }
+      }
+      if (obj) this.indexAdd(index, fn, key, obj);
+    }
+    if (obj) this.cache.set(key, obj);
+    else this.cache.delete(key);
+  }
 
   addHandlers(h: InformerHandlers<T>): void {
     this.handlers.push(h);
@@ -89,13 +143,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       const key = objectKeyOf(obj);
       const old = this.cache.get(key);
       if (ev.type === 'DELETED') {
-        this.cache.delete(key);
+        this.store(key, undefined);
         for (const h of this.handlers) h.onDelete?.(obj);
       } else if (old) {
-        this.cache.set(key, obj);
+        this.store(key, obj);
         for (const h of this.handlers) h.onUpdate?.(old, obj);
       } else {
-        this.cache.set(key, obj);
+        this.store(key, obj);
         for (const h of this.handlers) h.onAdd?.(obj);
       }
     }
@@ -106,13 +160,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     const fresh = new Map(items.map((o) => [objectKeyOf(o), o]));
     for (const [key, old] of this.cache) {
       if (!fresh.has(key)) {
-        this.cache.delete(key);
+        this.store(key, undefined);
         for (const h of this.handlers) h.onDelete?.(old);
       }
     }
     for (const [key, obj] of fresh) {
       const old = this.cache.get(key);
-      this.cache.set(key, obj);
+      this.store(key, obj);
       if (old) {
         if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) for (const h of this.handlers) h.onUpdate?.(old, obj);
       } else {
@@ -127,18 +181,20 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 }
 
-/** One informer per kind, shared by all controllers of a server. */
+/** One informer per kind (and selector), shared by all controllers of a server or an agent. */
 export class InformerFactory {
   private readonly informers = new Map<string, Informer>();
   private signal: AbortSignal | undefined;
 
   constructor(private readonly client: ApiClient) {}
 
-  forKind<T extends KubeObject>(kind: string): Informer<T> {
-    let inf = this.informers.get(kind);
+  /** The shared informer of `kind`; one with a selector (an agent's own pods) is shared by that selector. */
+  forKind<T extends KubeObject>(kind: string, opts: InformerOptions = {}): Informer<T> {
+    const id = opts.fieldSelector || opts.labelSelector || opts.namespace ? `${kind}?${JSON.stringify(opts)}` : kind;
+    let inf = this.informers.get(id);
     if (!inf) {
-      inf = new Informer(this.client, kind);
-      this.informers.set(kind, inf);
+      inf = new Informer(this.client, kind, opts);
+      this.informers.set(id, inf);
       if (this.signal) inf.start(this.signal);
     }
     return inf as unknown as Informer<T>;
