@@ -4,6 +4,9 @@
  * Both are parsed into plain requirement lists so that the API server, the scheduler and the
  * controllers share one definition of "matches". Syntax errors throw SelectorError; the server
  * answers them with 400 BadRequest.
+ *
+ * Why this file is long: label and field selector parsing, printing and matching, mirroring
+ * upstream's labels and fields packages, which share one lexer.
  */
 import type { LabelSelector } from './meta.js';
 

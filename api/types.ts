@@ -2,6 +2,9 @@
  * The Kubernetes object types corral serves (core/v1, apps/v1, batch/v1, coordination.k8s.io/v1,
  * discovery.k8s.io/v1, policy/v1). Field names and nesting follow upstream so that manifests and kubectl output round-trip;
  * only the fields corral reads or writes are typed, the rest pass through untouched.
+ *
+ * Why this file is long: declarations only: the object types of every served kind, in upstream's
+ * nesting.
  */
 import type { Condition, KubeObject, LabelSelector, ObjectMeta } from './meta.js';
 import type { NodeSelector, NodeSelectorTerm, ObjectReference, Quantity } from './reference-types.js';

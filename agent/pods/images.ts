@@ -17,6 +17,16 @@ export class ImageError extends Error {
   }
 }
 
+/**
+ * What went wrong in a failed `ctr images pull`, without its progress and timestamped log lines (the
+ * last line says it, e.g. `failed to resolve reference "…": … connection refused`): the same failure
+ * then reads the same every time, so its Event is counted instead of written again.
+ */
+export function pullFailure(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^(ctr images pull: )?time="/.test(l));
+  return (lines[lines.length - 1] ?? output.trim()).replace(/^ctr: /, '');
+}
+
 export type SecretReader = (namespace: string, name: string) => Promise<Record<string, Buffer> | undefined>;
 
 export function effectivePullPolicy(c: Container): 'Always' | 'IfNotPresent' | 'Never' {
@@ -117,7 +127,7 @@ export class ImageManager {
             ...(signal ? { signal } : {}),
           });
         } catch (err) {
-          throw new ImageError('ErrImagePull', `failed to pull image "${ref}": ${(err as Error).message}`);
+          throw new ImageError('ErrImagePull', `Failed to pull image "${ref}": ${pullFailure((err as Error).message)}`);
         }
       })().finally(() => this.pulls.delete(ref));
       this.pulls.set(ref, p);

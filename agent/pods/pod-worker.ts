@@ -8,6 +8,11 @@
  *
  * The pure Pod-to-container translation is in container-spec.ts; what survives an agent restart is in
  * the pod state file (pod-state-file.ts).
+ *
+ * Why this file is long: one pod's state machine (network, init and app containers, restarts with
+ * back-off, probes, status, termination) works on one map of container records; split by step, that
+ * state would be passed through every call. The pure translation (container-spec.ts), the state file
+ * (pod-state-file.ts), the status (pod-status.ts) and the Events (pod-events.ts) are apart.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';

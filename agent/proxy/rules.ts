@@ -15,6 +15,9 @@
  *
  * Services without ready endpoints get no rules at all (REJECT-free, nat table only): their ClusterIP
  * is not translated, so a client sees a timeout or an unreachable route, never a wrong backend.
+ *
+ * Why this file is long: the whole nat rule set is rendered by this one pure module: its chains name
+ * each other and the restart/delta renderers must agree on them, so they stay side by side.
  */
 import { createHash } from 'node:crypto';
 import type { Endpoints, Service, ServicePort } from '../../api/types.js';

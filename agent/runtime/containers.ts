@@ -13,16 +13,22 @@
  *
  * Exit codes of detached tasks: `ctr task delete` reports a non-zero code only as a warning on stderr
  * ("task X exit with non-zero exit code N"); no warning means 0. `ctr events` carries exit_status too.
+ *
+ * Why this file is long: the container lifecycle through ctr (mount, spec, run, stop, delete,
+ * remove): each step undoes or depends on the ones before. Exec (exec.ts), the event stream
+ * (task-events.ts) and the spec's host inputs (spec-inputs.ts) are apart.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ctr, type CallOptions, type CtrOptions } from './ctr.js';
 import { RuntimeError, isRuntimeError } from './errors.js';
 import { ImageService, normalizeImageRef } from './images.js';
 import { runCommand } from './run-command.js';
-import { buildSpec, capabilitiesFromMask, mergeEnv, resolveArgs, type BindMount, type DeviceNode } from './spec.js';
 import { sleep } from '../../api/async-util.js';
+import { startExec, type ExecOptions, type ExecSession } from './exec.js';
+import { buildSpec, mergeEnv, resolveArgs, type BindMount } from './spec.js';
+import { deviceNode, hostCapabilities, resolveImageUser } from './spec-inputs.js';
+import { watchTaskEvents, type TaskEvent } from './task-events.js';
 
 export interface ContainerSpec {
   /** containerd id: [A-Za-z0-9] runs joined by . _ -, at most 76 characters. */
@@ -71,40 +77,6 @@ export interface ContainerInfo {
   logPath?: string | undefined;
   /** The image the container was made from (from the driver's own label). */
   image?: string | undefined;
-}
-
-export interface TaskEvent {
-  /** e.g. /tasks/exit, /tasks/start, /containers/delete */
-  topic: string;
-  namespace: string;
-  /** Parsed event body: container_id, pid, exit_status, exited_at, ... */
-  body: Record<string, unknown>;
-  timestamp: string;
-}
-
-export interface ExecOptions {
-  execId: string;
-  args: string[];
-  /** Allocate a terminal (through util-linux `script`, since ctr needs a console on its stdin). */
-  tty?: boolean | undefined;
-  /** Terminal size the tty starts with (kubectl sends it first). */
-  size?: { cols: number; rows: number } | undefined;
-  user?: string | undefined;
-  cwd?: string | undefined;
-  signal?: AbortSignal | undefined;
-}
-
-export interface ExecSession {
-  /** stdin/stdout/stderr are the exec'd process's, relayed by ctr. The exit code is ctr's. */
-  process: ChildProcess;
-  /** Kills the process inside the container (killing ctr alone would leave it running). */
-  kill(): Promise<void>;
-  /**
-   * Sets the terminal size of a tty session (kubectl's resize channel); a no-op without a tty.
-   * ctr relays its own console's size to the container's pty whenever it gets SIGWINCH, so the size
-   * is set on the pty `script` gave ctr (`stty -F`), which makes the kernel send ctr that signal.
-   */
-  resize(cols: number, rows: number): Promise<void>;
 }
 
 export interface ContainerdRuntimeOptions extends CtrOptions {
@@ -348,7 +320,8 @@ export class ContainerdRuntime {
       const t = await this.task(id, { signal });
       if (!t || t.status === 'STOPPED') return true;
       if (Date.now() >= deadline) return false;
-      await delay(Math.min(pollMs, Math.max(1, deadline - Date.now())), signal);
+      await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), { signal });
+      if (signal?.aborted) throw new RuntimeError('Aborted', 'aborted');
     }
   }
 
@@ -370,43 +343,10 @@ export class ContainerdRuntime {
 
   /**
    * Runs a process in the container with its stdio piped through ctr (what `kubectl exec` relays).
-   * Without a tty, stdout and stderr stay separate.
+   * Without a tty, stdout and stderr stay separate (exec.ts).
    */
   exec(id: string, opts: ExecOptions): ExecSession {
-    const ctrArgs = [...this.ctr.baseArgs(), 'tasks', 'exec', '--exec-id', opts.execId];
-    if (opts.tty) ctrArgs.push('--tty');
-    if (opts.user) ctrArgs.push('--user', opts.user);
-    if (opts.cwd) ctrArgs.push('--cwd', opts.cwd);
-    ctrArgs.push(id, ...opts.args);
-    const child = opts.tty
-      ? // `script` gives ctr the console it insists on; that outer pty is made raw so it neither echoes
-        // nor rewrites line endings a second time (the container's own pty already does).
-        spawn('script', ['--quiet', '--return', '--flush', '--command', `stty raw -echo${sttySize(opts.size)} 2>/dev/null; exec ${[this.ctr.ctrPath, ...ctrArgs].map(shellQuote).join(' ')}`, '/dev/null'], { stdio: 'pipe' })
-      : spawn(this.ctr.ctrPath, ctrArgs, { stdio: 'pipe' });
-    const kill = async (): Promise<void> => {
-      await this.ctr.call(['tasks', 'kill', '--exec-id', opts.execId, '--signal', 'SIGKILL', id], { timeoutMs: 10_000 }).catch(ignoreNotFound);
-      child.kill('SIGKILL');
-    };
-    let ctrTty: Promise<string | undefined> | undefined;
-    const resize = async (cols: number, rows: number): Promise<void> => {
-      if (!opts.tty || child.pid === undefined || !(cols > 0) || !(rows > 0)) return;
-      ctrTty ??= findCtrTty(child.pid, this.ctr.ctrPath);
-      const tty = await ctrTty;
-      if (!tty) {
-        ctrTty = undefined; // not started yet: look again next time
-        return;
-      }
-      await runCommand('stty', ['-F', tty, 'rows', String(Math.floor(rows)), 'cols', String(Math.floor(cols))], { timeoutMs: 5_000 });
-    };
-    if (opts.signal) {
-      const onAbort = (): void => { void kill().catch(() => undefined); };
-      if (opts.signal.aborted) onAbort();
-      else {
-        opts.signal.addEventListener('abort', onAbort, { once: true });
-        child.on('close', () => opts.signal!.removeEventListener('abort', onAbort));
-      }
-    }
-    return { process: child, kill, resize };
+    return startExec(this.ctr, id, opts);
   }
 
   /**
@@ -444,74 +384,11 @@ export class ContainerdRuntime {
 
   /**
    * Streams containerd events of this namespace (`ctr events`) until the signal fires or ctr exits
-   * (containerd restarted: the caller resubscribes and relists). Resolves when the stream ends.
+   * (task-events.ts). Resolves when the stream ends.
    */
   watchEvents(onEvent: (e: TaskEvent) => void, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.ctr.checkSocket().then(() => {
-        const child = spawn(this.ctr.ctrPath, [...this.ctr.baseArgs(), 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let buffered = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString('utf8');
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) >= 0) {
-            const event = parseEventLine(buffered.slice(0, nl));
-            buffered = buffered.slice(nl + 1);
-            if (event && event.namespace === this.ctr.namespace) onEvent(event);
-          }
-        });
-        child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
-        const onAbort = (): void => { child.kill('SIGKILL'); };
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        child.on('error', reject);
-        child.on('close', (code) => {
-          opts.signal?.removeEventListener('abort', onAbort);
-          if (opts.signal?.aborted || code === 0) resolve();
-          else reject(new RuntimeError(stderr ? (/dial/.test(stderr) ? 'Unreachable' : 'Failed') : 'Failed', `ctr events ended: ${stderr.trim() || `exit ${code}`}`, 'events'));
-        });
-      }, reject);
-    });
+    return watchTaskEvents(this.ctr, onEvent, opts);
   }
-}
-
-/**
- * The pty ctr runs on inside a `script` session started as `rootPid`: ctr is a descendant (script
- * forks a shell that execs ctr); its stdin is the pty. Waits up to 3 s for ctr to appear.
- */
-async function findCtrTty(rootPid: number, ctrPath: string): Promise<string | undefined> {
-  const name = ctrPath.slice(ctrPath.lastIndexOf('/') + 1).slice(0, 15);
-  for (let i = 0; i < 60; i++) {
-    const pid = await findDescendant(rootPid, name);
-    if (pid !== undefined) {
-      const tty = await readlink(`/proc/${pid}/fd/0`).catch(() => undefined);
-      if (tty?.startsWith('/dev/pts/')) return tty;
-    }
-    await sleep(50);
-  }
-  return undefined;
-}
-
-/** A descendant of `rootPid` whose command name is `comm`, from /proc/<pid>/stat parent links. */
-async function findDescendant(rootPid: number, comm: string): Promise<number | undefined> {
-  const procs: { pid: number; ppid: number; comm: string }[] = [];
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const m = /^(\d+) \((.*)\) \S (\d+)/.exec(stat);
-    if (m) procs.push({ pid: Number(m[1]), comm: m[2]!, ppid: Number(m[3]) });
-  }
-  const tree = new Set([rootPid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of procs) {
-      if (!tree.has(p.pid) && tree.has(p.ppid)) {
-        tree.add(p.pid);
-        grew = true;
-      }
-    }
-  }
-  return procs.find((p) => p.comm === comm && tree.has(p.pid) && p.pid !== rootPid)?.pid;
 }
 
 /** Parses `ctr tasks ls` (TASK PID STATUS). */
@@ -531,100 +408,8 @@ export function parseDeleteExitCode(stderr: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Parses one `ctr events` line: "<date> <time> <zone> <zone name> <namespace> <topic> <json>". */
-export function parseEventLine(line: string): TaskEvent | undefined {
-  const m = /^(\S+ \S+ \S+ \S+) (\S+) (\/\S+) (.*)$/.exec(line.trim());
-  if (!m) return undefined;
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(m[4]!) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  return { timestamp: m[1]!, namespace: m[2]!, topic: m[3]!, body };
-}
-
-/** Resolves an image USER ("1000", "1000:50", "app", "app:staff") against the rootfs' passwd/group files. */
-export async function resolveImageUser(user: string, rootfs: string): Promise<{ uid: number; gid: number }> {
-  if (!user) return { uid: 0, gid: 0 };
-  const [u = '', g] = user.split(':');
-  const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
-  const group = await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => '');
-  let uid: number;
-  let gid: number | undefined;
-  if (/^\d+$/.test(u)) {
-    uid = Number(u);
-    const entry = passwd.split('\n').map((l) => l.split(':')).find((f) => f[2] === u);
-    if (entry?.[3] !== undefined) gid = Number(entry[3]);
-  } else {
-    const entry = passwd.split('\n').map((l) => l.split(':')).find((f) => f[0] === u);
-    if (!entry || entry[2] === undefined) throw new RuntimeError('InvalidArgument', `image user ${u} is not in the image's /etc/passwd`, 'run');
-    uid = Number(entry[2]);
-    gid = entry[3] === undefined ? undefined : Number(entry[3]);
-  }
-  if (g !== undefined && g !== '') {
-    if (/^\d+$/.test(g)) gid = Number(g);
-    else {
-      const entry = group.split('\n').map((l) => l.split(':')).find((f) => f[0] === g);
-      if (!entry || entry[2] === undefined) throw new RuntimeError('InvalidArgument', `image group ${g} is not in the image's /etc/group`, 'run');
-      gid = Number(entry[2]);
-    }
-  }
-  return { uid, gid: gid ?? 0 };
-}
-
-let hostCaps: Promise<string[] | undefined> | undefined;
-
-/**
- * The capability bounding set of this process, which containerd and runc share on a normal install
- * (a container cannot be given more); undefined if it cannot be read.
- */
-export function hostCapabilities(): Promise<string[] | undefined> {
-  hostCaps ??= readFile('/proc/self/status', 'utf8').then(
-    (text) => {
-      const m = /^CapBnd:\s+([0-9a-f]+)$/m.exec(text);
-      return m ? capabilitiesFromMask(m[1]!) : undefined;
-    },
-    () => undefined,
-  );
-  return hostCaps;
-}
-
-/** Reads a host device node's type and numbers for the spec. */
-export async function deviceNode(path: string): Promise<DeviceNode> {
-  let st;
-  try {
-    st = await stat(path, { bigint: true });
-  } catch (err) {
-    throw new RuntimeError('InvalidArgument', `device ${path} does not exist`, 'run', { cause: err });
-  }
-  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new RuntimeError('InvalidArgument', `${path} is not a device node`, 'run');
-  const rdev = st.rdev;
-  // glibc's gnu_dev_major/minor encoding.
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-  return {
-    path,
-    type: st.isCharacterDevice() ? 'c' : 'b',
-    major,
-    minor,
-    fileMode: Number(st.mode & 0o777n),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-  };
-}
-
 function fileUri(path: string): string {
   return `file://${path}`;
-}
-
-function sttySize(size: { cols: number; rows: number } | undefined): string {
-  if (!size || !Number.isInteger(size.cols) || !Number.isInteger(size.rows) || size.cols <= 0 || size.rows <= 0) return '';
-  return ` rows ${size.rows} cols ${size.cols}`;
-}
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function ignoreNotFound(err: unknown): void {
@@ -638,13 +423,4 @@ async function pathExists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(new RuntimeError('Aborted', 'aborted')); return; }
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = (): void => { clearTimeout(timer); reject(new RuntimeError('Aborted', 'aborted')); };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -6,5 +6,7 @@ export type { RuntimeErrorCode } from './errors.js';
 export { ImageService, normalizeImageRef, goArch } from './images.js';
 export type { ImageSummary, ImageConfig, PullOptions } from './images.js';
 export { ContainerdRuntime, LABEL_IMAGE, LABEL_LOG_PATH, LABEL_ROOTFS } from './containers.js';
-export type { ContainerSpec, ContainerInfo, TaskInfo, TaskStatus, TaskEvent, ExecOptions, ExecSession, ContainerdRuntimeOptions } from './containers.js';
+export type { ContainerSpec, ContainerInfo, TaskInfo, TaskStatus, ContainerdRuntimeOptions } from './containers.js';
+export type { ExecOptions, ExecSession } from './exec.js';
+export type { TaskEvent } from './task-events.js';
 export type { BindMount } from './spec.js';

@@ -4,6 +4,9 @@
  *
  * Input is whatever JSON the client sent, so every access is defensive: a wrong shape becomes a field
  * error, never an exception.
+ *
+ * Why this file is long: upstream's pod spec validation (containers, volumes, probes, security
+ * context, affinity), which the workload kinds reuse for their templates.
  */
 import type { StatusCause } from '../status.js';
 import { canonicalQuantity, compareQuantities, isValidQuantity, quantityToMilliBigInt } from '../quantity.js';

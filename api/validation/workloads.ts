@@ -2,6 +2,9 @@
  * Spec validation of the workload kinds (apps/v1 Deployment, ReplicaSet, DaemonSet; core/v1
  * ReplicationController; batch/v1 Job and CronJob): selectors against template labels, replica
  * counts, rollout strategies, job and cron settings, and the fields that are immutable on update.
+ *
+ * Why this file is long: upstream's validation rules of every workload kind (one function per kind,
+ * as upstream's apps and batch validation), sharing the same field-path helpers.
  */
 import type { KubeObject, LabelSelector } from '../meta.js';
 import type { StatusCause } from '../status.js';

@@ -3,6 +3,10 @@
  * Kubernetes apiserver (uid, timestamps, generation, resourceVersion preconditions, finalizers,
  * graceful deletion, status subresource, selectors, pagination) on top of a `Store`.
  * Per-kind differences live in strategies.ts; cross-object admission (allocators) in plugins.
+ *
+ * Why this file is long: the generic registry: every write path (create, update, patch, delete,
+ * status) with its admission and optimistic concurrency rules, kept together so they cannot drift
+ * apart.
  */
 import { randomUUID } from 'node:crypto';
 import type { KubeList, KubeObject, WatchEvent, DeleteOptions, ManagedFieldsEntry } from '../../api/meta.js';

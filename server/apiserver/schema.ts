@@ -5,6 +5,9 @@
  * `null` is the field's zero value. Without this, wrong types reached defaulting, validation and
  * the controllers (500s, or garbage stored). Fields not described here pass through unchecked, so
  * the description may stay partial; it covers everything the server and its controllers read.
+ *
+ * Why this file is long: mostly data: the known fields of every served kind for fieldValidation, with
+ * the small walker that checks them.
  */
 import type { ResourceInfo } from '../../api/resources.js';
 import { apiVersionOf } from '../../api/resources.js';

@@ -2,6 +2,9 @@
  * Per-kind Table printers: the columns and cells upstream's pkg/printers/internalversion prints for
  * each built-in kind, so `kubectl get` looks the same against corral as against Kubernetes. The server
  * always fills the wide (priority 1) cells; kubectl hides them unless `-o wide`.
+ *
+ * Why this file is long: mostly data: kubectl's columns for each built-in kind, one small printer per
+ * kind as upstream's printers.
  */
 import type { KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';

@@ -7,6 +7,10 @@
  * Rollback needs no special case: `rollout undo` writes an old template back, the ReplicaSet with that
  * template is found by template equality and gets the next revision (its old one goes to
  * revision-history). Scaling mid-rollout is proportional over the active ReplicaSets.
+ *
+ * Why this file is long: the deployment controller's rollout (rolling update, recreate, proportional
+ * scaling, rollback, pause, history) reads and writes one shared view of a Deployment's ReplicaSets,
+ * as upstream's one package.
  */
 import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';

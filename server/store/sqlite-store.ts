@@ -7,6 +7,9 @@
  * batcher, which serialises them and groups concurrent ones into one transaction; reads use a
  * separate read-only connection, so they never see a batch that has not committed yet and never
  * wait for one (WAL lets readers and the writer run side by side).
+ *
+ * Why this file is long: the kine-shaped store: schema, batched writes, watch replay and compaction
+ * share one connection and one revision counter.
  */
 import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';

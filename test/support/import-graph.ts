@@ -24,6 +24,11 @@ function listTs(dir: string): string[] {
   return out;
 }
 
+/** Every product source file, repo-relative. */
+export function sourceFiles(repoRoot: string): string[] {
+  return SOURCE_ROOTS.flatMap((root) => listTs(join(repoRoot, root)).map((f) => relative(repoRoot, f)));
+}
+
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)'([^']+)'/gm;
 
 /** Every relative import between source files, as repo-relative `.ts` paths. */

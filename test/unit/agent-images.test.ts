@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pullFailure } from '../../agent/pods/images.js';
 import { ImageService } from '../../agent/runtime/images.js';
 import type { Ctr } from '../../agent/runtime/ctr.js';
 
@@ -55,6 +56,13 @@ test('removal through the driver, and the time limit, make it ask again', async 
   present.value = false;
   assert.not.ok(await images.exists('busybox'), 'removed behind our back: noticed after the time limit');
   assert.is(calls.filter((c) => c[1] === 'ls').length, 4);
+});
+
+test('a failed pull is reported by its last line, without ctr\'s timestamped progress (so its Event is counted, not repeated)', () => {
+  const out = 'ctr images pull: time="2026-12-05T12:28:25Z" level=info msg="trying next host" error="dial tcp 127.0.0.1:1: connect: connection refused"\n' +
+    'ctr: failed to resolve reference "127.0.0.1:1/no/such-image:1.0": failed to do request: Head "http://127.0.0.1:1/v2/no/such-image/manifests/1.0": dial tcp 127.0.0.1:1: connect: connection refused\n';
+  assert.is(pullFailure(out), 'failed to resolve reference "127.0.0.1:1/no/such-image:1.0": failed to do request: Head "http://127.0.0.1:1/v2/no/such-image/manifests/1.0": dial tcp 127.0.0.1:1: connect: connection refused');
+  assert.is(pullFailure('boom'), 'boom');
 });
 
 test.run();

@@ -4,13 +4,15 @@
  *   - server/ imports nothing of agent/ but its start-up entry (agent/main.ts, for the local agent);
  *   - api/ imports nothing outside api/ (it is the contract both halves share, with the controller kit);
  *   - nothing imports cli/ (it is the outermost layer); installer/ does not import server/;
- *   - no import cycle anywhere (type-only and dynamic imports count: they are cycles one edit away).
+ *   - no import cycle anywhere (type-only and dynamic imports count: they are cycles one edit away);
+ *   - no source file above 400 lines without a reason written at its top ("Why this file is long:").
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importCycles, importEdges, type ImportEdge } from '../support/import-graph.js';
+import { importCycles, importEdges, sourceFiles, type ImportEdge } from '../support/import-graph.js';
 
 const REPO = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
 const edges = importEdges(REPO);
@@ -47,6 +49,14 @@ test('nothing imports cli/, and the installer does not import server/', () => {
 test('no import cycles', () => {
   const cycles = importCycles(edges);
   assert.ok(cycles.length === 0, `import cycles (break each by moving the shared part into its own module):\n${cycles.map((c) => `  ${c.join(' → ')}`).join('\n')}`);
+});
+
+test('no file above 400 lines without a reason at its top', () => {
+  const long = sourceFiles(REPO)
+    .map((file) => ({ file, text: readFileSync(join(REPO, file), 'utf8') }))
+    .filter(({ text }) => text.split('\n').length > 400 && !/Why this file is long:/.test(text.slice(0, 3_000)));
+  assert.ok(long.length === 0, `split these files along their seams, or say in their header comment why they are one file\n` +
+    `(a line " * Why this file is long: …"):\n${long.map((l) => `  ${l.file} (${l.text.split('\n').length} lines)`).join('\n')}`);
 });
 
 test('the checker sees a cycle and a forbidden edge when there is one', () => {
