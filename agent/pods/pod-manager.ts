@@ -27,7 +27,7 @@ import { podDir, removePodDir } from './volumes.js';
 export interface PodManagerOptions {
   /** Seconds between full resyncs of every pod. */
   resyncSeconds?: number;
-  /** Pods reconciled at the same time. */
+  /** Pods reconciled at the same time (default: the node's maxPods, so a long pull or a graceful stop never holds up another pod, as kubelet's per-pod workers). */
   workers?: number;
 }
 
@@ -49,7 +49,7 @@ export class PodManager {
   ) {
     this.controller = new Controller({
       name: 'pod-sync',
-      workers: opts.workers ?? 8,
+      workers: opts.workers ?? ctx.cfg.maxPods,
       // A failed pod sync (server away, netns not ready) comes back after 0.5 s doubling to 30 s.
       rateLimiter: new MaxOfRateLimiter(new ItemExponentialRateLimiter({ initialMs: 500, maxMs: 30_000 }), new BucketRateLimiter(10, 100)),
       reconcile: (uid) => this.reconcile(uid),
