@@ -14,6 +14,9 @@
  * A pod that fits nowhere gets a FailedScheduling event and PodScheduled=False, and waits in the
  * unschedulable set until something that could help happens (a node added or changed, a pod deleted
  * or finished) — with per-pod back-off, never a busy loop — plus a slow periodic retry as a safety net.
+ *
+ * Why this file is long: the loop's queue, its assumed-pod cache and preemption's nominations share
+ * one snapshot of the cluster; the pure filtering, scoring and preemption choices are in server/scheduler/.
  */
 import { deepEqual } from '../../api/object-util.js';
 import { log } from '../../api/log.js';
