@@ -336,7 +336,8 @@ export class PodWorker {
         rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.ceil(wait / 1000)}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${this.uid})` };
         if (first) this.ctx.events.crashBackOff(pod, c.name);
       } else if (rec.waiting?.reason === 'ErrImagePull') {
-        rec.waiting = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image ?? ''}"` };
+        // The last pull's error stays in the message: it says why (401, not found, unreachable).
+        rec.waiting = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image ?? ''}": ErrImagePull: ${rec.waiting.message ?? ''}` };
         this.ctx.events.imageBackOff(pod, c.name, c.image ?? '');
       }
       this.kickAfter(wait + 10);
