@@ -75,7 +75,12 @@ export function expandRefs(text: string, vars: ReadonlyMap<string, string>): str
 export async function buildEnv(pod: Pod, container: Container, podIp: string, hostIp: string, src: EnvSources): Promise<[string, string][]> {
   const namespace = pod.metadata.namespace ?? 'default';
   const vars = new Map<string, string>();
-  if (pod.spec.enableServiceLinks !== false) for (const [k, v] of serviceEnv(src.services(namespace))) vars.set(k, v);
+  const linked = pod.spec.enableServiceLinks !== false ? src.services(namespace) : [];
+  // Like kubelet, every pod gets the master service's variables (KUBERNETES_SERVICE_HOST/_PORT, ...)
+  // whatever its namespace and enableServiceLinks: in-cluster clients find the API with them.
+  const master = linked.some((s) => s.metadata.name === 'kubernetes' && namespace === 'default')
+    ? [] : src.services('default').filter((s) => s.metadata.name === 'kubernetes');
+  for (const [k, v] of serviceEnv([...linked, ...master])) vars.set(k, v);
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     if (from.configMapRef) {

@@ -176,4 +176,23 @@ test('log tail and exec frames', () => {
   assert.equal(fail.details.causes, [{ reason: 'ExitCode', message: '3' }]);
 });
 
+test('every pod gets the kubernetes service variables, whatever its namespace or enableServiceLinks', async () => {
+  const kubernetes: Service = { metadata: { name: 'kubernetes', namespace: 'default' }, spec: { clusterIP: '10.43.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] } };
+  const web: Service = { metadata: { name: 'web', namespace: 'team' }, spec: { clusterIP: '10.43.0.9', ports: [{ port: 80 }] } };
+  const src = {
+    configMap: async () => undefined, secret: async () => undefined,
+    services: (ns: string) => (ns === 'default' ? [kubernetes] : ns === 'team' ? [web] : []),
+  };
+  const pod = (ns: string, links?: boolean): Pod => ({
+    metadata: { name: 'p', namespace: ns }, spec: { containers: [{ name: 'c', image: 'x' }], ...(links === undefined ? {} : { enableServiceLinks: links }) },
+  } as Pod);
+  for (const p of [pod('team'), pod('team', false), pod('default'), pod('default', false)]) {
+    const env = Object.fromEntries(await buildEnv(p, p.spec.containers[0]!, '10.42.0.5', '192.168.1.2', src));
+    assert.is(env['KUBERNETES_SERVICE_HOST'], '10.43.0.1', `${p.metadata.namespace} links=${String(p.spec.enableServiceLinks)}`);
+    assert.is(env['KUBERNETES_SERVICE_PORT'], '443');
+    assert.is(env['KUBERNETES_SERVICE_PORT_HTTPS'], '443');
+    assert.is(env['WEB_SERVICE_HOST'], p.metadata.namespace === 'team' && p.spec.enableServiceLinks !== false ? '10.43.0.9' : undefined);
+  }
+});
+
 test.run();
