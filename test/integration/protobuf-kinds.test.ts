@@ -11,7 +11,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
-import { KUBECTL, ServerProcess } from '../support/server-process.js';
+import { KUBECTL, ServerProcess, kubectl } from '../support/server-process.js';
 import { KubeProtobufReference } from '../support/k8s-protobuf-reference.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { RESOURCES, apiVersionOf, groupVersionPath, type ResourceInfo } from '../../api/resources.js';
@@ -88,6 +88,15 @@ function differences(actual: unknown, expected: unknown, path = ''): string[] {
     return keys.flatMap((k) => differences(actual[k], expected[k], path ? `${path}.${k}` : k));
   }
   return [`${path}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`];
+}
+
+/** Drops nulls and empty objects, which Go's typed printing adds and JSON leaves out. */
+function withoutEmpty(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutEmpty);
+  if (typeof value !== 'object' || value === null) return value;
+  const entries = Object.entries(value).map(([k, v]) => [k, withoutEmpty(v)] as const)
+    .filter(([, v]) => v !== null && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0));
+  return Object.fromEntries(entries);
 }
 
 function sampleOf(info: ResourceInfo, name: string): Json {
@@ -238,6 +247,32 @@ for (const info of RESOURCES.filter((r) => !r.createOnly)) {
     assert.is((await call(http, 'DELETE', `${collection}/${jsonName}`, { json: { ...options, apiVersion: 'v1' } })).status, 200);
   });
 }
+
+it("kubectl's typed commands (client-go, protobuf both ways) read corral's protobuf answers as the JSON ones", async ({ server }) => {
+  const creates = [
+    ['deployment', 'kc-web', '--image=nginx:1.27-alpine', '--replicas=0', '--port=80'],
+    ['service', 'nodeport', 'kc-svc', '--tcp=80:8080'],
+    ['job', 'kc-job', '--image=busybox:1.36', '--', 'true'],
+    ['cronjob', 'kc-cron', '--image=busybox:1.36', '--schedule=*/5 * * * *'],
+    ['configmap', 'kc-cm', '--from-literal=a=1', '--from-literal=empty='],
+    ['secret', 'generic', 'kc-secret', '--from-literal=password=s3cr3t'],
+    ['serviceaccount', 'kc-sa'],
+    ['priorityclass', 'kc-prio', '--value=0'],
+  ];
+  for (const args of creates) {
+    const created = await kubectl(server, ['create', '-n', NS, '-o', 'json', '-v=8', ...args]);
+    assert.is(created.code, 0, created.stderr);
+    // The answer's own headers (after "Response Headers:", before its body) name protobuf.
+    assert.match(created.stderr, /Response Headers:(?:(?!Response Body)[^])*Content-Type: application\/vnd\.kubernetes\.protobuf/, `kubectl create ${args[0]} got a protobuf answer`);
+    const fromProto = JSON.parse(created.stdout) as Json;
+    const meta = fromProto['metadata'] as Json;
+    const resource = `${String(fromProto['kind']).toLowerCase()}/${String(meta['name'])}`;
+    const got = await kubectl(server, ['get', resource, ...(meta['namespace'] ? ['-n', NS] : []), '-o', 'json']);
+    assert.is(got.code, 0, got.stderr);
+    // kubectl prints the typed Go struct: `creationTimestamp: null` and `status: {}` where the JSON has nothing.
+    assert.equal(differences(withoutEmpty(fromProto), withoutEmpty(JSON.parse(got.stdout))), [], `kubectl create ${args[0]}`);
+  }
+});
 
 it('a protobuf watch streams length-prefixed WatchEvents', async ({ http, ref }) => {
   const path = `/api/v1/namespaces/${NS}/configmaps`;
