@@ -149,7 +149,9 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
       log.error('agent', 'cannot set up the pod network', { error: networkMessage });
     });
   };
-  const onNodes = (nodes: Node[]): void => {
+  // Level-triggered from the Node informer (registration.ts's `peers` key): a failed route sync throws
+  // and comes back with the queue's back-off.
+  const onNodes = async (nodes: Node[]): Promise<void> => {
     const self = nodes.find((n) => n.metadata.name === cfg.nodeName);
     const cidr = self?.spec?.podCIDR;
     if (cidr) usePodCidr(cidr);
@@ -158,12 +160,12 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
       .map((n) => ({ cidr: n.spec!.podCIDR!, via: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '' }))
       .filter((p) => p.via !== '');
     const fp = JSON.stringify(peers);
-    if (fp !== lastPeers) {
+    if (fp === lastPeers) return;
+    try {
+      await syncRoutes(peers, cfg.serviceCidr);
       lastPeers = fp;
-      void syncRoutes(peers, cfg.serviceCidr).catch((err: unknown) => {
-        lastPeers = '';
-        log.warn('agent', 'cannot sync routes to other nodes', { error: (err as Error).message });
-      });
+    } catch (err) {
+      throw new Error(`cannot sync routes to other nodes: ${(err as Error).message}`, { cause: err });
     }
   };
 

@@ -30,8 +30,8 @@ export interface NodeRegistrationOptions extends NodeStatusInput {
   signals(): Promise<AgentSignals>;
   /** Annotations the agent keeps on its Node (e.g. its local-path storage dir). */
   annotations?: Record<string, string>;
-  /** Called with every version of the Node list (this node and its peers). */
-  onNodes(nodes: Node[]): void;
+  /** Called with every version of the Node list (this node and its peers); a rejection is retried with back-off. */
+  onNodes(nodes: Node[]): void | Promise<void>;
   signal: AbortSignal;
 }
 
@@ -87,7 +87,7 @@ export class NodeRegistration {
   private async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
     if (key === STATUS) return this.syncStatus();
     if (key === LEASE) return this.renewLease();
-    this.o.onNodes(this.nodes.list());
+    await this.o.onNodes(this.nodes.list());
     return {};
   }
 
