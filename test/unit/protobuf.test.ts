@@ -10,8 +10,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../../api/meta.js';
 import {
-  ProtobufDecodeError, decodeProtobuf, decodeProtobufDeleteOptions, decodeProtobufObject, isProtobufKindSupported,
+  ProtobufDecodeError, decodeProtobuf, decodeProtobufDeleteOptions, decodeProtobufObject, encodeProtobuf, encodeProtobufWatchFrame,
+  isProtobufKindSupported,
 } from '../../api/codec/protobuf.js';
+import { SchemaRegistry, definePackage } from '../../api/codec/protobuf-schema.js';
 
 // Compiled to dist/test/unit; the fixtures stay in the source tree.
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/protobuf');
@@ -198,3 +200,61 @@ malformed('negative int64 values (ten-byte varints) decode', () => {
 });
 
 malformed.run();
+
+// ---------------------------------------------------------------- schema language and encoder
+
+const schema = suite('protobuf: schema tables and encoder');
+
+schema('a table with a typo, a duplicate number or an unknown message fails when compiled', () => {
+  const bad = (messages: Record<string, string>): string => {
+    try {
+      new SchemaRegistry([definePackage('x/v1', 'x', messages)]);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'compiled';
+  };
+  assert.match(bad({ A: '1 name' }), /cannot read field "1 name"/);
+  assert.match(bad({ A: '1 a string; 1 b string' }), /field number 1 twice/);
+  assert.match(bad({ A: '1 b Missing' }), /no message x\.Missing/);
+  assert.is(bad({ A: '1 b B', B: '1 c *int32' }), 'compiled');
+});
+
+schema('corral encodes what it decodes: micro times, bytes, maps, kept zeros, int-or-strings, embedded JSON, Status', () => {
+  const objects = [
+    {
+      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l', namespace: 'kube-node-lease', labels: { a: '' } },
+      spec: { holderIdentity: 'n', leaseDurationSeconds: 0, renewTime: '2026-01-02T03:04:05.123456Z' },
+    },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { k: Buffer.from([0, 255]).toString('base64') }, type: 'Opaque' },
+    { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'r' }, data: { spec: { x: [1, 'two'] } }, revision: 7 },
+    {
+      apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'p' },
+      spec: { maxUnavailable: 0, selector: { matchExpressions: [{ key: 'a', operator: 'Exists' }] } },
+    },
+    {
+      apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: {},
+      spec: { user: 'u', extra: { scopes: ['a', 'b'] }, nonResourceAttributes: { path: '/', verb: 'get' } }, status: { allowed: false },
+    },
+    { apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Failure', message: 'gone', reason: 'NotFound', details: { name: 'x', kind: 'pods' }, code: 404 },
+  ];
+  for (const obj of objects) {
+    // `allowed: false` and `leaseDurationSeconds: 0` survive: no omitempty, and a pointer.
+    assert.equal(decodeProtobuf(encodeProtobuf(obj)), obj, obj.kind);
+  }
+});
+
+schema('a watch frame is a big-endian length and a WatchEvent holding the enveloped object', () => {
+  const obj = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'w' }, data: { a: '1' } };
+  const frame = encodeProtobufWatchFrame('ADDED', obj);
+  const length = new DataView(frame.buffer, frame.byteOffset).getUint32(0, false);
+  assert.is(length, frame.length - 4);
+  // WatchEvent: field 1 "ADDED", field 2 {field 1: the enveloped object}.
+  const event = frame.subarray(4);
+  assert.equal([...event.subarray(0, 7)], [0x0a, 5, ...Buffer.from('ADDED')]);
+  const inner = encodeProtobuf(obj);
+  assert.equal(Buffer.from(event.subarray(event.length - inner.length)), Buffer.from(inner));
+  assert.equal(decodeProtobuf(event.subarray(event.length - inner.length)), obj);
+});
+
+schema.run();
