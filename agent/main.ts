@@ -80,7 +80,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     ttlSeconds: cfg.dnsTtlSeconds, resolvConf: cfg.resolvConf, signal,
   });
   const proxy = new ServiceProxy({
-    informers, clusterCidr: cfg.clusterCidr, signal,
+    informers, clusterCidr: cfg.clusterCidr, nodeName: cfg.nodeName, signal,
     ...(cfg.clusterDns ? { nodeLocalDns: { clusterIP: cfg.clusterDns, target: `${cfg.nodeIp}:${cfg.dnsPort}` } } : {}),
   });
 

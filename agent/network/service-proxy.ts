@@ -1,5 +1,5 @@
 /**
- * kube-proxy of the node, on the controller kit: shared informers of Services and Endpoints whose
+ * kube-proxy of the node, on the controller kit: shared informers of Services and EndpointSlices whose
  * handlers only enqueue the one key of this loop (after a short batch delay, so a burst of endpoint
  * updates in a rollout costs one iptables-restore). `reconcile` is level-triggered: it renders corral's
  * nat chains (agent/proxy) from the informer caches and applies them with the machine's backend — a
@@ -10,12 +10,14 @@ import { log } from '../../api/log.js';
 import { Controller } from '../../api/machinery/controller.js';
 import type { Informer, InformerFactory } from '../../api/machinery/informer.js';
 import { ItemExponentialRateLimiter } from '../../api/machinery/rate-limiter.js';
-import type { Endpoints, Service } from '../../api/types.js';
+import type { EndpointSlice, Service } from '../../api/types.js';
 import { buildNatRuleSet, detectIptablesBackend, IptablesApplier, type SyncResult } from '../proxy/index.js';
 
 export interface ServiceProxyOptions {
   informers: InformerFactory;
   clusterCidr: string;
+  /** This node: the Local traffic policies keep to its endpoints. */
+  nodeName: string;
   signal: AbortSignal;
   /** Node-local DNS: the cluster DNS IP and this node's resolver (`ip:port`). */
   nodeLocalDns?: { clusterIP: string; target: string } | undefined;
@@ -28,7 +30,7 @@ const RULES = 'nat-rules';
 
 export class ServiceProxy {
   private readonly services: Informer<Service>;
-  private readonly endpoints: Informer<Endpoints>;
+  private readonly slices: Informer<EndpointSlice>;
   private readonly controller: Controller;
   private applier: IptablesApplier | undefined;
   private podCidr: string | undefined;
@@ -38,7 +40,7 @@ export class ServiceProxy {
 
   constructor(private readonly o: ServiceProxyOptions) {
     this.services = o.informers.forKind<Service>('Service');
-    this.endpoints = o.informers.forKind<Endpoints>('Endpoints');
+    this.slices = o.informers.forKind<EndpointSlice>('EndpointSlice');
     // A failed iptables apply comes back after 1 s, doubling to 30 s.
     this.controller = new Controller({ name: 'service-proxy', rateLimiter: new ItemExponentialRateLimiter({ initialMs: 1_000, maxMs: 30_000 }), reconcile: () => this.reconcile() });
   }
@@ -54,9 +56,9 @@ export class ServiceProxy {
     await this.applier.verifyBinaries(this.o.signal).catch((err: unknown) => log.warn('proxy', 'iptables binaries look inconsistent', { error: (err as Error).message }));
     log.info('proxy', 'using the iptables backend', { backend });
     const changed = (): void => this.schedule();
-    for (const inf of [this.services, this.endpoints] as Informer[]) inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    for (const inf of [this.services, this.slices] as Informer[]) inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
     void this.controller.run(this.o.signal);
-    void Promise.all([this.services.waitForSync(), this.endpoints.waitForSync()]).then(changed);
+    void Promise.all([this.services.waitForSync(), this.slices.waitForSync()]).then(changed);
   }
 
   /** The node's pod CIDR (known once the server assigned it); rules wait for it. */
@@ -78,11 +80,12 @@ export class ServiceProxy {
 
   /** Applies what the caches hold now (a no-op until the backend, the pod CIDR and both caches are there). */
   private async reconcile(): Promise<void> {
-    if (!this.applier || !this.podCidr || !this.services.hasSynced() || !this.endpoints.hasSynced()) return;
+    if (!this.applier || !this.podCidr || !this.services.hasSynced() || !this.slices.hasSynced()) return;
     const buildStarted = performance.now();
     const set = buildNatRuleSet({
       services: this.services.list(),
-      endpoints: this.endpoints.list(),
+      endpointSlices: this.slices.list(),
+      nodeName: this.o.nodeName,
       nodeIPs: [],
       podCIDR: this.podCidr,
       clusterCIDR: this.o.clusterCidr,

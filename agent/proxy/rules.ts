@@ -20,7 +20,7 @@
  * each other and the restart/delta renderers must agree on them, so they stay side by side.
  */
 import { createHash } from 'node:crypto';
-import type { Endpoints, Service, ServicePort } from '../../api/types.js';
+import type { EndpointSlice, Service, ServicePort } from '../../api/types.js';
 
 export const CHAIN_SERVICES = 'CORRAL-SERVICES';
 export const CHAIN_NODEPORTS = 'CORRAL-NODEPORTS';
@@ -34,9 +34,15 @@ export const MASQ_MARK = '0x4000';
 /** Default ClientIP affinity timeout (Kubernetes default: 3 hours). */
 export const DEFAULT_AFFINITY_SECONDS = 10_800;
 
+/** The label tying an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
 export interface NatInput {
   services: Service[];
-  endpoints: Endpoints[];
+  /** Every EndpointSlice (grouped by their `kubernetes.io/service-name` label). */
+  endpointSlices: EndpointSlice[];
+  /** This node's name: the `Local` traffic policies keep to endpoints whose nodeName is this. */
+  nodeName?: string | undefined;
   /**
    * Addresses NodePorts answer on. Empty: every local address of the node (`addrtype --dst-type LOCAL`,
    * which also follows an address change without a resync). Non-empty: only these (like kube-proxy's
@@ -107,24 +113,36 @@ export function endpointChainName(namespace: string, name: string, portName: str
   return `CORRAL-SEP-${chainHash(namespace, name, portName, protocol, endpoint)}`;
 }
 
-interface Backend { ip: string; port: number }
+interface Backend { ip: string; port: number; nodeName?: string | undefined }
 
-/** Ready endpoints of one service port, matched by port name (and protocol), sorted for stable output. */
-export function backendsFor(endpoints: Endpoints | undefined, port: ServicePort): Backend[] {
+/**
+ * The endpoints traffic may go to for one service port, from its EndpointSlices, matched by port name
+ * and protocol, sorted for stable output: the ready ones; when none is ready, those still serving while
+ * terminating (kube-proxy's fallback, so a rollout's last old pod keeps answering).
+ */
+export function backendsFor(slices: readonly EndpointSlice[], port: ServicePort): Backend[] {
   const wanted = port.name ?? '';
   const protocol = port.protocol ?? 'TCP';
+  const ready: Backend[] = [];
+  const terminating: Backend[] = [];
   const seen = new Set<string>();
-  const out: Backend[] = [];
-  for (const subset of endpoints?.subsets ?? []) {
-    const ep = (subset.ports ?? []).find((p) => (p.name ?? '') === wanted && (p.protocol ?? 'TCP') === protocol);
-    if (!ep) continue;
-    for (const addr of subset.addresses ?? []) {
-      const id = `${addr.ip}:${ep.port}`;
+  for (const slice of slices) {
+    if (slice.addressType !== 'IPv4') continue;
+    const sp = (slice.ports ?? []).find((p) => (p.name ?? '') === wanted && (p.protocol ?? 'TCP') === protocol);
+    if (!sp || sp.port === undefined) continue;
+    for (const e of slice.endpoints ?? []) {
+      const ip = e.addresses?.[0];
+      if (!ip) continue;
+      const id = `${ip}:${sp.port}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      out.push({ ip: addr.ip, port: ep.port });
+      const b: Backend = { ip, port: sp.port, nodeName: e.nodeName };
+      // Unset conditions mean ready (the API's rule for consumers).
+      if (e.conditions?.ready !== false) ready.push(b);
+      else if (e.conditions?.serving === true && e.conditions.terminating === true) terminating.push(b);
     }
   }
+  const out = ready.length > 0 ? ready : terminating;
   return out.sort((a, b) => compareIp(a.ip, b.ip) || a.port - b.port);
 }
 
@@ -171,81 +189,146 @@ function contentHash(chains: readonly Chain[]): string {
   return createHash('sha256').update(JSON.stringify(chains)).digest('hex').slice(0, 12);
 }
 
-export function buildServiceRules(svc: Service, endpoints: Endpoints | undefined, input: NatInput): ServiceRules | undefined {
+export function externalChainName(namespace: string, name: string, portName: string, protocol: string): string {
+  return `CORRAL-EXT-${chainHash(namespace, name, portName, protocol, 'external')}`;
+}
+
+function endpointChain(namespace: string, name: string, portName: string, protocol: string, b: Backend, label: string, affinity: boolean): Chain {
+  const endpoint = `${b.ip}:${b.port}`;
+  const sep = endpointChainName(namespace, name, portName, protocol, endpoint);
+  const p = protocol.toLowerCase();
+  return {
+    name: sep,
+    rules: [
+      // Hairpin: a pod reaching itself through the service must be masqueraded or it answers itself directly.
+      `-A ${sep} -s ${b.ip}/32 ${comment(label)} -j ${CHAIN_MARK_MASQ}`,
+      `-A ${sep} -p ${p} ${comment(label)}${affinity ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource` : ''} -m ${p} -j DNAT --to-destination ${endpoint}`,
+    ],
+  };
+}
+
+/** Affinity checks, then a random pick among `backends` (1/n, 1/(n-1), ... 1), as rules of `chain`. */
+function pickRules(chain: string, backends: readonly Backend[], seps: ReadonlyMap<string, Chain>, label: string, affinity: { seconds: number } | undefined): string[] {
+  const rules: string[] = [];
+  const chainsOf = backends.map((b) => seps.get(`${b.ip}:${b.port}`)!);
+  if (affinity) {
+    for (const sep of chainsOf) {
+      rules.push(`-A ${chain} ${comment(`${label} -> ${sep.name.slice(11)}`)} -m recent --rcheck --seconds ${affinity.seconds} --reap --name ${sep.name} --mask 255.255.255.255 --rsource -j ${sep.name}`);
+    }
+  }
+  chainsOf.forEach((sep, i) => {
+    const b = backends[i]!;
+    const remaining = backends.length - i;
+    const pick = remaining > 1 ? ` -m statistic --mode random --probability ${probability(remaining)}` : '';
+    rules.push(`-A ${chain} ${comment(`${label} -> ${b.ip}:${b.port}`)}${pick} -j ${sep.name}`);
+  });
+  return rules;
+}
+
+/**
+ * The rules of one Service. ExternalName and headless Services get none (DNS only). Traffic policies:
+ * `internalTrafficPolicy: Local` sends ClusterIP traffic only to endpoints on this node;
+ * `externalTrafficPolicy: Local` sends NodePort and external-IP traffic only to endpoints on this node
+ * and does not masquerade it, so the pod sees the client's address (pods of this cluster reaching the
+ * node port still take the ClusterIP path). A policy that leaves no endpoint installs no translation.
+ */
+export function buildServiceRules(svc: Service, slices: readonly EndpointSlice[], input: NatInput): ServiceRules | undefined {
   const namespace = svc.metadata.namespace ?? 'default';
   const name = svc.metadata.name ?? '';
   const type = svc.spec.type ?? 'ClusterIP';
   if (type === 'ExternalName' || !hasClusterIP(svc)) return undefined;
   const clusterIP = svc.spec.clusterIP!;
-  const affinity = svc.spec.sessionAffinity === 'ClientIP';
-  const affinitySeconds = svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS;
+  const affinity = svc.spec.sessionAffinity === 'ClientIP'
+    ? { seconds: svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS }
+    : undefined;
+  const internalLocal = svc.spec.internalTrafficPolicy === 'Local';
+  const externalLocal = svc.spec.externalTrafficPolicy === 'Local';
+  const isLocal = (b: Backend): boolean => input.nodeName !== undefined && b.nodeName === input.nodeName;
   const result: ServiceRules = { key: `${namespace}/${name}`, serviceRules: [], nodePortRules: [], chains: [] };
 
   for (const port of svc.spec.ports ?? []) {
     const protocol = port.protocol ?? 'TCP';
     const portName = port.name ?? '';
     const label = `${namespace}/${name}${portName ? `:${portName}` : ''}`;
-    const backends = backendsFor(endpoints, port);
-    if (backends.length === 0) continue; // REJECT-free: no endpoints, no translation
+    const usable = backendsFor(slices, port);
+    const clusterBackends = internalLocal ? usable.filter(isLocal) : usable;
+    const nodePort = (type === 'NodePort' || type === 'LoadBalancer') && port.nodePort ? port.nodePort : undefined;
+    const externalIPs = svc.spec.externalIPs ?? [];
+    const hasExternal = nodePort !== undefined || externalIPs.length > 0;
+    // External traffic gets its own chain when a policy makes its endpoints differ from the ClusterIP's.
+    const separateExternal = hasExternal && (externalLocal || internalLocal);
+    const externalBackends = !hasExternal ? [] : externalLocal ? usable.filter(isLocal) : usable;
+    if (clusterBackends.length === 0 && externalBackends.length === 0) continue; // REJECT-free: no endpoints, no translation
     const svcChain = serviceChainName(namespace, name, portName, protocol);
+    const extChain = externalChainName(namespace, name, portName, protocol);
     const match = protoMatch(protocol, port.port);
 
-    result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${clusterIP}/32 ${comment(`${label} cluster IP`)} ${match} -j ${svcChain}`);
-    for (const ext of svc.spec.externalIPs ?? []) {
-      result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${CHAIN_MARK_MASQ}`);
-      result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${svcChain}`);
+    const seps = new Map<string, Chain>();
+    for (const b of [...clusterBackends, ...(separateExternal ? externalBackends : [])]) {
+      const id = `${b.ip}:${b.port}`;
+      if (!seps.has(id)) seps.set(id, endpointChain(namespace, name, portName, protocol, b, label, affinity !== undefined));
     }
-    if ((type === 'NodePort' || type === 'LoadBalancer') && port.nodePort) {
-      const np = protoMatch(protocol, port.nodePort);
-      result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${CHAIN_MARK_MASQ}`);
-      result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${svcChain}`);
-    }
+    const sepChains = [...seps.entries()].sort(([a], [b]) => {
+      const [ia, pa] = [a.slice(0, a.lastIndexOf(':')), Number(a.slice(a.lastIndexOf(':') + 1))];
+      const [ib, pb] = [b.slice(0, b.lastIndexOf(':')), Number(b.slice(b.lastIndexOf(':') + 1))];
+      return compareIp(ia, ib) || pa - pb;
+    }).map(([, c]) => c);
+    const own: Chain[] = [];
 
-    const svcRules: string[] = [
-      // Clients outside the pod network (the host itself, other LAN hosts) need SNAT so replies come back through us.
-      // Its comment also carries the content hash of this chain and its SEP chains (see contentHash).
-      `-A ${svcChain} ! -s ${input.clusterCIDR} -d ${clusterIP}/32 ${comment(`${label} cluster IP ${HASH_PLACEHOLDER}`)} ${match} -j ${CHAIN_MARK_MASQ}`,
-    ];
-    const sepChains: Chain[] = [];
-    for (const b of backends) {
-      const endpoint = `${b.ip}:${b.port}`;
-      const sep = endpointChainName(namespace, name, portName, protocol, endpoint);
-      const p = protocol.toLowerCase();
-      sepChains.push({
-        name: sep,
+    if (clusterBackends.length > 0) {
+      result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${clusterIP}/32 ${comment(`${label} cluster IP`)} ${match} -j ${svcChain}`);
+      own.push({
+        name: svcChain,
         rules: [
-          // Hairpin: a pod reaching itself through the service must be masqueraded or it answers itself directly.
-          `-A ${sep} -s ${b.ip}/32 ${comment(label)} -j ${CHAIN_MARK_MASQ}`,
-          `-A ${sep} -p ${p} ${comment(label)}${affinity ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource` : ''} -m ${p} -j DNAT --to-destination ${endpoint}`,
+          // Clients outside the pod network (the host itself, other LAN hosts) need SNAT so replies come back through us.
+          // Its comment also carries the content hash of this service port's chains (see contentHash).
+          `-A ${svcChain} ! -s ${input.clusterCIDR} -d ${clusterIP}/32 ${comment(`${label} cluster IP ${HASH_PLACEHOLDER}`)} ${match} -j ${CHAIN_MARK_MASQ}`,
+          ...pickRules(svcChain, clusterBackends, seps, label, affinity),
         ],
       });
     }
-    if (affinity) {
-      for (const sep of sepChains) {
-        svcRules.push(`-A ${svcChain} ${comment(`${label} -> ${sep.name.slice(11)}`)} -m recent --rcheck --seconds ${affinitySeconds} --reap --name ${sep.name} --mask 255.255.255.255 --rsource -j ${sep.name}`);
+    if (hasExternal && !separateExternal && clusterBackends.length > 0) {
+      for (const ext of externalIPs) {
+        result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${CHAIN_MARK_MASQ}`);
+        result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${svcChain}`);
+      }
+      if (nodePort !== undefined) {
+        const np = protoMatch(protocol, nodePort);
+        result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${CHAIN_MARK_MASQ}`);
+        result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${svcChain}`);
       }
     }
-    sepChains.forEach((sep, i) => {
-      const b = backends[i]!;
-      const remaining = backends.length - i;
-      const pick = remaining > 1 ? ` -m statistic --mode random --probability ${probability(remaining)}` : '';
-      svcRules.push(`-A ${svcChain} ${comment(`${label} -> ${b.ip}:${b.port}`)}${pick} -j ${sep.name}`);
-    });
-    const hash = contentHash([{ name: svcChain, rules: svcRules }, ...sepChains]);
-    svcRules[0] = svcRules[0]!.replace(HASH_PLACEHOLDER, `${HASH_TAG}${hash}`);
-    result.chains.push({ name: svcChain, rules: svcRules }, ...sepChains);
+    if (separateExternal && externalBackends.length > 0) {
+      for (const ext of externalIPs) result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${extChain}`);
+      if (nodePort !== undefined) result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${protoMatch(protocol, nodePort)} -j ${extChain}`);
+      const first = externalLocal
+        // Pods of the cluster keep the ClusterIP path; outside clients keep their source address.
+        ? (clusterBackends.length > 0 ? [`-A ${extChain} -s ${input.clusterCIDR} ${comment(`${label} pods use the cluster path ${HASH_PLACEHOLDER}`)} -j ${svcChain}`] : [`-A ${extChain} -s ${input.clusterCIDR} ${comment(`${label} external, local endpoints only ${HASH_PLACEHOLDER}`)} -j RETURN`])
+        : [`-A ${extChain} ${comment(`${label} external ${HASH_PLACEHOLDER}`)} -j ${CHAIN_MARK_MASQ}`];
+      own.push({ name: extChain, rules: [...first, ...pickRules(extChain, externalBackends, seps, label, affinity)] });
+    }
+    const hash = contentHash([...own, ...sepChains]);
+    for (const c of own) c.rules[0] = c.rules[0]!.replace(HASH_PLACEHOLDER, `${HASH_TAG}${hash}`);
+    result.chains.push(...own, ...sepChains);
   }
   if (result.serviceRules.length === 0 && result.chains.length === 0) return undefined;
   return result;
 }
 
 export function buildNatRuleSet(input: NatInput): NatRuleSet {
-  const endpointsByKey = new Map<string, Endpoints>();
-  for (const ep of input.endpoints) endpointsByKey.set(`${ep.metadata.namespace ?? 'default'}/${ep.metadata.name ?? ''}`, ep);
+  const slicesByService = new Map<string, EndpointSlice[]>();
+  for (const slice of input.endpointSlices) {
+    const svc = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (!svc) continue;
+    const key = `${slice.metadata.namespace ?? 'default'}/${svc}`;
+    const list = slicesByService.get(key);
+    if (list) list.push(slice);
+    else slicesByService.set(key, [slice]);
+  }
   const services: ServiceRules[] = [];
   for (const svc of input.services) {
     const key = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name ?? ''}`;
-    const rules = buildServiceRules(svc, endpointsByKey.get(key), input);
+    const rules = buildServiceRules(svc, slicesByService.get(key) ?? [], input);
     if (rules) services.push(rules);
   }
   services.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -318,10 +401,10 @@ export interface InstalledNat {
 export function parseInstalledNat(saveText: string): InstalledNat {
   const chains = new Set<string>();
   const hashes = new Map<string, string>();
-  const hashRule = new RegExp(`^-A (${CHAIN_PREFIX}SVC-\\S+) .*--comment "[^"]* ${HASH_TAG}([0-9a-f]{12})"`);
+  const hashRule = new RegExp(`^-A (${CHAIN_PREFIX}(?:SVC|EXT)-\\S+) .*--comment "[^"]* ${HASH_TAG}([0-9a-f]{12})"`);
   for (const line of saveText.split('\n')) {
     if (line.startsWith(`:${CHAIN_PREFIX}`)) chains.add(line.slice(1).split(' ')[0]!);
-    else if (line.startsWith(`-A ${CHAIN_PREFIX}SVC-`)) {
+    else if (line.startsWith(`-A ${CHAIN_PREFIX}SVC-`) || line.startsWith(`-A ${CHAIN_PREFIX}EXT-`)) {
       const m = hashRule.exec(line);
       if (m && !hashes.has(m[1]!)) hashes.set(m[1]!, m[2]!);
     }
@@ -339,7 +422,7 @@ function hashOf(chain: Chain): string | undefined {
 export function serviceInstalled(s: ServiceRules, installed: InstalledNat): boolean {
   for (const c of s.chains) {
     if (!installed.chains.has(c.name)) return false;
-    if (c.name.startsWith(`${CHAIN_PREFIX}SVC-`) && installed.hashes.get(c.name) !== hashOf(c)) return false;
+    if ((c.name.startsWith(`${CHAIN_PREFIX}SVC-`) || c.name.startsWith(`${CHAIN_PREFIX}EXT-`)) && installed.hashes.get(c.name) !== hashOf(c)) return false;
   }
   return true;
 }

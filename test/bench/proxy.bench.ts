@@ -4,7 +4,7 @@
  * Plain script (root): `node dist/test/bench/proxy.bench.js [services] [rounds]`. Prints figures.
  */
 import { performance } from 'node:perf_hooks';
-import type { Endpoints, Service } from '../../api/types.js';
+import type { EndpointSlice, Service } from '../../api/types.js';
 import { IptablesApplier, buildNatRuleSet, detectIptablesBackend, renderNatRuleSet, renderServiceDelta, type NatInput } from '../../agent/proxy/index.js';
 import { exec, execOk } from '../lab/exec.js';
 
@@ -15,7 +15,7 @@ const prefix = ['nsenter', `--net=/run/netns/${ns}`];
 
 function world(changed: number | undefined, generation: number): NatInput {
   const services: Service[] = [];
-  const endpoints: Endpoints[] = [];
+  const endpointSlices: EndpointSlice[] = [];
   for (let i = 0; i < SERVICES; i++) {
     const name = `svc-${i}`;
     const ip = `10.43.${Math.floor(i / 250)}.${(i % 250) + 2}`;
@@ -23,9 +23,12 @@ function world(changed: number | undefined, generation: number): NatInput {
     services.push({ metadata: { name, namespace: 'bench' }, spec: { clusterIP: ip, ports: [{ name: 'http', port: 80 }], ...nodePort } });
     const shift = i === changed ? generation : 0;
     const addresses = [0, 1, 2].map((k) => ({ ip: `10.42.${(i * 3 + k + shift) % 250}.${((i * 3 + k + shift) >> 8) % 250 + 2}` }));
-    endpoints.push({ metadata: { name, namespace: 'bench' }, subsets: [{ addresses, ports: [{ name: 'http', port: 8080 }] }] });
+    endpointSlices.push({
+      metadata: { name: `${name}-x`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4', endpoints: addresses.map((a) => ({ addresses: [a.ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
   }
-  return { services, endpoints, nodeIPs: [], podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
+  return { services, endpointSlices, nodeIPs: [], podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
 }
 
 function median(xs: number[]): number {

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
-import type { Endpoints, Service } from '../../api/types.js';
+import type { EndpointSlice, Service } from '../../api/types.js';
 import { IptablesApplier, buildNatRuleSet, detectIptablesBackend, serviceChainName, endpointChainName, type NatInput } from '../../agent/proxy/index.js';
 import { exec, execOk } from '../lab/exec.js';
 
@@ -32,11 +32,14 @@ let applier: IptablesApplier;
 function svc(name: string, clusterIP: string, port: number, extra: Partial<Service['spec']> = {}): Service {
   return { metadata: { name, namespace: 'default' }, spec: { clusterIP, ports: [{ name: 'http', port }], ...extra } };
 }
-function eps(name: string, ips: string[]): Endpoints {
-  return { metadata: { name, namespace: 'default' }, subsets: [{ addresses: ips.map((ip) => ({ ip })), ports: [{ name: 'http', port: 8080 }] }] };
+function eps(name: string, ips: string[]): EndpointSlice {
+  return {
+    metadata: { name: `${name}-x`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  };
 }
-function input(services: Service[], endpoints: Endpoints[]): NatInput {
-  return { services, endpoints, nodeIPs: [], podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
+function input(services: Service[], endpointSlices: EndpointSlice[]): NatInput {
+  return { services, endpointSlices, nodeIPs: [], podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
 }
 const corralLines = (save: string): string[] => save.split('\n').filter((l) => l.includes('CORRAL-'));
 

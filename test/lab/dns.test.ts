@@ -140,6 +140,56 @@ spec:
   containers: [{ name: c, image: busybox, imagePullPolicy: IfNotPresent, command: ['sleep', '3600'] }]
 `;
 
+/** A pod on one node answering /cgi-bin/ip with the client address it sees. */
+function echoPod(node: string): string {
+  return `
+apiVersion: v1
+kind: Pod
+metadata: { name: echo-${node}, labels: { app: echo } }
+spec:
+  nodeName: ${node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ['sh', '-c', 'mkdir -p /www/cgi-bin && printf "#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \\$REMOTE_ADDR\\n" > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 80 -h /www']
+    ports: [{ name: http, containerPort: 80 }]
+`;
+}
+
+const POLICIES = `
+apiVersion: v1
+kind: Service
+metadata: { name: echo-local }
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: { app: echo, only: n1 }
+  ports: [{ name: http, port: 80, targetPort: http, nodePort: 30081 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: echo-cluster }
+spec:
+  type: NodePort
+  selector: { app: echo, only: n1 }
+  ports: [{ name: http, port: 80, targetPort: http, nodePort: 30082 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: echo-internal-local }
+spec:
+  internalTrafficPolicy: Local
+  selector: { app: echo, only: n1 }
+  ports: [{ name: http, port: 80, targetPort: http }]
+`;
+
+/** busybox httpd listens dual-stack: REMOTE_ADDR reads `[::ffff:10.77.0.10]`. */
+function plainIp(text: string): string {
+  return text.trim().replace(/^\[(?:::ffff:)?/, '').replace(/\]$/, '');
+}
+
 function ready(p: Pod): boolean {
   return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((x) => x.type === 'Ready' && x.status === 'True');
 }
@@ -270,6 +320,42 @@ if (labTierAvailable(test, 'cluster DNS lab test')) {
     }));
     process.stdout.write(`new Service resolvable after ${seen.join(' / ')} ms (n1 / n2, including dig start-up)\n`);
     for (const ms of seen) assert.ok(ms <= 1_000, `took ${ms} ms`);
+  });
+
+  test('the proxy follows EndpointSlices; externalTrafficPolicy Local keeps the client address and local endpoints; internalTrafficPolicy Local', async () => {
+    const { c, lab: l } = need();
+    await c.kubectlOk(['apply', '-f', '-'], echoPod('n1').replace('labels: { app: echo }', 'labels: { app: echo, only: n1 }'));
+    await c.kubectlOk(['apply', '-f', '-'], POLICIES);
+    await waitUntil('echo pod ready', async () => ready(await c.getJson<Pod>(['get', 'pod', 'echo-n1'])), 60_000);
+    const get = async (host: string, url: string): Promise<string> => {
+      const r = await l.exec(host, ['sh', '-c', `timeout 3 busybox wget -q -O - ${url}`], { timeoutMs: 8_000 });
+      return r.code === 0 ? plainIp(r.stdout) : `failed (${r.code})`;
+    };
+    const n1 = l.node('n1').ip;
+    const n2 = l.node('n2').ip;
+    await waitUntil('the local node port answers', async () => (await get('control', `http://${n1}:30081/cgi-bin/ip`)) === l.controlIp, 20_000).catch(async (err: unknown) => {
+      const pod = await c.getJson<Pod>(['get', 'pod', 'echo-n1']);
+      const r = await l.exec('control', ['sh', '-c', `timeout 3 busybox wget -O - http://${n1}:30081/cgi-bin/ip; timeout 3 busybox wget -O - http://${n2}:30082/cgi-bin/ip`]);
+      const direct = await l.exec('n1', ['sh', '-c', `timeout 3 busybox wget -O - http://${pod.status?.podIP}/cgi-bin/ip`]);
+      const save = (await l.exec('n1', ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((x) => x.includes('echo')).join('\n');
+      throw new Error(`${String(err)}\nfrom control: ${r.stdout}${r.stderr}\ndirect: ${direct.stdout}${direct.stderr}\n${save}`);
+    });
+    assert.is(await get('control', `http://${n1}:30081/cgi-bin/ip`), l.controlIp, 'externalTrafficPolicy Local: the pod sees the client');
+    assert.match(await get('control', `http://${n2}:30081/cgi-bin/ip`), /^failed/, 'no local endpoint on n2: nothing answers there');
+    assert.is(await get('control', `http://${n2}:30082/cgi-bin/ip`), n2, 'Cluster policy: reachable from every node, masqueraded');
+    const internal = await c.getJson<Service>(['get', 'service', 'echo-internal-local']);
+    const fromPod = async (pod: string): Promise<string> => {
+      const r = await c.kubectl(['exec', pod, '--', 'sh', '-c', `timeout 3 wget -q -O - http://${internal.spec.clusterIP}/cgi-bin/ip`]);
+      return r.code === 0 ? plainIp(r.stdout) : 'failed';
+    };
+    const client = await c.getJson<Pod>(['get', 'pod', 'client']);
+    assert.is(await fromPod('client'), client.status!.podIP, 'internalTrafficPolicy Local from n1 reaches the n1 endpoint');
+    assert.is(await fromPod('plain-default'), 'failed', 'and from n2, which has no endpoint of its own, nothing');
+    // Headless and ExternalName Services are DNS only: no rules anywhere.
+    const save = (await l.exec('n1', ['iptables-save', '-t', 'nat'])).stdout;
+    assert.ok(save.includes('default/web:http cluster IP'), 'the proxy renders Services from EndpointSlices');
+    assert.not.ok(save.includes('default/db'), 'headless: no proxy rules');
+    assert.not.ok(save.includes('default/ext'), 'ExternalName: no proxy rules');
   });
 
   test('server stopped: cached names keep resolving, pods keep reaching each other by name', async () => {

@@ -5,18 +5,27 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Endpoints, Service } from '../../api/types.js';
+import type { EndpointSlice, Service } from '../../api/types.js';
 import { buildNatRuleSet, parseInstalledNat, renderNatRuleSet, renderRestartSync, type NatInput } from '../../agent/proxy/index.js';
+
+/** An EndpointSlice of ready endpoints, as the endpointslice controller writes it. */
+function slice(name: string, namespace: string, ips: string[], ports: { name?: string; port: number; protocol?: 'TCP' | 'UDP' }[]): EndpointSlice {
+  return {
+    metadata: { name: `${name}-x`, namespace, labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+    ports: ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
+  };
+}
 
 function world(n: number, changed?: number): NatInput {
   const services: Service[] = [];
-  const endpoints: Endpoints[] = [];
+  const endpointSlices: EndpointSlice[] = [];
   for (let i = 0; i < n; i++) {
     services.push({ metadata: { name: `s${i}`, namespace: 'ns' }, spec: { clusterIP: `10.43.0.${i + 2}`, ports: [{ name: 'http', port: 80 }] } });
     const last = i === changed ? 99 : 4;
-    endpoints.push({ metadata: { name: `s${i}`, namespace: 'ns' }, subsets: [{ addresses: [{ ip: `10.42.1.${i + 2}` }, { ip: `10.42.2.${i + last}` }], ports: [{ name: 'http', port: 8080 }] }] });
+    endpointSlices.push(slice(`s${i}`, 'ns', [`10.42.1.${i + 2}`, `10.42.2.${i + last}`], [{ name: 'http', port: 8080 }]));
   }
-  return { services, endpoints, nodeIPs: [], podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
+  return { services, endpointSlices, nodeIPs: [], podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
 }
 
 /** What iptables-save prints for the nat table after a full restore of `text` (same line format). */

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Endpoints, Service } from '../../api/types.js';
+import type { EndpointSlice, Service } from '../../api/types.js';
 import {
-  buildNatRuleSet, renderNatRules, renderNatRuleSet, renderServiceDelta, serviceChainName, endpointChainName, chainHash,
+  buildNatRuleSet, renderNatRules, renderNatRuleSet, renderServiceDelta, serviceChainName, endpointChainName, externalChainName, chainHash,
   type NatInput,
 } from '../../agent/proxy/rules.js';
 import { chooseBackend, parseIptablesVersion, summarizeSave } from '../../agent/proxy/backend.js';
@@ -10,11 +10,15 @@ import { chooseBackend, parseIptablesVersion, summarizeSave } from '../../agent/
 function svc(name: string, clusterIP: string, ports: NonNullable<Service['spec']['ports']>, extra: Partial<Service['spec']> = {}): Service {
   return { metadata: { name, namespace: 'default' }, spec: { clusterIP, ports, ...extra } };
 }
-function eps(name: string, ips: string[], ports: { name?: string; port: number; protocol?: 'TCP' | 'UDP' }[]): Endpoints {
-  return { metadata: { name, namespace: 'default' }, subsets: [{ addresses: ips.map((ip) => ({ ip })), ports }] };
+function eps(name: string, ips: string[], ports: { name?: string; port: number; protocol?: 'TCP' | 'UDP' }[]): EndpointSlice {
+  return {
+    metadata: { name: `${name}-x`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+    ports: ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
+  };
 }
-function input(services: Service[], endpoints: Endpoints[], nodeIPs: string[] = []): NatInput {
-  return { services, endpoints, nodeIPs, podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16' };
+function input(services: Service[], endpointSlices: EndpointSlice[], nodeIPs: string[] = []): NatInput {
+  return { services, endpointSlices, nodeIPs, podCIDR: '10.42.1.0/24', clusterCIDR: '10.42.0.0/16', nodeName: 'n1' };
 }
 const rulesOf = (text: string, chain: string): string[] => text.split('\n').filter((l) => l.startsWith(`-A ${chain} `));
 
@@ -96,7 +100,8 @@ test('no ready endpoints: no rules and no chains for the service (REJECT-free); 
   const empty = renderNatRules(input([web], [eps('web', [], [{ name: 'http', port: 8080 }])]));
   assert.not.ok(empty.includes('CORRAL-SVC-'));
   assert.not.ok(empty.includes('10.43.0.10'));
-  const notReady: Endpoints = { metadata: { name: 'web', namespace: 'default' }, subsets: [{ notReadyAddresses: [{ ip: '10.42.1.5' }], ports: [{ name: 'http', port: 8080 }] }] };
+  const notReady = eps('web', ['10.42.1.5'], [{ name: 'http', port: 8080 }]);
+  notReady.endpoints[0]!.conditions = { ready: false, serving: false, terminating: false };
   assert.not.ok(renderNatRules(input([web], [notReady])).includes('CORRAL-SEP-'));
   const headless = svc('db', 'None', [{ port: 5432 }]);
   const external = svc('ext', '', [{ port: 80 }], { type: 'ExternalName', externalName: 'example.org' });
@@ -121,7 +126,7 @@ test('chain hashes are stable across runs and input order, and differ per servic
   const other = svc('api', '10.43.0.11', [{ name: 'http', port: 80 }]);
   const otherEps = eps('api', ['10.42.1.8'], [{ name: 'http', port: 8080 }]);
   const a = renderNatRules(input([web, other], [webEps, otherEps]));
-  const b = renderNatRules(input([other, web], [otherEps, { ...webEps, subsets: [{ ...webEps.subsets![0]!, addresses: [...webEps.subsets![0]!.addresses!].reverse() }] }]));
+  const b = renderNatRules(input([other, web], [otherEps, { ...webEps, endpoints: [...webEps.endpoints].reverse() }]));
   assert.is(a, b, 'the same services in another order render the same text');
   assert.is.not(serviceChainName('default', 'web', 'http', 'TCP'), serviceChainName('default', 'api', 'http', 'TCP'));
   assert.is.not(serviceChainName('default', 'web', 'http', 'TCP'), serviceChainName('other', 'web', 'http', 'TCP'));
@@ -190,6 +195,48 @@ test('node-local DNS: port 53 of the cluster DNS IP goes to this node\'s resolve
   assert.is(services[0], '-A CORRAL-SERVICES -d 10.43.0.10/32 -p udp -m comment --comment "cluster DNS to this node" -m udp --dport 53 -j DNAT --to-destination 192.168.77.11:10053');
   assert.is(services[1], '-A CORRAL-SERVICES -d 10.43.0.10/32 -p tcp -m comment --comment "cluster DNS to this node" -m tcp --dport 53 -j DNAT --to-destination 192.168.77.11:10053');
   assert.not.ok(renderNatRules(input([web], [webEps])).includes('cluster DNS'));
+});
+
+function onNodes(name: string, placed: [string, string][], port = 8080): EndpointSlice {
+  const sl = eps(name, placed.map(([ip]) => ip), [{ name: 'http', port }]);
+  sl.endpoints.forEach((e, i) => { e.nodeName = placed[i]![1]; });
+  return sl;
+}
+
+test('terminating endpoints still serving are used only when no endpoint is ready', () => {
+  const sl = onNodes('web', [['10.42.1.5', 'n1'], ['10.42.2.6', 'n2']]);
+  sl.endpoints[0]!.conditions = { ready: false, serving: true, terminating: true };
+  assert.not.ok(renderNatRules(input([web], [sl])).includes('10.42.1.5:8080'), 'a ready endpoint exists: the terminating one gets nothing');
+  sl.endpoints[1]!.conditions = { ready: false, serving: false, terminating: true };
+  const text = renderNatRules(input([web], [sl]));
+  assert.ok(text.includes('DNAT --to-destination 10.42.1.5:8080'), 'the last serving one keeps answering');
+  assert.not.ok(text.includes('10.42.2.6:8080'));
+});
+
+test('internalTrafficPolicy Local: the ClusterIP reaches only this node\'s endpoints, or nothing', () => {
+  const local = svc('web', '10.43.0.10', [{ name: 'http', port: 80 }], { internalTrafficPolicy: 'Local' });
+  const text = renderNatRules(input([local], [onNodes('web', [['10.42.1.5', 'n1'], ['10.42.2.6', 'n2']])]));
+  assert.ok(text.includes('DNAT --to-destination 10.42.1.5:8080'));
+  assert.not.ok(text.includes('10.42.2.6'));
+  const none = renderNatRules(input([local], [onNodes('web', [['10.42.2.6', 'n2']])]));
+  assert.not.ok(none.includes('10.43.0.10/32'), 'no local endpoint: no translation');
+});
+
+test('externalTrafficPolicy Local: node port to local endpoints only, not masqueraded; pods keep the cluster path', () => {
+  const np = svc('web', '10.43.0.10', [{ name: 'http', port: 80, nodePort: 30080 }], { type: 'NodePort', externalTrafficPolicy: 'Local' });
+  const text = renderNatRules(input([np], [onNodes('web', [['10.42.1.5', 'n1'], ['10.42.2.6', 'n2']])]));
+  const ext = externalChainName('default', 'web', 'http', 'TCP');
+  assert.equal(rulesOf(text, 'CORRAL-NODEPORTS'), [`-A CORRAL-NODEPORTS -m comment --comment "default/web:http node port" -p tcp -m tcp --dport 30080 -j ${ext}`]);
+  const extRules = rulesOf(text, ext);
+  assert.match(extRules[0]!, new RegExp(`^-A ${ext} -s 10\\.42\\.0\\.0/16 .* -j ${serviceChainName('default', 'web', 'http', 'TCP')}$`));
+  assert.is(extRules.length, 2, 'one local endpoint');
+  assert.ok(extRules[1]!.endsWith(`-j ${endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.5:8080')}`));
+  assert.not.ok(extRules.some((r) => r.includes('CORRAL-MARK-MASQ')), 'the client address is kept');
+  // The ClusterIP still spreads over both nodes.
+  assert.ok(text.includes('DNAT --to-destination 10.42.2.6:8080'));
+  // A node without local endpoints installs no node-port translation.
+  const elsewhere = renderNatRules({ ...input([np], [onNodes('web', [['10.42.2.6', 'n2']])]), nodeName: 'n1' });
+  assert.equal(rulesOf(elsewhere, 'CORRAL-NODEPORTS'), []);
 });
 
 test.run();
