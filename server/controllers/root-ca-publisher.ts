@@ -4,7 +4,7 @@
  * server with from it. A new namespace gets it at once; a deleted or edited copy is put back; a
  * terminating namespace is left alone.
  */
-import { StatusError } from '../../api/status.js';
+import { isForbidden } from '../../api/status.js';
 import type { ConfigMap, Namespace } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
@@ -64,7 +64,7 @@ class RootCaPublisher {
       });
     } catch (err) {
       // 403: the namespace started terminating; 409: the cache is behind, the next event brings us back.
-      if (err instanceof StatusError && err.code === 403) return;
+      if (isForbidden(err)) return;
       throw err;
     }
   }

@@ -3,7 +3,7 @@
  * `default` ServiceAccount — existing namespaces at start, new ones as they appear, and again if
  * someone deletes it. reconcile(namespace) creates it when missing.
  */
-import { StatusError } from '../../api/status.js';
+import { isAlreadyExists, isForbidden } from '../../api/status.js';
 import type { Namespace, ServiceAccount } from '../../api/types.js';
 import { Controller } from '../../api/machinery/controller.js';
 import type { Informer } from '../../api/machinery/informer.js';
@@ -40,7 +40,7 @@ class ServiceAccountController {
       });
     } catch (err) {
       // Already there (the cache lags), or the namespace started terminating meanwhile.
-      if (err instanceof StatusError && (err.code === 409 || err.code === 403)) return;
+      if (isAlreadyExists(err) || isForbidden(err)) return;
       throw err;
     }
   }

@@ -5,7 +5,8 @@
  *   - api/ imports nothing outside api/ (it is the contract both halves share, with the controller kit);
  *   - nothing imports cli/ (it is the outermost layer); installer/ does not import server/;
  *   - no import cycle anywhere (type-only and dynamic imports count: they are cycles one edit away);
- *   - no source file above 400 lines without a reason written at its top ("Why this file is long:").
+ *   - no source file above 400 lines without a reason written at its top ("Why this file is long:");
+ *   - no inline `err.code === 404` checks (api/status.ts predicates) and no hand-made sleeps (api/async-util.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -57,6 +58,18 @@ test('no file above 400 lines without a reason at its top', () => {
     .filter(({ text }) => text.split('\n').length > 400 && !/Why this file is long:/.test(text.slice(0, 3_000)));
   assert.ok(long.length === 0, `split these files along their seams, or say in their header comment why they are one file\n` +
     `(a line " * Why this file is long: …"):\n${long.map((l) => `  ${l.file} (${l.text.split('\n').length} lines)`).join('\n')}`);
+});
+
+test('Status errors are tested with the api/status.ts predicates, and waits use the one sleep', () => {
+  const bad: string[] = [];
+  for (const file of sourceFiles(REPO)) {
+    if (file === 'api/status.ts' || file === 'api/async-util.ts') continue;
+    readFileSync(join(REPO, file), 'utf8').split('\n').forEach((line, i) => {
+      if (/\.code\s*[!=]==\s*4\d\d\b/.test(line) && /StatusError|err/.test(line)) bad.push(`  ${file}:${i + 1}: use isNotFound/isConflict/isAlreadyExists/isForbidden/isGone… from api/status.ts: ${line.trim()}`);
+      if (/new Promise[^\n]*=>\s*setTimeout\(\s*(r|resolve)\s*,/.test(line)) bad.push(`  ${file}:${i + 1}: use sleep(ms, { signal }) from api/async-util.ts: ${line.trim()}`);
+    });
+  }
+  assert.ok(bad.length === 0, `private copies of shared helpers:\n${bad.join('\n')}`);
 });
 
 test('the checker sees a cycle and a forbidden edge when there is one', () => {
