@@ -32,9 +32,12 @@ import { TaskCache } from './pods/task-cache.js';
 import { ContainerdRuntime } from './runtime/index.js';
 import { LocalPathCleanup } from './storage/local-path-cleanup.js';
 import { hostnameLabelValue } from './hardware/index.js';
-import { step } from '../api/async-util.js';
+import { sleep, step } from '../api/async-util.js';
+import { useNodeCredential } from './node/credential.js';
 
 export const CORRAL_VERSION = '0.1.0';
+/** The node name an agent uses unless told (the server names its local agent's credential with it). */
+export { defaultNodeName } from './config.js';
 
 export interface RunningAgent {
   config: AgentConfig;
@@ -68,6 +71,10 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const signal = stop.signal;
   const transport = new HttpsTransport({ server: cfg.serverUrl, caPem: cfg.caPem, token: cfg.token, timeoutMs: 10_000 });
   const client = new ApiClient(transport);
+  // A join token is traded for this node's own credential before the agent writes anything; if the
+  // server cannot be reached yet, that goes on in the background while the rest starts.
+  const credential = useNodeCredential({ transport, configured: cfg.token, nodeName: cfg.nodeName, file: join(cfg.dataDir, 'agent', 'node-credential'), signal });
+  await Promise.race([credential, sleep(10_000, { signal })]);
   // One informer per kind for every loop of the node (pods, nodes, services, endpoints).
   const informers = new InformerFactory(client);
   const recorder = createEventRecorder(client, { component: 'kubelet', host: cfg.nodeName });

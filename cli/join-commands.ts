@@ -54,11 +54,11 @@ async function serverAccess(values: Record<string, unknown>): Promise<ServerAcce
   // The same description the server gives the credentials it issues for /install.sh joins.
   const description = (nodeName: string): string => `node ${nodeName}`;
   return accessFromDataDir(dataDir, {
-    // Re-read first: the server or another `corral` command may have changed the file since.
-    issue: (nodeName) => { tokens.reload(); return tokens.create('node', { description: description(nodeName) }).token; },
+    // One live credential per node: minting replaces the node's older one (under the file's lock).
+    issue: (nodeName) => tokens.mintNodeCredential(nodeName, { description: description(nodeName) }).token,
     retire: (nodeName, keepId) => {
       tokens.reload();
-      for (const r of tokens.list()) if (r.description === description(nodeName) && r.id !== keepId) tokens.revoke(r.id);
+      for (const r of tokens.list()) if (r.role === 'node' && r.node === nodeName && r.id !== keepId) tokens.revoke(r.id);
     },
   });
 }

@@ -19,23 +19,33 @@ export const kubeconfigCommand: CliCommand = {
 };
 
 export const tokenCommand: CliCommand = {
-  summary: 'create, list or revoke tokens (roles: node for joining agents, viewer for read-only, admin)',
-  usage: 'corral token create [--role node|viewer|admin] [--ttl 1h] [--description TEXT] [--data-dir DIR]\n' +
-    '       corral token list [--data-dir DIR]\n       corral token revoke ID [--data-dir DIR]',
-  options: { ...dataDirOption, role: { type: 'string' }, ttl: { type: 'string' }, description: { type: 'string' } },
+  summary: 'create, list or revoke tokens (roles: join for joining agents, node for one node, viewer for read-only, admin)',
+  usage: 'corral token create [--role join|node|viewer|admin] [--node NAME] [--ttl 1h] [--description TEXT] [--data-dir DIR]\n' +
+    '       corral token list [--data-dir DIR]\n       corral token revoke ID [--cascade] [--data-dir DIR]\n' +
+    '  A join token (the default; --role node without --node means the same) is traded by an agent for a\n' +
+    '  credential of its own node. --role node --node NAME makes that credential directly (replacing the\n' +
+    '  node\'s current one). revoke --cascade also revokes the node credentials a join token minted.',
+  options: { ...dataDirOption, role: { type: 'string' }, node: { type: 'string' }, ttl: { type: 'string' }, description: { type: 'string' }, cascade: { type: 'boolean' } },
   async run(values, positionals) {
     const dataDir = dataDirOf(values);
     const store = new TokenStore(paths.tokens(dataDir));
     const [action, id] = positionals;
     if (action === 'create') {
-      const role = (values['role'] as string | undefined ?? 'node') as TokenRole;
-      if (!['node', 'viewer', 'admin'].includes(role)) throw new Error(`invalid --role "${role}": use node, viewer or admin`);
+      const asked = values['role'] as string | undefined ?? 'join';
+      if (!['join', 'node', 'viewer', 'admin'].includes(asked)) throw new Error(`invalid --role "${asked}": use join, node, viewer or admin`);
+      const node = values['node'] as string | undefined;
+      // Before node credentials existed, `--role node` made the token agents joined with.
+      const role = (asked === 'node' && node === undefined ? 'join' : asked) as TokenRole;
+      if (node !== undefined && role !== 'node') throw new Error('--node goes with --role node');
       const ttl = values['ttl'] as string | undefined;
-      const { token } = store.create(role, {
-        ...(ttl ? { ttlSeconds: parseDurationSeconds(ttl) } : {}),
-        ...(values['description'] ? { description: values['description'] as string } : {}),
-      });
-      process.stdout.write(`${role === 'node' ? printableNodeToken(dataDir, token) : token}\n`);
+      const description = values['description'] as string | undefined;
+      const { token } = role === 'node'
+        ? store.mintNodeCredential(node!, description ? { description } : {})
+        : store.create(role as Exclude<TokenRole, 'node'>, {
+          ...(ttl ? { ttlSeconds: parseDurationSeconds(ttl) } : {}),
+          ...(description ? { description } : {}),
+        });
+      process.stdout.write(`${role === 'node' || role === 'join' ? printableNodeToken(dataDir, token) : token}\n`);
       return;
     }
     if (action === 'list') {
@@ -46,9 +56,10 @@ export const tokenCommand: CliCommand = {
       return;
     }
     if (action === 'revoke') {
-      if (!id) throw new Error('usage: corral token revoke ID');
-      if (!store.revoke(id)) throw new Error(`no token with id "${id}"`);
-      process.stdout.write(`token ${id} revoked\n`);
+      if (!id) throw new Error('usage: corral token revoke ID [--cascade]');
+      const gone = store.revoke(id, { cascade: values['cascade'] === true });
+      if (gone.length === 0) throw new Error(`no token with id "${id}"`);
+      process.stdout.write(`token ${gone.join(', ')} revoked\n`);
       return;
     }
     throw new Error(`usage:\n${tokenCommand.usage}`);

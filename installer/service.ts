@@ -57,9 +57,9 @@ function joinToken(dataDir: string, caPem: string, tokens: NodeTokenIssuer): str
   const file = join(dataDir, 'server', 'join-token');
   if (existsSync(file)) {
     const kept = readFileSync(file, 'utf8').trim();
-    if (tokens.authenticate(kept)?.role === 'node') return kept;
+    if (tokens.authenticate(kept)?.role === 'join') return kept;
   }
-  const { token } = tokens.create('node', { description: 'join token printed by the installer' });
+  const { token } = tokens.create('join', { description: 'join token printed by the installer' });
   const pinned = formatJoinToken(caHashOfPem(caPem), token);
   writeFileSync(file, `${pinned}\n`, { mode: 0o600 });
   return pinned;

@@ -44,5 +44,12 @@ export function formatJoinToken(caHash: string, credential: string): string {
  */
 export interface NodeTokenIssuer {
   authenticate(presented: string): { role: string } | undefined;
-  create(role: 'node', options: { description: string }): { token: string };
+  create(role: 'join', options: { description: string }): { token: string };
+  /** A credential bound to `node`, replacing the node's current one (one live credential per node). */
+  mintNodeCredential(node: string, options: { description?: string; mintedBy?: string }): { token: string; replaced: string[] };
 }
+
+/** How the server answers a request's bearer token (the API's authentication, throttling included). */
+export type RouteAuthOutcome =
+  | { ok: true; user: { role: string; tokenId: string } }
+  | { ok: false; code: 401 | 429; message: string; retryAfterSeconds?: number };

@@ -19,7 +19,7 @@ import { isAlreadyExists } from '../api/status.js';
 import { ensureTls, type TlsMaterial } from './auth/pki.js';
 import { TokenStore } from './auth/tokens.js';
 import type { Hono } from 'hono';
-import { createApiApp, type ApiApp, type Env } from './apiserver/app.js';
+import { createApiApp, type ApiApp, type Env, type RouteAuthenticator } from './apiserver/app.js';
 import { Registry } from './apiserver/registry.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
@@ -37,7 +37,7 @@ import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
-import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins } from './apiserver/allocators/index.js';
+import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins, SYSTEM_NAMESPACES } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 import { advertiseAddress } from './advertise-address.js';
 import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
@@ -63,8 +63,6 @@ export interface RunningServer {
   rbac: Rbac;
   close(): Promise<void>;
 }
-
-const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 async function ensureNamespaces(registry: Registry): Promise<void> {
   const info = resourceForKind('Namespace')!;
@@ -95,6 +93,8 @@ export interface ExtraRouteContext {
   caHash: string;
   tokens: TokenStore;
   port: number;
+  /** Authenticates a request as the API does (same tokens, same failed-attempt throttling). */
+  authenticate: RouteAuthenticator;
 }
 
 export interface StartServerHooks {
@@ -139,13 +139,16 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const bookmarkIntervalMs = Number(process.env['CORRAL_WATCH_BOOKMARK_INTERVAL_MS'] ?? '') || undefined;
   // Tests shorten the time a client may take to send a request (its body above all); watches are not bound by it.
   const bodyTimeoutMs = Number(process.env['CORRAL_REQUEST_BODY_TIMEOUT_MS'] ?? '') || undefined;
+  // Tests that send many bad tokens on purpose raise (or lower) the failed-authentication burst.
+  const failedAuthBurst = Number(process.env['CORRAL_FAILED_AUTH_BURST'] ?? '') || undefined;
   const api = createApiApp({
     registry, tokens, serverAddress: `${host}:${port}`,
     ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
-    extraRoutes: (app) => {
+    ...(failedAuthBurst ? { failedAuth: { burst: failedAuthBurst } } : {}),
+    extraRoutes: (app, auth) => {
       registerOidcDiscovery(app, serviceAccounts.tokens, serviceAccounts.jwk);
       registerStatusPage(app);
-      hooks.extraRoutes?.(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port });
+      hooks.extraRoutes?.(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port, authenticate: auth });
     },
   });
   const execSockets = new WebSocketServer({ noServer: true });
@@ -199,10 +202,13 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   let localAgent: { close(): Promise<void> } | undefined;
   if (!cfg.disableAgent) {
     // The local agent joins like a remote one: loopback HTTPS with the cluster CA and a node token.
-    const { startAgent } = await import('../agent/main.js');
+    const { startAgent, defaultNodeName } = await import('../agent/main.js');
+    const nodeName = defaultNodeName();
     localAgent = await step('starting the local agent', () => startAgent({
       serverUrl: url,
-      token: tokens.createEphemeral('node', 'local agent'),
+      // A credential of this node only, like any other agent's (the Node authorizer holds it to its node).
+      token: tokens.createEphemeral('node', 'local agent', nodeName),
+      nodeName,
       caPem: tls.caPem,
       dataDir: cfg.dataDir,
       clusterCidr: cfg.clusterCidr,

@@ -48,9 +48,11 @@ export interface HttpsTransportOptions {
 export class HttpsTransport implements Transport {
   private readonly url: URL;
   private readonly agent: Agent;
+  private token: string | undefined;
 
   constructor(private readonly o: HttpsTransportOptions) {
     this.url = new URL(o.server);
+    this.token = o.token;
     this.agent = new Agent({
       keepAlive: true,
       maxSockets: 64,
@@ -62,7 +64,7 @@ export class HttpsTransport implements Transport {
   request(req: TransportRequest): Promise<TransportResponse> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
-      if (this.o.token) headers['authorization'] = `Bearer ${this.o.token}`;
+      if (this.token) headers['authorization'] = `Bearer ${this.token}`;
       if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
       const r = httpsRequest({
         host: this.url.hostname,
@@ -86,6 +88,11 @@ export class HttpsTransport implements Transport {
       if (req.body !== undefined) r.write(req.body);
       r.end();
     });
+  }
+
+  /** Uses another bearer token from the next request on (an agent that traded its join token). */
+  setToken(token: string): void {
+    this.token = token;
   }
 
   close(): void {

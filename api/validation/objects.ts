@@ -9,6 +9,7 @@ import type { StatusCause } from '../status.js';
 import { required } from './field.js';
 import { validateObjectMeta } from './meta.js';
 import { validatePodSpec } from './podspec.js';
+import { validatePodStatusIPs } from './pod-status.js';
 import { validateEndpoints, validateService } from './service.js';
 import { validateConfigMap, validateSecret } from './config.js';
 import { validateEndpointSlice } from './endpoint-slice.js';
@@ -26,7 +27,7 @@ import { validateClusterRole, validateClusterRoleBinding, validateRole, validate
 
 type KindValidator = (obj: KubeObject, old?: KubeObject) => StatusCause[];
 
-const validatePod: KindValidator = (obj) => validatePodSpec(obj['spec'], 'spec');
+const validatePod: KindValidator = (obj) => [...validatePodSpec(obj['spec'], 'spec'), ...validatePodStatusIPs(obj['status'])];
 
 /** Kind-specific rules; kinds not listed get the metadata checks only. */
 const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValidator>([

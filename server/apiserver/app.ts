@@ -1,11 +1,18 @@
 /**
- * The Hono application: health and version (no auth), bearer-token authentication and role checks,
- * discovery, the OpenAPI stub, and every resource URL dispatched through one parser.
+ * The Hono application: health and version (no auth), bearer-token authentication (failed attempts
+ * throttled per source), authorization by the authorizer chain (Node, built-in roles; RBAC can be
+ * appended), discovery, the OpenAPI stub, and every resource URL dispatched through one parser.
  */
 import { Hono, type Context } from 'hono';
 import { errors, StatusError } from '../../api/status.js';
+import type { IncomingMessage } from 'node:http';
 import type { AuthenticatedUser, TokenStore } from '../auth/tokens.js';
-import { roleAllows } from '../auth/tokens.js';
+import { AuthorizerChain, forbiddenMessage } from '../auth/authorizer.js';
+import { BuiltinRolesAuthorizer } from '../auth/builtin-roles.js';
+import { NodeAuthorizer } from '../auth/node-authorizer.js';
+import { RequestAuthenticator, type AuthOutcome, type RequestAuthenticatorOptions } from '../auth/request-authenticator.js';
+import { RegistryNodeGraph } from './node-graph.js';
+import { requestAttributes } from './request-attributes.js';
 import { aggregatedDiscovery, AGGREGATED_CONTENT_TYPE, apiResourceList, legacyApiGroup, legacyApiGroupList, legacyApiVersions, wantsAggregated } from './discovery.js';
 import { openApiGroupVersion, openApiRoot } from './openapi.js';
 import { parseResourcePath } from './request-info.js';
@@ -35,9 +42,14 @@ export interface ApiAppOptions {
   /** `host:port` advertised in legacy discovery. */
   serverAddress: string;
   bookmarkIntervalMs?: number;
-  /** Extra routes mounted before the resource catch-all (status page, install script, ...). */
-  extraRoutes?: (app: Hono<Env>) => void;
+  /** Throttling of failed authentication per source address (tests shorten it). */
+  failedAuth?: RequestAuthenticatorOptions;
+  /** Extra routes mounted before the resource catch-all (status page, install script, ...); they authenticate with `auth`. */
+  extraRoutes?: (app: Hono<Env>, auth: RouteAuthenticator) => void;
 }
+
+/** Authenticates a request of an extra route as the API does (same tokens, same throttling). */
+export type RouteAuthenticator = (c: Context) => AuthOutcome;
 
 export type Env = { Variables: { user: AuthenticatedUser } };
 
@@ -60,10 +72,28 @@ export interface ApiApp {
   subresources: Subresources;
   /** Handlers of TokenReview, SubjectAccessReview and the other create-only kinds. */
   requestKinds: RequestKinds;
+  /** Node authorizer, then the built-in roles; RBAC is appended here. */
+  authorizer: AuthorizerChain;
+}
+
+/** The client's address; requests handed over in-process (the server's controllers) have none. */
+export function sourceAddress(c: Context): string {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? 'in-process';
+}
+
+function authFailure(c: Context, outcome: Exclude<AuthOutcome, { ok: true }>): Response {
+  if (outcome.code === 429) {
+    c.header('Retry-After', String(outcome.retryAfterSeconds));
+    return statusResponse(c, errors.tooManyRequests(outcome.message, outcome.retryAfterSeconds));
+  }
+  return statusResponse(c, errors.unauthorized());
 }
 
 export function createApiApp(o: ApiAppOptions): ApiApp {
   const app = new Hono<Env>();
+  const authorizer = new AuthorizerChain([new NodeAuthorizer(new RegistryNodeGraph(o.registry)), new BuiltinRolesAuthorizer()]);
+  const authenticator = new RequestAuthenticator(o.tokens, o.failedAuth);
+  const authenticate: RouteAuthenticator = (c) => authenticator.authenticate(c.req.header('authorization'), sourceAddress(c), c.req.path);
   const subresources = new Subresources(o.registry);
   const requestKinds = new RequestKinds();
   const resources = new ResourceHandler({
@@ -96,21 +126,19 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   for (const p of ['/healthz', '/readyz', '/livez']) app.get(p, (c) => c.text('ok'));
   app.get('/version', (c) => c.json(SERVER_VERSION));
 
-  o.extraRoutes?.(app);
+  o.extraRoutes?.(app, authenticate);
 
   app.use('*', async (c, next) => {
     if (UNAUTHENTICATED.has(c.req.path) || c.get('user')) return next();
-    const header = c.req.header('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    const user = m ? o.tokens.authenticate(m[1]!) : undefined;
-    if (!user) return statusResponse(c, errors.unauthorized());
+    const outcome = authenticate(c);
+    if (!outcome.ok) return authFailure(c, outcome);
+    const user = outcome.user;
     const parsedPath = parseResourcePath(c.req.path);
-    const access = parsedPath.kind === 'resource' ? { resource: parsedPath.target.info.plural, subresource: parsedPath.target.subresource } : undefined;
-    if (!roleAllows(user.role, c.req.method, access)) {
-      const why = user.role === 'viewer'
-        ? 'the viewer role is read-only (no writes, exec, attach, proxy or Secrets)'
-        : 'a node token may only write what an agent writes (its Node, Leases, pod status, Events)';
-      return statusResponse(c, errors.forbidden(`User "${user.name}" cannot ${c.req.method.toLowerCase()} ${c.req.path}: ${why}`));
+    const attributes = requestAttributes(user, c.req.method, c.req.path, new URL(c.req.url).searchParams, parsedPath);
+    const decision = await authorizer.authorize(attributes);
+    if (decision.decision !== 'allow') {
+      const details = attributes.resourceRequest ? { name: attributes.name, group: attributes.apiGroup, kind: attributes.resource } : undefined;
+      return statusResponse(c, errors.forbidden(forbiddenMessage(attributes, decision.reason), details));
     }
     c.set('user', user);
     return next();
@@ -159,5 +187,5 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return resources.handle(c, parsed.target, user ? { name: user.name, groups: user.groups } : undefined);
   }
 
-  return { app, subresources, requestKinds };
+  return { app, subresources, requestKinds, authorizer };
 }

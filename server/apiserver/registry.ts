@@ -49,8 +49,8 @@ export interface AdmissionPlugin {
   name: string;
   admitCreate?(info: ResourceInfo, obj: KubeObject, opts: WriteOptions): Promise<(() => Promise<void>) | void>;
   admitUpdate?(info: ResourceInfo, obj: KubeObject, old: KubeObject, opts: WriteOptions): Promise<(() => Promise<void>) | void>;
-  /** May refuse a deletion (throw) before anything is written. */
-  admitDelete?(info: ResourceInfo, obj: KubeObject): Promise<void>;
+  /** Called before an object is deleted (or marked for deletion); throwing refuses the delete. */
+  admitDelete?(info: ResourceInfo, obj: KubeObject, opts: WriteOptions): Promise<void>;
   /** Called once an object is gone from the store. */
   afterDelete?(info: ResourceInfo, obj: KubeObject): Promise<void>;
 }
@@ -600,7 +600,7 @@ export class Registry {
       if (pre?.resourceVersion && pre.resourceVersion !== String(kv.modRevision)) {
         throw errors.conflict(qualifiedResource(info), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.modRevision}`, info.group);
       }
-      if (attempt === 0) for (const p of this.plugins) await p.admitDelete?.(info, current);
+      if (attempt === 0) await this.admitDelete(info, current, opts);
       const strategy = strategyFor(info);
       const next = clone(current);
       const finalizers = new Set(next.metadata.finalizers ?? []);
@@ -647,12 +647,18 @@ export class Registry {
     }
   }
 
+  private async admitDelete(info: ResourceInfo, obj: KubeObject, opts: WriteOptions): Promise<void> {
+    for (const p of this.plugins) await p.admitDelete?.(info, obj, opts);
+  }
+
   private async afterDelete(info: ResourceInfo, obj: KubeObject): Promise<void> {
     for (const p of this.plugins) await p.afterDelete?.(info, obj).catch(() => undefined);
   }
 
   async deleteCollection(info: ResourceInfo, namespace: string | undefined, q: ListQuery, options: DeleteOptions, opts: WriteOptions = {}): Promise<KubeList> {
     const list = await this.list(info, namespace, q);
+    // All or nothing as far as admission goes: one refused item (a system namespace) refuses the call.
+    for (const item of list.items) await this.admitDelete(info, item, opts);
     const items: KubeObject[] = [];
     for (const item of list.items) {
       try {

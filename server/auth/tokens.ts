@@ -1,14 +1,22 @@
 /**
  * Bearer tokens: `<id>.<secret>` with 128 random bits of secret, kept as sha256 hashes in
- * `<data-dir>/server/tokens.json` (mode 0600). Roles: admin (everything), node (agents and joins),
- * viewer (read-only). Tokens may expire and can be revoked. The file is small and rewritten
- * atomically only when tokens change, never per request.
+ * `<data-dir>/server/tokens.json` (mode 0600). Roles:
+ * - admin: everything (`system:masters`);
+ * - viewer: read-only (`corral:viewers`);
+ * - join: trades itself for a node credential at /join/node-token, as upstream's bootstrap tokens
+ *   (`system:bootstrap:<id>` in `system:bootstrappers`); it may expire;
+ * - node: one node's credential (`system:node:<name>` in `system:nodes`), bound to that node name,
+ *   at most one live per node, remembering the join token that minted it.
+ * Tokens may expire and can be revoked. The file is rewritten atomically (temp file, fsync, rename)
+ * under a lock file, only when tokens change, never per request.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, existsSync, writeFileSync, renameSync, mkdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { NODES_GROUP, NODE_USER_PREFIX, MASTERS_GROUP, BOOTSTRAPPERS_GROUP, type UserInfo } from './authorizer.js';
+import { AUTHENTICATED_GROUP, VIEWERS_GROUP } from './builtin-roles.js';
 
-export type TokenRole = 'admin' | 'node' | 'viewer';
+export type TokenRole = 'admin' | 'node' | 'viewer' | 'join';
 
 export interface TokenRecord {
   id: string;
@@ -18,16 +26,45 @@ export interface TokenRecord {
   created: string;
   /** RFC 3339; absent = never expires. */
   expires?: string;
+  /** role node: the node this credential acts for. */
+  node?: string;
+  /** role node: id of the join token that minted it (revoking that one with cascade revokes this). */
+  mintedBy?: string;
 }
 
-export interface AuthenticatedUser {
+export interface AuthenticatedUser extends UserInfo {
   name: string;
   groups: string[];
   role: TokenRole;
   tokenId: string;
+  /** role node: the node it acts for. */
+  nodeName?: string;
 }
 
+/** 8 random bytes: collisions among a home lab's few tokens are astronomically unlikely, and refused anyway. */
+const ID_BYTES = 8;
+const LOCK_STALE_MS = 10_000;
+const LOCK_WAIT_MS = 5_000;
+/** Kubernetes node names are DNS subdomains. */
+export const NODE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
 const hash = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+/**
+ * Files from before join tokens and node credentials were told apart held both as role `node`: a
+ * record described `node <name>` was minted for that node (by /join/node-token or `corral join`),
+ * any other was a join token.
+ */
+function migrate(r: TokenRecord): TokenRecord {
+  if (r.role !== 'node' || r.node) return r;
+  const m = /^node (\S+)$/.exec(r.description);
+  if (m && NODE_NAME_PATTERN.test(m[1]!)) return { ...r, node: m[1]! };
+  return { ...r, role: 'join' };
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 export class TokenStore {
   private records = new Map<string, TokenRecord>();
@@ -37,11 +74,7 @@ export class TokenStore {
   private checkedAt = 0;
 
   constructor(private readonly file: string) {
-    if (existsSync(file)) {
-      const parsed = JSON.parse(readFileSync(file, 'utf8')) as { tokens: TokenRecord[] };
-      for (const r of parsed.tokens) this.records.set(r.id, r);
-      this.fileMtimeMs = statSync(file).mtimeMs;
-    }
+    this.reload();
   }
 
   /**
@@ -59,44 +92,113 @@ export class TokenStore {
     }
   }
 
-  private save(): void {
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ tokens: [...this.records.values()] }, null, 2), { mode: 0o600 });
-    renameSync(tmp, this.file);
-    this.fileMtimeMs = statSync(this.file).mtimeMs;
-  }
-
   /** Re-reads the file (another `corral token` process may have changed it). */
   reload(): void {
     if (!existsSync(this.file)) return;
     const mtime = statSync(this.file).mtimeMs;
     const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as { tokens: TokenRecord[] };
-    this.records = new Map(parsed.tokens.map((r) => [r.id, r]));
+    this.records = new Map(parsed.tokens.map((r) => [r.id, migrate(r)]));
     this.fileMtimeMs = mtime;
   }
 
-  create(role: TokenRole, options: { description?: string; ttlSeconds?: number; id?: string } = {}): { token: string; record: TokenRecord } {
-    const id = options.id ?? randomBytes(3).toString('hex');
+  /**
+   * Read-modify-write of the file under `<file>.lock`, so the server and a `corral token` command
+   * never lose each other's changes. `change` returns whether anything changed.
+   */
+  private mutate<T>(change: () => { result: T; changed: boolean }): T {
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    const lock = `${this.file}.lock`;
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        closeSync(openSync(lock, 'wx', 0o600));
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // A lock left by a process that died mid-write.
+        try {
+          if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) unlinkSync(lock);
+        } catch { /* gone meanwhile */ }
+        if (Date.now() > deadline) throw new Error(`${lock} is held by another corral process`);
+        sleepSync(10);
+      }
+    }
+    try {
+      this.reload();
+      const { result, changed } = change();
+      if (changed) this.save();
+      return result;
+    } finally {
+      unlinkSync(lock);
+    }
+  }
+
+  /** Temp file (0600), fsync, rename: a crash leaves the old file or the new one, never half of one. */
+  private save(): void {
+    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify({ tokens: [...this.records.values()] }, null, 2));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.file);
+    this.fileMtimeMs = statSync(this.file).mtimeMs;
+  }
+
+  private newRecord(role: TokenRole, options: { description?: string; ttlSeconds?: number; id?: string; node?: string; mintedBy?: string }): { token: string; record: TokenRecord } {
+    let id = options.id ?? randomBytes(ID_BYTES).toString('hex');
+    // A chosen id that exists is refused; a random one that collides is drawn again. Never a replace.
+    if (this.records.has(id) || this.ephemeral.has(id)) {
+      if (options.id !== undefined) throw new Error(`a token with id "${id}" exists already`);
+      id = randomBytes(ID_BYTES).toString('hex');
+      if (this.records.has(id)) throw new Error('token id collision twice in a row: refusing');
+    }
+    if (role === 'node' && (!options.node || !NODE_NAME_PATTERN.test(options.node))) throw new Error('a node credential needs a node name');
     const secret = randomBytes(16).toString('hex');
     const record: TokenRecord = {
       id,
       secretSha256: hash(secret),
       role,
-      description: options.description ?? '',
+      description: options.description ?? (role === 'node' ? `node ${options.node!}` : ''),
       created: new Date().toISOString(),
       ...(options.ttlSeconds ? { expires: new Date(Date.now() + options.ttlSeconds * 1000).toISOString() } : {}),
+      ...(role === 'node' ? { node: options.node! } : {}),
+      ...(options.mintedBy ? { mintedBy: options.mintedBy } : {}),
     };
-    this.records.set(id, record);
-    this.save();
     return { token: `${id}.${secret}`, record };
   }
 
+  /** A new token (for role node use mintNodeCredential: one live credential per node). */
+  create(role: Exclude<TokenRole, 'node'>, options: { description?: string; ttlSeconds?: number; id?: string } = {}): { token: string; record: TokenRecord } {
+    return this.mutate(() => {
+      const made = this.newRecord(role, options);
+      this.records.set(made.record.id, made.record);
+      return { result: made, changed: true };
+    });
+  }
+
+  /**
+   * The credential of node `node`, replacing (revoking) every other credential of that node: a re-join
+   * makes the old one useless, and a node never has two.
+   */
+  mintNodeCredential(node: string, options: { description?: string; mintedBy?: string; id?: string } = {}): { token: string; record: TokenRecord; replaced: string[] } {
+    return this.mutate(() => {
+      const made = this.newRecord('node', { ...options, node });
+      const replaced = [...this.records.values()].filter((r) => r.role === 'node' && r.node === node).map((r) => r.id);
+      for (const id of replaced) this.records.delete(id);
+      this.records.set(made.record.id, made.record);
+      return { result: { ...made, replaced }, changed: true };
+    });
+  }
+
   /** A token that lives only in this process (the server's own controllers and local agent). */
-  createEphemeral(role: TokenRole, description: string): string {
-    const id = `mem-${randomBytes(4).toString('hex')}`;
+  createEphemeral(role: TokenRole, description: string, node?: string): string {
+    const id = `mem-${randomBytes(ID_BYTES).toString('hex')}`;
     const secret = randomBytes(16).toString('hex');
-    this.ephemeral.set(id, { id, secretSha256: hash(secret), role, description, created: new Date().toISOString() });
+    if (role === 'node' && (!node || !NODE_NAME_PATTERN.test(node))) throw new Error('a node credential needs a node name');
+    this.ephemeral.set(id, { id, secretSha256: hash(secret), role, description, created: new Date().toISOString(), ...(node ? { node } : {}) });
     return `${id}.${secret}`;
   }
 
@@ -104,10 +206,24 @@ export class TokenStore {
     return [...this.records.values()];
   }
 
-  revoke(id: string): boolean {
-    const had = this.records.delete(id);
-    if (had) this.save();
-    return had;
+  /**
+   * Revokes a token; with `cascade`, also the node credentials it minted (a stolen join token's
+   * offspring). Returns the ids revoked, empty if there was no such token.
+   */
+  revoke(id: string, options: { cascade?: boolean } = {}): string[] {
+    return this.mutate(() => {
+      if (!this.records.has(id)) return { result: [], changed: false };
+      const gone = [id, ...(options.cascade ? [...this.records.values()].filter((r) => r.mintedBy === id).map((r) => r.id) : [])];
+      for (const g of gone) this.records.delete(g);
+      return { result: gone, changed: true };
+    });
+  }
+
+  /** The id of a presented token, whether or not it is valid (for logs and rate limits; not secret). */
+  static idOf(presented: string): string | undefined {
+    const token = /^K10[0-9a-fA-F]{64}::/.test(presented) ? presented.slice(presented.indexOf('::') + 2) : presented;
+    const dot = token.indexOf('.');
+    return dot > 0 ? token.slice(0, dot) : undefined;
   }
 
   authenticate(presented: string, now = Date.now()): AuthenticatedUser | undefined {
@@ -128,63 +244,10 @@ export class TokenStore {
     const b = Buffer.from(record.secretSha256, 'hex');
     if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
     switch (record.role) {
-      case 'admin': return { name: 'admin', groups: ['system:masters', 'system:authenticated'], role: 'admin', tokenId: id };
-      case 'node': return { name: `system:node-token:${id}`, groups: ['system:nodes', 'system:authenticated'], role: 'node', tokenId: id };
-      case 'viewer': return { name: `viewer:${id}`, groups: ['corral:viewers', 'system:authenticated'], role: 'viewer', tokenId: id };
+      case 'admin': return { name: 'admin', groups: [MASTERS_GROUP, AUTHENTICATED_GROUP], role: 'admin', tokenId: id };
+      case 'node': return { name: `${NODE_USER_PREFIX}${record.node!}`, groups: [NODES_GROUP, AUTHENTICATED_GROUP], role: 'node', tokenId: id, nodeName: record.node! };
+      case 'join': return { name: `system:bootstrap:${id}`, groups: [BOOTSTRAPPERS_GROUP, AUTHENTICATED_GROUP], role: 'join', tokenId: id };
+      case 'viewer': return { name: `viewer:${id}`, groups: [VIEWERS_GROUP, AUTHENTICATED_GROUP], role: 'viewer', tokenId: id };
     }
   }
-}
-
-/** What a request addresses, as far as authorization cares (absent for non-resource URLs). */
-export interface AccessTarget {
-  /** Resource plural, e.g. `pods`. */
-  resource: string;
-  subresource?: string | undefined;
-}
-
-/**
- * Subresources that act even on GET (exec and attach upgrade a GET to a WebSocket; proxy and
- * portforward reach into workloads): a read-only token must not use them.
- */
-const ACTING_SUBRESOURCES = new Set(['exec', 'attach', 'portforward', 'proxy']);
-/** Resources a viewer cannot read: Secrets hold credentials (as in Kubernetes' `view` role). */
-const VIEWER_HIDDEN_RESOURCES = new Set(['secrets']);
-
-/**
- * What an agent (node role) may change: its Node and its status, Leases (heartbeats), pod status and
- * pod deletion (the final grace-0 delete after stopping containers), Events, and the Secret holding its
- * kubelet endpoint's credentials. It may read everything (pods' Secret and ConfigMap volumes), but
- * not create workloads, delete namespaces or exec into pods: a stolen join token is not an admin token.
- */
-const NODE_WRITABLE: Record<string, ReadonlySet<string>> = {
-  nodes: new Set(['POST', 'PUT', 'PATCH', 'DELETE']),
-  'nodes/status': new Set(['PUT', 'PATCH']),
-  leases: new Set(['POST', 'PUT', 'PATCH', 'DELETE']),
-  'pods/status': new Set(['PUT', 'PATCH']),
-  pods: new Set(['DELETE']),
-  events: new Set(['POST', 'PUT', 'PATCH']),
-  secrets: new Set(['POST', 'PUT', 'PATCH']),
-  // The local-path cleanup finalizer, removed once the node has deleted the volume's directory.
-  persistentvolumes: new Set(['PATCH']),
-};
-
-/**
- * Whether a role may make a request. Admins may do anything. Viewers get GET/HEAD only (list, get,
- * watch, logs), never an acting subresource, never Secrets. Nodes read everything and write only what
- * an agent writes (NODE_WRITABLE).
- */
-export function roleAllows(role: TokenRole, method: string, target?: AccessTarget): boolean {
-  if (role === 'admin') return true;
-  const read = method === 'GET' || method === 'HEAD';
-  if (role === 'node') {
-    if (!target) return true;
-    if (target.subresource !== undefined && ACTING_SUBRESOURCES.has(target.subresource)) return false;
-    if (read) return true;
-    const key = target.subresource ? `${target.resource}/${target.subresource}` : target.resource;
-    return NODE_WRITABLE[key]?.has(method) ?? false;
-  }
-  if (!read) return false;
-  if (!target) return true;
-  if (VIEWER_HIDDEN_RESOURCES.has(target.resource)) return false;
-  return target.subresource === undefined || !ACTING_SUBRESOURCES.has(target.subresource);
 }

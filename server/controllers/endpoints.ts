@@ -5,14 +5,18 @@
  * different pods, so pods are grouped into subsets by their resolved port set, as upstream does).
  * Services without a selector are left alone (their Endpoints are the user's), and so are Endpoints
  * with no Service at all: as upstream, an Endpoints object is deleted only when its Service's deletion
- * is seen. Writes only happen when the computed subsets differ from the stored ones.
+ * is seen. Writes only happen when the computed subsets differ from the stored ones. A pod whose IP is
+ * not an IP address (stored before pod status was validated) is skipped with a Warning Event on the
+ * Service, so one bad pod cannot make every write of its Services fail validation for good.
  */
+import { isIP } from 'node:net';
 import { deepEqual } from '../../api/object-util.js';
 import { isAlreadyExists, isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type { EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service, ServicePort } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
 import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
+import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
 
 const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 
@@ -61,8 +65,11 @@ function portKey(ports: EndpointPort[]): string {
   return JSON.stringify(ports.map((p) => [p.name ?? '', p.port, p.protocol ?? 'TCP', p.appProtocol ?? '']));
 }
 
-/** The subsets a Service should have given the pods of its namespace (pure; exported for tests). */
-export function computeSubsets(svc: Service, pods: readonly Pod[]): EndpointSubset[] {
+/**
+ * The subsets a Service should have given the pods of its namespace (pure; exported for tests).
+ * Pods with an IP that is no IP address are left out and passed to `onInvalidIp`.
+ */
+export function computeSubsets(svc: Service, pods: readonly Pod[], onInvalidIp?: (pod: Pod) => void): EndpointSubset[] {
   if (!hasSelector(svc)) return [];
   const publishNotReady = svc.spec.publishNotReadyAddresses === true;
   const headlessNoPorts = (svc.spec.ports ?? []).length === 0 && svc.spec.clusterIP === 'None';
@@ -70,6 +77,10 @@ export function computeSubsets(svc: Service, pods: readonly Pod[]): EndpointSubs
   for (const pod of pods) {
     if (!selects(svc.spec.selector, pod.metadata.labels)) continue;
     if (!pod.status?.podIP) continue;
+    if (isIP(pod.status.podIP) === 0) {
+      onInvalidIp?.(pod);
+      continue;
+    }
     const phase = pod.status.phase;
     if (phase === 'Succeeded' || phase === 'Failed') continue;
     const terminating = !!pod.metadata.deletionTimestamp;
@@ -109,6 +120,7 @@ class EndpointsController {
   private readonly controller: Controller;
   /** Keys of Services whose deletion was seen and whose Endpoints must go with them. */
   private readonly deletedServices = new Set<string>();
+  private readonly events: EventRecorder;
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -117,6 +129,7 @@ class EndpointsController {
     private readonly endpoints: Informer<Endpoints>,
   ) {
     this.controller = new Controller({ name: 'endpoints-controller', workers: 2, reconcile: (key) => this.reconcile(key) });
+    this.events = createEventRecorder(ctx.client, 'endpoint-controller');
     const enqueue = (o: Service | Endpoints): void => this.controller.enqueue(objectKeyOf(o));
     const serviceDeleted = (svc: Service): void => {
       this.deletedServices.add(objectKeyOf(svc));
@@ -169,7 +182,9 @@ class EndpointsController {
     }
     this.deletedServices.delete(key);
     if (!hasSelector(svc)) return;
-    const subsets = computeSubsets(svc, this.pods.listNamespace(namespace ?? 'default'));
+    const subsets = computeSubsets(svc, this.pods.listNamespace(namespace ?? 'default'), (pod) => {
+      this.events.record(svc, 'Warning', 'FailedToUpdateEndpoint', `skipped pod ${pod.metadata.namespace}/${pod.metadata.name}: its podIP "${pod.status?.podIP}" is not a valid IP address`);
+    });
     const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };
     if (svc.spec.clusterIP === 'None') labels[HEADLESS_LABEL] = '';
     if (current) {

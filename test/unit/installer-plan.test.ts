@@ -27,9 +27,9 @@ test('join tokens: pinned and bare forms, and what is rejected', () => {
 
 test('the server accepts the pinned form of a token as a bearer credential', () => {
   const store = new TokenStore(join(mkdtempSync(join(tmpdir(), 'corral-tok-')), 'tokens.json'));
-  const { token } = store.create('node');
-  assert.is(store.authenticate(formatJoinToken(HASH, token))?.role, 'node');
-  assert.is(store.authenticate(token)?.role, 'node');
+  const { token } = store.create('join');
+  assert.is(store.authenticate(formatJoinToken(HASH, token))?.role, 'join');
+  assert.is(store.authenticate(token)?.role, 'join');
   assert.is(store.authenticate(`K10${HASH}::${token}x`), undefined);
 });
 

@@ -27,8 +27,8 @@ test('expired and wrong-secret tokens are refused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-tokens-'));
   try {
     const store = new TokenStore(join(dir, 'tokens.json'));
-    const { token } = store.create('node', { ttlSeconds: 60 });
-    assert.is(store.authenticate(token)?.role, 'node');
+    const { token } = store.create('join', { ttlSeconds: 60 });
+    assert.is(store.authenticate(token)?.role, 'join');
     assert.is(store.authenticate(token, Date.now() + 61_000), undefined);
     assert.is(store.authenticate(`${token.split('.')[0]}.${'0'.repeat(32)}`), undefined);
   } finally {

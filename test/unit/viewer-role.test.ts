@@ -1,51 +1,69 @@
 /**
- * The viewer role is read-only: GET/HEAD only, no acting subresources (exec, attach, portforward,
- * proxy — exec and attach arrive as GET upgrades), no Secrets; other roles are not limited here.
+ * The built-in roles: the viewer group reads everything but Secrets and never uses an acting
+ * subresource (exec and attach arrive as GET upgrades); system:masters may do anything; join tokens
+ * only find and annotate Nodes; every authenticated user reads discovery. Everything else: no opinion.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { roleAllows } from '../../server/auth/tokens.js';
+import type { RequestAttributes } from '../../server/auth/authorizer.js';
+import { AuthorizerChain, forbiddenMessage, nodeNameOf } from '../../server/auth/authorizer.js';
+import { BuiltinRolesAuthorizer } from '../../server/auth/builtin-roles.js';
 
-test('viewer may read resources, logs and watches', () => {
-  assert.ok(roleAllows('viewer', 'GET', { resource: 'pods' }));
-  assert.ok(roleAllows('viewer', 'HEAD', { resource: 'nodes' }));
-  assert.ok(roleAllows('viewer', 'GET', { resource: 'pods', subresource: 'log' }));
-  assert.ok(roleAllows('viewer', 'GET', { resource: 'deployments', subresource: 'status' }));
-  assert.ok(roleAllows('viewer', 'GET'), 'non-resource URLs (discovery, openapi)');
+const viewer = { name: 'viewer:abc', groups: ['corral:viewers', 'system:authenticated'] };
+const admin = { name: 'admin', groups: ['system:masters', 'system:authenticated'] };
+const join = { name: 'system:bootstrap:abc', groups: ['system:bootstrappers', 'system:authenticated'] };
+
+function attrs(user: RequestAttributes['user'], verb: string, resource: string, extra: Partial<RequestAttributes> = {}): RequestAttributes {
+  return { user, verb, resourceRequest: resource !== '', apiGroup: '', resource, subresource: '', namespace: 'default', name: '', path: '/api/v1/x', ...extra };
+}
+
+const roles = new BuiltinRolesAuthorizer();
+const decide = (a: RequestAttributes): string => (roles.authorize(a) as { decision: string }).decision;
+
+test('viewer may read resources, logs and watches, and discovery', () => {
+  for (const verb of ['get', 'list', 'watch']) assert.is(decide(attrs(viewer, verb, 'pods')), 'allow', verb);
+  assert.is(decide(attrs(viewer, 'get', 'pods', { subresource: 'log', name: 'p' })), 'allow');
+  assert.is(decide(attrs(viewer, 'get', 'deployments', { subresource: 'status', apiGroup: 'apps' })), 'allow');
+  assert.is(decide(attrs(viewer, 'get', '', { path: '/apis' })), 'allow', 'discovery');
 });
 
 test('viewer may not write, act on workloads, or read Secrets', () => {
-  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
-    assert.not.ok(roleAllows('viewer', method, { resource: 'pods' }), method);
-    assert.not.ok(roleAllows('viewer', method), `${method} on a non-resource URL`);
+  for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection']) assert.is(decide(attrs(viewer, verb, 'pods')), 'no-opinion', verb);
+  for (const sub of ['exec', 'attach', 'portforward', 'proxy']) assert.is(decide(attrs(viewer, 'get', 'pods', { subresource: sub })), 'no-opinion', sub);
+  assert.is(decide(attrs(viewer, 'get', 'services', { subresource: 'proxy' })), 'no-opinion');
+  assert.is(decide(attrs(viewer, 'get', 'secrets')), 'no-opinion');
+  assert.is(decide(attrs(viewer, 'post', '', { path: '/apis' })), 'no-opinion');
+});
+
+test('admin may do anything; a join token only finds and annotates Nodes', () => {
+  assert.is(decide(attrs(admin, 'delete', 'namespaces')), 'allow');
+  assert.is(decide(attrs(admin, 'get', 'pods', { subresource: 'exec' })), 'allow');
+  for (const verb of ['get', 'list', 'watch', 'patch']) assert.is(decide(attrs(join, verb, 'nodes', { namespace: '' })), 'allow', verb);
+  for (const [verb, res] of [['get', 'secrets'], ['delete', 'nodes'], ['create', 'pods'], ['list', 'pods']] as const) {
+    assert.is(decide(attrs(join, verb, res)), 'no-opinion', `${verb} ${res}`);
   }
-  for (const sub of ['exec', 'attach', 'portforward', 'proxy']) assert.not.ok(roleAllows('viewer', 'GET', { resource: 'pods', subresource: sub }), sub);
-  assert.not.ok(roleAllows('viewer', 'GET', { resource: 'services', subresource: 'proxy' }));
-  assert.not.ok(roleAllows('viewer', 'GET', { resource: 'secrets' }));
 });
 
-test('admin is not limited by roleAllows', () => {
-  assert.ok(roleAllows('admin', 'DELETE', { resource: 'pods' }));
-  assert.ok(roleAllows('admin', 'GET', { resource: 'pods', subresource: 'exec' }));
-  assert.ok(roleAllows('admin', 'DELETE', { resource: 'namespaces' }));
+test('the chain returns the first allow or deny, and keeps the reasons of those without an opinion', async () => {
+  const chain = new AuthorizerChain([
+    { name: 'a', authorize: () => ({ decision: 'no-opinion', reason: 'not mine' }) },
+    roles,
+  ]);
+  assert.is((await chain.authorize(attrs(admin, 'get', 'pods'))).decision, 'allow');
+  const refused = await chain.authorize(attrs(viewer, 'delete', 'pods', { name: 'web' }));
+  assert.equal(refused, { decision: 'no-opinion', reason: 'not mine' });
+  chain.append({ name: 'deny-all', authorize: () => ({ decision: 'deny', reason: 'no' }) });
+  assert.is((await chain.authorize(attrs(viewer, 'delete', 'pods'))).decision, 'deny');
+  assert.is(forbiddenMessage(attrs(viewer, 'delete', 'pods', { name: 'web' }), 'not mine'),
+    'pods "web" is forbidden: User "viewer:abc" cannot delete resource "pods" in API group "" in the namespace "default": not mine');
+  assert.is(forbiddenMessage(attrs(viewer, 'list', 'nodes', { namespace: '' })), 'nodes is forbidden: User "viewer:abc" cannot list resource "nodes" in API group "" at the cluster scope');
 });
 
-test('node tokens read everything and write only what an agent writes', () => {
-  assert.ok(roleAllows('node', 'GET', { resource: 'secrets' }), 'secret volumes');
-  assert.ok(roleAllows('node', 'GET', { resource: 'pods', subresource: 'log' }));
-  assert.ok(roleAllows('node', 'POST', { resource: 'nodes' }));
-  assert.ok(roleAllows('node', 'PATCH', { resource: 'nodes', subresource: 'status' }));
-  assert.ok(roleAllows('node', 'PUT', { resource: 'leases' }));
-  assert.ok(roleAllows('node', 'PATCH', { resource: 'pods', subresource: 'status' }));
-  assert.ok(roleAllows('node', 'DELETE', { resource: 'pods' }));
-  assert.ok(roleAllows('node', 'POST', { resource: 'events' }));
-  assert.not.ok(roleAllows('node', 'POST', { resource: 'pods' }), 'no creating workloads');
-  assert.not.ok(roleAllows('node', 'PATCH', { resource: 'pods' }), 'no changing pod specs');
-  assert.not.ok(roleAllows('node', 'POST', { resource: 'deployments' }));
-  assert.not.ok(roleAllows('node', 'DELETE', { resource: 'namespaces' }));
-  assert.not.ok(roleAllows('node', 'PATCH', { resource: 'services' }));
-  assert.not.ok(roleAllows('node', 'GET', { resource: 'pods', subresource: 'exec' }), 'no exec');
-  assert.not.ok(roleAllows('node', 'POST', { resource: 'pods', subresource: 'eviction' }));
+test('a node identity is system:node:<name> in system:nodes, nothing else', () => {
+  assert.is(nodeNameOf({ name: 'system:node:pi-1', groups: ['system:nodes'] }), 'pi-1');
+  assert.is(nodeNameOf({ name: 'system:node:pi-1', groups: ['corral:viewers'] }), undefined);
+  assert.is(nodeNameOf({ name: 'system:node:', groups: ['system:nodes'] }), undefined);
+  assert.is(nodeNameOf(admin), undefined);
 });
 
 test.run();

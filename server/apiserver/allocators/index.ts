@@ -1,7 +1,8 @@
 /**
  * The API server's cross-object admission plugins: Service ClusterIP/NodePort allocation,
  * DefaultTolerationSeconds for pods, the generated Job selector, storage admission, RuntimeClass
- * (overhead and scheduling from the pod's class) and Priority (pod priority from its class). `installAdmissionPlugins`
+ * (overhead and scheduling from the pod's class), Priority (pod priority from its class),
+ * NodeRestriction, the pod IPs a status may carry and the namespaces that cannot be deleted. `installAdmissionPlugins`
  * rebuilds the allocation bitmaps from the store before returning, so call it before serving.
  */
 import type { Registry } from '../registry.js';
@@ -14,9 +15,13 @@ import { runtimeClassAdmissionPlugin } from './runtime-class-admission.js';
 import { limitRangerPlugin } from '../limit-ranger.js';
 import { serviceAccountAdmissionPlugin } from '../service-account-admission.js';
 import { resourceQuotaPlugin } from '../quota/admission.js';
+import { nodeRestrictionPlugin } from './node-restriction.js';
+import { podIpsPlugin } from './pod-ips.js';
+import { protectedNamespacesPlugin } from './protected-namespaces.js';
 
 export { ServiceAllocator } from './service-allocator.js';
 export { ensureClusterDnsService, ensureKubernetesService } from './kubernetes-service.js';
+export { SYSTEM_NAMESPACES } from './protected-namespaces.js';
 export { ensureDefaultStorageClass, hostPathRoots } from './storage-admission.js';
 export { ensureSystemPriorityClasses } from './priority-admission.js';
 
@@ -36,6 +41,9 @@ export async function installAdmissionPlugins(registry: Registry, s: AdmissionSe
   registry.addPlugin(storageAdmissionPlugin(registry, s.pvHostPathRoots));
   registry.addPlugin(runtimeClassAdmissionPlugin(registry));
   registry.addPlugin(priorityAdmissionPlugin(registry));
+  registry.addPlugin(nodeRestrictionPlugin(registry));
+  registry.addPlugin(podIpsPlugin(registry));
+  registry.addPlugin(protectedNamespacesPlugin());
   registry.addPlugin(serviceAccountAdmissionPlugin(registry));
   // LimitRanger's defaults first: the quota charges what the pod will really request.
   registry.addPlugin(limitRangerPlugin(registry));
