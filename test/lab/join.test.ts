@@ -17,7 +17,7 @@ import { buildBusyboxImage } from './image.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(DIST, 'cli', 'corral.js');
-const SERVICE = join(DIST, 'installer', 'service.js');
+const SERVICE = join(DIST, 'cli', 'install-service.js');
 const DATA = '/var/lib/corral';
 const KUBECONFIG = `${DATA}/kubeconfig.yaml`;
 /**
