@@ -26,7 +26,8 @@ function documented5xx(method: string, status: number, body: string): boolean {
 const RSS_GROWTH_BOUND_MIB = 150;
 
 it.before(async (ctx) => {
-  ctx.server = await ServerProcess.start({ env: { CORRAL_LOG_LEVEL: 'warn' } });
+  // Its wrong-token column would otherwise be throttled (429) after the failed-auth burst, and the admin with it.
+  ctx.server = await ServerProcess.start({ env: { CORRAL_LOG_LEVEL: 'warn', CORRAL_FAILED_AUTH_BURST: '100000' } });
   ctx.tokens = {
     admin: ctx.server.token,
     node: createToken(ctx.server, 'node', 'fuzz-node'),
