@@ -31,14 +31,9 @@ import { sinceCutoff } from './time-index.js';
 import { ensureServingCert, type ServingCert } from './tls.js';
 import { sleep } from '../../api/async-util.js';
 import { SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
+import { KUBELET_CREDENTIALS_NAMESPACE as CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName as credentialsSecretName } from '../../api/node-identity.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
-export const CREDENTIALS_NAMESPACE = 'kube-system';
-
-/** Name of the Secret holding a node's kubelet token and certificate (the server reads it). */
-export function credentialsSecretName(nodeName: string): string {
-  return `corral-kubelet-${nodeName}`;
-}
 
 export interface KubeletServerOptions {
   cfg: AgentConfig;

@@ -16,8 +16,8 @@ import { microTime, type Condition } from '../../api/meta.js';
 import { isAlreadyExists } from '../../api/status.js';
 import type { Lease, Node } from '../../api/types.js';
 import { buildNodeStatus, statusFingerprint, type AgentSignals, type NodeStatusInput } from './node-status.js';
+import { NODE_LEASE_NAMESPACE as LEASE_NAMESPACE } from '../../api/node-identity.js';
 
-export const LEASE_NAMESPACE = 'kube-node-lease';
 export const LEASE_DURATION_SECONDS = 40;
 
 export interface NodeRegistrationOptions extends NodeStatusInput {

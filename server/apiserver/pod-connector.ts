@@ -5,6 +5,7 @@
  * the agent in the Secret `kube-system/corral-kubelet-<node>` — and relays: logs as a streamed
  * text/plain response, exec as a v5.channel.k8s.io WebSocket spliced frame for frame to the agent's.
  */
+import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName } from '../../api/node-identity.js';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
@@ -19,8 +20,6 @@ import type { PodConnector } from './subresources.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 /** Must match agent/logs/kubelet-server.ts (the server does not import the agent). */
-const CREDENTIALS_NAMESPACE = 'kube-system';
-const credentialsSecretName = (node: string): string => `corral-kubelet-${node}`;
 
 interface AgentTarget { host: string; port: number; token: string; certPem: string }
 
@@ -33,7 +32,7 @@ export class AgentPodConnector implements PodConnector {
     const host = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
     const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
     if (!host || !port) throw errors.unavailable(`node "${nodeName}" has not reported its agent endpoint yet`);
-    const secret = (await this.registry.tryGet(resourceForKind('Secret')!, CREDENTIALS_NAMESPACE, credentialsSecretName(nodeName))) as Secret | undefined;
+    const secret = (await this.registry.tryGet(resourceForKind('Secret')!, KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName(nodeName))) as Secret | undefined;
     const data = (secret?.data ?? {}) as Record<string, string>;
     if (!data['token'] || !data['tls.crt']) throw errors.unavailable(`node "${nodeName}" has not published its agent credentials yet`);
     return { host, port, token: Buffer.from(data['token'], 'base64').toString('utf8'), certPem: Buffer.from(data['tls.crt'], 'base64').toString('utf8') };

@@ -27,11 +27,11 @@ import { toleratesTaint } from '../scheduler/filters.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
 import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
+import { NODE_LEASE_NAMESPACE as LEASE_NAMESPACE } from '../../api/node-identity.js';
 
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
 export const TAINT_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
-const LEASE_NAMESPACE = 'kube-node-lease';
 const MANAGED_KEYS = new Set([TAINT_NOT_READY, TAINT_UNREACHABLE, TAINT_UNSCHEDULABLE]);
 /** Upstream's unhealthyZoneThreshold. */
 const PARTIAL_DISRUPTION_RATIO = 0.55;
