@@ -84,7 +84,6 @@ const webhook = (path: string): Json => ({
   failurePolicy: 'Ignore', matchPolicy: 'Equivalent', sideEffects: 'None', timeoutSeconds: 5, admissionReviewVersions: ['v1'],
   namespaceSelector: { matchExpressions: [{ key: 'hooks', operator: 'In', values: ['on'] }] },
   objectSelector: { matchLabels: { hooked: 'yes' } },
-  matchConditions: [{ name: 'not-system', expression: '!request.userInfo.username.startsWith("system:")' }],
 });
 
 const template = (labels: Json, restartPolicy = 'Always'): Json => ({
