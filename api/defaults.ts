@@ -351,6 +351,21 @@ function defaultBindingSubjects(obj: Obj): void {
   }
 }
 
+/** SetDefaults for admission webhooks: Fail, Equivalent, match-all selectors, 10 s, port 443, scope *. */
+function defaultWebhooks(obj: Obj, mutating: boolean): void {
+  for (const hook of objects(obj['webhooks'])) {
+    setDefaultString(hook, 'failurePolicy', 'Fail');
+    setDefaultString(hook, 'matchPolicy', 'Equivalent');
+    setDefault(hook, 'namespaceSelector', {});
+    setDefault(hook, 'objectSelector', {});
+    setDefault(hook, 'timeoutSeconds', 10);
+    if (mutating) setDefaultString(hook, 'reinvocationPolicy', 'Never');
+    const cc = hook['clientConfig'];
+    if (isObj(cc) && isObj(cc['service'])) setDefault(cc['service'], 'port', 443);
+    for (const rule of objects(hook['rules'])) setDefaultString(rule, 'scope', '*');
+  }
+}
+
 const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['Pod', defaultPod],
   ['Deployment', defaultDeployment],
@@ -373,6 +388,8 @@ const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['RoleBinding', defaultBindingSubjects],
   ['ClusterRoleBinding', defaultBindingSubjects],
   ['PodTemplate', (obj) => defaultPodTemplate(obj['template'])],
+  ['ValidatingWebhookConfiguration', (obj) => defaultWebhooks(obj, false)],
+  ['MutatingWebhookConfiguration', (obj) => defaultWebhooks(obj, true)],
   ['PriorityClass', (obj) => setDefaultString(obj, 'preemptionPolicy', 'PreemptLowerPriority')],
 ]);
 

@@ -100,6 +100,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('storage.k8s.io', 'StorageClass', 'storageclasses', { namespaced: false, shortNames: ['sc'] }),
   res('scheduling.k8s.io', 'PriorityClass', 'priorityclasses', { namespaced: false, shortNames: ['pc'] }),
   res('node.k8s.io', 'RuntimeClass', 'runtimeclasses', { namespaced: false }),
+  res('admissionregistration.k8s.io', 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', { namespaced: false }),
+  res('admissionregistration.k8s.io', 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', { namespaced: false }),
   res('policy', 'PodDisruptionBudget', 'poddisruptionbudgets', { shortNames: ['pdb'], subresources: [status] }),
   res(RBAC_GROUP, 'ClusterRole', 'clusterroles', { namespaced: false }),
   res(RBAC_GROUP, 'ClusterRoleBinding', 'clusterrolebindings', { namespaced: false }),

@@ -50,6 +50,9 @@ export function listStrategy(path: readonly string[]): ListStrategy {
     case 'addresses':
       // NodeStatus.addresses is keyed by type; other "addresses" lists (Endpoints subsets) are atomic.
       return parent === 'status' ? { kind: 'merge', mergeKey: 'type' } : { kind: 'replace' };
+    case 'webhooks':
+      // Validating/MutatingWebhookConfiguration.webhooks are keyed by name.
+      return path.length === 1 ? { kind: 'merge', mergeKey: 'name' } : { kind: 'replace' };
     case 'finalizers':
       // ObjectMeta.finalizers merges as a set; Namespace spec.finalizers is atomic.
       return parent === 'metadata' ? { kind: 'set' } : { kind: 'replace' };

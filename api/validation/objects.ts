@@ -21,6 +21,7 @@ import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorag
 import {
   validateEvent, validateLease, validateNamespace, validateNode, validatePodDisruptionBudget, validateServiceAccount,
 } from './cluster.js';
+import { validateMutatingWebhookConfiguration, validateValidatingWebhookConfiguration } from './admission.js';
 import { validatePodTemplateObject, validatePriorityClass, validateRuntimeClass } from './scheduling.js';
 import { validateLimitRange, validateResourceQuota } from './quota.js';
 import { validateClusterRole, validateClusterRoleBinding, validateRole, validateRoleBinding } from './rbac.js';
@@ -59,6 +60,8 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
   ['RuntimeClass', validateRuntimeClass],
   ['ResourceQuota', (obj) => validateResourceQuota(obj)],
   ['LimitRange', (obj) => validateLimitRange(obj)],
+  ['ValidatingWebhookConfiguration', validateValidatingWebhookConfiguration],
+  ['MutatingWebhookConfiguration', validateMutatingWebhookConfiguration],
   ['Role', (obj) => validateRole(obj)],
   ['ClusterRole', (obj) => validateClusterRole(obj)],
   ['RoleBinding', validateRoleBinding],

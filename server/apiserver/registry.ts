@@ -355,7 +355,8 @@ export class Registry {
     return obj;
   }
 
-  private validate(info: ResourceInfo, obj: KubeObject, old?: KubeObject, subresource?: string): void {
+  /** Object and strategy validation (422 on failure); admission webhooks re-run it after a mutation. */
+  validate(info: ResourceInfo, obj: KubeObject, old?: KubeObject, subresource?: string): void {
     const found: StatusCause[] = [...validateObject(info, obj, old), ...strategyFor(info).validate(obj, old, subresource)];
     if (found.length > 0) throw errors.invalid(info.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', found, info.group);
   }

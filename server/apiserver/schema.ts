@@ -232,6 +232,18 @@ const roleRef = closed('RoleRef', { apiGroup: 'string', kind: 'string', name: 's
 // ------------------------------------------------------------------------------ kinds
 
 /** The body of each kind below its ObjectMeta (`metadata` is added for all). */
+const webhook = (goName: string, extra: Record<string, FieldType>): ObjType => closed(goName, {
+  name: 'string',
+  clientConfig: closed('WebhookClientConfig', {
+    url: 'string', caBundle: 'string',
+    service: closed('ServiceReference', { namespace: 'string', name: 'string', path: 'string', port: 'int32' }),
+  }),
+  rules: arr(closed('RuleWithOperations', { operations: strings, apiGroups: strings, apiVersions: strings, resources: strings, scope: 'string' })),
+  failurePolicy: 'string', matchPolicy: 'string', namespaceSelector: labelSelector, objectSelector: labelSelector,
+  sideEffects: 'string', timeoutSeconds: 'int32', admissionReviewVersions: strings, matchConditions: arr('any'),
+  ...extra,
+});
+
 const KINDS: Record<string, Record<string, FieldType>> = {
   Pod: { spec: podSpec, status: podStatus },
   Node: { spec: nodeSpec, status: nodeStatus },
@@ -256,6 +268,8 @@ const KINDS: Record<string, Record<string, FieldType>> = {
     ports: arr(closed('EndpointPort', { name: 'string', protocol: 'string', port: 'int32', appProtocol: 'string' })),
   },
   PodTemplate: { template: podTemplateSpec },
+  ValidatingWebhookConfiguration: { webhooks: arr(webhook('ValidatingWebhook', {})) },
+  MutatingWebhookConfiguration: { webhooks: arr(webhook('MutatingWebhook', { reinvocationPolicy: 'string' })) },
   PriorityClass: { value: 'int32', globalDefault: 'bool', description: 'string', preemptionPolicy: 'string' },
   RuntimeClass: {
     handler: 'string', overhead: closed('Overhead', { podFixed: resourceList }),

@@ -425,6 +425,11 @@ const runtimeclasses: TablePrinter = {
   row: (obj, now) => ({ cells: [nameOf(obj), (obj as RuntimeClass).handler, age(obj, now)] }),
 };
 
+const webhookConfigurations: TablePrinter = {
+  columns: [NAME, col('Webhooks', 'The number of webhooks in the configuration.', { type: 'integer' }), AGE],
+  row: (obj, now) => ({ cells: [nameOf(obj), ((obj as { webhooks?: unknown[] }).webhooks ?? []).length, age(obj, now)] }),
+};
+
 const configmaps: TablePrinter = {
   columns: [NAME, col('Data', 'Number of data and binaryData keys.'), AGE],
   row: (obj, now) => {
@@ -622,6 +627,8 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['/podtemplates', podtemplates],
   ['scheduling.k8s.io/priorityclasses', priorityclasses],
   ['node.k8s.io/runtimeclasses', runtimeclasses],
+  ['admissionregistration.k8s.io/validatingwebhookconfigurations', webhookConfigurations],
+  ['admissionregistration.k8s.io/mutatingwebhookconfigurations', webhookConfigurations],
   ['/secrets', secrets],
   ['/serviceaccounts', serviceaccounts],
   ['coordination.k8s.io/leases', leases],

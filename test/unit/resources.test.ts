@@ -14,7 +14,8 @@ test('every kind is unique and findable by kind and by plural', () => {
 
 test('stored cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, PriorityClass, RuntimeClass, ClusterRole and ClusterRoleBinding', () => {
   assert.equal(STORED_RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind).sort(), [
-    'ClusterRole', 'ClusterRoleBinding', 'Namespace', 'Node', 'PersistentVolume', 'PriorityClass', 'RuntimeClass', 'StorageClass',
+    'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'Namespace', 'Node', 'PersistentVolume', 'PriorityClass', 'RuntimeClass',
+    'StorageClass', 'ValidatingWebhookConfiguration',
   ]);
 });
 

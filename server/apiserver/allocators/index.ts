@@ -2,7 +2,8 @@
  * The API server's cross-object admission plugins: Service ClusterIP/NodePort allocation,
  * DefaultTolerationSeconds for pods, the generated Job selector, storage admission, RuntimeClass
  * (overhead and scheduling from the pod's class), Priority (pod priority from its class),
- * NodeRestriction, the pod IPs a status may carry and the namespaces that cannot be deleted. `installAdmissionPlugins`
+ * NodeRestriction, the pod IPs a status may carry, the namespaces that cannot be deleted and the
+ * admission webhooks (mutating, then validating). `installAdmissionPlugins`
  * rebuilds the allocation bitmaps from the store before returning, so call it before serving.
  */
 import type { Registry } from '../registry.js';
@@ -18,6 +19,7 @@ import { resourceQuotaPlugin } from '../quota/admission.js';
 import { nodeRestrictionPlugin } from './node-restriction.js';
 import { podIpsPlugin } from './pod-ips.js';
 import { protectedNamespacesPlugin } from './protected-namespaces.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 
 export { ServiceAllocator } from './service-allocator.js';
 export { ensureClusterDnsService, ensureKubernetesService } from './kubernetes-service.js';
@@ -48,5 +50,7 @@ export async function installAdmissionPlugins(registry: Registry, s: AdmissionSe
   // LimitRanger's defaults first: the quota charges what the pod will really request.
   registry.addPlugin(limitRangerPlugin(registry));
   registry.addPlugin(resourceQuotaPlugin(registry));
+  // Last: webhooks see the object as every built-in step left it.
+  registry.addPlugin(new WebhookDispatcher(registry));
   return allocator;
 }
