@@ -6,32 +6,8 @@
  */
 import type { KubeObject } from './meta.js';
 
-type Obj = Record<string, unknown>;
-
-function isObj(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Returns obj[field] as an object, creating `{}` there when it is missing. */
-function ensureObj(obj: Obj, field: string): Obj {
-  const current = obj[field];
-  if (isObj(current)) return current;
-  const created: Obj = {};
-  obj[field] = created;
-  return created;
-}
-
-function setDefault(obj: Obj, field: string, value: unknown): void {
-  if (obj[field] === undefined || obj[field] === null) obj[field] = value;
-}
-
-function setDefaultString(obj: Obj, field: string, value: string): void {
-  if (obj[field] === undefined || obj[field] === null || obj[field] === '') obj[field] = value;
-}
-
-function objects(value: unknown): Obj[] {
-  return Array.isArray(value) ? value.filter(isObj) : [];
-}
+import { ensureObj, isObj, objects, setDefault, setDefaultString, type Obj } from './default-util.js';
+import { defaultWebhooks } from './admission-defaults.js';
 
 // ------------------------------------------------------------------------------------ containers
 
@@ -348,21 +324,6 @@ function defaultLimitRange(obj: Obj): void {
 function defaultBindingSubjects(obj: Obj): void {
   for (const subject of objects(obj['subjects'])) {
     if (subject['kind'] === 'User' || subject['kind'] === 'Group') setDefaultString(subject, 'apiGroup', 'rbac.authorization.k8s.io');
-  }
-}
-
-/** SetDefaults for admission webhooks: Fail, Equivalent, match-all selectors, 10 s, port 443, scope *. */
-function defaultWebhooks(obj: Obj, mutating: boolean): void {
-  for (const hook of objects(obj['webhooks'])) {
-    setDefaultString(hook, 'failurePolicy', 'Fail');
-    setDefaultString(hook, 'matchPolicy', 'Equivalent');
-    setDefault(hook, 'namespaceSelector', {});
-    setDefault(hook, 'objectSelector', {});
-    setDefault(hook, 'timeoutSeconds', 10);
-    if (mutating) setDefaultString(hook, 'reinvocationPolicy', 'Never');
-    const cc = hook['clientConfig'];
-    if (isObj(cc) && isObj(cc['service'])) setDefault(cc['service'], 'port', 443);
-    for (const rule of objects(hook['rules'])) setDefaultString(rule, 'scope', '*');
   }
 }
 
