@@ -3,7 +3,8 @@
  * - `system:masters` (the admin token, the server's own controllers): everything;
  * - `corral:viewers`: read everything but Secrets, never an acting subresource (Kubernetes' `view`);
  * - `system:bootstrappers` (join tokens): find a Node, wait for it and record its identity annotation,
- *   which is what `corral join` and /install.sh do with one (the credential exchange is not an API call);
+ *   which is what `corral join` and /install.sh do with one (the credential exchange is not an API call;
+ *   NodeRestriction keeps it off a Node's spec);
  * - every authenticated user: discovery and OpenAPI (upstream's `system:discovery`).
  */
 import type { PolicyRule } from '../../api/types.js';

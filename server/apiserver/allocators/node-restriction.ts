@@ -4,7 +4,8 @@
  * its own kubelet-credentials Secret; never changes its Node's spec (pod CIDR, taints, unschedulable:
  * a node that rewrote its pod CIDR would take another node's traffic); deletes only pods bound to it;
  * and of PersistentVolumes pinned to it by node affinity only removes finalizers (the local-path
- * cleanup's, once the node removed the volume's directory).
+ * cleanup's, once the node removed the volume's directory). A join token may change a Node's metadata
+ * (the installer's identity annotation), not its spec.
  */
 import type { KubeObject } from '../../../api/meta.js';
 import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName, NODE_LEASE_NAMESPACE } from '../../../api/node-identity.js';
@@ -12,7 +13,7 @@ import { deepEqual } from '../../../api/object-util.js';
 import { qualifiedResource, resourceForKind, type ResourceInfo } from '../../../api/resources.js';
 import { errors } from '../../../api/status.js';
 import type { Node, PersistentVolume, Pod } from '../../../api/types.js';
-import { nodeNameOf } from '../../auth/authorizer.js';
+import { BOOTSTRAPPERS_GROUP, nodeNameOf } from '../../auth/authorizer.js';
 import type { AdmissionPlugin, Registry, WriteOptions } from '../registry.js';
 
 function forbidden(info: ResourceInfo, name: string, reason: string): Error {
@@ -71,6 +72,11 @@ export function nodeRestrictionPlugin(registry: Registry): AdmissionPlugin {
       }
     },
     async admitUpdate(info: ResourceInfo, obj: KubeObject, old: KubeObject, opts: WriteOptions) {
+      // A join token records a Node's identity annotation; its spec (pod CIDR: routes) is not its business.
+      if (opts.user?.groups.includes(BOOTSTRAPPERS_GROUP) && info.group === '' && info.kind === 'Node'
+        && !deepEqual((obj as Node).spec ?? {}, (old as Node).spec ?? {})) {
+        throw forbidden(info, obj.metadata.name ?? '', `user "${opts.user.name}" may only change a node's metadata`);
+      }
       const node = actingNode(opts);
       if (node === undefined || info.group !== '') return;
       if (info.kind === 'PersistentVolume') return admitVolumeUpdate(info, node, obj as PersistentVolume, old as PersistentVolume);
