@@ -26,6 +26,11 @@ export interface ResourceInfo {
    * answered by the server with the object's status filled in.
    */
   createOnly?: true;
+  /**
+   * The same objects as another group's kind, in a newer shape (events.k8s.io/v1 Events are core/v1
+   * Events): served by converting, not stored on their own, and never what `resourceForKind` finds.
+   */
+  alias?: true;
 }
 
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
@@ -41,10 +46,11 @@ function res(
   group: string,
   kind: string,
   plural: string,
-  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[]; createOnly?: true } = {},
+  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[]; createOnly?: true; alias?: true } = {},
 ): ResourceInfo {
   return {
     ...(opts.createOnly ? { createOnly: true as const } : {}),
+    ...(opts.alias ? { alias: true as const } : {}),
     group,
     version: 'v1',
     kind,
@@ -82,6 +88,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
     subresources: [{ name: 'token', responseKind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] }],
   }),
   res('', 'Event', 'events', { shortNames: ['ev'] }),
+  res('events.k8s.io', 'Event', 'events', { shortNames: ['ev'], alias: true }),
   res('', 'ResourceQuota', 'resourcequotas', { shortNames: ['quota'], subresources: [status] }),
   res('', 'LimitRange', 'limitranges', { shortNames: ['limits'] }),
   res('', 'PersistentVolume', 'persistentvolumes', { namespaced: false, shortNames: ['pv'], subresources: [status] }),
@@ -122,8 +129,8 @@ export function verbsOf(r: Pick<ResourceInfo, 'createOnly'>): string[] {
   return r.createOnly ? ['create'] : ALL_VERBS;
 }
 
-/** Kinds that are stored (everything but the create-only request kinds). */
-export const STORED_RESOURCES: readonly ResourceInfo[] = RESOURCES.filter((r) => !r.createOnly);
+/** Kinds that are stored (everything but the create-only request kinds and the aliases). */
+export const STORED_RESOURCES: readonly ResourceInfo[] = RESOURCES.filter((r) => !r.createOnly && !r.alias);
 
 /** `apps/v1`, or `v1` for the core group. */
 export function apiVersionOf(r: Pick<ResourceInfo, 'group' | 'version'>): string {
@@ -140,7 +147,7 @@ export function qualifiedResource(r: Pick<ResourceInfo, 'group' | 'plural'>): st
   return r.group === '' ? r.plural : `${r.plural}.${r.group}`;
 }
 
-const byKind = new Map(RESOURCES.map((r) => [r.kind, r]));
+const byKind = new Map(RESOURCES.filter((r) => !r.alias).map((r) => [r.kind, r]));
 const byGroupPlural = new Map(RESOURCES.map((r) => [`${r.group}/${r.plural}`, r]));
 
 export function resourceForKind(kind: string): ResourceInfo | undefined {

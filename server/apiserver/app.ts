@@ -18,6 +18,7 @@ import { openApiGroupVersion, openApiRoot } from './openapi.js';
 import { parseResourcePath } from './request-info.js';
 import type { Registry } from './registry.js';
 import { ResourceHandler } from './resource-handler.js';
+import { eventsV1Routes } from './events-v1.js';
 import { Subresources } from './subresources.js';
 import { RequestKinds } from './request-kinds.js';
 import { log } from '../../api/log.js';
@@ -172,6 +173,8 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return doc ? c.json(doc) : c.notFound();
   });
 
+  // events.k8s.io/v1: the core Events, converted (before the generic resource routes).
+  for (const [path, handler] of eventsV1Routes((req) => app.fetch(req))) app.all(path, handler);
   app.all('/api/*', (c) => dispatch(c));
   app.all('/apis/*', (c) => dispatch(c));
 

@@ -3,13 +3,14 @@
  * `kube-root-ca.crt` ConfigMap in every namespace (created for a new namespace, put back when
  * deleted or edited); PodTemplates; RuntimeClasses (a pod's class must exist, its overhead and
  * scheduling constraints are copied into the pod); PriorityClasses (the built-in system classes,
- * reserved names, one global default, a pod's priority from its class).
+ * reserved names, one global default, a pod's priority from its class); events.k8s.io/v1 (the same
+ * Events in the newer shape: create, get, list, watch, patch, update, delete through either API).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { PriorityClass, RuntimeClass } from '../../api/scheduling-types.js';
 import { StatusError } from '../../api/status.js';
-import type { ConfigMap, Pod, PodTemplate } from '../../api/types.js';
+import type { ConfigMap, Event, Pod, PodTemplate } from '../../api/types.js';
 import { kubectl, ServerProcess, type KubectlResult } from '../support/server-process.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -161,6 +162,58 @@ it('PriorityClasses: built-in system classes, reserved names, one global default
     await server.client.delete('Pod', ns, name, { gracePeriodSeconds: 0 });
   }
   for (const name of ['high', 'low', 'polite']) await k(server, ['delete', 'priorityclass', name]);
+});
+
+it('events.k8s.io/v1: the same Events in the newer shape, through kubectl and either API', async ({ server }) => {
+  const now = new Date().toISOString().replace('Z', '000Z').replace(/\.(\d{3})000Z$/, '.$1000Z');
+  await k(server, ['apply', '-f', '-'], `apiVersion: events.k8s.io/v1
+kind: Event
+metadata:
+  name: newer-shape
+  labels: {test: events-v1}
+eventTime: "${now}"
+reportingController: corral.dev/test
+reportingInstance: test-1
+action: Testing
+reason: Checked
+note: written through events.k8s.io
+type: Normal
+regarding: {kind: Pod, namespace: default, name: some-pod, apiVersion: v1}
+`);
+  // The core API sees the same object under its own field names.
+  const core = await server.client.get<Event>('Event', 'default', 'newer-shape');
+  assert.is(core.message, 'written through events.k8s.io');
+  assert.is(core.involvedObject.name, 'some-pod');
+  assert.is(core.reportingComponent, 'corral.dev/test');
+  const raw = async (path: string): Promise<Record<string, unknown>> => JSON.parse((await k(server, ['get', '--raw', path])).stdout) as Record<string, unknown>;
+  const v1 = await raw('/apis/events.k8s.io/v1/namespaces/default/events/newer-shape');
+  assert.is(v1['apiVersion'], 'events.k8s.io/v1');
+  assert.is(v1['note'], 'written through events.k8s.io');
+  assert.equal((v1['regarding'] as { name: string }).name, 'some-pod');
+  assert.is(v1['reportingController'], 'corral.dev/test');
+  assert.is(v1['message'], undefined);
+  // Events recorded by corral's own components show up in the newer shape too.
+  const list = await raw('/apis/events.k8s.io/v1/namespaces/default/events?labelSelector=test%3Devents-v1');
+  assert.is(list['kind'], 'EventList');
+  assert.is(list['apiVersion'], 'events.k8s.io/v1');
+  assert.equal((list['items'] as { metadata: { name: string } }[]).map((i) => i.metadata.name), ['newer-shape']);
+  await k(server, ['patch', 'events.v1.events.k8s.io', 'newer-shape', '--type=merge', '-p', '{"note":"patched note","series":{"count":2,"lastObservedTime":"' + now + '"}}']);
+  assert.is((await server.client.get<Event>('Event', 'default', 'newer-shape')).message, 'patched note');
+  const table = await k(server, ['get', 'events.v1.events.k8s.io', '-l', 'test=events-v1']);
+  assert.match(table.stdout, /Normal\s+Checked\s+pod\/some-pod\s+patched note/);
+  // Watch through the newer API: the events arrive converted.
+  const watched = await kubectl(server, ['get', '--raw', '/apis/events.k8s.io/v1/namespaces/default/events?watch=1&timeoutSeconds=1&labelSelector=test%3Devents-v1']);
+  const first = JSON.parse(watched.stdout.trim().split('\n')[0]!) as { type: string; object: { apiVersion: string; note: string } };
+  assert.is(first.type, 'ADDED');
+  assert.is(first.object.apiVersion, 'events.k8s.io/v1');
+  assert.is(first.object.note, 'patched note');
+  // The newer version's own rules apply to creates through it.
+  const bad = await kubectl(server, ['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'incomplete' }, reason: 'R', type: 'Normal', regarding: { kind: 'Pod', name: 'p', namespace: 'default' } }) });
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, 'eventTime: Required value');
+  assert.match(bad.stderr, 'reportingController: Required value');
+  await k(server, ['delete', 'events.v1.events.k8s.io', 'newer-shape']);
+  assert.is(await server.client.tryGet('Event', 'default', 'newer-shape'), undefined);
 });
 
 it.run();

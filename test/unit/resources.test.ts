@@ -2,14 +2,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RESOURCES, STORED_RESOURCES, resourceForKind, resourceForPlural, groupVersions, qualifiedResource, groupVersionPath, verbsOf } from '../../api/resources.js';
 
-test('every kind is unique and findable by kind and by plural', () => {
+test('every kind is unique and findable by kind and by plural; an alias is found by plural only', () => {
   const kinds = new Set<string>();
   for (const r of RESOURCES) {
+    assert.is(resourceForPlural(r.group, r.plural), r);
+    if (r.alias) continue;
     assert.not.ok(kinds.has(r.kind), `duplicate ${r.kind}`);
     kinds.add(r.kind);
     assert.is(resourceForKind(r.kind), r);
-    assert.is(resourceForPlural(r.group, r.plural), r);
   }
+  const aliases = RESOURCES.filter((r) => r.alias);
+  assert.equal(aliases.map((r) => `${r.group}/${r.kind}`), ['events.k8s.io/Event']);
+  assert.is(resourceForKind('Event')!.group, '', 'the core Event stays what kind lookups find');
+  assert.not.ok(STORED_RESOURCES.some((r) => r.alias), 'aliases are not stored on their own');
 });
 
 test('stored cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, PriorityClass, RuntimeClass, ClusterRole and ClusterRoleBinding', () => {
