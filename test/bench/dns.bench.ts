@@ -6,6 +6,7 @@
  *   - the agent's RSS before and after the load (what answering costs it);
  *   - the floor: a raw Node.js UDP echo server measured by the same dnsperf in the same run.
  * Usage: node dist/test/bench/dns.bench.js [--quick] [services=200] [seconds=8]
+ *   AGENT_NODE_OPTIONS=--max-semi-space-size=1 gives the agent the V8 flag the installed service runs with.
  */
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'resolv.conf'), `nameserver 127.0.0.1:${upstreamPort}\n`);
   const dnsPort = await freePort();
   const server = await ServerProcess.start({ extraArgs: ['--disable-controllers'] });
-  const agent = await AgentProcess.start(server, { nodeName: 'bench-dns', extraArgs: ['--cluster-dns-port', String(dnsPort), '--resolv-conf', join(dir, 'resolv.conf')] });
+  const agent = await AgentProcess.start(server, { nodeName: 'bench-dns', extraArgs: ['--cluster-dns-port', String(dnsPort), '--resolv-conf', join(dir, 'resolv.conf')], ...(process.env['AGENT_NODE_OPTIONS'] ? { env: { NODE_OPTIONS: process.env['AGENT_NODE_OPTIONS'] } } : {}) });
   const echo = await echoServer();
   try {
     await server.client.create('Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
