@@ -12,14 +12,14 @@
  */
 import { createHash } from 'node:crypto';
 import { deepEqual } from '../../api/object-util.js';
-import { isConflict, isForbidden, isNotFound } from '../../api/status.js';
+import { isForbidden } from '../../api/status.js';
 import type {
   Endpoint, EndpointAddress, EndpointSlice, EndpointSlicePort, Endpoints, ObjectReference, Pod, Service,
 } from '../../api/types.js';
 import { isIPv4 } from '../../api/validation/names.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
-import { isPodReady, resolveTargetPort } from './endpoints.js';
+import { hasSelector, ignoreConflict, isPodReady, resolveTargetPort, selects } from './endpoints.js';
 import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -29,14 +29,6 @@ export const MANAGED_BY_MIRRORING = 'endpointslicemirroring-controller.k8s.io';
 const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 export const MAX_ENDPOINTS_PER_SLICE = 100;
 
-function hasSelector(svc: Service): boolean {
-  return !!svc.spec?.selector && Object.keys(svc.spec.selector).length > 0;
-}
-
-function selects(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
-  for (const [k, v] of Object.entries(selector)) if (labels?.[k] !== v) return false;
-  return true;
-}
 
 function sliceLabels(svc: Service, managedBy: string): Record<string, string> {
   const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };
@@ -206,7 +198,7 @@ class EndpointSliceController {
       && old.status?.phase === pod.status?.phase && old.spec.nodeName === pod.spec.nodeName) return;
     for (const svc of this.services.listNamespace(pod.metadata.namespace ?? 'default')) {
       if (!hasSelector(svc)) continue;
-      if (selects(svc.spec.selector!, pod.metadata.labels) || (old && selects(svc.spec.selector!, old.metadata.labels))) {
+      if (selects(svc.spec.selector, pod.metadata.labels) || (old && selects(svc.spec.selector, old.metadata.labels))) {
         this.controller.enqueue(objectKeyOf(svc));
       }
     }
@@ -241,11 +233,6 @@ class EndpointSliceController {
       await this.ctx.client.deleteIfExists('EndpointSlice', ns, stale.metadata.name!, { preconditions: { uid: stale.metadata.uid! } }).catch(ignoreConflict);
     }
   }
-}
-
-function ignoreConflict(err: unknown): void {
-  if (isNotFound(err) || isConflict(err)) return;
-  throw err;
 }
 
 export function startEndpointSliceController(ctx: ControllerContext): void {

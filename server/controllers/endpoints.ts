@@ -20,12 +20,12 @@ import { createEventRecorder, type EventRecorder } from '../../api/machinery/eve
 
 const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 
-function selects(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+export function selects(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
   for (const [k, v] of Object.entries(selector)) if (labels?.[k] !== v) return false;
   return true;
 }
 
-function hasSelector(svc: Service): svc is Service & { spec: { selector: Record<string, string> } } {
+export function hasSelector(svc: Service): svc is Service & { spec: { selector: Record<string, string> } } {
   return !!svc.spec?.selector && Object.keys(svc.spec.selector).length > 0;
 }
 
@@ -208,7 +208,8 @@ class EndpointsController {
   }
 }
 
-function ignoreConflict(err: unknown): void {
+/** For deletes with a uid precondition: already gone, or replaced by a new object, is fine. */
+export function ignoreConflict(err: unknown): void {
   if (isNotFound(err) || isConflict(err)) return;
   throw err;
 }
