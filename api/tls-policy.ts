@@ -1,7 +1,8 @@
 /**
  * The TLS settings of every corral listener (API server, kubelet endpoint): TLS 1.2 or newer, and
  * with TLS 1.2 only forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305), as
- * Kubernetes' secure cipher list; no CBC, no SHA-1 MACs, no static RSA key exchange.
+ * Kubernetes' secure cipher list; no CBC, no SHA-1 MACs, no static RSA key exchange. And when a
+ * serving certificate is renewed (the API server's and each agent's kubelet certificate).
  */
 import type { SecureContextOptions } from 'node:tls';
 
@@ -18,3 +19,17 @@ export const SERVING_TLS_OPTIONS = {
   ciphers: [...TLS13_SUITES, ...TLS12_AEAD_SUITES].join(':'),
   honorCipherOrder: true,
 } as const satisfies SecureContextOptions;
+
+/**
+ * True when a certificate valid from `notBefore` to `notAfter` should be replaced now: in the last
+ * third of its lifetime, at most 30 days before it expires (a one-year certificate: 30 days before).
+ */
+export function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): boolean {
+  const lifetime = notAfter.getTime() - notBefore.getTime();
+  return now >= notAfter.getTime() - Math.min(30 * 24 * 3600 * 1000, lifetime / 3);
+}
+
+/** How often a running server checks its certificate: a tenth of the lifetime, at most hourly, at least every second. */
+export function rotationCheckIntervalMs(lifetimeMs: number): number {
+  return Math.max(1000, Math.min(3600_000, Math.floor(lifetimeMs / 10)));
+}

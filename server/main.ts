@@ -16,7 +16,8 @@ import { serve, type WebSocketServerLike } from '@hono/node-server';
 import { log } from '../api/log.js';
 import { resourceForKind } from '../api/resources.js';
 import { isAlreadyExists } from '../api/status.js';
-import { ensureTls, type TlsMaterial } from './auth/pki.js';
+import { ensureTls, SERVING_CERT_LIFETIME_MS, type TlsMaterial } from './auth/pki.js';
+import { startServingCertRotation } from './auth/serving-cert-rotation.js';
 import { TokenStore } from './auth/tokens.js';
 import type { Hono } from 'hono';
 import { createApiApp, type ApiApp, type Env, type RouteAuthenticator } from './apiserver/app.js';
@@ -108,7 +109,9 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   if (otherServer !== undefined) throw new Error(`another corral server (pid ${otherServer}) is using the data dir ${cfg.dataDir}`);
   // Lets `corral restore` refuse to replace the database under a running server.
   writePidFile(cfg.dataDir);
-  const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), cfg.tlsSans));
+  // Tests shorten the serving certificate's lifetime to see it renewed and reloaded while running.
+  const certLifetimeMs = Number(process.env['CORRAL_SERVING_CERT_LIFETIME_SECONDS'] ?? '') * 1000 || SERVING_CERT_LIFETIME_MS;
+  const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), cfg.tlsSans, certLifetimeMs));
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
   await step('creating the database dir', () => mkdir(dirname(paths.db(cfg.dataDir)), { recursive: true, mode: 0o700 }));
@@ -175,6 +178,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     writeFile(paths.kubeconfig(cfg.dataDir), renderKubeconfig({ serverUrl: url, caPem: tls.caPem, token: adminToken }), { mode: 0o600 }));
 
   const stop = new AbortController();
+  startServingCertRotation({ server, tlsDir: paths.tlsDir(cfg.dataDir), extraSans: cfg.tlsSans, lifetimeMs: certLifetimeMs, current: tls, signal: stop.signal });
   // Every informer's watch and every controller listens on this one signal.
   setMaxListeners(100, stop.signal);
   const internalToken = tokens.createEphemeral('admin', 'controllers');

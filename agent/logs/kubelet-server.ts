@@ -28,9 +28,9 @@ import type { ContainerdRuntime } from '../runtime/index.js';
 import { runExecSession } from './exec-session.js';
 import { streamLog } from './log-reader.js';
 import { sinceCutoff } from './time-index.js';
-import { ensureServingCert, type ServingCert } from './tls.js';
+import { ensureServingCert, KUBELET_CERT_LIFETIME_MS, type ServingCert } from './tls.js';
 import { sleep } from '../../api/async-util.js';
-import { SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
+import { rotationCheckIntervalMs, SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
 import { KUBELET_CREDENTIALS_NAMESPACE as CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName as credentialsSecretName } from '../../api/node-identity.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
@@ -48,6 +48,10 @@ export class KubeletServer {
   private token = '';
   private cert: ServingCert | undefined;
   port = 0;
+  private rotationTimer: NodeJS.Timeout | undefined;
+  private renewing = false;
+  /** Tests shorten it (CORRAL_KUBELET_CERT_LIFETIME_SECONDS) to see a renewal while running. */
+  private readonly certLifetimeMs = Number(process.env['CORRAL_KUBELET_CERT_LIFETIME_SECONDS'] ?? '') * 1000 || KUBELET_CERT_LIFETIME_MS;
 
   constructor(private readonly o: KubeletServerOptions) {}
 
@@ -59,7 +63,7 @@ export class KubeletServer {
       this.token = randomBytes(24).toString('hex');
       await writeFile(tokenFile, this.token, { mode: 0o600 });
     }
-    this.cert = await ensureServingCert(dir, this.o.cfg.nodeName, [this.o.cfg.nodeIp, '127.0.0.1']);
+    this.cert = await ensureServingCert(dir, this.o.cfg.nodeName, this.certIps(), this.certLifetimeMs);
     const server = createServer({ ...SERVING_TLS_OPTIONS, key: this.cert.keyPem, cert: this.cert.certPem },
       containFaults('kubelet', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res), (_err, _req, res) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -75,13 +79,46 @@ export class KubeletServer {
     });
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
+    this.rotationTimer = setInterval(() => void this.renewCertificate(), rotationCheckIntervalMs(this.certLifetimeMs));
+    this.rotationTimer.unref();
   }
 
-  /** Writes the credentials Secret (create or update); retried by the caller until the server answers. */
-  async publishCredentials(): Promise<void> {
+  private certIps(): string[] {
+    return [this.o.cfg.nodeIp, '127.0.0.1'];
+  }
+
+  /**
+   * Replaces the serving certificate before it expires, without a restart: the new certificate is
+   * published next to the old one first (the server pins what the Secret holds, so both are trusted
+   * for a moment), then loaded for new connections, then published alone. A failed publish leaves the
+   * old certificate serving; the next tick tries again.
+   */
+  private async renewCertificate(): Promise<void> {
+    if (this.renewing || !this.server || !this.cert) return;
+    this.renewing = true;
+    try {
+      const next = await ensureServingCert(agentPaths.tls(this.o.cfg), this.o.cfg.nodeName, this.certIps(), this.certLifetimeMs);
+      if (next.certPem === this.cert.certPem) return;
+      await this.publishCredentials([next.certPem, this.cert.certPem]);
+      this.server.setSecureContext({ ...SERVING_TLS_OPTIONS, key: next.keyPem, cert: next.certPem });
+      this.cert = next;
+      await this.publishCredentials();
+      log.info('kubelet', 'serving certificate renewed and reloaded');
+    } catch (err) {
+      log.warn('kubelet', 'cannot renew the serving certificate yet; will retry', { error: (err as Error).message });
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /**
+   * Writes the credentials Secret (create or update); retried by the caller until the server answers.
+   * `certs`: the certificates the server should accept (two while one replaces the other).
+   */
+  async publishCredentials(certs: string[] = [this.cert!.certPem]): Promise<void> {
     const c = this.o.client;
     const name = credentialsSecretName(this.o.cfg.nodeName);
-    const data = { token: Buffer.from(this.token).toString('base64'), 'tls.crt': Buffer.from(this.cert!.certPem).toString('base64') };
+    const data = { token: Buffer.from(this.token).toString('base64'), 'tls.crt': Buffer.from(certs.join('')).toString('base64') };
     for (let attempt = 0; ; attempt++) {
       try {
         const existing = await c.tryGet<Secret>('Secret', CREDENTIALS_NAMESPACE, name);
@@ -211,6 +248,7 @@ export class KubeletServer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.rotationTimer);
     this.wss.close();
     await new Promise<void>((resolve) => {
       if (!this.server) { resolve(); return; }

@@ -1,7 +1,8 @@
 /**
  * The agent's own serving certificate for its kubelet endpoint: self-signed ECDSA P-256, created once
  * under `<data-dir>/agent/tls/`. The server does not trust it through a CA; it pins exactly this
- * certificate, which the agent publishes in its credentials Secret.
+ * certificate, which the agent publishes in its credentials Secret. It is renewed before it expires
+ * (renewalDue) and the running endpoint reloads it (KubeletServer).
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -9,6 +10,7 @@ import { webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { renewalDue } from '../../api/tls-policy.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -16,7 +18,11 @@ const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
 export interface ServingCert { certPem: string; keyPem: string }
 
-export async function ensureServingCert(dir: string, nodeName: string, ips: string[]): Promise<ServingCert> {
+/** Lifetime of a kubelet serving certificate (one year, as kubelet's; tests shorten it). */
+export const KUBELET_CERT_LIFETIME_MS = 365 * 86400_000;
+
+/** The certificate in `dir`, or a new one when missing, not covering `ips`, or due for renewal. */
+export async function ensureServingCert(dir: string, nodeName: string, ips: string[], lifetimeMs = KUBELET_CERT_LIFETIME_MS): Promise<ServingCert> {
   const certFile = join(dir, 'kubelet.crt');
   const keyFile = join(dir, 'kubelet.key');
   if (existsSync(certFile) && existsSync(keyFile)) {
@@ -24,14 +30,14 @@ export async function ensureServingCert(dir: string, nodeName: string, ips: stri
     const cert = new x509.X509Certificate(certPem);
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
     const covered = ips.every((ip) => san?.names.items.some((n) => n.type === 'ip' && n.value === ip));
-    if (covered && cert.notAfter.getTime() > Date.now() + 30 * 86400_000) return { certPem, keyPem: await readFile(keyFile, 'utf8') };
+    if (covered && !renewalDue(cert.notBefore, cert.notAfter)) return { certPem, keyPem: await readFile(keyFile, 'utf8') };
   }
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(12))).toString('hex').replace(/^[89a-f]/, '1'),
     name: `CN=${nodeName}`,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 5 * 365 * 86400_000),
+    notBefore: new Date(Date.now() - Math.min(60_000, lifetimeMs / 10)),
+    notAfter: new Date(Date.now() + lifetimeMs),
     keys,
     signingAlgorithm: ALG,
     extensions: [

@@ -1,7 +1,9 @@
 /**
  * The cluster CA and the API server's certificate, generated on first start (ECDSA P-256: fast to
  * create and to handshake on a Raspberry Pi) and kept in `<data-dir>/server/tls/`. The serving
- * certificate is re-issued when its SANs no longer cover this host (new IP, added --tls-san).
+ * certificate is re-issued when its SANs no longer cover this host (new IP, added --tls-san) and before
+ * it expires (renewalDue); a running server re-checks on a timer and reloads it without a restart
+ * (server/auth/serving-cert-rotation.ts).
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -11,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
+import { renewalDue } from '../../api/tls-policy.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -60,7 +63,7 @@ export function caHashOf(caPem: string): string {
 
 function certCovers(certPem: string, sans: { dns: string[]; ips: string[] }): boolean {
   const cert = new X509Certificate(certPem);
-  if (new Date(cert.validTo).getTime() < Date.now() + 30 * 24 * 3600 * 1000) return false;
+  if (renewalDue(new Date(cert.validFrom), new Date(cert.validTo))) return false;
   const alt = cert.subjectAltName ?? '';
   return sans.dns.every((d) => alt.includes(`DNS:${d}`)) && sans.ips.every((ip) => alt.includes(`IP Address:${ip.toUpperCase()}`) || alt.includes(`IP Address:${ip}`));
 }
@@ -83,7 +86,7 @@ async function createCa(): Promise<{ certPem: string; keyPem: string }> {
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
 }
 
-async function issueServingCert(caCertPem: string, caKeyPem: string, sans: { dns: string[]; ips: string[] }): Promise<{ certPem: string; keyPem: string }> {
+async function issueServingCert(caCertPem: string, caKeyPem: string, sans: { dns: string[]; ips: string[] }, lifetimeMs: number): Promise<{ certPem: string; keyPem: string }> {
   const caCert = new x509.X509Certificate(caCertPem);
   const caKey = await importKeyPem(caKeyPem);
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
@@ -91,8 +94,9 @@ async function issueServingCert(caCertPem: string, caKeyPem: string, sans: { dns
     serialNumber: serial(),
     subject: 'CN=corral-apiserver',
     issuer: caCert.subject,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + ONE_YEAR_MS),
+    // Back-dated a little for clocks behind ours (at most a tenth of the lifetime).
+    notBefore: new Date(Date.now() - Math.min(60_000, lifetimeMs / 10)),
+    notAfter: new Date(Date.now() + lifetimeMs),
     signingKey: caKey,
     publicKey: keys.publicKey,
     signingAlgorithm: ALG,
@@ -110,8 +114,14 @@ async function issueServingCert(caCertPem: string, caKeyPem: string, sans: { dns
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
 }
 
-/** Loads the TLS material from `dir`, creating the CA and/or serving certificate when needed. */
-export async function ensureTls(dir: string, extraSans: string[] = []): Promise<TlsMaterial> {
+/** Lifetime of the API server's serving certificate (one year; tests shorten it). */
+export const SERVING_CERT_LIFETIME_MS = ONE_YEAR_MS;
+
+/**
+ * Loads the TLS material from `dir`, creating the CA and/or serving certificate when needed: missing,
+ * not covering this host's names, or due for renewal.
+ */
+export async function ensureTls(dir: string, extraSans: string[] = [], servingLifetimeMs = SERVING_CERT_LIFETIME_MS): Promise<TlsMaterial> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const caCrt = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -126,7 +136,7 @@ export async function ensureTls(dir: string, extraSans: string[] = []): Promise<
   const caKeyPem = await readFile(caKey, 'utf8');
   const sans = defaultSans(extraSans);
   if (!existsSync(srvCrt) || !existsSync(srvKey) || !certCovers(await readFile(srvCrt, 'utf8'), sans)) {
-    const srv = await issueServingCert(caPem, caKeyPem, sans);
+    const srv = await issueServingCert(caPem, caKeyPem, sans, servingLifetimeMs);
     await writeFile(srvKey, srv.keyPem, { mode: 0o600 });
     await writeFile(srvCrt, srv.certPem, { mode: 0o644 });
   }
