@@ -2,16 +2,19 @@
  * The node credential lifecycle and failed-authentication throttling through a real `corral server`:
  * only a join token (or an admin) mints, a credential is bound to its node and is the node's only
  * live one, minting is rate-limited per join token, revoking a join token with --cascade revokes what
- * it minted, and bad tokens from one address are throttled (429) and logged without the secret.
+ * it minted, an agent started with a join token trades it for its own credential (kept 0600), and bad
+ * tokens from one address are throttled (429) and logged without the secret.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { TokenStore } from '../../server/auth/tokens.js';
 import { ServerProcess } from '../support/server-process.js';
+import { AgentProcess } from '../support/agent-process.js';
 import { waitUntil } from '../support/wait.js';
 import { sleep } from '../../api/async-util.js';
 
@@ -27,6 +30,27 @@ it.before(async (ctx) => {
 
 it.after(async (ctx) => {
   await ctx.server?.destroy();
+});
+
+it('an agent started with a join token trades it for its node\'s credential, kept 0600, and registers with it', async ({ server }) => {
+  const agent = await AgentProcess.start(server, { nodeName: 'cred-agent' });
+  try {
+    const file = join(agent.dataDir, 'agent', 'node-credential');
+    await waitUntil('the traded credential on disk', async () => existsSync(file), 15_000);
+    assert.is(statSync(file).mode & 0o777, 0o600);
+    const credential = readFileSync(file, 'utf8').trim();
+    const records = new TokenStore(join(server.dataDir, 'server', 'tokens.json')).list();
+    const mine = records.filter((r) => r.node === 'cred-agent');
+    assert.equal(mine.map((r) => r.id), [credential.split('.')[0]], 'one credential for the node: the one on disk');
+    assert.ok(records.some((r) => r.id === mine[0]!.mintedBy && r.role === 'join'), 'minted by the agent\'s join token');
+    // The agent registered its Node and kubelet Secret with it; the credential acts for that node only.
+    await waitUntil('the Node and its kubelet Secret', async () =>
+      (await server.client.tryGet('Node', undefined, 'cred-agent')) && (await server.client.tryGet('Secret', 'kube-system', 'corral-kubelet-cred-agent')), 20_000);
+    assert.is(await whoCanPatchStatus(server, credential, 'cred-agent'), 200);
+    assert.is(await whoCanPatchStatus(server, credential, 'cred-a'), 403);
+  } finally {
+    await agent.destroy();
+  }
 });
 
 const throttling = suite<{ server: ServerProcess }>('failed authentication');
