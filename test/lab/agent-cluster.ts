@@ -27,7 +27,15 @@ export interface LabCluster {
   getJson<T>(args: readonly string[]): Promise<T>;
 }
 
-export async function startLabCluster(lab: Lab, opts: { crashBackoff?: string; agentArgs?: readonly string[] } = {}): Promise<LabCluster> {
+export interface LabClusterOptions {
+  crashBackoff?: string;
+  agentArgs?: readonly string[];
+  /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */
+  nodeMonitorGracePeriod?: string;
+  podEvictionTimeout?: string;
+}
+
+export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): Promise<LabCluster> {
   const serverData = join(lab.dir, 'server-data');
   const kubeconfig = join(serverData, 'kubeconfig.yaml');
   const tokens = new Map<string, string>();
@@ -45,7 +53,7 @@ export async function startLabCluster(lab: Lab, opts: { crashBackoff?: string; a
     agents: new Map(),
     async startServer() {
       cluster.server = lab.spawn('control', [node, CLI, 'server', '--data-dir', serverData, '--port', String(API_PORT), '--bind-address', '0.0.0.0',
-        '--advertise-address', lab.controlIp, '--disable-agent', '--pod-eviction-timeout', '300s', '--node-monitor-grace-period', '60s'], { logName: 'server', env });
+        '--advertise-address', lab.controlIp, '--disable-agent', '--pod-eviction-timeout', opts.podEvictionTimeout ?? '300s', '--node-monitor-grace-period', opts.nodeMonitorGracePeriod ?? '60s'], { logName: 'server', env });
       for (let i = 0; i < 300; i++) {
         const r = await lab.exec('control', [KUBECTL, '--kubeconfig', kubeconfig, 'get', '--raw', '/readyz'], { timeoutMs: 5_000 }).catch(() => undefined);
         if (r?.code === 0) return;
