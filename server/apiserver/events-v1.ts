@@ -10,8 +10,10 @@ import type { KubeObject } from '../../api/meta.js';
 import { resourceForPlural } from '../../api/resources.js';
 import { errors } from '../../api/status.js';
 import { validateEventV1Create } from '../../api/validation/events-v1.js';
-import { decodeObject, isPlainObject, mediaType, readBody } from './body.js';
+import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, readBody } from './body.js';
 import { applyPatch, patchTypeOf } from './patch.js';
+import { responseFormat, sendObject, watchContentType, type ResponseFormat } from './negotiate.js';
+import { encodeProtobufWatchFrame } from '../../api/codec/protobuf.js';
 
 const PREFIX = '/apis/events.k8s.io/v1';
 const INFO = resourceForPlural('events.k8s.io', 'events')!;
@@ -29,18 +31,21 @@ function convertBody(value: unknown): unknown {
   return value;
 }
 
-/** A watch stream's events, one JSON document a line, with their objects converted. */
-function convertWatch(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+/** A watch stream's events (one JSON document a line from the core endpoint), converted, in `format`. */
+function convertWatch(body: ReadableStream<Uint8Array>, format: ResponseFormat): ReadableStream<Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let pending = '';
-  const line = (text: string): string => {
+  const line = (text: string): Uint8Array => {
+    let ev: { type?: string; object?: unknown };
     try {
-      const ev = JSON.parse(text) as { type?: string; object?: unknown };
-      return `${JSON.stringify({ ...ev, object: convertBody(ev.object) })}\n`;
+      ev = JSON.parse(text) as { type?: string; object?: unknown };
     } catch {
-      return `${text}\n`;
+      return encoder.encode(`${text}\n`);
     }
+    const object = convertBody(ev.object) as Record<string, unknown>;
+    if (format === 'protobuf') return encodeProtobufWatchFrame(ev.type ?? '', object);
+    return encoder.encode(`${JSON.stringify({ ...ev, object })}\n`);
   };
   return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, out) {
@@ -49,11 +54,11 @@ function convertWatch(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Arr
       while ((i = pending.indexOf('\n')) >= 0) {
         const text = pending.slice(0, i);
         pending = pending.slice(i + 1);
-        if (text.trim() !== '') out.enqueue(encoder.encode(line(text)));
+        if (text.trim() !== '') out.enqueue(line(text));
       }
     },
     flush(out) {
-      if (pending.trim() !== '') out.enqueue(encoder.encode(line(pending)));
+      if (pending.trim() !== '') out.enqueue(line(pending));
     },
   }));
 }
@@ -73,13 +78,21 @@ export function eventsV1Routes(fetch: (req: Request) => Response | Promise<Respo
     return Promise.resolve(fetch(new Request(`http://in-process${path}`, { method, headers, ...(body !== undefined ? { body } : {}) })));
   };
 
-  const converted = async (res: Response, watch: boolean): Promise<Response> => {
+  /** The core answer, converted, in the format the caller negotiated (JSON, protobuf, or a JSON Table). */
+  const converted = async (c: Context, res: Response, watch: boolean): Promise<Response> => {
     const headers = new Headers(res.headers);
     headers.delete('content-length');
-    if (watch && res.body && res.ok) return new Response(convertWatch(res.body), { status: res.status, headers });
+    const table = /as=Table/.test(c.req.header('accept') ?? '');
+    if (watch && res.body && res.ok) {
+      const format = table ? 'json' : responseFormat(c.req.header('accept'), EVENTS_V1, 'Event');
+      headers.set('content-type', table ? (res.headers.get('content-type') ?? 'application/json') : watchContentType(format));
+      return new Response(convertWatch(res.body, format), { status: res.status, headers });
+    }
     const text = await res.text();
     if (!(res.headers.get('content-type') ?? '').includes('json') || text === '') return new Response(text, { status: res.status, headers });
-    return new Response(JSON.stringify(convertBody(JSON.parse(text))), { status: res.status, headers });
+    const body = convertBody(JSON.parse(text)) as object;
+    if (table) return new Response(JSON.stringify(body), { status: res.status, headers });
+    return sendObject(c, body, res.status);
   };
 
   const decodeV1 = async (c: Context): Promise<KubeObject> => {
@@ -97,23 +110,27 @@ export function eventsV1Routes(fetch: (req: Request) => Response | Promise<Respo
       const v1 = await decodeV1(c);
       const causes = validateEventV1Create(v1);
       if (causes.length > 0) throw errors.invalid('Event', v1.metadata?.name ?? v1.metadata?.generateName ?? '', causes, INFO.group);
-      return converted(await forward(c, 'POST', path, JSON.stringify(eventFromV1(v1))), false);
+      return converted(c, await forward(c, 'POST', path, JSON.stringify(eventFromV1(v1))), false);
     }
-    if (method === 'PUT') return converted(await forward(c, 'PUT', path, JSON.stringify(eventFromV1(await decodeV1(c)))), false);
+    if (method === 'PUT') return converted(c, await forward(c, 'PUT', path, JSON.stringify(eventFromV1(await decodeV1(c)))), false);
     if (method === 'PATCH') {
       const type = patchTypeOf(mediaType(c.req.raw));
       if (type === 'apply') throw errors.unsupportedMediaType('application/apply-patch+yaml');
       const raw = await readBody(c.req.raw);
       const current = await forward(c, 'GET', `/api/v1${url.pathname.slice(PREFIX.length)}`);
-      if (!current.ok) return converted(current, false);
+      if (!current.ok) return converted(c, current, false);
       const v1 = eventToV1(await current.json() as KubeObject);
       const patched = applyPatch(type, v1, raw, INFO);
       // The read-modify-write is guarded by the version read (409 if the Event changed meanwhile).
       if (patched.metadata.resourceVersion === undefined && v1.metadata.resourceVersion !== undefined) patched.metadata.resourceVersion = v1.metadata.resourceVersion;
-      return converted(await forward(c, 'PUT', `/api/v1${url.pathname.slice(PREFIX.length)}`, JSON.stringify(eventFromV1(patched))), false);
+      return converted(c, await forward(c, 'PUT', `/api/v1${url.pathname.slice(PREFIX.length)}`, JSON.stringify(eventFromV1(patched))), false);
     }
-    const body = method === 'DELETE' ? await c.req.text() : undefined;
-    return converted(await forward(c, method, path, body === '' ? undefined : body), watch);
+    let body: string | undefined;
+    if (method === 'DELETE') {
+      const raw = await readBody(c.req.raw);
+      if (raw.length > 0) body = JSON.stringify(decodeDeleteOptions(raw, mediaType(c.req.raw), INFO));
+    }
+    return converted(c, await forward(c, method, path, body), watch);
   };
 
   return [`${PREFIX}/events`, `${PREFIX}/namespaces/:namespace/events`, `${PREFIX}/namespaces/:namespace/events/:name`].map((p) => [p, handle]);
