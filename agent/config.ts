@@ -144,6 +144,9 @@ export async function resolveAgentConfig(input: AgentConfigInput): Promise<Agent
   if (input.clusterDns !== undefined && input.clusterDns !== '' && !isIPv4(input.clusterDns)) {
     throw new Error(`invalid --cluster-dns "${input.clusterDns}": must be an IPv4 address in the service range`);
   }
+  if (input.dnsTtlSeconds !== undefined && !(Number.isInteger(input.dnsTtlSeconds) && input.dnsTtlSeconds >= 0 && input.dnsTtlSeconds <= 3600)) {
+    throw new Error(`invalid --cluster-dns-ttl "${input.dnsTtlSeconds}": whole seconds from 0 to 3600`);
+  }
   if (input.dnsPort !== undefined && !(Number.isInteger(input.dnsPort) && input.dnsPort > 0 && input.dnsPort < 65536)) {
     throw new Error(`invalid --cluster-dns-port "${input.dnsPort}": must be a port number`);
   }

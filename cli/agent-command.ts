@@ -11,7 +11,7 @@ export const agentCommand: CliCommand = {
     '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
     '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
     '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
-    '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--resolv-conf FILE]\n' +
+    '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--cluster-dns-ttl 5s] [--resolv-conf FILE]\n' +
     '             [--storage-dir DATA_DIR/storage]\n' +
     '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
     '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
@@ -36,6 +36,7 @@ export const agentCommand: CliCommand = {
     'cluster-domain': { type: 'string' },
     'cluster-dns': { type: 'string' },
     'cluster-dns-port': { type: 'string' },
+    'cluster-dns-ttl': { type: 'string' },
     'resolv-conf': { type: 'string' },
     'storage-dir': { type: 'string' },
     uninstall: { type: 'boolean' },
@@ -65,6 +66,7 @@ export const agentCommand: CliCommand = {
     const logMaxSize = str(values, 'log-max-size', 'LOG_MAX_SIZE');
     const logMaxFiles = str(values, 'log-max-files', 'LOG_MAX_FILES');
     const dnsPort = str(values, 'cluster-dns-port', 'CLUSTER_DNS_PORT');
+    const dnsTtl = str(values, 'cluster-dns-ttl', 'CLUSTER_DNS_TTL');
     const { quantityToNumber } = await import('../api/quantity.js');
     const { startAgent } = await import('../agent/main.js');
     // Faults no listener contained: docs/adr/006-fault-containment.md (pods keep running meanwhile).
@@ -91,6 +93,7 @@ export const agentCommand: CliCommand = {
       clusterDomain: str(values, 'cluster-domain', 'CLUSTER_DOMAIN'),
       clusterDns: str(values, 'cluster-dns', 'CLUSTER_DNS'),
       ...(dnsPort !== undefined ? { dnsPort: Number(dnsPort) } : {}),
+      ...(dnsTtl !== undefined ? { dnsTtlSeconds: parseDurationSeconds(dnsTtl) } : {}),
       resolvConf: str(values, 'resolv-conf', 'RESOLV_CONF'),
       storageDir: str(values, 'storage-dir', 'STORAGE_DIR'),
     } as Parameters<typeof startAgent>[0]);

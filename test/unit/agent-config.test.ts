@@ -26,6 +26,19 @@ test('resolveAgentConfig keeps the reservations and refuses bad ones before anyt
   await resolveAgentConfig({ ...base, reservedMemory: 'lots' }).then(() => assert.unreachable('accepted "lots"'), (err: Error) => assert.match(err.message, /--reserved-memory/));
 });
 
+test('cluster DNS settings: defaults, and bad ones refused with the flag name', async () => {
+  const base = { serverUrl: 'https://127.0.0.1:6443', token: 't', caPem: '', dataDir: '/tmp/x', nodeName: 'pi-1', nodeIp: '10.0.0.5' };
+  const cfg = await resolveAgentConfig(base);
+  assert.equal([cfg.clusterDomain, cfg.clusterDns, cfg.dnsPort, cfg.dnsTtlSeconds], ['cluster.local', '10.43.0.10', 10053, 5]);
+  const refused = async (extra: object, flag: RegExp): Promise<void> => {
+    await resolveAgentConfig({ ...base, ...extra }).then(() => assert.unreachable(`accepted ${JSON.stringify(extra)}`), (err: Error) => assert.match(err.message, flag));
+  };
+  await refused({ clusterDomain: 'Cluster_Local' }, /--cluster-domain/);
+  await refused({ clusterDns: '10.43.0' }, /--cluster-dns "/);
+  await refused({ dnsPort: 70000 }, /--cluster-dns-port/);
+  await refused({ dnsTtlSeconds: -1 }, /--cluster-dns-ttl/);
+});
+
 test('default netns prefix is the node name made safe', () => {
   assert.is(defaultNetnsPrefix('n1'), 'corral-n1-');
   assert.is(defaultNetnsPrefix('pi.lan'), 'corral-pi-lan-');

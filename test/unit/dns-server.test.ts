@@ -25,6 +25,7 @@ const services = [
   service('default', 'db', { clusterIP: 'None' }),
   service('default', 'sts', { clusterIP: 'None' }),
   service('default', 'many', { clusterIP: 'None' }),
+  service('default', 'early', { clusterIP: 'None', publishNotReadyAddresses: true }),
   service('default', 'ext', { type: 'ExternalName', externalName: 'api.example.org' }),
   service('default', 'alias', { type: 'ExternalName', externalName: 'web.other.svc.cluster.local' }),
 ];
@@ -33,6 +34,7 @@ const slices = new Map<string, EndpointSlice[]>([
   ['default/sts', [slice('default', 'sts', [ep('10.42.1.9', true, 'db-0')])]],
   ['default/many', [slice('default', 'many', Array.from({ length: 60 }, (_, i) => ep(`10.42.3.${i + 1}`)))]],
   ['other/web', [slice('other', 'web', [ep('10.42.1.10')])]],
+  ['default/early', [slice('default', 'early', [ep('10.42.4.1'), ep('10.42.4.2', false)])]],
 ]);
 const pods: Pod[] = [{ metadata: { namespace: 'default', name: 'p' }, spec: { containers: [] }, status: { podIP: '10.42.1.77' } }];
 
@@ -106,6 +108,7 @@ test('headless service: ready endpoints only; hostname records for StatefulSet-s
   assert.equal(ips(await dnsQuery(port, 'db-0.sts.default.svc.cluster.local', 'A')), ['10.42.1.9']);
   assert.equal(ips(await dnsQuery(port, '10-42-1-5.db.default.svc.cluster.local', 'A')), ['10.42.1.5']);
   assert.is((await dnsQuery(port, '10-42-2-7.db.default.svc.cluster.local', 'A')).rcode, 'NXDOMAIN', 'not-ready endpoint is not published');
+  assert.equal(ips(await dnsQuery(port, 'early.default.svc.cluster.local', 'A')), ['10.42.4.1', '10.42.4.2'], 'publishNotReadyAddresses: every endpoint');
 });
 
 test('SRV for a named port, with the targets as additionals', async () => {
