@@ -30,6 +30,8 @@ export interface LabCluster {
 export interface LabClusterOptions {
   crashBackoff?: string;
   agentArgs?: readonly string[];
+  /** Node.js options of the agent processes (the installed service runs `node --max-semi-space-size=1`). */
+  agentNodeOptions?: string;
   /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */
   nodeMonitorGracePeriod?: string;
   podEvictionTimeout?: string;
@@ -75,7 +77,7 @@ export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): P
         '--data-dir', join(n.dir, 'corral'), '--node-name', name, '--node-ip', n.ip, '--containerd-address', n.containerdSocket,
         '--netns-prefix', `${lab.netnsPrefix}${name}-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr,
         ...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : []), ...(opts.agentArgs ?? [])];
-      const p = lab.spawn(name, args, { logName: 'agent', env });
+      const p = lab.spawn(name, args, { logName: 'agent', env: opts.agentNodeOptions ? { ...env, NODE_OPTIONS: opts.agentNodeOptions } : env });
       cluster.agents.set(name, p);
       return p;
     },
