@@ -25,7 +25,7 @@ function subjectKey(s: RbacSubject, bindingNamespace: string): string | undefine
 }
 
 /** Bindings by subject key (`U:name`, `G:group`). */
-class SubjectIndex<B extends Binding> {
+export class SubjectIndex<B extends Binding> {
   private index: Map<string, B[]> | undefined;
 
   constructor(private readonly source: () => Iterable<B>) {}
