@@ -19,20 +19,26 @@ export const kubeconfigCommand: CliCommand = {
 };
 
 export const tokenCommand: CliCommand = {
-  summary: 'create, list or revoke tokens (roles: join for joining agents, node for one node, viewer for read-only, admin)',
-  usage: 'corral token create [--role join|node|viewer|admin] [--node NAME] [--ttl 1h] [--description TEXT] [--data-dir DIR]\n' +
+  summary: 'create, list or revoke tokens (roles: join for joining agents, node for one node, viewer for read-only, admin, user for RBAC)',
+  usage: 'corral token create [--role join|node|viewer|admin|user] [--user NAME] [--group G]... [--node NAME] [--ttl 1h] [--description TEXT] [--data-dir DIR]\n' +
     '       corral token list [--data-dir DIR]\n       corral token revoke ID [--cascade] [--data-dir DIR]\n' +
     '  A join token (the default; --role node without --node means the same) is traded by an agent for a\n' +
     '  credential of its own node. --role node --node NAME makes that credential directly (replacing the\n' +
-    '  node\'s current one). revoke --cascade also revokes the node credentials a join token minted.',
-  options: { ...dataDirOption, role: { type: 'string' }, node: { type: 'string' }, ttl: { type: 'string' }, description: { type: 'string' }, cascade: { type: 'boolean' } },
+    '  node\'s current one). revoke --cascade also revokes the node credentials a join token minted.\n' +
+    '  --user names the user a token authenticates as (alone it means --role user: only what RBAC bindings\n' +
+    '  grant that user or its --group groups); admin adds system:masters, viewer adds corral:viewers (view).',
+  options: { ...dataDirOption, role: { type: 'string' }, node: { type: 'string' }, ttl: { type: 'string' }, description: { type: 'string' }, cascade: { type: 'boolean' },
+    user: { type: 'string' }, group: { type: 'string', multiple: true } },
   async run(values, positionals) {
     const dataDir = dataDirOf(values);
     const store = new TokenStore(paths.tokens(dataDir));
     const [action, id] = positionals;
     if (action === 'create') {
-      const asked = values['role'] as string | undefined ?? 'join';
-      if (!['join', 'node', 'viewer', 'admin'].includes(asked)) throw new Error(`invalid --role "${asked}": use join, node, viewer or admin`);
+      const user = values['user'] as string | undefined;
+      const groups = (values['group'] as string[] | undefined) ?? [];
+      const asked = values['role'] as string | undefined ?? (user !== undefined ? 'user' : 'join');
+      if (!['join', 'node', 'viewer', 'admin', 'user'].includes(asked)) throw new Error(`invalid --role "${asked}": use join, node, viewer, admin or user`);
+      if ((user !== undefined || groups.length > 0) && !['viewer', 'admin', 'user'].includes(asked)) throw new Error('--user and --group go with --role user, viewer or admin');
       const node = values['node'] as string | undefined;
       // Before node credentials existed, `--role node` made the token agents joined with.
       const role = (asked === 'node' && node === undefined ? 'join' : asked) as TokenRole;
@@ -44,13 +50,16 @@ export const tokenCommand: CliCommand = {
         : store.create(role as Exclude<TokenRole, 'node'>, {
           ...(ttl ? { ttlSeconds: parseDurationSeconds(ttl) } : {}),
           ...(description ? { description } : {}),
+          ...(user !== undefined ? { user } : {}),
+          ...(groups.length > 0 ? { groups } : {}),
         });
       process.stdout.write(`${role === 'node' || role === 'join' ? printableNodeToken(dataDir, token) : token}\n`);
       return;
     }
     if (action === 'list') {
-      const rows = store.list().map((r) => [r.id, r.role, r.expires ?? '<never>', r.created, r.description]);
-      const header = ['ID', 'ROLE', 'EXPIRES', 'CREATED', 'DESCRIPTION'];
+      const who = (r: { user?: string; groups?: string[] }): string => [r.user ?? '', ...(r.groups ?? []).map((g) => `+${g}`)].filter(Boolean).join(' ') || '-';
+      const rows = store.list().map((r) => [r.id, r.role, who(r), r.expires ?? '<never>', r.created, r.description]);
+      const header = ['ID', 'ROLE', 'USER', 'EXPIRES', 'CREATED', 'DESCRIPTION'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
       return;

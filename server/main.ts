@@ -145,7 +145,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   // Tests that send many bad tokens on purpose raise (or lower) the failed-authentication burst.
   const failedAuthBurst = Number(process.env['CORRAL_FAILED_AUTH_BURST'] ?? '') || undefined;
   const api = createApiApp({
-    registry, tokens, serverAddress: `${host}:${port}`,
+    registry, tokens, serverAddress: `${host}:${port}`, serviceAccountTokens: serviceAccounts.tokens,
     ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
     ...(failedAuthBurst ? { failedAuth: { burst: failedAuthBurst } } : {}),
     extraRoutes: (app, auth) => {
@@ -183,9 +183,15 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   setMaxListeners(100, stop.signal);
   const internalToken = tokens.createEphemeral('admin', 'controllers');
   const client = new ApiClient(new InProcessTransport(api.app, { authorization: `Bearer ${internalToken}` }));
-  const rbac = await step('loading the RBAC policy', () => startRbac({ registry, client, signal: stop.signal }));
-  const authorize = async (a: RequestAttributes): Promise<AccessDecision> =>
-    ({ allowed: a.user.groups.includes('system:masters') || rbac.authorizer.authorize(a).decision === 'allow' });
+  const rbac = await step('loading the RBAC policy', () => startRbac({
+    registry, client, signal: stop.signal, authorize: async (a) => (await api.authorizer.authorize(a)).decision === 'allow',
+  }));
+  // The chain is Node, built-in roles, then RBAC (upstream's Node,RBAC).
+  api.authorizer.append(rbac.authorizer);
+  const authorize = async (a: RequestAttributes): Promise<AccessDecision> => {
+    const d = await api.authorizer.authorize(a);
+    return { allowed: d.decision === 'allow', ...(d.decision === 'deny' ? { denied: true } : {}), ...(d.reason ? { reason: d.reason } : {}) };
+  };
   registerIdentityApi({ api, tokens, serviceAccountTokens: serviceAccounts.tokens, rbac: rbac.authorizer, authorize });
   if (!cfg.disableControllers) {
     await step('starting the controllers', () => startControllers({

@@ -6,11 +6,13 @@
 import { Hono, type Context } from 'hono';
 import { errors, StatusError } from '../../api/status.js';
 import type { IncomingMessage } from 'node:http';
-import type { AuthenticatedUser, TokenStore } from '../auth/tokens.js';
+import type { TokenStore } from '../auth/tokens.js';
 import { AuthorizerChain, forbiddenMessage } from '../auth/authorizer.js';
 import { BuiltinRolesAuthorizer } from '../auth/builtin-roles.js';
 import { NodeAuthorizer } from '../auth/node-authorizer.js';
-import { RequestAuthenticator, type AuthOutcome, type RequestAuthenticatorOptions } from '../auth/request-authenticator.js';
+import { RequestAuthenticator, type AuthOutcome, type RequestAuthenticatorOptions, type RequestUserInfo } from '../auth/request-authenticator.js';
+import { impersonate, impersonationHeaders } from '../auth/impersonation.js';
+import type { ServiceAccountTokens } from '../auth/service-account-tokens.js';
 import { RegistryNodeGraph } from './node-graph.js';
 import { requestAttributes } from './request-attributes.js';
 import { aggregatedDiscovery, AGGREGATED_CONTENT_TYPE, apiResourceList, legacyApiGroup, legacyApiGroupList, legacyApiVersions, wantsAggregated } from './discovery.js';
@@ -47,12 +49,14 @@ export interface ApiAppOptions {
   failedAuth?: RequestAuthenticatorOptions;
   /** Extra routes mounted before the resource catch-all (status page, install script, ...); they authenticate with `auth`. */
   extraRoutes?: (app: Hono<Env>, auth: RouteAuthenticator) => void;
+  /** Accepts service-account tokens (JWTs) besides corral's own. */
+  serviceAccountTokens?: Pick<ServiceAccountTokens, 'authenticate'>;
 }
 
 /** Authenticates a request of an extra route as the API does (same tokens, same throttling). */
 export type RouteAuthenticator = (c: Context) => AuthOutcome;
 
-export type Env = { Variables: { user: AuthenticatedUser } };
+export type Env = { Variables: { user: RequestUserInfo } };
 
 const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/livez', '/version']);
 
@@ -94,6 +98,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   const app = new Hono<Env>();
   const authorizer = new AuthorizerChain([new NodeAuthorizer(new RegistryNodeGraph(o.registry)), new BuiltinRolesAuthorizer()]);
   const authenticator = new RequestAuthenticator(o.tokens, o.failedAuth);
+  const verifyJwt = o.serviceAccountTokens ? (token: string) => o.serviceAccountTokens!.authenticate(token) : undefined;
   const authenticate: RouteAuthenticator = (c) => authenticator.authenticate(c.req.header('authorization'), sourceAddress(c), c.req.path);
   const subresources = new Subresources(o.registry);
   const requestKinds = new RequestKinds();
@@ -131,9 +136,12 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
 
   app.use('*', async (c, next) => {
     if (UNAUTHENTICATED.has(c.req.path) || c.get('user')) return next();
-    const outcome = authenticate(c);
+    const outcome = await authenticator.authenticateRequest(c.req.header('authorization'), sourceAddress(c), c.req.path, verifyJwt);
     if (!outcome.ok) return authFailure(c, outcome);
-    const user = outcome.user;
+    let user = outcome.user;
+    // kubectl --as: the request runs as someone else if the caller may impersonate them.
+    const wanted = impersonationHeaders(c.req.raw.headers);
+    if (wanted) user = await impersonate(user, wanted, async (a) => (await authorizer.authorize(a)).decision === 'allow');
     const parsedPath = parseResourcePath(c.req.path);
     const attributes = requestAttributes(user, c.req.method, c.req.path, new URL(c.req.url).searchParams, parsedPath);
     const decision = await authorizer.authorize(attributes);
@@ -187,7 +195,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
       throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     }
     const user = c.get('user');
-    return resources.handle(c, parsed.target, user ? { name: user.name, groups: user.groups } : undefined);
+    return resources.handle(c, parsed.target, user ? { ...user, groups: [...user.groups] } : undefined);
   }
 
   return { app, subresources, requestKinds, authorizer };

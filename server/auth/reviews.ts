@@ -30,8 +30,6 @@ export interface ReviewOptions {
   /** The whole authorizer chain. */
   authorize(a: RequestAttributes): Promise<AccessDecision>;
   rbac: RbacAuthorizer;
-  /** Full user details of the requester (uid, extra), when known beyond name and groups. */
-  describeRequester?(user: UserInfo): ReviewedUser;
 }
 
 type Obj = Record<string, unknown>;
@@ -39,7 +37,8 @@ const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
-function requester(r: RequestKindContext): UserInfo {
+/** The requester as authenticated (a service account's uid and extra come along from its token). */
+function requester(r: RequestKindContext): ReviewedUser {
   if (!r.user) throw errors.forbidden('the request has no user');
   return r.user;
 }
@@ -113,7 +112,7 @@ export function registerReviews(kinds: RequestKinds, o: ReviewOptions): void {
 
   kinds.register('SelfSubjectReview', async (r) => {
     const user = requester(r);
-    return { metadata: { creationTimestamp: null } as never, status: { userInfo: userInfoJson(o.describeRequester?.(user) ?? user) } };
+    return { metadata: { creationTimestamp: null } as never, status: { userInfo: userInfoJson(user) } };
   });
 
   kinds.register('SelfSubjectAccessReview', async (r) => {

@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import { NODES_GROUP, NODE_USER_PREFIX, MASTERS_GROUP, BOOTSTRAPPERS_GROUP, type UserInfo } from './authorizer.js';
 import { AUTHENTICATED_GROUP, VIEWERS_GROUP } from './builtin-roles.js';
 
-export type TokenRole = 'admin' | 'node' | 'viewer' | 'join';
+export type TokenRole = 'admin' | 'node' | 'viewer' | 'join' | 'user';
 
 export interface TokenRecord {
   id: string;
@@ -30,6 +30,16 @@ export interface TokenRecord {
   node?: string;
   /** role node: id of the join token that minted it (revoking that one with cascade revokes this). */
   mintedBy?: string;
+  /** The user name the token authenticates as (role user; optional for admin and viewer). */
+  user?: string;
+  /** Groups besides the role's (RBAC bindings name them). */
+  groups?: string[];
+}
+
+/** Names a token may not claim: `system:` identities belong to nodes, service accounts and Kubernetes itself. */
+export function checkTokenIdentity(user: string | undefined, groups: readonly string[]): void {
+  if (user !== undefined && (user.trim() === '' || user.startsWith('system:'))) throw new Error(`invalid user "${user}": it must be non-empty and not start with "system:"`);
+  for (const g of groups) if (g.trim() === '' || g.startsWith('system:')) throw new Error(`invalid group "${g}": it must be non-empty and not start with "system:"`);
 }
 
 export interface AuthenticatedUser extends UserInfo {
@@ -147,7 +157,7 @@ export class TokenStore {
     this.fileMtimeMs = statSync(this.file).mtimeMs;
   }
 
-  private newRecord(role: TokenRole, options: { description?: string; ttlSeconds?: number; id?: string; node?: string; mintedBy?: string }): { token: string; record: TokenRecord } {
+  private newRecord(role: TokenRole, options: { description?: string; ttlSeconds?: number; id?: string; node?: string; mintedBy?: string; user?: string; groups?: string[] }): { token: string; record: TokenRecord } {
     let id = options.id ?? randomBytes(ID_BYTES).toString('hex');
     // A chosen id that exists is refused; a random one that collides is drawn again. Never a replace.
     if (this.records.has(id) || this.ephemeral.has(id)) {
@@ -156,6 +166,8 @@ export class TokenStore {
       if (this.records.has(id)) throw new Error('token id collision twice in a row: refusing');
     }
     if (role === 'node' && (!options.node || !NODE_NAME_PATTERN.test(options.node))) throw new Error('a node credential needs a node name');
+    if (role === 'user' && !options.user) throw new Error('a user token needs a user name');
+    checkTokenIdentity(options.user, options.groups ?? []);
     const secret = randomBytes(16).toString('hex');
     const record: TokenRecord = {
       id,
@@ -164,6 +176,8 @@ export class TokenStore {
       description: options.description ?? (role === 'node' ? `node ${options.node!}` : ''),
       created: new Date().toISOString(),
       ...(options.ttlSeconds ? { expires: new Date(Date.now() + options.ttlSeconds * 1000).toISOString() } : {}),
+      ...(options.user ? { user: options.user } : {}),
+      ...(options.groups && options.groups.length > 0 ? { groups: [...options.groups] } : {}),
       ...(role === 'node' ? { node: options.node! } : {}),
       ...(options.mintedBy ? { mintedBy: options.mintedBy } : {}),
     };
@@ -171,7 +185,7 @@ export class TokenStore {
   }
 
   /** A new token (for role node use mintNodeCredential: one live credential per node). */
-  create(role: Exclude<TokenRole, 'node'>, options: { description?: string; ttlSeconds?: number; id?: string } = {}): { token: string; record: TokenRecord } {
+  create(role: Exclude<TokenRole, 'node'>, options: { description?: string; ttlSeconds?: number; id?: string; user?: string; groups?: string[] } = {}): { token: string; record: TokenRecord } {
     return this.mutate(() => {
       const made = this.newRecord(role, options);
       this.records.set(made.record.id, made.record);
@@ -243,11 +257,13 @@ export class TokenStore {
     const a = Buffer.from(hash(secret), 'hex');
     const b = Buffer.from(record.secretSha256, 'hex');
     if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
+    const extraGroups = record.groups ?? [];
     switch (record.role) {
-      case 'admin': return { name: 'admin', groups: [MASTERS_GROUP, AUTHENTICATED_GROUP], role: 'admin', tokenId: id };
+      case 'admin': return { name: record.user ?? 'admin', groups: [MASTERS_GROUP, ...extraGroups, AUTHENTICATED_GROUP], role: 'admin', tokenId: id };
+      case 'user': return { name: record.user!, groups: [...extraGroups, AUTHENTICATED_GROUP], role: 'user', tokenId: id };
       case 'node': return { name: `${NODE_USER_PREFIX}${record.node!}`, groups: [NODES_GROUP, AUTHENTICATED_GROUP], role: 'node', tokenId: id, nodeName: record.node! };
       case 'join': return { name: `system:bootstrap:${id}`, groups: [BOOTSTRAPPERS_GROUP, AUTHENTICATED_GROUP], role: 'join', tokenId: id };
-      case 'viewer': return { name: `viewer:${id}`, groups: [VIEWERS_GROUP, AUTHENTICATED_GROUP], role: 'viewer', tokenId: id };
+      case 'viewer': return { name: record.user ?? `viewer:${id}`, groups: [VIEWERS_GROUP, ...extraGroups, AUTHENTICATED_GROUP], role: 'viewer', tokenId: id };
     }
   }
 }

@@ -199,8 +199,8 @@ it('settings: flag > CORRAL_* environment > config file > default', async (ctx) 
     const madeByEnv = await corral(['token', 'create', '--config', tokenConfig, '--data-dir', real], { CORRAL_DESCRIPTION: 'from-env' });
     assert.is(madeByEnv.code, 0, madeByEnv.stderr);
     const listed = await corral(['token', 'list', '--data-dir', real]);
-    assert.match(listed.stdout, /viewer\s+<never>\s+\S+\s+from-the-config-file/);
-    assert.match(listed.stdout, /viewer\s+<never>\s+\S+\s+from-env/);
+    assert.match(listed.stdout, /viewer\s+-\s+<never>\s+\S+\s+from-the-config-file/);
+    assert.match(listed.stdout, /viewer\s+-\s+<never>\s+\S+\s+from-env/);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -185,4 +185,21 @@ it('impersonation needs impersonate; a viewer token reads pods but not Secrets',
   assert.match(write.stderr, /cannot delete resource "configmaps" in API group "" in the namespace "rbac-a"/);
 });
 
+it('corral token create --user --group: a token for a named user whose groups RBAC bindings grant', async (ctx) => {
+  const made = await corral(['token', 'create', '--user', 'alice', '--group', 'devs', '--group', 'oncall', '--data-dir', ctx.server.dataDir]);
+  assert.is(made.code, 0, made.stderr);
+  const token = made.stdout.trim().split('\n').pop()!.trim();
+  const whoami = await kubectl(ctx.server, ['--token', token, 'auth', 'whoami']);
+  assert.match(whoami.stdout, /Username\s+alice/);
+  assert.match(whoami.stdout, /Groups\s+\[devs oncall system:authenticated\]/);
+  const before = await kubectl(ctx.server, ['--token', token, 'get', 'pods', '-n', NS]);
+  assert.match(before.stderr, `pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "${NS}"`);
+  await run(ctx.server, ['create', 'rolebinding', 'devs-edit', '--clusterrole=edit', '--group=devs', '-n', NS]);
+  await waitUntil('the group binding in effect', async () => (await kubectl(ctx.server, ['--token', token, 'get', 'pods', '-n', NS])).code === 0, 10_000);
+  assert.is((await kubectl(ctx.server, ['--token', token, 'get', 'secrets', '-n', NS])).code, 0, 'edit reads Secrets');
+  assert.is((await kubectl(ctx.server, ['--token', token, 'get', 'pods', '-n', 'default'])).code, 1, 'only in the bound namespace');
+  const spoof = await corral(['token', 'create', '--user', 'system:node:n1', '--data-dir', ctx.server.dataDir]);
+  assert.is.not(spoof.code, 0, 'system: identities cannot be minted');
+});
+
 it.run();

@@ -13,11 +13,14 @@ import { Registry } from '../../server/apiserver/registry.js';
 import { TokenStore } from '../../server/auth/tokens.js';
 import { openSqliteStore } from '../../server/store/sqlite-store.js';
 import { findAssetDir, registerStatusPage } from '../../server/web/routes.js';
+import { defaultPolicyAuthorizer } from '../support/default-policy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corral-web-'));
 const store = await openSqliteStore({ path: join(dir, 'state.db') });
 const tokens = new TokenStore(join(dir, 'tokens.json'));
-const { app } = createApiApp({ registry: new Registry(store), tokens, serverAddress: '127.0.0.1:6443', extraRoutes: (a) => registerStatusPage(a) });
+const { app, authorizer } = createApiApp({ registry: new Registry(store), tokens, serverAddress: '127.0.0.1:6443', extraRoutes: (a) => registerStatusPage(a) });
+// Viewers read through RBAC's default bindings, as in a real server.
+authorizer.append(defaultPolicyAuthorizer());
 const get = (path: string, headers: Record<string, string> = {}): Promise<Response> => Promise.resolve(app.fetch(new Request(`http://x${path}`, { headers })));
 
 test('/ serves the page without a token, with a strict CSP', async () => {

@@ -1,11 +1,13 @@
 /**
- * The RBAC authorizer: a request is allowed when a rule of a role bound to the user allows it —
- * ClusterRoleBindings everywhere, RoleBindings in their namespace. It never denies: without a
- * matching rule it has no opinion (the chain then refuses), exactly as upstream's RBACAuthorizer.
+ * The RBAC authorizer, last in the chain (Node, built-in roles, RBAC — upstream's `Node,RBAC`): a
+ * request is allowed when a rule of a role bound to the user allows it — ClusterRoleBindings
+ * everywhere, RoleBindings in their namespace. It never denies: without a matching rule it has no
+ * opinion (the chain then refuses), exactly as upstream's RBACAuthorizer.
  * Policy is read through a PolicySource (the informer-backed cache in the server, plain arrays in tests).
  */
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, RbacSubject, Role, RoleBinding } from '../../../api/types.js';
 import { ruleAllows, type RequestAttributes, type UserInfo } from './rules.js';
+import { ALLOW, NO_OPINION, type Authorizer, type Decision } from '../authorizer.js';
 
 export interface PolicySource {
   getRole(namespace: string, name: string): Role | undefined;
@@ -16,13 +18,6 @@ export interface PolicySource {
   roleBindingsFor(user: UserInfo, namespace: string): Iterable<RoleBinding>;
 }
 
-export type Decision = 'allow' | 'deny' | 'no-opinion';
-
-export interface AuthorizerResult {
-  decision: Decision;
-  /** Why (for a refusal: bindings to roles that do not exist, as upstream's `RBAC: ...`). */
-  reason: string;
-}
 
 /** `system:serviceaccount:<ns>:<name>` for a ServiceAccount subject. */
 export function serviceAccountUsername(namespace: string, name: string): string {
@@ -52,7 +47,10 @@ function aggregateMessage(messages: string[]): string {
   return messages.length === 1 ? messages[0]! : `[${messages.join(', ')}]`;
 }
 
-export class RbacAuthorizer {
+/** Upstream's RBAC authorizer: allows what a bound rule grants, otherwise has no opinion (never denies). */
+export class RbacAuthorizer implements Authorizer {
+  readonly name = 'RBAC';
+
   constructor(private readonly policy: PolicySource) {}
 
   /**
@@ -96,11 +94,10 @@ export class RbacAuthorizer {
     return { rules, errors };
   }
 
-  authorize(a: RequestAttributes): AuthorizerResult {
+  /** Allow, or no opinion with upstream's `RBAC: ...` reason when a binding names a missing role. */
+  authorize(a: RequestAttributes): Decision {
     const errors: string[] = [];
-    if (this.visitRules(a.user, a.namespace, (rule) => ruleAllows(a, rule), (e) => errors.push(e))) {
-      return { decision: 'allow', reason: '' };
-    }
-    return { decision: 'no-opinion', reason: errors.length > 0 ? `RBAC: ${aggregateMessage([...new Set(errors)])}` : '' };
+    if (this.visitRules(a.user, a.namespace, (rule) => ruleAllows(a, rule), (e) => errors.push(e))) return ALLOW;
+    return errors.length > 0 ? { decision: 'no-opinion', reason: `RBAC: ${aggregateMessage([...new Set(errors)])}` } : NO_OPINION;
   }
 }

@@ -6,10 +6,10 @@
  */
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, RbacSubject } from '../../../api/types.js';
 import { RBAC_GROUP } from '../../../api/resources.js';
+import { VIEWERS_GROUP } from '../builtin-roles.js';
 
 const READ = ['get', 'list', 'watch'];
-/** The group of `corral token create --role viewer` tokens. */
-export const VIEWERS_GROUP = 'corral:viewers';
+
 const WRITE = ['create', 'delete', 'deletecollection', 'patch', 'update'];
 const AGGREGATE = (role: string): string => `rbac.authorization.k8s.io/aggregate-to-${role}`;
 

@@ -19,15 +19,14 @@ export interface RbacOptions {
   /** An in-process client with full authority (the policy cache's informers use it). */
   client: ApiClient;
   signal: AbortSignal;
-  /** The server's whole authorizer chain, for the `escalate` and `bind` checks; RBAC alone by default. */
-  authorize?: (a: RequestAttributes) => boolean | Promise<boolean>;
+  /** The server's whole authorizer chain, for the `escalate` and `bind` checks. */
+  authorize: (a: RequestAttributes) => boolean | Promise<boolean>;
 }
 
 export async function startRbac(o: RbacOptions): Promise<Rbac> {
   const policy = new PolicyCache(o.client);
   const authorizer = new RbacAuthorizer(policy);
-  const authorize = o.authorize ?? ((a: RequestAttributes) => a.user.groups.includes('system:masters') || authorizer.authorize(a).decision === 'allow');
-  o.registry.addPlugin(rbacEscalationPlugin({ registry: o.registry, rbac: authorizer, authorize }));
+  o.registry.addPlugin(rbacEscalationPlugin({ registry: o.registry, rbac: authorizer, authorize: o.authorize }));
   policy.start(o.signal);
   await policy.waitForSync();
   return { authorizer, policy };
