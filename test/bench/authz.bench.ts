@@ -21,13 +21,15 @@ import { kubectl, ServerProcess } from '../support/server-process.js';
 
 const quick = process.argv.includes('--quick');
 const BINDINGS = 1000;
-const CREATES = quick ? 200 : 600;
+const CREATES = quick ? 100 : 300;
+/** Rounds alternate the service account and the admin; the best round of each counts (the VM is shared). */
+const ROUNDS = quick ? 3 : 5;
 const DECISIONS = quick ? 20_000 : 100_000;
 const NS = 'authz-bench';
 const SA = `system:serviceaccount:${NS}:bench`;
 
 function line(label: string, value: string): void {
-  process.stdout.write(`${label.padEnd(64)} ${value}\n`);
+  process.stdout.write(`${label.padEnd(78)} ${value}\n`);
 }
 
 const rbacGroup = 'rbac.authorization.k8s.io';
@@ -95,15 +97,24 @@ async function main(): Promise<void> {
     const token = (await kubectl(server, ['create', 'token', 'bench', '-n', NS])).stdout.trim();
     await new Promise((r) => setTimeout(r, 500)); // the policy cache follows the binding
     await createsPerSecond(server, token, 'warm');
-    const before = await createsPerSecond(server, token, 'a');
+    const best = async (label: string): Promise<{ sa: number; admin: number }> => {
+      let sa = 0;
+      let admin = 0;
+      for (let r = 0; r < ROUNDS; r++) {
+        sa = Math.max(sa, await createsPerSecond(server, token, `${label}-sa-${r}`));
+        admin = Math.max(admin, await createsPerSecond(server, server.token, `${label}-admin-${r}`));
+      }
+      return { sa, admin };
+    };
+    const before = await best('a');
     for (let i = 0; i < BINDINGS; i++) await server.client.create('RoleBinding', NS, binding(i));
     await new Promise((r) => setTimeout(r, 1000));
-    const after = await createsPerSecond(server, token, 'b');
-    const adminRate = await createsPerSecond(server, server.token, 'admin');
-    line('pod creates/s by a service account, own binding only', before.toFixed(0));
-    line(`pod creates/s by a service account, ${BINDINGS} more RoleBindings`, `${after.toFixed(0)} (${(((before - after) / before) * 100).toFixed(1)} % slower)`);
-    line('pod creates/s by the admin (system:masters, no RBAC walk)', adminRate.toFixed(0));
-    line('RBAC decision as a share of one create', `${((us / 1000) / (1000 / after) * 100).toFixed(3)} %`);
+    const after = await best('b');
+    const slower = (x: number, y: number): string => `${(((y - x) / y) * 100).toFixed(1)} %`;
+    line('pod creates/s, service account (RBAC) / admin (system:masters, no RBAC walk)', `${before.sa.toFixed(0)} / ${before.admin.toFixed(0)}`);
+    line(`  the same with ${BINDINGS} more RoleBindings in the namespace`, `${after.sa.toFixed(0)} / ${after.admin.toFixed(0)}`);
+    line(`service account vs admin, ${BINDINGS} RoleBindings (JWT check + RBAC)`, slower(after.sa, after.admin));
+    line('RBAC decision as a share of one create', `${((us / 1000) / (1000 / after.sa) * 100).toFixed(3)} %`);
   } finally {
     await server.destroy();
   }
