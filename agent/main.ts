@@ -27,6 +27,7 @@ import type { AgentSignals } from './node/node-status.js';
 import { startAirGapImports } from './pods/air-gap.js';
 import { ImageManager } from './pods/images.js';
 import { PodEvents } from './pods/pod-events.js';
+import { requestPodToken } from './pods/pod-token.js';
 import { PodManager } from './pods/pod-manager.js';
 import { TaskCache } from './pods/task-cache.js';
 import { ContainerdRuntime } from './runtime/index.js';
@@ -110,6 +111,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
       },
       secret,
       claim: (ns, name) => client.tryGet<PersistentVolumeClaim>('PersistentVolumeClaim', ns, name),
+      serviceAccountToken: (pod, o) => requestPodToken(client, pod, o),
       volume: (name) => client.tryGet<PersistentVolume>('PersistentVolume', undefined, name),
     },
     podsDir: agentPaths.pods(cfg),

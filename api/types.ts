@@ -26,8 +26,21 @@ export interface Volume {
   configMap?: { name: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  projected?: ProjectedVolumeSource;
   [source: string]: unknown;
 }
+
+/** One file of a downwardAPI projection (fieldRef only: what a pod's metadata says). */
+export interface DownwardAPIVolumeFile { path: string; fieldRef?: { fieldPath: string; apiVersion?: string }; mode?: number }
+
+export interface VolumeProjection {
+  serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+  configMap?: { name: string; items?: KeyToPath[]; optional?: boolean };
+  secret?: { name: string; items?: KeyToPath[]; optional?: boolean };
+  downwardAPI?: { items?: DownwardAPIVolumeFile[] };
+}
+
+export interface ProjectedVolumeSource { sources?: VolumeProjection[]; defaultMode?: number }
 
 export interface ContainerPort {
   name?: string;
@@ -155,6 +168,7 @@ export interface PodSpec {
   nodeSelector?: Record<string, string>;
   serviceAccountName?: string;
   serviceAccount?: string;
+  automountServiceAccountToken?: boolean;
   nodeName?: string;
   hostNetwork?: boolean;
   hostname?: string;

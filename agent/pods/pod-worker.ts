@@ -37,6 +37,7 @@ import { ContainerProber } from './probes.js';
 import type { TaskCache } from './task-cache.js';
 import { podDir, prepareVolumes, removePodDir, type VolumeSources } from './volumes.js';
 import { writePodDnsFiles } from './pod-dns-files.js';
+import { refreshProjectedTokens } from './projected-volume.js';
 
 export interface PodContext {
   cfg: AgentConfig;
@@ -221,6 +222,9 @@ export class PodWorker {
       await this.writePodFiles(pod);
       await images;
     }
+    // Projected service-account tokens are renewed before they expire (80 % of their life).
+    await refreshProjectedTokens(pod, join(podDir(this.ctx.podsDir, this.uid), 'volumes'), this.ctx.volumeSources.serviceAccountToken)
+      .catch((err: unknown) => log.warn('agent', 'cannot refresh a service-account token, will retry', { pod: this.describe(), error: (err as Error).message }));
     // Containers adopted after an agent restart get their probes back.
     for (const c of pod.spec.containers) {
       const rec = this.records.get(c.name)!;

@@ -11,12 +11,13 @@ import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import type { Container, KeyToPath, Pod } from '../../api/types.js';
 import type { BindMount } from '../runtime/index.js';
+import { ProjectedVolumeError, writeProjectedVolume, type ProjectedSources } from './projected-volume.js';
 import { applyFsGroup, claimDirectory, mountMemoryVolume, unmountUnder, type ClaimSources } from './volume-storage.js';
 
 /** Volume name → host path, plus the volumes every container must mount read-only (claim readOnly). */
 export type PreparedVolumes = Map<string, string> & { readOnly?: Set<string> };
 
-export interface VolumeSources extends ClaimSources {
+export interface VolumeSources extends ClaimSources, ProjectedSources {
   /** Raw data (Secret values decoded to bytes); undefined when the object does not exist. */
   configMap(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
   secret(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
@@ -106,8 +107,17 @@ export async function prepareVolumes(pod: Pod, podsDir: string, src: VolumeSourc
         await writeItems(dir, data ?? {}, isCm ? v.configMap!.items : v.secret!.items, mode);
       }
       out.set(v.name, dir);
+    } else if (v.projected) {
+      try {
+        await writeProjectedVolume(dir, pod, v.projected, src);
+      } catch (err) {
+        // Server unreachable or refusing: a pod restarting offline keeps the files it had.
+        if (!existsSync(dir) || err instanceof ProjectedVolumeError) throw new VolumeError(`volume ${v.name}: ${(err as Error).message}`);
+      }
+      out.readOnly.add(v.name);
+      out.set(v.name, dir);
     } else {
-      throw new VolumeError(`volume ${v.name}: only emptyDir, hostPath, persistentVolumeClaim, configMap and secret volumes are supported`);
+      throw new VolumeError(`volume ${v.name}: only emptyDir, hostPath, persistentVolumeClaim, configMap, secret and projected volumes are supported`);
     }
   }
   return out;

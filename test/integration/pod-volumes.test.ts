@@ -51,6 +51,7 @@ const sources: VolumeSources = {
   secret: async () => undefined,
   claim: async (_ns, name) => claims.get(name),
   volume: async (name) => volumes.get(name),
+  serviceAccountToken: async () => { throw new Error('no service-account tokens in this test'); },
 };
 
 function pod(uid: string, spec: Partial<Pod['spec']>): Pod {

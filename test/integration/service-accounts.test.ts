@@ -144,6 +144,38 @@ it('pods run as the default ServiceAccount unless they name one, which must exis
   assert.match(r.stderr, 'pods "ghostly" is forbidden: error looking up service account team-a/ghost: serviceaccount "ghost" not found');
 });
 
+it('pods get the kube-api-access projected volume unless automount is off (pod or account) or the path is taken', async ({ server }) => {
+  const c = server.client;
+  const make = (name: string, spec: Record<string, unknown>) => c.create<Pod>('Pod', 'team-a', {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'team-a' }, spec: { containers: [{ name: 'c', image: 'busybox' }], ...spec },
+  });
+  const mounted = await make('mounted', { initContainers: [{ name: 'i', image: 'busybox' }] });
+  const vol = mounted.spec.volumes?.find((v) => v.name.startsWith('kube-api-access-'));
+  assert.ok(vol, 'the volume is there');
+  assert.match(vol.name, /^kube-api-access-[a-z0-9]{5}$/);
+  assert.equal(vol.projected, {
+    defaultMode: 420,
+    sources: [
+      { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+    ],
+  });
+  for (const ctr of [...mounted.spec.initContainers!, ...mounted.spec.containers]) {
+    assert.equal(ctr.volumeMounts, [{ name: vol.name, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }], ctr.name);
+  }
+  const off = await make('off', { automountServiceAccountToken: false });
+  assert.is(off.spec.volumes, undefined);
+  await server.client.create('ServiceAccount', 'team-a', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'quiet' }, automountServiceAccountToken: false });
+  assert.is((await make('quiet', { serviceAccountName: 'quiet' })).spec.volumes, undefined, 'the account says no');
+  assert.ok((await make('loud', { serviceAccountName: 'quiet', automountServiceAccountToken: true })).spec.volumes?.length, 'the pod overrides');
+  const own = await make('own', {
+    volumes: [{ name: 'mine', emptyDir: {} }],
+    containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'mine', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }],
+  });
+  assert.equal(own.spec.volumes?.map((v) => v.name), ['mine'], 'a container that mounts something there keeps it');
+});
+
 it('the signing key is kept 0600 and survives a restart (tokens stay valid)', async ({ server }) => {
   const token = (await run(server, ['create', 'token', 'default', '-n', 'team-a'])).trim();
   const mode = statSync(join(server.dataDir, 'server', 'service-account.key')).mode & 0o777;
