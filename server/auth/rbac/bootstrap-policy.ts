@@ -107,8 +107,16 @@ export const DEFAULT_CLUSTER_ROLES: readonly ClusterRole[] = [
     r(['create'], ['authorization.k8s.io'], ['subjectaccessreviews']),
   ]),
   clusterRole('system:service-account-issuer-discovery', [urls(['get'], ISSUER_URLS)]),
-  // corral's read-only tokens see the cluster the status page shows: view, plus the Nodes.
-  clusterRole('corral:node-viewer', [r(READ, [''], ['nodes'])]),
+  // corral's read-only tokens read what `view` reads plus the cluster around it (Nodes and their
+  // heartbeats for the status page, volumes and classes): everything but Secrets, as before RBAC.
+  clusterRole('corral:cluster-viewer', [
+    r(READ, [''], ['nodes', 'nodes/status', 'persistentvolumes', 'persistentvolumes/status']),
+    r(READ, ['coordination.k8s.io'], ['leases']),
+    r(READ, ['storage.k8s.io'], ['storageclasses']),
+    r(READ, ['scheduling.k8s.io'], ['priorityclasses']),
+    r(READ, ['node.k8s.io'], ['runtimeclasses']),
+    r(READ, ['discovery.k8s.io'], ['endpointslices']),
+  ]),
 ];
 
 export const DEFAULT_CLUSTER_ROLE_BINDINGS: readonly ClusterRoleBinding[] = [
@@ -117,6 +125,6 @@ export const DEFAULT_CLUSTER_ROLE_BINDINGS: readonly ClusterRoleBinding[] = [
   clusterRoleBinding('system:basic-user', 'system:basic-user', [group('system:authenticated')]),
   clusterRoleBinding('system:public-info-viewer', 'system:public-info-viewer', [group('system:authenticated'), group('system:unauthenticated')]),
   clusterRoleBinding('corral:viewers', 'view', [group(VIEWERS_GROUP)]),
-  clusterRoleBinding('corral:viewers:nodes', 'corral:node-viewer', [group(VIEWERS_GROUP)]),
+  clusterRoleBinding('corral:viewers:cluster', 'corral:cluster-viewer', [group(VIEWERS_GROUP)]),
   clusterRoleBinding('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', [group('system:serviceaccounts')]),
 ];
