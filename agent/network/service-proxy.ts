@@ -12,6 +12,7 @@ import type { Informer, InformerFactory } from '../../api/machinery/informer.js'
 import { ItemExponentialRateLimiter } from '../../api/machinery/rate-limiter.js';
 import type { EndpointSlice, Service } from '../../api/types.js';
 import { buildNatRuleSet, detectIptablesBackend, IptablesApplier, type SyncResult } from '../proxy/index.js';
+import { sysctl } from './ip.js';
 
 export interface ServiceProxyOptions {
   informers: InformerFactory;
@@ -55,6 +56,11 @@ export class ServiceProxy {
     this.applier = new IptablesApplier({ backend });
     await this.applier.verifyBinaries(this.o.signal).catch((err: unknown) => log.warn('proxy', 'iptables binaries look inconsistent', { error: (err as Error).message }));
     log.info('proxy', 'using the iptables backend', { backend });
+    // Node ports answer on 127.0.0.1 too (kube-proxy's default): a DNATed packet keeps its loopback
+    // source on its way to a pod. The applier's localnet guard closes what this opens to the LAN.
+    for (const p of await sysctl({ 'net.ipv4.conf.all.route_localnet': '1' }, ['net.ipv4.conf.all.route_localnet'])) {
+      log.warn('proxy', 'node ports will not answer on 127.0.0.1', { error: p });
+    }
     const changed = (): void => this.schedule();
     for (const inf of [this.services, this.slices] as Informer[]) inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
     void this.controller.run(this.o.signal);

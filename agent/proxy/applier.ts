@@ -7,7 +7,7 @@
  */
 import { runCommand, type RunResult } from '../runtime/run-command.js';
 import { backendBinaries, parseIptablesVersion, type BackendBinaries, type IptablesBackend } from './backend.js';
-import { CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_SERVICES, parseInstalledNat, renderNatRuleSet, renderRestartSync, renderServiceDelta, type NatRuleSet } from './rules.js';
+import { CHAIN_FIREWALL, CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_SERVICES, parseInstalledNat, renderLocalnetGuard, renderNatRuleSet, renderRestartSync, renderServiceDelta, type NatRuleSet } from './rules.js';
 
 export interface IptablesApplierOptions {
   backend: IptablesBackend;
@@ -32,11 +32,12 @@ export interface SyncResult {
   rewrittenServices?: number;
 }
 
-/** The jumps from built-in nat chains into corral's chains, as iptables argv (after -t nat -X CHAIN). */
-export const JUMP_RULES: readonly { chain: string; spec: string[] }[] = [
-  { chain: 'PREROUTING', spec: ['-m', 'comment', '--comment', 'corral service portals', '-j', CHAIN_SERVICES] },
-  { chain: 'OUTPUT', spec: ['-m', 'comment', '--comment', 'corral service portals', '-j', CHAIN_SERVICES] },
-  { chain: 'POSTROUTING', spec: ['-m', 'comment', '--comment', 'corral postrouting rules', '-j', CHAIN_POSTROUTING] },
+/** The jumps from built-in chains into corral's chains, as iptables argv (after -t TABLE -X CHAIN). */
+export const JUMP_RULES: readonly { table: 'nat' | 'filter'; chain: string; spec: string[] }[] = [
+  { table: 'nat', chain: 'PREROUTING', spec: ['-m', 'comment', '--comment', 'corral service portals', '-j', CHAIN_SERVICES] },
+  { table: 'nat', chain: 'OUTPUT', spec: ['-m', 'comment', '--comment', 'corral service portals', '-j', CHAIN_SERVICES] },
+  { table: 'nat', chain: 'POSTROUTING', spec: ['-m', 'comment', '--comment', 'corral postrouting rules', '-j', CHAIN_POSTROUTING] },
+  { table: 'filter', chain: 'INPUT', spec: ['-m', 'comment', '--comment', 'corral localnet guard', '-j', CHAIN_FIREWALL] },
 ];
 
 export class IptablesError extends Error {
@@ -124,6 +125,7 @@ export class IptablesApplier {
     }
     const ms = performance.now() - started;
     const t1 = performance.now();
+    await this.restore(renderLocalnetGuard(), signal);
     await this.ensureJumps(signal);
     this.installed = set;
     this.trustKernel = true;
@@ -132,11 +134,11 @@ export class IptablesApplier {
 
   /** Adds each jump from a built-in chain unless `iptables -C` finds it already there. */
   async ensureJumps(signal?: AbortSignal): Promise<void> {
-    for (const { chain, spec } of JUMP_RULES) {
-      const check = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
+    for (const { table, chain, spec } of JUMP_RULES) {
+      const check = await this.run(this.binaries.iptables, ['-w', '5', '-t', table, '-C', chain, ...spec], undefined, signal);
       if (check.code === 0) continue;
-      const insert = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-I', chain, '1', ...spec], undefined, signal);
-      if (insert.code !== 0) throw new IptablesError(`cannot add the jump from nat ${chain}: ${insert.stderr.trim()}`, insert.stderr);
+      const insert = await this.run(this.binaries.iptables, ['-w', '5', '-t', table, '-I', chain, '1', ...spec], undefined, signal);
+      if (insert.code !== 0) throw new IptablesError(`cannot add the jump from ${table} ${chain}: ${insert.stderr.trim()}`, insert.stderr);
     }
   }
 
@@ -155,14 +157,16 @@ export class IptablesApplier {
 
   /** Uninstall: removes the jumps and every CORRAL-* chain, nothing else. */
   async removeAll(signal?: AbortSignal): Promise<void> {
-    for (const { chain, spec } of JUMP_RULES) {
+    for (const { table, chain, spec } of JUMP_RULES) {
       for (let i = 0; i < 10; i++) {
-        const check = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-C', chain, ...spec], undefined, signal);
+        const check = await this.run(this.binaries.iptables, ['-w', '5', '-t', table, '-C', chain, ...spec], undefined, signal);
         if (check.code !== 0) break;
-        const del = await this.run(this.binaries.iptables, ['-w', '5', '-t', 'nat', '-D', chain, ...spec], undefined, signal);
-        if (del.code !== 0) throw new IptablesError(`cannot remove the jump from nat ${chain}: ${del.stderr.trim()}`, del.stderr);
+        const del = await this.run(this.binaries.iptables, ['-w', '5', '-t', table, '-D', chain, ...spec], undefined, signal);
+        if (del.code !== 0) throw new IptablesError(`cannot remove the jump from ${table} ${chain}: ${del.stderr.trim()}`, del.stderr);
       }
     }
+    // Declaring the chain in the same transaction makes its deletion safe when it is already gone.
+    await this.restore(['*filter', `:${CHAIN_FIREWALL} - [0:0]`, `-X ${CHAIN_FIREWALL}`, 'COMMIT', ''].join('\n'), signal);
     const chains = await this.listChains(signal);
     if (chains.length > 0) {
       const text = ['*nat', ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');

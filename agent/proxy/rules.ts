@@ -34,6 +34,25 @@ export const MASQ_MARK = '0x4000';
 /** Default ClientIP affinity timeout (Kubernetes default: 3 hours). */
 export const DEFAULT_AFFINITY_SECONDS = 10_800;
 
+/** The filter-table chain guarding 127.0.0.0/8 once route_localnet is on (jumped to from INPUT). */
+export const CHAIN_FIREWALL = 'CORRAL-FIREWALL';
+
+/**
+ * Node ports on 127.0.0.1 need `net.ipv4.conf.all.route_localnet=1` (a DNATed packet keeps its
+ * 127.0.0.1 source on its way out), which also lets the node accept LAN packets addressed to
+ * 127.0.0.0/8 (CVE-2020-8558). This filter chain drops those unless they are replies or were
+ * DNATed by a service rule, as kube-proxy does; one `iptables-restore --noflush` transaction.
+ */
+export function renderLocalnetGuard(): string {
+  return [
+    '*filter',
+    `:${CHAIN_FIREWALL} - [0:0]`,
+    `-A ${CHAIN_FIREWALL} ! -s 127.0.0.0/8 -d 127.0.0.0/8 ${comment('corral: block incoming localnet connections')} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
 /** The label tying an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -298,12 +317,22 @@ export function buildServiceRules(svc: Service, slices: readonly EndpointSlice[]
         result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${svcChain}`);
       }
     }
-    if (separateExternal && externalBackends.length > 0) {
+    // With a Local policy, pods and the node itself keep the cluster path even when no endpoint is local.
+    const localCanUseCluster = externalLocal && clusterBackends.length > 0;
+    if (separateExternal && (externalBackends.length > 0 || localCanUseCluster)) {
       for (const ext of externalIPs) result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${extChain}`);
       if (nodePort !== undefined) result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${protoMatch(protocol, nodePort)} -j ${extChain}`);
       const first = externalLocal
-        // Pods of the cluster keep the ClusterIP path; outside clients keep their source address.
-        ? (clusterBackends.length > 0 ? [`-A ${extChain} -s ${input.clusterCIDR} ${comment(`${label} pods use the cluster path ${HASH_PLACEHOLDER}`)} -j ${svcChain}`] : [`-A ${extChain} -s ${input.clusterCIDR} ${comment(`${label} external, local endpoints only ${HASH_PLACEHOLDER}`)} -j RETURN`])
+        // Pods of the cluster keep the ClusterIP path; outside clients keep their source address. The
+        // node's own traffic (its addresses, 127.0.0.1 for a loopback node port) is masqueraded, since a
+        // 127.0.0.1 source cannot leave the node, and also takes the cluster path.
+        ? (clusterBackends.length > 0
+          ? [
+            `-A ${extChain} -s ${input.clusterCIDR} ${comment(`${label} pods use the cluster path ${HASH_PLACEHOLDER}`)} -j ${svcChain}`,
+            `-A ${extChain} ${comment(`${label} masquerade node-local traffic`)} -m addrtype --src-type LOCAL -j ${CHAIN_MARK_MASQ}`,
+            `-A ${extChain} ${comment(`${label} node-local traffic uses the cluster path`)} -m addrtype --src-type LOCAL -j ${svcChain}`,
+          ]
+          : [`-A ${extChain} -s ${input.clusterCIDR} ${comment(`${label} external, local endpoints only ${HASH_PLACEHOLDER}`)} -j RETURN`])
         : [`-A ${extChain} ${comment(`${label} external ${HASH_PLACEHOLDER}`)} -j ${CHAIN_MARK_MASQ}`];
       own.push({ name: extChain, rules: [...first, ...pickRules(extChain, externalBackends, seps, label, affinity)] });
     }

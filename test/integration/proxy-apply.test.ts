@@ -82,6 +82,12 @@ run('full apply writes the chains and the three jumps; re-applying does not dupl
   assert.equal(corralLines(again), corralLines(save), 'a second full apply gives the same rules, no duplicate jumps');
   assert.is((await applier.sync(set)).mode, 'none', 'nothing changed, nothing sent');
   assert.match(again, /-A OTHER-CHAIN -p tcp -m tcp --dport 9999 -j RETURN/);
+  // The localnet guard (route_localnet makes 127.0.0.0/8 reachable from the LAN otherwise): once, after two full applies.
+  const filter = await execOk([...prefix, applier.binaries.save, '-t', 'filter']);
+  assert.equal(filter.split('\n').filter((l) => l.includes('CORRAL-FIREWALL') && l.startsWith('-A')), [
+    '-A INPUT -m comment --comment "corral localnet guard" -j CORRAL-FIREWALL',
+    '-A CORRAL-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "corral: block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+  ]);
 });
 
 run('a delta changes only the changed service and removes its stale endpoint chain', async () => {
@@ -114,6 +120,7 @@ run('removeAll leaves no CORRAL chains or jumps, and the foreign rules stay', as
   await applier.removeAll();
   const save = await applier.save();
   assert.equal(corralLines(save), []);
+  assert.equal(corralLines(await execOk([...prefix, applier.binaries.save, '-t', 'filter'])), [], 'the localnet guard and its jump are gone');
   assert.match(save, /-A PREROUTING -j OTHER-CHAIN/);
   assert.match(save, /-A OTHER-CHAIN -p tcp -m tcp --dport 9999 -j RETURN/);
   await applier.removeAll(); // idempotent

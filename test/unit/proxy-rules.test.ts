@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { EndpointSlice, Service } from '../../api/types.js';
 import {
-  buildNatRuleSet, renderNatRules, renderNatRuleSet, renderServiceDelta, serviceChainName, endpointChainName, externalChainName, chainHash,
+  buildNatRuleSet, renderNatRules, renderNatRuleSet, renderServiceDelta, serviceChainName, endpointChainName, externalChainName, chainHash, renderLocalnetGuard,
   type NatInput,
 } from '../../agent/proxy/rules.js';
 import { chooseBackend, parseIptablesVersion, summarizeSave } from '../../agent/proxy/backend.js';
@@ -228,15 +228,38 @@ test('externalTrafficPolicy Local: node port to local endpoints only, not masque
   const ext = externalChainName('default', 'web', 'http', 'TCP');
   assert.equal(rulesOf(text, 'CORRAL-NODEPORTS'), [`-A CORRAL-NODEPORTS -m comment --comment "default/web:http node port" -p tcp -m tcp --dport 30080 -j ${ext}`]);
   const extRules = rulesOf(text, ext);
-  assert.match(extRules[0]!, new RegExp(`^-A ${ext} -s 10\\.42\\.0\\.0/16 .* -j ${serviceChainName('default', 'web', 'http', 'TCP')}$`));
-  assert.is(extRules.length, 2, 'one local endpoint');
-  assert.ok(extRules[1]!.endsWith(`-j ${endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.5:8080')}`));
-  assert.not.ok(extRules.some((r) => r.includes('CORRAL-MARK-MASQ')), 'the client address is kept');
+  const svcChain = serviceChainName('default', 'web', 'http', 'TCP');
+  assert.match(extRules[0]!, new RegExp(`^-A ${ext} -s 10\\.42\\.0\\.0/16 .* -j ${svcChain}$`));
+  // The node itself (127.0.0.1 included) is masqueraded and takes the cluster path, as kube-proxy does.
+  assert.is(extRules[1], `-A ${ext} -m comment --comment "default/web:http masquerade node-local traffic" -m addrtype --src-type LOCAL -j CORRAL-MARK-MASQ`);
+  assert.is(extRules[2], `-A ${ext} -m comment --comment "default/web:http node-local traffic uses the cluster path" -m addrtype --src-type LOCAL -j ${svcChain}`);
+  assert.is(extRules.length, 4, 'then one local endpoint');
+  assert.ok(extRules[3]!.endsWith(`-j ${endpointChainName('default', 'web', 'http', 'TCP', '10.42.1.5:8080')}`));
+  assert.not.ok(extRules.slice(3).some((r) => r.includes('CORRAL-MARK-MASQ')), 'outside clients keep their address');
   // The ClusterIP still spreads over both nodes.
   assert.ok(text.includes('DNAT --to-destination 10.42.2.6:8080'));
-  // A node without local endpoints installs no node-port translation.
+  // A node without local endpoints translates the node port only for pods and itself: outside clients get nothing.
   const elsewhere = renderNatRules({ ...input([np], [onNodes('web', [['10.42.2.6', 'n2']])]), nodeName: 'n1' });
-  assert.equal(rulesOf(elsewhere, 'CORRAL-NODEPORTS'), []);
+  assert.equal(rulesOf(elsewhere, 'CORRAL-NODEPORTS'), [`-A CORRAL-NODEPORTS -m comment --comment "default/web:http node port" -p tcp -m tcp --dport 30080 -j ${ext}`]);
+  const elsewhereExt = rulesOf(elsewhere, ext);
+  assert.is(elsewhereExt.length, 3);
+  assert.ok(elsewhereExt.every((r) => r.endsWith(`-j ${svcChain}`) || r.endsWith('-j CORRAL-MARK-MASQ')), 'no endpoint chain for outside clients');
+  assert.ok(elsewhereExt[0]!.includes('-s 10.42.0.0/16') && elsewhereExt.slice(1).every((r) => r.includes('--src-type LOCAL')));
+});
+
+test('node ports on 127.0.0.1: the default jump matches every LOCAL address (loopback included) and the guard drops LAN packets to 127.0.0.0/8', () => {
+  const np = svc('web', '10.43.0.10', [{ name: 'http', port: 80, nodePort: 30080 }], { type: 'NodePort' });
+  const text = renderNatRules(input([np], [webEps]));
+  assert.ok(rulesOf(text, 'CORRAL-SERVICES').at(-1)!.includes('-m addrtype --dst-type LOCAL -j CORRAL-NODEPORTS'));
+  // Cluster policy: the loopback client is marked for masquerade (its 127.0.0.1 source cannot leave the node).
+  assert.ok(rulesOf(text, 'CORRAL-NODEPORTS')[0]!.endsWith('--dport 30080 -j CORRAL-MARK-MASQ'));
+  assert.equal(renderLocalnetGuard().split('\n'), [
+    '*filter',
+    ':CORRAL-FIREWALL - [0:0]',
+    '-A CORRAL-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "corral: block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+    'COMMIT',
+    '',
+  ]);
 });
 
 test.run();
