@@ -44,15 +44,16 @@ class Index<V> {
   }
 }
 
-function track<T extends KubeObject>(informer: Informer<T>, keyOf: (o: T) => string | undefined, index: Index<T>): void {
+function track<T extends KubeObject>(informer: Informer<T>, keyOf: (o: T) => string | undefined, index: Index<T>, changed: () => void): void {
   informer.addHandlers({
-    onAdd: (o) => { const k = keyOf(o); if (k !== undefined) index.set(k, key(o), o); },
+    onAdd: (o) => { const k = keyOf(o); if (k !== undefined) index.set(k, key(o), o); changed(); },
     onUpdate: (old, o) => {
       index.delete(keyOf(old), key(old));
       const k = keyOf(o);
       if (k !== undefined) index.set(k, key(o), o);
+      changed();
     },
-    onDelete: (o) => index.delete(keyOf(o), key(o)),
+    onDelete: (o) => { index.delete(keyOf(o), key(o)); changed(); },
   });
 }
 
@@ -71,6 +72,7 @@ export class ClusterIndex implements ClusterView {
   private readonly servicesByNamespace = new Index<Service>();
   private readonly podsByNamespace = new Index<Pod>();
   private readonly owned: Ipv4Cidr[];
+  private changes = 0;
 
   constructor(private readonly o: ClusterIndexOptions) {
     this.owned = o.ownedCidrs.map(parseCidr);
@@ -78,11 +80,17 @@ export class ClusterIndex implements ClusterView {
       const svc = s.metadata.labels?.[SERVICE_NAME_LABEL];
       return svc ? `${s.metadata.namespace ?? 'default'}/${svc}` : undefined;
     };
-    track(o.slices, sliceKey, this.slicesByService);
-    track(o.services, (s) => (s.spec?.clusterIP && s.spec.clusterIP !== 'None' ? s.spec.clusterIP : undefined), this.servicesByIp);
-    track(o.services, (s) => s.metadata.namespace ?? 'default', this.servicesByNamespace);
-    track(o.pods, (p) => p.status?.podIP || undefined, this.podsByIpIndex);
-    track(o.pods, (p) => p.metadata.namespace ?? 'default', this.podsByNamespace);
+    const changed = (): void => { this.changes++; };
+    track(o.slices, sliceKey, this.slicesByService, changed);
+    track(o.services, (s) => (s.spec?.clusterIP && s.spec.clusterIP !== 'None' ? s.spec.clusterIP : undefined), this.servicesByIp, changed);
+    track(o.services, (s) => s.metadata.namespace ?? 'default', this.servicesByNamespace, changed);
+    track(o.pods, (p) => p.status?.podIP || undefined, this.podsByIpIndex, changed);
+    track(o.pods, (p) => p.metadata.namespace ?? 'default', this.podsByNamespace, changed);
+  }
+
+  /** Counts every change the informers delivered: answers cached at another count are stale. */
+  generation(): number {
+    return this.changes;
   }
 
   /** True once every informer listed once (before that, answers would be wrong NXDOMAINs). */

@@ -16,6 +16,7 @@ import type { Answer, DecodedPacket, OptAnswer, Packet, Question } from 'dns-pac
 import { log } from '../../api/log.js';
 import { resolveInZone, type ClusterView, type ZoneAnswer, type ZoneSettings } from './cluster-zone.js';
 import type { Forwarder } from './forwarder.js';
+import { AnswerCache } from './answer-cache.js';
 
 const RCODES: Record<string, number> = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
 const QR = 0x8000;
@@ -28,7 +29,8 @@ const TCP_IDLE_MS = 10_000;
 
 export interface DnsServerOptions {
   zone: ZoneSettings;
-  view: ClusterView & { synced(): boolean };
+  /** `generation` changes whenever the cluster view does (cached answers are then dropped). */
+  view: ClusterView & { synced(): boolean; generation?(): number };
   forwarder: Forwarder;
   /** Addresses to listen on (UDP and TCP each). */
   addresses: readonly string[];
@@ -57,6 +59,11 @@ function formErr(buf: Buffer): Buffer {
   return out;
 }
 
+/** The largest UDP reply a client takes: 512 bytes, or its EDNS0 payload size up to 4096. */
+function udpLimit(opt: OptAnswer | undefined): number {
+  return opt ? Math.max(512, Math.min(opt.udpPayloadSize, MAX_UDP_PAYLOAD)) : 512;
+}
+
 function optOf(req: DecodedPacket): { opts: OptAnswer[] } {
   return { opts: (req.additionals ?? []).filter((r): r is OptAnswer => r.type === 'OPT') };
 }
@@ -66,6 +73,7 @@ export class DnsServer {
   private readonly tcp: Server[] = [];
   private forwardsInFlight = 0;
   readonly stats: DnsStats = { queries: 0, zone: 0, forwarded: 0, dropped: 0, formerr: 0, truncated: 0 };
+  private readonly answers = new AnswerCache();
 
   constructor(private readonly o: DnsServerOptions) {}
 
@@ -174,6 +182,14 @@ export class DnsServer {
     if (!this.o.view.synced() && resolveInZone({ name, type: question.type }, this.o.view, this.o.zone).kind !== 'forward') {
       return this.reply(req, transport, 'SERVFAIL', {}); // no list yet: a client retries rather than caching a wrong NXDOMAIN
     }
+    const generation = this.o.view.generation?.() ?? 0;
+    const rd = (msg.readUInt16BE(2) & dnsPacket.RECURSION_DESIRED) !== 0;
+    const cacheKey = `${name}\u0000${question.type}\u0000${transport === 'udp' ? udpLimit(opt) : 'tcp'}\u0000${opt ? 1 : 0}\u0000${rd ? 1 : 0}`;
+    const cached = this.answers.get(cacheKey, msg, generation);
+    if (cached) {
+      this.stats.zone++;
+      return cached;
+    }
     try {
       answer = resolveInZone({ name, type: question.type }, this.o.view, this.o.zone);
     } catch (err) {
@@ -182,7 +198,9 @@ export class DnsServer {
     }
     if (answer.kind === 'answer') {
       this.stats.zone++;
-      return this.reply(req, transport, answer.rcode, { aa: true, answers: answer.answers, authorities: answer.authorities, additionals: answer.additionals });
+      const out = this.reply(req, transport, answer.rcode, { aa: true, answers: answer.answers, authorities: answer.authorities, additionals: answer.additionals });
+      this.answers.set(cacheKey, msg, out, generation);
+      return out;
     }
     const target: Question = answer.kind === 'cname' ? { name: answer.target, type: question.type, class: 'IN' } : question;
     const prefix = answer.kind === 'cname' ? answer.answers : [];
@@ -220,7 +238,7 @@ export class DnsServer {
       answers: body.answers ?? [], authorities: body.authorities ?? [], additionals: [...(body.additionals ?? []), ...opt],
     };
     let out = dnsPacket.encode(packet);
-    const limit = transport === 'tcp' ? 65_535 : reqOpt ? Math.max(512, Math.min(reqOpt.udpPayloadSize, MAX_UDP_PAYLOAD)) : 512;
+    const limit = transport === 'tcp' ? 65_535 : udpLimit(reqOpt);
     if (out.length > limit) {
       this.stats.truncated++;
       out = dnsPacket.encode({ ...packet, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: opt });

@@ -10,6 +10,7 @@ import type { Endpoint, EndpointSlice, Pod, Service } from '../../api/types.js';
 import type { ClusterView } from '../../agent/dns/cluster-zone.js';
 import { DnsServer } from '../../agent/dns/dns-server.js';
 import { Forwarder } from '../../agent/dns/forwarder.js';
+import { AnswerCache, questionLength } from '../../agent/dns/answer-cache.js';
 import { dnsQuery, FakeUpstream, sendUdpRaw } from '../support/dns-client.js';
 
 function service(ns: string, name: string, spec: Partial<Service['spec']>): Service {
@@ -92,6 +93,29 @@ test('ClusterIP service: A record with the 5 s TTL, authoritative; AAAA is NODAT
   assert.is(aaaa.rcode, 'NOERROR');
   assert.is(aaaa.answers!.length, 0);
   assert.is(aaaa.authorities![0]!.type, 'SOA');
+});
+
+test('a repeated question is answered from the encoded-answer cache with the asker\'s ID and letter case', async () => {
+  const first = await dnsQuery(port, 'web.other.svc.cluster.local', 'A');
+  const again = await dnsQuery(port, 'WEB.Other.svc.cluster.local', 'A');
+  assert.is(again.questions?.[0]?.name, 'WEB.Other.svc.cluster.local');
+  assert.equal(ips(again), ips(first));
+  assert.ok(again.flag_aa);
+});
+
+test('the answer cache drops everything when the view changes', () => {
+  const cache = new AnswerCache();
+  const query = dnsPacket.encode({ type: 'query', id: 7, questions: [{ name: 'a.b', type: 'A' }] });
+  const reply = dnsPacket.encode({ type: 'response', id: 7, questions: [{ name: 'a.b', type: 'A' }], answers: [{ type: 'A', name: 'a.b', data: '10.0.0.1' }] });
+  cache.set('k', query, reply, 1);
+  const other = dnsPacket.encode({ type: 'query', id: 9, questions: [{ name: 'A.B', type: 'A' }] });
+  const hit = cache.get('k', other, 1);
+  assert.ok(hit);
+  assert.is(dnsPacket.decode(hit!).id, 9);
+  assert.is(cache.get('k', other, 2), undefined, 'a new generation misses');
+  assert.is(cache.get('k', other, 2), undefined, 'and stays empty');
+  const compressed = Buffer.concat([query.subarray(0, 12), Buffer.from([0xc0, 12, 0, 1, 0, 1])]);
+  assert.is(questionLength(compressed), undefined);
 });
 
 test('NXDOMAIN with SOA for names that do not exist; NODATA for a known namespace', async () => {
