@@ -46,6 +46,11 @@ export class PodEvents {
     this.container(pod, container, 'Warning', 'Failed', `Error: ${message}`);
   }
 
+  /** The pod's sandbox cannot be made (e.g. its RuntimeClass names a handler this node lacks). */
+  sandboxFailed(pod: Pod, message: string): void {
+    this.recorder?.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${message}`);
+  }
+
   created(pod: Pod, container: string): void {
     this.container(pod, container, 'Normal', 'Created', `Created container: ${container}`);
   }

@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiClient } from '../../api/client/client.js';
+import { RUNC_HANDLER, type RuntimeClass } from '../../api/scheduling-types.js';
 import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';
 import { isConflict, isNotFound } from '../../api/status.js';
@@ -355,6 +356,12 @@ export class PodWorker {
     const oldId = rec.created ? containerId(this.uid, c.name, rec.attempt) : undefined;
     const t0 = performance.now();
     const image = c.image ?? '';
+    const noSandbox = await this.runtimeHandlerError(pod);
+    if (noSandbox) {
+      this.ctx.events.sandboxFailed(pod, noSandbox);
+      this.startFailed(rec, 'ContainerCreating', noSandbox);
+      return;
+    }
     try {
       const got = await this.ctx.images.ensure(pod, c, { onPulling: () => this.ctx.events.pulling(pod, c.name, image) });
       if (got.outcome === 'pulled') this.ctx.events.pulled(pod, c.name, image, got.ms);
@@ -429,6 +436,16 @@ export class PodWorker {
     if (!rec.init) this.startProbes(pod, c, rec, spec.id);
     else rec.started = true;
     log.debug('agent', 'container started', { pod: this.describe(), container: c.name, attempt, startMs: Math.round(ranMs), sinceSeenMs: Math.round(performance.now() - this.seenAt) });
+  }
+
+  /** Why the pod's RuntimeClass cannot run here: containerd's runc is this node's only handler. */
+  private async runtimeHandlerError(pod: Pod): Promise<string | undefined> {
+    const name = pod.spec.runtimeClassName;
+    if (!name) return undefined;
+    const rc = await this.ctx.client.tryGet<RuntimeClass>('RuntimeClass', undefined, name);
+    if (!rc) return `rpc error: code = Unknown desc = failed to get sandbox runtime handler: RuntimeClass "${name}" not found`;
+    if (rc.handler !== RUNC_HANDLER) return `rpc error: code = Unknown desc = failed to get sandbox runtime: no runtime for "${rc.handler}" is configured`;
+    return undefined;
   }
 
   private startFailed(rec: ContainerRecord, reason: string, message: string): void {

@@ -37,6 +37,8 @@ const NODE_RULES: readonly PolicyRule[] = [
   // Removing the local-path cleanup finalizer; NodeRestriction allows only that, on volumes pinned here.
   { verbs: ['update', 'patch'], apiGroups: [''], resources: ['persistentvolumes'] },
   { verbs: READ_VERBS, apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'] },
+  // A pod's RuntimeClass names the handler the node must have (upstream's system:node reads them too).
+  { verbs: READ_VERBS, apiGroups: ['node.k8s.io'], resources: ['runtimeclasses'] },
   { verbs: ['create', 'update', 'patch'], apiGroups: ['', 'events.k8s.io'], resources: ['events'] },
 ];
 

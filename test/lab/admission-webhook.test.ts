@@ -4,7 +4,8 @@
  * container) listens on its pod IP behind a Service; corral's server on the control host calls it
  * through the Service's endpoints with the webhook's own CA. A validating webhook denies a ConfigMap
  * and a mutating webhook adds a label; with the webhook pod gone, failurePolicy Fail refuses writes
- * and Ignore lets them through.
+ * and Ignore lets them through. A pod whose RuntimeClass names a handler other than runc does not
+ * start (FailedCreatePodSandBox), one whose class names runc does.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -159,6 +160,41 @@ if (labTierAvailable(test, 'admission webhook lab test')) {
     await c.kubectlOk(['-n', 'hooked', 'create', 'configmap', 'while-down', '--from-literal=forbidden=x']);
     const through = await c.getJson<ConfigMap>(['-n', 'hooked', 'get', 'configmap', 'while-down']);
     assert.is(through.metadata.labels, undefined, 'no webhook ran');
+  });
+
+  test('RuntimeClass: runc is the only handler a node has', async () => {
+    const { c } = need();
+    const pod = (name: string, cls: string): string => `apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  nodeName: n1
+  terminationGracePeriodSeconds: 0
+  runtimeClassName: ${cls}
+  containers: [{ name: c, image: busybox, imagePullPolicy: IfNotPresent, command: ['sleep', '3600'] }]
+`;
+    await c.kubectlOk(['apply', '-f', '-'], `apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: { name: kata }
+handler: kata
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: { name: runc }
+handler: runc
+---
+${pod('on-kata', 'kata')}---
+${pod('on-runc', 'runc')}`);
+    await waitUntil('on-runc running', async () => (await c.getJson<Pod>(['get', 'pod', 'on-runc'])).status?.phase === 'Running', 30_000);
+    const event = await waitUntil('FailedCreatePodSandBox for on-kata', async () => {
+      const out = await c.kubectl(['get', 'events', '--field-selector', 'involvedObject.name=on-kata,reason=FailedCreatePodSandBox', '-o', 'jsonpath={.items[0].message}']);
+      return out.stdout.trim() || undefined;
+    }, 30_000);
+    assert.is(event, 'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox runtime: no runtime for "kata" is configured');
+    const kata = await c.getJson<Pod>(['get', 'pod', 'on-kata']);
+    assert.is(kata.status?.phase, 'Pending');
+    assert.is(kata.status?.containerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
+    await c.kubectlOk(['delete', 'pod', 'on-kata', 'on-runc', '--wait=false']);
   });
 }
 
