@@ -19,7 +19,7 @@ import type {
 import { isIPv4 } from '../../api/validation/names.js';
 import type { ControllerContext } from './context.js';
 import { Controller } from '../../api/machinery/controller.js';
-import { hasSelector, ignoreConflict, isPodReady, resolveTargetPort, selects } from './endpoints.js';
+import { hasSelector, ignoreConflict, isPodReady, resolveTargetPort, selects, servicesAffectedByPod } from './endpoints.js';
 import { objectKeyOf, splitKey, type Informer } from '../../api/machinery/informer.js';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -193,15 +193,7 @@ class EndpointSliceController {
   }
 
   private podChanged(pod: Pod, old?: Pod): void {
-    if (old && old.status?.podIP === pod.status?.podIP && deepEqual(old.metadata.labels, pod.metadata.labels)
-      && isPodReady(old) === isPodReady(pod) && !!old.metadata.deletionTimestamp === !!pod.metadata.deletionTimestamp
-      && old.status?.phase === pod.status?.phase && old.spec.nodeName === pod.spec.nodeName) return;
-    for (const svc of this.services.listNamespace(pod.metadata.namespace ?? 'default')) {
-      if (!hasSelector(svc)) continue;
-      if (selects(svc.spec.selector, pod.metadata.labels) || (old && selects(svc.spec.selector, old.metadata.labels))) {
-        this.controller.enqueue(objectKeyOf(svc));
-      }
-    }
+    for (const svc of servicesAffectedByPod(this.services.listNamespace(pod.metadata.namespace ?? 'default'), pod, old)) this.controller.enqueue(objectKeyOf(svc));
   }
 
   private async reconcile(key: string): Promise<void> {

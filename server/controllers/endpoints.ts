@@ -29,6 +29,18 @@ export function hasSelector(svc: Service): svc is Service & { spec: { selector: 
   return !!svc.spec?.selector && Object.keys(svc.spec.selector).length > 0;
 }
 
+/**
+ * The selector Services whose endpoints a pod change can alter: those selecting the pod before or
+ * after, and none when nothing an endpoint shows changed (IP, labels, readiness, deletion, phase, node).
+ */
+export function servicesAffectedByPod(services: readonly Service[], pod: Pod, old?: Pod): Service[] {
+  if (old && old.status?.podIP === pod.status?.podIP && deepEqual(old.metadata.labels, pod.metadata.labels)
+    && isPodReady(old) === isPodReady(pod) && !!old.metadata.deletionTimestamp === !!pod.metadata.deletionTimestamp
+    && old.status?.phase === pod.status?.phase && old.spec.nodeName === pod.spec.nodeName) return [];
+  return services.filter((svc) => hasSelector(svc)
+    && (selects(svc.spec.selector, pod.metadata.labels) || (old !== undefined && selects(svc.spec.selector, old.metadata.labels))));
+}
+
 export function isPodReady(pod: Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 }
@@ -157,15 +169,7 @@ class EndpointsController {
   }
 
   private podChanged(pod: Pod, old?: Pod): void {
-    if (old && old.status?.podIP === pod.status?.podIP && deepEqual(old.metadata.labels, pod.metadata.labels)
-      && isPodReady(old) === isPodReady(pod) && !!old.metadata.deletionTimestamp === !!pod.metadata.deletionTimestamp
-      && old.status?.phase === pod.status?.phase) return;
-    for (const svc of this.services.listNamespace(pod.metadata.namespace ?? 'default')) {
-      if (!hasSelector(svc)) continue;
-      if (selects(svc.spec.selector, pod.metadata.labels) || (old && selects(svc.spec.selector, old.metadata.labels))) {
-        this.controller.enqueue(objectKeyOf(svc));
-      }
-    }
+    for (const svc of servicesAffectedByPod(this.services.listNamespace(pod.metadata.namespace ?? 'default'), pod, old)) this.controller.enqueue(objectKeyOf(svc));
   }
 
   private async reconcile(key: string): Promise<void> {
