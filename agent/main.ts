@@ -198,8 +198,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   node.start();
   await step('starting the service proxy', () => proxy.start());
   informers.start(signal);
-  // A DNS port already taken (a Pi-hole, dnsmasq) costs cluster DNS, not the agent: say so and go on.
-  await dns.start().catch((err: unknown) => log.error('dns', `cluster DNS cannot listen on ${cfg.nodeIp}:${cfg.dnsPort} (set --cluster-dns-port)`, { error: (err as Error).message }));
+  await dns.start();
   // Removes the directories of this node's deleted local-path volumes.
   new LocalPathCleanup({ client, hostname: hostnameLabelValue(cfg.nodeName), storageDir: agentPaths.storage(cfg), signal }).start();
   // The pod sync loop starts once the pod network is up; with a cached spec it could also start

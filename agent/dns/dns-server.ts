@@ -83,11 +83,11 @@ export class DnsServer {
       const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
       socket.on('message', (msg, rinfo) => this.onUdp(socket, msg, rinfo.address, rinfo.port));
       socket.on('error', (err) => log.warn('dns', 'UDP socket error', { address, error: err.message }));
+      this.udp.push(socket); // closed by close() even when the bind below fails
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
         socket.bind(this.o.port, address, () => { socket.off('error', reject); resolve(); });
       });
-      this.udp.push(socket);
       const server = createServer((conn) => this.onTcp(conn));
       server.maxConnections = this.o.maxTcpConnections ?? 128;
       server.on('error', (err) => log.warn('dns', 'TCP listener error', { address, error: err.message }));
@@ -105,8 +105,13 @@ export class DnsServer {
     return this.udp[0]?.address().port ?? this.o.port;
   }
 
+  /** Closes every socket and listener, also those of a start() that failed half way. */
   async close(): Promise<void> {
-    for (const s of this.udp) s.close();
+    for (const s of this.udp) {
+      try {
+        s.close();
+      } catch { /* never bound */ }
+    }
     await Promise.all(this.tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 

@@ -7,6 +7,7 @@
 import type { Informer, InformerFactory } from '../../api/machinery/informer.js';
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
+import { Backoff, sleep } from '../../api/async-util.js';
 import type { EndpointSlice, Pod, Service } from '../../api/types.js';
 import { cidrContains, parseCidr } from '../network/cidr.js';
 import { readHostResolvConf } from '../pods/pod-dns-files.js';
@@ -66,16 +67,45 @@ export class NodeDns {
         return false;
       }
     };
-    this.server = new DnsServer({
-      zone: { domain: this.o.clusterDomain, ttl: this.o.ttlSeconds },
-      view: this.index,
-      forwarder: this.forwarder,
-      addresses: [...new Set([this.o.nodeIp, '127.0.0.1'])],
-      port: this.o.port,
-      allowed,
-    });
-    await this.server.start();
-    log.info('dns', 'node-local DNS is listening', { address: this.o.nodeIp, port: this.server.port, upstreams: upstreams.join(',') });
+    const forwarder = this.forwarder;
+    const listen = async (): Promise<void> => {
+      const server = new DnsServer({
+        zone: { domain: this.o.clusterDomain, ttl: this.o.ttlSeconds },
+        view: this.index,
+        forwarder,
+        addresses: [...new Set([this.o.nodeIp, '127.0.0.1'])],
+        port: this.o.port,
+        allowed,
+      });
+      try {
+        await server.start();
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
+      this.server = server;
+      log.info('dns', 'node-local DNS is listening', { address: this.o.nodeIp, port: server.port, upstreams: upstreams.join(',') });
+    };
+    // A port already taken (a Pi-hole, dnsmasq) or an address not up yet costs cluster DNS, not the
+    // agent: say so once and keep trying in the background.
+    try {
+      await listen();
+    } catch (err) {
+      log.error('dns', `cluster DNS cannot listen on ${this.o.nodeIp}:${this.o.port} (another DNS server there? set --cluster-dns-port); retrying`, { error: (err as Error).message });
+      void this.retryListen(listen);
+    }
+  }
+
+  private async retryListen(listen: () => Promise<void>): Promise<void> {
+    const backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
+    while (!this.o.signal.aborted) {
+      await sleep(backoff.next(), { signal: this.o.signal, unref: true }).catch(() => undefined);
+      if (this.o.signal.aborted) return;
+      try {
+        await listen();
+        return;
+      } catch { /* said once already */ }
+    }
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as dnsPacket from 'dns-packet';
+import { createSocket } from 'node:dgram';
 import type { Endpoint, EndpointSlice, Pod, Service } from '../../api/types.js';
 import type { ClusterView } from '../../agent/dns/cluster-zone.js';
 import { DnsServer } from '../../agent/dns/dns-server.js';
@@ -219,6 +220,24 @@ test('no open resolver: sources that are not allowed get nothing over UDP or TCP
   } finally {
     await closed.close();
   }
+});
+
+test('a start that fails half way (port taken) closes what it opened, so a retry can bind', async () => {
+  const blocker = createSocket('udp4');
+  await new Promise<void>((resolve) => blocker.bind(0, '127.0.0.1', resolve));
+  const taken = blocker.address().port;
+  const options = { zone: { domain: 'cluster.local', ttl: 5 }, view, forwarder: new Forwarder({ upstreams: [] }), port: taken, allowed: () => true };
+  // The loopback address binds first, then the same port on 127.0.0.1 again fails.
+  const first = new DnsServer({ ...options, addresses: ['127.0.0.2', '127.0.0.1'] });
+  let failed = false;
+  await first.start().catch(() => { failed = true; });
+  assert.ok(failed, 'the taken port is refused');
+  await first.close();
+  blocker.close();
+  const retry = new DnsServer({ ...options, addresses: ['127.0.0.2', '127.0.0.1'] });
+  await retry.start();
+  assert.equal(ips(await dnsQuery(taken, 'web.other.svc.cluster.local', 'A')), ['10.43.0.20']);
+  await retry.close();
 });
 
 test.run();
