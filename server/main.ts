@@ -41,6 +41,7 @@ import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
 import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins, SYSTEM_NAMESPACES } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 import { advertiseAddress } from './advertise-address.js';
+import { IPv4Range } from './apiserver/allocators/ipv4-range.js';
 import { reconcileBootstrapPolicy } from './auth/rbac/reconcile.js';
 import { startRbac, type Rbac } from './auth/rbac/setup.js';
 import type { RequestAttributes } from './auth/rbac/rules.js';
@@ -111,7 +112,9 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   writePidFile(cfg.dataDir);
   // Tests shorten the serving certificate's lifetime to see it renewed and reloaded while running.
   const certLifetimeMs = Number(process.env['CORRAL_SERVING_CERT_LIFETIME_SECONDS'] ?? '') * 1000 || SERVING_CERT_LIFETIME_MS;
-  const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), cfg.tlsSans, certLifetimeMs));
+  // Pods verify the server as $KUBERNETES_SERVICE_HOST (the kubernetes ClusterIP) or by its cluster DNS name.
+  const inClusterSans = [new IPv4Range(cfg.serviceCidr).addressAt(0), `kubernetes.default.svc.${cfg.clusterDomain}`];
+  const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), [...cfg.tlsSans, ...inClusterSans], certLifetimeMs));
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
   await step('creating the database dir', () => mkdir(dirname(paths.db(cfg.dataDir)), { recursive: true, mode: 0o700 }));

@@ -1,9 +1,11 @@
 /**
  * In-cluster API access in the lab (real containerd, iptables, a joined agent node): a pod running as
  * a ServiceAccount finds its token, `ca.crt` and namespace at /var/run/secrets/kubernetes.io/
- * serviceaccount, reaches the API through $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (the
- * `kubernetes` ClusterIP, proxied to the server's advertised address on the control host), and its
- * mounted token lists the pods of its namespace as its Role allows and is refused (403) outside it.
+ * serviceaccount and, as client-go's in-cluster config does, reaches the API at
+ * $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (the `kubernetes` ClusterIP, proxied to the
+ * server's advertised address on the control host) and at https://kubernetes.default.svc, verifying
+ * the server with the mounted ca.crt; its token lists the pods of its namespace as its Role allows
+ * and is refused (403) outside it.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -59,6 +61,31 @@ spec:
     image: busybox
     imagePullPolicy: IfNotPresent
     command: ['sleep', '3600']
+    # The node's own node binary is the in-pod HTTPS client (busybox's TLS cannot verify a CA).
+    volumeMounts:
+    - { name: node, mountPath: /usr/bin/node, readOnly: true }
+    - { name: usrlib, mountPath: /usr/lib, readOnly: true }
+    - { name: lib, mountPath: /lib, readOnly: true }
+    - { name: lib64, mountPath: /lib64, readOnly: true }
+  volumes:
+  - { name: node, hostPath: { path: /usr/bin/node } }
+  - { name: usrlib, hostPath: { path: /usr/lib } }
+  - { name: lib, hostPath: { path: /usr/lib } }
+  - { name: lib64, hostPath: { path: /lib64 } }
+`;
+
+/**
+ * What an in-cluster client does: GET `url` (default: the kubernetes ClusterIP from the environment)
+ * with the mounted token, verifying the server against the mounted ca.crt. Prints `<status> <body>`.
+ */
+const HTTPS_GET = `
+const fs = require('fs'); const https = require('https');
+const dir = '${SA_DIR}';
+const [path, base] = process.argv.slice(1);
+const url = (base || 'https://' + process.env.KUBERNETES_SERVICE_HOST + ':' + process.env.KUBERNETES_SERVICE_PORT) + path;
+https.get(url, { ca: fs.readFileSync(dir + '/ca.crt'), headers: { authorization: 'Bearer ' + fs.readFileSync(dir + '/token', 'utf8') } }, (res) => {
+  let body = ''; res.on('data', (d) => { body += d; }); res.on('end', () => console.log(res.statusCode + ' ' + body));
+}).on('error', (e) => { console.log('ERR ' + e.message); process.exitCode = 1; });
 `;
 
 if (labTierAvailable(test, 'in-cluster API lab test')) {
@@ -92,9 +119,24 @@ if (labTierAvailable(test, 'in-cluster API lab test')) {
     assert.is(caLine, '-----BEGIN CERTIFICATE-----');
     assert.match(hostPort ?? '', /^10\.\d+\.\d+\.\d+:443$/);
 
-    // The token the agent mounted (a pod-bound TokenRequest) is the pod's identity: with it, the
-    // pod's namespace lists and Secrets are refused. (busybox's TLS client fails its handshake from
-    // inside a pod, so the request is made with kubectl on the control host, with the pod's token.)
+    // From inside the pod, as client-go's in-cluster config does: $KUBERNETES_SERVICE_HOST, the
+    // mounted token, the server verified against the mounted ca.crt.
+    const inPod = async (path: string, base = ''): Promise<{ status: string; body: string }> => {
+      const out = (await c.kubectlOk(['exec', '-n', NS, 'client', '--', '/usr/bin/node', '-e', HTTPS_GET, path, base])).trim();
+      const space = out.indexOf(' ');
+      return { status: out.slice(0, space), body: out.slice(space + 1) };
+    };
+    const own = await inPod(`/api/v1/namespaces/${NS}/pods`);
+    assert.is(own.status, '200', own.body);
+    assert.ok((JSON.parse(own.body) as KubeList<Pod>).items.some((p) => p.metadata.name === 'client'), 'sees itself');
+    const refused = await inPod(`/api/v1/namespaces/${NS}/secrets`);
+    assert.is(refused.status, '403');
+    assert.match(refused.body, `User \\"system:serviceaccount:${NS}:lister\\" cannot list resource \\"secrets\\"`);
+    assert.is((await inPod('/api/v1/namespaces/default/pods')).status, '403');
+    // And by the cluster DNS name.
+    assert.is((await inPod(`/api/v1/namespaces/${NS}/pods`, 'https://kubernetes.default.svc')).status, '200');
+
+    // The same token used from outside (kubectl on the control host).
     const token = (await c.kubectlOk(['exec', '-n', NS, 'client', '--', 'cat', `${SA_DIR}/token`])).trim();
     const asPod = (args: string[]) => c.kubectl(['--token', token, ...args]);
     const list = await asPod(['get', 'pods', '-n', NS, '-o', 'name']);
