@@ -7,9 +7,10 @@
  *
  * Pending pods are taken highest priority first. A pod that fits nowhere may preempt: when evicting
  * lower-priority pods on some node would let it in (server/scheduler/preemption.ts), those victims
- * get the DisruptionTarget condition, a Preempted event and are deleted, and the pod is nominated to
- * the node (status.nominatedNodeName); while it waits, pods of no higher priority are scheduled as if
- * it already ran there, so they cannot take the room made for it.
+ * (sparing pods a PodDisruptionBudget protects where it can) get the DisruptionTarget condition, a
+ * Preempted event and are deleted, and the pod is nominated to the node (status.nominatedNodeName);
+ * while it waits, pods of no higher priority are scheduled as if it already ran there, so they cannot
+ * take the room made for it.
  *
  * A pod that fits nowhere gets a FailedScheduling event and PodScheduled=False, and waits in the
  * unschedulable set until something that could help happens (a node added or changed, a pod deleted
@@ -22,7 +23,8 @@ import { deepEqual } from '../../api/object-util.js';
 import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';
 import { isConflict, isNotFound } from '../../api/status.js';
-import type { Node, Pod } from '../../api/types.js';
+import type { Node, Pod, PodDisruptionBudget } from '../../api/types.js';
+import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing } from '../../api/selectors.js';
 import {
   assume,
   buildSnapshot,
@@ -38,6 +40,7 @@ import {
   removePod,
   type BoundPod,
   type ClusterSnapshot,
+  type DisruptionBudget,
   type PodSchedulingInfo,
   type ScheduleResult,
   type VolumeListers,
@@ -104,6 +107,8 @@ export class SchedulerLoop {
     o: SchedulerLoopOptions = {},
     /** Claims, volumes and classes for VolumeBinding; without them pods with claims are not checked. */
     private readonly storage?: { claims: Informer<PersistentVolumeClaim>; volumes: Informer<PersistentVolume>; classes: Informer<StorageClass> },
+    /** PodDisruptionBudgets, which preemption tries not to break; without them it ignores budgets. */
+    private readonly budgets?: Informer<PodDisruptionBudget>,
   ) {
     this.parallelism = o.parallelism ?? 16;
     this.periodicRetryMs = o.periodicRetryMs ?? 30_000;
@@ -157,6 +162,7 @@ export class SchedulerLoop {
       await Promise.all([
         this.pods.waitForSync(), this.nodes.waitForSync(),
         this.storage?.claims.waitForSync(), this.storage?.volumes.waitForSync(), this.storage?.classes.waitForSync(),
+        this.budgets?.waitForSync(),
       ]);
       for (let i = 0; i < this.parallelism; i++) void this.worker(signal);
       const timer = setInterval(() => this.retryUnschedulable(true), this.periodicRetryMs);
@@ -352,7 +358,7 @@ export class SchedulerLoop {
     if (waiting && [...waiting.victims].some((v) => snapshot.pods.has(v))) {
       return fitErrorMessage({ ...base, preemption: { message: 'not eligible due to a terminating pod on the nominated node.' } });
     }
-    const outcome = this.withNominatedPods(snapshot, key, pod, () => findPreemption(snapshot, info, pod.spec.priority ?? 0));
+    const outcome = this.withNominatedPods(snapshot, key, pod, () => findPreemption(snapshot, info, pod.spec.priority ?? 0, this.disruptionBudgets()));
     if (!outcome.candidate) return fitErrorMessage({ ...base, preemption: { reasons: outcome.reasons } });
     const { nodeName, victims } = outcome.candidate;
     this.nominated.set(key, { pod, node: nodeName, victims: new Set(victims.map((v) => v.key)) });
@@ -362,6 +368,27 @@ export class SchedulerLoop {
       metadata: { uid: pod.metadata.uid }, status: { nominatedNodeName: nodeName },
     }, 'merge').catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });
     return fitErrorMessage({ ...base, preemption: 'nominated' });
+  }
+
+  /** The PodDisruptionBudgets as preemption weighs them: whom each covers and what it still allows. */
+  private disruptionBudgets(): DisruptionBudget[] {
+    const out: DisruptionBudget[] = [];
+    for (const pdb of this.budgets?.list() ?? []) {
+      const selector = pdb.spec?.selector;
+      if (!selector || selectorMatchesNothing(selector)) continue;
+      let requirements;
+      try {
+        requirements = labelSelectorFromObject(selector);
+      } catch {
+        continue;
+      }
+      const namespace = pdb.metadata.namespace ?? 'default';
+      out.push({
+        covers: (p) => p.namespace === namespace && matchesLabels(requirements, p.labels),
+        disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+      });
+    }
+    return out;
   }
 
   /** Marks a victim with the DisruptionTarget condition, records the Preempted event and deletes it. */
@@ -410,7 +437,7 @@ export function startScheduler(ctx: ControllerContext): SchedulerLoop {
     claims: ctx.informers.forKind<PersistentVolumeClaim>('PersistentVolumeClaim'),
     volumes: ctx.informers.forKind<PersistentVolume>('PersistentVolume'),
     classes: ctx.informers.forKind<StorageClass>('StorageClass'),
-  });
+  }, ctx.informers.forKind<PodDisruptionBudget>('PodDisruptionBudget'));
   loop.start();
   return loop;
 }

@@ -9,7 +9,7 @@ export * from './filters.js';
 export * from './scores.js';
 export { fitErrorMessage, NO_NODES_AVAILABLE, PREEMPTION_NO_VICTIMS, PREEMPTION_NOT_HELPFUL } from './fit-error.js';
 export { findPreemption } from './preemption.js';
-export type { PreemptionCandidate, PreemptionOutcome } from './preemption.js';
+export type { DisruptionBudget, PreemptionCandidate, PreemptionOutcome } from './preemption.js';
 export { podRequests, nodeAllocatable } from './resources.js';
 export type { PodRequests, NodeAllocatable } from './resources.js';
 export { planPodVolumes, volumeBindingFilter, claimsToAnnotate } from './volume-binding.js';

@@ -52,6 +52,11 @@ kind: PriorityClass
 metadata: {name: high-polite}
 value: 1000
 preemptionPolicy: Never
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: top}
+value: 5000
 `);
 });
 
@@ -128,18 +133,20 @@ it('equal priority is never preempted; preemptionPolicy Never waits with upstrea
 });
 
 it('pending pods are taken highest priority first', async ({ server }) => {
-  await k(server, ['cordon', 'full-node']);
-  // Room for one: the low pod is created first, the polite high pod (which cannot preempt) second.
+  // A top-priority pod fills the node; neither waiting pod may preempt it.
+  await server.client.create<Pod>('Pod', 'default', pod('blocker', 'top', '900m'));
+  await waitFor('blocker running', async () => (await server.client.get<Pod>('Pod', 'default', 'blocker')).status?.phase === 'Running');
+  // Room for one once it goes: the low pod is created first, the polite high pod (which cannot preempt) second.
   await server.client.create<Pod>('Pod', 'default', pod('queued-low', 'low', '600m'));
   await server.client.create<Pod>('Pod', 'default', pod('queued-high', 'high-polite', '600m'));
   await waitFor('both pending', async () => {
     const evs = [...await eventsFor(server, 'queued-low'), ...await eventsFor(server, 'queued-high')];
     return evs.filter((e) => e.reason === 'FailedScheduling').length >= 2;
   });
-  // Let both back-offs run out, so the uncordon moves both to the queue at once (as upstream's
-  // MoveAllToActiveOrBackoffQueue does): the queue order decides.
+  // Let both back-offs run out, so the blocker's deletion moves both to the queue at once (as
+  // upstream's MoveAllToActiveOrBackoffQueue does): the queue order decides.
   await new Promise((r) => setTimeout(r, 2500));
-  await k(server, ['uncordon', 'full-node']);
+  await server.client.delete('Pod', 'default', 'blocker', { gracePeriodSeconds: 0 });
   const winner = await waitFor('one of them scheduled', async () => {
     const pods = (await server.client.list<Pod>('Pod', 'default', { labelSelector: 'test=preemption' })).items;
     return pods.find((p) => p.spec.nodeName)?.metadata.name;

@@ -611,4 +611,25 @@ preemption('no lower-priority pods, or not enough even without them: the reasons
   assert.equal(tooBig.candidate === undefined ? [...tooBig.reasons] : [], [['Insufficient cpu', 1], ['Preemption is not helpful for scheduling', 1]]);
 });
 
+preemption('pods a PodDisruptionBudget protects are spared when another victim will do', () => {
+  const snapshot = buildSnapshot([node('n1', { cpu: '2' }), node('n2', { cpu: '2' })], [
+    pod('guarded', { nodeName: 'n1', cpu: '2', priority: 1, labels: { app: 'db' } }),
+    pod('n2-a', { nodeName: 'n2', cpu: '1', priority: 5 }),
+    pod('n2-b', { nodeName: 'n2', cpu: '1', priority: 5 }),
+  ]);
+  const budgets = [{ covers: (p: { labels: Readonly<Record<string, string>> }) => p.labels['app'] === 'db', disruptionsAllowed: 0 }];
+  const incoming = compilePod(pod('big', { cpu: '1', priority: 10 }));
+  // Without budgets n1's priority-1 pod is the cheapest victim; with a budget protecting it, n2 is chosen.
+  assert.is(findPreemption(snapshot, incoming, 10).candidate?.nodeName, 'n1');
+  const outcome = findPreemption(snapshot, incoming, 10, budgets);
+  assert.is(outcome.candidate?.nodeName, 'n2');
+  assert.is(outcome.candidate?.budgetViolations, 0);
+  // On a single node the protected pod is spared in favour of the other one.
+  const one = buildSnapshot([node('n1', { cpu: '2' })], [
+    pod('guarded', { nodeName: 'n1', cpu: '1', priority: 1, labels: { app: 'db' } }),
+    pod('other', { nodeName: 'n1', cpu: '1', priority: 5 }),
+  ]);
+  assert.equal(findPreemption(one, incoming, 10, budgets).candidate?.victims.map((v) => v.key), ['default/other']);
+});
+
 preemption.run();
