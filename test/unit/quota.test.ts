@@ -49,6 +49,26 @@ test('scopes select pods by QoS and deadline; scoped quotas ignore other kinds',
   assert.ok(quotaCovers(q([]), resourceForKind('ConfigMap')!, { metadata: { name: 'c' } }));
 });
 
+test('PriorityClass scope selectors and the RuntimeClass overhead', () => {
+  const selector = (operator: string, values?: string[]): ResourceQuota => ({
+    metadata: { name: 'q' }, spec: { hard: { pods: '1' }, scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator, ...(values ? { values } : {}) }] } },
+  });
+  const high = pod([{ name: 'a', image: 'x' }], { priorityClassName: 'high' });
+  const plain = pod([{ name: 'a', image: 'x' }]);
+  assert.ok(quotaCovers(selector('In', ['high', 'critical']), podInfo, high));
+  assert.not.ok(quotaCovers(selector('In', ['critical']), podInfo, high));
+  assert.ok(quotaCovers(selector('NotIn', ['critical']), podInfo, high));
+  assert.ok(quotaCovers(selector('Exists'), podInfo, high));
+  assert.not.ok(quotaCovers(selector('Exists'), podInfo, plain));
+  assert.ok(quotaCovers(selector('DoesNotExist'), podInfo, plain));
+  const withOverhead = pod([{ name: 'a', image: 'x', resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '64Mi' } } }], { overhead: { cpu: '50m', memory: '32Mi' } });
+  const usage = usageOf(podInfo, withOverhead);
+  assert.is(usage['requests.cpu'], '150m');
+  assert.is(usage['requests.memory'], '96Mi', 'containers plus overhead');
+  assert.is(usage['limits.memory'], '96Mi');
+  assert.is(usage['limits.cpu'], undefined, 'no cpu limit set: the overhead adds none');
+});
+
 test('a cpu or memory quota requires every container to state them (upstream\'s message)', () => {
   const q: ResourceQuota = { metadata: { name: 'q' }, spec: { hard: { 'limits.cpu': '2', 'requests.memory': '1Gi', 'requests.storage': '1Gi' } } };
   const p = pod([{ name: 'b', image: 'x', resources: { limits: { cpu: '1' } } }, { name: 'a', image: 'x' }]);

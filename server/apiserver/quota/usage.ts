@@ -6,7 +6,7 @@
  * - services: `services`, `services.nodeports`, `services.loadbalancers`;
  * - `configmaps`, `secrets`, `replicationcontrollers`, `resourcequotas`, `persistentvolumeclaims`
  *   (+ `requests.storage`), and `count/<resource>[.<group>]` for every kind.
- * Scopes (Terminating, NotTerminating, BestEffort, NotBestEffort) select pods only.
+ * Scopes (Terminating, NotTerminating, BestEffort, NotBestEffort, PriorityClass) select pods only.
  */
 import type { KubeObject } from '../../../api/meta.js';
 import { addQuantities, compareQuantities } from '../../../api/quantity.js';
@@ -37,11 +37,17 @@ function maxInto(list: ResourceList, name: string, q: string): void {
   if (list[name] === undefined || compareQuantities(q, list[name]!) > 0) list[name] = q;
 }
 
-/** Pod requests or limits: containers summed, init containers as a maximum (upstream's PodRequests). */
+/**
+ * Pod requests or limits: containers summed, init containers as a maximum, plus the RuntimeClass's
+ * pod overhead (on requests always, on a limit only where one is set), as upstream's PodRequests/PodLimits.
+ */
 export function podResources(pod: Pod, which: 'requests' | 'limits'): ResourceList {
   const sum: ResourceList = {};
   for (const c of pod.spec?.containers ?? []) for (const [r, q] of Object.entries(c.resources?.[which] ?? {})) add(sum, r, String(q));
   for (const c of pod.spec?.initContainers ?? []) for (const [r, q] of Object.entries(c.resources?.[which] ?? {})) maxInto(sum, r, String(q));
+  for (const [r, q] of Object.entries(pod.spec?.overhead ?? {})) {
+    if (which === 'requests' || sum[r] !== undefined) add(sum, r, String(q));
+  }
   return sum;
 }
 
@@ -85,25 +91,35 @@ export function usageOf(info: ResourceInfo, obj: KubeObject): ResourceList {
   return usage;
 }
 
-const POD_SCOPES = new Set(['Terminating', 'NotTerminating', 'BestEffort', 'NotBestEffort']);
+const POD_SCOPES = new Set(['Terminating', 'NotTerminating', 'BestEffort', 'NotBestEffort', 'PriorityClass']);
 
-function scopeMatches(scope: string, pod: Pod): boolean {
+/** One scope condition: spec.scopes entries are `Exists`; scopeSelector expressions as written. */
+export interface ScopeRequirement { scope: string; operator: string; values: string[] }
+
+function scopeHolds(scope: string, pod: Pod): boolean {
   switch (scope) {
     case 'Terminating': return pod.spec?.activeDeadlineSeconds !== undefined && pod.spec.activeDeadlineSeconds !== null;
     case 'NotTerminating': return pod.spec?.activeDeadlineSeconds === undefined || pod.spec.activeDeadlineSeconds === null;
     case 'BestEffort': return qosClass(pod) === 'BestEffort';
     case 'NotBestEffort': return qosClass(pod) !== 'BestEffort';
+    case 'PriorityClass': return (pod.spec?.priorityClassName ?? '') !== '';
     default: return false;
   }
 }
 
-/** The scopes of a quota: spec.scopes plus scopeSelector's `In`/`Exists` scope names. */
-export function quotaScopes(quota: ResourceQuota): { scope: string; negate: boolean }[] {
-  const out = (quota.spec?.scopes ?? []).map((scope) => ({ scope, negate: false }));
-  for (const e of quota.spec?.scopeSelector?.matchExpressions ?? []) {
-    if (e.operator === 'Exists' || e.operator === 'In') out.push({ scope: e.scopeName, negate: false });
-    else if (e.operator === 'DoesNotExist' || e.operator === 'NotIn') out.push({ scope: e.scopeName, negate: true });
+function requirementMatches(req: ScopeRequirement, pod: Pod): boolean {
+  if (!POD_SCOPES.has(req.scope)) return false;
+  if (req.scope === 'PriorityClass' && (req.operator === 'In' || req.operator === 'NotIn')) {
+    const member = req.values.includes(pod.spec?.priorityClassName ?? '');
+    return req.operator === 'In' ? member : !member;
   }
+  const holds = scopeHolds(req.scope, pod);
+  return req.operator === 'DoesNotExist' || req.operator === 'NotIn' ? !holds : holds;
+}
+
+export function quotaScopes(quota: ResourceQuota): ScopeRequirement[] {
+  const out: ScopeRequirement[] = (quota.spec?.scopes ?? []).map((scope) => ({ scope, operator: 'Exists', values: [] }));
+  for (const e of quota.spec?.scopeSelector?.matchExpressions ?? []) out.push({ scope: e.scopeName, operator: e.operator, values: e.values ?? [] });
   return out;
 }
 
@@ -112,7 +128,7 @@ export function quotaCovers(quota: ResourceQuota, info: ResourceInfo, obj: KubeO
   const scopes = quotaScopes(quota);
   if (scopes.length === 0) return true;
   if (info.kind !== 'Pod') return false;
-  return scopes.every(({ scope, negate }) => POD_SCOPES.has(scope) && scopeMatches(scope, obj as Pod) !== negate);
+  return scopes.every((req) => requirementMatches(req, obj as Pod));
 }
 
 /** Adds up what `objects` cost, for the resources `hard` names. */
