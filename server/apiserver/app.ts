@@ -58,6 +58,9 @@ export type RouteAuthenticator = (c: Context) => AuthOutcome;
 
 export type Env = { Variables: { user: RequestUserInfo } };
 
+/** Pod subresources whose GET is a WebSocket upgrade that acts on the pod. */
+const ACTING_ON_GET: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
+
 const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/livez', '/version']);
 
 /** A Status error body, in protobuf for clients that prefer it (client-go decodes either). */
@@ -144,10 +147,16 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     if (wanted) user = await impersonate(user, wanted, async (a) => (await authorizer.authorize(a)).decision === 'allow');
     const parsedPath = parseResourcePath(c.req.path);
     const attributes = requestAttributes(user, c.req.method, c.req.path, new URL(c.req.url).searchParams, parsedPath);
-    const decision = await authorizer.authorize(attributes);
-    if (decision.decision !== 'allow') {
-      const details = attributes.resourceRequest ? { name: attributes.name, group: attributes.apiGroup, kind: attributes.resource } : undefined;
-      return statusResponse(c, errors.forbidden(forbiddenMessage(attributes, decision.reason), details));
+    // exec, attach and portforward arrive as a GET upgraded to a WebSocket: as upstream (1.30+), they
+    // also need `create` on the subresource, so `get pods/exec` alone does not open a shell.
+    const checks = attributes.verb === 'get' && attributes.resource === 'pods' && ACTING_ON_GET.has(attributes.subresource)
+      ? [attributes, { ...attributes, verb: 'create' }] : [attributes];
+    for (const a of checks) {
+      const decision = await authorizer.authorize(a);
+      if (decision.decision !== 'allow') {
+        const details = a.resourceRequest ? { name: a.name, group: a.apiGroup, kind: a.resource } : undefined;
+        return statusResponse(c, errors.forbidden(forbiddenMessage(a, decision.reason), details));
+      }
     }
     c.set('user', user);
     return next();

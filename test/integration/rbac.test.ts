@@ -58,7 +58,7 @@ it.before(async (ctx) => {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'dev', namespace: NS },
     rules: [
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['pods/log', 'pods/exec'], verbs: ['get'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'update'], resourceNames: ['allowed-cm'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'get', 'list'] },
       { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['update', 'patch'] },
@@ -90,6 +90,7 @@ const CASES: Case[] = [
   { args: ['delete', 'pods'], allowed: false },
   { args: ['get', 'pods', '--subresource=log'], allowed: true },
   { args: ['create', 'pods', '--subresource=exec'], allowed: false },
+  { args: ['get', 'pods', '--subresource=exec'], allowed: true },
   { args: ['get', 'pods', '--subresource=status'], allowed: false },
   { args: ['get', 'configmaps/allowed-cm'], allowed: true },
   { args: ['update', 'configmaps/allowed-cm'], allowed: true },
@@ -127,6 +128,12 @@ it('real requests with the account\'s token: allowed ones work, refusals carry u
   assert.match(del.stderr, `configmaps "allowed-cm" is forbidden: User "${DEV}" cannot delete resource "configmaps" in API group "" in the namespace "${NS}"`);
   const exec = await asDev(ctx, ['create', 'deployment', 'web', '--image=nginx', '-n', NS]);
   assert.is(exec.code, 0, exec.stderr);
+});
+
+it('exec needs create on pods/exec as upstream (get alone does not open a shell)', async (ctx) => {
+  await ctx.server.client.create('Pod', NS, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'shell' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+  const exec = await asDev(ctx, ['exec', 'shell', '-n', NS, '--', 'true']);
+  assert.match(exec.stderr, `pods "shell" is forbidden: User "${DEV}" cannot create resource "pods/exec" in API group "" in the namespace "${NS}"`);
 });
 
 it('kubectl auth can-i --list --as a service account, and kubectl auth whoami', async (ctx) => {
