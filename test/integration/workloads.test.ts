@@ -136,8 +136,11 @@ it('kubectl scale rc/nginx up to 5, then down deleting the not-ready pod first',
   await k(server, ['scale', '--replicas=4', 'rc/nginx']);
   const four = await readyCount(server, 'app=nginx', 4);
   assert.not.ok(four.some((p) => p.metadata.name === sick.metadata.name), 'the not-ready pod was deleted');
-  const events = await server.client.list<Event>('Event', 'default', { fieldSelector: 'involvedObject.name=nginx' });
-  assert.ok(events.items.some((e) => e.reason === 'SuccessfulDelete' && e.message === `Deleted pod: ${sick.metadata.name}`));
+  // Events are written asynchronously: wait for this one rather than expecting it already stored.
+  await waitFor('SuccessfulDelete event for the not-ready pod', async () => {
+    const events = await server.client.list<Event>('Event', 'default', { fieldSelector: 'involvedObject.name=nginx' });
+    return events.items.some((e) => e.reason === 'SuccessfulDelete' && e.message === `Deleted pod: ${sick.metadata.name}`);
+  }, 5000);
 });
 
 it('adopts a matching orphan and releases a pod whose labels stop matching', async ({ server }) => {
