@@ -2,7 +2,8 @@
  * Admission webhooks inside a real `corral server`, against a real HTTPS webhook server process
  * (test/support/webhook-server.ts) reached through a Service's Endpoints on loopback, with its own CA
  * as the caBundle: a validating webhook denies a ConfigMap and a mutating webhook adds a label, only
- * in namespaces the namespaceSelector picks; with the webhook down, failurePolicy Fail refuses the
+ * in namespaces the namespaceSelector picks (and objects the objectSelector picks); a slow webhook is cut
+ * at timeoutSeconds; with the webhook down, failurePolicy Fail refuses the
  * write (500) and Ignore lets it through; kubectl shows upstream's messages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -166,6 +167,40 @@ it('with the webhook down: failurePolicy Fail refuses the write, Ignore lets it 
   assert.is(again.code, 1);
   assert.match(again.stderr, 'denied the request');
   assert.match(ctx.hookLog, '/validate CREATE after allowed=false');
+});
+
+it('timeoutSeconds bounds a slow webhook (Fail: 500, Ignore: through); objectSelector picks objects by label', async (ctx) => {
+  const { server, caPem } = ctx;
+  const slow = (policy: 'Fail' | 'Ignore'): string => `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: slow}
+webhooks:
+- name: slow.webhook.corral.dev
+  clientConfig:
+    service: {namespace: default, name: webhook, path: /slow}
+    caBundle: ${Buffer.from(caPem).toString('base64')}
+  rules:
+  - {operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [serviceaccounts]}
+  objectSelector:
+    matchLabels: {checked: "yes"}
+  failurePolicy: ${policy}
+  sideEffects: None
+  timeoutSeconds: 1
+  admissionReviewVersions: [v1]
+`;
+  await k(server, ['apply', '-f', '-'], slow('Fail'));
+  // Not selected by the objectSelector: the webhook is not called at all.
+  await k(server, ['create', 'serviceaccount', 'unchecked']);
+  assert.not.match(ctx.hookLog, '/slow CREATE unchecked', 'no call for an object the selector leaves out');
+  const sa = (name: string): string => JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, labels: { checked: 'yes' } } });
+  const timedOut = await kubectl(server, ['create', '-f', '-'], { input: sa('checked-1') });
+  assert.is(timedOut.code, 1);
+  assert.match(timedOut.stderr, /failed calling webhook "slow\.webhook\.corral\.dev": failed to call webhook: Post "https:\/\/webhook\.default\.svc:443\/slow\?timeout=1s": context deadline exceeded/);
+  assert.match(ctx.hookLog, '/slow CREATE checked-1', 'the selected object was sent');
+  await k(server, ['apply', '-f', '-'], slow('Ignore'));
+  await k(server, ['create', '-f', '-'], sa('checked-2'));
+  assert.ok(await server.client.tryGet('ServiceAccount', 'default', 'checked-2'));
+  await k(server, ['delete', 'validatingwebhookconfiguration', 'slow']);
 });
 
 it('a webhook behind a wrong CA is a failed call, not a pass', async ({ server }) => {

@@ -4,6 +4,7 @@
  *
  *   POST /validate  denies a ConfigMap that has a `forbidden` data key (403 with a message)
  *   POST /mutate    adds the label `webhook.corral.dev/mutated: "yes"` with a JSON patch
+ *   POST /slow      allows, but only after 3 s (for timeoutSeconds)
  * Anything else is allowed unchanged. Every request's operation and object name are logged to stdout.
  */
 import { readFileSync } from 'node:fs';
@@ -42,8 +43,12 @@ const server = createServer({ cert: readFileSync(certFile), key: readFileSync(ke
       const path = (req.url ?? '/').split('?')[0]!;
       const response = answer(path, review);
       process.stdout.write(`${path} ${review.request?.operation} ${review.request?.name ?? ''} allowed=${response.allowed}\n`);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+      const send = (): void => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+      };
+      if (path === '/slow') setTimeout(send, 3000);
+      else send();
     } catch (err) {
       res.writeHead(400, { 'content-type': 'text/plain' });
       res.end(String(err));
