@@ -6,7 +6,7 @@
  * names, so deleting the pod revokes its token. Users: `system:serviceaccount:<ns>:<name>` in
  * `system:serviceaccounts` and `system:serviceaccounts:<ns>`.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { KubeObject } from '../../api/meta.js';
 import type { ServiceAccountKey } from './service-account-key.js';
@@ -56,9 +56,21 @@ interface KubernetesClaim {
   node?: ObjectRef;
 }
 
+const VERIFIED_TTL_MS = 10_000;
+
+/** The user without the cache's bookkeeping (a copy: callers may not change the cached one). */
+function strip(user: (ServiceAccountUser & { expires: number }) | undefined): ServiceAccountUser | undefined {
+  if (!user) return undefined;
+  const { expires: _expires, ...rest } = user;
+  return { ...rest, groups: [...rest.groups], extra: { ...rest.extra } };
+}
+const VERIFIED_CACHE_SIZE = 1000;
+
 export class ServiceAccountTokens {
   readonly issuer: string;
   readonly apiAudiences: string[];
+  /** Tokens found valid recently (by audiences + token hash, insertion order = age). */
+  private readonly verified = new Map<string, { user: ServiceAccountUser & { expires: number }; until: number }>();
 
   constructor(private readonly o: ServiceAccountTokenOptions) {
     this.issuer = o.issuer ?? DEFAULT_ISSUER;
@@ -96,8 +108,25 @@ export class ServiceAccountTokens {
    * The user a token stands for, or undefined when it is not one of ours, is expired, is for another
    * audience, or names a ServiceAccount or bound object that no longer exists (or has another uid).
    */
-  async authenticate(token: string, audiences: string[] = this.apiAudiences): Promise<ServiceAccountUser | undefined> {
+  async authenticate(token: string, audiences: string[] = this.apiAudiences, o: { cached?: boolean } = {}): Promise<ServiceAccountUser | undefined> {
     if (!ServiceAccountTokens.looksLikeJwt(token)) return undefined;
+    if (o.cached === false) return strip(await this.verify(token, audiences));
+    // As kube-apiserver's token cache: a token found valid is trusted for 10 s (never past its expiry)
+    // without verifying its signature and looking its account up again on every request; so a deleted
+    // pod's or account's token may serve for up to 10 s more, as upstream.
+    const cacheKey = `${audiences.join(',')}\n${createHash('sha256').update(token).digest('base64url')}`;
+    const now = Date.now();
+    const cached = this.verified.get(cacheKey);
+    if (cached && cached.until > now) return strip(cached.user);
+    const user = await this.verify(token, audiences);
+    if (user) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(cacheKey, { user, until: Math.min(now + VERIFIED_TTL_MS, user.expires) });
+    }
+    return strip(user);
+  }
+
+  private async verify(token: string, audiences: string[]): Promise<(ServiceAccountUser & { expires: number }) | undefined> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.o.key.publicKey, { issuer: this.issuer, audience: audiences, algorithms: ['RS256'] }));
@@ -123,6 +152,7 @@ export class ServiceAccountTokens {
     if (typeof payload.jti === 'string') extra['authentication.kubernetes.io/credential-id'] = [`JTI=${payload.jti}`];
     const aud = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     return {
+      expires: (payload.exp ?? 0) * 1000,
       name: `system:serviceaccount:${k8s.namespace}:${k8s.serviceaccount.name}`,
       uid: k8s.serviceaccount.uid,
       groups: ['system:serviceaccounts', `system:serviceaccounts:${k8s.namespace}`, 'system:authenticated'],
