@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import type { ApiClient } from '../api/client/client.js';
 import type { Condition } from '../api/meta.js';
 import type { Event, Node, Pod } from '../api/types.js';
-import { formatBytes, formatMilli } from '../api/quantity.js';
+import { formatMilli } from '../api/quantity.js';
 import { nodeAllocatable, podRequests } from '../server/scheduler/resources.js';
 
 export interface KubeconfigAccess {
@@ -67,6 +67,31 @@ export function podStatusText(p: Pod): string {
   return p.status?.phase ?? 'Pending';
 }
 
+const BINARY_UNITS = ['Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'] as const;
+
+/**
+ * Bytes for a person to read: the largest binary unit the value reaches, one decimal when the value is
+ * below 100 of that unit (1.2Gi, 23.5Gi, 512Mi, 900). Display only; manifests keep canonical quantities.
+ */
+export function humanBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '-';
+  const sign = bytes < 0 ? '-' : '';
+  let value = Math.abs(bytes);
+  if (value < 1024) return `${sign}${Math.round(value)}`;
+  let unit = -1;
+  while (value >= 1024 && unit < BINARY_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  // Rounding may carry into the next unit (1023.96Mi prints as 1Gi, not 1024.0Mi).
+  let text = value < 100 ? value.toFixed(1) : String(Math.round(value));
+  if (Number(text) >= 1024 && unit < BINARY_UNITS.length - 1) {
+    unit++;
+    text = (Number(text) / 1024).toFixed(1);
+  }
+  return `${sign}${text.replace(/\.0$/, '')}${BINARY_UNITS[unit]}`;
+}
+
 function pct(used: number, total: number): string {
   return total > 0 ? `${Math.round((used / total) * 100)}%` : '-';
 }
@@ -118,7 +143,7 @@ export function renderStatus(s: StatusInput): string {
         n.metadata.labels?.['kubernetes.io/arch'] ?? n.status?.nodeInfo?.architecture ?? '-',
         n.metadata.labels?.['corral.dev/board'] ?? '-',
         `${formatMilli(cpu)}/${formatMilli(alloc.milliCpu)} ${pct(cpu, alloc.milliCpu)}`,
-        `${formatBytes(mem)}/${formatBytes(alloc.memory)} ${pct(mem, alloc.memory)}`,
+        `${humanBytes(mem)}/${humanBytes(alloc.memory)} ${pct(mem, alloc.memory)}`,
         `${active.length}/${alloc.pods}`,
         age(n.metadata.creationTimestamp, s.now),
       ]);
