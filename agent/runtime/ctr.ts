@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { RuntimeError, classifyCtrError } from './errors.js';
 import { runCommand, type RunResult } from './run-command.js';
+import { runWithSecretPrompt, type SecretPrompt } from './secret-prompt.js';
 
 export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
 export const DEFAULT_CONTAINERD_NAMESPACE = 'k8s.io';
@@ -25,6 +26,8 @@ export interface CallOptions {
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
   input?: string | undefined;
+  /** A secret the command asks for on its terminal (never put on the command line). */
+  secretPrompt?: SecretPrompt | undefined;
 }
 
 export class Ctr {
@@ -65,7 +68,9 @@ export class Ctr {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     let result: RunResult;
     try {
-      result = await runCommand(this.ctrPath, [...this.baseArgs(), ...args], { timeoutMs, signal: opts.signal, input: opts.input });
+      result = opts.secretPrompt
+        ? await runWithSecretPrompt(this.ctrPath, [...this.baseArgs(), ...args], opts.secretPrompt, { timeoutMs, signal: opts.signal })
+        : await runCommand(this.ctrPath, [...this.baseArgs(), ...args], { timeoutMs, signal: opts.signal, input: opts.input });
     } catch (err) {
       throw new RuntimeError('Failed', `cannot run ${this.ctrPath}: ${(err as Error).message}`, operation, { cause: err });
     }

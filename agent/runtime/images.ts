@@ -141,9 +141,13 @@ export class ImageService {
     const args = ['images', 'pull'];
     if (opts.plainHttp) args.push('--plain-http');
     if (opts.platform) args.push('--platform', opts.platform);
-    if (opts.credentials) args.push('--user', `${opts.credentials.username}:${opts.credentials.password}`);
+    // The user name only: ctr asks for the password on its terminal (argv is world-readable in /proc).
+    if (opts.credentials) args.push('--user', opts.credentials.username);
     args.push(ref);
-    await this.ctr.call(args, { timeoutMs: 600_000, ...opts });
+    await this.ctr.call(args, {
+      timeoutMs: 600_000, ...opts,
+      ...(opts.credentials ? { secretPrompt: { secret: opts.credentials.password, prompt: /Password: ?/ } } : {}),
+    });
     this.present.delete(ref);
     const pulled = await this.get(ref, opts);
     if (!pulled) throw new RuntimeError('NotFound', `image ${ref} not listed after a successful pull`, 'images pull');

@@ -25,20 +25,34 @@ export interface RunResult {
 }
 
 export function runCommand(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  return runCommandInteractive(file, args, opts);
+}
+
+export interface InteractiveRunOptions extends RunOptions {
+  /** Called with all stdout so far on every chunk; may write to the command's stdin (kept open). */
+  onStdout?: (soFar: string, stdin: NodeJS.WritableStream) => void;
+}
+
+/** runCommand, plus a stdin that stays open for `onStdout` to answer what the command prints. */
+export function runCommandInteractive(file: string, args: readonly string[], opts: InteractiveRunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) {
       resolve({ code: null, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true });
       return;
     }
     const child = spawn(file, args, {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined && !opts.onStdout ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
     let aborted = false;
-    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stdin?.on('error', () => { /* the command may exit before reading everything */ });
+    child.stdout!.on('data', (c: Buffer) => {
+      out.push(c);
+      opts.onStdout?.(Buffer.concat(out).toString('utf8'), child.stdin!);
+    });
     child.stderr!.on('data', (c: Buffer) => err.push(c));
     const kill = (): void => {
       try { child.kill('SIGKILL'); } catch { /* already gone */ }
@@ -63,9 +77,6 @@ export function runCommand(file: string, args: readonly string[], opts: RunOptio
         aborted,
       });
     });
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => { /* the command may exit before reading everything */ });
-      child.stdin!.end(opts.input);
-    }
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }

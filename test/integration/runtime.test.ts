@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ContainerdRuntime, RuntimeError, isRuntimeError, type TaskEvent } from '../../agent/runtime/index.js';
@@ -54,6 +55,15 @@ let socket = '';
 const events: TaskEvent[] = [];
 const eventsAbort = new AbortController();
 let eventsDone: Promise<void> | undefined;
+
+/** The argv of every process, as any user can read it from /proc/PID/cmdline. */
+function allCommandLines(): string[] {
+  const lines: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try { lines.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')); } catch { /* gone */ }
+  }
+  return lines;
+}
 
 async function waitTaskStopped(id: string, timeoutMs = 15_000): Promise<void> {
   await waitFor(`task ${id} stopped`, async () => (await rt.task(id))?.status === 'STOPPED', timeoutMs, 50);
@@ -140,8 +150,12 @@ run('pull from a plain-HTTP registry on loopback with credentials; a wrong passw
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; mediaType: string }[] };
   const manifest = index.manifests[0]!;
   const blob = (digest: string): Buffer => readFileSync(join(layout, 'blobs', 'sha256', digest.replace('sha256:', '')));
-  const auth = `Basic ${Buffer.from('puller:s3cret').toString('base64')}`;
+  // Unique: other tests on this machine may have a password like it on their own command lines.
+  const password = `s3cret-${randomBytes(6).toString('hex')}`;
+  const auth = `Basic ${Buffer.from(`puller:${password}`).toString('base64')}`;
   const authorized: string[] = [];
+  // Every command line on the machine while ctr waits for the manifest (it is alive then, mid-pull).
+  const commandLinesDuringPull: string[][] = [];
   const server = createServer((req, res) => {
     if (req.headers.authorization !== auth) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="corral-test"', 'Content-Type': 'application/json' });
@@ -153,6 +167,7 @@ run('pull from a plain-HTTP registry on loopback with credentials; a wrong passw
     let m: RegExpExecArray | null;
     if (url === '/v2/' || url === '/v2') { res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{}'); return; }
     if ((m = /^\/v2\/test\/busybox\/manifests\/(.+)$/.exec(url)) && (m[1] === 'v1' || m[1] === manifest.digest)) {
+      commandLinesDuringPull.push(allCommandLines());
       const body = blob(manifest.digest);
       res.writeHead(200, { 'Content-Type': manifest.mediaType, 'Docker-Content-Digest': manifest.digest, 'Content-Length': body.length });
       res.end(req.method === 'HEAD' ? undefined : body);
@@ -177,11 +192,19 @@ run('pull from a plain-HTTP registry on loopback with credentials; a wrong passw
     } catch (err) {
       assert.ok(isRuntimeError(err, 'ImagePull'), String(err));
     }
-    const pulled = await rt.images.pull(ref, { plainHttp: true, credentials: { username: 'puller', password: 's3cret' }, timeoutMs: 30_000 });
+    const pulled = await rt.images.pull(ref, { plainHttp: true, credentials: { username: 'puller', password }, timeoutMs: 30_000 });
     assert.is(pulled.ref, ref);
     assert.is(pulled.digest, manifest.digest);
     // (Layer blobs are already in the content store from the import, so only the manifest must travel.)
     assert.ok(authorized.some((u) => u.includes('/manifests/')), `the manifest was fetched with the credentials: ${authorized.join(' ')}`);
+    // No secret on a command line: ctr got the user name only and read the password from its terminal.
+    assert.ok(commandLinesDuringPull.length > 0);
+    for (const snapshot of commandLinesDuringPull) {
+      const pull = snapshot.find((c) => c.includes('images pull') && c.includes(ref));
+      assert.ok(pull, 'the ctr pull was running when the snapshot was taken');
+      assert.match(pull, '--user puller ');
+      assert.equal(snapshot.filter((c) => c.includes(password)).map((c) => c.slice(0, 300)), [], 'the registry password is readable in /proc/*/cmdline');
+    }
     assert.ok(await rt.images.exists(ref));
     await rt.images.remove(ref);
     assert.not.ok(await rt.images.exists(ref));
