@@ -101,7 +101,8 @@ export async function installServerService(o: InstallServiceOptions): Promise<st
     `join token:  ${token}`,
     `status page: https://${lan}:${port}/   (log in with a token from: corral token create --role viewer)`,
     `add nodes:   corral join pi@HOST ...   (from this machine), or on a node, with a copy of ${caFile}:`,
-    `             curl -fsSL --cacert ca.crt https://${lan}:${port}/install.sh | sh -s - --token ${token}`,
+    `             export CORRAL_TOKEN=<the join token>   (not on the command line: any user can read that)`,
+    `             curl -fsSL --cacert ca.crt https://${lan}:${port}/install.sh | sudo --preserve-env=CORRAL_TOKEN sh -s -`,
     '',
   ].join('\n');
 }

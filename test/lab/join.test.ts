@@ -364,12 +364,15 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.ok(await allReady(['n1', 'n2'], 20_000));
   });
 
-  test('a node joins with the one-liner from the server: curl … /install.sh | sh -s - --token K10…', async () => {
+  test('a node joins with the one-liner from the server: curl … /install.sh | sh -s - --token-file FILE', async () => {
     const token = (await corral(['token', 'create', '--ttl', '1h', '--data-dir', DATA])).stdout.trim();
     assert.match(token, /^K10[0-9a-f]{64}::/);
     const ca = (await lab.exec('control', ['cat', `${DATA}/server/tls/ca.crt`])).stdout;
     writeFileSync(join(lab.dir, 'server-ca.crt'), ca);
-    const cmd = `curl -fsSL --cacert ${join(lab.dir, 'server-ca.crt')} https://${lab.controlIp}:6443/install.sh | sh -s - --token '${token}' --netns-prefix ${lab.netnsPrefix}`;
+    // The token comes from a file (or CORRAL_TOKEN), never from the script's command line.
+    const tokenFile = join(lab.dir, 'join-token');
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    const cmd = `curl -fsSL --cacert ${join(lab.dir, 'server-ca.crt')} https://${lab.controlIp}:6443/install.sh | sh -s - --token-file ${tokenFile} --netns-prefix ${lab.netnsPrefix}`;
     const r = await lab.exec('n3', ['sh', '-c', cmd], { timeoutMs: 180_000 });
     assert.is(r.code, 0, show(r));
     assert.match(r.stdout, 'Node n3 is Ready');
@@ -381,7 +384,8 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.match((await corral(['token', 'list', '--data-dir', DATA])).stdout, /\snode\s+<never>\s+\S+\s+node n3\n/);
     // A token for another CA is refused before anything is fetched with it.
     const forged = token.replace(/^K10[0-9a-f]{4}/, 'K100000');
-    const bad = await lab.exec('n3', ['sh', '-c', `curl -fsSL --cacert ${join(lab.dir, 'server-ca.crt')} https://${lab.controlIp}:6443/install.sh | sh -s - --token '${forged}'`]);
+    writeFileSync(tokenFile, `${forged}\n`, { mode: 0o600 });
+    const bad = await lab.exec('n3', ['sh', '-c', `curl -fsSL --cacert ${join(lab.dir, 'server-ca.crt')} https://${lab.controlIp}:6443/install.sh | sh -s - --token-file ${tokenFile}`]);
     assert.is.not(bad.code, 0);
     assert.match(bad.stderr, 'refusing to trust it');
   });
