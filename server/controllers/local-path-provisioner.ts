@@ -26,6 +26,7 @@ import { createEventRecorder, type EventRecorder } from '../../api/machinery/eve
 import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import { claimClass, claimRequest, localPathClaimProblem, localPathNodeProblem } from '../scheduler/volume-match.js';
 import type { ControllerContext } from './context.js';
+import { storageInformers, storageSynced, type StorageInformers } from './persistent-volume.js';
 
 /** The PV name for a claim, as upstream provisioners name them. */
 export function provisionedVolumeName(claim: PersistentVolumeClaim): string {
@@ -66,14 +67,17 @@ export function localPathVolume(claim: PersistentVolumeClaim, sc: StorageClass, 
 class LocalPathProvisioner {
   private readonly controller: Controller;
   private readonly events: EventRecorder;
+  private readonly claims: Informer<PersistentVolumeClaim>;
+  private readonly volumes: Informer<PersistentVolume>;
+  private readonly classes: Informer<StorageClass>;
+  private readonly nodes: Informer<Node>;
 
-  constructor(
-    private readonly ctx: ControllerContext,
-    private readonly claims: Informer<PersistentVolumeClaim>,
-    private readonly volumes: Informer<PersistentVolume>,
-    private readonly classes: Informer<StorageClass>,
-    private readonly nodes: Informer<Node>,
-  ) {
+  constructor(private readonly ctx: ControllerContext, private readonly informers: StorageInformers) {
+    this.claims = informers.claims;
+    this.volumes = informers.volumes;
+    this.classes = informers.classes;
+    this.nodes = informers.nodes;
+    const { claims } = informers;
     this.events = createEventRecorder(ctx.client, { component: `${LOCAL_PATH_PROVISIONER}_corral` });
     this.controller = new Controller({ name: 'local-path-provisioner', reconcile: (key) => this.sync(key) });
     const enqueue = (c: PersistentVolumeClaim): void => this.controller.enqueue(objectKeyOf(c));
@@ -81,8 +85,7 @@ class LocalPathProvisioner {
   }
 
   start(): void {
-    void Promise.all([this.claims.waitForSync(), this.volumes.waitForSync(), this.classes.waitForSync(), this.nodes.waitForSync()])
-      .then(() => this.controller.run(this.ctx.signal));
+    void storageSynced(this.informers).then(() => this.controller.run(this.ctx.signal));
   }
 
   private async sync(key: string): Promise<void> {
@@ -120,11 +123,5 @@ class LocalPathProvisioner {
 
 /** Manager entry point. */
 export function startLocalPathProvisioner(ctx: ControllerContext): void {
-  new LocalPathProvisioner(
-    ctx,
-    ctx.informers.forKind<PersistentVolumeClaim>('PersistentVolumeClaim'),
-    ctx.informers.forKind<PersistentVolume>('PersistentVolume'),
-    ctx.informers.forKind<StorageClass>('StorageClass'),
-    ctx.informers.forKind<Node>('Node'),
-  ).start();
+  new LocalPathProvisioner(ctx, storageInformers(ctx)).start();
 }

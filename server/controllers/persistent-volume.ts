@@ -36,18 +36,43 @@ function ignoreGone(err: unknown): void {
   if (!isNotFound(err) && !isConflict(err)) throw err;
 }
 
+/** The caches the binder and the local-path provisioner both read. */
+export interface StorageInformers {
+  claims: Informer<PersistentVolumeClaim>;
+  volumes: Informer<PersistentVolume>;
+  classes: Informer<StorageClass>;
+  nodes: Informer<Node>;
+}
+
+export function storageInformers(ctx: ControllerContext): StorageInformers {
+  return {
+    claims: ctx.informers.forKind<PersistentVolumeClaim>('PersistentVolumeClaim'),
+    volumes: ctx.informers.forKind<PersistentVolume>('PersistentVolume'),
+    classes: ctx.informers.forKind<StorageClass>('StorageClass'),
+    nodes: ctx.informers.forKind<Node>('Node'),
+  };
+}
+
+/** Resolves once every storage cache is filled. */
+export function storageSynced(i: StorageInformers): Promise<unknown> {
+  return Promise.all([i.claims.waitForSync(), i.volumes.waitForSync(), i.classes.waitForSync(), i.nodes.waitForSync()]);
+}
+
 export class PersistentVolumeController {
   readonly claimSync: Controller;
   readonly volumeSync: Controller;
   private readonly events: EventRecorder;
+  private readonly claims: Informer<PersistentVolumeClaim>;
+  private readonly volumes: Informer<PersistentVolume>;
+  private readonly classes: Informer<StorageClass>;
+  private readonly nodes: Informer<Node>;
 
-  constructor(
-    private readonly ctx: ControllerContext,
-    private readonly claims: Informer<PersistentVolumeClaim>,
-    private readonly volumes: Informer<PersistentVolume>,
-    private readonly classes: Informer<StorageClass>,
-    private readonly nodes: Informer<Node>,
-  ) {
+  constructor(private readonly ctx: ControllerContext, private readonly informers: StorageInformers) {
+    this.claims = informers.claims;
+    this.volumes = informers.volumes;
+    this.classes = informers.classes;
+    this.nodes = informers.nodes;
+    const { claims, volumes, classes } = informers;
     this.events = createEventRecorder(ctx.client, 'persistentvolume-controller');
     this.claimSync = new Controller({ name: 'persistentvolume-claims', reconcile: (key) => this.syncClaim(key) });
     this.volumeSync = new Controller({ name: 'persistentvolume-volumes', reconcile: (key) => this.syncVolume(key) });
@@ -77,7 +102,7 @@ export class PersistentVolumeController {
   }
 
   start(): void {
-    void Promise.all([this.claims.waitForSync(), this.volumes.waitForSync(), this.classes.waitForSync(), this.nodes.waitForSync()]).then(() => {
+    void storageSynced(this.informers).then(() => {
       void this.claimSync.run(this.ctx.signal);
       void this.volumeSync.run(this.ctx.signal);
     });
@@ -236,13 +261,7 @@ export class PersistentVolumeController {
 
 /** Manager entry point. */
 export function startPersistentVolumeController(ctx: ControllerContext): PersistentVolumeController {
-  const c = new PersistentVolumeController(
-    ctx,
-    ctx.informers.forKind<PersistentVolumeClaim>('PersistentVolumeClaim'),
-    ctx.informers.forKind<PersistentVolume>('PersistentVolume'),
-    ctx.informers.forKind<StorageClass>('StorageClass'),
-    ctx.informers.forKind<Node>('Node'),
-  );
+  const c = new PersistentVolumeController(ctx, storageInformers(ctx));
   c.start();
   return c;
 }
