@@ -381,7 +381,7 @@ if (labTierAvailable(test, 'the join lab test')) {
     const onNode = (await lab.exec('n3', ['cat', '/etc/corral/node-token'])).stdout;
     assert.match(onNode, /^CORRAL_TOKEN=K10[0-9a-f]{64}::\w+\.\w+\n$/);
     assert.not.match(onNode, token.split('::')[1]!);
-    assert.match((await corral(['token', 'list', '--data-dir', DATA])).stdout, /\snode\s+<never>\s+\S+\s+node n3\n/);
+    assert.match((await corral(['token', 'list', '--data-dir', DATA])).stdout, /\snode\s+(\S+\s+)?<never>\s+\S+\s+node n3\n/); // ROLE [USER] EXPIRES CREATED DESCRIPTION
     // A token for another CA is refused before anything is fetched with it.
     const forged = token.replace(/^K10[0-9a-f]{4}/, 'K100000');
     writeFileSync(tokenFile, `${forged}\n`, { mode: 0o600 });
