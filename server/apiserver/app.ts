@@ -18,6 +18,7 @@ import { requestAttributes } from './request-attributes.js';
 import { aggregatedDiscovery, AGGREGATED_CONTENT_TYPE, apiResourceList, legacyApiGroup, legacyApiGroupList, legacyApiVersions, wantsAggregated } from './discovery.js';
 import { openApiGroupVersion, openApiRoot } from './openapi.js';
 import { parseResourcePath } from './request-info.js';
+import { ApiserverMetrics, metricsVerb } from './request-metrics.js';
 import type { Registry } from './registry.js';
 import { ResourceHandler } from './resource-handler.js';
 import { eventsV1Routes } from './events-v1.js';
@@ -82,6 +83,8 @@ export interface ApiApp {
   requestKinds: RequestKinds;
   /** Node authorizer, then the built-in roles; RBAC is appended here. */
   authorizer: AuthorizerChain;
+  /** Request counters and process metrics, served at `/metrics`. */
+  metrics: ApiserverMetrics;
 }
 
 /** The client's address; requests handed over in-process (the server's controllers) have none. */
@@ -124,6 +127,16 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   });
   app.notFound((c) => statusResponse(c, new StatusError(404, 'NotFound', 'the server could not find the requested resource')));
 
+  const metrics = new ApiserverMetrics();
+  // Outermost, so refused and failed requests (400, 401, 403, 500) are counted with their codes too.
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const query = new URL(c.req.url).searchParams;
+    const labels = metricsVerb(c.req.method, c.req.path, query, c.req.header('content-type'));
+    metrics.record(labels, query.get('dryRun') === 'All', c.res.status, (performance.now() - started) / 1000);
+  });
+
   // Malformed escapes are refused before anything else (and before auth), as Go's HTTP server does.
   app.use('*', async (c, next) => {
     const bad = badEscapeMessage(rawPathOf(c.req.url.slice(c.req.url.indexOf('/', c.req.url.indexOf('//') + 2))));
@@ -160,6 +173,12 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     }
     c.set('user', user);
     return next();
+  });
+
+  // Authorized above as `get` on the non-resource URL /metrics (cluster-admin, system:monitoring).
+  app.get('/metrics', async (c) => {
+    const { body, contentType } = await metrics.exposition();
+    return c.body(body, 200, { 'content-type': contentType });
   });
 
   // `/api/` and `/apis/` answer like `/api` and `/apis`, as upstream's mux does.
@@ -207,5 +226,5 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return resources.handle(c, parsed.target, user ? { ...user, groups: [...user.groups] } : undefined);
   }
 
-  return { app, subresources, requestKinds, authorizer };
+  return { app, subresources, requestKinds, authorizer, metrics };
 }

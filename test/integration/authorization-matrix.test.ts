@@ -35,6 +35,7 @@ const meta = (name: string, namespace?: string): KubeObject['metadata'] => ({ na
 const ROWS: Row[] = [
   // Unauthenticated endpoints and discovery.
   { what: 'version', method: 'GET', path: () => '/version', expect: { admin: 200, viewer: 200, join: 200, node: 200, anonymous: 200, invalid: 200 } },
+  { what: 'metrics', method: 'GET', path: () => '/metrics', expect: { admin: 200, viewer: 403, join: 403, node: 403 } },
   { what: 'discovery', method: 'GET', path: () => '/api', expect: { admin: 200, viewer: 200, join: 200, node: 200 } },
   { what: 'discovery of a group', method: 'GET', path: () => '/apis/apps/v1', expect: { admin: 200, viewer: 200, join: 200, node: 200 } },
   // Nodes.

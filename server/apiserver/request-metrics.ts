@@ -1,0 +1,72 @@
+/**
+ * The apiserver's Prometheus metrics under upstream's names, so kube-apiserver dashboards and alerts
+ * work unchanged: `apiserver_request_total` and `apiserver_request_duration_seconds` by verb, group,
+ * version, resource, subresource and code, plus prom-client's process metrics (CPU, memory,
+ * event-loop lag). One registry per server, so tests can run several servers in one process.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { parseResourcePath } from './request-info.js';
+
+/** Upstream's request-duration buckets (seconds). */
+const DURATION_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60];
+
+export interface RequestLabels {
+  verb: string;
+  group: string;
+  version: string;
+  resource: string;
+  subresource: string;
+  scope: string;
+}
+
+/** The upstream metrics verb of a request: LIST and WATCH apart from GET, APPLY apart from PATCH. */
+export function metricsVerb(method: string, path: string, query: URLSearchParams, contentType: string | undefined): RequestLabels {
+  const parsed = parseResourcePath(path);
+  const m = method.toUpperCase();
+  if (parsed.kind !== 'resource') {
+    return { verb: m, group: '', version: '', resource: '', subresource: '', scope: '' };
+  }
+  const t = parsed.target;
+  const watching = t.legacyWatch || query.get('watch') === 'true' || query.get('watch') === '1';
+  let verb = m;
+  if (m === 'GET') verb = watching ? 'WATCH' : t.name === undefined ? 'LIST' : 'GET';
+  else if (m === 'PATCH' && (contentType ?? '').startsWith('application/apply-patch')) verb = 'APPLY';
+  else if (m === 'DELETE' && t.name === undefined) verb = 'DELETECOLLECTION';
+  if (t.subresource && ['exec', 'attach', 'portforward', 'proxy', 'log'].includes(t.subresource) && verb !== 'GET') verb = 'CONNECT';
+  const scope = t.name !== undefined ? 'resource' : t.namespace !== undefined ? 'namespace' : 'cluster';
+  return { verb, group: t.info.group, version: t.info.version, resource: t.info.plural, subresource: t.subresource ?? '', scope };
+}
+
+export class ApiserverMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'apiserver_request_total',
+    help: 'Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.',
+    labelNames: ['verb', 'dry_run', 'group', 'version', 'resource', 'subresource', 'scope', 'component', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly durations = new Histogram({
+    name: 'apiserver_request_duration_seconds',
+    help: 'Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component.',
+    labelNames: ['verb', 'dry_run', 'group', 'version', 'resource', 'subresource', 'scope', 'component'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Records one finished request (for WATCH and CONNECT: until the response started). */
+  record(labels: RequestLabels, dryRun: boolean, code: number, seconds: number): void {
+    const common = { ...labels, dry_run: dryRun ? 'All' : '', component: 'apiserver' };
+    this.requests.inc({ ...common, code: String(code) });
+    // Long-running requests would swamp the latency histogram, as upstream leaves them out.
+    if (labels.verb !== 'WATCH' && labels.verb !== 'CONNECT') this.durations.observe(common, seconds);
+  }
+
+  /** The text exposition format, with its content type. */
+  async exposition(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}
