@@ -119,4 +119,21 @@ it('no token is 401, a viewer is 403 (the authorizer chain decides, as for any n
   assert.ok(value(samples, 'apiserver_request_total', { verb: 'GET', code: '401' }) >= 1);
 });
 
+it('the system:monitoring group may read /metrics through the default RBAC policy, others may not', async (ctx) => {
+  const as = async (groups: string[]): Promise<number> => {
+    const http = new HttpsTransport({ server: ctx.server.url, caPem: ctx.server.caPem, token: ctx.server.token });
+    try {
+      const headers: Record<string, string> = { 'impersonate-user': 'prometheus' };
+      if (groups.length > 0) headers['impersonate-group'] = groups.join(',');
+      const res = await http.request({ method: 'GET', path: '/metrics', headers });
+      await res.text();
+      return res.status;
+    } finally {
+      http.close();
+    }
+  };
+  assert.is(await as(['system:monitoring']), 200);
+  assert.is(await as([]), 403);
+});
+
 it.run();

@@ -86,6 +86,7 @@ const adminRules: PolicyRule[] = [
 
 const DISCOVERY_URLS = ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'];
 const PUBLIC_INFO_URLS = ['/healthz', '/livez', '/readyz', '/version', '/version/'];
+const MONITORING_URLS = ['/metrics', '/metrics/slis', '/livez', '/readyz', '/healthz', '/livez/*', '/readyz/*', '/healthz/*'];
 const ISSUER_URLS = ['/.well-known/openid-configuration', '/.well-known/openid-configuration/', '/openid/v1/jwks', '/openid/v1/jwks/'];
 
 export const DEFAULT_CLUSTER_ROLES: readonly ClusterRole[] = [
@@ -98,6 +99,7 @@ export const DEFAULT_CLUSTER_ROLES: readonly ClusterRole[] = [
   clusterRole('system:aggregate-to-view', viewRules, { labels: { [AGGREGATE('view')]: 'true' } }),
   clusterRole('system:discovery', [urls(['get'], DISCOVERY_URLS)]),
   clusterRole('system:public-info-viewer', [urls(['get'], PUBLIC_INFO_URLS)]),
+  clusterRole('system:monitoring', [urls(['get'], MONITORING_URLS)]),
   clusterRole('system:basic-user', [
     r(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
     r(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
@@ -124,6 +126,7 @@ export const DEFAULT_CLUSTER_ROLE_BINDINGS: readonly ClusterRoleBinding[] = [
   clusterRoleBinding('system:discovery', 'system:discovery', [group('system:authenticated')]),
   clusterRoleBinding('system:basic-user', 'system:basic-user', [group('system:authenticated')]),
   clusterRoleBinding('system:public-info-viewer', 'system:public-info-viewer', [group('system:authenticated'), group('system:unauthenticated')]),
+  clusterRoleBinding('system:monitoring', 'system:monitoring', [group('system:monitoring')]),
   clusterRoleBinding('corral:viewers', 'view', [group(VIEWERS_GROUP)]),
   clusterRoleBinding('corral:viewers:cluster', 'corral:cluster-viewer', [group(VIEWERS_GROUP)]),
   clusterRoleBinding('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', [group('system:serviceaccounts')]),
