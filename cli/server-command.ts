@@ -2,6 +2,7 @@
 import { installLastResortHandlers } from '../api/fault-containment.js';
 import { defaultServerConfig, type ServerConfig } from '../server/config.js';
 import { log } from '../api/log.js';
+import { parseLbPool } from '../server/controllers/lb-pool.js';
 import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
 export const serverCommand: CliCommand = {
@@ -10,7 +11,7 @@ export const serverCommand: CliCommand = {
     '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
     '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]\n' +
     '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]\n' +
-    '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10]',
+    '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]',
   options: {
     ...dataDirOption,
     port: { type: 'string', short: 'p' },
@@ -30,6 +31,7 @@ export const serverCommand: CliCommand = {
     'pv-host-path-roots': { type: 'string' },
     'cluster-domain': { type: 'string' },
     'cluster-dns': { type: 'string' },
+    'lb-pool': { type: 'string' },
   },
   async run(values) {
     const cfg: ServerConfig = defaultServerConfig();
@@ -75,6 +77,11 @@ export const serverCommand: CliCommand = {
     }
     cfg.clusterDomain = str(values, 'cluster-domain', 'CLUSTER_DOMAIN') ?? cfg.clusterDomain;
     cfg.clusterDns = str(values, 'cluster-dns', 'CLUSTER_DNS') ?? cfg.clusterDns;
+    const lbPool = str(values, 'lb-pool', 'LB_POOL');
+    if (lbPool !== undefined) {
+      parseLbPool(lbPool); // a bad pool stops the start with the entry named
+      cfg.lbPool = lbPool;
+    }
     const { startServer } = await import('../server/main.js');
     const { registerInstallRoutes } = await import('../installer/routes.js');
     // Faults no listener contained: docs/adr/006-fault-containment.md.

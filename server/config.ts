@@ -33,6 +33,8 @@ export interface ServerConfig {
   storageDir?: string;
   /** Directories besides storageDir a PersistentVolume's hostPath/local path may point into (default /mnt, /srv, /data). */
   pvHostPathRoots?: string[];
+  /** LoadBalancer address pool (`--lb-pool`: ranges and CIDRs, comma separated); unset: node addresses. */
+  lbPool?: string;
 }
 
 export function defaultDataDir(): string {

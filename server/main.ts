@@ -48,6 +48,7 @@ import type { RequestAttributes } from './auth/rbac/rules.js';
 import { loadServiceAccountTokens, registerIdentityApi } from './auth/identity.js';
 import { registerOidcDiscovery } from './auth/oidc-discovery.js';
 import type { AccessDecision } from './auth/reviews.js';
+import { parseLbPool } from './controllers/lb-pool.js';
 
 export interface RunningServer {
   url: string;
@@ -207,6 +208,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
         clusterCidr: cfg.clusterCidr,
         storageDir,
         caPem: tls.caPem,
+        lbPool: cfg.lbPool !== undefined ? parseLbPool(cfg.lbPool) : undefined,
       },
       signal: stop.signal,
     }));

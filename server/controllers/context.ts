@@ -1,6 +1,7 @@
 /** What every controller gets: an API client (in-process), shared informers, settings and a stop signal. */
 import type { ApiClient } from '../../api/client/client.js';
 import type { InformerFactory } from '../../api/machinery/informer.js';
+import type { LbPool } from './lb-pool.js';
 
 export interface ControllerSettings {
   /** Seconds pods on an unreachable node are tolerated before eviction (edge default: 30). */
@@ -13,6 +14,8 @@ export interface ControllerSettings {
   storageDir: string;
   /** The cluster CA certificate (PEM), published to every namespace as `kube-root-ca.crt`. */
   caPem: string;
+  /** LoadBalancer addresses (`--lb-pool`); unset: LoadBalancer Services get the eligible nodes' InternalIPs. */
+  lbPool?: LbPool | undefined;
 }
 
 export interface ControllerContext {

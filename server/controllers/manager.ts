@@ -27,6 +27,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'persistentvolume', start: async (ctx) => { (await import('./persistent-volume.js')).startPersistentVolumeController(ctx); } },
   { name: 'storage-protection', start: async (ctx) => { (await import('./storage-protection.js')).startStorageProtectionController(ctx); } },
   { name: 'local-path-provisioner', start: async (ctx) => { (await import('./local-path-provisioner.js')).startLocalPathProvisioner(ctx); } },
+  { name: 'service-lb', start: async (ctx) => { (await import('./load-balancer.js')).startLoadBalancerController(ctx); } },
   { name: 'disruption', start: async (ctx) => { (await import('./disruption.js')).startDisruptionController(ctx); } },
 ];
 
