@@ -23,7 +23,7 @@ import {
 } from '../../api/types.js';
 import { Controller } from '../../api/machinery/controller.js';
 import { createEventRecorder, type EventRecorder } from '../../api/machinery/events.js';
-import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
+import { objectKeyOf } from '../../api/machinery/informer.js';
 import { claimClass, claimRequest, localPathClaimProblem, localPathNodeProblem } from '../scheduler/volume-match.js';
 import type { ControllerContext } from './context.js';
 import { storageInformers, storageSynced, type StorageInformers } from './persistent-volume.js';
@@ -67,16 +67,8 @@ export function localPathVolume(claim: PersistentVolumeClaim, sc: StorageClass, 
 class LocalPathProvisioner {
   private readonly controller: Controller;
   private readonly events: EventRecorder;
-  private readonly claims: Informer<PersistentVolumeClaim>;
-  private readonly volumes: Informer<PersistentVolume>;
-  private readonly classes: Informer<StorageClass>;
-  private readonly nodes: Informer<Node>;
 
   constructor(private readonly ctx: ControllerContext, private readonly informers: StorageInformers) {
-    this.claims = informers.claims;
-    this.volumes = informers.volumes;
-    this.classes = informers.classes;
-    this.nodes = informers.nodes;
     const { claims } = informers;
     this.events = createEventRecorder(ctx.client, { component: `${LOCAL_PATH_PROVISIONER}_corral` });
     this.controller = new Controller({ name: 'local-path-provisioner', reconcile: (key) => this.sync(key) });
@@ -89,9 +81,9 @@ class LocalPathProvisioner {
   }
 
   private async sync(key: string): Promise<void> {
-    const claim = this.claims.get(key);
+    const claim = this.informers.claims.get(key);
     if (!claim || claim.metadata.deletionTimestamp || claim.spec.volumeName) return;
-    const sc = this.classes.get(claimClass(claim));
+    const sc = this.informers.classes.get(claimClass(claim));
     if (!sc || sc.provisioner !== LOCAL_PATH_PROVISIONER) return;
     const failed = (problem: string): void =>
       this.events.record(claim, 'Warning', 'ProvisioningFailed', `failed to provision volume with StorageClass "${sc.metadata.name}": ${problem}`);
@@ -99,10 +91,10 @@ class LocalPathProvisioner {
     const claimProblem = localPathClaimProblem(claim, sc);
     if (claimProblem !== undefined) return failed(claimProblem);
     if (claim.metadata.annotations?.[STORAGE_PROVISIONER_ANNOTATION] !== LOCAL_PATH_PROVISIONER) return;
-    if (this.volumes.get(provisionedVolumeName(claim))) return;
+    if (this.informers.volumes.get(provisionedVolumeName(claim))) return;
     const nodeName = claim.metadata.annotations?.[SELECTED_NODE_ANNOTATION];
     if (!nodeName) return;
-    const node = this.nodes.get(nodeName);
+    const node = this.informers.nodes.get(nodeName);
     const nodeProblem = node ? localPathNodeProblem(claim, node) : undefined;
     if (nodeProblem !== undefined) return failed(nodeProblem);
     if (!node) return failed(`selected node "${nodeName}" not found`);

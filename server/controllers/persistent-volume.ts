@@ -62,16 +62,8 @@ export class PersistentVolumeController {
   readonly claimSync: Controller;
   readonly volumeSync: Controller;
   private readonly events: EventRecorder;
-  private readonly claims: Informer<PersistentVolumeClaim>;
-  private readonly volumes: Informer<PersistentVolume>;
-  private readonly classes: Informer<StorageClass>;
-  private readonly nodes: Informer<Node>;
 
   constructor(private readonly ctx: ControllerContext, private readonly informers: StorageInformers) {
-    this.claims = informers.claims;
-    this.volumes = informers.volumes;
-    this.classes = informers.classes;
-    this.nodes = informers.nodes;
     const { claims, volumes, classes } = informers;
     this.events = createEventRecorder(ctx.client, 'persistentvolume-controller');
     this.claimSync = new Controller({ name: 'persistentvolume-claims', reconcile: (key) => this.syncClaim(key) });
@@ -80,7 +72,7 @@ export class PersistentVolumeController {
       this.claimSync.enqueue(objectKeyOf(c));
       // The claim's volume (or a volume promised to it) may need a new phase.
       if (c.spec.volumeName) this.volumeSync.enqueue(c.spec.volumeName);
-      for (const pv of this.volumes.list()) {
+      for (const pv of this.informers.volumes.list()) {
         const ref = pv.spec.claimRef;
         if (ref?.name === c.metadata.name && ref?.namespace === c.metadata.namespace) this.volumeSync.enqueue(pv.metadata.name!);
       }
@@ -91,14 +83,14 @@ export class PersistentVolumeController {
       const ref = pv.spec.claimRef;
       if (ref?.name) this.claimSync.enqueue(`${ref.namespace ?? ''}/${ref.name}`);
       // A new or freed volume may be what a pending claim waits for.
-      if (!ref?.uid) for (const c of this.claims.list()) if (!c.spec.volumeName) this.claimSync.enqueue(objectKeyOf(c));
+      if (!ref?.uid) for (const c of this.informers.claims.list()) if (!c.spec.volumeName) this.claimSync.enqueue(objectKeyOf(c));
     };
     volumes.addHandlers({ onAdd: volumeChanged, onUpdate: (_o, pv) => volumeChanged(pv), onDelete: volumeChanged });
     classes.addHandlers({ onAdd: () => this.pendingClaims(), onUpdate: () => this.pendingClaims() });
   }
 
   private pendingClaims(): void {
-    for (const c of this.claims.list()) if (c.status?.phase !== 'Bound') this.claimSync.enqueue(objectKeyOf(c));
+    for (const c of this.informers.claims.list()) if (c.status?.phase !== 'Bound') this.claimSync.enqueue(objectKeyOf(c));
   }
 
   start(): void {
@@ -111,21 +103,21 @@ export class PersistentVolumeController {
   // ------------------------------------------------------------------ claims
 
   private async syncClaim(key: string): Promise<void> {
-    const claim = this.claims.get(key);
+    const claim = this.informers.claims.get(key);
     if (!claim || claim.metadata.deletionTimestamp) return;
     if (claim.spec.volumeName) return this.syncBoundClaim(claim, claim.spec.volumeName);
 
     const className = claimClass(claim);
-    const sc = className === '' ? undefined : this.classes.get(className);
+    const sc = className === '' ? undefined : this.informers.classes.get(className);
     const waitForConsumer = sc?.volumeBindingMode === 'WaitForFirstConsumer';
     const selectedNode = claim.metadata.annotations?.[SELECTED_NODE_ANNOTATION];
     if (waitForConsumer && !selectedNode) {
       this.events.record(claim, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
       return;
     }
-    const node = selectedNode ? this.nodes.get(selectedNode) : undefined;
+    const node = selectedNode ? this.informers.nodes.get(selectedNode) : undefined;
     const fitsNode = waitForConsumer ? (pv: PersistentVolume): boolean => node !== undefined && volumeFitsNode(pv, node.metadata.name!, node.metadata.labels ?? {}) : undefined;
-    const pv = findMatchingVolume(claim, this.volumes.list(), fitsNode);
+    const pv = findMatchingVolume(claim, this.informers.volumes.list(), fitsNode);
     if (pv) return this.bind(claim, pv);
 
     if (className !== '' && !sc) {
@@ -152,7 +144,7 @@ export class PersistentVolumeController {
 
   /** A claim naming its volume: finish the binding if the volume is free or already ours. */
   private async syncBoundClaim(claim: PersistentVolumeClaim, volumeName: string): Promise<void> {
-    const pv = this.volumes.get(volumeName);
+    const pv = this.informers.volumes.get(volumeName);
     if (!pv) {
       if (claim.status?.phase === 'Bound') {
         await this.setClaimPhase(claim, 'Lost');
@@ -216,7 +208,7 @@ export class PersistentVolumeController {
   }
 
   private async syncVolume(key: string): Promise<void> {
-    const pv = this.volumes.get(splitKey(key).name);
+    const pv = this.informers.volumes.get(splitKey(key).name);
     if (!pv) return;
     const ref = pv.spec.claimRef;
     const phase = pv.status?.phase;
@@ -224,7 +216,7 @@ export class PersistentVolumeController {
       if (phase !== 'Available' && !pv.metadata.deletionTimestamp) await this.setVolumePhase(pv, 'Available').catch(ignoreGone);
       return;
     }
-    const claim = this.claims.get(`${ref.namespace ?? ''}/${ref.name}`);
+    const claim = this.informers.claims.get(`${ref.namespace ?? ''}/${ref.name}`);
     if (!ref.uid) {
       // Promised to a claim by name only: the claim's sync binds it.
       if (phase !== 'Available' && !pv.metadata.deletionTimestamp) await this.setVolumePhase(pv, 'Available').catch(ignoreGone);
