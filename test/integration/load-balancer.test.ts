@@ -7,6 +7,10 @@
  * exhausted pool explained by Warning events, addresses released on delete and on a type change,
  * kept across a server restart; `allocateLoadBalancerNodePorts: false` leaves node ports out;
  * `kubectl get svc` shows EXTERNAL-IP.
+ *
+ * Every wait is bounded and fails fast: each test has a deadline and always stops every server and
+ * hollow node it started (a failure once left a server running and the file hung until the runner's
+ * 15-minute limit).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,14 +19,33 @@ import { HollowNode } from '../support/hollow-node.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
 import { waitUntil } from '../support/wait.js';
 
-let server: ServerProcess | undefined;
+let servers: ServerProcess[] = [];
 let nodes: HollowNode[] = [];
 
+/** Starts a server that stopAll will stop, whatever happens in the test. */
+async function startServer(extraArgs: string[] = []): Promise<ServerProcess> {
+  const s = await ServerProcess.start({ extraArgs });
+  servers.push(s);
+  return s;
+}
+
 async function stopAll(): Promise<void> {
-  for (const n of nodes) n.stop();
-  nodes = [];
-  await server?.destroy();
-  server = undefined;
+  for (const n of nodes.splice(0)) n.stop();
+  await Promise.all(servers.splice(0).map((s) => s.destroy()));
+}
+
+/** A test body with a deadline; whatever the outcome, everything it started is stopped. */
+function bounded(ms: number, body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`test did not finish within ${ms} ms`)), ms); });
+    try {
+      await Promise.race([body(), deadline]);
+    } finally {
+      clearTimeout(timer);
+      await stopAll();
+    }
+  };
 }
 
 function lbService(name: string, extra: { annotations?: Record<string, string>; spec?: Record<string, unknown> } = {}): Service {
@@ -51,9 +74,8 @@ function warningAbout(s: ServerProcess, name: string, pattern: RegExp): Promise<
 
 test.after(stopAll);
 
-test('without a pool: the InternalIPs of the Ready nodes not opted out, following node changes; kubectl shows EXTERNAL-IP', async () => {
-  server = await ServerProcess.start();
-  const s = server;
+test('without a pool: the InternalIPs of the Ready nodes not opted out, following node changes; kubectl shows EXTERNAL-IP', bounded(60_000, async () => {
+  const s = await startServer();
   nodes.push(await HollowNode.start(s.client, { name: 'lb1', nodeIP: '10.200.7.11' }));
   nodes.push(await HollowNode.start(s.client, { name: 'lb2', nodeIP: '10.200.7.12' }));
   nodes.push(await HollowNode.start(s.client, { name: 'lb3', nodeIP: '10.200.7.13', labels: { 'svccontroller.corral.dev/enablelb': 'false' } }));
@@ -73,12 +95,10 @@ test('without a pool: the InternalIPs of the Ready nodes not opted out, followin
   // A Service changed to ClusterIP loses its ingress.
   await s.client.patch<Service>('Service', 'default', 'web', { spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80 }] } });
   await ingressBecomes(s, 'web', []);
-  await stopAll();
-});
+}));
 
-test('with --lb-pool: one address per Service, requests honoured, conflicts and exhaustion explained, releases, restart', async () => {
-  server = await ServerProcess.start({ extraArgs: ['--lb-pool', '192.168.77.240-192.168.77.241, 192.168.77.244/31'] });
-  const s = server;
+test('with --lb-pool: one address per Service, requests honoured, conflicts and exhaustion explained, releases, restart', bounded(120_000, async () => {
+  const s = await startServer(['--lb-pool', '192.168.77.240-192.168.77.241, 192.168.77.244/31']);
   nodes.push(await HollowNode.start(s.client, { name: 'p1', nodeIP: '10.200.8.11' }));
   await s.client.create('Service', 'default', lbService('a'));
   await ingressBecomes(s, 'a', ['192.168.77.240']);
@@ -120,12 +140,11 @@ test('with --lb-pool: one address per Service, requests honoured, conflicts and 
   for (const [name, ip] of [['b', '192.168.77.245'], ['c', '192.168.77.244'], ['dup', '192.168.77.240'], ['e', '192.168.77.241']] as const) {
     assert.equal(ingressOf(await s.client.get<Service>('Service', 'default', name)), [ip], `${name} keeps ${ip}`);
   }
-  await stopAll();
-});
+}));
 
-test('a bad --lb-pool stops the server with the entry named', async () => {
-  const r = await ServerProcess.start({ extraArgs: ['--lb-pool', '192.168.77.240-192.168.77.230'] }).then(() => 'started', (err: unknown) => String(err));
+test('a bad --lb-pool stops the server with the entry named', bounded(40_000, async () => {
+  const r = await startServer(['--lb-pool', '192.168.77.240-192.168.77.230']).then(() => 'started', (err: unknown) => String(err));
   assert.match(r, /invalid --lb-pool entry "192\.168\.77\.240-192\.168\.77\.230": the range ends before it starts/);
-});
+}));
 
 test.run();
