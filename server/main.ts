@@ -27,6 +27,8 @@ import { paths, type ServerConfig } from './config.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
 import { MemoryStore } from './store/memory-store.js';
 import { RoutingStore } from './store/routing-store.js';
+import { instrumentStore } from './store/instrumented-store.js';
+import { ApiserverMetrics } from './apiserver/request-metrics.js';
 import type { Store } from './store/store.js';
 import { dirname } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
@@ -124,10 +126,11 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   sqlite.startCompactor({ intervalMs: 5 * 60_000, keepRevisions: 1000 });
   // Lease heartbeats and Events change all the time and are worthless after a restart: keep them
   // in memory so an idle cluster does not write to the SD card.
-  const store = new RoutingStore([
+  const metrics = new ApiserverMetrics();
+  const store = instrumentStore(new RoutingStore([
     { prefix: '/registry/coordination.k8s.io/leases/', store: new MemoryStore() },
     { prefix: '/registry/core/events/', store: new MemoryStore({ ttlMs: 60 * 60_000 }) },
-  ], sqlite);
+  ], sqlite), (operation, type, seconds) => metrics.storageOperation(operation, type, seconds));
   const registry = new Registry(store);
   const storageDir = cfg.storageDir ?? paths.storage(cfg.dataDir);
   const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, {
@@ -149,7 +152,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   // Tests that send many bad tokens on purpose raise (or lower) the failed-authentication burst.
   const failedAuthBurst = Number(process.env['CORRAL_FAILED_AUTH_BURST'] ?? '') || undefined;
   const api = createApiApp({
-    registry, tokens, serverAddress: `${host}:${port}`, serviceAccountTokens: serviceAccounts.tokens,
+    registry, tokens, serverAddress: `${host}:${port}`, serviceAccountTokens: serviceAccounts.tokens, metrics,
     ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
     ...(failedAuthBurst ? { failedAuth: { burst: failedAuthBurst } } : {}),
     extraRoutes: (app, auth) => {
@@ -211,6 +214,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
         lbPool: cfg.lbPool !== undefined ? parseLbPool(cfg.lbPool) : undefined,
       },
       signal: stop.signal,
+      metrics,
     }));
   }
   log.info('server', 'corral server is up', { url, dataDir: cfg.dataDir, kubeconfig: paths.kubeconfig(cfg.dataDir) });

@@ -26,7 +26,7 @@ export class Controller {
   readonly queue: WorkQueue;
 
   constructor(private readonly spec: ControllerSpec) {
-    this.queue = new WorkQueue(spec.rateLimiter);
+    this.queue = new WorkQueue(spec.rateLimiter, undefined, spec.name);
   }
 
   get name(): string {

@@ -4,8 +4,10 @@
  * failures come back after the rate limiter's delay (by default per-key exponential back-off and an
  * overall token bucket: rate-limiter.ts). With `priorityOf`, keys come out highest priority first and
  * in arrival order among equals (the scheduler's active queue); otherwise strictly in arrival order.
+ * A named queue reports client-go's workqueue metrics when a provider is installed (work-queue-metrics.ts).
  */
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
+import { workQueueMetricsFor, type WorkQueueMetrics } from './work-queue-metrics.js';
 
 export class WorkQueue {
   private readonly queue: string[] = [];
@@ -15,21 +17,35 @@ export class WorkQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private waiters: (() => void)[] = [];
   private shutDown = false;
+  private readonly metrics: WorkQueueMetrics | undefined;
+  /** With metrics: when each queued key was added and each in-flight key was handed out (ms). */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
 
   constructor(
     private readonly limiter: RateLimiter = defaultControllerRateLimiter(),
     private readonly priorityOf?: (key: string) => number,
-  ) {}
+    /** The controller's name: the `name` label of its workqueue metrics. */
+    name?: string,
+  ) {
+    this.metrics = workQueueMetricsFor(name);
+  }
 
   add(key: string): void {
     if (this.shutDown) return;
     if (this.processing.has(key)) {
+      // Counted when done() queues it again.
       this.dirtyWhileProcessing.add(key);
       return;
     }
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.insert(key);
+    if (this.metrics) {
+      this.metrics.added();
+      this.addedAt.set(key, performance.now());
+      this.metrics.depth(this.queue.length);
+    }
     this.wake();
   }
 
@@ -66,6 +82,7 @@ export class WorkQueue {
 
   /** Re-queues a failed key after the rate limiter's delay. */
   addRateLimited(key: string): void {
+    this.metrics?.retried();
     this.addAfter(key, this.limiter.when(key));
   }
 
@@ -92,11 +109,23 @@ export class WorkQueue {
     const key = this.queue.shift()!;
     this.queued.delete(key);
     this.processing.add(key);
+    if (this.metrics) {
+      const now = performance.now();
+      this.metrics.waited((now - (this.addedAt.get(key) ?? now)) / 1000);
+      this.addedAt.delete(key);
+      this.startedAt.set(key, now);
+      this.metrics.depth(this.queue.length);
+    }
     return key;
   }
 
   done(key: string): void {
     this.processing.delete(key);
+    const started = this.startedAt.get(key);
+    if (started !== undefined) {
+      this.startedAt.delete(key);
+      this.metrics?.worked((performance.now() - started) / 1000);
+    }
     if (this.dirtyWhileProcessing.delete(key)) this.add(key);
   }
 

@@ -52,6 +52,8 @@ export interface ApiAppOptions {
   extraRoutes?: (app: Hono<Env>, auth: RouteAuthenticator) => void;
   /** Accepts service-account tokens (JWTs) besides corral's own. */
   serviceAccountTokens?: Pick<ServiceAccountTokens, 'authenticate'>;
+  /** The server's metrics, when the store and controllers report into them too (else the app makes its own). */
+  metrics?: ApiserverMetrics;
 }
 
 /** Authenticates a request of an extra route as the API does (same tokens, same throttling). */
@@ -108,10 +110,12 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   const authenticate: RouteAuthenticator = (c) => authenticator.authenticate(c.req.header('authorization'), sourceAddress(c), c.req.path);
   const subresources = new Subresources(o.registry);
   const requestKinds = new RequestKinds();
+  const metrics = o.metrics ?? new ApiserverMetrics();
   const resources = new ResourceHandler({
     registry: o.registry,
     subresources,
     requestKinds,
+    watchOpened: (info, scope) => metrics.watchOpened(info, scope),
     ...(o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : {}),
   });
 
@@ -127,7 +131,6 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   });
   app.notFound((c) => statusResponse(c, new StatusError(404, 'NotFound', 'the server could not find the requested resource')));
 
-  const metrics = new ApiserverMetrics();
   // Outermost, so refused and failed requests (400, 401, 403, 500) are counted with their codes too.
   app.use('*', async (c, next) => {
     const started = performance.now();

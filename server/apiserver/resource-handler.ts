@@ -28,6 +28,8 @@ export interface ResourceHandlerOptions {
   requestKinds: RequestKinds;
   /** Interval of BOOKMARK events on watches that allow them. */
   bookmarkIntervalMs?: number;
+  /** Counts an open watch (`apiserver_longrunning_requests`); the returned function is called when it ends. */
+  watchOpened?: (info: ResourceInfo, scope: 'resource' | 'namespace' | 'cluster') => () => void;
 }
 
 /** `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` asks for server-side printing. */
@@ -281,6 +283,8 @@ export class ResourceHandler {
     // `timeoutSeconds=0` means no explicit timeout upstream, not "end at once".
     const timeoutMs = timeoutSeconds !== undefined && timeoutSeconds > 0 ? Math.min(timeoutSeconds * 1000, MAX_TIMER_MS) : (1800 + Math.random() * 1800) * 1000;
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
+    const closed = this.o.watchOpened?.(info, name !== undefined ? 'resource' : namespace !== undefined ? 'namespace' : 'cluster');
+    if (closed) abort.signal.addEventListener('abort', closed, { once: true });
     const stream = watchBody({
       events,
       render,

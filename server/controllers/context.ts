@@ -18,11 +18,18 @@ export interface ControllerSettings {
   lbPool?: LbPool | undefined;
 }
 
+/** Where controllers report what upstream's components export as metrics (the server's /metrics). */
+export interface ControllerMetrics {
+  /** One scheduling attempt, through binding: its outcome and how long it took. */
+  schedulingAttempt(result: 'scheduled' | 'unschedulable' | 'error', seconds: number): void;
+}
+
 export interface ControllerContext {
   client: ApiClient;
   informers: InformerFactory;
   settings: ControllerSettings;
   signal: AbortSignal;
+  metrics?: ControllerMetrics;
 }
 
 /** A controller's entry point: wire informer handlers, start workers; resolves once running. */

@@ -117,6 +117,7 @@ export class SchedulerLoop {
     this.queue = new WorkQueue(
       new ItemExponentialRateLimiter({ initialMs: this.initialBackoffMs, maxMs: this.maxBackoffMs }),
       (key) => this.pods.get(key)?.spec.priority ?? 0,
+      COMPONENT,
     );
     this.events = createEventRecorder(ctx.client, SCHEDULER_NAME);
     this.wireHandlers();
@@ -262,10 +263,13 @@ export class SchedulerLoop {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined || signal.aborted) return;
+      const started = performance.now();
       try {
-        await this.scheduleOne(key);
+        const outcome = await this.scheduleOne(key);
+        if (outcome) this.ctx.metrics?.schedulingAttempt(outcome, (performance.now() - started) / 1000);
       } catch (err) {
         if (signal.aborted) return;
+        this.ctx.metrics?.schedulingAttempt('error', (performance.now() - started) / 1000);
         log.warn(COMPONENT, 'scheduling attempt failed, will retry', { pod: key, error: (err as Error).message });
         this.queue.addRateLimited(key);
       } finally {
@@ -274,23 +278,24 @@ export class SchedulerLoop {
     }
   }
 
-  private async scheduleOne(key: string): Promise<void> {
+  /** One attempt: how it ended, or undefined when there was nothing to do (the pod went or was bound). */
+  private async scheduleOne(key: string): Promise<'scheduled' | 'unschedulable' | undefined> {
     const pod = this.pods.get(key);
-    if (!pod || !needsScheduling(pod) || this.assumed.has(key)) return;
+    if (!pod || !needsScheduling(pod) || this.assumed.has(key)) return undefined;
     const snapshot = this.currentSnapshot();
     const listers = this.volumeListers();
     const plan = listers ? planPodVolumes(pod, listers) : { kind: 'none' as const };
     if (plan.kind === 'unresolvable') {
       const message = fitErrorMessage({ totalNodes: snapshot.nodes.length, reasons: [], preFilterMessage: plan.message, resolvableNodes: 0 });
       await this.markUnschedulable(key, pod, message);
-      return;
+      return 'unschedulable';
     }
     const info = compilePod(pod);
     if (plan.kind === 'check') info.volumes = plan.check;
     const result = this.withNominatedPods(snapshot, key, pod, () => schedulePrepared(snapshot, info));
     if (result.nodeName === undefined) {
       await this.markUnschedulable(key, pod, await this.preempt(snapshot, key, pod, info, result));
-      return;
+      return 'unschedulable';
     }
     this.nominated.delete(key);
     const nodeName = result.nodeName;
@@ -318,12 +323,13 @@ export class SchedulerLoop {
       this.stats.bindErrors++;
       if (this.assumed.delete(key) && this.snapshot) removePod(this.snapshot, pod);
       // 404: the pod is gone; 409: someone else bound it or it is being deleted. Either way, done.
-      if (isNotFound(err) || isConflict(err)) return;
+      if (isNotFound(err) || isConflict(err)) return undefined;
       throw err;
     }
     this.attempts.delete(key);
     this.stats.scheduled++;
     this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${nodeName}`);
+    return 'scheduled';
   }
 
   /**

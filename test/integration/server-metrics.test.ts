@@ -1,6 +1,7 @@
 /**
- * The apiserver's `/metrics`: Prometheus text a strict parser accepts, upstream's metric names, request
- * counters that move with requests, and access through the authorizer chain (no token 401, a viewer 403).
+ * The server's `/metrics`: Prometheus text a strict parser accepts, upstream's metric names, request
+ * counters that move with requests, open watches, store latency, controller workqueues and scheduler
+ * attempts that move with what happens, and access through the authorizer chain (no token 401, a viewer 403).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,66 +9,26 @@ import { join } from 'node:path';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { TokenStore } from '../../server/auth/tokens.js';
 import { ServerProcess } from '../support/server-process.js';
-
-interface Sample { name: string; labels: Record<string, string>; value: number }
-
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"\s*(,|$)/y;
-
-/** A strict parser of the Prometheus text format (0.0.4): throws on any line it does not understand. */
-function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
-  const samples: Sample[] = [];
-  const types = new Map<string, string>();
-  assert.ok(text.endsWith('\n'), 'exposition must end with a newline');
-  for (const [i, line] of text.slice(0, -1).split('\n').entries()) {
-    const where = `line ${i + 1}: ${line}`;
-    if (line === '') continue;
-    if (line.startsWith('#')) {
-      const m = /^# (HELP|TYPE) (\S+)(?: (.*))?$/.exec(line);
-      if (!m) continue; // plain comments are allowed
-      if (!NAME.test(m[2]!)) throw new Error(`bad metric name in ${where}`);
-      if (m[1] === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(m[3] ?? '')) throw new Error(`bad type in ${where}`);
-        if (types.has(m[2]!)) throw new Error(`second TYPE in ${where}`);
-        types.set(m[2]!, m[3]!);
-      }
-      continue;
-    }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: (-?\d+))?$/.exec(line);
-    if (!m) throw new Error(`unparsable sample in ${where}`);
-    const labels: Record<string, string> = {};
-    const body = m[2] ?? '';
-    LABEL.lastIndex = 0;
-    while (LABEL.lastIndex < body.length) {
-      const l = LABEL.exec(body);
-      if (!l) throw new Error(`bad labels in ${where}`);
-      if (l[1]! in labels) throw new Error(`repeated label in ${where}`);
-      labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-    }
-    const raw = m[3]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (!/^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]Inf|NaN)$/.test(raw)) throw new Error(`bad value in ${where}`);
-    const family = m[1]!.replace(/_(bucket|sum|count|total|created)$/, '');
-    if (!types.has(m[1]!) && !types.has(family)) throw new Error(`sample before its TYPE in ${where}`);
-    samples.push({ name: m[1]!, labels, value });
-  }
-  return { samples, types };
-}
-
-const value = (samples: Sample[], name: string, want: Record<string, string>): number =>
-  samples.filter((s) => s.name === name && Object.entries(want).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+import { parseExposition, value } from '../support/prom-text.js';
+import { waitUntil } from '../support/wait.js';
 
 interface Ctx { server: ServerProcess; viewer: string }
 const it = suite<Ctx>('server /metrics');
 
 it.before(async (ctx) => {
-  ctx.server = await ServerProcess.start({ extraArgs: ['--disable-controllers'] });
+  ctx.server = await ServerProcess.start();
   ctx.viewer = new TokenStore(join(ctx.server.dataDir, 'server', 'tokens.json')).create('viewer').token;
 });
 
 it.after(async (ctx) => {
   await ctx.server?.destroy();
 });
+
+async function scrape(server: ServerProcess): Promise<ReturnType<typeof parseExposition>> {
+  const res = await get(server, '/metrics', server.token);
+  assert.is(res.status, 200, res.text);
+  return parseExposition(res.text);
+}
 
 async function get(server: ServerProcess, path: string, token: string | undefined): Promise<{ status: number; text: string; type: string }> {
   const http = new HttpsTransport({ server: server.url, caPem: server.caPem, ...(token !== undefined ? { token } : {}) });
@@ -89,7 +50,7 @@ it('admin reads strict Prometheus text with upstream names; counters move with r
   for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) {
     assert.ok(first.types.has(name), `${name} missing`);
   }
-  const listPods = { verb: 'LIST', resource: 'pods', group: '', version: 'v1', code: '200' };
+  const listPods = { verb: 'LIST', resource: 'pods', group: '', version: 'v1', scope: 'namespace', code: '200' };
   const getMissing = { verb: 'GET', resource: 'configmaps', code: '404' };
   const countBefore = value(first.samples, 'apiserver_request_total', listPods);
   const missingBefore = value(first.samples, 'apiserver_request_total', getMissing);
@@ -103,6 +64,57 @@ it('admin reads strict Prometheus text with upstream names; counters move with r
   assert.ok(observed >= 3, `LIST pods latency observations: ${observed}`);
   const inf = value(after.samples, 'apiserver_request_duration_seconds_bucket', { verb: 'LIST', resource: 'pods', le: '+Inf' });
   assert.is(inf, observed);
+});
+
+it('open watches, store operations, workqueues and scheduling attempts show with upstream names', async (ctx) => {
+  const first = await scrape(ctx.server);
+  for (const [name, type] of Object.entries({
+    apiserver_longrunning_requests: 'gauge', etcd_request_duration_seconds: 'histogram', workqueue_depth: 'gauge',
+    workqueue_adds_total: 'counter', workqueue_queue_duration_seconds: 'histogram', workqueue_work_duration_seconds: 'histogram',
+    workqueue_retries_total: 'counter', scheduler_schedule_attempts_total: 'counter', scheduler_scheduling_attempt_duration_seconds: 'histogram',
+  })) assert.is(first.types.get(name), type, name);
+  const watchLabels = { verb: 'WATCH', resource: 'configmaps', scope: 'namespace', component: 'apiserver' };
+  const watchesBefore = value(first.samples, 'apiserver_longrunning_requests', watchLabels);
+
+  // An open watch is counted while it is open, and no longer once the client goes.
+  const http = new HttpsTransport({ server: ctx.server.url, caPem: ctx.server.caPem, token: ctx.server.token });
+  const stop = new AbortController();
+  const watch = await http.request({ method: 'GET', path: '/api/v1/namespaces/default/configmaps?watch=true', signal: stop.signal });
+  assert.is(watch.status, 200);
+  const open = await scrape(ctx.server);
+  assert.is(value(open.samples, 'apiserver_longrunning_requests', watchLabels), watchesBefore + 1);
+  stop.abort();
+  http.close();
+  await waitUntil('the watch to be counted as closed', async () =>
+    value((await scrape(ctx.server)).samples, 'apiserver_longrunning_requests', watchLabels) === watchesBefore, 10_000);
+
+  // A create is one timed store operation under the resource's key prefix.
+  const creates = { operation: 'create', type: '/registry/core/configmaps/' };
+  const createsBefore = value(first.samples, 'etcd_request_duration_seconds_count', creates);
+  await ctx.server.client.create('ConfigMap', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'metrics-probe' }, data: { a: '1' } });
+  const created = await scrape(ctx.server);
+  assert.is(value(created.samples, 'etcd_request_duration_seconds_count', creates), createsBefore + 1);
+  assert.is(value(created.samples, 'etcd_request_duration_seconds_bucket', { ...creates, le: '+Inf' }), createsBefore + 1);
+
+  // A Deployment goes through the deployment controller's queue; a pod that fits nowhere is one
+  // unschedulable attempt (there are no nodes).
+  const adds = { name: 'deployment-controller' };
+  const addsBefore = value(created.samples, 'workqueue_adds_total', adds);
+  const unschedulable = { result: 'unschedulable', profile: 'default-scheduler' };
+  const attemptsBefore = value(created.samples, 'scheduler_schedule_attempts_total', unschedulable);
+  await ctx.server.client.create('Deployment', 'default', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'metrics-probe' },
+    spec: { replicas: 1, selector: { matchLabels: { app: 'metrics-probe' } }, template: { metadata: { labels: { app: 'metrics-probe' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } },
+  });
+  const after = await waitUntil('the deployment to be worked and its pod tried', async () => {
+    const m = await scrape(ctx.server);
+    const attempted = value(m.samples, 'scheduler_schedule_attempts_total', unschedulable) > attemptsBefore;
+    return attempted && value(m.samples, 'workqueue_work_duration_seconds_count', adds) > 0 ? m : undefined;
+  }, 20_000);
+  assert.ok(value(after.samples, 'workqueue_adds_total', adds) > addsBefore);
+  assert.ok(value(after.samples, 'workqueue_queue_duration_seconds_count', adds) > 0);
+  assert.ok(after.samples.some((s) => s.name === 'workqueue_depth' && s.labels['name'] === 'scheduler'), 'the scheduler queue has a depth');
+  assert.ok(value(after.samples, 'scheduler_scheduling_attempt_duration_seconds_count', unschedulable) > attemptsBefore);
 });
 
 it('no token is 401, a viewer is 403 (the authorizer chain decides, as for any non-resource URL)', async (ctx) => {

@@ -2,6 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BucketRateLimiter, defaultControllerRateLimiter, ItemExponentialRateLimiter, MaxOfRateLimiter } from '../../api/machinery/rate-limiter.js';
 import { WorkQueue } from '../../api/machinery/work-queue.js';
+import { setWorkQueueMetricsProvider } from '../../api/machinery/work-queue-metrics.js';
+import { installWorkQueueMetrics } from '../../api/metrics/work-queue-prom.js';
+import { sleep } from '../../api/async-util.js';
 
 test('per-key exponential back-off: each key doubles alone, forget starts it over', () => {
   const l = new ItemExponentialRateLimiter({ initialMs: 5, maxMs: 100 });
@@ -69,6 +72,60 @@ test('queue: a failed key comes back after its rate-limited delay, and forget re
   assert.is(q.numRequeues('k'), 0);
   q.shutdown();
   clearInterval(keepAlive);
+});
+
+test('metrics: a named queue reports adds, depth, time waiting and working, and retries; unnamed queues report nothing', async () => {
+  const seen: { queue: string; what: string; value?: number }[] = [];
+  setWorkQueueMetricsProvider((queue) => ({
+    added: () => seen.push({ queue, what: 'added' }),
+    depth: (value) => seen.push({ queue, what: 'depth', value }),
+    waited: (value) => seen.push({ queue, what: 'waited', value }),
+    worked: (value) => seen.push({ queue, what: 'worked', value }),
+    retried: () => seen.push({ queue, what: 'retried' }),
+  }));
+  try {
+    const q = new WorkQueue(new ItemExponentialRateLimiter({ initialMs: 1, maxMs: 1 }), undefined, 'probe');
+    new WorkQueue().add('ignored');
+    q.add('a');
+    q.add('a'); // a duplicate is not an add
+    q.add('b');
+    await sleep(20);
+    assert.is(await q.get(), 'a');
+    await sleep(20);
+    q.done('a');
+    q.addRateLimited('b');
+    assert.ok(seen.every((s) => s.queue === 'probe'), 'only the named queue reports');
+    assert.equal(seen.filter((s) => s.what === 'added').length, 2);
+    assert.equal(seen.filter((s) => s.what === 'depth').map((s) => s.value), [1, 2, 1]);
+    const waited = seen.find((s) => s.what === 'waited')!.value!;
+    const worked = seen.find((s) => s.what === 'worked')!.value!;
+    assert.ok(waited >= 0.015 && waited < 5, `waited ${waited} s`);
+    assert.ok(worked >= 0.015 && worked < 5, `worked ${worked} s`);
+    assert.is(seen.filter((s) => s.what === 'retried').length, 1);
+    q.shutdown();
+  } finally {
+    setWorkQueueMetricsProvider(undefined);
+  }
+});
+
+test('metrics through prom-client: workqueue_* families labelled by queue name', async () => {
+  const registry = installWorkQueueMetrics();
+  try {
+    const q = new WorkQueue(undefined, undefined, 'prom-probe');
+    q.add('x');
+    assert.is(await q.get(), 'x');
+    q.done('x');
+    q.addRateLimited('x');
+    const text = await registry.metrics();
+    assert.match(text, /^workqueue_adds_total\{name="prom-probe"\} 1$/m);
+    assert.match(text, /^workqueue_depth\{name="prom-probe"\} 0$/m);
+    assert.match(text, /^workqueue_retries_total\{name="prom-probe"\} 1$/m);
+    assert.match(text, /^workqueue_queue_duration_seconds_count\{name="prom-probe"\} 1$/m);
+    assert.match(text, /^workqueue_work_duration_seconds_count\{name="prom-probe"\} 1$/m);
+    q.shutdown();
+  } finally {
+    setWorkQueueMetricsProvider(undefined);
+  }
 });
 
 test.run();
