@@ -88,7 +88,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     ttlSeconds: cfg.dnsTtlSeconds, resolvConf: cfg.resolvConf, signal,
   });
   const proxy = new ServiceProxy({
-    informers, clusterCidr: cfg.clusterCidr, nodeName: cfg.nodeName, signal,
+    informers, clusterCidr: cfg.clusterCidr, nodeName: cfg.nodeName, nodeIP: cfg.nodeIp, signal,
     ...(cfg.clusterDns ? { nodeLocalDns: { clusterIP: cfg.clusterDns, target: `${cfg.nodeIp}:${cfg.dnsPort}` } } : {}),
   });
 

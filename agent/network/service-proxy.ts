@@ -13,12 +13,15 @@ import { ItemExponentialRateLimiter } from '../../api/machinery/rate-limiter.js'
 import type { EndpointSlice, Service } from '../../api/types.js';
 import { buildNatRuleSet, detectIptablesBackend, IptablesApplier, type SyncResult } from '../proxy/index.js';
 import { sysctl } from './ip.js';
+import { healthCheckTargets, ServiceHealthServers } from './service-health.js';
 
 export interface ServiceProxyOptions {
   informers: InformerFactory;
   clusterCidr: string;
   /** This node: the Local traffic policies keep to its endpoints. */
   nodeName: string;
+  /** This node's address (load-balancer source ranges containing it let the node reach its VIPs). */
+  nodeIP?: string | undefined;
   signal: AbortSignal;
   /** Node-local DNS: the cluster DNS IP and this node's resolver (`ip:port`). */
   nodeLocalDns?: { clusterIP: string; target: string } | undefined;
@@ -35,6 +38,8 @@ export class ServiceProxy {
   private readonly controller: Controller;
   private applier: IptablesApplier | undefined;
   private podCidr: string | undefined;
+  /** The health-check node ports of LoadBalancer Services with the Local policy. */
+  readonly health = new ServiceHealthServers();
   /** The last sync's figures (tests and the benchmark read them). */
   lastSync: SyncResult | undefined;
   syncCount = 0;
@@ -63,6 +68,7 @@ export class ServiceProxy {
     }
     const changed = (): void => this.schedule();
     for (const inf of [this.services, this.slices] as Informer[]) inf.addHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    this.o.signal.addEventListener('abort', () => this.health.close(), { once: true });
     void this.controller.run(this.o.signal);
     void Promise.all([this.services.waitForSync(), this.slices.waitForSync()]).then(changed);
   }
@@ -86,12 +92,15 @@ export class ServiceProxy {
 
   /** Applies what the caches hold now (a no-op until the backend, the pod CIDR and both caches are there). */
   private async reconcile(): Promise<void> {
-    if (!this.applier || !this.podCidr || !this.services.hasSynced() || !this.slices.hasSynced()) return;
+    if (!this.services.hasSynced() || !this.slices.hasSynced()) return;
+    this.health.sync(healthCheckTargets(this.services.list(), this.slices.list(), this.o.nodeName));
+    if (!this.applier || !this.podCidr) return;
     const buildStarted = performance.now();
     const set = buildNatRuleSet({
       services: this.services.list(),
       endpointSlices: this.slices.list(),
       nodeName: this.o.nodeName,
+      nodeIP: this.o.nodeIP,
       nodeIPs: [],
       podCIDR: this.podCidr,
       clusterCIDR: this.o.clusterCidr,

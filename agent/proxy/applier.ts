@@ -7,7 +7,7 @@
  */
 import { runCommand, type RunResult } from '../runtime/run-command.js';
 import { backendBinaries, parseIptablesVersion, type BackendBinaries, type IptablesBackend } from './backend.js';
-import { CHAIN_FIREWALL, CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_SERVICES, parseInstalledNat, renderLocalnetGuard, renderNatRuleSet, renderRestartSync, renderServiceDelta, type NatRuleSet } from './rules.js';
+import { CHAIN_FIREWALL, CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_PROXY_FIREWALL, CHAIN_SERVICES, parseInstalledNat, renderLocalnetGuard, renderNatRuleSet, renderProxyFirewall, renderRestartSync, renderServiceDelta, type NatRuleSet } from './rules.js';
 
 export interface IptablesApplierOptions {
   backend: IptablesBackend;
@@ -38,6 +38,9 @@ export const JUMP_RULES: readonly { table: 'nat' | 'filter'; chain: string; spec
   { table: 'nat', chain: 'OUTPUT', spec: ['-m', 'comment', '--comment', 'corral service portals', '-j', CHAIN_SERVICES] },
   { table: 'nat', chain: 'POSTROUTING', spec: ['-m', 'comment', '--comment', 'corral postrouting rules', '-j', CHAIN_POSTROUTING] },
   { table: 'filter', chain: 'INPUT', spec: ['-m', 'comment', '--comment', 'corral localnet guard', '-j', CHAIN_FIREWALL] },
+  ...(['INPUT', 'FORWARD', 'OUTPUT'] as const).map((chain) => ({
+    table: 'filter' as const, chain, spec: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'corral load balancer source ranges', '-j', CHAIN_PROXY_FIREWALL],
+  })),
 ];
 
 export class IptablesError extends Error {
@@ -60,6 +63,8 @@ export class IptablesApplier {
    * thought: rewrite everything once).
    */
   private trustKernel = true;
+  /** The CORRAL-PROXY-FIREWALL text last written (filter table), so a sync rewrites it only when it changed. */
+  private installedFilter: string | undefined;
 
   constructor(opts: IptablesApplierOptions) {
     this.backend = opts.backend;
@@ -82,7 +87,10 @@ export class IptablesApplier {
   async sync(set: NatRuleSet, signal?: AbortSignal): Promise<SyncResult> {
     if (this.installed === undefined) return this.applyFull(set, signal);
     const delta = renderServiceDelta(this.installed, set);
-    if (delta === undefined) return { mode: 'none', ms: 0, bytes: 0 };
+    if (delta === undefined) {
+      await this.syncProxyFirewall(set, signal);
+      return { mode: 'none', ms: 0, bytes: 0 };
+    }
     const started = performance.now();
     try {
       await this.restore(delta, signal);
@@ -94,6 +102,7 @@ export class IptablesApplier {
       return this.applyFull(set, signal);
     }
     this.installed = set;
+    await this.syncProxyFirewall(set, signal);
     return { mode: 'delta', ms: performance.now() - started, bytes: Buffer.byteLength(delta) };
   }
 
@@ -126,10 +135,21 @@ export class IptablesApplier {
     const ms = performance.now() - started;
     const t1 = performance.now();
     await this.restore(renderLocalnetGuard(), signal);
+    this.installedFilter = undefined;
+    await this.syncProxyFirewall(set, signal);
     await this.ensureJumps(signal);
     this.installed = set;
     this.trustKernel = true;
     return { mode: 'full', ms, bytes: Buffer.byteLength(text), saveMs, jumpsMs: performance.now() - t1, ...(rewrittenServices !== undefined ? { rewrittenServices } : {}) };
+  }
+
+  /** Rewrites the filter table's CORRAL-PROXY-FIREWALL when its rules changed. */
+  private async syncProxyFirewall(set: NatRuleSet, signal?: AbortSignal): Promise<void> {
+    const text = renderProxyFirewall(set);
+    if (text === this.installedFilter) return;
+    this.installedFilter = undefined;
+    await this.restore(text, signal);
+    this.installedFilter = text;
   }
 
   /** Adds each jump from a built-in chain unless `iptables -C` finds it already there. */
@@ -166,7 +186,9 @@ export class IptablesApplier {
       }
     }
     // Declaring the chain in the same transaction makes its deletion safe when it is already gone.
-    await this.restore(['*filter', `:${CHAIN_FIREWALL} - [0:0]`, `-X ${CHAIN_FIREWALL}`, 'COMMIT', ''].join('\n'), signal);
+    const filterChains = [CHAIN_FIREWALL, CHAIN_PROXY_FIREWALL];
+    await this.restore(['*filter', ...filterChains.map((c) => `:${c} - [0:0]`), ...filterChains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n'), signal);
+    this.installedFilter = undefined;
     const chains = await this.listChains(signal);
     if (chains.length > 0) {
       const text = ['*nat', ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');

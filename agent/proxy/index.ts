@@ -1,8 +1,8 @@
 /** Services → iptables: the pure nat rule renderer, backend detection and the applier. */
 export {
   buildNatRuleSet, buildServiceRules, renderNatRules, renderNatRuleSet, renderServiceDelta, chainNames, chainHash,
-  serviceChainName, endpointChainName, externalChainName, backendsFor, probability, parseInstalledNat, renderRestartSync, serviceInstalled, HASH_TAG,
-  BASE_CHAINS, CHAIN_PREFIX, CHAIN_SERVICES, CHAIN_NODEPORTS, CHAIN_POSTROUTING, CHAIN_MARK_MASQ, MASQ_MARK,
+  serviceChainName, endpointChainName, externalChainName, firewallChainName, renderProxyFirewall, backendsFor, probability, parseInstalledNat, renderRestartSync, serviceInstalled, HASH_TAG,
+  BASE_CHAINS, CHAIN_PREFIX, CHAIN_PROXY_FIREWALL, CHAIN_SERVICES, CHAIN_NODEPORTS, CHAIN_POSTROUTING, CHAIN_MARK_MASQ, MASQ_MARK,
 } from './rules.js';
 export type { NatInput, NatRuleSet, ServiceRules, Chain, RenderOptions, InstalledNat } from './rules.js';
 export { detectIptablesBackend, chooseBackend, summarizeSave, parseIptablesVersion, backendBinaries } from './backend.js';

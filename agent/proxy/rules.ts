@@ -5,13 +5,17 @@
  * Shape (kube-proxy's iptables mode, with corral's names):
  *   PREROUTING, OUTPUT  → CORRAL-SERVICES   (jumps installed by the applier, not here)
  *   POSTROUTING         → CORRAL-POSTROUTING
- *   CORRAL-SERVICES     clusterIP:port / externalIP:port → CORRAL-SVC-<hash>; last rule → CORRAL-NODEPORTS
+ *   CORRAL-SERVICES     clusterIP:port / externalIP:port / load-balancer IP:port → CORRAL-SVC-<hash> (or
+ *                       CORRAL-EXT-<hash>, or CORRAL-FW-<hash> with loadBalancerSourceRanges); last rule → CORRAL-NODEPORTS
  *   CORRAL-NODEPORTS    nodePort → mark for masquerade, → CORRAL-SVC-<hash>
  *   CORRAL-SVC-<hash>   one per service port: mark traffic from outside the pod network, ClientIP affinity
  *                       (`recent`), then random-probability choice of an endpoint
  *   CORRAL-SEP-<hash>   one per endpoint: hairpin mark (pod talking to itself via the VIP), DNAT
  *   CORRAL-MARK-MASQ    sets the masquerade bit
  *   CORRAL-POSTROUTING  masquerades marked packets, and pod traffic leaving the cluster network
+ *   CORRAL-FW-<hash>    load-balancer traffic from the allowed source ranges → the service; the rest falls
+ *                       through untranslated and the filter chain CORRAL-PROXY-FIREWALL (INPUT, FORWARD,
+ *                       OUTPUT, new connections) drops it, as kube-proxy's KUBE-PROXY-FIREWALL does
  *
  * Services without ready endpoints get no rules at all (REJECT-free, nat table only): their ClusterIP
  * is not translated, so a client sees a timeout or an unreachable route, never a wrong backend.
@@ -20,7 +24,9 @@
  * each other and the restart/delta renderers must agree on them, so they stay side by side.
  */
 import { createHash } from 'node:crypto';
+import { loadBalancerIngressIPs, loadBalancerSourceRanges } from '../../api/load-balancer.js';
 import type { EndpointSlice, Service, ServicePort } from '../../api/types.js';
+import { cidrContains, parseCidr } from '../network/cidr.js';
 
 export const CHAIN_SERVICES = 'CORRAL-SERVICES';
 export const CHAIN_NODEPORTS = 'CORRAL-NODEPORTS';
@@ -36,6 +42,8 @@ export const DEFAULT_AFFINITY_SECONDS = 10_800;
 
 /** The filter-table chain guarding 127.0.0.0/8 once route_localnet is on (jumped to from INPUT). */
 export const CHAIN_FIREWALL = 'CORRAL-FIREWALL';
+/** The filter-table chain dropping load-balancer traffic from outside loadBalancerSourceRanges. */
+export const CHAIN_PROXY_FIREWALL = 'CORRAL-PROXY-FIREWALL';
 
 /**
  * Node ports on 127.0.0.1 need `net.ipv4.conf.all.route_localnet=1` (a DNATed packet keeps its
@@ -53,6 +61,15 @@ export function renderLocalnetGuard(): string {
   ].join('\n');
 }
 
+/**
+ * The filter table's CORRAL-PROXY-FIREWALL in full (one `iptables-restore --noflush` transaction):
+ * a new connection to a load-balancer IP:port of a Service with source ranges that the nat rules did
+ * not translate came from a range not allowed, and is dropped.
+ */
+export function renderProxyFirewall(set: NatRuleSet): string {
+  return ['*filter', `:${CHAIN_PROXY_FIREWALL} - [0:0]`, ...set.services.flatMap((s) => s.filterRules), 'COMMIT', ''].join('\n');
+}
+
 /** The label tying an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -68,6 +85,8 @@ export interface NatInput {
    * --nodeport-addresses), e.g. to keep NodePorts off a second, public interface.
    */
   nodeIPs: string[];
+  /** This node's own address: load-balancer source ranges that contain it also let the node reach the LB IP. */
+  nodeIP?: string | undefined;
   /** This node's pod CIDR: pod traffic from it leaving the cluster network is masqueraded. */
   podCIDR: string;
   /** The whole cluster's pod network: traffic to a service from outside it is masqueraded. */
@@ -93,8 +112,10 @@ export interface ServiceRules {
   serviceRules: string[];
   /** Its lines in CORRAL-NODEPORTS. */
   nodePortRules: string[];
-  /** Its CORRAL-SVC-* and CORRAL-SEP-* chains. */
+  /** Its CORRAL-SVC-*, CORRAL-EXT-*, CORRAL-FW-* and CORRAL-SEP-* chains. */
   chains: Chain[];
+  /** Its lines in the filter table's CORRAL-PROXY-FIREWALL (drops outside loadBalancerSourceRanges). */
+  filterRules: string[];
 }
 
 /** The complete rule set; render it whole (renderNatRuleSet) or as a delta against the previous one. */
@@ -212,6 +233,19 @@ export function externalChainName(namespace: string, name: string, portName: str
   return `CORRAL-EXT-${chainHash(namespace, name, portName, protocol, 'external')}`;
 }
 
+export function firewallChainName(namespace: string, name: string, portName: string, protocol: string): string {
+  return `CORRAL-FW-${chainHash(namespace, name, portName, protocol, 'firewall')}`;
+}
+
+function rangeContains(range: string, ip: string | undefined): boolean {
+  if (ip === undefined) return false;
+  try {
+    return cidrContains(parseCidr(range), ip);
+  } catch {
+    return false;
+  }
+}
+
 function endpointChain(namespace: string, name: string, portName: string, protocol: string, b: Backend, label: string, affinity: boolean): Chain {
   const endpoint = `${b.ip}:${b.port}`;
   const sep = endpointChainName(namespace, name, portName, protocol, endpoint);
@@ -263,7 +297,11 @@ export function buildServiceRules(svc: Service, slices: readonly EndpointSlice[]
   const internalLocal = svc.spec.internalTrafficPolicy === 'Local';
   const externalLocal = svc.spec.externalTrafficPolicy === 'Local';
   const isLocal = (b: Backend): boolean => input.nodeName !== undefined && b.nodeName === input.nodeName;
-  const result: ServiceRules = { key: `${namespace}/${name}`, serviceRules: [], nodePortRules: [], chains: [] };
+  const result: ServiceRules = { key: `${namespace}/${name}`, serviceRules: [], nodePortRules: [], chains: [], filterRules: [] };
+  // Load-balancer addresses (status.loadBalancer.ingress) are handled like external IPs, behind a
+  // firewall chain when source ranges are set.
+  const lbIPs = type === 'LoadBalancer' ? loadBalancerIngressIPs(svc) : [];
+  const sourceRanges = lbIPs.length > 0 ? loadBalancerSourceRanges(svc) : [];
 
   for (const port of svc.spec.ports ?? []) {
     const protocol = port.protocol ?? 'TCP';
@@ -273,7 +311,11 @@ export function buildServiceRules(svc: Service, slices: readonly EndpointSlice[]
     const clusterBackends = internalLocal ? usable.filter(isLocal) : usable;
     const nodePort = (type === 'NodePort' || type === 'LoadBalancer') && port.nodePort ? port.nodePort : undefined;
     const externalIPs = svc.spec.externalIPs ?? [];
-    const hasExternal = nodePort !== undefined || externalIPs.length > 0;
+    const hasExternal = nodePort !== undefined || externalIPs.length > 0 || lbIPs.length > 0;
+    const fwChain = firewallChainName(namespace, name, portName, protocol);
+    if (sourceRanges.length > 0) {
+      for (const lb of lbIPs) result.filterRules.push(`-A ${CHAIN_PROXY_FIREWALL} -d ${lb}/32 ${comment(`${label} traffic not accepted by loadBalancerSourceRanges`)} ${protoMatch(protocol, port.port)} -j DROP`);
+    }
     // External traffic gets its own chain when a policy makes its endpoints differ from the ClusterIP's.
     const separateExternal = hasExternal && (externalLocal || internalLocal);
     const externalBackends = !hasExternal ? [] : externalLocal ? usable.filter(isLocal) : usable;
@@ -306,11 +348,23 @@ export function buildServiceRules(svc: Service, slices: readonly EndpointSlice[]
         ],
       });
     }
-    if (hasExternal && !separateExternal && clusterBackends.length > 0) {
-      for (const ext of externalIPs) {
-        result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${CHAIN_MARK_MASQ}`);
-        result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${svcChain}`);
+    /** The rules sending external traffic matched by `head` on to the service (marked: Cluster policy). */
+    const toExternal = (head: string): string[] => separateExternal ? [`${head} -j ${extChain}`] : [`${head} -j ${CHAIN_MARK_MASQ}`, `${head} -j ${svcChain}`];
+    const externalReachable = separateExternal ? externalBackends.length > 0 || (externalLocal && clusterBackends.length > 0) : clusterBackends.length > 0;
+    if (lbIPs.length > 0 && externalReachable) {
+      for (const lb of lbIPs) {
+        const head = `-A ${CHAIN_SERVICES} -d ${lb}/32 ${comment(`${label} loadbalancer IP`)} ${match}`;
+        result.serviceRules.push(...(sourceRanges.length > 0 ? [`${head} -j ${fwChain}`] : toExternal(head)));
       }
+      if (sourceRanges.length > 0) {
+        // A VIP held by this node is a local address: the node reaching it has the VIP as source.
+        const fromNode = sourceRanges.some((r) => rangeContains(r, input.nodeIP)) ? lbIPs : [];
+        const allowed = [...sourceRanges, ...fromNode.map((ip) => `${ip}/32`)];
+        own.push({ name: fwChain, rules: allowed.flatMap((r) => toExternal(`-A ${fwChain} -s ${r} ${comment(`${label} loadbalancer IP`)}`)) });
+      }
+    }
+    if (hasExternal && !separateExternal && clusterBackends.length > 0) {
+      for (const ext of externalIPs) result.serviceRules.push(...toExternal(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match}`));
       if (nodePort !== undefined) {
         const np = protoMatch(protocol, nodePort);
         result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${np} -j ${CHAIN_MARK_MASQ}`);
@@ -318,8 +372,7 @@ export function buildServiceRules(svc: Service, slices: readonly EndpointSlice[]
       }
     }
     // With a Local policy, pods and the node itself keep the cluster path even when no endpoint is local.
-    const localCanUseCluster = externalLocal && clusterBackends.length > 0;
-    if (separateExternal && (externalBackends.length > 0 || localCanUseCluster)) {
+    if (separateExternal && externalReachable) {
       for (const ext of externalIPs) result.serviceRules.push(`-A ${CHAIN_SERVICES} -d ${ext}/32 ${comment(`${label} external IP`)} ${match} -j ${extChain}`);
       if (nodePort !== undefined) result.nodePortRules.push(`-A ${CHAIN_NODEPORTS} ${comment(`${label} node port`)} ${protoMatch(protocol, nodePort)} -j ${extChain}`);
       const first = externalLocal
@@ -338,9 +391,11 @@ export function buildServiceRules(svc: Service, slices: readonly EndpointSlice[]
     }
     const hash = contentHash([...own, ...sepChains]);
     for (const c of own) c.rules[0] = c.rules[0]!.replace(HASH_PLACEHOLDER, `${HASH_TAG}${hash}`);
+    // The SVC/EXT chains first: a restart sync reads the content hash from them.
+    own.sort((a, b) => Number(a.name === fwChain) - Number(b.name === fwChain));
     result.chains.push(...own, ...sepChains);
   }
-  if (result.serviceRules.length === 0 && result.chains.length === 0) return undefined;
+  if (result.serviceRules.length === 0 && result.chains.length === 0 && result.filterRules.length === 0) return undefined;
   return result;
 }
 

@@ -10,6 +10,7 @@ import {
 } from './field.js';
 import { isDNS1123Label, isDNS1123Subdomain, isIPv4, isIPv6, isValidPortNum, validateLabels } from './names.js';
 import { validatePortNumOrName, validateProtocol } from './podspec.js';
+import { isIPv4Cidr, SOURCE_RANGES_ANNOTATION } from '../load-balancer.js';
 
 const SERVICE_TYPES = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort'] as const;
 const SESSION_AFFINITIES = ['ClientIP', 'None'] as const;
@@ -157,6 +158,7 @@ export function validateService(obj: KubeObject, old?: KubeObject): StatusCause[
   if (etp !== undefined && etp !== null && etp !== '' && !externallyAccessible) {
     out.push(invalid('spec.externalTrafficPolicy', etp, 'may only be set for externally-accessible services'));
   }
+  out.push(...validateLoadBalancerFields(obj, spec, type, etp));
   asArray(spec['externalIPs']).forEach((ip, i) => {
     if (!isIPv4(asString(ip)) && !isIPv6(asString(ip))) {
       out.push(invalid(index('spec.externalIPs', i), ip, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
@@ -170,6 +172,35 @@ export function validateService(obj: KubeObject, old?: KubeObject): StatusCause[
     if (!wasExternal && type !== 'ExternalName' && before.length > 0 && after.length > 0 && before[0] !== after[0]) {
       out.push(invalid(index('spec.clusterIPs', 0), goStringSlice(after), 'may not change once set'));
     }
+  }
+  return out;
+}
+
+const SOURCE_RANGE_DETAIL = 'must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 ';
+
+/** healthCheckNodePort, loadBalancerSourceRanges and its annotation, as upstream's ValidateService. */
+function validateLoadBalancerFields(obj: KubeObject, spec: Obj, type: unknown, etp: unknown): StatusCause[] {
+  const out: StatusCause[] = [];
+  const hc = spec['healthCheckNodePort'];
+  if (hc !== undefined && hc !== null && hc !== 0) {
+    if (type !== 'LoadBalancer' || etp !== 'Local') {
+      out.push(invalid('spec.healthCheckNodePort', hc, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+    } else if (typeof hc !== 'number' || !Number.isInteger(hc) || hc < 1 || hc > 65535) {
+      out.push(...eachInvalid('spec.healthCheckNodePort', hc, isValidPortNum(Number(hc))));
+    }
+  }
+  const ranges = asArray(spec['loadBalancerSourceRanges']);
+  if (ranges.length > 0) {
+    if (type !== 'LoadBalancer') out.push(forbidden('spec.loadBalancerSourceRanges', "may only be used when `type` is 'LoadBalancer'"));
+    ranges.forEach((r, i) => {
+      if (!isIPv4Cidr(asString(r).trim())) out.push(invalid(index('spec.loadBalancerSourceRanges', i), r, SOURCE_RANGE_DETAIL));
+    });
+  }
+  const annotations = isRecord(obj.metadata.annotations) ? obj.metadata.annotations : {};
+  const annotated = annotations[SOURCE_RANGES_ANNOTATION];
+  if (annotated !== undefined && type === 'LoadBalancer' && ranges.length === 0) {
+    const bad = annotated.split(',').map((r) => r.trim()).some((r) => !isIPv4Cidr(r));
+    if (bad) out.push(invalid(`metadata.annotations[${SOURCE_RANGES_ANNOTATION}]`, annotated, SOURCE_RANGE_DETAIL));
   }
   return out;
 }

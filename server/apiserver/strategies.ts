@@ -179,6 +179,10 @@ function dropTypeDependentFields(spec: Service['spec'], oldSpec: Service['spec']
     if (spec.ipFamilyPolicy === oldSpec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
     if (spec.internalTrafficPolicy === oldSpec.internalTrafficPolicy) delete spec.internalTrafficPolicy;
   }
+  // Leaving LoadBalancer with the Local policy frees the health-check node port (unless the client changed it).
+  const hc = (s: Service['spec']): number | undefined => (s as { healthCheckNodePort?: number }).healthCheckNodePort;
+  const needsHc = (s: Service['spec']): boolean => s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
+  if (needsHc(oldSpec) && !needsHc(spec) && hc(spec) !== undefined && hc(spec) === hc(oldSpec)) delete (spec as { healthCheckNodePort?: number }).healthCheckNodePort;
   if (NODE_PORT_TYPES.has(oldSpec.type ?? '') && !NODE_PORT_TYPES.has(spec.type ?? 'ClusterIP')) {
     for (const port of spec.ports ?? []) {
       const before = oldSpec.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));

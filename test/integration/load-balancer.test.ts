@@ -142,6 +142,36 @@ test('with --lb-pool: one address per Service, requests honoured, conflicts and 
   }
 }));
 
+test('healthCheckNodePort for the Local policy (allocated, kept, freed), source ranges and health-check ports validated', bounded(60_000, async () => {
+  const s = await startServer();
+  const local = await s.client.create<Service>('Service', 'default', lbService('local', { spec: { externalTrafficPolicy: 'Local' } }));
+  const hc = (local.spec as { healthCheckNodePort?: number }).healthCheckNodePort;
+  assert.ok(hc !== undefined && hc >= 30000 && hc <= 32767, `allocated from the node-port range: ${String(hc)}`);
+  assert.is.not(hc, local.spec.ports?.[0]?.nodePort);
+  // An update that leaves it out keeps it; a type change to the Cluster policy frees it.
+  const kept = await s.client.patch<Service>('Service', 'default', 'local', { metadata: { labels: { x: 'y' } } });
+  assert.is((kept.spec as { healthCheckNodePort?: number }).healthCheckNodePort, hc);
+  const cluster = await s.client.patch<Service>('Service', 'default', 'local', { spec: { externalTrafficPolicy: 'Cluster' } });
+  assert.is((cluster.spec as { healthCheckNodePort?: number }).healthCheckNodePort, undefined);
+  // The freed port can be asked for by another Service; asking for a taken one is refused.
+  const again = await s.client.create<Service>('Service', 'default', lbService('again', { spec: { externalTrafficPolicy: 'Local', healthCheckNodePort: hc } }));
+  assert.is((again.spec as { healthCheckNodePort?: number }).healthCheckNodePort, hc);
+  const refusal = async (svc: Service): Promise<string> => s.client.create('Service', 'default', svc).then(() => 'created', (err: unknown) => String((err as Error).message));
+  assert.match(await refusal(lbService('taken', { spec: { externalTrafficPolicy: 'Local', healthCheckNodePort: hc } })), /spec\.healthCheckNodePort: Invalid value: \d+: provided port is already allocated/);
+  assert.match(await refusal({ ...lbService('cip', { spec: { type: 'ClusterIP', healthCheckNodePort: 31000 } }) }), /spec\.healthCheckNodePort: Invalid value: 31000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'/);
+  assert.match(await refusal(lbService('ranges', { spec: { loadBalancerSourceRanges: ['10.0.0.0/8', 'home'] } })), /spec\.loadBalancerSourceRanges\[1\]: Invalid value: "home": must be a list of IP ranges/);
+  assert.match(await refusal(lbService('cip2', { spec: { type: 'ClusterIP', loadBalancerSourceRanges: ['10.0.0.0/8'] } })), /spec\.loadBalancerSourceRanges: Forbidden: may only be used when `type` is 'LoadBalancer'/);
+  assert.match(await refusal(lbService('ann', { annotations: { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8,10.1.2.3' } })),
+    /metadata\.annotations\[service\.beta\.kubernetes\.io\/load-balancer-source-ranges\]: Invalid value: "10\.0\.0\.0\/8,10\.1\.2\.3": must be a list of IP ranges/);
+  // kubectl shows the same refusal.
+  const out = await kubectl(s, ['create', 'service', 'loadbalancer', 'bad', '--tcp=80:80', '--dry-run=client', '-o', 'json']);
+  const bad = JSON.parse(out.stdout) as Service;
+  (bad.spec as { loadBalancerSourceRanges?: string[] }).loadBalancerSourceRanges = ['300.1.1.1/8'];
+  const applied = await kubectl(s, ['apply', '-f', '-'], { input: JSON.stringify(bad) });
+  assert.is.not(applied.code, 0);
+  assert.match(applied.stderr, /spec\.loadBalancerSourceRanges\[0\]: Invalid value: "300\.1\.1\.1\/8"/);
+}));
+
 test('a bad --lb-pool stops the server with the entry named', bounded(40_000, async () => {
   const r = await startServer(['--lb-pool', '192.168.77.240-192.168.77.230']).then(() => 'started', (err: unknown) => String(err));
   assert.match(r, /invalid --lb-pool entry "192\.168\.77\.240-192\.168\.77\.230": the range ends before it starts/);

@@ -116,6 +116,29 @@ run('a delta changes only the changed service and removes its stale endpoint cha
   assert.match(final, /-A CORRAL-SERVICES -d 10\.43\.0\.11\/32/);
 });
 
+run('load-balancer source ranges: the firewall chain and the filter-table drops are accepted by iptables, updated in a delta', async () => {
+  const lbSvc = (ranges: string[]): Service => ({
+    ...svc('lb', '10.43.0.12', 80, { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80 }] }),
+    spec: { ...svc('lb', '10.43.0.12', 80).spec, type: 'LoadBalancer', loadBalancerSourceRanges: ranges } as Service['spec'],
+    status: { loadBalancer: { ingress: [{ ip: '192.168.77.240' }] } },
+  });
+  const filterLines = async (): Promise<string[]> => corralLines(await execOk([...prefix, applier.binaries.save, '-t', 'filter'])).filter((l) => l.startsWith('-A') && l.includes('PROXY-FIREWALL'));
+  await applier.sync(buildNatRuleSet({ ...input([lbSvc(['10.77.0.0/24'])], [eps('lb', ['10.42.1.5'])]), nodeName: 'n1' }));
+  const nat = await applier.save();
+  assert.match(nat, /-A CORRAL-SERVICES -d 192\.168\.77\.240\/32 .*--dport 80 -j CORRAL-FW-/);
+  assert.match(nat, /-A CORRAL-FW-\S+ -s 10\.77\.0\.0\/24 .* -j CORRAL-MARK-MASQ/);
+  assert.equal(await filterLines(), [
+    '-A INPUT -m conntrack --ctstate NEW -m comment --comment "corral load balancer source ranges" -j CORRAL-PROXY-FIREWALL',
+    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "corral load balancer source ranges" -j CORRAL-PROXY-FIREWALL',
+    '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "corral load balancer source ranges" -j CORRAL-PROXY-FIREWALL',
+    '-A CORRAL-PROXY-FIREWALL -d 192.168.77.240/32 -p tcp -m comment --comment "default/lb:http traffic not accepted by loadBalancerSourceRanges" -m tcp --dport 80 -j DROP',
+  ]);
+  // The Service drops its ranges: the drop goes away in the next sync.
+  await applier.sync(buildNatRuleSet({ ...input([lbSvc([])], [eps('lb', ['10.42.1.5'])]), nodeName: 'n1' }));
+  assert.equal((await filterLines()).filter((l) => l.startsWith('-A CORRAL-PROXY-FIREWALL')), []);
+  assert.match(await applier.save(), /-A CORRAL-SERVICES -d 192\.168\.77\.240\/32 .* -j CORRAL-SVC-/);
+});
+
 run('removeAll leaves no CORRAL chains or jumps, and the foreign rules stay', async () => {
   await applier.removeAll();
   const save = await applier.save();

@@ -42,6 +42,16 @@ function needsNodePorts(spec: Service['spec']): boolean {
   return spec.type === 'LoadBalancer' && (spec as { allocateLoadBalancerNodePorts?: boolean }).allocateLoadBalancerNodePorts !== false;
 }
 
+/** Upstream allocates a health-check node port for LoadBalancer Services that keep traffic local. */
+export function needsHealthCheckNodePort(spec: Service['spec']): boolean {
+  return spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
+}
+
+function healthCheckNodePortOf(spec: Service['spec']): number | undefined {
+  const port = (spec as { healthCheckNodePort?: number }).healthCheckNodePort;
+  return typeof port === 'number' && port > 0 ? port : undefined;
+}
+
 function requestedClusterIP(spec: Service['spec']): string {
   return spec.clusterIPs?.[0] ?? spec.clusterIP ?? '';
 }
@@ -120,6 +130,8 @@ export class ServiceAllocator implements AdmissionPlugin {
       const np = p.nodePort;
       if (typeof np === 'number' && np >= this.ports.min && np <= this.ports.max) ports.add(np - this.ports.min);
     }
+    const hc = needsHealthCheckNodePort(spec) ? healthCheckNodePortOf(spec) : undefined;
+    if (hc !== undefined && hc >= this.ports.min && hc <= this.ports.max) ports.add(hc - this.ports.min);
     return { ips, ports: [...ports] };
   }
 
@@ -133,6 +145,7 @@ export class ServiceAllocator implements AdmissionPlugin {
     try {
       this.assignClusterIP(svc, undefined, taken);
       this.assignNodePorts(svc, undefined, taken);
+      this.assignHealthCheckNodePort(svc, undefined, taken);
     } catch (err) {
       await undo();
       throw err;
@@ -150,6 +163,7 @@ export class ServiceAllocator implements AdmissionPlugin {
     try {
       this.assignClusterIP(svc, before, taken);
       this.assignNodePorts(svc, before, taken);
+      this.assignHealthCheckNodePort(svc, before, taken);
       const held = this.holdingsOf(before);
       const now = this.holdingsOf(svc);
       dropped = {
@@ -287,6 +301,35 @@ export class ServiceAllocator implements AdmissionPlugin {
     }
     spec.clusterIP = ip;
     spec.clusterIPs = [ip];
+  }
+
+  /**
+   * `spec.healthCheckNodePort` of a LoadBalancer Service with the Local policy: the requested one (it
+   * must be free), the one the Service already holds, or a free one from the node-port range.
+   */
+  private assignHealthCheckNodePort(svc: Service, old: Service | undefined, taken: Holdings): void {
+    const spec = svc.spec;
+    if (!needsHealthCheckNodePort(spec)) return;
+    const held = old && needsHealthCheckNodePort(old.spec) ? healthCheckNodePortOf(old.spec) : undefined;
+    const requested = healthCheckNodePortOf(spec);
+    const nodePorts = new Set((spec.ports ?? []).map((p) => p.nodePort));
+    if (requested !== undefined) {
+      if (requested === held) return;
+      const off = requested - this.ports.min;
+      if (nodePorts.has(requested) || !this.claim(this.portMap, this.pendingPorts, off, old?.metadata.uid)) {
+        this.invalid(svc, { reason: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', message: `Invalid value: ${requested}: provided port is already allocated` });
+      }
+      taken.ports.push(off);
+      return;
+    }
+    if (held !== undefined && !nodePorts.has(held)) {
+      (spec as { healthCheckNodePort?: number }).healthCheckNodePort = held;
+      return;
+    }
+    const off = this.portMap.allocateNext({ preferFrom: staticBand(this.portMap.size) });
+    if (off === undefined) throw errors.internal('Internal error occurred: failed to allocate a nodePort: range is full');
+    taken.ports.push(off);
+    (spec as { healthCheckNodePort?: number }).healthCheckNodePort = off + this.ports.min;
   }
 
   private assignNodePorts(svc: Service, old: Service | undefined, taken: Holdings): void {
