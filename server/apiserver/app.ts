@@ -1,7 +1,7 @@
 /**
  * The Hono application: health and version (no auth), bearer-token authentication (failed attempts
  * throttled per source), authorization by the authorizer chain (Node, built-in roles; RBAC can be
- * appended), discovery, the OpenAPI stub, and every resource URL dispatched through one parser.
+ * appended), discovery, the OpenAPI documents, and every resource URL dispatched through one parser.
  */
 import { Hono, type Context } from 'hono';
 import { errors, StatusError } from '../../api/status.js';
@@ -16,7 +16,9 @@ import type { ServiceAccountTokens } from '../auth/service-account-tokens.js';
 import { RegistryNodeGraph } from './node-graph.js';
 import { requestAttributes } from './request-attributes.js';
 import { aggregatedDiscovery, AGGREGATED_CONTENT_TYPE, apiResourceList, legacyApiGroup, legacyApiGroupList, legacyApiVersions, wantsAggregated } from './discovery.js';
-import { openApiGroupVersion, openApiRoot } from './openapi.js';
+import { OpenApiDocuments } from './openapi/documents.js';
+import { BuiltinOpenApiSource } from './openapi/builtin-source.js';
+import { mountOpenApiRoutes } from './openapi/routes.js';
 import { parseResourcePath } from './request-info.js';
 import { ApiserverMetrics, metricsVerb } from './request-metrics.js';
 import type { Registry } from './registry.js';
@@ -87,6 +89,8 @@ export interface ApiApp {
   authorizer: AuthorizerChain;
   /** Request counters and process metrics, served at `/metrics`. */
   metrics: ApiserverMetrics;
+  /** The OpenAPI documents: register a source (CRDs) here, and invalidate when its kinds change. */
+  openapi: OpenApiDocuments;
 }
 
 /** The client's address; requests handed over in-process (the server's controllers) have none. */
@@ -206,11 +210,9 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     const l = apiResourceList(c.req.param('group'), c.req.param('version'));
     return l ? c.json(l) : c.notFound();
   });
-  app.get('/openapi/v3', (c) => c.json(openApiRoot()));
-  app.get('/openapi/v3/*', (c) => {
-    const doc = openApiGroupVersion(c.req.path.slice('/openapi/v3/'.length));
-    return doc ? c.json(doc) : c.notFound();
-  });
+  const openapi = new OpenApiDocuments();
+  openapi.register(new BuiltinOpenApiSource());
+  mountOpenApiRoutes(app, openapi);
 
   // events.k8s.io/v1: the core Events, converted (before the generic resource routes).
   for (const [path, handler] of eventsV1Routes((req) => app.fetch(req))) app.all(path, handler);
@@ -229,5 +231,5 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return resources.handle(c, parsed.target, user ? { ...user, groups: [...user.groups] } : undefined);
   }
 
-  return { app, subresources, requestKinds, authorizer, metrics };
+  return { app, subresources, requestKinds, authorizer, metrics, openapi };
 }
