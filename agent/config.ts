@@ -66,6 +66,11 @@ export interface AgentConfig {
   storageDir?: string | undefined;
   /** Where the agent's node binary lives (used to run probe helpers in a pod's netns). */
   nodeBinary: string;
+  /** The devices file (resources by match rules); unset: /etc/corral/devices.yaml when it exists. */
+  devicesConfig?: string | undefined;
+  /** Where the device inventory reads sysfs and /dev (default /sys and /dev; a test points them at a fake tree). */
+  sysfsRoot?: string | undefined;
+  devRoot?: string | undefined;
 }
 
 export function agentDir(cfg: Pick<AgentConfig, 'dataDir'>): string {

@@ -35,6 +35,8 @@ import { LocalPathCleanup } from './storage/local-path-cleanup.js';
 import { hostnameLabelValue } from './hardware/index.js';
 import { sleep, step } from '../api/async-util.js';
 import { useNodeCredential } from './node/credential.js';
+import { loadDevicesConfig } from './hardware/device-config.js';
+import { DeviceManager } from './hardware/device-manager.js';
 
 export const CORRAL_VERSION = '0.1.0';
 /** The node name an agent uses unless told (the server names its local agent's credential with it). */
@@ -44,6 +46,7 @@ export interface RunningAgent {
   config: AgentConfig;
   client: ApiClient;
   pods: PodManager;
+  devices: DeviceManager;
   proxy: ServiceProxy;
   dns: NodeDns;
   node: NodeRegistration;
@@ -68,6 +71,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   for (const dir of [agentPaths.images(cfg), agentPaths.pods(cfg), agentPaths.logs(cfg), agentPaths.containers(cfg), agentPaths.ipam(cfg), agentPaths.tls(cfg)]) {
     await step(`creating ${dir}`, () => mkdir(dir, { recursive: true, mode: 0o700 }));
   }
+  const deviceRules = await step(`reading the devices config ${cfg.devicesConfig ?? '/etc/corral/devices.yaml'}`, () => loadDevicesConfig(cfg.devicesConfig));
   const stop = new AbortController();
   const signal = stop.signal;
   const transport = new HttpsTransport({ server: cfg.serverUrl, caPem: cfg.caPem, token: cfg.token, timeoutMs: 10_000 });
@@ -101,8 +105,15 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   };
   const secret = async (ns: string, name: string): Promise<Record<string, Buffer> | undefined> => decodeSecret(await client.tryGet<Secret>('Secret', ns, name));
   const images = new ImageManager(runtime, secret, cfg.plainHttpRegistries ?? []);
+  // Attached hardware → labels and devices.corral.io/* resources on the Node; leases for the pods.
+  const devRoot = cfg.devRoot ?? '/dev';
+  const devices = new DeviceManager({
+    nodeName: cfg.nodeName, rules: deviceRules, informers, events: recorder, sysRoot: cfg.sysfsRoot, devRoot, signal,
+    onChange: () => node.checkStatusSoon(),
+  });
   const pods = new PodManager({
     cfg, client, runtime, tasks, network, images, events: new PodEvents(recorder),
+    devices: { allocate: (pod) => devices.allocate(pod), release: (uid) => devices.release(uid), devRoot },
     envSources: { configMap, secret: async (ns, n) => toText(await secret(ns, n)), services: (ns) => proxy.servicesIn(ns) },
     volumeSources: {
       configMap: async (ns, n) => {
@@ -187,9 +198,11 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
       await checkRuntime();
       return { runtime: runtimeState, networkReady: network.cidr !== undefined, ...(networkMessage ? { networkMessage } : {}) };
     },
+    devices: () => devices.publication(),
     onNodes,
     signal,
   });
+  await devices.start();
   await kubelet.publishCredentials().catch((err: unknown) => log.warn('agent', 'cannot publish the kubelet credentials yet, retrying', { error: (err as Error).message }));
   // A restarted agent sets its pod network up from the cached CIDR before it first reports status,
   // so a restart does not flap the Node to NotReady.
@@ -207,7 +220,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
 
   let closed = false;
   return {
-    config: cfg, client, pods, proxy, dns, node, kubelet,
+    config: cfg, client, pods, devices, proxy, dns, node, kubelet,
     async close() {
       if (closed) return;
       closed = true;

@@ -12,7 +12,7 @@ export const agentCommand: CliCommand = {
     '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
     '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
     '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--cluster-dns-ttl 5s] [--resolv-conf FILE]\n' +
-    '             [--storage-dir DATA_DIR/storage]\n' +
+    '             [--storage-dir DATA_DIR/storage] [--devices-config /etc/corral/devices.yaml] [--sysfs-root /sys] [--dev-root /dev]\n' +
     '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
     '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
   options: {
@@ -39,6 +39,9 @@ export const agentCommand: CliCommand = {
     'cluster-dns-ttl': { type: 'string' },
     'resolv-conf': { type: 'string' },
     'storage-dir': { type: 'string' },
+    'devices-config': { type: 'string' },
+    'sysfs-root': { type: 'string' },
+    'dev-root': { type: 'string' },
     uninstall: { type: 'boolean' },
   },
   async run(values) {
@@ -96,6 +99,9 @@ export const agentCommand: CliCommand = {
       ...(dnsTtl !== undefined ? { dnsTtlSeconds: parseDurationSeconds(dnsTtl) } : {}),
       resolvConf: str(values, 'resolv-conf', 'RESOLV_CONF'),
       storageDir: str(values, 'storage-dir', 'STORAGE_DIR'),
+      devicesConfig: str(values, 'devices-config', 'DEVICES_CONFIG'),
+      sysfsRoot: str(values, 'sysfs-root', 'SYSFS_ROOT'),
+      devRoot: str(values, 'dev-root', 'DEV_ROOT'),
     } as Parameters<typeof startAgent>[0]);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {

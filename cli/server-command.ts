@@ -11,7 +11,8 @@ export const serverCommand: CliCommand = {
     '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
     '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]\n' +
     '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]\n' +
-    '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]',
+    '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]\n' +
+    '              [--devices-config /etc/corral/devices.yaml]',
   options: {
     ...dataDirOption,
     port: { type: 'string', short: 'p' },
@@ -32,6 +33,7 @@ export const serverCommand: CliCommand = {
     'cluster-domain': { type: 'string' },
     'cluster-dns': { type: 'string' },
     'lb-pool': { type: 'string' },
+    'devices-config': { type: 'string' },
   },
   async run(values) {
     const cfg: ServerConfig = defaultServerConfig();
@@ -81,6 +83,13 @@ export const serverCommand: CliCommand = {
     if (lbPool !== undefined) {
       parseLbPool(lbPool); // a bad pool stops the start with the entry named
       cfg.lbPool = lbPool;
+    }
+    const devicesConfig = str(values, 'devices-config', 'DEVICES_CONFIG');
+    if (devicesConfig) {
+      // A bad devices file stops the start with every mistake named (the local agent would refuse it).
+      const { loadDevicesConfig } = await import('../agent/hardware/device-config.js');
+      await loadDevicesConfig(devicesConfig);
+      cfg.devicesConfig = devicesConfig;
     }
     const { startServer } = await import('../server/main.js');
     const { registerInstallRoutes } = await import('../installer/routes.js');

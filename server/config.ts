@@ -33,6 +33,8 @@ export interface ServerConfig {
   storageDir?: string;
   /** Directories besides storageDir a PersistentVolume's hostPath/local path may point into (default /mnt, /srv, /data). */
   pvHostPathRoots?: string[];
+  /** The local agent's devices file (`--devices-config`; default /etc/corral/devices.yaml when it exists). */
+  devicesConfig?: string;
   /** LoadBalancer address pool (`--lb-pool`: ranges and CIDRs, comma separated); unset: node addresses. */
   lbPool?: string;
 }

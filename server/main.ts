@@ -240,6 +240,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       ...(cfg.reservedCpu ? { reservedCpu: cfg.reservedCpu } : {}),
       ...(cfg.reservedMemory ? { reservedMemory: cfg.reservedMemory } : {}),
       ...(cfg.netnsPrefix ? { netnsPrefix: cfg.netnsPrefix } : {}),
+      ...(cfg.devicesConfig ? { devicesConfig: cfg.devicesConfig } : {}),
     }));
   }
 

@@ -14,9 +14,10 @@ import type { Informer, InformerFactory } from '../../api/machinery/informer.js'
 import { ItemExponentialRateLimiter } from '../../api/machinery/rate-limiter.js';
 import { microTime, type Condition } from '../../api/meta.js';
 import { isAlreadyExists } from '../../api/status.js';
-import type { Lease, Node } from '../../api/types.js';
+import type { Lease, Node, NodeStatus } from '../../api/types.js';
 import { buildNodeStatus, statusFingerprint, type AgentSignals, type NodeStatusInput } from './node-status.js';
 import { NODE_LEASE_NAMESPACE as LEASE_NAMESPACE } from '../../api/node-identity.js';
+import { OWNED_LABEL_PREFIX, OWNED_RESOURCE_PREFIX, type DevicePublication } from '../hardware/device-manager.js';
 
 export const LEASE_DURATION_SECONDS = 40;
 
@@ -30,6 +31,8 @@ export interface NodeRegistrationOptions extends NodeStatusInput {
   signals(): Promise<AgentSignals>;
   /** Annotations the agent keeps on its Node (e.g. its local-path storage dir). */
   annotations?: Record<string, string>;
+  /** The device loop's labels and extended resources (merged in; the ones it no longer publishes are removed). */
+  devices?: () => DevicePublication;
   /** Called with every version of the Node list (this node and its peers); a rejection is retried with back-off. */
   onNodes(nodes: Node[]): void | Promise<void>;
   signal: AbortSignal;
@@ -98,8 +101,12 @@ export class NodeRegistration {
     if (existing) {
       const current = existing.metadata.labels ?? {};
       const currentAnnotations = existing.metadata.annotations ?? {};
-      if (Object.entries(labels).some(([k, v]) => current[k] !== v) || Object.entries(annotations).some(([k, v]) => currentAnnotations[k] !== v)) {
-        return c.patch<Node>('Node', undefined, this.o.nodeName, { metadata: { labels, annotations } });
+      // Device labels this agent published before and no longer does (a board unplugged) go.
+      const stale = Object.keys(current).filter((k) => k.startsWith(OWNED_LABEL_PREFIX) && !(k in labels));
+      if (stale.length > 0 || Object.entries(labels).some(([k, v]) => current[k] !== v) || Object.entries(annotations).some(([k, v]) => currentAnnotations[k] !== v)) {
+        const patchLabels: Record<string, string | null> = { ...labels };
+        for (const k of stale) patchLabels[k] = null;
+        return c.patch<Node>('Node', undefined, this.o.nodeName, { metadata: { labels: patchLabels, annotations } });
       }
       return existing;
     }
@@ -116,6 +123,12 @@ export class NodeRegistration {
   private async syncStatus(): Promise<{ requeueAfterMs: number }> {
     try {
       const { labels, status } = await buildNodeStatus(this.o, await this.o.signals(), this.conditions);
+      const devices = this.o.devices?.();
+      if (devices) {
+        Object.assign(labels, devices.labels);
+        status.capacity = { ...status.capacity, ...devices.capacity };
+        status.allocatable = { ...status.allocatable, ...devices.allocatable };
+      }
       const fp = statusFingerprint(labels, status);
       if (!this.registered || fp !== this.lastFingerprint) {
         const node = await this.ensureNode(labels);
@@ -123,7 +136,7 @@ export class NodeRegistration {
         this.recordStarting();
         if (fp !== this.lastFingerprint) {
           // Keep the times the server has when nothing changed there (another agent run wrote them).
-          await this.o.client.patchStatus('Node', undefined, this.o.nodeName, { status });
+          await this.o.client.patchStatus('Node', undefined, this.o.nodeName, { status: withStaleResourcesRemoved(status, node) });
           this.statusWrites++;
           this.lastFingerprint = fp;
           this.recordConditionChanges(node.status?.conditions ?? this.conditions, status.conditions ?? []);
@@ -185,4 +198,15 @@ export class NodeRegistration {
       this.o.events.record(this.nodeRef(), 'Normal', reason, `Node ${this.o.nodeName} status is now: ${reason}`);
     }
   }
+}
+
+/** A merge patch drops a map key only when it says null: device resources the node no longer has. */
+function withStaleResourcesRemoved(status: NodeStatus, node: Node): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...status };
+  for (const field of ['capacity', 'allocatable'] as const) {
+    const desired: Record<string, string | null> = { ...(status[field] ?? {}) };
+    for (const k of Object.keys(node.status?.[field] ?? {})) if (k.startsWith(OWNED_RESOURCE_PREFIX) && !(k in desired)) desired[k] = null;
+    out[field] = desired;
+  }
+  return out;
 }

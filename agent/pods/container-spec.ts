@@ -12,9 +12,6 @@ import { containerId, containerLabels, logPath } from './naming.js';
 import { POD_HOSTS, POD_RESOLV_CONF } from './pod-dns-files.js';
 import { containerMounts } from './volumes.js';
 
-/** Devices to expose, from the pod annotation `corral.dev/devices: /dev/i2c-1,/dev/gpiomem`. */
-export const ANNOTATION_DEVICES = 'corral.dev/devices';
-
 /** Files the agent writes for each pod (pod-dns-files.ts) and mounts into its containers, by path inside the container. */
 export const POD_FILES = [
   { name: POD_HOSTS, mountPath: '/etc/hosts' },
@@ -33,6 +30,8 @@ export interface ContainerSpecInput {
   /** `<pods>/<uid>`: where the pod's own files (POD_FILES) are. */
   podDir: string;
   logsDir: string;
+  /** The device nodes allocated to this container (agent/hardware/device-allocation.ts). */
+  devices?: { path: string; hostPath: string }[] | undefined;
 }
 
 /** `{namespace, podName, podUid}` of a pod, as naming.ts's paths want it. */
@@ -54,7 +53,6 @@ export function containerSpecFor(i: ContainerSpecInput): ContainerSpec {
   for (const f of POD_FILES) {
     if (!mounts.some((m) => m.destination === f.mountPath)) mounts.push({ source: join(i.podDir, f.name), destination: f.mountPath });
   }
-  const devices = (pod.metadata.annotations?.[ANNOTATION_DEVICES] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
   const isInit = (pod.spec.initContainers ?? []).some((x) => x.name === c.name);
   const cpuRequest = requests['cpu'] ?? limits['cpu'];
   return {
@@ -69,7 +67,7 @@ export function containerSpecFor(i: ContainerSpecInput): ContainerSpec {
     privileged: sc.privileged,
     capAdd: sc.capabilities?.add,
     capDrop: sc.capabilities?.drop,
-    devices,
+    devices: i.devices ?? [],
     mounts,
     netnsPath: i.netnsPath,
     memoryLimitBytes: limits['memory'] ? quantityToNumber(limits['memory']) : undefined,

@@ -47,6 +47,15 @@ export class PodEvents {
   }
 
   /** The pod's sandbox cannot be made (e.g. its RuntimeClass names a handler this node lacks). */
+  /** kubelet's event for a pod it cannot admit (no free device although the scheduler placed it here). */
+  admissionFailed(pod: Pod, message: string): void {
+    this.recorder?.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'UnexpectedAdmissionError', message);
+  }
+
+  deadlineExceeded(pod: Pod): void {
+    this.recorder?.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Normal', 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline');
+  }
+
   sandboxFailed(pod: Pod, message: string): void {
     this.recorder?.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${message}`);
   }

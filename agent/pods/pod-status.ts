@@ -33,6 +33,8 @@ export interface PodView {
   initialized: boolean;
   message?: string | undefined;
   reason?: string | undefined;
+  /** Conditions of the agent's own beyond kubelet's (the device allocation record). */
+  extraConditions?: Condition[] | undefined;
 }
 
 function stateOf(v: ContainerView): ContainerState {
@@ -103,6 +105,7 @@ export function buildPodStatus(pod: Pod, view: PodView, now: string): PodStatus 
     condition('Ready', containersReady, prev?.conditions, now, phase === 'Succeeded' || phase === 'Failed' ? 'PodCompleted' : 'ContainersNotReady', phase === 'Succeeded' || phase === 'Failed' ? undefined : readyMsg),
     condition('ContainersReady', containersReady, prev?.conditions, now, phase === 'Succeeded' || phase === 'Failed' ? 'PodCompleted' : 'ContainersNotReady', phase === 'Succeeded' || phase === 'Failed' ? undefined : readyMsg),
     condition('PodScheduled', true, prev?.conditions, now),
+    ...(view.extraConditions ?? []),
   ];
   const status: PodStatus = {
     phase,

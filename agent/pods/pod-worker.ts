@@ -39,6 +39,22 @@ import type { TaskCache } from './task-cache.js';
 import { podDir, prepareVolumes, removePodDir, type VolumeSources } from './volumes.js';
 import { writePodDnsFiles } from './pod-dns-files.js';
 import { refreshProjectedTokens } from './projected-volume.js';
+import { ADMISSION_ERROR_REASON, allocationCondition, containerDevicePaths, type AllocationResult, type DeviceAllocation } from '../hardware/device-allocation.js';
+import { hostPath } from '../hardware/device-inventory.js';
+
+/** The node's device leases as the pod worker uses them (agent/hardware/device-manager.ts). */
+export interface PodDevices {
+  /** The pod's devices (recorded, handed out, or newly chosen); undefined when it asks for none. */
+  allocate(pod: Pod): AllocationResult | undefined;
+  /** The pod will not run (any more): an allocation not yet recorded is forgotten. */
+  release(uid: string): void;
+  /** Where device nodes are on the host (/dev, or a test's fake tree). */
+  devRoot: string;
+}
+
+/** kubelet's reason and message for a pod stopped by its spec.activeDeadlineSeconds. */
+export const DEADLINE_EXCEEDED_REASON = 'DeadlineExceeded';
+export const DEADLINE_EXCEEDED_MESSAGE = 'Pod was active on the node longer than the specified deadline';
 
 export interface PodContext {
   cfg: AgentConfig;
@@ -52,6 +68,8 @@ export interface PodContext {
   podsDir: string;
   logsDir: string;
   events: PodEvents;
+  /** Device leases; without it a pod asking for devices.corral.io/* resources runs without them. */
+  devices?: PodDevices | undefined;
   /** Tells the manager which pod a containerd id belongs to (exit events are routed by id). */
   track(id: string, worker: PodWorker | undefined): void;
   /** Asks for a sync of this pod now, after a delay, or after the queue's back-off (a retry). */
@@ -86,6 +104,10 @@ export class PodWorker {
   private volumes: Map<string, string> | undefined;
   private terminal: 'Succeeded' | 'Failed' | undefined;
   private terminalMessage: string | undefined;
+  private terminalReason: string | undefined;
+  /** The devices this pod was given (recorded in its status before any container starts). */
+  private deviceAllocation: DeviceAllocation | undefined;
+  private admitted = false;
   private lastWritten: string | undefined;
   private loaded = false;
   /** The Killing events of a deletion were recorded (terminate may run more than once). */
@@ -201,7 +223,10 @@ export class PodWorker {
     }
     await this.loadState();
     await this.observeExits();
+    if (!this.terminal) await this.enforceActiveDeadline(pod);
+    if (!this.terminal && !this.admitted) await this.admit(pod);
     if (this.terminal) {
+      this.ctx.devices?.release(this.uid);
       await this.writeStatus(pod);
       return;
     }
@@ -256,6 +281,48 @@ export class PodWorker {
     await this.writeStatus(pod);
   }
 
+  /**
+   * Device admission: the pod's devices are chosen (or read back from its status) and recorded in
+   * its status before any container starts, so the lease outlives an agent crash. No free unit
+   * although the scheduler placed it here fails the pod as kubelet does (UnexpectedAdmissionError).
+   */
+  private async admit(pod: Pod): Promise<void> {
+    const result = this.ctx.devices?.allocate(pod);
+    if (result && 'error' in result) {
+      this.ctx.events.admissionFailed(pod, result.error);
+      this.finish('Failed', result.error, ADMISSION_ERROR_REASON);
+      return;
+    }
+    if (result) {
+      this.deviceAllocation = result.allocation;
+      await this.writeStatus(pod);
+    }
+    this.admitted = true;
+  }
+
+  /** kubelet's active deadline: a pod running longer than spec.activeDeadlineSeconds is stopped and fails. */
+  private async enforceActiveDeadline(pod: Pod): Promise<void> {
+    const deadline = pod.spec.activeDeadlineSeconds;
+    if (deadline === undefined || deadline === null) return;
+    const started = Date.parse(pod.status?.startTime ?? '') || Date.now() - (performance.now() - this.seenAt);
+    const leftMs = started + deadline * 1000 - Date.now();
+    if (leftMs > 0) {
+      this.kickAfter(leftMs + 50);
+      return;
+    }
+    const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
+    for (const rec of this.records.values()) {
+      if (!rec.running) continue;
+      const id = containerId(this.uid, rec.name, rec.attempt);
+      this.ctx.events.killing(pod, rec.name, `Stopping container ${rec.name}`);
+      await this.ctx.runtime.stop(id, { gracePeriodMs: grace * 1000 }).catch(() => undefined);
+      this.ctx.tasks.invalidate();
+      await this.recordExit(rec, id);
+    }
+    this.ctx.events.deadlineExceeded(pod);
+    this.finish('Failed', DEADLINE_EXCEEDED_MESSAGE, DEADLINE_EXCEEDED_REASON);
+  }
+
   private shouldRestart(rec: ContainerRecord): boolean {
     if (rec.waiting && !rec.terminated) return true; // failed to start: retry
     if (!rec.terminated) return false;
@@ -271,9 +338,10 @@ export class PodWorker {
     this.finish(failed ? 'Failed' : 'Succeeded');
   }
 
-  private finish(phase: 'Succeeded' | 'Failed', message?: string): void {
+  private finish(phase: 'Succeeded' | 'Failed', message?: string, reason?: string): void {
     this.terminal = phase;
     this.terminalMessage = message;
+    this.terminalReason = reason;
     for (const r of this.records.values()) {
       r.prober?.stop();
       r.prober = undefined;
@@ -380,6 +448,7 @@ export class PodWorker {
       spec = containerSpecFor({
         pod, container: c, attempt, env, volumes: this.volumes, netnsPath: net.netnsPath,
         nodeName: this.ctx.cfg.nodeName, podDir: this.dir, logsDir: this.ctx.logsDir,
+        devices: containerDevicePaths(c, this.deviceAllocation).map((path) => ({ path, hostPath: hostPath(path, this.ctx.devices?.devRoot) })),
       });
     } catch (err) {
       this.ctx.events.failed(pod, c.name, (err as Error).message);
@@ -531,7 +600,12 @@ export class PodWorker {
   private async writeStatus(pod: Pod): Promise<void> {
     const { init, app } = this.views(pod);
     const initialized = init.every((v) => v.terminated?.exitCode === 0);
-    const status = buildPodStatus(pod, { podIp: this.net?.ip ?? pod.status?.podIP, hostIp: this.ctx.cfg.nodeIp, init, app, terminal: this.terminal, initialized, message: this.terminalMessage }, rfc3339());
+    const now = rfc3339();
+    const extraConditions = this.deviceAllocation ? [allocationCondition(this.deviceAllocation, pod.status?.conditions, now)] : undefined;
+    const status = buildPodStatus(pod, {
+      podIp: this.net?.ip ?? pod.status?.podIP, hostIp: this.ctx.cfg.nodeIp, init, app, terminal: this.terminal, initialized,
+      message: this.terminalMessage, reason: this.terminalReason, extraConditions,
+    }, now);
     const fp = statusFingerprint(status);
     if (fp === this.lastWritten) return;
     // A new worker (agent restart) finding the status it would write already there: no write.
@@ -554,6 +628,7 @@ export class PodWorker {
 
   private async terminate(pod: Pod): Promise<void> {
     await this.loadState().catch(() => undefined);
+    this.ctx.devices?.release(this.uid);
     // A netns still being built would otherwise appear after removePod below.
     await this.netReady?.catch(() => undefined);
     const graceSeconds = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;

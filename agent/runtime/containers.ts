@@ -47,8 +47,11 @@ export interface ContainerSpec {
   privileged?: boolean | undefined;
   capAdd?: string[] | undefined;
   capDrop?: string[] | undefined;
-  /** Host device paths to expose, e.g. /dev/i2c-1. */
-  devices?: string[] | undefined;
+  /**
+   * Device nodes to expose: a path (the same inside and out, e.g. /dev/i2c-1), or a container path
+   * with the host file it is made from (a device tree under another root, as the lab's fake /dev).
+   */
+  devices?: (string | { path: string; hostPath: string })[] | undefined;
   mounts?: BindMount[] | undefined;
   /** The pod's network namespace, e.g. /run/netns/cni-1234. */
   netnsPath?: string | undefined;
@@ -176,7 +179,7 @@ export class ContainerdRuntime {
       const user = spec.user
         ? { uid: spec.user.uid, gid: spec.user.gid ?? spec.user.uid, additionalGids: spec.user.additionalGids }
         : await resolveImageUser(imageConfig.user, rootfs);
-      const devices = await Promise.all((spec.devices ?? []).map((p) => deviceNode(p)));
+      const devices = await Promise.all((spec.devices ?? []).map((d) => (typeof d === 'string' ? deviceNode(d) : deviceNode(d.hostPath, d.path))));
       const args = resolveArgs(imageConfig, spec.command, spec.args);
       if (args.length === 0) throw new RuntimeError('InvalidArgument', `container ${spec.id}: no command and the image has no entrypoint or cmd`, 'run');
       const ociSpec = buildSpec({

@@ -53,8 +53,8 @@ export function hostCapabilities(): Promise<string[] | undefined> {
   return hostCaps;
 }
 
-/** Reads a host device node's type and numbers for the spec. */
-export async function deviceNode(path: string): Promise<DeviceNode> {
+/** Reads a host device node's type and numbers for the spec (links followed); `containerPath` names it inside. */
+export async function deviceNode(path: string, containerPath = path): Promise<DeviceNode> {
   let st;
   try {
     st = await stat(path, { bigint: true });
@@ -67,7 +67,7 @@ export async function deviceNode(path: string): Promise<DeviceNode> {
   const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
   const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
   return {
-    path,
+    path: containerPath,
     type: st.isCharacterDevice() ? 'c' : 'b',
     major,
     minor,

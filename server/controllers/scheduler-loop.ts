@@ -20,6 +20,7 @@
  * one snapshot of the cluster; the pure filtering, scoring and preemption choices are in server/scheduler/.
  */
 import { deepEqual } from '../../api/object-util.js';
+import { requestsDevices } from '../../api/device-resources.js';
 import { log } from '../../api/log.js';
 import { rfc3339 } from '../../api/meta.js';
 import { isConflict, isNotFound } from '../../api/status.js';
@@ -90,6 +91,9 @@ export class SchedulerLoop {
   /** Pending pods that fit nowhere at their last attempt: key → attempts so far and when. */
   private readonly unschedulable = new Map<string, { attempts: number; lastMs: number }>();
   private readonly attempts = new Map<string, number>();
+  /** Pending pods in the order they were first seen (creation order: timestamps have whole seconds). */
+  private readonly seenOrder = new Map<string, number>();
+  private seenCounter = 0;
   /** Pods that preempted others and wait for the room: key → the node and the victims still leaving. */
   private readonly nominated = new Map<string, { pod: Pod; node: string; victims: Set<string> }>();
   private readonly events: EventRecorder;
@@ -178,6 +182,7 @@ export class SchedulerLoop {
     const key = podKey(pod.metadata);
     const nodeName = pod.spec.nodeName;
     if (nodeName) {
+      this.seenOrder.delete(key);
       this.assumed.delete(key);
       this.unschedulable.delete(key);
       this.nominated.delete(key);
@@ -199,6 +204,7 @@ export class SchedulerLoop {
       this.forgetPending(key, pod);
       return;
     }
+    if (!this.seenOrder.has(key)) this.seenOrder.set(key, this.seenCounter++);
     if (this.unschedulable.has(key)) {
       // Our own status write comes back as an update: only a change to what the pod asks for matters.
       if (old && deepEqual(old.spec, pod.spec) && deepEqual(old.metadata.labels, pod.metadata.labels)) return;
@@ -217,6 +223,7 @@ export class SchedulerLoop {
   }
 
   private forgetPending(key: string, pod: Pod): void {
+    this.seenOrder.delete(key);
     this.nominated.delete(key);
     for (const n of this.nominated.values()) n.victims.delete(key);
     this.unschedulable.delete(key);
@@ -235,10 +242,17 @@ export class SchedulerLoop {
    */
   private retryUnschedulable(all: boolean): void {
     const now = Date.now();
-    for (const [key, u] of this.unschedulable) {
+    // Oldest first: among equal priorities the queue keeps arrival order, so pods waiting for the same
+    // device (HIL jobs) get it in creation order, and without back-off — they wait for a lease, not
+    // for a fault to clear, and the youngest must not slip in while an older one backs off.
+    const created = (key: string): string => this.pods.get(key)?.metadata.creationTimestamp ?? '';
+    const seen = (key: string): number => this.seenOrder.get(key) ?? Number.MAX_SAFE_INTEGER;
+    const entries = [...this.unschedulable].sort(([a], [b]) => (created(a) < created(b) ? -1 : created(a) > created(b) ? 1 : seen(a) - seen(b)));
+    for (const [key, u] of entries) {
       this.unschedulable.delete(key);
       const backoff = Math.min(this.initialBackoffMs * 2 ** Math.max(0, u.attempts - 1), this.maxBackoffMs);
-      const wait = all ? 0 : u.lastMs + backoff - now;
+      const pod = this.pods.get(key);
+      const wait = all || (pod !== undefined && requestsDevices(pod)) ? 0 : u.lastMs + backoff - now;
       if (wait > 0) this.queue.addAfter(key, wait);
       else this.queue.add(key);
     }

@@ -1,0 +1,175 @@
+/**
+ * The attached hardware, read from sysfs and udev's /dev links the way Node Feature Discovery and
+ * generic-device-plugin look at it: USB devices (vendor:product, serial) with the serial ports they
+ * carry, other serial ports, GPIO chips, I2C and SPI buses and video devices, each with the device
+ * nodes a container needs (`/dev/...` names, including udev's stable `/dev/serial/by-id` links).
+ *
+ * Both roots are configurable so a test can hand it a fake tree: `sysRoot` stands for /sys, `devRoot`
+ * for /dev. Paths in the result are the names inside a container (always `/dev/...`); `hostPath`
+ * maps one back to the file under `devRoot`. Only directory listings and small file reads: cheap
+ * enough for a hot-plug resync every few seconds.
+ */
+import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+
+export type DeviceClass = 'usb' | 'serial' | 'gpio' | 'i2c' | 'spi' | 'video';
+
+/** One attached device, with every node a pod that is given it gets. */
+export interface HostDevice {
+  /** Stable identity: a USB device keeps it across re-plugs when it has a serial number. */
+  id: string;
+  class: DeviceClass;
+  /** The kernel name: `1-1.2` (USB), `ttyUSB0`, `gpiochip0`, `i2c-1`, `spidev0.0`, `video0`. */
+  name: string;
+  /** Container paths (`/dev/...`): the device nodes, then their stable links. */
+  paths: string[];
+  usb?: { vendor: string; product: string; serial?: string | undefined; manufacturer?: string | undefined; model?: string | undefined } | undefined;
+  /** The USB device this one hangs off (a USB serial adapter's tty), by id. */
+  parent?: string | undefined;
+  /** udev's /dev/serial/by-id name of a serial port. */
+  byId?: string | undefined;
+}
+
+export interface InventoryRoots {
+  /** Default /sys. */
+  sysRoot?: string | undefined;
+  /** Default /dev. */
+  devRoot?: string | undefined;
+}
+
+/** The file under devRoot that a container path `/dev/...` names. */
+export function hostPath(containerPath: string, devRoot = '/dev'): string {
+  return devRoot === '/dev' ? containerPath : join(devRoot, containerPath.replace(/^\/dev\/?/, ''));
+}
+
+async function text(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function list(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => [] as string[]);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** A serial number as a safe id part (`[A-Za-z0-9._-]`). */
+function idPart(value: string): string {
+  return value.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+interface UsbEntry { device: HostDevice; realDir: string }
+
+async function readUsb(sysRoot: string, devRoot: string): Promise<UsbEntry[]> {
+  const base = join(sysRoot, 'bus/usb/devices');
+  const out: UsbEntry[] = [];
+  for (const name of (await list(base)).sort()) {
+    // Interfaces (`1-1:1.0`) and root hubs (`usb1`) are not devices a pod asks for.
+    if (name.includes(':') || name.startsWith('usb')) continue;
+    const dir = join(base, name);
+    const [vendor, product, serial, manufacturer, model, busnum, devnum] = await Promise.all(
+      ['idVendor', 'idProduct', 'serial', 'manufacturer', 'product', 'busnum', 'devnum'].map((f) => text(join(dir, f))),
+    );
+    if (!vendor || !product || !/^[0-9a-fA-F]{4}$/.test(vendor) || !/^[0-9a-fA-F]{4}$/.test(product)) continue;
+    const vid = vendor.toLowerCase();
+    const pid = product.toLowerCase();
+    const paths: string[] = [];
+    if (busnum && devnum) {
+      const node = `/dev/bus/usb/${busnum.padStart(3, '0')}/${devnum.padStart(3, '0')}`;
+      if (await exists(hostPath(node, devRoot))) paths.push(node);
+    }
+    const id = serial ? `usb-${vid}-${pid}-${idPart(serial)}` : `usb-${vid}-${pid}-port-${name}`;
+    out.push({
+      device: { id, class: 'usb', name, paths, usb: { vendor: vid, product: pid, serial, manufacturer, model } },
+      realDir: await realpath(dir).catch(() => resolve(dir)),
+    });
+  }
+  return out;
+}
+
+/** by-id link name → the tty it points to (`usb-FTDI_FT232R_USB_UART_A1-if00-port0` → ttyUSB0). */
+async function serialLinks(devRoot: string): Promise<Map<string, string[]>> {
+  const dir = join(devRoot, 'serial/by-id');
+  const byTty = new Map<string, string[]>();
+  for (const link of (await list(dir)).sort()) {
+    const target = await readlink(join(dir, link)).catch(() => undefined);
+    if (!target) continue;
+    const tty = basename(target);
+    byTty.set(tty, [...(byTty.get(tty) ?? []), link]);
+  }
+  return byTty;
+}
+
+/**
+ * Serial ports: ttys with a real device behind them. The kernel registers placeholder 8250 ports
+ * (ttyS0…ttyS31) on every PC whether or not a UART exists; their device is the `serial8250` platform
+ * device, and they are left out.
+ */
+async function readSerial(sysRoot: string, devRoot: string, usb: UsbEntry[]): Promise<HostDevice[]> {
+  const base = join(sysRoot, 'class/tty');
+  const links = await serialLinks(devRoot);
+  const out: HostDevice[] = [];
+  for (const name of (await list(base)).sort()) {
+    const deviceLink = await realpath(join(base, name, 'device')).catch(() => undefined);
+    if (!deviceLink || basename(deviceLink) === 'serial8250') continue;
+    const node = `/dev/${name}`;
+    if (!(await exists(hostPath(node, devRoot)))) continue;
+    const real = await realpath(join(base, name)).catch(() => '');
+    const parent = usb.find((u) => real.startsWith(`${u.realDir}/`));
+    const byIds = links.get(name) ?? [];
+    const byId = byIds[0];
+    out.push({
+      id: byId ? `serial-${byId}` : `serial-${name}`,
+      class: 'serial',
+      name,
+      paths: [node, ...byIds.map((l) => `/dev/serial/by-id/${l}`)],
+      parent: parent?.device.id,
+      byId,
+    });
+  }
+  return out;
+}
+
+/** Character devices of one sysfs class whose node exists: `/sys/class/i2c-dev/i2c-1` → /dev/i2c-1. */
+async function readClass(sysRoot: string, devRoot: string, sysDir: string, cls: DeviceClass, pattern: RegExp): Promise<HostDevice[]> {
+  const out: HostDevice[] = [];
+  for (const name of (await list(join(sysRoot, sysDir))).sort()) {
+    if (!pattern.test(name)) continue;
+    const node = `/dev/${name}`;
+    if (!(await exists(hostPath(node, devRoot)))) continue;
+    out.push({ id: name, class: cls, name, paths: [node] });
+  }
+  return out;
+}
+
+/** Reads every device this node has (USB first, then what hangs off them, then the buses). */
+export async function readDeviceInventory(roots: InventoryRoots = {}): Promise<HostDevice[]> {
+  const sysRoot = roots.sysRoot ?? '/sys';
+  const devRoot = roots.devRoot ?? '/dev';
+  const usb = await readUsb(sysRoot, devRoot);
+  const serial = await readSerial(sysRoot, devRoot, usb);
+  // A USB adapter's ports are part of it: a pod given the adapter gets its ttys too.
+  for (const s of serial) {
+    const owner = usb.find((u) => u.device.id === s.parent);
+    if (owner) owner.device.paths.push(...s.paths);
+  }
+  const [gpio, i2c, spi, video] = await Promise.all([
+    readClass(sysRoot, devRoot, 'bus/gpio/devices', 'gpio', /^gpiochip\d+$/),
+    readClass(sysRoot, devRoot, 'class/i2c-dev', 'i2c', /^i2c-\d+$/),
+    readClass(sysRoot, devRoot, 'class/spidev', 'spi', /^spidev\d+\.\d+$/),
+    readClass(sysRoot, devRoot, 'class/video4linux', 'video', /^video\d+$/),
+  ]);
+  return [...usb.map((u) => u.device), ...serial, ...gpio, ...i2c, ...spi, ...video];
+}
+
+/** The sysfs and /dev directories whose changes mean a device came or went (for fs.watch). */
+export function watchedDirectories(roots: InventoryRoots = {}): string[] {
+  const sysRoot = roots.sysRoot ?? '/sys';
+  const devRoot = roots.devRoot ?? '/dev';
+  return [devRoot, join(devRoot, 'serial/by-id'), join(sysRoot, 'bus/usb/devices'), join(sysRoot, 'class/tty')];
+}
