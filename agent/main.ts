@@ -37,6 +37,10 @@ import { sleep, step } from '../api/async-util.js';
 import { useNodeCredential } from './node/credential.js';
 import { loadDevicesConfig } from './hardware/device-config.js';
 import { DeviceManager } from './hardware/device-manager.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
+import { CgroupReader } from './stats/cgroup-reader.js';
+import { SummaryProvider } from './stats/summary.js';
+import { DelegatedAuth } from './logs/delegated-auth.js';
 
 export const CORRAL_VERSION = '0.1.0';
 /** The node name an agent uses unless told (the server names its local agent's credential with it). */
@@ -74,6 +78,12 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const deviceRules = await step(`reading the devices config ${cfg.devicesConfig ?? '/etc/corral/devices.yaml'}`, () => loadDevicesConfig(cfg.devicesConfig));
   const stop = new AbortController();
   const signal = stop.signal;
+  // First, so the loops' work queues created below report into it.
+  let pods: PodManager | undefined;
+  const metrics = new AgentMetrics(() => {
+    const running = pods?.running() ?? [];
+    return { pods: running.length, containers: running.reduce((n, p) => n + p.containers.length, 0) };
+  });
   const transport = new HttpsTransport({ server: cfg.serverUrl, caPem: cfg.caPem, token: cfg.token, timeoutMs: 10_000 });
   const client = new ApiClient(transport);
   // A join token is traded for this node's own credential before the agent writes anything; if the
@@ -83,7 +93,10 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   // One informer per kind for every loop of the node (pods, nodes, services, endpoints).
   const informers = new InformerFactory(client);
   const recorder = createEventRecorder(client, { component: 'kubelet', host: cfg.nodeName });
-  const runtime = new ContainerdRuntime({ address: cfg.containerdAddress, namespace: cfg.containerdNamespace, stateDir: agentPaths.containers(cfg), cgroupParent: `/corral/${cfg.nodeName}` });
+  const runtime = new ContainerdRuntime({
+    address: cfg.containerdAddress, namespace: cfg.containerdNamespace, stateDir: agentPaths.containers(cfg), cgroupParent: `/corral/${cfg.nodeName}`,
+    onCall: (operation, seconds, failed) => metrics.runtimeCall(operation, seconds, failed),
+  });
   const tasks = new TaskCache(runtime);
   const ipam = new Ipam(agentPaths.ipam(cfg), '10.42.0.0/24');
   const network = new PodNetwork(cfg.netnsPrefix, ipam);
@@ -94,6 +107,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const proxy = new ServiceProxy({
     informers, clusterCidr: cfg.clusterCidr, nodeName: cfg.nodeName, nodeIP: cfg.nodeIp, signal,
     ...(cfg.clusterDns ? { nodeLocalDns: { clusterIP: cfg.clusterDns, target: `${cfg.nodeIp}:${cfg.dnsPort}` } } : {}),
+    onSync: (seconds) => metrics.proxyRulesSynced(seconds),
   });
 
   const configMap = async (ns: string, name: string): Promise<Record<string, string> | undefined> => {
@@ -111,8 +125,8 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     nodeName: cfg.nodeName, rules: deviceRules, informers, events: recorder, sysRoot: cfg.sysfsRoot, devRoot, signal,
     onChange: () => node.checkStatusSoon(),
   });
-  const pods = new PodManager({
-    cfg, client, runtime, tasks, network, images, events: new PodEvents(recorder),
+  pods = new PodManager({
+    cfg, client, runtime, tasks, network, images, events: new PodEvents(recorder), podStarted: (seconds) => metrics.podStarted(seconds),
     devices: { allocate: (pod) => devices.allocate(pod), release: (uid) => devices.release(uid), devRoot },
     envSources: { configMap, secret: async (ns, n) => toText(await secret(ns, n)), services: (ns) => proxy.servicesIn(ns) },
     volumeSources: {
@@ -129,7 +143,9 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     logsDir: agentPaths.logs(cfg),
   }, informers, signal);
 
-  const kubelet = new KubeletServer({ cfg, pods, runtime, client });
+  const podManager = pods;
+  const summary = new SummaryProvider({ nodeName: cfg.nodeName, reader: new CgroupReader(), cgroupOf: (id) => runtime.cgroupsPath(id), running: () => podManager.running() });
+  const kubelet = new KubeletServer({ cfg, pods, runtime, client, metrics, summary, delegatedAuth: new DelegatedAuth(client, cfg.nodeName) });
   await step(`starting the kubelet endpoint on port ${cfg.kubeletPort}`, () => kubelet.start());
   new LogKeeper(agentPaths.logs(cfg), cfg.logMaxBytes, cfg.logMaxFiles).start(signal);
 

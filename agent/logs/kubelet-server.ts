@@ -1,11 +1,14 @@
 /**
- * The agent's HTTPS endpoint (kubelet's port 10250), used only by the API server to relay
- * `kubectl logs` and `kubectl exec`:
+ * The agent's HTTPS endpoint (kubelet's port 10250), used by the API server to relay `kubectl logs`
+ * and `kubectl exec` and to collect resource usage, and by metrics scrapers:
  *   GET /containerLogs/<namespace>/<pod>/<container>?follow&tailLines&previous&timestamps&limitBytes&sinceSeconds&sinceTime
  *   GET /exec/<namespace>/<pod>/<container>?command=..&stdin&stdout&stderr&tty   (WebSocket, v5.channel.k8s.io)
+ *   GET /metrics          Prometheus text (agent/metrics/agent-metrics.ts)
+ *   GET /stats/summary    resource usage in kubelet's Summary shape (agent/stats/summary.ts)
  * Requests carry `Authorization: Bearer <per-node secret>`. The secret and this endpoint's
  * self-signed certificate are published in the Secret `kube-system/corral-kubelet-<node>`, which
- * the server reads to authenticate itself and to pin the certificate.
+ * the server reads to authenticate itself and to pin the certificate. /metrics and /stats also take
+ * any API token allowed `get` on this node's `nodes/metrics` or `nodes/stats` (delegated-auth.ts).
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -26,6 +29,9 @@ import { agentPaths, type AgentConfig } from '../config.js';
 import type { PodManager } from '../pods/pod-manager.js';
 import type { ContainerdRuntime } from '../runtime/index.js';
 import { runExecSession } from './exec-session.js';
+import type { DelegatedAuth } from './delegated-auth.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import type { SummaryProvider } from '../stats/summary.js';
 import { streamLog } from './log-reader.js';
 import { sinceCutoff } from './time-index.js';
 import { ensureServingCert, KUBELET_CERT_LIFETIME_MS, type ServingCert } from './tls.js';
@@ -40,6 +46,11 @@ export interface KubeletServerOptions {
   pods: PodManager;
   runtime: ContainerdRuntime;
   client: ApiClient;
+  /** /metrics and /stats/summary (404 without them). */
+  metrics?: AgentMetrics;
+  summary?: SummaryProvider;
+  /** Decides for tokens other than the server's (TokenReview + SubjectAccessReview). */
+  delegatedAuth?: DelegatedAuth;
 }
 
 export class KubeletServer {
@@ -205,6 +216,11 @@ export class KubeletServer {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`${bad}\n`);
       return;
     }
+    const path = rawPathOf(req.url ?? '/');
+    if (path === '/metrics' || path === '/stats/summary') {
+      await this.serveMetrics(req, res, path === '/metrics' ? 'metrics' : 'stats');
+      return;
+    }
     if (!this.authorized(req)) {
       res.writeHead(401, { 'content-type': 'text/plain' }).end('Unauthorized\n');
       return;
@@ -245,6 +261,42 @@ export class KubeletServer {
       signal: abort.signal,
     }, (chunk) => res.write(chunk) || !res.destroyed);
     res.end();
+  }
+
+  /** /metrics and /stats/summary: the server's secret, or a token allowed `get` on nodes/metrics or nodes/stats. */
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse, subresource: 'metrics' | 'stats'): Promise<void> {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!this.authorized(req)) {
+      let verdict: Awaited<ReturnType<DelegatedAuth['check']>> = 'unauthenticated';
+      try {
+        if (token && this.o.delegatedAuth) verdict = await this.o.delegatedAuth.check(token, subresource);
+      } catch (err) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end(`cannot check the token with the API server: ${(err as Error).message}\n`);
+        return;
+      }
+      if (verdict !== 'allowed') {
+        const forbidden = verdict === 'forbidden';
+        res.writeHead(forbidden ? 403 : 401, { 'content-type': 'text/plain' })
+          .end(forbidden ? `Forbidden (user is not allowed get on nodes/${subresource} of ${this.o.cfg.nodeName})\n` : 'Unauthorized\n');
+        return;
+      }
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end('method not allowed\n');
+      return;
+    }
+    if (subresource === 'metrics' && this.o.metrics) {
+      const { body, contentType } = await this.o.metrics.exposition();
+      res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (subresource === 'stats' && this.o.summary) {
+      const body = JSON.stringify(await this.o.summary.summary());
+      res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,8 @@ export interface ServiceProxyOptions {
   nodeLocalDns?: { clusterIP: string; target: string } | undefined;
   /** Milliseconds to gather changes before a sync (default 100). */
   batchMs?: number;
+  /** Each rule sync that ran, with its duration (kube-proxy's sync_proxy_rules metric). */
+  onSync?: (seconds: number) => void;
 }
 
 /** The single key of the proxy's queue: the whole rule set is one level-triggered state. */
@@ -116,6 +118,7 @@ export class ServiceProxy {
       throw new Error(`iptables sync failed: ${(err as Error).message}`, { cause: err });
     }
     this.syncCount++;
+    this.o.onSync?.((performance.now() - buildStarted) / 1000);
     if (this.lastSync.mode !== 'none') log.debug('proxy', 'iptables synced', { ...this.lastSync, buildMs: Math.round(buildMs), totalMs: Math.round(performance.now() - t0 + buildMs), services: this.services.list().length });
   }
 }

@@ -74,6 +74,16 @@ export class PodManager {
     return this.workers.size;
   }
 
+  /** Pods with running containers, and those containers' containerd ids (resource usage). */
+  running(): { pod: Pod; containers: { name: string; id: string }[] }[] {
+    const out: { pod: Pod; containers: { name: string; id: string }[] }[] = [];
+    for (const w of this.workers.values()) {
+      const containers = w.runningContainers();
+      if (w.current && containers.length > 0) out.push({ pod: w.current, containers });
+    }
+    return out;
+  }
+
   /** The worker of a pod by namespace and name (logs, exec). */
   find(namespace: string, name: string): PodWorker | undefined {
     for (const w of this.workers.values()) {

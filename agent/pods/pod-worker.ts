@@ -76,6 +76,8 @@ export interface PodContext {
   enqueue(uid: string): void;
   enqueueAfter(uid: string, ms: number): void;
   retry(uid: string): void;
+  /** A pod's containers all run for the first time, this long after the agent first saw it (kubelet_pod_start_duration_seconds). */
+  podStarted?: ((seconds: number) => void) | undefined;
 }
 
 interface ContainerRecord extends PersistedContainer {
@@ -114,8 +116,10 @@ export class PodWorker {
   private stopRecorded = false;
   /** Set once everything of the pod is removed; the manager then forgets the worker. */
   finished = false;
-  /** When this agent first saw the pod (performance.now()), for the start-latency log. */
+  /** When this agent first saw the pod (performance.now()), for the start latency. */
   private readonly seenAt = performance.now();
+  /** The start latency was reported (once per pod this agent started). */
+  private startReported = false;
 
   constructor(private readonly ctx: PodContext, pod: Pod) {
     this.uid = pod.metadata.uid!;
@@ -158,6 +162,11 @@ export class PodWorker {
     const attempt = previous ? rec.attempt - 1 : rec.attempt;
     if (attempt < 0 || (!previous && !rec.created)) return undefined;
     return { id: containerId(this.uid, name, attempt), log: logPath(this.ctx.logsDir, this.podRef(pod), name, attempt) };
+  }
+
+  /** The containers running now with their containerd ids (resource usage reads their cgroups). */
+  runningContainers(): { name: string; id: string }[] {
+    return [...this.records.values()].filter((r) => r.running).map((r) => ({ name: r.name, id: containerId(this.uid, r.name, r.attempt) }));
   }
 
   isRunning(name: string): boolean {
@@ -505,6 +514,10 @@ export class PodWorker {
     if (!rec.init) this.startProbes(pod, c, rec, spec.id);
     else rec.started = true;
     log.debug('agent', 'container started', { pod: this.describe(), container: c.name, attempt, startMs: Math.round(ranMs), sinceSeenMs: Math.round(performance.now() - this.seenAt) });
+    if (!this.startReported && !rec.init && pod.spec.containers.every((x) => this.records.get(x.name)?.running)) {
+      this.startReported = true;
+      this.ctx.podStarted?.((performance.now() - this.seenAt) / 1000);
+    }
   }
 
   /** Why the pod's RuntimeClass cannot run here: containerd's runc is this node's only handler. */

@@ -20,6 +20,8 @@ export interface CtrOptions {
   ctrPath?: string;
   /** Default time limit of one call (default 30 s); image pulls and imports pass their own. */
   timeoutMs?: number;
+  /** Every finished call: its operation (`task start`), duration and whether it failed (the agent's metrics). */
+  onCall?: (operation: string, seconds: number, failed: boolean) => void;
 }
 
 export interface CallOptions {
@@ -35,12 +37,14 @@ export class Ctr {
   readonly namespace: string;
   readonly ctrPath: string;
   readonly timeoutMs: number;
+  private readonly onCall: CtrOptions['onCall'];
 
   constructor(opts: CtrOptions = {}) {
     this.address = opts.address ?? DEFAULT_CONTAINERD_ADDRESS;
     this.namespace = opts.namespace ?? DEFAULT_CONTAINERD_NAMESPACE;
     this.ctrPath = opts.ctrPath ?? 'ctr';
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.onCall = opts.onCall;
   }
 
   /** The global flags every call starts with. */
@@ -63,6 +67,19 @@ export class Ctr {
 
   /** Runs `ctr <args>`; resolves with stdout/stderr when it exits 0, throws a RuntimeError otherwise. */
   async call(args: readonly string[], opts: CallOptions = {}): Promise<RunResult> {
+    if (!this.onCall) return this.run(args, opts);
+    const started = performance.now();
+    let failed = true;
+    try {
+      const result = await this.run(args, opts);
+      failed = false;
+      return result;
+    } finally {
+      this.onCall(args.slice(0, 2).join(' '), (performance.now() - started) / 1000, failed);
+    }
+  }
+
+  private async run(args: readonly string[], opts: CallOptions): Promise<RunResult> {
     const operation = args.slice(0, 2).join(' ');
     await this.checkSocket();
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;

@@ -7,6 +7,7 @@
  * - Its own Node (and status), its own Lease, the status and the final delete of pods bound to it.
  * - What an agent lists and watches (Nodes, Pods, Services, Endpoints, EndpointSlices, and
  *   PersistentVolumes for its volumes and the local-path cleanup), and Events.
+ * - TokenReviews and SubjectAccessReviews, with which its kubelet endpoint checks metrics scrapers.
  *
  * Names a request carries only in its body (creating a Node, a Lease, a Secret) are checked by the
  * NodeRestriction admission plugin, which sees the object. Other users: no opinion.
@@ -40,6 +41,9 @@ const NODE_RULES: readonly PolicyRule[] = [
   // A pod's RuntimeClass names the handler the node must have (upstream's system:node reads them too).
   { verbs: READ_VERBS, apiGroups: ['node.k8s.io'], resources: ['runtimeclasses'] },
   { verbs: ['create', 'update', 'patch'], apiGroups: ['', 'events.k8s.io'], resources: ['events'] },
+  // The kubelet endpoint checks scrapers' tokens and permissions with the API (upstream's system:node has these).
+  { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'] },
+  { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'] },
 ];
 
 const GRAPH_KINDS: ReadonlySet<string> = new Set(['secrets', 'configmaps', 'persistentvolumeclaims']);

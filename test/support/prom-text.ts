@@ -39,8 +39,9 @@ export function parseExposition(text: string): { samples: Sample[]; types: Map<s
       labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     }
     const raw = m[3]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (!/^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]Inf|NaN)$/.test(raw)) throw new Error(`bad value in ${where}`);
+    const value = /^\+?inf$/i.test(raw) ? Infinity : /^-inf$/i.test(raw) ? -Infinity : /^nan$/i.test(raw) ? NaN : Number(raw);
+    // Prometheus reads values with Go's ParseFloat, which takes NaN and Inf in any case (prom-client writes `Nan`).
+    if (!/^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?inf|nan)$/i.test(raw)) throw new Error(`bad value in ${where}`);
     const family = m[1]!.replace(/_(bucket|sum|count|total|created)$/, '');
     if (!types.has(m[1]!) && !types.has(family)) throw new Error(`sample before its TYPE in ${where}`);
     samples.push({ name: m[1]!, labels, value });
