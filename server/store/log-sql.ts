@@ -106,11 +106,12 @@ export const WRITER_SQL = {
   chunkEnd: 'SELECT id FROM log WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT 1 OFFSET ?3',
 } as const;
 
-/** Statements run on the reader connection. */
+/**
+ * Statements run on the reader connection. Gets, counts and lists at the current revision are
+ * answered by the watch cache (watch-cache.ts); these serve older revisions, the cache's initial
+ * load and watch replay.
+ */
 export const READER_SQL = {
-  /** ?1 name. */
-  latest: `SELECT ${ROW} FROM log WHERE name = ?1 ORDER BY id DESC LIMIT 1`,
-
   /**
    * One consistent page of a list: ?1 range start (inclusive), ?2 range end (exclusive), ?3 list
    * only names greater than this, ?4 revision, ?5 limit. The newest row per name at the revision
@@ -143,12 +144,6 @@ export const READER_SQL = {
     FROM latest JOIN log AS l ON l.id = latest.id
     WHERE latest.deleted = 0
     ORDER BY latest.name`,
-
-  /** ?1 range start, ?2 range end: live keys now. */
-  count: `
-    SELECT count(*) AS n FROM (
-      SELECT max(id) AS id, deleted FROM log WHERE name >= ?1 AND name < ?2 GROUP BY name
-    ) WHERE deleted = 0`,
 
   /**
    * Watch replay: rows after revision ?1 in the key range [?2, ?3), oldest first, at most ?4, each

@@ -28,6 +28,7 @@ import {
 } from './store.js';
 import { compactedError, watchStream, type WatchSource } from './watch-stream.js';
 import { WriteBatcher } from './write-batcher.js';
+import { WatchCache } from './watch-cache.js';
 
 const debug = debuglog('corral-store');
 
@@ -102,6 +103,8 @@ export class SqliteStore implements Store {
   readonly #r: ReaderStatements;
   readonly #batcher: WriteBatcher<WriteResult>;
   readonly #broadcaster = new Broadcaster<StoreEvent>();
+  /** The live keys in memory: gets, counts and current lists are served from it. */
+  readonly #cache: WatchCache;
   readonly #closedController = new AbortController();
   readonly #watchBufferSize: number;
   readonly #watchPageSize: number;
@@ -125,6 +128,7 @@ export class SqliteStore implements Store {
     currentRevision: number;
     compactRevision: number;
     compactedThrough: number;
+    cache: WatchCache;
   }) {
     this.path = init.options.path;
     this.#writer = init.writer;
@@ -134,6 +138,7 @@ export class SqliteStore implements Store {
     this.#currentRevision = init.currentRevision;
     this.#compactRevision = init.compactRevision;
     this.#compactedThrough = init.compactedThrough;
+    this.#cache = init.cache;
     this.#watchBufferSize = init.options.watchBufferSize ?? 1024;
     this.#watchPageSize = init.options.watchPageSize ?? 500;
     this.#compactChunkRows = init.options.compactChunkRows ?? 500;
@@ -209,20 +214,23 @@ export class SqliteStore implements Store {
     return result.kv;
   }
 
-  /** After a commit: advance the revision, then tell watchers, in revision order. */
+  /**
+   * After a commit: update the cache and advance the revision, then tell watchers, in revision
+   * order. All of it runs synchronously before any writer's promise resolves.
+   */
   #published(results: readonly WriteResult[]): void {
     const last = results[results.length - 1];
+    const events = results.map((r) => r.event);
+    this.#cache.apply(events);
     if (last !== undefined) this.#currentRevision = last.kv.modRevision;
-    this.#broadcaster.publish(results.map((r) => r.event));
+    this.#broadcaster.publish(events);
   }
 
   // ---- reads -----------------------------------------------------------------------------------
 
   async get(key: string): Promise<KeyValue | undefined> {
     if (this.#closing) throw closedError();
-    const row = await this.#r.latest.first<LogRow>([key]);
-    if (row === undefined || row.deleted) return undefined;
-    return kvOf(row);
+    return this.#cache.get(key);
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
@@ -230,9 +238,16 @@ export class SqliteStore implements Store {
     const range = prefixRange(prefix);
     const requested = options.revision !== undefined && options.revision > 0 ? options.revision : undefined;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : undefined;
+    // The current state (and a revision newer than any write: nothing differs yet) is in memory.
+    if (requested === undefined || requested >= this.#currentRevision) {
+      const page = this.#cache.list(prefix, {
+        ...(limit !== undefined ? { limit } : {}),
+        ...(options.startAfter !== undefined ? { startAfter: options.startAfter } : {}),
+      });
+      return { ...page, revision: this.#currentRevision };
+    }
     for (;;) {
-      // A revision newer than any write is served as the current one (nothing differs yet).
-      const revision = Math.min(requested ?? this.#currentRevision, this.#currentRevision);
+      const revision = Math.min(requested, this.#currentRevision);
       if (revision < this.#compactRevision) throw compactedError(revision, this.#compactRevision);
       const params = [range.start, range.end, options.startAfter ?? '', revision];
       let rows: KvRow[];
@@ -255,9 +270,7 @@ export class SqliteStore implements Store {
 
   async count(prefix: string): Promise<number> {
     if (this.#closing) throw closedError();
-    const range = prefixRange(prefix);
-    const row = await this.#r.count.first<{ n: number }>([range.start, range.end]);
-    return row?.n ?? 0;
+    return this.#cache.count(prefix);
   }
 
   /**
@@ -471,7 +484,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     const last = await writerStatements.lastRevision.first<{ seq: number }>();
     const compactRevision = await writerStatements.getMeta.first<{ value: number }>([META.compactRevision]);
     const compactedThrough = await writerStatements.getMeta.first<{ value: number }>([META.compactedThrough]);
+    // Nothing writes until the store is handed out, so this read is the state at `currentRevision`.
+    const cache = new WatchCache();
+    const all = prefixRange('');
+    cache.load((await readerStatements.listAll.all<KvRow>([all.start, all.end, '', Number.MAX_SAFE_INTEGER])).map(kvOf));
     return new SqliteStore({
+      cache,
       options,
       writer,
       reader,

@@ -319,6 +319,69 @@ listing('prefix matching is exact', async () => {
   }
 });
 
+listing('current lists, gets and counts (the watch cache) agree with the log, across writes and a reopen', async () => {
+  const path = tempDbPath();
+  // Names chosen so UTF-16 order and the store's UTF-8 order disagree (U+FFFD vs U+1F600).
+  const names = ['a', 'b', 'a-b', 'a/b', 'z', '\u00e9', '\ufffd', '\u{1f600}', '\ue000x', 'A', '0'];
+  const keyOf = (n: string, i: number): string => `/c/${i % 3}/${n}${i % 5}`;
+  let rng = 7;
+  const random = (n: number): number => { rng = (rng * 1103515245 + 12345) % 2 ** 31; return rng % n; };
+  const compare = async (store: SqliteStore): Promise<void> => {
+    const at = store.currentRevision();
+    // A write elsewhere makes `at` an old revision, which the log (not the cache) serves.
+    await store.create(`/other/${at}`, 'x');
+    for (const prefix of ['/c/', '/c/0/', '/c/1/a', '/c/2/\u00e9', '']) {
+      const cached = await store.list(prefix);
+      const logged = await store.list(prefix, { revision: at });
+      const fromLog = logged.kvs.filter((kv) => !kv.key.startsWith('/other/'));
+      assert.equal(cached.kvs.filter((kv) => !kv.key.startsWith('/other/')), fromLog, `list ${prefix}`);
+      if (prefix !== '') assert.is(await store.count(prefix), fromLog.length, `count ${prefix}`);
+      for (const limit of [1, 4]) {
+        let after: string | undefined;
+        const paged: string[] = [];
+        for (;;) {
+          const page = await store.list(prefix, { limit, ...(after !== undefined ? { startAfter: after } : {}) });
+          const old = await store.list(prefix, { limit, revision: at, ...(after !== undefined ? { startAfter: after } : {}) });
+          if (prefix !== '') assert.equal([page.kvs.map((kv) => kv.key), page.remaining, page.more], [old.kvs.map((kv) => kv.key), old.remaining, old.more]);
+          paged.push(...page.kvs.map((kv) => kv.key));
+          if (!page.more) break;
+          after = page.kvs.at(-1)!.key;
+        }
+        assert.equal(paged, cached.kvs.map((kv) => kv.key), `pages of ${limit} under ${prefix}`);
+      }
+    }
+    for (const kv of (await store.list('/c/', { revision: at })).kvs) assert.equal(await store.get(kv.key), kv);
+  };
+  let store = await openSqliteStore({ path });
+  try {
+    for (let i = 0; i < 300; i++) {
+      const key = keyOf(names[random(names.length)]!, random(15));
+      const current = await store.get(key);
+      const op = random(3);
+      if (!current) await store.create(key, `v${i}`);
+      else if (op === 0) await store.delete(key, current.modRevision);
+      else await store.update(key, current.modRevision, `v${i}`);
+      assert.equal((await store.get(key))?.value, op === 0 && current ? undefined : `v${i}`);
+    }
+    // Concurrent writes in one batch, some refused.
+    const first = (await store.list('/c/')).kvs[0]!;
+    await Promise.allSettled([
+      store.update(first.key, first.modRevision, 'won'),
+      store.update(first.key, first.modRevision, 'lost'),
+      store.create('/c/0/new', 'n'),
+      store.create('/c/0/new', 'dup'),
+    ]);
+    assert.is((await store.get(first.key))?.value, 'won');
+    assert.is((await store.get('/c/0/new'))?.value, 'n');
+    await compare(store);
+    await store.close();
+    store = await openSqliteStore({ path });
+    await compare(store);
+  } finally {
+    await store.close();
+  }
+});
+
 listing('prefix upper bounds', () => {
   assert.is(prefixUpperBound('/a/'), '/a0');
   assert.is(prefixUpperBound('/a\u{10ffff}'), '/b');
