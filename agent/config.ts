@@ -64,6 +64,16 @@ export interface AgentConfig {
   resolvConf?: string | undefined;
   /** Directory of this node's local-path volumes (default `<dataDir>/storage`), published on the Node. */
   storageDir?: string | undefined;
+  /** No ingress proxy on this node (k3s: `--disable traefik`). */
+  disableIngress: boolean;
+  /** Port of the ingress proxy's plain HTTP listener; 0 turns that listener off. */
+  ingressHttpPort: number;
+  /** Port of the ingress proxy's TLS listener; 0 turns that listener off. */
+  ingressHttpsPort: number;
+  /** Address the ingress proxy binds to (default: every address of the node). */
+  ingressBindAddress: string;
+  /** Largest request body the ingress proxy forwards, bytes (413 beyond). */
+  ingressMaxBodyBytes: number;
   /** Where the agent's node binary lives (used to run probe helpers in a pod's netns). */
   nodeBinary: string;
   /** The devices file (resources by match rules); unset: /etc/corral/devices.yaml when it exists. */
@@ -155,6 +165,15 @@ export async function resolveAgentConfig(input: AgentConfigInput): Promise<Agent
   if (input.dnsPort !== undefined && !(Number.isInteger(input.dnsPort) && input.dnsPort > 0 && input.dnsPort < 65536)) {
     throw new Error(`invalid --cluster-dns-port "${input.dnsPort}": must be a port number`);
   }
+  for (const [flag, port] of [['--ingress-http-port', input.ingressHttpPort], ['--ingress-https-port', input.ingressHttpsPort]] as const) {
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new Error(`invalid ${flag} "${port}": a port number, or 0 for none`);
+  }
+  if (input.ingressBindAddress !== undefined && !isIPv4(input.ingressBindAddress)) {
+    throw new Error(`invalid --ingress-bind-address "${input.ingressBindAddress}": must be an IPv4 address (0.0.0.0 for all)`);
+  }
+  if (input.ingressMaxBodyBytes !== undefined && !(Number.isFinite(input.ingressMaxBodyBytes) && input.ingressMaxBodyBytes >= 0)) {
+    throw new Error(`invalid --ingress-max-body-size "${input.ingressMaxBodyBytes}": a size like 64Mi`);
+  }
   return {
     containerdAddress: '/run/containerd/containerd.sock',
     containerdNamespace: 'k8s.io',
@@ -174,6 +193,11 @@ export async function resolveAgentConfig(input: AgentConfigInput): Promise<Agent
     dnsPort: 10053,
     dnsTtlSeconds: 5,
     nodeBinary: process.execPath,
+    disableIngress: false,
+    ingressHttpPort: 80,
+    ingressHttpsPort: 443,
+    ingressBindAddress: '0.0.0.0',
+    ingressMaxBodyBytes: 64 * 1024 * 1024,
     ...stripUndefined(input),
     nodeName,
     nodeIp: input.nodeIp ?? (await defaultNodeIp()),

@@ -1,7 +1,8 @@
 /**
  * `corral agent`: the kubelet and kube-proxy of one node, started as one straight sequence —
  * directories → API client → containerd → kubelet endpoint (logs, exec) → node registration and
- * heartbeat → pod network (once the server assigned a pod CIDR) → service proxy → node-local DNS → pod sync loop.
+ * heartbeat → pod network (once the server assigned a pod CIDR) → service proxy → node-local DNS → ingress
+ * proxy → pod sync loop.
  * A missing containerd or an unreachable server is retried in the background and reported on the
  * Node, never a crash. `close()` stops the loops; pods keep running (a restarted agent adopts them).
  */
@@ -22,6 +23,8 @@ import { PodNetwork } from './network/pod-network.js';
 import { syncRoutes } from './network/routes.js';
 import { ServiceProxy } from './network/service-proxy.js';
 import { NodeDns } from './dns/node-dns.js';
+import { startIngress, type RunningIngress } from './ingress/index.js';
+import { INGRESS_PROXY_NODE_ANNOTATION } from '../api/networking-types.js';
 import { NodeRegistration } from './node/registration.js';
 import type { AgentSignals } from './node/node-status.js';
 import { startAirGapImports } from './pods/air-gap.js';
@@ -209,7 +212,11 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     client, informers, events: recorder, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, dataDir: cfg.dataDir, kubeletPort: kubelet.port, maxPods: cfg.maxPods,
     corralVersion: CORRAL_VERSION, reserved: reservedResources(cfg), leaseRenewSeconds: cfg.leaseRenewSeconds, statusCheckSeconds: cfg.statusCheckSeconds,
     // The local-path provisioner makes this node's volumes here.
-    annotations: { [NODE_STORAGE_DIR_ANNOTATION]: agentPaths.storage(cfg) },
+    annotations: {
+      [NODE_STORAGE_DIR_ANNOTATION]: agentPaths.storage(cfg),
+      // The server publishes the nodes carrying it as the address of corral's Ingresses.
+      ...(cfg.disableIngress ? {} : { [INGRESS_PROXY_NODE_ANNOTATION]: `${cfg.ingressHttpPort},${cfg.ingressHttpsPort}` }),
+    },
     signals: async () => {
       await checkRuntime();
       return { runtime: runtimeState, networkReady: network.cidr !== undefined, ...(networkMessage ? { networkMessage } : {}) };
@@ -226,6 +233,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   if (cachedCidr) usePodCidr(cachedCidr);
   node.start();
   await step('starting the service proxy', () => proxy.start());
+  const ingress: RunningIngress | undefined = cfg.disableIngress ? undefined : await step('starting the ingress proxy', () => startIngress({ cfg, client, informers, signal }));
   informers.start(signal);
   await dns.start();
   // Removes the directories of this node's deleted local-path volumes.
@@ -244,6 +252,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
       pods.stop();
       await kubelet.close();
       await dns.close();
+      await ingress?.close();
       transport.close();
     },
   };

@@ -221,6 +221,12 @@ function defaultCronJob(obj: Obj): void {
 
 // ------------------------------------------------------------------------------------ core kinds
 
+/** IngressClass parameters without a scope are cluster-scoped (SetDefaults_IngressClass). */
+function defaultIngressClass(obj: Obj): void {
+  const spec = obj['spec'];
+  if (isObj(spec) && isObj(spec['parameters'])) setDefaultString(spec['parameters'], 'scope', 'Cluster');
+}
+
 function defaultService(obj: Obj): void {
   const spec = ensureObj(obj, 'spec');
   setDefaultString(spec, 'type', 'ClusterIP');
@@ -352,6 +358,7 @@ const DEFAULTERS: ReadonlyMap<string, (obj: Obj) => void> = new Map([
   ['ValidatingWebhookConfiguration', (obj) => defaultWebhooks(obj, false)],
   ['MutatingWebhookConfiguration', (obj) => defaultWebhooks(obj, true)],
   ['PriorityClass', (obj) => setDefaultString(obj, 'preemptionPolicy', 'PreemptLowerPriority')],
+  ['IngressClass', defaultIngressClass],
 ]);
 
 /** Fills in Kubernetes' defaults for an object of `kind`, in place. Unknown kinds are left alone. */

@@ -109,6 +109,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('node.k8s.io', 'RuntimeClass', 'runtimeclasses', { namespaced: false }),
   res('admissionregistration.k8s.io', 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', { namespaced: false }),
   res('admissionregistration.k8s.io', 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', { namespaced: false }),
+  res('networking.k8s.io', 'Ingress', 'ingresses', { shortNames: ['ing'], subresources: [status] }),
+  res('networking.k8s.io', 'IngressClass', 'ingressclasses', { namespaced: false }),
   res('policy', 'PodDisruptionBudget', 'poddisruptionbudgets', { shortNames: ['pdb'], subresources: [status] }),
   res(RBAC_GROUP, 'ClusterRole', 'clusterroles', { namespaced: false }),
   res(RBAC_GROUP, 'ClusterRoleBinding', 'clusterrolebindings', { namespaced: false }),

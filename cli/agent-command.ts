@@ -3,6 +3,7 @@ import { installLastResortHandlers } from '../api/fault-containment.js';
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import { log } from '../api/log.js';
+import { INGRESS_USAGE, ingressOptions, ingressSettings } from './ingress-flags.js';
 import { dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
 export const agentCommand: CliCommand = {
@@ -13,6 +14,7 @@ export const agentCommand: CliCommand = {
     '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
     '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--cluster-dns-ttl 5s] [--resolv-conf FILE]\n' +
     '             [--storage-dir DATA_DIR/storage] [--devices-config /etc/corral/devices.yaml] [--sysfs-root /sys] [--dev-root /dev]\n' +
+    `             ${INGRESS_USAGE}\n` +
     '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
     '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
   options: {
@@ -43,6 +45,7 @@ export const agentCommand: CliCommand = {
     'sysfs-root': { type: 'string' },
     'dev-root': { type: 'string' },
     uninstall: { type: 'boolean' },
+    ...ingressOptions,
   },
   async run(values) {
     if (values['uninstall'] === true) {
@@ -102,6 +105,7 @@ export const agentCommand: CliCommand = {
       devicesConfig: str(values, 'devices-config', 'DEVICES_CONFIG'),
       sysfsRoot: str(values, 'sysfs-root', 'SYSFS_ROOT'),
       devRoot: str(values, 'dev-root', 'DEV_ROOT'),
+      ...ingressSettings(values),
     } as Parameters<typeof startAgent>[0]);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {

@@ -3,6 +3,7 @@ import { installLastResortHandlers } from '../api/fault-containment.js';
 import { defaultServerConfig, type ServerConfig } from '../server/config.js';
 import { log } from '../api/log.js';
 import { parseLbPool } from '../server/controllers/lb-pool.js';
+import { INGRESS_USAGE, ingressOptions, ingressSettings } from './ingress-flags.js';
 import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
 export const serverCommand: CliCommand = {
@@ -12,7 +13,8 @@ export const serverCommand: CliCommand = {
     '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]\n' +
     '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]\n' +
     '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]\n' +
-    '              [--devices-config /etc/corral/devices.yaml]',
+    '              [--devices-config /etc/corral/devices.yaml]\n' +
+    `              ${INGRESS_USAGE}`,
   options: {
     ...dataDirOption,
     port: { type: 'string', short: 'p' },
@@ -34,6 +36,7 @@ export const serverCommand: CliCommand = {
     'cluster-dns': { type: 'string' },
     'lb-pool': { type: 'string' },
     'devices-config': { type: 'string' },
+    ...ingressOptions,
   },
   async run(values) {
     const cfg: ServerConfig = defaultServerConfig();
@@ -79,6 +82,7 @@ export const serverCommand: CliCommand = {
     }
     cfg.clusterDomain = str(values, 'cluster-domain', 'CLUSTER_DOMAIN') ?? cfg.clusterDomain;
     cfg.clusterDns = str(values, 'cluster-dns', 'CLUSTER_DNS') ?? cfg.clusterDns;
+    cfg.localAgentIngress = ingressSettings(values);
     const lbPool = str(values, 'lb-pool', 'LB_POOL');
     if (lbPool !== undefined) {
       parseLbPool(lbPool); // a bad pool stops the start with the entry named

@@ -35,6 +35,8 @@ export interface ServerConfig {
   pvHostPathRoots?: string[];
   /** The local agent's devices file (`--devices-config`; default /etc/corral/devices.yaml when it exists). */
   devicesConfig?: string;
+  /** The local agent's ingress proxy settings (`--disable-ingress`, `--ingress-http-port`, ...); unset: the agent's defaults. */
+  localAgentIngress?: Partial<{ disableIngress: boolean; ingressHttpPort: number; ingressHttpsPort: number; ingressBindAddress: string; ingressMaxBodyBytes: number }>;
   /** LoadBalancer address pool (`--lb-pool`: ranges and CIDRs, comma separated); unset: node addresses. */
   lbPool?: string;
 }

@@ -40,7 +40,7 @@ import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
-import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, installAdmissionPlugins, SYSTEM_NAMESPACES } from './apiserver/allocators/index.js';
+import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, ensureDefaultIngressClass, installAdmissionPlugins, SYSTEM_NAMESPACES } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
 import { advertiseAddress } from './advertise-address.js';
 import { IPv4Range } from './apiserver/allocators/ipv4-range.js';
@@ -139,6 +139,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   await step('creating the system namespaces', () => ensureNamespaces(registry));
   await step('creating the default storage class', () => ensureDefaultStorageClass(registry));
   await step('creating the system priority classes', () => ensureSystemPriorityClasses(registry));
+  await step('creating the default ingress class', () => ensureDefaultIngressClass(registry));
   await step('reconciling the default RBAC roles and bindings', () => reconcileBootstrapPolicy(registry));
   const serviceAccounts = await step('loading the service-account signing key', () => loadServiceAccountTokens(registry, paths.serviceAccountKey(cfg.dataDir)));
 
@@ -241,6 +242,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       ...(cfg.reservedMemory ? { reservedMemory: cfg.reservedMemory } : {}),
       ...(cfg.netnsPrefix ? { netnsPrefix: cfg.netnsPrefix } : {}),
       ...(cfg.devicesConfig ? { devicesConfig: cfg.devicesConfig } : {}),
+      ...(cfg.localAgentIngress ?? {}),
     }));
   }
 

@@ -32,25 +32,40 @@ export async function ensureServingCert(dir: string, nodeName: string, ips: stri
     const covered = ips.every((ip) => san?.names.items.some((n) => n.type === 'ip' && n.value === ip));
     if (covered && !renewalDue(cert.notBefore, cert.notAfter)) return { certPem, keyPem: await readFile(keyFile, 'utf8') };
   }
+  const { certPem, keyPem } = await createSelfSignedCert({ commonName: nodeName, dnsNames: [nodeName], ips, lifetimeMs });
+  await writeFile(keyFile, keyPem, { mode: 0o600 });
+  await writeFile(certFile, certPem);
+  return { certPem, keyPem };
+}
+
+export interface SelfSignedOptions {
+  commonName: string;
+  dnsNames: readonly string[];
+  ips: readonly string[];
+  lifetimeMs: number;
+}
+
+/** A fresh self-signed ECDSA P-256 serving certificate and its PKCS#8 key, in PEM (nothing written). */
+export async function createSelfSignedCert(o: SelfSignedOptions): Promise<ServingCert> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(12))).toString('hex').replace(/^[89a-f]/, '1'),
-    name: `CN=${nodeName}`,
-    notBefore: new Date(Date.now() - Math.min(60_000, lifetimeMs / 10)),
-    notAfter: new Date(Date.now() + lifetimeMs),
+    name: `CN=${o.commonName}`,
+    notBefore: new Date(Date.now() - Math.min(60_000, o.lifetimeMs / 10)),
+    notAfter: new Date(Date.now() + o.lifetimeMs),
     keys,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: nodeName }, ...ips.map((value) => ({ type: 'ip' as const, value }))]),
+      new x509.SubjectAlternativeNameExtension([
+        ...o.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+        ...o.ips.map((value) => ({ type: 'ip' as const, value })),
+      ]),
     ],
   });
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
-  const certPem = cert.toString('pem');
-  await writeFile(keyFile, keyPem, { mode: 0o600 });
-  await writeFile(certFile, certPem);
-  return { certPem, keyPem };
+  return { certPem: cert.toString('pem'), keyPem };
 }

@@ -22,6 +22,7 @@ import {
   validateEvent, validateLease, validateNamespace, validateNode, validatePodDisruptionBudget, validateServiceAccount,
 } from './cluster.js';
 import { validateMutatingWebhookConfiguration, validateValidatingWebhookConfiguration } from './admission.js';
+import { validateIngress, validateIngressClass } from './ingress.js';
 import { validatePodTemplateObject, validatePriorityClass, validateRuntimeClass } from './scheduling.js';
 import { validateLimitRange, validateResourceQuota } from './quota.js';
 import { validateClusterRole, validateClusterRoleBinding, validateRole, validateRoleBinding } from './rbac.js';
@@ -58,6 +59,8 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
   ['PodTemplate', (obj) => validatePodTemplateObject(obj)],
   ['PriorityClass', validatePriorityClass],
   ['RuntimeClass', validateRuntimeClass],
+  ['Ingress', (obj) => validateIngress(obj)],
+  ['IngressClass', validateIngressClass],
   ['ResourceQuota', (obj) => validateResourceQuota(obj)],
   ['LimitRange', (obj) => validateLimitRange(obj)],
   ['ValidatingWebhookConfiguration', validateValidatingWebhookConfiguration],

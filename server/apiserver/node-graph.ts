@@ -5,6 +5,7 @@
  * read those only when they start a pod.
  */
 import type { Pod, Volume } from '../../api/types.js';
+import type { Ingress } from '../../api/networking-types.js';
 import { resourceForKind } from '../../api/resources.js';
 import type { NodeGraph, PodReferenceKind } from '../auth/node-authorizer.js';
 import type { Registry } from './registry.js';
@@ -44,12 +45,18 @@ export function podReferences(pod: Pod, kind: PodReferenceKind): Set<string> {
 
 export class RegistryNodeGraph implements NodeGraph {
   private readonly pods = resourceForKind('Pod')!;
+  private readonly ingresses = resourceForKind('Ingress')!;
 
   constructor(private readonly registry: Registry) {}
 
   async podOnNodeRefersTo(node: string, kind: PodReferenceKind, namespace: string, name: string): Promise<boolean> {
     const list = await this.registry.list(this.pods, namespace, { fieldSelector: [{ path: 'spec.nodeName', operator: '=', value: node }] });
     return (list.items as Pod[]).some((p) => podReferences(p, kind).has(name));
+  }
+
+  async ingressUsesTlsSecret(namespace: string, name: string): Promise<boolean> {
+    const list = await this.registry.list(this.ingresses, namespace);
+    return (list.items as Ingress[]).some((ing) => (ing.spec?.tls ?? []).some((t) => t.secretName === name));
   }
 
   async nodeOfPod(namespace: string, name: string): Promise<string | undefined> {

@@ -206,6 +206,24 @@ const objectReference = obj('ObjectReference', {
 const endpointAddress = obj('EndpointAddress', { ip: 'string', hostname: 'string', nodeName: 'string', targetRef: objectReference });
 const eventSource = obj('EventSource', { component: 'string', host: 'string' });
 
+// ------------------------------------------------------------------------------ networking.k8s.io/v1
+
+const ingressBackend = closed('IngressBackend', {
+  service: closed('IngressServiceBackend', { name: 'string', port: closed('ServiceBackendPort', { name: 'string', number: 'int32' }) }),
+  resource: closed('TypedLocalObjectReference', { apiGroup: 'string', kind: 'string', name: 'string' }),
+});
+const ingressSpec = closed('IngressSpec', {
+  ingressClassName: 'string', defaultBackend: ingressBackend,
+  tls: arr(closed('IngressTLS', { hosts: strings, secretName: 'string' })),
+  rules: arr(closed('IngressRule', {
+    host: 'string',
+    http: closed('HTTPIngressRuleValue', { paths: arr(closed('HTTPIngressPath', { path: 'string', pathType: 'string', backend: ingressBackend })) }),
+  })),
+});
+const ingressLoadBalancerIngress = obj('IngressLoadBalancerIngress', {
+  ip: 'string', hostname: 'string', ports: arr(obj('IngressPortStatus', { port: 'int32', protocol: 'string', error: 'string' })),
+});
+
 // ------------------------------------------------------------------------------ workloads
 
 const deploymentSpec = closed('DeploymentSpec', {
@@ -271,6 +289,13 @@ const KINDS: Record<string, Record<string, FieldType>> = {
   ValidatingWebhookConfiguration: { webhooks: arr(webhook('ValidatingWebhook', {})) },
   MutatingWebhookConfiguration: { webhooks: arr(webhook('MutatingWebhook', { reinvocationPolicy: 'string' })) },
   PriorityClass: { value: 'int32', globalDefault: 'bool', description: 'string', preemptionPolicy: 'string' },
+  Ingress: { spec: ingressSpec, status: obj('IngressStatus', { loadBalancer: obj('IngressLoadBalancerStatus', { ingress: arr(ingressLoadBalancerIngress) }) }) },
+  IngressClass: {
+    spec: closed('IngressClassSpec', {
+      controller: 'string',
+      parameters: closed('IngressClassParametersReference', { apiGroup: 'string', kind: 'string', name: 'string', scope: 'string', namespace: 'string' }),
+    }),
+  },
   RuntimeClass: {
     handler: 'string', overhead: closed('Overhead', { podFixed: resourceList }),
     scheduling: closed('Scheduling', { nodeSelector: stringMap, tolerations: arr(toleration) }),

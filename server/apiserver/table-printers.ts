@@ -16,6 +16,7 @@ import type {
 } from '../../api/types.js';
 import { DEFAULT_CLASS_ANNOTATION } from '../../api/storage-types.js';
 import type { PriorityClass, RuntimeClass } from '../../api/scheduling-types.js';
+import type { Ingress, IngressClass } from '../../api/networking-types.js';
 import { containerCells, formatAge, formatLabels, humanDuration, joinHostPort, parseTime, selectorString } from './table-format.js';
 import { printPod } from './table-pods.js';
 import type { TableColumnDefinition, TablePrinter } from './table-types.js';
@@ -425,6 +426,51 @@ const runtimeclasses: TablePrinter = {
   row: (obj, now) => ({ cells: [nameOf(obj), (obj as RuntimeClass).handler, age(obj, now)] }),
 };
 
+/** Up to three rule hosts, `*` when none names one, as upstream's formatHosts. */
+function ingressHosts(ing: Ingress): string {
+  const rules = ing.spec?.rules ?? [];
+  const max = 3;
+  const hosts: string[] = [];
+  let more = false;
+  for (const rule of rules) {
+    if (hosts.length === max) more = true;
+    if (!more && rule.host) hosts.push(rule.host);
+  }
+  if (hosts.length === 0) return '*';
+  return more ? `${hosts.join(',')} + ${rules.length - max} more...` : hosts.join(',');
+}
+
+const ingresses: TablePrinter = {
+  columns: [
+    NAME,
+    col('Class', 'The name of the IngressClass resource that should be used'),
+    col('Hosts', 'Hosts that incoming requests are matched against before the ingress rule'),
+    col('Address', 'Address is a list containing ingress points for the load-balancer'),
+    col('Ports', 'Ports of TLS configurations that open'),
+    AGE,
+  ],
+  row: (obj, now) => {
+    const ing = obj as Ingress;
+    const address = (ing.status?.loadBalancer?.ingress ?? []).map((i) => i.ip || i.hostname || '').filter(Boolean).join(',');
+    return { cells: [nameOf(ing), ing.spec?.ingressClassName ?? '<none>', ingressHosts(ing), address, (ing.spec?.tls ?? []).length > 0 ? '80, 443' : '80', age(ing, now)] };
+  },
+};
+
+const ingressclasses: TablePrinter = {
+  columns: [
+    NAME,
+    col('Controller', 'Controller that is responsible for handling this class'),
+    col('Parameters', 'A reference to a resource with additional parameters'),
+    AGE,
+  ],
+  row: (obj, now) => {
+    const ic = obj as IngressClass;
+    const p = ic.spec?.parameters;
+    const parameters = p ? `${p.kind}${p.apiGroup ? `.${p.apiGroup}` : ''}/${p.name}` : '<none>';
+    return { cells: [nameOf(ic), ic.spec?.controller ?? '', parameters, age(ic, now)] };
+  },
+};
+
 const webhookConfigurations: TablePrinter = {
   columns: [NAME, col('Webhooks', 'The number of webhooks in the configuration.', { type: 'integer' }), AGE],
   row: (obj, now) => ({ cells: [nameOf(obj), ((obj as { webhooks?: unknown[] }).webhooks ?? []).length, age(obj, now)] }),
@@ -627,6 +673,8 @@ export const PRINTERS: ReadonlyMap<string, TablePrinter> = new Map([
   ['/podtemplates', podtemplates],
   ['scheduling.k8s.io/priorityclasses', priorityclasses],
   ['node.k8s.io/runtimeclasses', runtimeclasses],
+  ['networking.k8s.io/ingresses', ingresses],
+  ['networking.k8s.io/ingressclasses', ingressclasses],
   ['admissionregistration.k8s.io/validatingwebhookconfigurations', webhookConfigurations],
   ['admissionregistration.k8s.io/mutatingwebhookconfigurations', webhookConfigurations],
   ['/secrets', secrets],

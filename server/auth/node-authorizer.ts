@@ -4,9 +4,10 @@
  *
  * - Secrets, ConfigMaps, PVCs and service-account tokens: only those a pod bound to the node refers
  *   to (asked of the NodeGraph), plus the node's own kubelet-credentials Secret. Never list or watch.
+ *   Every node runs the ingress proxy, so it may also get a Secret an Ingress names for TLS.
  * - Its own Node (and status), its own Lease, the status and the final delete of pods bound to it.
- * - What an agent lists and watches (Nodes, Pods, Services, Endpoints, EndpointSlices, and
- *   PersistentVolumes for its volumes and the local-path cleanup), and Events.
+ * - What an agent lists and watches (Nodes, Pods, Services, Endpoints, EndpointSlices, Ingresses and
+ *   IngressClasses, and PersistentVolumes for its volumes and the local-path cleanup), and Events.
  * - TokenReviews and SubjectAccessReviews, with which its kubelet endpoint checks metrics scrapers.
  *
  * Names a request carries only in its body (creating a Node, a Lease, a Secret) are checked by the
@@ -26,6 +27,8 @@ export interface NodeGraph {
   podOnNodeRefersTo(node: string, kind: PodReferenceKind, namespace: string, name: string): Promise<boolean>;
   /** The node the pod is bound to: '' if not bound, undefined if there is no such pod. */
   nodeOfPod(namespace: string, name: string): Promise<string | undefined>;
+  /** Whether an Ingress in `namespace` names the Secret `name` in spec.tls (its certificate). */
+  ingressUsesTlsSecret(namespace: string, name: string): Promise<boolean>;
 }
 
 /**
@@ -40,6 +43,8 @@ const NODE_RULES: readonly PolicyRule[] = [
   { verbs: READ_VERBS, apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'] },
   // A pod's RuntimeClass names the handler the node must have (upstream's system:node reads them too).
   { verbs: READ_VERBS, apiGroups: ['node.k8s.io'], resources: ['runtimeclasses'] },
+  // The agent's ingress proxy routes by them.
+  { verbs: READ_VERBS, apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'ingressclasses'] },
   { verbs: ['create', 'update', 'patch'], apiGroups: ['', 'events.k8s.io'], resources: ['events'] },
   // The kubelet endpoint checks scrapers' tokens and permissions with the API (upstream's system:node has these).
   { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'] },
@@ -69,6 +74,7 @@ export class NodeAuthorizer implements Authorizer {
       // Create carries the name in the body: NodeRestriction admits only the node's own.
       if (a.verb === 'create' && a.namespace === KUBELET_CREDENTIALS_NAMESPACE) return ALLOW;
       if (own && (a.verb === 'get' || a.verb === 'update' || a.verb === 'patch')) return ALLOW;
+      if (a.verb === 'get' && a.name !== '' && await this.graph.ingressUsesTlsSecret(a.namespace, a.name)) return ALLOW;
     }
     if (group === '' && GRAPH_KINDS.has(a.resource) && a.subresource === '') {
       if (a.verb !== 'get' || a.name === '') return noRelationship(node, `a node may only get single ${a.resource} its pods use`);

@@ -28,6 +28,7 @@ const STARTERS: { name: string; start: ControllerStarter }[] = [
   { name: 'storage-protection', start: async (ctx) => { (await import('./storage-protection.js')).startStorageProtectionController(ctx); } },
   { name: 'local-path-provisioner', start: async (ctx) => { (await import('./local-path-provisioner.js')).startLocalPathProvisioner(ctx); } },
   { name: 'service-lb', start: async (ctx) => { (await import('./load-balancer.js')).startLoadBalancerController(ctx); } },
+  { name: 'ingress-status', start: async (ctx) => { (await import('./ingress-status.js')).startIngressStatusController(ctx); } },
   { name: 'disruption', start: async (ctx) => { (await import('./disruption.js')).startDisruptionController(ctx); } },
 ];
 

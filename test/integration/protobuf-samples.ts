@@ -251,6 +251,22 @@ export const PROTOBUF_SAMPLES: Record<string, (name: string, namespace: string) 
     overhead: { podFixed: { cpu: '10m', memory: '16Mi' } },
     scheduling: { nodeSelector: { 'kubernetes.io/arch': 'arm64' }, tolerations: [{ key: 'runtime', operator: 'Exists', effect: 'NoSchedule' }] },
   }),
+  Ingress: (name) => ({
+    metadata: { name },
+    spec: {
+      ingressClassName: 'corral',
+      defaultBackend: { service: { name: 'fallback', port: { name: 'http' } } },
+      tls: [{ hosts: ['a.example.com', '*.example.com'], secretName: 'example-tls' }],
+      rules: [
+        { host: 'a.example.com', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'api', port: { number: 8080 } } } }] } },
+        { http: { paths: [{ path: '/x', pathType: 'Exact', backend: { resource: { apiGroup: 'k8s.example.com', kind: 'Bucket', name: 'static' } } }] } },
+      ],
+    },
+  }),
+  IngressClass: (name) => ({
+    metadata: { name },
+    spec: { controller: 'example.com/ingress', parameters: { apiGroup: 'k8s.example.com', kind: 'Params', name: 'p', scope: 'Namespace', namespace: 'default' } },
+  }),
   ResourceQuota: (name) => ({
     metadata: { name },
     spec: {

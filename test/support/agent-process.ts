@@ -47,7 +47,9 @@ export class AgentProcess {
     const child = spawn(process.execPath, [CLI, 'agent', '--server', server.url, '--ca-file', caFile, '--data-dir', dataDir,
       '--node-name', nodeName, '--node-ip', '127.0.0.1', '--kubelet-port', String(kubeletPort),
       '--containerd-address', join(dataDir, 'no-containerd.sock'), '--netns-prefix', `cfz${process.pid % 100000}-`,
-      '--cluster-cidr', '10.251.0.0/16', '--service-cidr', '10.252.0.0/16', ...(o.extraArgs ?? [])], {
+      '--cluster-cidr', '10.251.0.0/16', '--service-cidr', '10.252.0.0/16',
+      // These agents run in the machine's own namespace: they must not take its ports 80 and 443.
+      '--disable-ingress', ...(o.extraArgs ?? [])], {
       env: { ...process.env, CORRAL_LOG_LEVEL: 'warn', CORRAL_TOKEN: token, ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

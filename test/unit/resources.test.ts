@@ -17,9 +17,9 @@ test('every kind is unique and findable by kind and by plural; an alias is found
   assert.not.ok(STORED_RESOURCES.some((r) => r.alias), 'aliases are not stored on their own');
 });
 
-test('stored cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, PriorityClass, RuntimeClass, ClusterRole and ClusterRoleBinding', () => {
+test('stored cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, PriorityClass, RuntimeClass, IngressClass, ClusterRole and ClusterRoleBinding', () => {
   assert.equal(STORED_RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind).sort(), [
-    'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'Namespace', 'Node', 'PersistentVolume', 'PriorityClass', 'RuntimeClass',
+    'ClusterRole', 'ClusterRoleBinding', 'IngressClass', 'MutatingWebhookConfiguration', 'Namespace', 'Node', 'PersistentVolume', 'PriorityClass', 'RuntimeClass',
     'StorageClass', 'ValidatingWebhookConfiguration',
   ]);
 });

@@ -2,6 +2,7 @@
  * The API server's cross-object admission plugins: Service ClusterIP/NodePort allocation,
  * DefaultTolerationSeconds for pods, the generated Job selector, storage admission, RuntimeClass
  * (overhead and scheduling from the pod's class), Priority (pod priority from its class),
+ * DefaultIngressClass,
  * NodeRestriction, the pod IPs a status may carry, the namespaces that cannot be deleted and the
  * admission webhooks (mutating, then validating). `installAdmissionPlugins`
  * rebuilds the allocation bitmaps from the store before returning, so call it before serving.
@@ -13,6 +14,7 @@ import { jobSelectorPlugin } from './job-selector.js';
 import { storageAdmissionPlugin } from './storage-admission.js';
 import { priorityAdmissionPlugin } from './priority-admission.js';
 import { runtimeClassAdmissionPlugin } from './runtime-class-admission.js';
+import { defaultIngressClassPlugin } from './ingress-class-admission.js';
 import { limitRangerPlugin } from '../limit-ranger.js';
 import { serviceAccountAdmissionPlugin } from '../service-account-admission.js';
 import { resourceQuotaPlugin } from '../quota/admission.js';
@@ -26,6 +28,7 @@ export { ensureClusterDnsService, ensureKubernetesService } from './kubernetes-s
 export { SYSTEM_NAMESPACES } from './protected-namespaces.js';
 export { ensureDefaultStorageClass, hostPathRoots } from './storage-admission.js';
 export { ensureSystemPriorityClasses } from './priority-admission.js';
+export { ensureDefaultIngressClass } from './ingress-class-admission.js';
 
 export interface AdmissionSettings {
   serviceCidr: string;
@@ -43,6 +46,7 @@ export async function installAdmissionPlugins(registry: Registry, s: AdmissionSe
   registry.addPlugin(storageAdmissionPlugin(registry, s.pvHostPathRoots));
   registry.addPlugin(runtimeClassAdmissionPlugin(registry));
   registry.addPlugin(priorityAdmissionPlugin(registry));
+  registry.addPlugin(defaultIngressClassPlugin(registry));
   registry.addPlugin(nodeRestrictionPlugin(registry));
   registry.addPlugin(podIpsPlugin(registry));
   registry.addPlugin(protectedNamespacesPlugin());
