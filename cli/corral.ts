@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `corral` command (as k3s has pkg/cli): parsing, settings precedence and the subcommand table.
- * Subcommands: server, agent, kubeconfig, token (create|list|revoke), join, uninstall, status, backup,
+ * Subcommands: server, agent, kubeconfig, token (create|list|revoke), join, uninstall, status, hil run, backup,
  * restore, version, each with `--help`. Settings come from flags, then CORRAL_* environment variables,
  * then the config file (cli/config-file.ts), then defaults. `server/`, `agent/` and `installer/` export
  * what these commands call; none of them imports `cli/`.
@@ -11,6 +11,7 @@ import { log } from '../api/log.js';
 import { agentCommand } from './agent-command.js';
 import { applyConfigFile, fillFromEnvironment } from './config-file.js';
 import type { CliCommand } from './flags.js';
+import { hilCommand } from './hil-command.js';
 import { joinCommand, uninstallCommand } from './join-commands.js';
 import { serverCommand } from './server-command.js';
 import { backupCommand, restoreCommand, statusCommand } from './store-commands.js';
@@ -36,6 +37,7 @@ export const commands: Record<string, CliCommand> = {
   join: joinCommand,
   uninstall: uninstallCommand,
   status: statusCommand,
+  hil: hilCommand,
   backup: backupCommand,
   restore: restoreCommand,
   version: versionCommand,
