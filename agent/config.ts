@@ -45,6 +45,8 @@ export interface AgentConfig {
   /** Per-container log file size that triggers a rotation, and how many rotated files are kept. */
   logMaxBytes: number;
   logMaxFiles: number;
+  /** Seconds between measurements of pods' disk emptyDirs against their sizeLimit (kubelet: 10 s). */
+  evictionMonitoringSeconds: number;
   /** Maximum pods (the Node's pods capacity). */
   maxPods: number;
   /** CPU and memory held back from pods for the OS and corral (allocatable = capacity − reserved), e.g. 250m, 256Mi. */
@@ -188,6 +190,7 @@ export async function resolveAgentConfig(input: AgentConfigInput): Promise<Agent
     logMaxBytes: 10 * 1024 * 1024,
     logMaxFiles: 2,
     maxPods: 110,
+    evictionMonitoringSeconds: 10,
     clusterDomain: 'cluster.local',
     clusterDns: '10.43.0.10',
     dnsPort: 10053,

@@ -15,6 +15,7 @@ export const agentCommand: CliCommand = {
     '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--cluster-dns-ttl 5s] [--resolv-conf FILE]\n' +
     '             [--storage-dir DATA_DIR/storage] [--devices-config /etc/corral/devices.yaml] [--sysfs-root /sys] [--dev-root /dev]\n' +
     `             ${INGRESS_USAGE}\n` +
+    '             [--eviction-monitoring-period 10s]\n' +
     '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
     '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
   options: {
@@ -30,6 +31,7 @@ export const agentCommand: CliCommand = {
     'cluster-cidr': { type: 'string' },
     'service-cidr': { type: 'string' },
     'crash-backoff': { type: 'string' },
+    'eviction-monitoring-period': { type: 'string' },
     'reserved-cpu': { type: 'string' },
     'reserved-memory': { type: 'string' },
     'log-max-size': { type: 'string' },
@@ -69,6 +71,7 @@ export const agentCommand: CliCommand = {
     if (!serverUrl || !token || !caFile) throw new Error('--server, --token and --ca-file are required');
     const kubeletPort = str(values, 'kubelet-port', 'KUBELET_PORT');
     const backoff = str(values, 'crash-backoff', 'CRASH_BACKOFF');
+    const evictionPeriod = str(values, 'eviction-monitoring-period', 'EVICTION_MONITORING_PERIOD');
     const logMaxSize = str(values, 'log-max-size', 'LOG_MAX_SIZE');
     const logMaxFiles = str(values, 'log-max-files', 'LOG_MAX_FILES');
     const dnsPort = str(values, 'cluster-dns-port', 'CLUSTER_DNS_PORT');
@@ -91,6 +94,7 @@ export const agentCommand: CliCommand = {
       serviceCidr: str(values, 'service-cidr', 'SERVICE_CIDR'),
       ...(kubeletPort !== undefined ? { kubeletPort: Number(kubeletPort) } : {}),
       ...(backoff !== undefined ? { crashBackoffInitialMs: parseDurationSeconds(backoff) * 1000 } : {}),
+      ...(evictionPeriod !== undefined ? { evictionMonitoringSeconds: parseDurationSeconds(evictionPeriod) } : {}),
       reservedCpu: str(values, 'reserved-cpu', 'RESERVED_CPU'),
       reservedMemory: str(values, 'reserved-memory', 'RESERVED_MEMORY'),
       ...(logMaxSize !== undefined ? { logMaxBytes: quantityToNumber(logMaxSize) } : {}),

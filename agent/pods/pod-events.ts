@@ -82,6 +82,11 @@ export class PodEvents {
     this.recorder?.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'DNSConfigForming', message);
   }
 
+  /** kubelet's eviction manager stopped the pod (here: a disk emptyDir over its sizeLimit). */
+  evicted(pod: Pod, message: string): void {
+    this.recorder?.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'Evicted', message);
+  }
+
   unhealthy(pod: Pod, container: string, kind: ProbeKindName, output: string): void {
     this.container(pod, container, 'Warning', 'Unhealthy', `${kind} probe failed: ${output}`);
   }

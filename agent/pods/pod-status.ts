@@ -123,6 +123,11 @@ export function buildPodStatus(pod: Pod, view: PodView, now: string): PodStatus 
   if (view.init.length > 0) status.initContainerStatuses = view.init.map(statusOf);
   if (view.message) status.message = view.message;
   if (view.reason) status.reason = view.reason;
+  // kubelet marks the pods it evicts, so controllers (a Job's podFailurePolicy) and `kubectl describe` can tell.
+  if (view.reason === 'Evicted') {
+    const since = prev?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True')?.lastTransitionTime ?? now;
+    conditions.push({ type: 'DisruptionTarget', status: 'True', lastTransitionTime: since, reason: 'TerminationByKubelet', ...(view.message ? { message: view.message } : {}) });
+  }
   return status;
 }
 

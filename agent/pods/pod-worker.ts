@@ -39,6 +39,7 @@ import type { TaskCache } from './task-cache.js';
 import { podDir, prepareVolumes, removePodDir, type VolumeSources } from './volumes.js';
 import { writePodDnsFiles } from './pod-dns-files.js';
 import { refreshProjectedTokens } from './projected-volume.js';
+import { DEADLINE_EXCEEDED_MESSAGE, DEADLINE_EXCEEDED_REASON, emptyDirOverLimit, hasDiskEmptyDirLimit, msUntilDeadline, type PodLimitBreach } from './pod-limits.js';
 import { ADMISSION_ERROR_REASON, allocationCondition, containerDevicePaths, type AllocationResult, type DeviceAllocation } from '../hardware/device-allocation.js';
 import { hostPath } from '../hardware/device-inventory.js';
 
@@ -52,9 +53,7 @@ export interface PodDevices {
   devRoot: string;
 }
 
-/** kubelet's reason and message for a pod stopped by its spec.activeDeadlineSeconds. */
-export const DEADLINE_EXCEEDED_REASON = 'DeadlineExceeded';
-export const DEADLINE_EXCEEDED_MESSAGE = 'Pod was active on the node longer than the specified deadline';
+export { DEADLINE_EXCEEDED_MESSAGE, DEADLINE_EXCEEDED_REASON } from './pod-limits.js';
 
 export interface PodContext {
   cfg: AgentConfig;
@@ -110,6 +109,8 @@ export class PodWorker {
   /** The devices this pod was given (recorded in its status before any container starts). */
   private deviceAllocation: DeviceAllocation | undefined;
   private admitted = false;
+  /** When the disk emptyDirs were last measured (Date.now()). */
+  private storageCheckedAt = 0;
   private lastWritten: string | undefined;
   private loaded = false;
   /** The Killing events of a deletion were recorded (terminate may run more than once). */
@@ -192,6 +193,13 @@ export class PodWorker {
     this.loaded = true;
     const saved: Record<string, PersistedContainer> = await readPodState(this.dir);
     const pod = this.pod!;
+    // A terminal phase is final (an agent restart must not start an evicted or timed-out pod again).
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      this.terminal = phase;
+      this.terminalMessage = pod.status?.message;
+      this.terminalReason = pod.status?.reason;
+    }
     // A pod seen for the first time has nothing to adopt: no `ctr tasks ls` on its start path.
     const tasks = Object.values(saved).some((p) => p.created) ? await this.ctx.tasks.get() : new Map<string, TaskInfo>();
     for (const [c, init] of [...(pod.spec.initContainers ?? []).map((x) => [x, true] as const), ...pod.spec.containers.map((x) => [x, false] as const)]) {
@@ -232,7 +240,7 @@ export class PodWorker {
     }
     await this.loadState();
     await this.observeExits();
-    if (!this.terminal) await this.enforceActiveDeadline(pod);
+    if (!this.terminal) await this.enforceLimits(pod);
     if (!this.terminal && !this.admitted) await this.admit(pod);
     if (this.terminal) {
       this.ctx.devices?.release(this.uid);
@@ -309,27 +317,38 @@ export class PodWorker {
     this.admitted = true;
   }
 
-  /** kubelet's active deadline: a pod running longer than spec.activeDeadlineSeconds is stopped and fails. */
-  private async enforceActiveDeadline(pod: Pod): Promise<void> {
-    const deadline = pod.spec.activeDeadlineSeconds;
-    if (deadline === undefined || deadline === null) return;
-    const started = Date.parse(pod.status?.startTime ?? '') || Date.now() - (performance.now() - this.seenAt);
-    const leftMs = started + deadline * 1000 - Date.now();
-    if (leftMs > 0) {
-      this.kickAfter(leftMs + 50);
-      return;
+  /** activeDeadlineSeconds and disk emptyDir sizeLimits (pod-limits.ts): past one, the pod is stopped and Failed. */
+  private async enforceLimits(pod: Pod): Promise<void> {
+    const left = msUntilDeadline(pod, Date.now(), Date.now() - (performance.now() - this.seenAt));
+    let breach: PodLimitBreach | undefined;
+    if (left !== undefined && left <= 0) breach = { reason: DEADLINE_EXCEEDED_REASON, message: DEADLINE_EXCEEDED_MESSAGE };
+    else if (left !== undefined) this.kickAfter(left + 10);
+    if (!breach && hasDiskEmptyDirLimit(pod)) {
+      const everyMs = this.ctx.cfg.evictionMonitoringSeconds * 1000;
+      const dueIn = this.storageCheckedAt + everyMs - Date.now();
+      if (dueIn <= 0) {
+        this.storageCheckedAt = Date.now();
+        breach = await emptyDirOverLimit(pod, (name) => join(this.dir, 'volumes', name));
+      }
+      if (!breach) this.kickAfter(Math.max(dueIn, everyMs));
     }
+    if (breach) await this.failPod(pod, breach);
+  }
+
+  /** Stops every running container (with the pod's grace period) and ends the pod Failed, as kubelet does. */
+  private async failPod(pod: Pod, breach: PodLimitBreach): Promise<void> {
+    log.info('agent', 'stopping pod', { pod: this.describe(), reason: breach.reason, message: breach.message });
+    if (breach.reason === 'Evicted') this.ctx.events.evicted(pod, breach.message);
+    else this.ctx.events.deadlineExceeded(pod);
     const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
-    for (const rec of this.records.values()) {
-      if (!rec.running) continue;
+    await Promise.all([...this.records.values()].filter((r) => r.running).map(async (rec) => {
       const id = containerId(this.uid, rec.name, rec.attempt);
-      this.ctx.events.killing(pod, rec.name, `Stopping container ${rec.name}`);
-      await this.ctx.runtime.stop(id, { gracePeriodMs: grace * 1000 }).catch(() => undefined);
+      this.ctx.events.killing(pod, rec.name);
+      await this.ctx.runtime.stop(id, { gracePeriodMs: grace * 1000 }).catch(() => undefined); // already gone: recordExit reads what is left
       this.ctx.tasks.invalidate();
       await this.recordExit(rec, id);
-    }
-    this.ctx.events.deadlineExceeded(pod);
-    this.finish('Failed', DEADLINE_EXCEEDED_MESSAGE, DEADLINE_EXCEEDED_REASON);
+    }));
+    this.finish('Failed', breach.message, breach.reason);
   }
 
   private shouldRestart(rec: ContainerRecord): boolean {

@@ -14,7 +14,8 @@ export class WorkQueue {
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirtyWhileProcessing = new Set<string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Delayed adds by key, with when each is due (a sooner addAfter replaces a later one, as in client-go). */
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
   private waiters: (() => void)[] = [];
   private shutDown = false;
   private readonly metrics: WorkQueueMetrics | undefined;
@@ -71,13 +72,18 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shutDown) return;
     if (delayMs <= 0) return this.add(key);
-    if (this.timers.has(key)) return;
-    const t = setTimeout(() => {
+    const dueAt = Date.now() + delayMs;
+    const pending = this.timers.get(key);
+    if (pending) {
+      if (pending.dueAt <= dueAt) return;
+      clearTimeout(pending.timer);
+    }
+    const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
-    t.unref();
-    this.timers.set(key, t);
+    timer.unref();
+    this.timers.set(key, { timer, dueAt });
   }
 
   /** Re-queues a failed key after the rate limiter's delay. */
@@ -131,7 +137,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.shutDown = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     this.wake(true);
   }

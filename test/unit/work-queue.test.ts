@@ -74,6 +74,20 @@ test('queue: a failed key comes back after its rate-limited delay, and forget re
   clearInterval(keepAlive);
 });
 
+test('queue: a sooner addAfter replaces a later pending one; a later one leaves the sooner in place', async () => {
+  const q = new WorkQueue();
+  const keepAlive = setInterval(() => {}, 1_000);
+  const t = Date.now();
+  q.addAfter('k', 10_000); // e.g. a resync far off
+  q.addAfter('k', 30); // then a deadline that is due soon
+  q.addAfter('k', 20_000); // and a later ask, which must not push it back
+  assert.is(await q.get(), 'k');
+  assert.ok(Date.now() - t < 5_000, `came after ${Date.now() - t} ms, not after the first, later delay`);
+  q.done('k');
+  q.shutdown();
+  clearInterval(keepAlive);
+});
+
 test('metrics: a named queue reports adds, depth, time waiting and working, and retries; unnamed queues report nothing', async () => {
   const seen: { queue: string; what: string; value?: number }[] = [];
   setWorkQueueMetricsProvider((queue) => ({
