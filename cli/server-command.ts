@@ -4,6 +4,7 @@ import { defaultServerConfig, type ServerConfig } from '../server/config.js';
 import { log } from '../api/log.js';
 import { parseLbPool } from '../server/controllers/lb-pool.js';
 import { INGRESS_USAGE, ingressOptions, ingressSettings } from './ingress-flags.js';
+import { DATASTORE_USAGE, datastoreOptions, datastoreSettings } from './datastore-flags.js';
 import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
 export const serverCommand: CliCommand = {
@@ -14,6 +15,7 @@ export const serverCommand: CliCommand = {
     '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]\n' +
     '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]\n' +
     '              [--devices-config /etc/corral/devices.yaml]\n' +
+    `              ${DATASTORE_USAGE}\n` +
     `              ${INGRESS_USAGE}`,
   options: {
     ...dataDirOption,
@@ -37,6 +39,7 @@ export const serverCommand: CliCommand = {
     'lb-pool': { type: 'string' },
     'devices-config': { type: 'string' },
     ...ingressOptions,
+    ...datastoreOptions,
   },
   async run(values) {
     const cfg: ServerConfig = defaultServerConfig();
@@ -88,6 +91,8 @@ export const serverCommand: CliCommand = {
       parseLbPool(lbPool); // a bad pool stops the start with the entry named
       cfg.lbPool = lbPool;
     }
+    const datastore = datastoreSettings(values);
+    if (datastore) cfg.datastore = datastore;
     const devicesConfig = str(values, 'devices-config', 'DEVICES_CONFIG');
     if (devicesConfig) {
       // A bad devices file stops the start with every mistake named (the local agent would refuse it).

@@ -6,6 +6,8 @@ import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
 import { paths } from '../server/config.js';
 import { backupStore, humanBytes, restoreStore } from '../server/store/backup.js';
+import { backupEtcd, restoreIntoEtcd } from '../server/store/etcd-migration.js';
+import { DATASTORE_USAGE, datastoreOptions, datastoreSettings } from './datastore-flags.js';
 import { dataDirOf, dataDirOption, type CliCommand } from './flags.js';
 import { fetchStatus, readKubeconfig, renderStatus } from './status.js';
 
@@ -30,14 +32,21 @@ export const statusCommand: CliCommand = {
 };
 
 export const backupCommand: CliCommand = {
-  summary: 'write a consistent snapshot of the server\'s SQLite store to FILE (online: the server keeps running)',
-  usage: 'corral backup FILE [--data-dir DIR]',
-  options: { ...dataDirOption },
+  summary: 'write a consistent snapshot of the cluster state (SQLite, or etcd with --datastore-endpoint) to FILE, online',
+  usage: `corral backup FILE [--data-dir DIR] ${DATASTORE_USAGE}`,
+  options: { ...dataDirOption, ...datastoreOptions },
   async run(values, positionals) {
     const [file, extra] = positionals;
     if (!file || extra !== undefined) throw new Error(`usage: ${backupCommand.usage}`);
     const dataDir = dataDirOf(values);
     const started = Date.now();
+    const etcd = datastoreSettings(values);
+    if (etcd) {
+      process.stderr.write(`backing up etcd at ${etcd.endpoints.join(',')} …\n`);
+      const info = await backupEtcd(etcd, file);
+      process.stdout.write(`backup written to ${file}: etcd revision ${info.etcdRevision}, ${info.objects} objects, ${humanBytes(info.bytes)}, integrity ok (${Date.now() - started} ms)\n`);
+      return;
+    }
     process.stderr.write(`backing up ${paths.db(dataDir)} …\n`);
     const info = await backupStore(paths.db(dataDir), file);
     process.stdout.write(`backup written to ${file}: revision ${info.revision}, ${info.objects} objects, ${humanBytes(info.bytes)}, integrity ok (${Date.now() - started} ms)\n`);
@@ -45,12 +54,18 @@ export const backupCommand: CliCommand = {
 };
 
 export const restoreCommand: CliCommand = {
-  summary: 'restore a backup FILE into the data dir of a STOPPED server (the old database is kept aside)',
-  usage: 'corral restore FILE [--data-dir DIR]',
-  options: { ...dataDirOption },
+  summary: 'restore a backup FILE into the data dir of a STOPPED server (the old database is kept aside), or into an empty etcd',
+  usage: `corral restore FILE [--data-dir DIR] ${DATASTORE_USAGE}`,
+  options: { ...dataDirOption, ...datastoreOptions },
   async run(values, positionals) {
     const [file, extra] = positionals;
     if (!file || extra !== undefined) throw new Error(`usage: ${restoreCommand.usage}`);
+    const etcd = datastoreSettings(values);
+    if (etcd) {
+      const r = await restoreIntoEtcd(file, etcd);
+      process.stdout.write(`restored ${file} into etcd at ${etcd.endpoints.join(',')}: ${r.objects} objects (backup revision ${r.revision}, now etcd revision ${r.etcdRevision}). Start the servers with --datastore-endpoint to use it.\n`);
+      return;
+    }
     const dataDir = dataDirOf(values);
     const r = await restoreStore(file, dataDir);
     if (r.keptAside) process.stdout.write(`previous database kept as ${r.keptAside}\n`);

@@ -39,6 +39,15 @@ export interface ServerConfig {
   localAgentIngress?: Partial<{ disableIngress: boolean; ingressHttpPort: number; ingressHttpsPort: number; ingressBindAddress: string; ingressMaxBodyBytes: number }>;
   /** LoadBalancer address pool (`--lb-pool`: ranges and CIDRs, comma separated); unset: node addresses. */
   lbPool?: string;
+  /** The etcd cluster holding the state (`--datastore-endpoint`); unset: SQLite under the data dir. */
+  datastore?: DatastoreConfig;
+}
+
+export interface DatastoreConfig {
+  endpoints: string[];
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 export function defaultDataDir(): string {

@@ -25,6 +25,7 @@ import { Registry } from './apiserver/registry.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
+import { openEtcdStore } from './store/etcd-store.js';
 import { MemoryStore } from './store/memory-store.js';
 import { RoutingStore } from './store/routing-store.js';
 import { instrumentStore } from './store/instrumented-store.js';
@@ -59,8 +60,8 @@ export interface RunningServer {
   adminToken: string;
   registry: Registry;
   store: Store;
-  /** The SQLite backend (for backups and write statistics). */
-  sqlite: SqliteStore;
+  /** The SQLite backend (for backups and write statistics); undefined when the state is in etcd. */
+  sqlite: SqliteStore | undefined;
   api: ApiApp;
   tokens: TokenStore;
   /** In-process admin client (what the controllers use). */
@@ -107,6 +108,37 @@ export interface StartServerHooks {
   extraRoutes?: (app: Hono<Env>, ctx: ExtraRouteContext) => void;
 }
 
+/**
+ * The store the API server runs on. SQLite (the default): Leases and Events stay in memory, so an
+ * idle cluster does not write to the SD card. etcd (`--datastore-endpoint`): everything lives in etcd,
+ * which several servers share; Events carry a one-hour etcd lease, so etcd removes them itself.
+ */
+async function openBackend(cfg: ServerConfig): Promise<{ store: Store; sqlite: SqliteStore | undefined }> {
+  if (cfg.datastore) {
+    const ds = cfg.datastore;
+    const etcd = await step(`connecting to etcd at ${ds.endpoints.join(',')}`, () => openEtcdStore({
+      endpoints: ds.endpoints, caFile: ds.caFile, certFile: ds.certFile, keyFile: ds.keyFile,
+      ttlPrefixes: [{ prefix: EVENTS_PREFIX, ttlSeconds: EVENT_TTL_SECONDS }],
+    }));
+    etcd.startCompactor({ intervalMs: 5 * 60_000, keepRevisions: 1000 });
+    return { store: etcd, sqlite: undefined };
+  }
+  await step('creating the database dir', () => mkdir(dirname(paths.db(cfg.dataDir)), { recursive: true, mode: 0o700 }));
+  const sqlite = await step('opening the SQLite store', () => openSqliteStore({ path: paths.db(cfg.dataDir) }));
+  // Keep a floor of recent revisions so watchers can resume; compaction runs in small chunks.
+  sqlite.startCompactor({ intervalMs: 5 * 60_000, keepRevisions: 1000 });
+  // Lease heartbeats and Events change all the time and are worthless after a restart: keep them
+  // in memory so an idle cluster does not write to the SD card.
+  const store = new RoutingStore([
+    { prefix: '/registry/coordination.k8s.io/leases/', store: new MemoryStore() },
+    { prefix: EVENTS_PREFIX, store: new MemoryStore({ ttlMs: EVENT_TTL_SECONDS * 1000 }) },
+  ], sqlite);
+  return { store, sqlite };
+}
+
+const EVENTS_PREFIX = '/registry/core/events/';
+const EVENT_TTL_SECONDS = 60 * 60;
+
 export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {}): Promise<RunningServer> {
   await step('creating the data dir', () => mkdir(paths.serverDir(cfg.dataDir), { recursive: true, mode: 0o700 }));
   const otherServer = runningServerPid(cfg.dataDir);
@@ -120,17 +152,9 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), [...cfg.tlsSans, ...inClusterSans], certLifetimeMs));
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
   const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
-  await step('creating the database dir', () => mkdir(dirname(paths.db(cfg.dataDir)), { recursive: true, mode: 0o700 }));
-  const sqlite = await step('opening the SQLite store', () => openSqliteStore({ path: paths.db(cfg.dataDir) }));
-  // Keep a floor of recent revisions so watchers can resume; compaction runs in small chunks.
-  sqlite.startCompactor({ intervalMs: 5 * 60_000, keepRevisions: 1000 });
-  // Lease heartbeats and Events change all the time and are worthless after a restart: keep them
-  // in memory so an idle cluster does not write to the SD card.
   const metrics = new ApiserverMetrics();
-  const store = instrumentStore(new RoutingStore([
-    { prefix: '/registry/coordination.k8s.io/leases/', store: new MemoryStore() },
-    { prefix: '/registry/core/events/', store: new MemoryStore({ ttlMs: 60 * 60_000 }) },
-  ], sqlite), (operation, type, seconds) => metrics.storageOperation(operation, type, seconds));
+  const backend = await openBackend(cfg);
+  const store = instrumentStore(backend.store, (operation, type, seconds) => metrics.storageOperation(operation, type, seconds));
   const registry = new Registry(store);
   const storageDir = cfg.storageDir ?? paths.storage(cfg.dataDir);
   const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, {
@@ -248,7 +272,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
 
   let closed = false;
   return {
-    url, port, tls, adminToken, registry, store, sqlite, api, tokens, client, rbac,
+    url, port, tls, adminToken, registry, store, sqlite: backend.sqlite, api, tokens, client, rbac,
     async close() {
       if (closed) return;
       closed = true;

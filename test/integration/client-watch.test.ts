@@ -54,7 +54,7 @@ test('a compacted resourceVersion makes the watch re-list (RESYNC with the full 
   const list = await client.list('ConfigMap', 'default');
   const oldRv = list.metadata.resourceVersion!;
   for (let i = 0; i < 5; i++) await client.create('ConfigMap', 'default', { metadata: { name: `later${i}` } });
-  await server.sqlite.compact(server.sqlite.currentRevision());
+  await server.sqlite!.compact(server.sqlite!.currentRevision());
   const abort = new AbortController();
   const events: string[] = [];
   let resync: string[] | undefined;

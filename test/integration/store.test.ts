@@ -1,5 +1,7 @@
 /**
- * The SQLite store against real database files in a temporary directory.
+ * What only the SQLite store has, against real database files in a temporary directory: batching
+ * into transactions, the log table and its unique index, the watch cache, paged replays, chunked
+ * compaction, reopening. The Store contract both backends keep is store-conformance.test.ts.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -87,35 +89,6 @@ const crud = suite('store: create, get, update, delete');
 
 crud.after(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-crud('create, get, update, delete and re-create a key', async () => {
-  const store = await openTemp();
-  try {
-    const created = await store.create('/registry/pods/default/a', 'v1');
-    assert.is(created.modRevision, 1);
-    assert.is(created.createRevision, 1);
-    assert.equal(await store.get('/registry/pods/default/a'), created);
-
-    const updated = await store.update('/registry/pods/default/a', created.modRevision, 'v2');
-    assert.is(updated.modRevision, 2);
-    assert.is(updated.createRevision, 1, 'update keeps the create revision');
-    assert.is((await store.get('/registry/pods/default/a'))?.value, 'v2');
-
-    const deleted = await store.delete('/registry/pods/default/a', updated.modRevision);
-    assert.is(deleted.value, 'v2', 'delete returns the last value');
-    assert.is(deleted.modRevision, 3);
-    assert.is(await store.get('/registry/pods/default/a'), undefined);
-    assert.is(await store.count('/registry/pods/'), 0);
-
-    const recreated = await store.create('/registry/pods/default/a', 'v3');
-    assert.is(recreated.modRevision, 4);
-    assert.is(recreated.createRevision, 4, 're-create starts a new life');
-    assert.is(store.currentRevision(), 4);
-    assert.is(await store.count('/registry/pods/'), 1);
-  } finally {
-    await store.close();
-  }
 });
 
 crud('KeyExists, KeyNotFound and Conflict', async () => {
@@ -232,91 +205,6 @@ const listing = suite('store: list and count');
 
 listing.after(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-listing('list at an old revision returns the old state', async () => {
-  const store = await openTemp();
-  try {
-    const a = await store.create('/p/a', 'a1');
-    const b = await store.create('/p/b', 'b1');
-    const atTwo = store.currentRevision();
-    await store.update('/p/a', a.modRevision, 'a2');
-    await store.delete('/p/b', b.modRevision);
-    await store.create('/p/c', 'c1');
-
-    const now = await store.list('/p/');
-    assert.equal(now.kvs.map((kv) => [kv.key, kv.value]), [['/p/a', 'a2'], ['/p/c', 'c1']]);
-    assert.is(now.revision, store.currentRevision());
-
-    const old = await store.list('/p/', { revision: atTwo });
-    assert.is(old.revision, atTwo);
-    assert.equal(old.kvs.map((kv) => [kv.key, kv.value, kv.modRevision]), [['/p/a', 'a1', 1], ['/p/b', 'b1', 2]]);
-    assert.equal((await store.list('/p/', { revision: 1 })).kvs.map((kv) => kv.key), ['/p/a']);
-    // A revision in the future is served as the current one.
-    assert.is((await store.list('/p/', { revision: 10_000 })).revision, store.currentRevision());
-  } finally {
-    await store.close();
-  }
-});
-
-listing('pagination with limit, startAfter and remaining stays at one revision', async () => {
-  const store = await openTemp();
-  try {
-    for (let i = 0; i < 25; i++) await store.create(`/pg/${String(i).padStart(2, '0')}`, `v${i}`);
-    const first = await store.list('/pg/', { limit: 10 });
-    assert.is(first.kvs.length, 10);
-    assert.ok(first.more);
-    assert.is(first.remaining, 15);
-    assert.is(first.kvs[0]?.key, '/pg/00');
-
-    // Writes between pages must not show up in later pages of the same list.
-    await store.create('/pg/99', 'late');
-    await store.delete('/pg/15', 0);
-
-    const second = await store.list('/pg/', { limit: 10, revision: first.revision, startAfter: first.kvs.at(-1)!.key });
-    assert.equal(second.kvs.map((kv) => kv.key), Array.from({ length: 10 }, (_, i) => `/pg/${String(i + 10)}`));
-    assert.ok(second.more);
-    assert.is(second.remaining, 5);
-    const third = await store.list('/pg/', { limit: 10, revision: first.revision, startAfter: second.kvs.at(-1)!.key });
-    assert.is(third.kvs.length, 5);
-    assert.not.ok(third.more);
-    assert.is(third.remaining, 0);
-
-    const fresh = await store.list('/pg/', { limit: 30 });
-    assert.is(fresh.kvs.length, 25);
-    assert.ok(fresh.kvs.some((kv) => kv.key === '/pg/99'));
-    assert.not.ok(fresh.kvs.some((kv) => kv.key === '/pg/15'));
-    assert.not.ok(fresh.more);
-  } finally {
-    await store.close();
-  }
-});
-
-listing('prefix matching is exact', async () => {
-  const store = await openTemp();
-  try {
-    const keys = [
-      '/registry/pods/default/a',
-      '/registry/pods/default/b',
-      '/registry/pods/default-x/c',
-      '/registry/pods/defaultz/d',
-      '/registry/pods/default',
-      '/registry/pods/de%ault/e',
-      '/registry/pods/de_ault/f',
-      '/registry/podsx/default/g',
-    ];
-    for (const key of keys) await store.create(key, key);
-    const names = async (prefix: string): Promise<string[]> => (await store.list(prefix)).kvs.map((kv) => kv.key);
-    assert.equal(await names('/registry/pods/default/'), ['/registry/pods/default/a', '/registry/pods/default/b']);
-    assert.is(await store.count('/registry/pods/default/'), 2);
-    assert.equal(await names('/registry/pods/de_'), ['/registry/pods/de_ault/f']);
-    assert.equal(await names('/registry/pods/de%'), ['/registry/pods/de%ault/e']);
-    assert.is(await store.count('/registry/pods/'), 7);
-    assert.is(await store.count(''), 8);
-    assert.equal(await names('/registry/pods/default'), keys.slice(0, 5).sort());
-  } finally {
-    await store.close();
-  }
 });
 
 listing('current lists, gets and counts (the watch cache) agree with the log, across writes and a reopen', async () => {
@@ -479,49 +367,6 @@ watching('replay then live, without gaps or duplicates, while 200 writes run con
   }
 });
 
-watching('replayed events carry types and prev values; delete shows the last value', async () => {
-  const store = await openTemp();
-  try {
-    const a = await store.create('/w/a', 'a1');
-    const a2 = await store.update('/w/a', a.modRevision, 'a2');
-    await store.delete('/w/a', a2.modRevision);
-    await store.create('/w/a', 'a3');
-    const replay = await collect(store.watch('/w/', { sinceRevision: a.modRevision, signal: AbortSignal.timeout(5000) }), (e) => e.length === 3);
-    assert.equal(
-      replay.map((e) => [e.type, e.kv.value, e.kv.modRevision, e.prev?.value, e.prev?.modRevision]),
-      [
-        ['update', 'a2', 2, 'a1', 1],
-        ['delete', 'a2', 3, 'a2', 2],
-        ['create', 'a3', 4, undefined, undefined],
-      ],
-    );
-    assert.is(replay[2]?.kv.createRevision, 4);
-  } finally {
-    await store.close();
-  }
-});
-
-watching('live events match replayed events exactly', async () => {
-  const store = await openTemp();
-  try {
-    await store.create('/other', 'so that /m/ history starts at revision 2');
-    const controller = new AbortController();
-    const live = collect(store.watch('/m/', { sinceRevision: 0, signal: guard(controller) }), (e) => e.length === 4);
-    const x = await store.create('/m/x', 'x1');
-    const x2 = await store.update('/m/x', x.modRevision, 'x2');
-    await store.delete('/m/x', x2.modRevision);
-    await store.create('/m/x', 'x3');
-    const liveEvents = await live;
-    const replayed = await collect(store.watch('/m/', { sinceRevision: x.modRevision - 1, signal: guard(controller) }), (e) => e.length === 4);
-    controller.abort();
-    assert.is(liveEvents.length, 4);
-    assert.equal(replayed, liveEvents);
-    assert.equal(liveEvents.map((e) => e.type), ['create', 'update', 'delete', 'create']);
-  } finally {
-    await store.close();
-  }
-});
-
 watching('a slow consumer neither blocks writers nor loses events', async () => {
   const store = await openTemp({ watchBufferSize: 16, watchPageSize: 50 });
   try {
@@ -561,25 +406,6 @@ watching('abort and close end a waiting watch', async () => {
   assert.equal(await waitingForClose, []);
   assert.is(store.stats().watchers, 0);
   await expectStoreError(store.create('/a/x', 'x'), 'Closed');
-});
-
-watching('watch from a compacted revision throws Compacted', async () => {
-  const store = await openTemp();
-  try {
-    const a = await store.create('/c/a', '1');
-    let kv = a;
-    for (let i = 0; i < 10; i++) kv = await store.update('/c/a', kv.modRevision, String(i));
-    await store.compact(kv.modRevision - 2);
-    assert.is(store.compactRevision(), kv.modRevision - 2);
-    assert.throws(() => store.watch('/c/', { sinceRevision: a.modRevision }), (err: unknown) => (err as StoreError).code === 'Compacted');
-    await expectStoreError(store.list('/c/', { revision: a.modRevision }), 'Compacted');
-    // From the compact revision itself the remaining history is still there.
-    const events = await collect(store.watch('/c/', { sinceRevision: store.compactRevision(), signal: AbortSignal.timeout(5000) }), (e) => e.length === 2);
-    assert.equal(events.map((e) => e.kv.modRevision), [kv.modRevision - 1, kv.modRevision]);
-    assert.is(events[0]?.prev?.modRevision, kv.modRevision - 2);
-  } finally {
-    await store.close();
-  }
 });
 
 watching('a compaction that overtakes a catching-up watcher ends it with Compacted', async () => {
