@@ -6,6 +6,8 @@
 import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { createServer as createHttpsServer, type Server, type ServerOptions } from 'node:https';
 import type { RequestListener } from 'node:http';
 import { SERVING_TLS_OPTIONS } from '../api/tls-policy.js';
@@ -26,6 +28,8 @@ import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
 import { openEtcdStore } from './store/etcd-store.js';
+import { LeaderElector } from '../api/machinery/leader-election.js';
+import { ClusterReservations } from './apiserver/allocators/cluster-reservations.js';
 import { MemoryStore } from './store/memory-store.js';
 import { RoutingStore } from './store/routing-store.js';
 import { instrumentStore } from './store/instrumented-store.js';
@@ -67,6 +71,8 @@ export interface RunningServer {
   /** In-process admin client (what the controllers use). */
   client: ApiClient;
   rbac: Rbac;
+  /** Whether this server holds the controllers' Lease (runs controllers and scheduler). */
+  isLeader(): boolean;
   close(): Promise<void>;
 }
 
@@ -137,6 +143,17 @@ async function openBackend(cfg: ServerConfig): Promise<{ store: Store; sqlite: S
 }
 
 const EVENTS_PREFIX = '/registry/core/events/';
+
+/** This server's name in the controllers' Lease: the host and a per-process id. */
+function serverIdentity(): string {
+  return `${hostname()}_${randomUUID()}`;
+}
+
+/** kube-controller-manager's timing (15 s lease, 10 s renew deadline, 2 s retry); tests shorten it. */
+function leaderElectionTiming(): { leaseDurationSeconds: number; renewDeadlineMs: number; retryPeriodMs: number } {
+  const lease = Number(process.env['CORRAL_LEADER_LEASE_SECONDS'] ?? '') || 15;
+  return { leaseDurationSeconds: lease, renewDeadlineMs: Math.round(lease * 1000 * 2 / 3), retryPeriodMs: Math.max(200, Math.round(lease * 1000 / 7.5)) };
+}
 const EVENT_TTL_SECONDS = 60 * 60;
 
 export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {}): Promise<RunningServer> {
@@ -159,6 +176,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const storageDir = cfg.storageDir ?? paths.storage(cfg.dataDir);
   const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, {
     ...cfg, pvHostPathRoots: hostPathRoots(storageDir, cfg.pvHostPathRoots),
+    ...(cfg.datastore ? { reservations: new ClusterReservations(store) } : {}),
   }));
   await step('creating the system namespaces', () => ensureNamespaces(registry));
   await step('creating the default storage class', () => ensureDefaultStorageClass(registry));
@@ -210,6 +228,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     writeFile(paths.kubeconfig(cfg.dataDir), renderKubeconfig({ serverUrl: url, caPem: tls.caPem, token: adminToken }), { mode: 0o600 }));
 
   const stop = new AbortController();
+  let leader: LeaderElector | undefined;
   startServingCertRotation({ server, tlsDir: paths.tlsDir(cfg.dataDir), extraSans: cfg.tlsSans, lifetimeMs: certLifetimeMs, current: tls, signal: stop.signal });
   // Every informer's watch and every controller listens on this one signal.
   setMaxListeners(100, stop.signal);
@@ -226,21 +245,29 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   };
   registerIdentityApi({ api, tokens, serviceAccountTokens: serviceAccounts.tokens, rbac: rbac.authorizer, authorize });
   if (!cfg.disableControllers) {
-    await step('starting the controllers', () => startControllers({
-      client,
-      informers: new InformerFactory(client),
-      settings: {
-        podEvictionTimeoutSeconds: cfg.podEvictionTimeoutSeconds,
-        nodeMonitorGracePeriodSeconds: cfg.nodeMonitorGracePeriodSeconds,
-        serviceCidr: cfg.serviceCidr,
-        clusterCidr: cfg.clusterCidr,
-        storageDir,
-        caPem: tls.caPem,
-        lbPool: cfg.lbPool !== undefined ? parseLbPool(cfg.lbPool) : undefined,
-      },
+    // Of several servers on one etcd, exactly one runs the controllers, the scheduler and the
+    // allocating loops (pod CIDRs, load-balancer pools): the holder of the Lease kube-system/corral-controllers.
+    // With SQLite there is one server and it wins at once.
+    const controllerSettings = {
+      podEvictionTimeoutSeconds: cfg.podEvictionTimeoutSeconds,
+      nodeMonitorGracePeriodSeconds: cfg.nodeMonitorGracePeriodSeconds,
+      serviceCidr: cfg.serviceCidr,
+      clusterCidr: cfg.clusterCidr,
+      storageDir,
+      caPem: tls.caPem,
+      lbPool: cfg.lbPool !== undefined ? parseLbPool(cfg.lbPool) : undefined,
+    };
+    const elector = new LeaderElector({
+      client, namespace: 'kube-system', name: 'corral-controllers', identity: serverIdentity(),
+      ...leaderElectionTiming(),
       signal: stop.signal,
-      metrics,
-    }));
+      onStartedLeading: (leading) => startControllers({
+        client, informers: new InformerFactory(client), settings: controllerSettings,
+        signal: AbortSignal.any([stop.signal, leading]), metrics,
+      }),
+    });
+    leader = elector;
+    void elector.run();
   }
   log.info('server', 'corral server is up', { url, dataDir: cfg.dataDir, kubeconfig: paths.kubeconfig(cfg.dataDir) });
   let localAgent: { close(): Promise<void> } | undefined;
@@ -273,11 +300,13 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   let closed = false;
   return {
     url, port, tls, adminToken, registry, store, sqlite: backend.sqlite, api, tokens, client, rbac,
+    isLeader: () => leader?.isLeader ?? false,
     async close() {
       if (closed) return;
       closed = true;
       await localAgent?.close();
       stop.abort();
+      allocator.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -9,6 +9,7 @@
  */
 import type { Registry } from '../registry.js';
 import { ServiceAllocator } from './service-allocator.js';
+import type { ClusterReservations } from './cluster-reservations.js';
 import { defaultTolerationSecondsPlugin } from './default-toleration-seconds.js';
 import { jobSelectorPlugin } from './job-selector.js';
 import { storageAdmissionPlugin } from './storage-admission.js';
@@ -35,10 +36,12 @@ export interface AdmissionSettings {
   podEvictionTimeoutSeconds: number;
   /** Directories PersistentVolume hostPath/local paths must lie under. */
   pvHostPathRoots: readonly string[];
+  /** Several API servers on one store: ClusterIPs and NodePorts are also claimed cluster-wide. */
+  reservations?: ClusterReservations;
 }
 
 export async function installAdmissionPlugins(registry: Registry, s: AdmissionSettings): Promise<ServiceAllocator> {
-  const allocator = new ServiceAllocator(registry, { serviceCidr: s.serviceCidr });
+  const allocator = new ServiceAllocator(registry, { serviceCidr: s.serviceCidr, ...(s.reservations ? { reservations: s.reservations } : {}) });
   await allocator.rebuild();
   registry.addPlugin(allocator);
   registry.addPlugin(defaultTolerationSecondsPlugin(s.podEvictionTimeoutSeconds));

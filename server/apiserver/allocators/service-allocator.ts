@@ -8,7 +8,12 @@
  * never take the same offset: the bitmap bit is the lock. A failed write gives its reservation back
  * through the undo function the registry calls. Addresses and ports an update drops stay taken until
  * the store confirms the update landed (`confirmRelease`), so a failed update never leaves its old
- * values free for someone else while it still holds them.
+ * values free for someone else while it still holds them. With several API servers on one etcd, every
+ * value taken is also claimed cluster-wide (cluster-reservations.ts) before the write is admitted.
+ *
+ * Why this file is long: the bitmaps, the pending releases and the claims are one piece of state that
+ * every admission path (create, update, delete, confirmation, claims of other servers) changes; split
+ * apart, each part would need the others' internals.
  */
 import type { KubeObject } from '../../../api/meta.js';
 import type { Service, ServicePort } from '../../../api/types.js';
@@ -18,6 +23,7 @@ import { log } from '../../../api/log.js';
 import type { AdmissionPlugin, Registry } from '../registry.js';
 import { BitmapAllocator } from './bitmap.js';
 import { IPv4Range } from './ipv4-range.js';
+import type { ClaimKind, ClusterReservations } from './cluster-reservations.js';
 
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 
@@ -28,7 +34,12 @@ export interface ServiceAllocatorOptions {
   random?: () => number;
   /** How often an update's dropped values are checked against the store. */
   confirmIntervalMs?: number;
+  /** Several API servers on one store: every value taken is also claimed cluster-wide. */
+  reservations?: ClusterReservations;
 }
+
+/** Attempts at a dynamic value before giving up when other servers keep winning the claims. */
+const CLAIM_ATTEMPTS = 8;
 
 /** What one service holds: offsets in the two bitmaps. */
 interface Holdings { ips: number[]; ports: number[] }
@@ -56,6 +67,11 @@ function requestedClusterIP(spec: Service['spec']): string {
   return spec.clusterIPs?.[0] ?? spec.clusterIP ?? '';
 }
 
+/** Who a cluster-wide claim belongs to: the Service's namespace and name. */
+function ownerOf(svc: Service): string {
+  return `${svc.metadata.namespace ?? ''}/${svc.metadata.name ?? svc.metadata.generateName ?? ''}`;
+}
+
 function goSlice(values: string[]): string {
   return `[]string{${values.map((v) => JSON.stringify(v)).join(', ')}}`;
 }
@@ -78,6 +94,8 @@ export class ServiceAllocator implements AdmissionPlugin {
   private readonly pendingIPs = new Map<number, string>();
   private readonly pendingPorts = new Map<number, string>();
   private readonly confirmIntervalMs: number;
+  private readonly reservations: ClusterReservations | undefined;
+  private readonly stopFollowing = new AbortController();
 
   constructor(private readonly registry: Registry, opts: ServiceAllocatorOptions) {
     this.range = new IPv4Range(opts.serviceCidr);
@@ -85,6 +103,7 @@ export class ServiceAllocator implements AdmissionPlugin {
     this.ipMap = new BitmapAllocator(this.range.size, opts.random);
     this.portMap = new BitmapAllocator(this.ports.max - this.ports.min + 1, opts.random);
     this.confirmIntervalMs = opts.confirmIntervalMs ?? 200;
+    this.reservations = opts.reservations;
   }
 
   /** The address of the `kubernetes` service: the first of the range. */
@@ -113,7 +132,43 @@ export class ServiceAllocator implements AdmissionPlugin {
         if (!this.portMap.allocate(off)) log.warn('allocator', 'node port stored twice', { port: off + this.ports.min, service: `${item.metadata.namespace}/${item.metadata.name}` });
       }
     }
+    if (this.reservations) {
+      this.followClaims(this.reservations);
+      for (const item of list.items as Service[]) {
+        const held = this.holdingsOf(item);
+        const owner = ownerOf(item);
+        for (const [kind, value] of [...held.ips.map((o) => ['ip', this.range.addressAt(o)] as const), ...held.ports.map((o) => ['port', o + this.ports.min] as const)]) {
+          if (!(await this.reservations.claim(kind, value, owner))) log.warn('allocator', 'a stored value is claimed by another service', { kind, value, service: owner });
+        }
+      }
+    }
     log.info('allocator', 'service allocations rebuilt', { services: list.items.length, ...this.usage() });
+  }
+
+  /** Keeps the bitmaps in step with what the other servers claim and give back. */
+  private followClaims(reservations: ClusterReservations): void {
+    const offsetOf = (kind: ClaimKind, value: string): number | undefined => {
+      if (kind === 'ip') return this.range.offsetOf(value);
+      const port = Number(value);
+      return port >= this.ports.min && port <= this.ports.max ? port - this.ports.min : undefined;
+    };
+    void reservations.follow({
+      claimed: (kind, value) => {
+        const off = offsetOf(kind, value);
+        if (off !== undefined) (kind === 'ip' ? this.ipMap : this.portMap).allocate(off);
+      },
+      released: (kind, value) => {
+        const off = offsetOf(kind, value);
+        const pending = kind === 'ip' ? this.pendingIPs : this.pendingPorts;
+        // Our own pending releases finish through confirmRelease; a claim re-made later re-marks the bit.
+        if (off !== undefined && !pending.has(off)) (kind === 'ip' ? this.ipMap : this.portMap).release(off);
+      },
+    }, this.stopFollowing.signal);
+  }
+
+  /** Stops following the cluster-wide claims (server shutdown). */
+  close(): void {
+    this.stopFollowing.abort();
   }
 
   /** The offsets a stored service holds (values outside the current ranges are ignored). */
@@ -143,14 +198,64 @@ export class ServiceAllocator implements AdmissionPlugin {
     const taken: Holdings = { ips: [], ports: [] };
     const undo = this.releaser(taken);
     try {
-      this.assignClusterIP(svc, undefined, taken);
-      this.assignNodePorts(svc, undefined, taken);
-      this.assignHealthCheckNodePort(svc, undefined, taken);
+      await this.assignClaimed(svc, undefined, taken, undo);
     } catch (err) {
       await undo();
       throw err;
     }
     return undo;
+  }
+
+  /**
+   * Assigns ClusterIP and node ports, then (several servers) claims every value taken cluster-wide.
+   * A value another server won is left marked here; the rest go back and the assignment runs again
+   * from the request as it came, or is refused when that value was asked for explicitly.
+   */
+  private async assignClaimed(svc: Service, old: Service | undefined, taken: Holdings, undo: Undo): Promise<void> {
+    const requested = structuredClone(svc.spec);
+    for (let attempt = 1; ; attempt++) {
+      this.assignClusterIP(svc, old, taken);
+      this.assignNodePorts(svc, old, taken);
+      this.assignHealthCheckNodePort(svc, old, taken);
+      const lost = await this.claimTaken(ownerOf(svc), taken);
+      if (!lost) return;
+      // Someone else's now: keep it marked in this server's bitmap, give back the rest.
+      const list = lost.kind === 'ip' ? taken.ips : taken.ports;
+      list.splice(list.indexOf(lost.offset), 1);
+      await undo();
+      if (this.wasRequested(requested, lost)) {
+        const field = lost.kind === 'ip' ? 'spec.clusterIPs' : 'spec.ports';
+        const shown = lost.kind === 'ip' ? goSlice([this.range.addressAt(lost.offset)]) : String(lost.offset + this.ports.min);
+        this.invalid(svc, { reason: 'FieldValueInvalid', field, message: `Invalid value: ${shown}: provided ${lost.kind === 'ip' ? 'IP' : 'port'} is already allocated` });
+      }
+      if (attempt >= CLAIM_ATTEMPTS) throw errors.internal('Internal error occurred: failed to allocate a service value: other API servers keep taking the same ones, try again');
+      svc.spec = structuredClone(requested);
+    }
+  }
+
+  /** The first value taken that another service holds cluster-wide (undefined: all claimed). */
+  private async claimTaken(owner: string, taken: Holdings): Promise<{ kind: ClaimKind; offset: number } | undefined> {
+    if (!this.reservations) return undefined;
+    for (const offset of taken.ips) {
+      if (!(await this.reservations.claim('ip', this.range.addressAt(offset), owner))) return { kind: 'ip', offset };
+    }
+    for (const offset of taken.ports) {
+      if (!(await this.reservations.claim('port', offset + this.ports.min, owner))) return { kind: 'port', offset };
+    }
+    return undefined;
+  }
+
+  private wasRequested(spec: Service['spec'], lost: { kind: ClaimKind; offset: number }): boolean {
+    if (lost.kind === 'ip') return requestedClusterIP(spec) === this.range.addressAt(lost.offset);
+    const port = lost.offset + this.ports.min;
+    return (spec.ports ?? []).some((p) => p.nodePort === port) || healthCheckNodePortOf(spec) === port;
+  }
+
+  /** Gives the cluster-wide claims of released values back. */
+  private releaseClaims(ips: Iterable<number>, ports: Iterable<number>): void {
+    if (!this.reservations) return;
+    for (const o of ips) this.reservations.release('ip', this.range.addressAt(o));
+    for (const o of ports) this.reservations.release('port', o + this.ports.min);
   }
 
   async admitUpdate(info: ResourceInfo, obj: KubeObject, old: KubeObject): Promise<Undo | void> {
@@ -161,9 +266,7 @@ export class ServiceAllocator implements AdmissionPlugin {
     const release = this.releaser(taken);
     let dropped: Holdings;
     try {
-      this.assignClusterIP(svc, before, taken);
-      this.assignNodePorts(svc, before, taken);
-      this.assignHealthCheckNodePort(svc, before, taken);
+      await this.assignClaimed(svc, before, taken, release);
       const held = this.holdingsOf(before);
       const now = this.holdingsOf(svc);
       dropped = {
@@ -199,12 +302,16 @@ export class ServiceAllocator implements AdmissionPlugin {
     for (const [o, owner] of this.pendingPorts) if (owner === uid) { ports.add(o); this.pendingPorts.delete(o); }
     for (const o of ips) this.ipMap.release(o);
     for (const o of ports) this.portMap.release(o);
+    this.releaseClaims(ips, ports);
   }
 
   private releaser(taken: Holdings): Undo {
     return async () => {
-      for (const o of taken.ips.splice(0)) this.ipMap.release(o);
-      for (const o of taken.ports.splice(0)) this.portMap.release(o);
+      const ips = taken.ips.splice(0);
+      const ports = taken.ports.splice(0);
+      for (const o of ips) this.ipMap.release(o);
+      for (const o of ports) this.portMap.release(o);
+      this.releaseClaims(ips, ports);
     };
   }
 
@@ -230,12 +337,18 @@ export class ServiceAllocator implements AdmissionPlugin {
       for (const o of dropped.ips) {
         if (this.pendingIPs.get(o) !== uid) continue;
         this.pendingIPs.delete(o);
-        if (!keep.ips.includes(o)) this.ipMap.release(o);
+        if (!keep.ips.includes(o)) {
+          this.ipMap.release(o);
+          this.releaseClaims([o], []);
+        }
       }
       for (const o of dropped.ports) {
         if (this.pendingPorts.get(o) !== uid) continue;
         this.pendingPorts.delete(o);
-        if (!keep.ports.includes(o)) this.portMap.release(o);
+        if (!keep.ports.includes(o)) {
+          this.portMap.release(o);
+          this.releaseClaims([], [o]);
+        }
       }
     };
     const retry = (err: unknown): void => {
