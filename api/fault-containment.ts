@@ -8,6 +8,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { log } from './log.js';
+import { StatusError, type StatusReason } from './status.js';
 
 /**
  * Wraps a listener (`request`, `upgrade`, `message`, ...) so that neither a synchronous throw nor
@@ -58,7 +59,7 @@ export function answerOnSocket(socket: Duplex, status: number, body = '', conten
 
 /** Same as answerOnSocket with a Kubernetes Status body. */
 export function answerStatusOnSocket(socket: Duplex, code: number, reason: string, message: string): void {
-  answerOnSocket(socket, code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }), 'application/json');
+  answerOnSocket(socket, code, JSON.stringify(new StatusError(code, reason as StatusReason, message).toStatus()), 'application/json');
 }
 
 export interface LastResortOptions {

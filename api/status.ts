@@ -30,6 +30,20 @@ export type StatusReason =
   | 'Expired' | 'Invalid' | 'RequestEntityTooLarge' | 'UnsupportedMediaType' | 'MethodNotAllowed'
   | 'NotAcceptable' | 'TooManyRequests' | 'InternalError' | 'ServiceUnavailable' | 'Timeout';
 
+/**
+ * Reasons whose Status upstream always sends with `details` (apimachinery's NewNotFound, NewForbidden,
+ * NewMethodNotSupported, ... fill it even when the name is empty). Clients dereference it: kubectl
+ * debug reads `details.name` of a 404 and crashed on a Status without it.
+ */
+const REASONS_WITH_DETAILS: ReadonlySet<StatusReason> = new Set(['NotFound', 'AlreadyExists', 'Conflict', 'Forbidden', 'Invalid', 'MethodNotAllowed']);
+
+function defaultDetails(reason: StatusReason, message: string): StatusDetails | undefined {
+  if (REASONS_WITH_DETAILS.has(reason)) return {};
+  // NewInternalError carries the underlying error as its one cause.
+  if (reason === 'InternalError') return { causes: [{ reason: '', message }] };
+  return undefined;
+}
+
 /** An error that carries the Status the API server should answer with. */
 export class StatusError extends Error {
   readonly code: number;
@@ -46,10 +60,11 @@ export class StatusError extends Error {
   }
 
   toStatus(): Status {
+    const details = this.statusDetails ?? defaultDetails(this.reason, this.message);
     return {
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
       message: this.message, reason: this.reason,
-      ...(this.statusDetails ? { details: this.statusDetails } : {}),
+      ...(details ? { details } : {}),
       code: this.code,
     };
   }

@@ -42,6 +42,7 @@ import { InformerFactory } from '../api/machinery/informer.js';
 import { startControllers } from './controllers/manager.js';
 import { WebSocketServer } from 'ws';
 import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
+import { rememberRefusedUpgrades } from './apiserver/websocket-refusals.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
@@ -208,7 +209,8 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   api.subresources.setConnector(new AgentPodConnector(registry));
   const server = await step(`listening on ${cfg.bindAddress}:${cfg.port}`, () => new Promise<Server>((resolve, reject) => {
     const s = serve({
-      fetch: api.app.fetch,
+      // A refused WebSocket upgrade keeps its Status body (websocket-refusals.ts).
+      fetch: rememberRefusedUpgrades(api.app.fetch),
       // kubectl exec arrives as a WebSocket upgrade; the pod connector relays it to the node's agent.
       websocket: { server: execSockets as unknown as WebSocketServerLike },
       port: cfg.port,

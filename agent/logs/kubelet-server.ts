@@ -38,6 +38,7 @@ import { ensureServingCert, KUBELET_CERT_LIFETIME_MS, type ServingCert } from '.
 import { sleep } from '../../api/async-util.js';
 import { rotationCheckIntervalMs, SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
 import { KUBELET_CREDENTIALS_NAMESPACE as CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName as credentialsSecretName } from '../../api/node-identity.js';
+import { queryBool } from '../../api/query-bool.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 
@@ -189,16 +190,16 @@ export class KubeletServer {
       return;
     }
     socket.on('error', () => undefined);
+    const q = parsed.query;
+    let streams: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean };
+    try {
+      streams = { stdin: queryBool(q, 'stdin'), stdout: queryBool(q, 'stdout', true), stderr: queryBool(q, 'stderr'), tty: queryBool(q, 'tty') };
+    } catch (err) {
+      answerOnSocket(socket, 400, `${(err as Error).message}\n`);
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const q = parsed.query;
-      runExecSession(ws, this.o.runtime, {
-        containerId: found.id,
-        command: q.getAll('command'),
-        stdin: q.get('stdin') === 'true' || q.get('stdin') === '1',
-        stdout: q.get('stdout') !== 'false' && q.get('stdout') !== '0',
-        stderr: q.get('stderr') === 'true' || q.get('stderr') === '1',
-        tty: q.get('tty') === 'true' || q.get('tty') === '1',
-      });
+      runExecSession(ws, this.o.runtime, { containerId: found.id, command: q.getAll('command'), ...streams });
     });
   }
 
@@ -231,7 +232,14 @@ export class KubeletServer {
       return;
     }
     const q = r.query;
-    const previous = q.get('previous') === 'true';
+    let flags: { previous: boolean; follow: boolean; timestamps: boolean };
+    try {
+      flags = { previous: queryBool(q, 'previous'), follow: queryBool(q, 'follow'), timestamps: queryBool(q, 'timestamps') };
+    } catch (err) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+      return;
+    }
+    const { previous } = flags;
     const found = this.container(r.namespace, r.pod, r.container, previous);
     if (!found) {
       const what = previous ? `previous terminated container "${r.container}" in pod "${r.pod}" not found` : `container "${r.container}" in pod "${r.pod}" is waiting to start: ContainerCreating`;
@@ -252,10 +260,10 @@ export class KubeletServer {
     const tailLines = q.get('tailLines');
     const limitBytes = q.get('limitBytes');
     await streamLog(found.log, this.o.cfg.logMaxFiles, {
-      follow: q.get('follow') === 'true',
+      follow: flags.follow,
       tailLines: tailLines !== null ? Number(tailLines) : undefined,
       limitBytes: limitBytes !== null ? Number(limitBytes) : undefined,
-      timestamps: q.get('timestamps') === 'true',
+      timestamps: flags.timestamps,
       sinceMs,
       isRunning: found.running,
       signal: abort.signal,

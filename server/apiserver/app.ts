@@ -29,6 +29,7 @@ import { RequestKinds } from './request-kinds.js';
 import { log } from '../../api/log.js';
 import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
 import { sendObject } from './negotiate.js';
+import { checkBooleanQuery } from '../../api/query-bool.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -66,7 +67,8 @@ export type Env = { Variables: { user: RequestUserInfo } };
 /** Pod subresources whose GET is a WebSocket upgrade that acts on the pod. */
 const ACTING_ON_GET: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
 
-const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/livez', '/version']);
+/** Served without a token, with the trailing-slash forms upstream's mux answers too. */
+const UNAUTHENTICATED = new Set(['/healthz', '/readyz', '/livez', '/version', '/healthz/', '/readyz/', '/livez/', '/version/', '/healthz/ping', '/readyz/ping', '/livez/ping']);
 
 /** A Status error body, in protobuf for clients that prefer it (client-go decodes either). */
 function statusResponse(c: Context, err: StatusError): Response {
@@ -152,8 +154,8 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return statusResponse(c, errors.badRequest(bad));
   });
 
-  for (const p of ['/healthz', '/readyz', '/livez']) app.get(p, (c) => c.text('ok'));
-  app.get('/version', (c) => c.json(SERVER_VERSION));
+  for (const p of ['/healthz', '/readyz', '/livez']) for (const form of [p, `${p}/`, `${p}/ping`]) app.get(form, (c) => c.text('ok'));
+  for (const p of ['/version', '/version/']) app.get(p, (c) => c.json(SERVER_VERSION));
 
   o.extraRoutes?.(app, authenticate);
 
@@ -201,15 +203,19 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
       return c.json(legacyApiGroupList());
     });
   }
-  app.get('/api/v1', (c) => c.json(apiResourceList('', 'v1')));
-  app.get('/apis/:group', (c) => {
-    const g = legacyApiGroup(c.req.param('group'));
-    return g ? c.json(g) : c.notFound();
-  });
-  app.get('/apis/:group/:version', (c) => {
-    const l = apiResourceList(c.req.param('group'), c.req.param('version'));
-    return l ? c.json(l) : c.notFound();
-  });
+  for (const path of ['/api/v1', '/api/v1/']) app.get(path, (c) => c.json(apiResourceList('', 'v1')));
+  for (const path of ['/apis/:group', '/apis/:group/']) {
+    app.get(path, (c) => {
+      const g = legacyApiGroup(c.req.param('group') ?? '');
+      return g ? c.json(g) : c.notFound();
+    });
+  }
+  for (const path of ['/apis/:group/:version', '/apis/:group/:version/']) {
+    app.get(path, (c) => {
+      const l = apiResourceList(c.req.param('group') ?? '', c.req.param('version') ?? '');
+      return l ? c.json(l) : c.notFound();
+    });
+  }
   const openapi = new OpenApiDocuments();
   openapi.register(new BuiltinOpenApiSource());
   mountOpenApiRoutes(app, openapi);
@@ -220,6 +226,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   app.all('/apis/*', (c) => dispatch(c));
 
   async function dispatch(c: Context<Env>): Promise<Response> {
+    checkBooleanQuery(new URL(c.req.url).searchParams);
     const parsed = parseResourcePath(c.req.path);
     if (parsed.kind !== 'resource') {
       if (parsed.kind === 'unknown-resource') {

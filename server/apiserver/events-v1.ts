@@ -14,6 +14,7 @@ import { decodeDeleteOptions, decodeObject, isPlainObject, mediaType, readBody }
 import { applyPatch, patchTypeOf } from './patch.js';
 import { responseFormat, sendObject, watchContentType, type ResponseFormat } from './negotiate.js';
 import { encodeProtobufWatchFrame } from '../../api/codec/protobuf.js';
+import { checkBooleanQuery, queryBool } from '../../api/query-bool.js';
 
 const PREFIX = '/apis/events.k8s.io/v1';
 const INFO = resourceForPlural('events.k8s.io', 'events')!;
@@ -104,7 +105,8 @@ export function eventsV1Routes(fetch: (req: Request) => Response | Promise<Respo
   const handle = async (c: Context): Promise<Response> => {
     const url = new URL(c.req.url);
     const path = `/api/v1${url.pathname.slice(PREFIX.length)}${url.search}`;
-    const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
+    checkBooleanQuery(url.searchParams);
+    const watch = queryBool(url.searchParams, 'watch');
     const method = c.req.method;
     if (method === 'POST') {
       const v1 = await decodeV1(c);

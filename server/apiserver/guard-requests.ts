@@ -7,13 +7,14 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { containFaults } from '../../api/fault-containment.js';
 import { log } from '../../api/log.js';
 import { isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf } from '../../api/request-target.js';
+import { StatusError, type StatusReason } from '../../api/status.js';
 
 function answerStatus(res: ServerResponse, code: number, reason: string, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  const body = JSON.stringify(new StatusError(code, reason as StatusReason, message).toStatus());
   res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
 }
 

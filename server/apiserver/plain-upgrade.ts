@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { answerStatusOnSocket, containFaults } from '../../api/fault-containment.js';
 import { log } from '../../api/log.js';
+import { sendRefusalBodies } from './websocket-refusals.js';
 import { badEscapeMessage, isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf } from '../../api/request-target.js';
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -58,6 +59,7 @@ export function answerNonWebSocketUpgrades(server: Server, fetch: FetchHandler):
       return;
     }
     if (req.headers.upgrade?.toLowerCase() === 'websocket' && existing.length > 0) {
+      sendRefusalBodies(req, socket);
       for (const l of existing) l(req, socket, head);
       return;
     }

@@ -5,6 +5,7 @@
  */
 import type { RequestAttributes, UserInfo } from '../auth/authorizer.js';
 import type { ParseResult } from './request-info.js';
+import { queryBool } from '../../api/query-bool.js';
 
 function resourceVerb(method: string, hasName: boolean, watch: boolean): string {
   switch (method) {
@@ -27,7 +28,7 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
     };
   }
   const t = parsed.target;
-  const watch = t.legacyWatch || query.get('watch') === 'true' || query.get('watch') === '1';
+  const watch = t.legacyWatch || queryBool(query, 'watch');
   return {
     user,
     verb: resourceVerb(method, t.name !== undefined, watch && t.subresource === undefined),

@@ -11,6 +11,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { installWorkQueueMetrics } from '../../api/metrics/work-queue-prom.js';
 import type { ResourceInfo } from '../../api/resources.js';
 import { parseResourcePath } from './request-info.js';
+import { parseGoBool } from '../../api/query-bool.js';
 
 /** Upstream's request-duration buckets (seconds). */
 const DURATION_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60];
@@ -32,7 +33,8 @@ export function metricsVerb(method: string, path: string, query: URLSearchParams
     return { verb: m, group: '', version: '', resource: '', subresource: '', scope: '' };
   }
   const t = parsed.target;
-  const watching = t.legacyWatch || query.get('watch') === 'true' || query.get('watch') === '1';
+  // Counting must not throw: a misspelt value was already refused with 400.
+  const watching = t.legacyWatch || parseGoBool(query.get('watch') ?? '') === true;
   let verb = m;
   if (m === 'GET') verb = watching ? 'WATCH' : t.name === undefined ? 'LIST' : 'GET';
   else if (m === 'PATCH' && (contentType ?? '').startsWith('application/apply-patch')) verb = 'APPLY';

@@ -20,6 +20,7 @@ import { watchBody } from './watch-stream.js';
 import { notAcceptable, responseFormat, sendObject, watchContentType } from './negotiate.js';
 import { Subresources } from './subresources.js';
 import type { RequestKinds } from './request-kinds.js';
+import { queryBool } from '../../api/query-bool.js';
 
 export interface ResourceHandlerOptions {
   registry: Registry;
@@ -114,7 +115,7 @@ export class ResourceHandler {
 
     if (method === 'GET' || method === 'HEAD') {
       if (name === undefined || target.legacyWatch) {
-        const watch = target.legacyWatch || q.get('watch') === 'true' || q.get('watch') === '1';
+        const watch = target.legacyWatch || queryBool(q, 'watch');
         validateListOptions(q, watch);
         if (watch) return this.watch(c, info, namespace, name, q);
         const list = await reg.list(info, namespace, {
@@ -207,7 +208,7 @@ export class ResourceHandler {
   private async serverSideApply(info: ResourceInfo, namespace: string | undefined, name: string, subresource: string | undefined, raw: Uint8Array, q: URLSearchParams, opts: WriteOptions): Promise<{ object: KubeObject; created: boolean }> {
     const reg = this.o.registry;
     const manager = opts.fieldManager!;
-    const force = q.get('force') === 'true';
+    const force = queryBool(q, 'force');
     const apiVersion = apiVersionOf(info);
     const config = applyConfigurationOf(info, name, raw);
     for (let attempt = 0; ; attempt++) {
@@ -282,7 +283,7 @@ export class ResourceHandler {
     // Upstream closes idle watches after 30–60 min so clients rebalance; do the same.
     // `timeoutSeconds=0` means no explicit timeout upstream, not "end at once".
     const timeoutMs = timeoutSeconds !== undefined && timeoutSeconds > 0 ? Math.min(timeoutSeconds * 1000, MAX_TIMER_MS) : (1800 + Math.random() * 1800) * 1000;
-    const bookmarks = q.get('allowWatchBookmarks') === 'true';
+    const bookmarks = queryBool(q, 'allowWatchBookmarks');
     const closed = this.o.watchOpened?.(info, name !== undefined ? 'resource' : namespace !== undefined ? 'namespace' : 'cluster');
     if (closed) abort.signal.addEventListener('abort', closed, { once: true });
     const stream = watchBody({
