@@ -31,6 +31,8 @@ export interface ResourceInfo {
    * Events): served by converting, not stored on their own, and never what `resourceForKind` finds.
    */
   alias?: true;
+  /** Read-only and never stored: served from memory by a provider (metrics.k8s.io usage), `get` and `list` only. */
+  provided?: true;
 }
 
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
@@ -46,13 +48,14 @@ function res(
   group: string,
   kind: string,
   plural: string,
-  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[]; createOnly?: true; alias?: true } = {},
+  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[]; createOnly?: true; alias?: true; provided?: true; version?: string } = {},
 ): ResourceInfo {
   return {
     ...(opts.createOnly ? { createOnly: true as const } : {}),
     ...(opts.alias ? { alias: true as const } : {}),
+    ...(opts.provided ? { provided: true as const } : {}),
     group,
-    version: 'v1',
+    version: opts.version ?? 'v1',
     kind,
     plural,
     singular: kind.toLowerCase(),
@@ -122,17 +125,20 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('authorization.k8s.io', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', { namespaced: false, createOnly: true }),
   res('authorization.k8s.io', 'SelfSubjectRulesReview', 'selfsubjectrulesreviews', { namespaced: false, createOnly: true }),
   res('authorization.k8s.io', 'LocalSubjectAccessReview', 'localsubjectaccessreviews', { createOnly: true }),
+  // What metrics-server serves upstream (kubectl top), from the agents' readings the server collects.
+  res('metrics.k8s.io', 'NodeMetrics', 'nodes', { namespaced: false, provided: true, version: 'v1beta1' }),
+  res('metrics.k8s.io', 'PodMetrics', 'pods', { provided: true, version: 'v1beta1' }),
 ];
 
 export { ALL_VERBS };
 
-/** Verbs a resource answers (discovery): create only for request kinds. */
-export function verbsOf(r: Pick<ResourceInfo, 'createOnly'>): string[] {
-  return r.createOnly ? ['create'] : ALL_VERBS;
+/** Verbs a resource answers (discovery): create only for request kinds, get and list for provided ones. */
+export function verbsOf(r: Pick<ResourceInfo, 'createOnly' | 'provided'>): string[] {
+  return r.createOnly ? ['create'] : r.provided ? ['get', 'list'] : ALL_VERBS;
 }
 
-/** Kinds that are stored (everything but the create-only request kinds and the aliases). */
-export const STORED_RESOURCES: readonly ResourceInfo[] = RESOURCES.filter((r) => !r.createOnly && !r.alias);
+/** Kinds that are stored (everything but the create-only request kinds, the aliases and the provided ones). */
+export const STORED_RESOURCES: readonly ResourceInfo[] = RESOURCES.filter((r) => !r.createOnly && !r.alias && !r.provided);
 
 /** `apps/v1`, or `v1` for the core group. */
 export function apiVersionOf(r: Pick<ResourceInfo, 'group' | 'version'>): string {

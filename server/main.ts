@@ -45,6 +45,10 @@ import { answerNonWebSocketUpgrades } from './apiserver/plain-upgrade.js';
 import { rememberRefusedUpgrades } from './apiserver/websocket-refusals.js';
 import { AgentPodConnector } from './apiserver/pod-connector.js';
 import { registerStatusPage } from './web/routes.js';
+import { registerUsageHistory } from './web/usage.js';
+import { UsageStore } from './metrics/usage-store.js';
+import { UsageScraper } from './metrics/usage-scraper.js';
+import { registerMetricsApi } from './metrics/metrics-api.js';
 import { removePidFile, runningServerPid, writePidFile } from './pid-file.js';
 import { ensureClusterDnsService, ensureDefaultStorageClass, hostPathRoots, ensureKubernetesService, ensureSystemPriorityClasses, ensureDefaultIngressClass, installAdmissionPlugins, SYSTEM_NAMESPACES } from './apiserver/allocators/index.js';
 import { step } from '../api/async-util.js';
@@ -195,18 +199,25 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const bodyTimeoutMs = Number(process.env['CORRAL_REQUEST_BODY_TIMEOUT_MS'] ?? '') || undefined;
   // Tests that send many bad tokens on purpose raise (or lower) the failed-authentication burst.
   const failedAuthBurst = Number(process.env['CORRAL_FAILED_AUTH_BURST'] ?? '') || undefined;
+  // Resource usage (kubectl top, the status page's charts) is collected this often and kept in memory for an hour.
+  const usageIntervalMs = (Number(process.env['CORRAL_METRICS_RESOLUTION_SECONDS'] ?? '') || 15) * 1000;
+  const usage = new UsageStore(Math.ceil(3_600_000 / usageIntervalMs));
   const api = createApiApp({
     registry, tokens, serverAddress: `${host}:${port}`, serviceAccountTokens: serviceAccounts.tokens, metrics,
     ...(bookmarkIntervalMs ? { bookmarkIntervalMs } : {}),
     ...(failedAuthBurst ? { failedAuth: { burst: failedAuthBurst } } : {}),
     extraRoutes: (app, auth) => {
       registerOidcDiscovery(app, serviceAccounts.tokens, serviceAccounts.jwk);
+      // Before the status page, whose `/ui/:file` would answer it.
+      registerUsageHistory(app, usage, usageIntervalMs);
       registerStatusPage(app);
       hooks.extraRoutes?.(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port, authenticate: auth });
     },
   });
   const execSockets = new WebSocketServer({ noServer: true });
-  api.subresources.setConnector(new AgentPodConnector(registry));
+  const agents = new AgentPodConnector(registry);
+  api.subresources.setConnector(agents);
+  registerMetricsApi(api.provided, registry, usage);
   const server = await step(`listening on ${cfg.bindAddress}:${cfg.port}`, () => new Promise<Server>((resolve, reject) => {
     const s = serve({
       // A refused WebSocket upgrade keeps its Status body (websocket-refusals.ts).
@@ -246,6 +257,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     return { allowed: d.decision === 'allow', ...(d.decision === 'deny' ? { denied: true } : {}), ...(d.reason ? { reason: d.reason } : {}) };
   };
   registerIdentityApi({ api, tokens, serviceAccountTokens: serviceAccounts.tokens, rbac: rbac.authorizer, authorize });
+  new UsageScraper({ registry, fetch: (node, path, timeoutMs) => agents.get(node, path, timeoutMs), store: usage, intervalMs: usageIntervalMs, signal: stop.signal }).start();
   if (!cfg.disableControllers) {
     // Of several servers on one etcd, exactly one runs the controllers, the scheduler and the
     // allocating loops (pod CIDRs, load-balancer pools): the holder of the Lease kube-system/corral-controllers.

@@ -21,6 +21,7 @@ import { BuiltinOpenApiSource } from './openapi/builtin-source.js';
 import { mountOpenApiRoutes } from './openapi/routes.js';
 import { parseResourcePath } from './request-info.js';
 import { ApiserverMetrics, metricsVerb } from './request-metrics.js';
+import { ProvidedResources } from './provided-resources.js';
 import type { Registry } from './registry.js';
 import { ResourceHandler } from './resource-handler.js';
 import { eventsV1Routes } from './events-v1.js';
@@ -91,6 +92,8 @@ export interface ApiApp {
   authorizer: AuthorizerChain;
   /** Request counters and process metrics, served at `/metrics`. */
   metrics: ApiserverMetrics;
+  /** Read-only resources served from memory (metrics.k8s.io); their providers register here. */
+  provided: ProvidedResources;
   /** The OpenAPI documents: register a source (CRDs) here, and invalidate when its kinds change. */
   openapi: OpenApiDocuments;
 }
@@ -117,6 +120,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   const subresources = new Subresources(o.registry);
   const requestKinds = new RequestKinds();
   const metrics = o.metrics ?? new ApiserverMetrics();
+  const provided = new ProvidedResources();
   const resources = new ResourceHandler({
     registry: o.registry,
     subresources,
@@ -234,9 +238,10 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
       }
       throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     }
+    if (parsed.target.info.provided) return provided.handle(c, parsed.target);
     const user = c.get('user');
     return resources.handle(c, parsed.target, user ? { ...user, groups: [...user.groups] } : undefined);
   }
 
-  return { app, subresources, requestKinds, authorizer, metrics, openapi };
+  return { app, subresources, requestKinds, authorizer, metrics, openapi, provided };
 }

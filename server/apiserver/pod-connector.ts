@@ -4,6 +4,7 @@
  * authenticates with the node's kubelet token and pins the node's certificate — both published by
  * the agent in the Secret `kube-system/corral-kubelet-<node>` — and relays: logs as a streamed
  * text/plain response, exec as a v5.channel.k8s.io WebSocket spliced frame for frame to the agent's.
+ * `get` reads a plain endpoint of a node's agent (its resource usage, /stats/summary) the same way.
  */
 import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName } from '../../api/node-identity.js';
 import { request as httpsRequest } from 'node:https';
@@ -41,6 +42,23 @@ export class AgentPodConnector implements PodConnector {
   private static path(kind: 'containerLogs' | 'exec', pod: Pod, container: string, q: URLSearchParams): string {
     const qs = q.toString();
     return `/${kind}/${encodeURIComponent(pod.metadata.namespace ?? 'default')}/${encodeURIComponent(pod.metadata.name!)}/${encodeURIComponent(container)}${qs ? `?${qs}` : ''}`;
+  }
+
+  /** GETs `path` from the node's agent; resolves with the body of a 200, throws otherwise. */
+  async get(nodeName: string, path: string, timeoutMs: number): Promise<string> {
+    const t = await this.target(nodeName);
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const r = httpsRequest({
+        host: t.host, port: t.port, method: 'GET', path, headers: { authorization: `Bearer ${t.token}` },
+        ca: t.certPem, checkServerIdentity: () => undefined, timeout: timeoutMs,
+      }, resolve);
+      r.on('timeout', () => r.destroy(new Error('timed out')));
+      r.on('error', reject);
+      r.end();
+    });
+    const text = await readAll(res);
+    if (res.statusCode !== 200) throw new Error(`agent of node "${nodeName}" answered ${res.statusCode} to ${path}: ${text.trim().slice(0, 200)}`);
+    return text;
   }
 
   async logs(c: Context, pod: Pod, container: string, q: URLSearchParams): Promise<Response> {

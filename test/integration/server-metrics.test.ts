@@ -88,10 +88,12 @@ it('open watches, store operations, workqueues and scheduling attempts show with
   await waitUntil('the watch to be counted as closed', async () =>
     value((await scrape(ctx.server)).samples, 'apiserver_longrunning_requests', watchLabels) === watchesBefore, 10_000);
 
-  // A create is one timed store operation under the resource's key prefix.
-  const creates = { operation: 'create', type: '/registry/core/configmaps/' };
+  // A create is one timed store operation under the resource's key prefix (a kind no controller writes).
+  const creates = { operation: 'create', type: '/registry/core/podtemplates/' };
   const createsBefore = value(first.samples, 'etcd_request_duration_seconds_count', creates);
-  await ctx.server.client.create('ConfigMap', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'metrics-probe' }, data: { a: '1' } });
+  await ctx.server.client.create('PodTemplate', 'default', {
+    apiVersion: 'v1', kind: 'PodTemplate', metadata: { name: 'metrics-probe' }, template: { spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+  });
   const created = await scrape(ctx.server);
   assert.is(value(created.samples, 'etcd_request_duration_seconds_count', creates), createsBefore + 1);
   assert.is(value(created.samples, 'etcd_request_duration_seconds_bucket', { ...creates, le: '+Inf' }), createsBefore + 1);

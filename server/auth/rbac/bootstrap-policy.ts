@@ -100,6 +100,10 @@ export const DEFAULT_CLUSTER_ROLES: readonly ClusterRole[] = [
   clusterRole('system:discovery', [urls(['get'], DISCOVERY_URLS)]),
   clusterRole('system:public-info-viewer', [urls(['get'], PUBLIC_INFO_URLS)]),
   clusterRole('system:monitoring', [urls(['get'], MONITORING_URLS)]),
+  // What metrics-server installs upstream: kubectl top for whoever may view, edit or admin.
+  clusterRole('system:aggregated-metrics-reader', [r(READ, ['metrics.k8s.io'], ['pods', 'nodes'])], {
+    labels: { [AGGREGATE('view')]: 'true', [AGGREGATE('edit')]: 'true', [AGGREGATE('admin')]: 'true' },
+  }),
   clusterRole('system:basic-user', [
     r(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
     r(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
