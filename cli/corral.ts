@@ -91,6 +91,9 @@ export async function main(argv: string[]): Promise<number> {
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/corral') || process.argv[1]?.endsWith('/corral.js')) {
   void main(process.argv.slice(2)).then((code) => {
+    // A failed command is over: connections it opened (an etcd client) must not keep the process alive.
+    // stderr is a pipe or a file here, both written synchronously on Linux, so nothing is cut short.
+    if (code !== 0) process.exit(code);
     process.exitCode = code;
   });
 }

@@ -2,11 +2,28 @@
  * `--datastore-endpoint` and its TLS files, shared by `corral server`, `corral backup` and
  * `corral restore`: unset, the state lives in SQLite under the data dir; set, in etcd.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { DatastoreConfig } from '../server/config.js';
 import { str } from './flags.js';
 
 export const DATASTORE_USAGE = '[--datastore-endpoint https://etcd1:2379,...] [--datastore-cafile F] [--datastore-certfile F] [--datastore-keyfile F]';
+
+/** `corral server` on etcd also needs the cluster secret (never on the command line: a file or CORRAL_TOKEN). */
+export const CLUSTER_SECRET_USAGE = '[--token-file FILE]';
+
+/** The cluster secret from `--token-file` or CORRAL_TOKEN; undefined when neither is given. */
+export function clusterSecret(values: Record<string, unknown>): string | undefined {
+  const file = str(values, 'token-file', 'TOKEN_FILE');
+  if (file) {
+    if (!existsSync(file)) throw new Error(`--token-file ${file} does not exist`);
+    const secret = readFileSync(file, 'utf8').trim();
+    if (secret.length < 16) throw new Error(`the cluster secret in ${file} is too short: use at least 16 characters (e.g. openssl rand -hex 32)`);
+    return secret;
+  }
+  const fromEnv = process.env['CORRAL_TOKEN']?.trim();
+  if (fromEnv !== undefined && fromEnv.length > 0 && fromEnv.length < 16) throw new Error('the cluster secret in CORRAL_TOKEN is too short: use at least 16 characters');
+  return fromEnv || undefined;
+}
 
 export const datastoreOptions = {
   'datastore-endpoint': { type: 'string' },

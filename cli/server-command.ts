@@ -4,7 +4,7 @@ import { defaultServerConfig, type ServerConfig } from '../server/config.js';
 import { log } from '../api/log.js';
 import { parseLbPool } from '../server/controllers/lb-pool.js';
 import { INGRESS_USAGE, ingressOptions, ingressSettings } from './ingress-flags.js';
-import { DATASTORE_USAGE, datastoreOptions, datastoreSettings } from './datastore-flags.js';
+import { CLUSTER_SECRET_USAGE, DATASTORE_USAGE, clusterSecret, datastoreOptions, datastoreSettings } from './datastore-flags.js';
 import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
 export const serverCommand: CliCommand = {
@@ -15,7 +15,7 @@ export const serverCommand: CliCommand = {
     '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]\n' +
     '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]\n' +
     '              [--devices-config /etc/corral/devices.yaml]\n' +
-    `              ${DATASTORE_USAGE}\n` +
+    `              ${DATASTORE_USAGE} ${CLUSTER_SECRET_USAGE}\n` +
     `              ${INGRESS_USAGE}`,
   options: {
     ...dataDirOption,
@@ -40,6 +40,7 @@ export const serverCommand: CliCommand = {
     'devices-config': { type: 'string' },
     ...ingressOptions,
     ...datastoreOptions,
+    'token-file': { type: 'string' },
   },
   async run(values) {
     const cfg: ServerConfig = defaultServerConfig();
@@ -92,7 +93,11 @@ export const serverCommand: CliCommand = {
       cfg.lbPool = lbPool;
     }
     const datastore = datastoreSettings(values);
-    if (datastore) cfg.datastore = datastore;
+    if (datastore) {
+      const secret = clusterSecret(values);
+      if (!secret) throw new Error('--datastore-endpoint needs the cluster secret all servers share: --token-file FILE (or CORRAL_TOKEN); make one with: openssl rand -hex 32 > /etc/corral/cluster-token && chmod 600 /etc/corral/cluster-token');
+      cfg.datastore = { ...datastore, clusterSecret: secret };
+    }
     const devicesConfig = str(values, 'devices-config', 'DEVICES_CONFIG');
     if (devicesConfig) {
       // A bad devices file stops the start with every mistake named (the local agent would refuse it).

@@ -45,6 +45,8 @@ export interface ServerConfig {
 
 export interface DatastoreConfig {
   endpoints: string[];
+  /** The secret every server of the cluster is started with; encrypts the shared CA, keys and tokens in etcd. */
+  clusterSecret?: string;
   caFile?: string;
   certFile?: string;
   keyFile?: string;

@@ -30,6 +30,8 @@ import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
 import { openEtcdStore } from './store/etcd-store.js';
 import { LeaderElector } from '../api/machinery/leader-election.js';
 import { ClusterReservations } from './apiserver/allocators/cluster-reservations.js';
+import { syncBootstrap, syncTokens } from './cluster-bootstrap.js';
+import { loadOrCreateServiceAccountKey } from './auth/service-account-key.js';
 import { MemoryStore } from './store/memory-store.js';
 import { RoutingStore } from './store/routing-store.js';
 import { instrumentStore } from './store/instrumented-store.js';
@@ -171,11 +173,22 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const certLifetimeMs = Number(process.env['CORRAL_SERVING_CERT_LIFETIME_SECONDS'] ?? '') * 1000 || SERVING_CERT_LIFETIME_MS;
   // Pods verify the server as $KUBERNETES_SERVICE_HOST (the kubernetes ClusterIP) or by its cluster DNS name.
   const inClusterSans = [new IPv4Range(cfg.serviceCidr).addressAt(0), `kubernetes.default.svc.${cfg.clusterDomain}`];
-  const tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), [...cfg.tlsSans, ...inClusterSans], certLifetimeMs));
+  let tls = await step('preparing TLS certificates', () => ensureTls(paths.tlsDir(cfg.dataDir), [...cfg.tlsSans, ...inClusterSans], certLifetimeMs));
   const tokens = new TokenStore(paths.tokens(cfg.dataDir));
-  const adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
+  let adminToken = await step('creating the admin token', () => loadOrCreateAdminToken(cfg, tokens));
   const metrics = new ApiserverMetrics();
   const backend = await openBackend(cfg);
+  if (cfg.datastore) {
+    // Several servers share one CA, service-account key and token set (kept encrypted in etcd).
+    const secret = cfg.datastore.clusterSecret;
+    if (!secret) throw new Error('a server on etcd needs the cluster secret every server shares: --token-file FILE or CORRAL_TOKEN');
+    await loadOrCreateServiceAccountKey(paths.serviceAccountKey(cfg.dataDir));
+    if (await step('sharing the cluster bootstrap data through etcd', () => syncBootstrap(backend.store, cfg.dataDir, secret))) {
+      tls = await ensureTls(paths.tlsDir(cfg.dataDir), [...cfg.tlsSans, ...inClusterSans], certLifetimeMs);
+      tokens.reload();
+      adminToken = (await readFile(paths.adminToken(cfg.dataDir), 'utf8')).trim();
+    }
+  }
   const store = instrumentStore(backend.store, (operation, type, seconds) => metrics.storageOperation(operation, type, seconds));
   const registry = new Registry(store);
   const storageDir = cfg.storageDir ?? paths.storage(cfg.dataDir);
@@ -242,6 +255,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
 
   const stop = new AbortController();
   let leader: LeaderElector | undefined;
+  if (cfg.datastore?.clusterSecret) void syncTokens(backend.store, cfg.dataDir, cfg.datastore.clusterSecret, () => tokens.reload(), stop.signal);
   startServingCertRotation({ server, tlsDir: paths.tlsDir(cfg.dataDir), extraSans: cfg.tlsSans, lifetimeMs: certLifetimeMs, current: tls, signal: stop.signal });
   // Every informer's watch and every controller listens on this one signal.
   setMaxListeners(100, stop.signal);

@@ -2,7 +2,8 @@
  * `corral server --datastore-endpoint` on a real etcd (loopback): the controllers and kubectl work
  * as on SQLite, an object's resourceVersion is etcd's mod_revision of its key, nothing is written to
  * the data dir's SQLite file, the state survives a server restart, Events carry an etcd lease (etcd
- * removes them itself), and an unreachable etcd stops the start with a message that names it.
+ * removes them itself), and an unreachable etcd or a missing cluster secret stops the start with a
+ * message that names it.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -37,7 +38,7 @@ function etcdctlJson(ctx: Ctx, args: string[]): { kvs?: { key: string; mod_revis
 if (etcdAvailable()) {
   test.before(async (ctx) => {
     ctx.etcd = await EtcdCluster.start(1);
-    ctx.server = await ServerProcess.start({ extraArgs: ['--datastore-endpoint', ctx.etcd.endpoints.join(',')] });
+    ctx.server = await ServerProcess.start({ extraArgs: ['--datastore-endpoint', ctx.etcd.endpoints.join(',')], env: { CORRAL_TOKEN: 'test-cluster-secret-0123456789' } });
   });
 
   test.after(async (ctx) => {
@@ -73,9 +74,12 @@ if (etcdAvailable()) {
 
   test('an unreachable etcd stops the start with a message that names it', async () => {
     const r = spawnSync(process.execPath, [CLI, 'server', '--data-dir', join(dirname(CLI), '..', 'no-such-dir-for-etcd-test'), '--port', '0', '--bind-address', '127.0.0.1',
-      '--disable-agent', '--datastore-endpoint', 'http://127.0.0.1:9'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CORRAL_LOG_LEVEL: 'warn' } });
-    assert.is.not(r.status, 0);
+      '--disable-agent', '--datastore-endpoint', 'http://127.0.0.1:9'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CORRAL_LOG_LEVEL: 'warn', CORRAL_TOKEN: 'test-cluster-secret-0123456789' } });
+    assert.is(r.status, 1, 'exits');
     assert.match(r.stderr + r.stdout, /cannot reach etcd at http:\/\/127\.0\.0\.1:9/);
+    const noSecret = spawnSync(process.execPath, [CLI, 'server', '--datastore-endpoint', 'http://127.0.0.1:9'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, CORRAL_TOKEN: '' } });
+    assert.is.not(noSecret.status, 0);
+    assert.match(noSecret.stderr, /--datastore-endpoint needs the cluster secret all servers share: --token-file FILE/);
     const bad = spawnSync(process.execPath, [CLI, 'server', '--datastore-endpoint', 'etcd1:2379'], { encoding: 'utf8', timeout: 20_000 });
     assert.is.not(bad.status, 0);
     assert.match(bad.stderr, /invalid --datastore-endpoint "etcd1:2379"/);

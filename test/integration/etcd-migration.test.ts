@@ -85,7 +85,7 @@ if (etcdAvailable()) {
 
     // The etcd server reuses the SQLite server's data dir: same CA and tokens, as an operator would.
     await sqlite.stop();
-    const onEtcd = await ServerProcess.start({ dataDir: sqlite.dataDir, extraArgs: ['--disable-controllers', '--datastore-endpoint', endpoint] });
+    const onEtcd = await ServerProcess.start({ dataDir: sqlite.dataDir, extraArgs: ['--disable-controllers', '--datastore-endpoint', endpoint], env: { CORRAL_TOKEN: 'test-cluster-secret-0123456789' } });
     servers.push(onEtcd);
     const inEtcd = await objects(onEtcd);
     assert.equal([...inEtcd.keys()].sort(), [...original.keys()].sort());

@@ -29,7 +29,7 @@ if (etcdAvailable()) {
         servers.push(await startServer({
           ...defaultServerConfig(), dataDir, port: 0, bindAddress: '127.0.0.1', disableAgent: true, disableControllers: true,
           // 30 usable addresses: the two servers' random picks must meet.
-          serviceCidr: '10.96.0.0/27', clusterDns: '10.96.0.10', datastore: { endpoints: etcd.endpoints },
+          serviceCidr: '10.96.0.0/27', clusterDns: '10.96.0.10', datastore: { endpoints: etcd.endpoints, clusterSecret: 'test-cluster-secret-0123456789' },
         }));
       }
       const [a, b] = servers as [RunningServer, RunningServer];
