@@ -19,8 +19,13 @@ export const YAML_QUIET = { logLevel: 'error' } as const;
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
-  const declared = Number(req.headers.get('content-length') ?? '0');
+  const length = req.headers.get('content-length');
+  const declared = Number(length ?? '0');
   if (declared > limit) throw errors.tooLarge(`Request entity too large: limit is ${limit}`);
+  // A declared length within the limit bounds what the HTTP parser hands over, so the body can be
+  // taken whole: @hono/node-server then reads the Node stream directly instead of building a web
+  // Request and a ReadableStream for it (a tenth of a small create's server time).
+  if (length !== null && /^\d+$/.test(length)) return new Uint8Array(await req.arrayBuffer());
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];

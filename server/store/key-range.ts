@@ -19,6 +19,9 @@ export interface KeyRange {
 
 /** The smallest string greater than every string that starts with `prefix`. */
 export function prefixUpperBound(prefix: string): string {
+  // Fast path (every registry key): the last code unit is a BMP code point whose successor is one too.
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (last < 0xd7ff || (last >= 0xe000 && last < 0xffff)) return prefix.slice(0, -1) + String.fromCharCode(last + 1);
   const codePoints = Array.from(prefix);
   while (codePoints.length > 0) {
     const last = codePoints.pop()!.codePointAt(0)!;
