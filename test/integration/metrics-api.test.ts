@@ -1,8 +1,10 @@
 /**
  * metrics.k8s.io/v1beta1 as kubectl v1.32 uses it: in discovery, NodeMetrics from an agent's readings
  * (collected by the server every second here), `kubectl top nodes` printing the node, read-only verbs,
- * RBAC (a viewer reads it through the aggregated view role, a token without roles may not), and the
- * status page's usage history for the same node. Pods' usage with real containers: test/lab/top.test.ts.
+ * RBAC (metrics-server's aggregated reader role, aggregated into view; a user without roles may not
+ * read), and the status page's usage history for the same node. Pods' usage with real containers:
+ * test/lab/top.test.ts. Without controllers, so the agent gets no pod CIDR and touches no network
+ * configuration of the machine (see test/support/agent-process.ts).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,15 +15,15 @@ import { AgentProcess } from '../support/agent-process.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
 import { waitUntil } from '../support/wait.js';
 
-interface Ctx { server: ServerProcess; agent: AgentProcess; viewer: string; nobody: string }
+interface Ctx { server: ServerProcess; agent: AgentProcess; reader: string; nobody: string }
 const it = suite<Ctx>('metrics.k8s.io');
 const NODE = 'top-node';
 
 it.before(async (ctx) => {
-  ctx.server = await ServerProcess.start({ env: { CORRAL_METRICS_RESOLUTION_SECONDS: '1' } });
+  ctx.server = await ServerProcess.start({ extraArgs: ['--disable-controllers'], env: { CORRAL_METRICS_RESOLUTION_SECONDS: '1' } });
   ctx.agent = await AgentProcess.start(ctx.server, { nodeName: NODE });
   const tokens = new TokenStore(join(ctx.server.dataDir, 'server', 'tokens.json'));
-  ctx.viewer = tokens.create('viewer').token;
+  ctx.reader = tokens.create('user', { user: 'metrics-reader' }).token;
   ctx.nobody = tokens.create('user', { user: 'nobody' }).token;
 });
 
@@ -85,17 +87,30 @@ it('read-only: writes are 405, a missing node is 404 with upstream\'s message', 
   assert.is(pods.body['kind'], 'PodMetricsList');
 });
 
-it('RBAC: a viewer reads node and pod metrics (aggregated view role); a user without roles gets 403', async ({ server, viewer, nobody }) => {
-  await waitUntil('the viewer to read node metrics', async () =>
-    (await call(server, 'GET', '/apis/metrics.k8s.io/v1beta1/nodes', viewer)).status === 200, 15_000, 300);
-  assert.is((await call(server, 'GET', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods', viewer)).status, 200);
+it('RBAC: system:aggregated-metrics-reader (aggregated into view, edit, admin) lets read; a user without roles gets 403', async ({ server, reader, nobody }) => {
+  const role = await server.client.get('ClusterRole', undefined, 'system:aggregated-metrics-reader');
+  for (const to of ['view', 'edit', 'admin']) assert.is(role.metadata.labels?.[`rbac.authorization.k8s.io/aggregate-to-${to}`], 'true', to);
+  await server.client.create('ClusterRoleBinding', undefined, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'metrics-reader' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:aggregated-metrics-reader' },
+    subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'metrics-reader' }],
+  });
+  await waitUntil('the reader to read node metrics', async () =>
+    (await call(server, 'GET', '/apis/metrics.k8s.io/v1beta1/nodes', reader)).status === 200, 15_000, 300);
+  assert.is((await call(server, 'GET', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods', reader)).status, 200);
   const refused = await call(server, 'GET', '/apis/metrics.k8s.io/v1beta1/nodes', nobody);
   assert.is(refused.status, 403);
   assert.match(String(refused.body['message']), /cannot list resource "nodes" in API group "metrics.k8s.io"/);
 });
 
-it('the status page\'s usage history: points for the node, to a viewer; 401 without a token', async ({ server, viewer }) => {
-  const http = new HttpsTransport({ server: server.url, caPem: server.caPem, token: viewer });
+it('the status page\'s usage history: points for the node, to whom may list node metrics; 403 to others, 401 without a token', async ({ server, reader, nobody }) => {
+  const refused = new HttpsTransport({ server: server.url, caPem: server.caPem, token: nobody });
+  try {
+    assert.is((await refused.request({ method: 'GET', path: '/ui/usage' })).status, 403);
+  } finally {
+    refused.close();
+  }
+  const http = new HttpsTransport({ server: server.url, caPem: server.caPem, token: reader });
   try {
     const res = await http.request({ method: 'GET', path: '/ui/usage' });
     assert.is(res.status, 200);
