@@ -9,7 +9,7 @@ import { runCommand } from './runtime/run-command.js';
 import { isDNS1123Subdomain, isIPv4 } from '../api/validation/names.js';
 
 export interface AgentConfig {
-  /** API server, `https://host:port`. */
+  /** API server `https://host:port`, or several comma separated (the agent fails over between them). */
   serverUrl: string;
   /** Bearer token (role node, or the server's own for the local agent). */
   token: string;

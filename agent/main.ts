@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
+import { FailoverTransport } from '../api/client/failover-transport.js';
 import { log } from '../api/log.js';
 import { createEventRecorder } from '../api/machinery/events.js';
 import { InformerFactory } from '../api/machinery/informer.js';
@@ -87,7 +88,9 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     const running = pods?.running() ?? [];
     return { pods: running.length, containers: running.reduce((n, p) => n + p.containers.length, 0) };
   });
-  const transport = new HttpsTransport({ server: cfg.serverUrl, caPem: cfg.caPem, token: cfg.token, timeoutMs: 10_000 });
+  // `--server` may name several API servers (comma separated): the agent fails over between them.
+  const servers = cfg.serverUrl.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const transport = new FailoverTransport(servers.map((server) => ({ name: server, transport: new HttpsTransport({ server, caPem: cfg.caPem, token: cfg.token, timeoutMs: 10_000 }) })));
   const client = new ApiClient(transport);
   // A join token is traded for this node's own credential before the agent writes anything; if the
   // server cannot be reached yet, that goes on in the background while the rest starts.

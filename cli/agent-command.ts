@@ -8,7 +8,7 @@ import { dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } 
 
 export const agentCommand: CliCommand = {
   summary: 'run a node agent (kubelet + kube-proxy) that joins a corral server',
-  usage: 'corral agent --server URL --token TOKEN --ca-file FILE [--data-dir DIR] [--node-name NAME] [--node-ip IP]\n' +
+  usage: 'corral agent --server URL[,URL...] --token TOKEN --ca-file FILE [--data-dir DIR] [--node-name NAME] [--node-ip IP]\n' +
     '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
     '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
     '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +

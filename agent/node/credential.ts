@@ -9,11 +9,11 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Backoff, sleep } from '../../api/async-util.js';
-import type { HttpsTransport } from '../../api/client/transport.js';
+import type { Transport } from '../../api/client/transport.js';
 import { log } from '../../api/log.js';
 
 export interface NodeCredentialOptions {
-  transport: HttpsTransport;
+  transport: Transport & { setToken(token: string): void };
   /** The token the agent was configured with (join token or node credential). */
   configured: string;
   nodeName: string;

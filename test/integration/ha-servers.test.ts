@@ -3,7 +3,8 @@
  * both serve the API; they share one CA and admin token (a kubeconfig made for one works against the
  * other); a token created or revoked with `corral token` on one machine works, or stops working, on
  * the other within seconds; the shared material is encrypted in etcd; exactly one server runs the
- * controllers, and killing it (-9) moves them to the other, which finishes a Deployment's rollout.
+ * controllers, and killing it (-9) moves them to the other, which finishes a Deployment's rollout;
+ * a client over both servers (the agent's failover transport) carries on through the survivor.
  * A server started with another secret refuses to start.
  */
 import { suite } from 'uvu';
@@ -17,13 +18,16 @@ import { ServerProcess } from '../support/server-process.js';
 import { EtcdCluster, etcdAvailable } from '../support/etcd-process.js';
 import { waitUntil } from '../support/wait.js';
 import type { Lease } from '../../api/types.js';
+import { ApiClient } from '../../api/client/client.js';
+import { HttpsTransport } from '../../api/client/transport.js';
+import { FailoverTransport } from '../../api/client/failover-transport.js';
 
 const KUBECTL = process.env['CORRAL_KUBECTL'] ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 const run = promisify(execFile);
 const SECRET = 'ha-test-cluster-secret-6f1c0b2a9d';
 
-interface Ctx { etcd: EtcdCluster; a: ServerProcess; b: ServerProcess }
+interface Ctx { etcd: EtcdCluster; a: ServerProcess; b: ServerProcess; dead?: ServerProcess; alive?: ServerProcess }
 const test = suite<Ctx>('two servers on one etcd');
 
 async function kubectl(kubeconfig: string, args: string[]): Promise<{ code: number; out: string }> {
@@ -107,6 +111,8 @@ if (etcdAvailable()) {
     }, 15_000, 200);
     const [leader, other] = leaderIsA === 'b' ? [ctx.b, ctx.a] : [ctx.a, ctx.b];
     await leader.stop('SIGKILL');
+    ctx.dead = leader;
+    ctx.alive = other;
     const killedAt = Date.now();
     const r = await kubectl(other.kubeconfig, ['create', 'deployment', 'after-failover', '--image=busybox', '--replicas=5']);
     assert.is(r.code, 0, r.out);
@@ -119,6 +125,24 @@ if (etcdAvailable()) {
       return out.code === 0 && out.out.trim().split('\n').filter(Boolean).length === 5;
     }, 30_000, 300);
     assert.ok(Date.now() - killedAt < 30_000);
+  });
+
+  test('a client over both servers (the agent\'s failover transport) carries on through the survivor', async (ctx) => {
+    const dead = ctx.dead!;
+    const alive = ctx.alive!;
+    const token = readFileSync(join(alive.dataDir, 'server', 'admin-token'), 'utf8').trim();
+    const caPem = readFileSync(join(alive.dataDir, 'server', 'tls', 'ca.crt'), 'utf8');
+    const transport = new FailoverTransport([dead, alive].map((s) => ({ name: s.url, transport: new HttpsTransport({ server: s.url, caPem, token, timeoutMs: 5_000 }) })));
+    try {
+      const client = new ApiClient(transport);
+      const list = await client.list('Namespace');
+      assert.ok(list.items.some((n) => n.metadata.name === 'kube-system'), 'a read moved to the survivor');
+      assert.is(transport.active, alive.url);
+      const made = await client.create('ConfigMap', 'default', { metadata: { name: 'via-failover' } });
+      assert.is(made.metadata.name, 'via-failover', 'a write to a refused connection moved too');
+    } finally {
+      transport.close();
+    }
   });
 
   test('a server with another secret refuses to start', async (ctx) => {
