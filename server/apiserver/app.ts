@@ -27,6 +27,7 @@ import { ResourceHandler } from './resource-handler.js';
 import { eventsV1Routes } from './events-v1.js';
 import { Subresources } from './subresources.js';
 import { RequestKinds } from './request-kinds.js';
+import { StoreError } from '../store/store.js';
 import { log } from '../../api/log.js';
 import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
 import { sendObject } from './negotiate.js';
@@ -131,6 +132,10 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
 
   app.onError((err, c) => {
     if (err instanceof StatusError) return statusResponse(c, err);
+    if (err instanceof StoreError && err.code === 'Unavailable') {
+      log.warn('apiserver', 'storage unavailable', { method: c.req.method, path: c.req.path, error: err.message });
+      return statusResponse(c, errors.unavailable(`storage is unavailable, try again: ${err.message}`));
+    }
     if (isClientAbort(err, c.req.raw.signal)) {
       // The client went away (closed the connection mid-body, cancelled): nothing to fix here.
       log.debug('apiserver', 'client closed the request', { method: c.req.method, path: c.req.path, error: (err as Error).message });

@@ -151,7 +151,27 @@ export class EtcdStore implements Store {
     if (this.closed) throw new StoreError('Closed', 'the store is closed');
   }
 
-  async create(key: string, value: string): Promise<KeyValue> {
+  create(key: string, value: string): Promise<KeyValue> { return this.rpc(() => this.createRaw(key, value)); }
+  update(key: string, expectedRevision: number, value: string): Promise<KeyValue> { return this.rpc(() => this.updateRaw(key, expectedRevision, value)); }
+  delete(key: string, expectedRevision: number): Promise<KeyValue> { return this.rpc(() => this.deleteRaw(key, expectedRevision)); }
+  get(key: string): Promise<KeyValue | undefined> { return this.rpc(() => this.getRaw(key)); }
+  list(prefix: string, options: ListOptions = {}): Promise<ListResult> { return this.rpc(() => this.listRaw(prefix, options)); }
+  count(prefix: string): Promise<number> { return this.rpc(() => this.countRaw(prefix)); }
+
+  /**
+   * Runs one etcd call; a failure to reach a quorum in time becomes StoreError Unavailable (the API
+   * answers 503). A write that timed out was not acknowledged, whatever etcd does with it later.
+   */
+  private async rpc<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError('Unavailable', `etcd at ${this.o.endpoints.join(',')} did not answer: ${(err as Error).message}`);
+    }
+  }
+
+  private async createRaw(key: string, value: string): Promise<KeyValue> {
     this.guard();
     const res = await this.client.kv.txn({
       compare: [{ key: bytes(key), target: 'Create', result: 'Equal', create_revision: 0 }],
@@ -163,7 +183,7 @@ export class EtcdStore implements Store {
     return { key, value, modRevision: rev, createRevision: rev };
   }
 
-  async update(key: string, expectedRevision: number, value: string): Promise<KeyValue> {
+  private async updateRaw(key: string, expectedRevision: number, value: string): Promise<KeyValue> {
     this.guard();
     const res = await this.client.kv.txn({
       compare: [{ key: bytes(key), target: 'Mod', result: 'Equal', mod_revision: expectedRevision }],
@@ -178,7 +198,7 @@ export class EtcdStore implements Store {
     throw this.refusal(key, res.responses[0]?.response_range.kvs[0]);
   }
 
-  async delete(key: string, expectedRevision: number): Promise<KeyValue> {
+  private async deleteRaw(key: string, expectedRevision: number): Promise<KeyValue> {
     this.guard();
     const compare = expectedRevision === 0
       ? { key: bytes(key), target: 'Version' as const, result: 'Greater' as const, version: 0 }
@@ -200,7 +220,7 @@ export class EtcdStore implements Store {
     return new StoreError('Conflict', `key ${key} was modified (now at revision ${rev})`, rev);
   }
 
-  async get(key: string): Promise<KeyValue | undefined> {
+  private async getRaw(key: string): Promise<KeyValue | undefined> {
     this.guard();
     const res = await this.client.kv.range({ key: bytes(key) }, this.callOptions());
     this.seen(res.header);
@@ -208,7 +228,7 @@ export class EtcdStore implements Store {
     return kv ? toKeyValue(kv) : undefined;
   }
 
-  async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
+  private async listRaw(prefix: string, options: ListOptions = {}): Promise<ListResult> {
     this.guard();
     const start = options.startAfter !== undefined ? Buffer.concat([bytes(options.startAfter), Buffer.from([0])]) : bytes(prefix === '' ? '\0' : prefix);
     const request = { key: start, range_end: prefixEnd(prefix), limit: options.limit ?? 0, revision: options.revision ?? 0 };
@@ -227,7 +247,7 @@ export class EtcdStore implements Store {
     return { kvs, revision: asked, more: res.more, remaining: res.more ? Math.max(0, count - kvs.length) : 0 };
   }
 
-  async count(prefix: string): Promise<number> {
+  private async countRaw(prefix: string): Promise<number> {
     this.guard();
     const res = await this.client.kv.range({ key: bytes(prefix === '' ? '\0' : prefix), range_end: prefixEnd(prefix), count_only: true }, this.callOptions());
     this.seen(res.header);

@@ -52,7 +52,8 @@ export interface WatchOptions {
 }
 
 /** Failure codes a backend reports; the API server maps them to Status errors. */
-export type StoreErrorCode = 'KeyExists' | 'KeyNotFound' | 'Conflict' | 'Compacted' | 'Closed';
+/** Unavailable: the datastore could not be reached in time (etcd without quorum); nothing was acknowledged. */
+export type StoreErrorCode = 'KeyExists' | 'KeyNotFound' | 'Conflict' | 'Compacted' | 'Closed' | 'Unavailable';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
