@@ -2,7 +2,8 @@
 // one fetch of /ui/stream (the server follows the API's list+watch for each resource with this
 // page's token and multiplexes the events into one stream, so the browser's six-connections-per-
 // server limit is never hit), read with a ReadableStream; after a disconnect (server restart) it
-// reconnects with back-off and gets the full state again.
+// reconnects with back-off and gets the full state again. Each node's CPU and memory over the last
+// hour come from /ui/usage (the server's in-memory ring buffers), polled and drawn as small SVG charts.
 'use strict';
 
 const TOKEN_KEY = 'corral.token';
@@ -24,9 +25,14 @@ const BAD_CONDITIONS = {
 };
 const BAD_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'InvalidImageName']);
 
+const HOUR_MS = 3600e3;
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
 const $ = (id) => document.getElementById(id);
 const stores = Object.fromEntries(RESOURCES.map((k) => [k, new Map()]));
 let session = null; // { token, abort: AbortController }
+/** The last /ui/usage answer: { intervalSeconds, nodes: { name: [[ms, cpu cores, memory bytes], ...] } }. */
+let usage = { intervalSeconds: 15, nodes: {} };
 
 class HttpError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -117,6 +123,25 @@ async function follow(signal) {
   }
 }
 
+/** Polls each node's usage history while signed in; a token that may not read node metrics gets no charts. */
+async function pollUsage(signal) {
+  let waitSeconds = 15;
+  while (!signal.aborted) {
+    try {
+      const res = await fetch('/ui/usage', { signal, headers: { authorization: `Bearer ${session.token}` } });
+      if (res.ok) {
+        usage = await res.json();
+        waitSeconds = Math.min(Math.max(usage.intervalSeconds || 15, 1), 30);
+        scheduleRender();
+      } else if (res.status === 403) {
+        usage = { intervalSeconds: 0, nodes: {} };
+        waitSeconds = 300;
+      }
+    } catch { /* the stream's reconnects say when the server is away */ }
+    await sleep(waitSeconds * 1000, signal);
+  }
+}
+
 function setConn(state) {
   const el = $('conn');
   el.dataset.state = state;
@@ -134,6 +159,7 @@ async function signIn(token) {
   $('conn').hidden = false;
   $('logout').hidden = false;
   follow(session.abort.signal);
+  pollUsage(session.abort.signal);
 }
 
 function signOut(message) {
@@ -141,6 +167,7 @@ function signOut(message) {
   session = null;
   sessionStorage.removeItem(TOKEN_KEY);
   for (const s of Object.values(stores)) s.clear();
+  usage = { intervalSeconds: 15, nodes: {} };
   $('cluster-view').hidden = true;
   $('conn').hidden = true;
   $('logout').hidden = true;
@@ -318,7 +345,44 @@ function nodeCard(n, pods) {
       usageRow('CPU', req.cpu, qty(alloc.cpu), fmtCpu),
       usageRow('Memory', req.mem, qty(alloc.memory), fmtBytes),
       usageRow('Pods', active.length, qty(alloc.pods), String)),
+    usageCharts(n),
     podList(pods));
+}
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}
+
+/** CPU and memory in use over the last hour, against the node's capacity; nothing until there are readings. */
+function usageCharts(n) {
+  const points = (usage.nodes[n.metadata.name] || []).filter((p) => p[0] >= Date.now() - HOUR_MS);
+  if (points.length === 0) return null;
+  const cap = (n.status && n.status.capacity) || {};
+  return h('div', { class: 'charts' },
+    chart('cpu', 'CPU in use', points, 1, qty(cap.cpu), fmtCpu),
+    chart('memory', 'Memory in use', points, 2, qty(cap.memory), fmtBytes));
+}
+
+function chart(kind, label, points, index, capacity, fmt) {
+  const W = 300, H = 60, start = Date.now() - HOUR_MS;
+  const values = points.map((p) => p[index]);
+  const top = Math.max(capacity, ...values) || 1;
+  const xy = points.map((p) => [((p[0] - start) / HOUR_MS) * W, H - (p[index] / top) * H].map((v) => v.toFixed(1)));
+  // One reading is a dot's worth of line; two or more make the curve.
+  if (xy.length === 1) xy.unshift([Math.max(0, Number(xy[0][0]) - 2).toFixed(1), xy[0][1]]);
+  const line = xy.map(([x, y]) => `${x},${y}`).join(' ');
+  const area = `M${xy[0][0]},${H} L${line.replace(/ /g, ' L')} L${xy[xy.length - 1][0]},${H} Z`;
+  const now = values[values.length - 1];
+  const peak = Math.max(...values);
+  const of = capacity > 0 ? ` of ${fmt(capacity)}` : '';
+  return h('figure', { class: 'chart', 'data-kind': kind, 'data-points': String(points.length) },
+    h('figcaption', null, h('span', null, label), h('span', { class: 'num' }, `${fmt(now)}${of}`)),
+    svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': `${label} over the last hour: ${fmt(now)} now, peak ${fmt(peak)}${of}` },
+      svg('path', { class: 'area', d: area }), svg('polyline', { class: 'line', points: line })),
+    h('div', { class: 'axis' }, h('span', null, '1 h ago'), h('span', null, `peak ${fmt(peak)}`), h('span', null, 'now')));
 }
 
 function podList(pods) {
