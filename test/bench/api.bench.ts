@@ -5,7 +5,7 @@
  *
  * Against a real `corral server` process on loopback (HTTPS, admin token, SQLite on the local disk):
  * creates per second with 1 and 50 concurrent clients, a LIST of 10,000 pods (JSON and Table), watch
- * delivery latency p50/p99, server RSS idle and after 10,000 objects, bytes written to the database
+ * delivery latency p50/p99 to 100 watchers, server RSS idle and after 10,000 objects, bytes written to the database
  * files while idle with heartbeating nodes — and, in the same run on the same disk, the floor: raw
  * `sqlite3` INSERTs of the same JSON (one per transaction and batched 50 per transaction).
  */
@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setMaxListeners } from 'node:events';
 import { ServerProcess } from '../support/server-process.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { ApiClient } from '../../api/client/client.js';
@@ -25,6 +26,7 @@ const CONC_CLIENTS = 50;
 const CONC_TOTAL = quick ? 1500 : 5000;
 const LIST_PODS = 10_000;
 const WATCH_SAMPLES = quick ? 100 : 300;
+const WATCHERS = 100;
 const IDLE_SECONDS = quick ? 20 : 60;
 
 function line(label: string, value: string): void {
@@ -138,29 +140,42 @@ async function main(): Promise<void> {
     line('LIST first page of 500 (ms)', (performance.now() - t0).toFixed(0));
     void page;
 
-    // Watch latency: time from sending a create to receiving its event on an open watch.
+    // Watch latency: time from sending a create to each of WATCHERS open watches receiving its event
+    // (each watch on its own connection, as each informer of a cluster has; 50 per client pool).
     const abort = new AbortController();
+    setMaxListeners(WATCHERS + 10, abort.signal);
     const sent = new Map<string, number>();
     const latencies: number[] = [];
+    const watchTransports = Array.from({ length: Math.ceil(WATCHERS / 50) }, () => new HttpsTransport({ server: server.url, caPem: server.caPem, token: server.token }));
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => { resolveDone = r; });
     const start = await client.list('ConfigMap', 'bench', { limit: 1 });
-    void (async () => {
-      for await (const ev of client.watchOnce('ConfigMap', 'bench', { resourceVersion: start.metadata.resourceVersion!, signal: abort.signal })) {
-        const t = sent.get(ev.object.metadata.name!);
-        if (t !== undefined) latencies.push(performance.now() - t);
-        if (latencies.length >= WATCH_SAMPLES) resolveDone();
-      }
-    })().catch(() => undefined);
+    let opened = 0;
+    for (let w = 0; w < WATCHERS; w++) {
+      const watcher = new ApiClient(watchTransports[Math.floor(w / 50)]!);
+      void (async () => {
+        for await (const ev of watcher.watchOnce('ConfigMap', 'bench', { resourceVersion: start.metadata.resourceVersion!, signal: abort.signal })) {
+          const t = sent.get(ev.object.metadata.name!);
+          if (t !== undefined) latencies.push(performance.now() - t);
+          if (latencies.length >= WATCH_SAMPLES * WATCHERS) resolveDone();
+        }
+      })().catch(() => undefined);
+      opened++;
+    }
+    // A warm-up object every watcher must see before the clock starts.
+    await client.create('ConfigMap', 'bench', { metadata: { name: 'w-warmup' } });
+    await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < WATCH_SAMPLES; i++) {
       const name = `w-${i}`;
       sent.set(name, performance.now());
       await client.create('ConfigMap', 'bench', { metadata: { name } });
+      await new Promise((r) => setTimeout(r, 5)); // a steady stream, not a burst
     }
-    await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+    await Promise.race([done, new Promise((r) => setTimeout(r, 20_000))]);
     abort.abort();
+    for (const t of watchTransports) t.close();
     latencies.sort((a, b) => a - b);
-    line('watch delivery latency p50 / p99 (ms)', `${pct(latencies, 50).toFixed(2)} / ${pct(latencies, 99).toFixed(2)}  (${latencies.length} events)`);
+    line(`watch delivery latency p50 / p99, ${opened} watchers (ms)`, `${pct(latencies, 50).toFixed(2)} / ${pct(latencies, 99).toFixed(2)}  (${latencies.length} deliveries)`);
 
     // Idle with 3 heartbeating "nodes": Lease renewals every 10 s must not reach the disk.
     for (const n of ['n1', 'n2', 'n3']) {
