@@ -32,6 +32,16 @@ export interface CallOptions {
   secretPrompt?: SecretPrompt | undefined;
 }
 
+/** A call's operation for metrics: its leading subcommand words, without flags (`run`, `task start`). */
+export function metricOperation(args: readonly string[]): string {
+  const words: string[] = [];
+  for (const a of args) {
+    if (a.startsWith('-') || words.length === 2) break;
+    words.push(a);
+  }
+  return words.join(' ');
+}
+
 export class Ctr {
   readonly address: string;
   readonly namespace: string;
@@ -75,7 +85,7 @@ export class Ctr {
       failed = false;
       return result;
     } finally {
-      this.onCall(args.slice(0, 2).join(' '), (performance.now() - started) / 1000, failed);
+      this.onCall(metricOperation(args), (performance.now() - started) / 1000, failed);
     }
   }
 

@@ -4,6 +4,7 @@
  * `kubectl top pods --containers`, an idle pod next to it almost none, and `kubectl top nodes` shows
  * the node using at least what the busy pod uses. The readings come from the containers' cgroups (v1
  * or v2, whichever this machine has) through the agent's /stats/summary, collected every second here.
+ * The agent's own /metrics, scraped from the LAN, counted the pod starts, ctr calls and iptables syncs.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +16,8 @@ import { startLabCluster, type LabCluster } from './agent-cluster.js';
 import type { Node, Pod } from '../../api/types.js';
 import type { KubeList } from '../../api/meta.js';
 import { waitUntil } from '../support/wait.js';
+import { parseExposition, value } from '../support/prom-text.js';
+import { join } from 'node:path';
 
 const test = suite('kubectl top on a lab node');
 const IMAGE_CACHE = '/tmp/corral-lab-images';
@@ -107,6 +110,22 @@ if (labTierAvailable(test, 'kubectl top lab test')) {
     assert.ok(cores(n1[1]!) >= 0.4, `n1 uses ${n1[1]} while spin runs: ${nodes}`);
     assert.match(n1[2]!, /^\d+%$/);
     assert.match(n1[3]!, /^\d+Mi$/);
+  });
+
+  test('the agent\'s /metrics counted the pod starts, the ctr calls and the iptables syncs', async () => {
+    need();
+    const n1 = lab!.node('n1');
+    const token = readFileSync(join(n1.dir, 'corral', 'agent', 'tls', 'kubelet-token'), 'utf8').trim();
+    // From the control host, as a scraper in the LAN would (the test runner talks to no lab address).
+    const r = await lab!.exec('control', ['curl', '-sk', '--max-time', '10', '-H', `Authorization: Bearer ${token}`, `https://${n1.ip}:10250/metrics`]);
+    assert.is(r.code, 0, r.stderr);
+    const m = parseExposition(r.stdout);
+    assert.ok(value(m.samples, 'kubelet_pod_start_duration_seconds_count', {}) >= 2, 'both pods started');
+    assert.ok(value(m.samples, 'kubelet_pod_start_duration_seconds_sum', {}) > 0);
+    assert.ok(value(m.samples, 'kubelet_runtime_operations_duration_seconds_count', { operation_type: 'run' }) >= 2, 'ctr run per container');
+    assert.is(value(m.samples, 'kubelet_running_pods', {}), 2);
+    assert.ok(value(m.samples, 'kubeproxy_sync_proxy_rules_duration_seconds_count', {}) >= 1, 'iptables synced');
+    assert.ok(value(m.samples, 'workqueue_adds_total', { name: 'pod-sync' }) >= 2);
   });
 
   test('a deleted pod has no metrics any more', async () => {
