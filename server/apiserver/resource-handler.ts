@@ -118,14 +118,20 @@ export class ResourceHandler {
         const watch = target.legacyWatch || queryBool(q, 'watch');
         validateListOptions(q, watch);
         if (watch) return this.watch(c, info, namespace, name, q);
-        const list = await reg.list(info, namespace, {
-          ...parseSelectors(info, q),
+        const selectors = parseSelectors(info, q);
+        const paging = {
           ...((intParam(q, 'limit') ?? 0) > 0 ? { limit: intParam(q, 'limit')! } : {}),
           ...(q.get('continue') ? { continue: q.get('continue')! } : {}),
           ...(q.get('resourceVersion') ? { resourceVersion: q.get('resourceVersion')! } : {}),
           ...(q.get('resourceVersionMatch') ? { resourceVersionMatch: q.get('resourceVersionMatch')! } : {}),
-        });
-        if (wantsTable(c.req.header('accept') ?? null)) {
+        };
+        const table = wantsTable(c.req.header('accept') ?? null);
+        // Plain JSON lists (informers' and clients' relists) are spliced from the stored text.
+        if (!table && !selectors.labelSelector && !selectors.fieldSelector && responseFormat(c.req.header('accept'), apiVersionOf(info), `${info.kind}List`) === 'json') {
+          return c.body(await reg.listJson(info, namespace, paging), 200, { 'content-type': 'application/json' });
+        }
+        const list = await reg.list(info, namespace, { ...selectors, ...paging });
+        if (table) {
           return c.json(toTable(info, list.items, { includeObject: includeObjectParam(q), listMeta: list.metadata }));
         }
         return sendObject(c, list);

@@ -1,0 +1,41 @@
+/**
+ * Plain JSON lists are spliced from the stored text (Registry.listJson); they must say exactly what
+ * the parsed list (Registry.list) says, for every way an object can be stored.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { resourceForKind } from '../../api/resources.js';
+import { Registry } from '../../server/apiserver/registry.js';
+import { MemoryStore } from '../../server/store/memory-store.js';
+
+const NS = resourceForKind('Namespace')!;
+const CM = resourceForKind('ConfigMap')!;
+const EVENT = resourceForKind('Event')!;
+
+test('listJson parses to the same list as list, page by page', async () => {
+  const registry = new Registry(new MemoryStore());
+  await registry.create(NS, undefined, { metadata: { name: 'n' } });
+  // Type meta first, last and absent; empty labels; text that looks like metadata inside data.
+  await registry.create(CM, 'n', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' }, data: { k: '"metadata":{"x":1}' } });
+  await registry.create(CM, 'n', { data: { metadata: '{' }, metadata: { name: 'b', labels: {} }, kind: 'ConfigMap', apiVersion: 'v1' });
+  await registry.create(CM, 'n', { metadata: { name: 'c', annotations: { note: '"resourceVersion":"1"' } } });
+  const a = await registry.get(CM, 'n', 'a');
+  await registry.update(CM, 'n', 'a', { ...a, data: { k: 'v2' } });
+  await registry.create(EVENT, 'n', {
+    metadata: { name: 'e' }, involvedObject: { kind: 'ConfigMap', namespace: 'n', name: 'a', resourceVersion: '1' },
+    reason: 'R', message: 'm', type: 'Normal',
+  });
+  for (const info of [CM, EVENT, NS]) {
+    const ns = info.namespaced ? 'n' : undefined;
+    assert.equal(JSON.parse(await registry.listJson(info, ns)), await registry.list(info, ns), info.kind);
+  }
+  const first = JSON.parse(await registry.listJson(CM, 'n', { limit: 2 })) as { metadata: { continue: string; remainingItemCount: number }; items: { metadata: { name: string; resourceVersion: string } }[] };
+  assert.equal(first, await registry.list(CM, 'n', { limit: 2 }));
+  assert.is(first.metadata.remainingItemCount, 1);
+  assert.ok(first.items.every((i) => /^\d+$/.test(i.metadata.resourceVersion)));
+  const rest = JSON.parse(await registry.listJson(CM, 'n', { limit: 2, continue: first.metadata.continue }));
+  assert.equal(rest, await registry.list(CM, 'n', { limit: 2, continue: first.metadata.continue }));
+  assert.equal([...first.items, ...(rest as typeof first).items].map((i) => i.metadata.name), ['a', 'b', 'c']);
+});
+
+test.run();
