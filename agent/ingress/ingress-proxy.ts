@@ -105,6 +105,8 @@ export class IngressProxy {
     this.agent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: this.limits.backendTimeoutMs });
     // Every call passes a callback; this only keeps a stray error from becoming an uncaught one.
     this.proxy.on('error', (err) => log.debug('ingress', 'proxy error', { error: err.message }));
+    // Keep-Alive is hop-by-hop: the client hears this proxy's own idle timeout, not the backend's.
+    this.proxy.on('proxyRes', (proxyRes) => { delete proxyRes.headers['keep-alive']; });
   }
 
   /** Routes from now on by `table` (requests in flight keep their backend). */
