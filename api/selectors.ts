@@ -433,10 +433,21 @@ export function parseFieldSelector(text: string): FieldRequirement[] {
     .map(parseFieldTerm);
 }
 
+/**
+ * Split paths, by path: a pod event is matched against every node's `spec.nodeName` watch, so the
+ * same few paths are looked up over and over. Only field-selector paths reach here (a handful).
+ */
+const pathSegments = new Map<string, readonly string[]>();
+
 /** Looks up a dotted path ("spec.nodeName") and renders it as a string; absent or non-scalar → "". */
 export function fieldValue(obj: unknown, path: string): string {
+  let segments = pathSegments.get(path);
+  if (segments === undefined) {
+    segments = path.split('.');
+    if (pathSegments.size < 1024) pathSegments.set(path, segments);
+  }
   let current: unknown = obj;
-  for (const segment of path.split('.')) {
+  for (const segment of segments) {
     if (current === null || typeof current !== 'object' || Array.isArray(current)) return '';
     if (!Object.prototype.hasOwnProperty.call(current, segment)) return '';
     current = (current as Record<string, unknown>)[segment];
