@@ -1,9 +1,10 @@
 /**
- * The node's device loop, on the controller kit: one key (`inventory`) reconciled level-triggered —
- * read the inventory (sysfs + /dev), apply the devices file's rules, and when resources, labels or
- * allocatable changed ask the Node status loop to publish them. fs.watch on /dev, /dev/serial/by-id
- * and the sysfs USB and tty directories only enqueue (hot-plug shows within a second); a periodic
- * resync catches what a watch missed. Pod changes enqueue too (a lease ending changes allocatable).
+ * The node's device loop, on the controller kit, with two keys reconciled level-triggered: `inventory`
+ * reads the hardware (sysfs + /dev) and applies the devices file's rules, `publish` works out what the
+ * Node shows from that and the leases; when resources, labels or allocatable changed the Node status
+ * loop is asked to write them. fs.watch on /dev, /dev/serial/by-id and the sysfs USB and tty
+ * directories only enqueue `inventory` (hot-plug shows within seconds); a periodic resync catches what
+ * a watch missed. Pod changes enqueue `publish` (a lease ending changes allocatable).
  *
  * Leases are read from the pods bound to this node (device-allocation.ts); the only memory here is
  * for allocations handed out but not yet seen back in the pod informer, and it is dropped as soon as
@@ -29,7 +30,10 @@ import {
 } from './device-allocation.js';
 import { cpuFeatureLabels, deviceResources, FEATURE_LABEL_PREFIX, usbFeatureLabels, type DeviceResource, type DevPath } from './device-resources.js';
 
+/** Re-read the hardware (hot-plug, resync), then publish. */
 const INVENTORY = 'inventory';
+/** Only recompute what the Node shows (a lease began or ended): no hardware read. */
+const PUBLISH = 'publish';
 
 export interface DeviceManagerOptions extends InventoryRoots {
   nodeName: string;
@@ -101,15 +105,16 @@ export class DeviceManager {
   reads = 0;
 
   constructor(private readonly o: DeviceManagerOptions) {
-    this.controller = new Controller({ name: 'devices', reconcile: () => this.reconcile() });
+    this.controller = new Controller({ name: 'devices', reconcile: async (key) => (key === INVENTORY ? this.readInventory() : this.publish()) });
     this.pods = o.informers.forKind<Pod>('Pod', { fieldSelector: `spec.nodeName=${o.nodeName}` });
   }
 
   /** Reads the inventory once (so the first Node status has it), then runs the loop. */
   async start(): Promise<void> {
-    await this.reconcile().catch((err: unknown) => log.warn('devices', 'cannot read the device inventory yet', { error: (err as Error).message }));
+    await this.readInventory().catch((err: unknown) => log.warn('devices', 'cannot read the device inventory yet', { error: (err as Error).message }));
     const kick = (): void => this.controller.enqueue(INVENTORY);
-    this.pods.addHandlers({ onAdd: kick, onUpdate: kick, onDelete: kick });
+    const republish = (): void => this.controller.enqueue(PUBLISH);
+    this.pods.addHandlers({ onAdd: republish, onUpdate: republish, onDelete: republish });
     for (const dir of watchedDirectories(this.o)) {
       try {
         const w = watch(dir, { persistent: false }, kick);
@@ -127,7 +132,7 @@ export class DeviceManager {
     return this.resources;
   }
 
-  private async reconcile(): Promise<{ requeueAfterMs: number }> {
+  private async readInventory(): Promise<{ requeueAfterMs: number }> {
     const devRoot = this.o.devRoot ?? '/dev';
     const devices: HostDevice[] = await readDeviceInventory(this.o);
     const devPaths = this.o.rules.some((r) => r.match.path !== undefined) ? await listDevPaths(devRoot) : [];
@@ -136,15 +141,18 @@ export class DeviceManager {
     this.resources = deviceResources(devices, this.o.rules, devPaths);
     this.labels = { ...cpuFeatureLabels(cpuinfo), ...usbFeatureLabels(devices) };
     this.synced = true;
+    this.publish();
+    return { requeueAfterMs: this.o.resyncMs ?? 10_000 };
+  }
+
+  private publish(): void {
     this.dropSettledPending();
     this.reportMissing();
     const fp = JSON.stringify(this.publication());
-    if (fp !== this.published) {
-      this.published = fp;
-      log.info('devices', 'device inventory changed', { resources: this.resources.map((r) => `${r.name}=${r.units.length}`).join(', ') || 'none' });
-      this.o.onChange();
-    }
-    return { requeueAfterMs: this.o.resyncMs ?? 10_000 };
+    if (fp === this.published) return;
+    this.published = fp;
+    log.info('devices', 'devices published', { resources: this.resources.map((r) => `${r.name}=${r.units.length}`).join(', ') || 'none' });
+    this.o.onChange();
   }
 
   /** Who holds what: every running pod's recorded allocation plus the ones handed out just now. */
@@ -172,6 +180,8 @@ export class DeviceManager {
   }
 
   private reportMissing(): void {
+    const uids = new Set(this.pods.list().map((p) => p.metadata.uid ?? ''));
+    for (const key of this.reportedMissing) if (!uids.has(key.slice(0, key.indexOf('/')))) this.reportedMissing.delete(key);
     for (const pod of this.pods.list()) {
       if (!holdsDevices(pod)) continue;
       const allocation = recordedAllocation(pod);
@@ -216,13 +226,13 @@ export class DeviceManager {
     const result = allocateDevices(uid, requests, this.resources, this.holders());
     if ('allocation' in result) {
       this.pending.set(uid, result.allocation);
-      this.controller.enqueue(INVENTORY);
+      this.controller.enqueue(PUBLISH);
     }
     return result;
   }
 
   /** Forgets an allocation handed out to a pod that will not run (its lease ends with it). */
   release(uid: string): void {
-    if (this.pending.delete(uid)) this.controller.enqueue(INVENTORY);
+    if (this.pending.delete(uid)) this.controller.enqueue(PUBLISH);
   }
 }
