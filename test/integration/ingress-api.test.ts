@@ -43,6 +43,9 @@ test('the default IngressClass corral exists; kubectl create ingress gets it; co
   const table = await run(['get', 'ing']);
   assert.match(table, /^NAME\s+CLASS\s+HOSTS\s+ADDRESS\s+PORTS\s+AGE\n/);
   assert.match(table, /\nweb\s+corral\s+app\.lan,api\.lan\s+80, 443\s+/);
+  const described = await run(['describe', 'ingress', 'web']);
+  assert.match(described, /Ingress Class:\s+corral/);
+  assert.match(described, /app\.lan\s+\n?\s*\/\s+web:80/);
 
   // An Ingress that names its class through the old annotation is left without a default.
   await run(['apply', '-f', '-'], JSON.stringify({
