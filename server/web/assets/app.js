@@ -127,6 +127,8 @@ async function follow(signal) {
 async function pollUsage(signal) {
   let waitSeconds = 15;
   while (!signal.aborted) {
+    // A phone with the page in the background spends no data on charts nobody sees.
+    if (document.hidden) { await sleep(waitSeconds * 1000, signal); continue; }
     try {
       const res = await fetch('/ui/usage', { signal, headers: { authorization: `Bearer ${session.token}` } });
       if (res.ok) {
