@@ -94,6 +94,9 @@ export class SchedulerLoop {
   /** Pending pods in the order they were first seen (creation order: timestamps have whole seconds). */
   private readonly seenOrder = new Map<string, number>();
   private seenCounter = 0;
+  /** Retry requests so far, and the count when each pod's attempt began (upstream's moveRequestCycle). */
+  private moveRequests = 0;
+  private readonly attemptStartedAt = new Map<string, number>();
   /** Pods that preempted others and wait for the room: key → the node and the victims still leaving. */
   private readonly nominated = new Map<string, { pod: Pod; node: string; victims: Set<string> }>();
   private readonly events: EventRecorder;
@@ -183,6 +186,7 @@ export class SchedulerLoop {
     const nodeName = pod.spec.nodeName;
     if (nodeName) {
       this.seenOrder.delete(key);
+      this.attemptStartedAt.delete(key);
       this.assumed.delete(key);
       this.unschedulable.delete(key);
       this.nominated.delete(key);
@@ -224,6 +228,7 @@ export class SchedulerLoop {
 
   private forgetPending(key: string, pod: Pod): void {
     this.seenOrder.delete(key);
+    this.attemptStartedAt.delete(key);
     this.nominated.delete(key);
     for (const n of this.nominated.values()) n.victims.delete(key);
     this.unschedulable.delete(key);
@@ -241,6 +246,7 @@ export class SchedulerLoop {
    * of cluster changes cannot turn into a busy loop). `all` ignores back-off (the periodic flush).
    */
   private retryUnschedulable(all: boolean): void {
+    this.moveRequests++;
     const now = Date.now();
     // Oldest first: among equal priorities the queue keeps arrival order, so pods waiting for the same
     // device (HIL jobs) get it in creation order, and without back-off — they wait for a lease, not
@@ -296,6 +302,7 @@ export class SchedulerLoop {
   private async scheduleOne(key: string): Promise<'scheduled' | 'unschedulable' | undefined> {
     const pod = this.pods.get(key);
     if (!pod || !needsScheduling(pod) || this.assumed.has(key)) return undefined;
+    this.attemptStartedAt.set(key, this.moveRequests);
     const snapshot = this.currentSnapshot();
     const listers = this.volumeListers();
     const plan = listers ? planPodVolumes(pod, listers) : { kind: 'none' as const };
@@ -434,6 +441,15 @@ export class SchedulerLoop {
     const attempts = (this.attempts.get(key) ?? 0) + 1;
     this.attempts.set(key, attempts);
     this.unschedulable.set(key, { attempts, lastMs: Date.now() });
+    // Something that may help (a pod ended, a node changed) happened while this attempt ran, so the
+    // retry it triggered missed this pod: try again instead of parking it until the next event.
+    const started = this.attemptStartedAt.get(key);
+    this.attemptStartedAt.delete(key);
+    if (started !== undefined && started !== this.moveRequests) {
+      this.unschedulable.delete(key);
+      const backoff = Math.min(this.initialBackoffMs * 2 ** Math.max(0, attempts - 1), this.maxBackoffMs);
+      this.queue.addAfter(key, requestsDevices(pod) ? 0 : backoff);
+    }
     this.stats.unschedulable++;
     this.events.record(pod, 'Warning', 'FailedScheduling', message);
     const previous = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');

@@ -93,7 +93,12 @@ async function podPhase(c: LabCluster, name: string, phase: string, timeoutMs: n
   return waitUntil(`pod ${name} ${phase}`, async () => {
     const p = await pod(c, name);
     return p?.status?.phase === phase ? p : undefined;
-  }, timeoutMs, 300).catch((err: unknown) => { throw new Error(`${String(err)}\nagent log:\n${agentLog()}`); });
+  }, timeoutMs, 300).catch(async (err: unknown) => {
+    const described = (await c.kubectl(['describe', 'pod', name])).stdout;
+    const allocatable = JSON.stringify((await node(c)).status?.allocatable);
+    const server = cluster ? readFileSync(cluster.server.logFile, 'utf8').split('\n').filter((l) => /schedul/i.test(l)).slice(-15).join('\n') : '';
+    throw new Error(`${String(err)}\n${described}\nnode allocatable: ${allocatable}\nserver:\n${server}\nagent log:\n${agentLog()}`);
+  });
 }
 
 function devicePod(name: string, resource: string, script: string, extra = ''): string {
