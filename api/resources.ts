@@ -33,9 +33,53 @@ export interface ResourceInfo {
   alias?: true;
   /** Read-only and never stored: served from memory by a provider (metrics.k8s.io usage), `get` and `list` only. */
   provided?: true;
+  /** A custom resource served from a CustomResourceDefinition (server/apiserver/crd builds it). */
+  custom?: CustomResourceBehaviour;
+}
+
+/** How a list field of a custom resource merges (x-kubernetes-list-type / list-map-keys). */
+export type CustomListType = { kind: 'map'; keys: string[] } | { kind: 'set' } | { kind: 'atomic' };
+
+/** A column of `kubectl get` for a custom resource (additionalPrinterColumns). */
+export interface CustomPrinterColumn {
+  name: string;
+  type: string;
+  format?: string;
+  description?: string;
+  priority?: number;
+  jsonPath: string;
+}
+
+/**
+ * What a custom resource does that a built-in kind does in code: the behaviour compiled from its
+ * CustomResourceDefinition's version (schema, subresources, columns). Built per served version.
+ */
+export interface CustomResourceBehaviour {
+  /** The CustomResourceDefinition (`widgets.example.com`). */
+  crdName: string;
+  /** The resourceVersion of the CRD this was built from (a changed CRD is served anew). */
+  crdRevision: string;
+  /** Objects are stored in this version; conversion strategy None rewrites only apiVersion. */
+  storageVersion: string;
+  /** The CRD is being deleted: its objects are being removed and no new ones may be created. */
+  terminating: boolean;
+  hasStatus: boolean;
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
+  printerColumns: readonly CustomPrinterColumn[];
+  /** The version's openAPIV3Schema (what /openapi publishes for `kubectl explain`). */
+  schema: import('./apiextensions-types.js').JSONSchemaProps;
+  /** Drops the fields the schema does not declare, in place; returns their paths (`spec.foo`). */
+  prune(obj: Record<string, unknown>): string[];
+  /** Fills in the schema's defaults, in place. */
+  applyDefaults(obj: Record<string, unknown>): void;
+  /** Schema and x-kubernetes-validations errors; `old` is the stored object on updates (transition rules). */
+  validate(obj: Record<string, unknown>, old: Record<string, unknown> | undefined): import('./status.js').StatusCause[];
+  /** The list type of the list at a field path (names from the root, no indices). */
+  listType(path: readonly string[]): CustomListType;
 }
 
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
+export const APIEXTENSIONS_GROUP = 'apiextensions.k8s.io';
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const status: SubresourceInfo = { name: 'status', verbs: ['get', 'patch', 'update'] };
 const scale: SubresourceInfo = {
@@ -48,7 +92,7 @@ function res(
   group: string,
   kind: string,
   plural: string,
-  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[]; createOnly?: true; alias?: true; provided?: true; version?: string } = {},
+  opts: { namespaced?: boolean; shortNames?: string[]; all?: boolean; subresources?: SubresourceInfo[]; createOnly?: true; alias?: true; provided?: true; categories?: string[]; version?: string } = {},
 ): ResourceInfo {
   return {
     ...(opts.createOnly ? { createOnly: true as const } : {}),
@@ -61,7 +105,7 @@ function res(
     singular: kind.toLowerCase(),
     namespaced: opts.namespaced ?? true,
     shortNames: opts.shortNames ?? [],
-    categories: opts.all ? ['all'] : [],
+    categories: opts.all ? ['all'] : opts.categories ?? [],
     subresources: opts.subresources ?? [],
   };
 }
@@ -115,6 +159,9 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('networking.k8s.io', 'Ingress', 'ingresses', { shortNames: ['ing'], subresources: [status] }),
   res('networking.k8s.io', 'IngressClass', 'ingressclasses', { namespaced: false }),
   res('policy', 'PodDisruptionBudget', 'poddisruptionbudgets', { shortNames: ['pdb'], subresources: [status] }),
+  res(APIEXTENSIONS_GROUP, 'CustomResourceDefinition', 'customresourcedefinitions', {
+    namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], subresources: [status],
+  }),
   res(RBAC_GROUP, 'ClusterRole', 'clusterroles', { namespaced: false }),
   res(RBAC_GROUP, 'ClusterRoleBinding', 'clusterrolebindings', { namespaced: false }),
   res(RBAC_GROUP, 'Role', 'roles'),
@@ -158,17 +205,58 @@ export function qualifiedResource(r: Pick<ResourceInfo, 'group' | 'plural'>): st
 const byKind = new Map(RESOURCES.filter((r) => !r.alias).map((r) => [r.kind, r]));
 const byGroupPlural = new Map(RESOURCES.map((r) => [`${r.group}/${r.plural}`, r]));
 
+/**
+ * The custom resources served right now (one entry per served version of each established CRD),
+ * replaced as a whole whenever a CRD changes. One server per process owns it.
+ */
+let customResources: readonly ResourceInfo[] = [];
+let customByVersionPlural = new Map<string, ResourceInfo>();
+const customListeners = new Set<() => void>();
+
+/** Replaces the served custom resources (versions of one group in preference order, best first). */
+export function setCustomResources(list: readonly ResourceInfo[]): void {
+  customResources = [...list];
+  customByVersionPlural = new Map(list.map((r) => [`${r.group}/${r.version}/${r.plural}`, r]));
+  for (const listener of customListeners) listener();
+}
+
+/** Calls `listener` after every change of the served custom resources; returns the unsubscribe. */
+export function onCustomResourcesChanged(listener: () => void): () => void {
+  customListeners.add(listener);
+  return () => customListeners.delete(listener);
+}
+
+/** Every served resource: the built-in catalogue, then the custom resources. */
+export function servedResources(): readonly ResourceInfo[] {
+  return customResources.length === 0 ? RESOURCES : [...RESOURCES, ...customResources];
+}
+
+/** The custom resources served right now. */
+export function customResourcesServed(): readonly ResourceInfo[] {
+  return customResources;
+}
+
+/** Built-in kinds only: a custom kind may share a built-in kind's name in another group. */
 export function resourceForKind(kind: string): ResourceInfo | undefined {
   return byKind.get(kind);
 }
 
-export function resourceForPlural(group: string, plural: string): ResourceInfo | undefined {
-  return byGroupPlural.get(`${group}/${plural}`);
+/** A resource by URL parts; without `version`, the built-in one (built-in kinds have one version each). */
+export function resourceForPlural(group: string, plural: string, version?: string): ResourceInfo | undefined {
+  const builtin = byGroupPlural.get(`${group}/${plural}`);
+  if (builtin && (version === undefined || builtin.version === version)) return builtin;
+  if (version === undefined) return customResources.find((r) => r.group === group && r.plural === plural);
+  return customByVersionPlural.get(`${group}/${version}/${plural}`);
 }
 
-/** Every group/version served, in discovery order (core first). */
+/** A custom resource by group, version and kind. */
+export function customResourceForKind(group: string, version: string, kind: string): ResourceInfo | undefined {
+  return customResources.find((r) => r.group === group && r.version === version && r.kind === kind);
+}
+
+/** Every group/version served, in discovery order (core first, a group's preferred version first). */
 export function groupVersions(): { group: string; version: string }[] {
   const seen = new Map<string, { group: string; version: string }>();
-  for (const r of RESOURCES) seen.set(`${r.group}/${r.version}`, { group: r.group, version: r.version });
+  for (const r of servedResources()) seen.set(`${r.group}/${r.version}`, { group: r.group, version: r.version });
   return [...seen.values()];
 }

@@ -63,6 +63,8 @@ import { loadServiceAccountTokens, registerIdentityApi } from './auth/identity.j
 import { registerOidcDiscovery } from './auth/oidc-discovery.js';
 import type { AccessDecision } from './auth/reviews.js';
 import { parseLbPool } from './controllers/lb-pool.js';
+import { CrdController } from './apiserver/crd/crd-controller.js';
+import { serveCrdOpenApi } from './apiserver/crd/crd-openapi-source.js';
 
 export interface RunningServer {
   url: string;
@@ -191,6 +193,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   }
   const store = instrumentStore(backend.store, (operation, type, seconds) => metrics.storageOperation(operation, type, seconds));
   const registry = new Registry(store);
+  await step('serving the stored custom resource definitions', () => CrdController.serveStored(registry));
   const storageDir = cfg.storageDir ?? paths.storage(cfg.dataDir);
   const allocator = await step('rebuilding the service allocators', () => installAdmissionPlugins(registry, {
     ...cfg, pvHostPathRoots: hostPathRoots(storageDir, cfg.pvHostPathRoots),
@@ -270,6 +273,9 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     const d = await api.authorizer.authorize(a);
     return { allowed: d.decision === 'allow', ...(d.decision === 'deny' ? { denied: true } : {}), ...(d.reason ? { reason: d.reason } : {}) };
   };
+  // The apiextensions controllers belong to the API server (upstream's apiextensions-apiserver), not the controller manager.
+  new CrdController({ registry, client, signal: stop.signal }).start();
+  serveCrdOpenApi(api.openapi);
   registerIdentityApi({ api, tokens, serviceAccountTokens: serviceAccounts.tokens, rbac: rbac.authorizer, authorize });
   new UsageScraper({ registry, fetch: (node, path, timeoutMs) => agents.get(node, path, timeoutMs), store: usage, intervalMs: usageIntervalMs, signal: stop.signal }).start();
   if (!cfg.disableControllers) {

@@ -15,7 +15,8 @@ import type { NameValidator } from './names.js';
 import { nameIsPathSegment } from './rbac.js';
 
 /** Finalizer names without a '/' that Kubernetes itself defines. */
-const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion']);
+// The CRD cleanup finalizer is unqualified upstream too (apiextensions validates finalizers as qualified names only).
+const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion', 'customresourcecleanup.apiextensions.k8s.io']);
 
 /** The name rule of each kind; anything not listed uses DNS-1123 subdomains, as most kinds do. */
 const NAME_RULES: ReadonlyMap<string, NameValidator> = new Map([

@@ -75,7 +75,8 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
 export function validateObject(info: ResourceInfo, obj: KubeObject, old?: KubeObject): StatusCause[] {
   if (typeof obj !== 'object' || obj === null) return [required('metadata')];
   const out = validateObjectMeta(info, obj);
-  const kindRules = KIND_VALIDATORS.get(info.kind);
+  // A custom resource is validated by its schema (its kind may share a built-in kind's name).
+  const kindRules = info.custom ? undefined : KIND_VALIDATORS.get(info.kind);
   if (kindRules) out.push(...kindRules(obj, old));
   return out;
 }

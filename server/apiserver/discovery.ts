@@ -3,7 +3,7 @@
  * kubectl v1.32 asks for first) and legacy (`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`), which
  * `kubectl drain` still reads. See kubectl-wire.md §2.
  */
-import { RESOURCES, verbsOf, apiVersionOf, groupVersions, type ResourceInfo } from '../../api/resources.js';
+import { servedResources, verbsOf, apiVersionOf, groupVersions, type ResourceInfo } from '../../api/resources.js';
 
 export const AGGREGATED_CONTENT_TYPE = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
 
@@ -29,17 +29,29 @@ function aggregatedResource(r: ResourceInfo): Record<string, unknown> {
   };
 }
 
+/** Each served group with its versions, the preferred (first served) version first. */
+function groupsWithVersions(): { group: string; versions: string[] }[] {
+  const groups = new Map<string, string[]>();
+  for (const gv of groupVersions()) {
+    const versions = groups.get(gv.group) ?? [];
+    versions.push(gv.version);
+    groups.set(gv.group, versions);
+  }
+  return [...groups.entries()].map(([group, versions]) => ({ group, versions }));
+}
+
 /** `core: true` → the document for `/api`; otherwise for `/apis`. */
 export function aggregatedDiscovery(core: boolean): unknown {
-  const items = groupVersions()
-    .filter((gv) => (gv.group === '') === core)
-    .map((gv) => ({
-      metadata: { name: gv.group, creationTimestamp: null },
-      versions: [{
-        version: gv.version,
+  const resources = servedResources();
+  const items = groupsWithVersions()
+    .filter((g) => (g.group === '') === core)
+    .map((g) => ({
+      metadata: { name: g.group, creationTimestamp: null },
+      versions: g.versions.map((version) => ({
+        version,
         freshness: 'Current',
-        resources: RESOURCES.filter((r) => r.group === gv.group && r.version === gv.version).map(aggregatedResource),
-      }],
+        resources: resources.filter((r) => r.group === g.group && r.version === version).map(aggregatedResource),
+      })),
     }));
   return { kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2', metadata: {}, items };
 }
@@ -52,26 +64,25 @@ export function legacyApiVersions(serverAddress: string): unknown {
   };
 }
 
+function legacyGroup(g: { group: string; versions: string[] }): { name: string; versions: unknown[]; preferredVersion: unknown } {
+  const versions = g.versions.map((version) => ({ groupVersion: apiVersionOf({ group: g.group, version }), version }));
+  return { name: g.group, versions, preferredVersion: versions[0] };
+}
+
 export function legacyApiGroupList(): unknown {
-  const groups = groupVersions()
-    .filter((gv) => gv.group !== '')
-    .map((gv) => {
-      const groupVersion = apiVersionOf(gv);
-      return { name: gv.group, versions: [{ groupVersion, version: gv.version }], preferredVersion: { groupVersion, version: gv.version } };
-    });
+  const groups = groupsWithVersions().filter((g) => g.group !== '').map(legacyGroup);
   return { kind: 'APIGroupList', apiVersion: 'v1', groups };
 }
 
 export function legacyApiGroup(group: string): unknown | undefined {
-  const gv = groupVersions().find((g) => g.group === group);
-  if (!gv) return undefined;
-  const groupVersion = apiVersionOf(gv);
-  return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: [{ groupVersion, version: gv.version }], preferredVersion: { groupVersion, version: gv.version } };
+  const g = groupsWithVersions().find((x) => x.group === group);
+  if (!g) return undefined;
+  return { kind: 'APIGroup', apiVersion: 'v1', ...legacyGroup(g) };
 }
 
 /** `APIResourceList` for one group/version, subresources listed as `pods/log` etc. */
 export function apiResourceList(group: string, version: string): unknown | undefined {
-  const rs = RESOURCES.filter((r) => r.group === group && r.version === version);
+  const rs = servedResources().filter((r) => r.group === group && r.version === version);
   if (rs.length === 0) return undefined;
   const resources: Record<string, unknown>[] = [];
   for (const r of rs) {

@@ -30,7 +30,7 @@ const ALIASES: ReadonlyMap<string, string> = new Map([['source', 'source.compone
 
 /** Checks the selector against the kind and rewrites it into plain path comparisons. */
 export function resolveFieldSelector(info: ResourceInfo, reqs: FieldRequirement[]): FieldRequirement[] {
-  const supported = SUPPORTED.get(info.kind) ?? new Set(META);
+  const supported = (info.custom ? undefined : SUPPORTED.get(info.kind)) ?? new Set(META);
   return reqs.map((req) => {
     if (!supported.has(req.path)) throw errors.badRequest(`field label not supported: ${req.path}`);
     const path = ALIASES.get(req.path) ?? req.path;

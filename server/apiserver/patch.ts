@@ -1,7 +1,7 @@
 /** PATCH bodies by Content-Type: strategic merge, JSON merge (RFC 7386), JSON patch (RFC 6902), apply. */
 import type { KubeObject } from '../../api/meta.js';
 import type { ResourceInfo } from '../../api/resources.js';
-import { errors } from '../../api/status.js';
+import { errors, StatusError } from '../../api/status.js';
 import { applyJsonPatch } from '../../api/patch/json-patch.js';
 import { applyMergePatch } from '../../api/patch/merge-patch.js';
 import { applyStrategicMergePatch } from '../../api/patch/strategic-merge-patch.js';
@@ -20,6 +20,12 @@ export function patchTypeOf(media: string): PatchType {
     default:
       throw errors.unsupportedMediaType(media || '(none)');
   }
+}
+
+/** Custom resources have no patch strategies: upstream answers a strategic merge patch with 415. */
+export function refuseStrategicForCustom(type: PatchType, info: ResourceInfo): PatchType {
+  if (type !== 'strategic' || !info.custom) return type;
+  throw new StatusError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
 }
 
 function parsePatchBody(type: PatchType, raw: Uint8Array): unknown {

@@ -164,31 +164,33 @@ export class Registry {
   }
 
   /** Decodes a stored value; the result is shared and must not be mutated (clone first). */
-  private decode(kv: KeyValue): KubeObject {
+  private decode(kv: KeyValue, info: ResourceInfo): KubeObject {
     let obj = this.decoded.get(kv);
     if (!obj) {
       obj = JSON.parse(kv.value) as KubeObject;
       obj.metadata.resourceVersion = String(kv.modRevision);
       this.decoded.set(kv, obj);
     }
-    return obj;
+    return servedVersion(info, obj);
   }
 
   /**
    * A private copy of a stored value: parsed once, and cloned only when a decoded copy is already
    * shared (watch fan-out, or a store that hands out the same KeyValue again).
    */
-  private decodeOwned(kv: KeyValue): KubeObject {
+  private decodeOwned(kv: KeyValue, info: ResourceInfo): KubeObject {
     const shared = this.decoded.get(kv);
-    if (shared) return clone(shared);
+    if (shared) return servedVersion(info, clone(shared));
     const obj = JSON.parse(kv.value) as KubeObject;
     obj.metadata.resourceVersion = String(kv.modRevision);
-    return obj;
+    return servedVersion(info, obj);
   }
 
-  private static encode(obj: KubeObject): string {
+  /** The stored form: without resourceVersion, and a custom resource in its CRD's storage version. */
+  private static encode(info: ResourceInfo, obj: KubeObject): string {
     const { resourceVersion: _rv, ...meta } = obj.metadata;
-    return JSON.stringify({ ...obj, metadata: meta });
+    const apiVersion = info.custom ? apiVersionOf({ group: info.group, version: info.custom.storageVersion }) : obj.apiVersion;
+    return JSON.stringify({ ...obj, apiVersion, metadata: meta });
   }
 
   private notFound(info: ResourceInfo, name: string): StatusError {
@@ -198,13 +200,13 @@ export class Registry {
   async get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
     const kv = await this.store.get(objectKey(info, namespace, name));
     if (!kv) throw this.notFound(info, name);
-    return this.decodeOwned(kv);
+    return this.decodeOwned(kv, info);
   }
 
   /** Like get, but undefined for a missing object. */
   async tryGet(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     const kv = await this.store.get(objectKey(info, namespace, name));
-    return kv ? this.decodeOwned(kv) : undefined;
+    return kv ? this.decodeOwned(kv, info) : undefined;
   }
 
   private matches(obj: KubeObject, labels?: LabelRequirement[], fields?: FieldRequirement[]): boolean {
@@ -215,7 +217,7 @@ export class Registry {
 
   async list(info: ResourceInfo, namespace: string | undefined, q: ListQuery = {}): Promise<KubeList> {
     const { items, metadata } = await this.listItems(info, namespace, q, (kv) => {
-      const obj = this.decodeOwned(kv);
+      const obj = this.decodeOwned(kv, info);
       return this.matches(obj, q.labelSelector, q.fieldSelector) ? obj : undefined;
     });
     return { apiVersion: apiVersionOf(info), kind: `${info.kind}List`, metadata, items };
@@ -226,7 +228,9 @@ export class Registry {
    * instead of parsing and re-serialising every object (what dominated a LIST of 10,000 pods).
    */
   async listJson(info: ResourceInfo, namespace: string | undefined, q: Omit<ListQuery, 'labelSelector' | 'fieldSelector'> = {}): Promise<string> {
-    const { items, metadata } = await this.listItems(info, namespace, q, (kv) => storedJsonWithRevision(kv) ?? JSON.stringify(this.decode(kv)));
+    // A custom resource read in another version than its storage one needs its apiVersion rewritten: no splicing.
+    const spliceable = !info.custom || info.custom.storageVersion === info.version;
+    const { items, metadata } = await this.listItems(info, namespace, q, (kv) => (spliceable ? storedJsonWithRevision(kv) : undefined) ?? JSON.stringify(this.decode(kv, info)));
     return `{"apiVersion":${JSON.stringify(apiVersionOf(info))},"kind":${JSON.stringify(`${info.kind}List`)},"metadata":${JSON.stringify(metadata)},"items":[${items.join(',')}]}`;
   }
 
@@ -338,7 +342,7 @@ export class Registry {
     }
     try {
       for await (const ev of events) {
-        const obj = this.decode(ev.kv);
+        const obj = this.decode(ev.kv, info);
         const now = this.matches(obj, q.labelSelector, q.fieldSelector);
         if (ev.type === 'create') {
           if (now) yield { type: 'ADDED', object: obj };
@@ -347,7 +351,7 @@ export class Registry {
           if (now) yield { type: 'DELETED', object: obj };
           else q.onFilteredRevision?.(ev.kv.modRevision);
         } else {
-          const before = ev.prev ? this.matches(this.decode(ev.prev), q.labelSelector, q.fieldSelector) : false;
+          const before = ev.prev ? this.matches(this.decode(ev.prev, info), q.labelSelector, q.fieldSelector) : false;
           if (now && before) yield { type: 'MODIFIED', object: obj };
           else if (now) yield { type: 'ADDED', object: obj };
           else if (before) yield { type: 'DELETED', object: obj };
@@ -380,6 +384,7 @@ export class Registry {
     const obj = body as KubeObject;
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
     const warnings = checkObjectTypes(info, obj as unknown as Record<string, unknown>, opts.fieldValidation ?? 'Ignore');
+    if (info.custom) warnings.push(...pruneUnknownFields(info, obj, opts.fieldValidation ?? 'Ignore'));
     for (const w of warnings) if (opts.warnings && !opts.warnings.includes(w)) opts.warnings.push(w);
     return obj;
   }
@@ -396,7 +401,7 @@ export class Registry {
     const nsInfo = resourceForKind('Namespace')!;
     const ns = await this.store.get(objectKey(nsInfo, undefined, namespace));
     if (!ns) throw errors.notFound('namespaces', namespace);
-    const obj = this.decode(ns);
+    const obj = this.decode(ns, nsInfo);
     if (obj.metadata.deletionTimestamp) {
       const resource = qualifiedResource(info);
       throw errors.forbidden(`${resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, {
@@ -433,8 +438,11 @@ export class Registry {
     delete meta.managedFields;
     if (opts.apply?.managedFields) meta.managedFields = opts.apply.managedFields;
     dropEmptyMetadata(meta);
+    if (info.custom?.terminating) {
+      throw errors.methodNotAllowed(`create not allowed while custom resource definition is terminating`);
+    }
     strategyFor(info).prepareForCreate(obj);
-    applyDefaults(info.kind, obj);
+    defaultObject(info, obj);
     this.validate(info, obj);
     if (info.namespaced) await this.namespaceMustAccept(info, meta.namespace!, generated ? '' : meta.name!);
     const undo = await this.runAdmission((p) => p.admitCreate?.(info, obj, opts));
@@ -444,8 +452,8 @@ export class Registry {
     }
     const key = objectKey(info, meta.namespace, meta.name!);
     try {
-      const kv = await this.store.create(key, Registry.encode(obj));
-      return this.decodeOwned(kv);
+      const kv = await this.store.create(key, Registry.encode(info, obj));
+      return this.decodeOwned(kv, info);
     } catch (err) {
       await undo();
       if (err instanceof StoreError && err.code === 'KeyExists') {
@@ -498,7 +506,7 @@ export class Registry {
     for (let attempt = 0; ; attempt++) {
       const kv = await this.store.get(key);
       if (!kv) throw this.notFound(info, name);
-      const current = this.decode(kv);
+      const current = this.decode(kv, info);
       if (opts.expectedResourceVersion && opts.expectedResourceVersion !== String(kv.modRevision)) {
         throw errors.conflict(qualifiedResource(info), name, undefined, info.group);
       }
@@ -529,15 +537,15 @@ export class Registry {
   private async writeOrFinalize(info: ResourceInfo, key: string, expected: number, next: KubeObject): Promise<KubeObject> {
     const m = next.metadata;
     if (m.deletionTimestamp && (m.finalizers?.length ?? 0) === 0 && (m.deletionGracePeriodSeconds ?? 0) === 0 && !strategyFor(info).holdOnDelete(next)) {
-      const kv = await this.store.update(key, expected, Registry.encode(next));
+      const kv = await this.store.update(key, expected, Registry.encode(info, next));
       await this.store.delete(key, kv.modRevision).catch((err: unknown) => {
         if (!(err instanceof StoreError && err.code === 'KeyNotFound')) throw err;
       });
       await this.afterDelete(info, next);
-      return this.decodeOwned(kv);
+      return this.decodeOwned(kv, info);
     }
-    const kv = await this.store.update(key, expected, Registry.encode(next));
-    return this.decodeOwned(kv);
+    const kv = await this.store.update(key, expected, Registry.encode(info, next));
+    return this.decodeOwned(kv, info);
   }
 
   /** Applies update semantics: immutable metadata, status vs main resource, generation, validation. */
@@ -561,7 +569,7 @@ export class Registry {
         if ('status' in current) next.status = clone(current.status);
         else delete next.status;
       }
-      applyDefaults(info.kind, next);
+      defaultObject(info, next);
     }
     const cm = current.metadata;
     const nm = next.metadata;
@@ -622,7 +630,7 @@ export class Registry {
     for (let attempt = 0; ; attempt++) {
       const kv = await this.store.get(key);
       if (!kv) throw this.notFound(info, name);
-      const current = this.decode(kv);
+      const current = this.decode(kv, info);
       const pre = options.preconditions;
       if (pre?.uid && pre.uid !== current.metadata.uid) {
         throw errors.conflict(qualifiedResource(info), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${String(current.metadata.uid)}`, info.group);
@@ -655,8 +663,8 @@ export class Registry {
           strategy.prepareForDelete(next);
           if (opts.dryRun) return { object: next, deleted: false };
           try {
-            const written = await this.store.update(key, kv.modRevision, Registry.encode(next));
-            return { object: this.decodeOwned(written), deleted: false };
+            const written = await this.store.update(key, kv.modRevision, Registry.encode(info, next));
+            return { object: this.decodeOwned(written, info), deleted: false };
           } catch (err) {
             if (err instanceof StoreError && err.code === 'Conflict' && attempt < MAX_UPDATE_RETRIES) continue;
             if (err instanceof StoreError && err.code === 'KeyNotFound') throw this.notFound(info, name);
@@ -668,7 +676,7 @@ export class Registry {
       try {
         const deleted = await this.store.delete(key, kv.modRevision);
         await this.afterDelete(info, current);
-        return { object: this.decodeOwned(deleted), deleted: true };
+        return { object: this.decodeOwned(deleted, info), deleted: true };
       } catch (err) {
         if (err instanceof StoreError && err.code === 'Conflict' && attempt < MAX_UPDATE_RETRIES) continue;
         if (err instanceof StoreError && err.code === 'KeyNotFound') throw this.notFound(info, name);
@@ -700,6 +708,32 @@ export class Registry {
     }
     return { ...list, items };
   }
+}
+
+/** A custom resource read in another version than it is stored in: conversion None rewrites apiVersion only. */
+function servedVersion(info: ResourceInfo, obj: KubeObject): KubeObject {
+  if (!info.custom || obj.apiVersion === undefined) return obj;
+  const apiVersion = apiVersionOf(info);
+  return obj.apiVersion === apiVersion ? obj : { ...obj, apiVersion };
+}
+
+/** Built-in kinds get their Go defaults; custom resources their schema's. */
+function defaultObject(info: ResourceInfo, obj: KubeObject): void {
+  if (info.custom) info.custom.applyDefaults(obj as unknown as Record<string, unknown>);
+  else applyDefaults(info.kind, obj);
+}
+
+/**
+ * Pruning of a custom resource: fields its schema does not declare are dropped (warned about under
+ * Warn, refused under Strict with upstream's strict decoding error).
+ */
+function pruneUnknownFields(info: ResourceInfo, obj: KubeObject, validation: FieldValidation): string[] {
+  const pruned = info.custom!.prune(obj as unknown as Record<string, unknown>);
+  const messages = pruned.map((f) => `unknown field ${JSON.stringify(f)}`);
+  if (validation === 'Strict' && messages.length > 0) {
+    throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${messages.join(', ')}`);
+  }
+  return validation === 'Warn' ? messages : [];
 }
 
 /**

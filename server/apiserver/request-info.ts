@@ -55,8 +55,8 @@ export function parseResourcePath(path: string): ParseResult {
   }
   const plural = rest[0];
   if (plural === undefined) return { kind: 'not-resource' };
-  const info = resourceForPlural(group, plural);
-  if (!info || info.version !== version) return { kind: 'unknown-resource', group, version, plural };
+  const info = resourceForPlural(group, plural, version);
+  if (!info) return { kind: 'unknown-resource', group, version, plural };
   if (rest.length > 3) return { kind: 'unknown-resource', group, version, plural: rest.join('/') };
   const target: RequestTarget = { info, legacyWatch };
   if (namespace !== undefined) {

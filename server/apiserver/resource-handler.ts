@@ -15,7 +15,7 @@ import { checkDeleteOptionsTypes, checkObjectTypes, undeclaredFields } from './s
 import { clone } from '../../api/object-util.js';
 import type { Registry, WriteOptions, RequestUser } from './registry.js';
 import type { RequestTarget } from './request-info.js';
-import { applyPatch, patchTypeOf } from './patch.js';
+import { applyPatch, patchTypeOf, refuseStrategicForCustom } from './patch.js';
 import { watchBody } from './watch-stream.js';
 import { notAcceptable, responseFormat, sendObject, watchContentType } from './negotiate.js';
 import { Subresources } from './subresources.js';
@@ -188,7 +188,7 @@ export class ResourceHandler {
 
   /** Applies a PATCH to the main resource or a subresource (`status`) with retry on conflicts. */
   async patch(c: Context, info: ResourceInfo, namespace: string | undefined, name: string, subresource: string | undefined, q: URLSearchParams, user: RequestUser | undefined): Promise<{ object: KubeObject; created: boolean }> {
-    const type = patchTypeOf(mediaType(c.req.raw));
+    const type = refuseStrategicForCustom(patchTypeOf(mediaType(c.req.raw)), info);
     const raw = await readBody(c.req.raw);
     const reg = this.o.registry;
     const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');

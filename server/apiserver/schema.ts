@@ -396,6 +396,11 @@ const KINDS: Record<string, Record<string, FieldType>> = {
 };
 
 const kindTypes = new Map<string, ObjType>();
+/** The kind whose Go types describe `info`; custom resources have only ObjectMeta's (their schema does the rest). */
+function typesOf(info: ResourceInfo): string {
+  return info.custom ? '' : info.kind;
+}
+
 function kindType(kind: string): ObjType {
   let t = kindTypes.get(kind);
   if (!t) {
@@ -570,7 +575,7 @@ export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown
     new StatusError(400, 'BadRequest', `${info.kind} in version "${version}" cannot be handled as a ${info.kind}: ${detail}`);
   const ctx: CheckContext = { unknown: [], drop: validation !== 'Strict' };
   try {
-    check(obj, kindType(info.kind), { struct: info.kind, path: '', full: '' }, ctx);
+    check(obj, kindType(typesOf(info)), { struct: info.kind, path: '', full: '' }, ctx);
   } catch (err) {
     if (!(err instanceof TypeMismatch)) throw err;
     throw cannotHandle(err.message);
@@ -584,7 +589,7 @@ export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown
 export function undeclaredFields(info: ResourceInfo, obj: Record<string, unknown>): string[] {
   const ctx: CheckContext = { unknown: [], drop: false };
   try {
-    check(obj, kindType(info.kind), { struct: info.kind, path: '', full: '' }, ctx);
+    check(obj, kindType(typesOf(info)), { struct: info.kind, path: '', full: '' }, ctx);
   } catch (err) {
     if (!(err instanceof TypeMismatch)) throw err;
   }

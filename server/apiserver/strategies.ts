@@ -4,10 +4,11 @@
  */
 import type { KubeObject } from '../../api/meta.js';
 import type { Container, Pod, Service } from '../../api/types.js';
-import type { ResourceInfo } from '../../api/resources.js';
+import type { CustomResourceBehaviour, ResourceInfo } from '../../api/resources.js';
 import type { StatusCause } from '../../api/status.js';
 import { clone, deepEqual } from '../../api/object-util.js';
 import { compareQuantities } from '../../api/quantity.js';
+import { crdStrategy } from './crd/crd-strategy.js';
 import { PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER } from '../../api/storage-types.js';
 
 export interface KindStrategy {
@@ -220,15 +221,32 @@ const strategies = new Map<string, KindStrategy>([
   ['Node', nodeStrategy],
   ['PersistentVolume', storageObjectStrategy(PV_PROTECTION_FINALIZER)],
   ['PersistentVolumeClaim', storageObjectStrategy(PVC_PROTECTION_FINALIZER)],
+  ['CustomResourceDefinition', crdStrategy],
 ]);
 
 const cache = new Map<string, KindStrategy>();
 
 export function strategyFor(info: ResourceInfo): KindStrategy {
+  if (info.custom) return customStrategy(info.custom);
   let s = strategies.get(info.kind) ?? cache.get(info.kind);
   if (!s) {
     s = base(info.subresources.some((r) => r.name === 'status'));
     cache.set(info.kind, s);
+  }
+  return s;
+}
+
+const customStrategies = new WeakMap<CustomResourceBehaviour, KindStrategy>();
+
+/** A custom resource: the generic strategy, with its status subresource and schema validation. */
+function customStrategy(custom: CustomResourceBehaviour): KindStrategy {
+  let s = customStrategies.get(custom);
+  if (!s) {
+    s = {
+      ...base(custom.hasStatus),
+      validate: (obj, old) => custom.validate(obj as unknown as Record<string, unknown>, old as unknown as Record<string, unknown> | undefined),
+    };
+    customStrategies.set(custom, s);
   }
   return s;
 }

@@ -12,7 +12,8 @@ import { labelSelectorFromObject, labelSelectorToString, matchesLabels } from '.
 import { decodeObject, isPlainObject, mediaType, readBody } from './body.js';
 import type { Registry, RequestUser, WriteOptions } from './registry.js';
 import type { RequestTarget } from './request-info.js';
-import { applyPatch, patchTypeOf } from './patch.js';
+import { applyPatch, patchTypeOf, refuseStrategicForCustom } from './patch.js';
+import { customScale, scaleOf, withCustomReplicas } from './crd/custom-scale.js';
 import { checkDeleteOptionsTypes } from './schema.js';
 import { createTokenRequest } from './token-request.js';
 import type { ServiceAccountTokens } from '../auth/service-account-tokens.js';
@@ -70,7 +71,7 @@ export class Subresources {
       case 'status':
         return this.status(c, info, namespace, r);
       case 'scale':
-        if (!SCALABLE.has(info.kind)) break;
+        if (info.custom ? !info.custom.scale : !SCALABLE.has(info.kind)) break;
         return this.scale(c, info, namespace, r);
       case 'binding':
         if (method !== 'POST') break;
@@ -108,6 +109,7 @@ export class Subresources {
       }
       case 'PATCH': {
         const type = patchTypeOf(mediaType(c.req.raw));
+        refuseStrategicForCustom(type, info);
         const raw = await readBody(c.req.raw);
         const obj = await this.registry.guaranteedUpdate(info, namespace, r.name, (cur) => applyPatch(type, cur, raw, info), {
           ...this.opts(r.q, r.user), subresource: 'status',
@@ -119,23 +121,15 @@ export class Subresources {
   }
 
   private toScale(info: ResourceInfo, obj: KubeObject): Scale {
+    if (info.custom?.scale) return customScale(info.custom.scale, obj);
     const spec = (obj.spec ?? {}) as { replicas?: number; selector?: unknown };
     const status = (obj.status ?? {}) as { replicas?: number };
     const selector = info.kind === 'ReplicationController'
       ? labelSelectorToString({ matchLabels: (spec.selector ?? {}) as Record<string, string> })
       : labelSelectorToString(spec.selector as never);
-    const m = obj.metadata;
-    return {
-      kind: 'Scale',
-      apiVersion: 'autoscaling/v1',
-      metadata: {
-        name: m.name!, ...(m.namespace ? { namespace: m.namespace } : {}), uid: m.uid!,
-        resourceVersion: m.resourceVersion!, creationTimestamp: m.creationTimestamp!,
-      },
-      spec: { replicas: spec.replicas ?? 0 },
-      status: { replicas: status.replicas ?? 0, selector },
-    };
+    return scaleOf(obj, spec.replicas ?? 0, status.replicas ?? 0, selector);
   }
+
 
   private async scale(c: Context, info: ResourceInfo, namespace: string | undefined, r: SubresourceRequest): Promise<Response> {
     if (c.req.method === 'GET') return sendObject(c, this.toScale(info, await this.registry.get(info, namespace, r.name)));
@@ -161,6 +155,7 @@ export class Subresources {
       if (replicas === undefined || !Number.isInteger(replicas) || replicas < 0) {
         throw errors.invalid('Scale', r.name, [{ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, field: 'spec.replicas' }], 'autoscaling');
       }
+      if (info.custom?.scale) return withCustomReplicas(info.custom.scale, cur, replicas);
       const spec = { ...((cur.spec ?? {}) as Record<string, unknown>), replicas };
       return { ...cur, spec };
     }, { ...this.opts(r.q, r.user, c.req.header('user-agent')), subresource: 'scale', ...(expected ? { expectedResourceVersion: expected } : {}) });

@@ -8,6 +8,7 @@ import type { KubeObject, ListMeta } from '../../api/meta.js';
 import type { ResourceInfo } from '../../api/resources.js';
 import { apiVersionOf } from '../../api/resources.js';
 import { DEFAULT_PRINTER, PRINTERS } from './table-printers.js';
+import { customPrinter } from './crd/custom-printer.js';
 import type { TablePrinter, TableResult, TableRow } from './table-types.js';
 
 export type { TableColumnDefinition, TableResult, TableRow, TableRowCondition, PartialObjectMetadata } from './table-types.js';
@@ -26,7 +27,8 @@ export interface ToTableOptions {
 }
 
 /** The printer for a resource: upstream's columns for the kinds it knows, Name/Created At otherwise. */
-export function printerFor(info: Pick<ResourceInfo, 'group' | 'plural'>): TablePrinter {
+export function printerFor(info: Pick<ResourceInfo, 'group' | 'plural' | 'custom'>): TablePrinter {
+  if (info.custom) return customPrinter(info.custom);
   return PRINTERS.get(`${info.group}/${info.plural}`) ?? DEFAULT_PRINTER;
 }
 

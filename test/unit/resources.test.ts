@@ -19,7 +19,7 @@ test('every kind is unique and findable by kind and by plural; an alias is found
 
 test('stored cluster-scoped kinds are exactly Namespace, Node, PersistentVolume, StorageClass, PriorityClass, RuntimeClass, IngressClass, ClusterRole and ClusterRoleBinding', () => {
   assert.equal(STORED_RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind).sort(), [
-    'ClusterRole', 'ClusterRoleBinding', 'IngressClass', 'MutatingWebhookConfiguration', 'Namespace', 'Node', 'PersistentVolume', 'PriorityClass', 'RuntimeClass',
+    'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'IngressClass', 'MutatingWebhookConfiguration', 'Namespace', 'Node', 'PersistentVolume', 'PriorityClass', 'RuntimeClass',
     'StorageClass', 'ValidatingWebhookConfiguration',
   ]);
 });
