@@ -64,6 +64,8 @@ export interface AgentConfig {
   dnsTtlSeconds: number;
   /** The node's resolver file (kubelet's --resolv-conf); default /etc/resolv.conf, or systemd-resolved's upstream file behind a stub. */
   resolvConf?: string | undefined;
+  /** Seconds a LoadBalancer pool address Lease lasts: a dead announcer's address moves after about this long. */
+  lbLeaseSeconds: number;
   /** Directory of this node's local-path volumes (default `<dataDir>/storage`), published on the Node. */
   storageDir?: string | undefined;
   /** No ingress proxy on this node (k3s: `--disable traefik`). */
@@ -164,6 +166,9 @@ export async function resolveAgentConfig(input: AgentConfigInput): Promise<Agent
   if (input.dnsTtlSeconds !== undefined && !(Number.isInteger(input.dnsTtlSeconds) && input.dnsTtlSeconds >= 0 && input.dnsTtlSeconds <= 3600)) {
     throw new Error(`invalid --cluster-dns-ttl "${input.dnsTtlSeconds}": whole seconds from 0 to 3600`);
   }
+  if (input.lbLeaseSeconds !== undefined && !(Number.isInteger(input.lbLeaseSeconds) && input.lbLeaseSeconds >= 2 && input.lbLeaseSeconds <= 300)) {
+    throw new Error(`invalid --lb-lease-duration "${input.lbLeaseSeconds}s": whole seconds from 2 to 300`);
+  }
   if (input.dnsPort !== undefined && !(Number.isInteger(input.dnsPort) && input.dnsPort > 0 && input.dnsPort < 65536)) {
     throw new Error(`invalid --cluster-dns-port "${input.dnsPort}": must be a port number`);
   }
@@ -195,6 +200,7 @@ export async function resolveAgentConfig(input: AgentConfigInput): Promise<Agent
     clusterDns: '10.43.0.10',
     dnsPort: 10053,
     dnsTtlSeconds: 5,
+    lbLeaseSeconds: 10,
     nodeBinary: process.execPath,
     disableIngress: false,
     ingressHttpPort: 80,

@@ -23,6 +23,7 @@ import { Ipam } from './network/ipam.js';
 import { PodNetwork } from './network/pod-network.js';
 import { syncRoutes } from './network/routes.js';
 import { ServiceProxy } from './network/service-proxy.js';
+import { LbAnnouncer } from './network/lb-announcer.js';
 import { NodeDns } from './dns/node-dns.js';
 import { startIngress, type RunningIngress } from './ingress/index.js';
 import { INGRESS_PROXY_NODE_ANNOTATION } from '../api/networking-types.js';
@@ -56,6 +57,7 @@ export interface RunningAgent {
   pods: PodManager;
   devices: DeviceManager;
   proxy: ServiceProxy;
+  lb: LbAnnouncer;
   dns: NodeDns;
   node: NodeRegistration;
   kubelet: KubeletServer;
@@ -237,6 +239,12 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   node.start();
   await step('starting the service proxy', () => proxy.start());
   const ingress: RunningIngress | undefined = cfg.disableIngress ? undefined : await step('starting the ingress proxy', () => startIngress({ cfg, client, informers, signal }));
+  // LoadBalancer pool addresses: announced from one node each, chosen by a Lease per address.
+  const lb = new LbAnnouncer({
+    client, informers, events: recorder, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, leaseSeconds: cfg.lbLeaseSeconds, signal,
+    proxyReady: () => proxy.syncCount > 0,
+  });
+  await lb.start().catch((err: unknown) => log.error('agent', 'cannot announce LoadBalancer addresses from this node', { error: (err as Error).message }));
   informers.start(signal);
   await dns.start();
   // Removes the directories of this node's deleted local-path volumes.
@@ -247,7 +255,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
 
   let closed = false;
   return {
-    config: cfg, client, pods, devices, proxy, dns, node, kubelet,
+    config: cfg, client, pods, devices, proxy, lb, dns, node, kubelet,
     async close() {
       if (closed) return;
       closed = true;

@@ -17,6 +17,7 @@ import { agentDir, defaultNetnsPrefix, defaultNodeName } from './config.js';
 import { ip } from './network/ip.js';
 import { BRIDGE, NETNS_DIR } from './network/pod-network.js';
 import { removeCorralRoutes } from './network/routes.js';
+import { removeAllLbAddresses } from './network/lb-address.js';
 import { LABEL_NODE } from './pods/naming.js';
 import { backendBinaries, IptablesApplier, summarizeSave, type IptablesBackend } from './proxy/index.js';
 import { ContainerdRuntime, isRuntimeError } from './runtime/index.js';
@@ -92,6 +93,7 @@ export async function uninstallAgent(o: UninstallOptions): Promise<UninstallRepo
     await ip(['link', 'del', BRIDGE], { allowFailure: /Cannot find device|does not exist/ });
   });
   await attempt('removing corral\'s routes', () => removeCorralRoutes());
+  await attempt('removing LoadBalancer addresses', async () => { await removeAllLbAddresses(); });
 
   for (const backend of ['nft', 'legacy'] as const) {
     const bins = backendBinaries(backend);

@@ -2,7 +2,12 @@
  * What LoadBalancer Services mean to corral, shared by the server's service-lb controller and the
  * agents (iptables rules, address announcement). Pure.
  */
-import type { Service } from './types.js';
+import type { Node, Service } from './types.js';
+
+/** Node label opting a node in (`true`) or out (`false`) of carrying LoadBalancer traffic. */
+export const ENABLE_LB_LABEL = 'svccontroller.corral.dev/enablelb';
+/** Upstream's label keeping a node out of external load balancers. */
+export const EXCLUDE_LB_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 
 /** Upstream's annotation for source ranges, used when `spec.loadBalancerSourceRanges` is empty. */
 export const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
@@ -33,4 +38,22 @@ export function loadBalancerSourceRanges(svc: Service): string[] {
   const fromSpec = (svc.spec as { loadBalancerSourceRanges?: string[] }).loadBalancerSourceRanges ?? [];
   const raw = fromSpec.length > 0 ? fromSpec : (svc.metadata.annotations?.[SOURCE_RANGES_ANNOTATION] ?? '').split(',');
   return [...new Set(raw.map((r) => r.trim()).filter(isIPv4Cidr))];
+}
+
+function nodeReady(n: Node): boolean {
+  return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/**
+ * Whether a node carries LoadBalancer traffic: Ready, schedulable, not excluded by upstream's label,
+ * and not opted out with `svccontroller.corral.dev/enablelb=false`; once any node is labelled `=true`,
+ * only those (as k3s's `svccontroller.k3s.cattle.io/enablelb`).
+ */
+export function loadBalancerNodeFilter(nodes: readonly Node[]): (n: Node) => boolean {
+  const optedIn = nodes.some((n) => n.metadata.labels?.[ENABLE_LB_LABEL] === 'true');
+  return (n) => {
+    const labels = n.metadata.labels ?? {};
+    if (!nodeReady(n) || n.spec?.unschedulable || EXCLUDE_LB_LABEL in labels) return false;
+    return optedIn ? labels[ENABLE_LB_LABEL] === 'true' : labels[ENABLE_LB_LABEL] !== 'false';
+  };
 }

@@ -13,3 +13,17 @@ export function kubeletCredentialsSecretName(nodeName: string): string {
 
 /** Namespace of the node heartbeat Leases (one per node, named after it). */
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
+/**
+ * Where the Leases live that choose which node announces a LoadBalancer pool address (one per address,
+ * named `corral-lb-<address with dashes>`, labelled with the address). Nodes read them all and write
+ * only with themselves as the holder (NodeRestriction).
+ */
+export const LB_LEASE_NAMESPACE = 'kube-system';
+export const LB_LEASE_PREFIX = 'corral-lb-';
+export const LB_LEASE_LABEL = 'svccontroller.corral.dev/lb-address';
+
+/** The Lease name for a pool address: `corral-lb-192-168-1-240`. */
+export function lbLeaseName(ip: string): string {
+  return `${LB_LEASE_PREFIX}${ip.replace(/[.:]/g, '-')}`;
+}

@@ -16,6 +16,7 @@ export const agentCommand: CliCommand = {
     '             [--storage-dir DATA_DIR/storage] [--devices-config /etc/corral/devices.yaml] [--sysfs-root /sys] [--dev-root /dev]\n' +
     `             ${INGRESS_USAGE}\n` +
     '             [--eviction-monitoring-period 10s]\n' +
+    '             [--lb-lease-duration 10s]\n' +
     '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
     '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
   options: {
@@ -46,6 +47,7 @@ export const agentCommand: CliCommand = {
     'devices-config': { type: 'string' },
     'sysfs-root': { type: 'string' },
     'dev-root': { type: 'string' },
+    'lb-lease-duration': { type: 'string' },
     uninstall: { type: 'boolean' },
     ...ingressOptions,
   },
@@ -76,6 +78,7 @@ export const agentCommand: CliCommand = {
     const logMaxFiles = str(values, 'log-max-files', 'LOG_MAX_FILES');
     const dnsPort = str(values, 'cluster-dns-port', 'CLUSTER_DNS_PORT');
     const dnsTtl = str(values, 'cluster-dns-ttl', 'CLUSTER_DNS_TTL');
+    const lbLease = str(values, 'lb-lease-duration', 'LB_LEASE_DURATION');
     const { quantityToNumber } = await import('../api/quantity.js');
     const { startAgent } = await import('../agent/main.js');
     // Faults no listener contained: docs/adr/006-fault-containment.md (pods keep running meanwhile).
@@ -110,6 +113,7 @@ export const agentCommand: CliCommand = {
       sysfsRoot: str(values, 'sysfs-root', 'SYSFS_ROOT'),
       devRoot: str(values, 'dev-root', 'DEV_ROOT'),
       ...ingressSettings(values),
+      ...(lbLease !== undefined ? { lbLeaseSeconds: parseDurationSeconds(lbLease) } : {}),
     } as Parameters<typeof startAgent>[0]);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {

@@ -38,7 +38,7 @@ esac
 need=()
 node_ok || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
-for p in containerd runc iptables iproute2 containernetworking-plugins ca-certificates; do
+for p in containerd runc iptables iproute2 iputils-arping containernetworking-plugins ca-certificates; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 apt_install "${need[@]}"

@@ -6,6 +6,8 @@
  *   to (asked of the NodeGraph), plus the node's own kubelet-credentials Secret. Never list or watch.
  *   Every node runs the ingress proxy, so it may also get a Secret an Ingress names for TLS.
  * - Its own Node (and status), its own Lease, the status and the final delete of pods bound to it.
+ * - The LoadBalancer address Leases (`kube-system/corral-lb-*`): read all, write them (NodeRestriction
+ *   admits only the node itself as the holder, or a release of its own hold).
  * - What an agent lists and watches (Nodes, Pods, Services, Endpoints, EndpointSlices, Ingresses and
  *   IngressClasses, and PersistentVolumes for its volumes and the local-path cleanup), and Events.
  * - TokenReviews and SubjectAccessReviews, with which its kubelet endpoint checks metrics scrapers.
@@ -13,7 +15,7 @@
  * Names a request carries only in its body (creating a Node, a Lease, a Secret) are checked by the
  * NodeRestriction admission plugin, which sees the object. Other users: no opinion.
  */
-import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName, NODE_LEASE_NAMESPACE } from '../../api/node-identity.js';
+import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName, LB_LEASE_NAMESPACE, LB_LEASE_PREFIX, NODE_LEASE_NAMESPACE } from '../../api/node-identity.js';
 import type { PolicyRule } from '../../api/types.js';
 import { ruleAllows } from './rbac/rules.js';
 import { ALLOW, NO_OPINION, nodeNameOf, READ_VERBS, type Authorizer, type Decision, type RequestAttributes } from './authorizer.js';
@@ -93,8 +95,13 @@ export class NodeAuthorizer implements Authorizer {
     return a.name === node ? ALLOW : noRelationship(node, `node '${node}' cannot modify node '${a.name}'`);
   }
 
-  /** Its own heartbeat Lease only (a create names it in the body: NodeRestriction). */
+  /** Its own heartbeat Lease only (a create names it in the body: NodeRestriction), and the LB address Leases. */
   private ownLease(node: string, a: RequestAttributes): Decision {
+    if (a.namespace === LB_LEASE_NAMESPACE && a.subresource === '') {
+      if (READ_VERBS.includes(a.verb) || a.verb === 'create') return ALLOW;
+      if (['update', 'patch'].includes(a.verb) && a.name.startsWith(LB_LEASE_PREFIX)) return ALLOW;
+      return NO_OPINION;
+    }
     if (a.namespace !== NODE_LEASE_NAMESPACE || a.subresource !== '') return NO_OPINION;
     if (a.verb === 'create') return ALLOW;
     if (!['get', 'update', 'patch', 'delete'].includes(a.verb)) return NO_OPINION;

@@ -3,8 +3,8 @@
  * `status.loadBalancer.ingress` of every `type: LoadBalancer` Service without a `loadBalancerClass`.
  *
  * - Without `--lb-pool`: the InternalIPs of the eligible Ready nodes. A node labelled
- *   `svccontroller.corral.dev/enablelb=false` is never used; once any node is labelled `=true`, only
- *   those are (as k3s's `svccontroller.k3s.cattle.io/enablelb`).
+ *   `svccontroller.corral.dev/enablelb=false` (or upstream's `node.kubernetes.io/exclude-from-external-load-balancers`)
+ *   is never used; once any node is labelled `=true`, only those are (as k3s's `svccontroller.k3s.cattle.io/enablelb`).
  * - With `--lb-pool`: one pool address per Service, the requested one when `spec.loadBalancerIP` or the
  *   `metallb.universe.tf/loadBalancerIPs` annotation names one. A request outside the pool, taken by
  *   another Service, or an exhausted pool leaves the Service pending with a Warning event saying why.
@@ -17,24 +17,15 @@ import { log } from '../../api/log.js';
 import { Controller } from '../../api/machinery/controller.js';
 import { createEventRecorder } from '../../api/machinery/events.js';
 import { objectKeyOf } from '../../api/machinery/informer.js';
+import { loadBalancerIngressIPs as ingressIps, loadBalancerNodeFilter, servedByCorral as isOurs } from '../../api/load-balancer.js';
 import type { Node, Service } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { firstFreeAddress, ipv4ToNumber, poolContains, type LbPool } from './lb-pool.js';
 
-/** Node label opting a node in (`true`) or out (`false`) of carrying LoadBalancer traffic. */
-export const ENABLE_LB_LABEL = 'svccontroller.corral.dev/enablelb';
 /** The address-request annotation MetalLB documents (comma-separated; corral uses the IPv4 one). */
 export const REQUESTED_IPS_ANNOTATION = 'metallb.universe.tf/loadBalancerIPs';
 
 type Ingress = { ip: string }[];
-
-function isOurs(svc: Service): boolean {
-  return svc.spec.type === 'LoadBalancer' && !(svc.spec as { loadBalancerClass?: string }).loadBalancerClass;
-}
-
-function ingressIps(svc: Service): string[] {
-  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip !== '');
-}
 
 /** The addresses the Service asks for (annotation first, then the deprecated spec field), IPv4 only. */
 export function requestedAddress(svc: Service): string | undefined {
@@ -43,19 +34,10 @@ export function requestedAddress(svc: Service): string | undefined {
   return candidates.find((ip) => ipv4ToNumber(ip) !== undefined) ?? candidates[0];
 }
 
-function nodeReady(n: Node): boolean {
-  return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
 /** InternalIPs of the nodes that carry LoadBalancer traffic, sorted (stable status, no flapping). */
 export function eligibleNodeAddresses(nodes: readonly Node[]): string[] {
-  const optedIn = nodes.some((n) => n.metadata.labels?.[ENABLE_LB_LABEL] === 'true');
   const ips = nodes
-    .filter((n) => nodeReady(n) && !n.spec?.unschedulable)
-    .filter((n) => {
-      const label = n.metadata.labels?.[ENABLE_LB_LABEL];
-      return optedIn ? label === 'true' : label !== 'false';
-    })
+    .filter(loadBalancerNodeFilter(nodes))
     .map((n) => n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address)
     .filter((ip): ip is string => ip !== undefined && ip !== '');
   return [...new Set(ips)].sort((a, b) => (ipv4ToNumber(a) ?? 0) - (ipv4ToNumber(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));

@@ -30,6 +30,8 @@ export interface LabCluster {
 export interface LabClusterOptions {
   crashBackoff?: string;
   agentArgs?: readonly string[];
+  /** More `corral server` flags (e.g. `--lb-pool`). */
+  serverArgs?: readonly string[];
   /** Node.js options of the agent processes (the installed service runs `node --max-semi-space-size=1`). */
   agentNodeOptions?: string;
   /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */
@@ -55,7 +57,7 @@ export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): P
     agents: new Map(),
     async startServer() {
       cluster.server = lab.spawn('control', [node, CLI, 'server', '--data-dir', serverData, '--port', String(API_PORT), '--bind-address', '0.0.0.0',
-        '--advertise-address', lab.controlIp, '--disable-agent', '--pod-eviction-timeout', opts.podEvictionTimeout ?? '300s', '--node-monitor-grace-period', opts.nodeMonitorGracePeriod ?? '60s'], { logName: 'server', env });
+        '--advertise-address', lab.controlIp, '--disable-agent', '--pod-eviction-timeout', opts.podEvictionTimeout ?? '300s', '--node-monitor-grace-period', opts.nodeMonitorGracePeriod ?? '60s', ...(opts.serverArgs ?? [])], { logName: 'server', env });
       for (let i = 0; i < 300; i++) {
         const r = await lab.exec('control', [KUBECTL, '--kubeconfig', kubeconfig, 'get', '--raw', '/readyz'], { timeoutMs: 5_000 }).catch(() => undefined);
         if (r?.code === 0) return;

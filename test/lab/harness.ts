@@ -45,6 +45,13 @@ export interface LabOptions {
   containerd?: boolean;
   /** Start an sshd on every node (default true). */
   sshd?: boolean;
+  /**
+   * Plain hosts on the LAN besides control and the nodes (e.g. `client`: a laptop on the home LAN), at
+   * .200, .201, ...; no sshd or containerd.
+   */
+  clients?: readonly string[];
+  /** More ranges to guard before anything else (e.g. a LoadBalancer pool, even inside the LAN). */
+  guardRanges?: readonly string[];
 }
 
 export interface LabHost {
@@ -152,7 +159,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
 
   // Guard routes set by something other than a lab stay theirs. One set by another live lab for the
   // same range is shared: whichever lab goes last removes it.
-  const ranges = [lanCidr, podCidr, serviceCidr];
+  const ranges = [lanCidr, podCidr, serviceCidr, ...(opts.guardRanges ?? [])];
   const toGuard = await missingGuardRoutes(ranges);
   const otherLabRanges = new Set(otherLabs(baseDir, dir).flatMap((d) => readState(d)?.ranges ?? []));
   const shared = ranges.filter((r) => !toGuard.includes(r) && otherLabRanges.has(r));
@@ -166,9 +173,11 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
     await timed(steps, 'guardRoutes', () => addGuardRoutes(toGuard));
 
     const hostNames = ['control', ...Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`)];
-    const hosts: LabHost[] = hostNames.map((h, i) => ({
+    const clients = opts.clients ?? [];
+    for (const c of clients) if (!/^[a-z][a-z0-9]{0,9}$/.test(c) || hostNames.includes(c)) throw new Error(`invalid lab client host name ${c}`);
+    const hosts: LabHost[] = [...hostNames, ...clients].map((h, i) => ({
       name: h,
-      ip: lanAddress(lanCidr, 10 + i),
+      ip: lanAddress(lanCidr, i < hostNames.length ? 10 + i : 200 + i - hostNames.length),
       netns: `${prefix}${h}`,
       dir: join(dir, 'hosts', h),
       view: hostView(name, dir, h),
@@ -215,7 +224,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       await Promise.all(hosts.map((h) => createHostView(h.view, PRIVATE_PATHS.map((target) => ({ source: bindSource(h.dir, target), target })))));
     });
 
-    const nodes: LabNode[] = hosts.slice(1).map((h) => ({
+    const nodes: LabNode[] = hosts.slice(1, hostNames.length).map((h) => ({
       ...h,
       containerdSocket: join(containerdStateDir(h.dir), 'containerd.sock'),
       containerdState: containerdStateDir(h.dir),

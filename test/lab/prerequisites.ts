@@ -21,6 +21,7 @@ const BINARIES: Record<string, string> = {
   '/usr/sbin/iptables-save': 'iptables',
   '/usr/bin/tar': 'tar',
   '/usr/bin/dig': 'bind9-dnsutils',
+  '/usr/bin/arping': 'iputils-arping',
 };
 
 /** Human-readable list of what is missing for the lab tier; empty when everything is there. */
