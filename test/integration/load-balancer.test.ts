@@ -154,7 +154,8 @@ test('healthCheckNodePort for the Local policy (allocated, kept, freed), source 
   const cluster = await s.client.patch<Service>('Service', 'default', 'local', { spec: { externalTrafficPolicy: 'Cluster' } });
   assert.is((cluster.spec as { healthCheckNodePort?: number }).healthCheckNodePort, undefined);
   // The freed port can be asked for by another Service; asking for a taken one is refused.
-  const again = await s.client.create<Service>('Service', 'default', lbService('again', { spec: { externalTrafficPolicy: 'Local', healthCheckNodePort: hc } }));
+  // (The allocator frees a dropped port once it sees the update stored: a moment later.)
+  const again = await waitUntil('the freed health-check port can be requested', () => s.client.create<Service>('Service', 'default', lbService('again', { spec: { externalTrafficPolicy: 'Local', healthCheckNodePort: hc } })), 5_000, 100);
   assert.is((again.spec as { healthCheckNodePort?: number }).healthCheckNodePort, hc);
   const refusal = async (svc: Service): Promise<string> => s.client.create('Service', 'default', svc).then(() => 'created', (err: unknown) => String((err as Error).message));
   assert.match(await refusal(lbService('taken', { spec: { externalTrafficPolicy: 'Local', healthCheckNodePort: hc } })), /spec\.healthCheckNodePort: Invalid value: \d+: provided port is already allocated/);
