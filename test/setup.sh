@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian packages the lab, agent and browser tiers use.
 PKGS=(containerd runc iptables iproute2 iputils-arping openssh-server openssh-client busybox-static containernetworking-plugins chromium sqlite3 procps psmisc bind9-dnsutils dnsperf etcd-server etcd-client curl openssl wrk)
+# The official Python client, for the client-dialect tests.
+PKGS+=(python3-kubernetes)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
