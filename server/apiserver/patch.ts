@@ -74,3 +74,13 @@ export function applyPatch(type: PatchType, current: KubeObject, raw: Uint8Array
   if (!obj.metadata || typeof obj.metadata !== 'object') obj.metadata = {};
   return obj;
 }
+
+/** A configuration the merge cannot use (a malformed `$` directive in it) is the client's error: 400. */
+export function applyOrRefuse(apply: () => KubeObject): KubeObject {
+  try {
+    return apply();
+  } catch (err) {
+    if (err instanceof PatchError) throw errors.badRequest(err.message);
+    throw err;
+  }
+}

@@ -15,7 +15,7 @@ import { checkDeleteOptionsTypes, checkObjectTypes, undeclaredFields } from './s
 import { clone } from '../../api/object-util.js';
 import type { Registry, WriteOptions, RequestUser } from './registry.js';
 import type { RequestTarget } from './request-info.js';
-import { applyPatch, patchTypeOf, refuseStrategicForCustom } from './patch.js';
+import { applyOrRefuse, applyPatch, patchTypeOf, refuseStrategicForCustom } from './patch.js';
 import { watchBody } from './watch-stream.js';
 import { notAcceptable, responseFormat, sendObject, watchContentType } from './negotiate.js';
 import { Subresources } from './subresources.js';
@@ -230,7 +230,7 @@ export class ResourceHandler {
           continue;
         }
       }
-      const object = await reg.guaranteedUpdate(info, namespace, name, (current) => applyConfiguration(current, config, manager, apiVersion, force), {
+      const object = await reg.guaranteedUpdate(info, namespace, name, (current) => applyOrRefuse(() => applyConfiguration(current, config, manager, apiVersion, force)), {
         ...opts, apply: {}, ...(subresource ? { subresource } : {}),
       });
       return { object, created: false };
