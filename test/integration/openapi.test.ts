@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { ServerProcess, kubectl, type KubectlResult } from '../support/server-process.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { RESOURCES, apiVersionOf } from '../../api/resources.js';
+import { join } from 'node:path';
 
 const it = suite<{ server: ServerProcess; http: HttpsTransport }>('openapi');
 
@@ -140,6 +141,65 @@ it('ETags: If-None-Match answers 304; a stale hash redirects to the current one;
   assert.is(stale.headers['location'], current);
   const v2 = await get(http, '/openapi/v2', { accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' });
   assert.is(v2.headers['content-type'], 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+});
+
+const GADGET_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.cache.example}
+spec:
+  group: cache.example
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              color: {type: string}
+              port: {x-kubernetes-int-or-string: true}
+`;
+
+it('documents follow CRDs as they come and go: index, ETags, hashes, explain in v3 and protobuf v2', async ({ server, http }) => {
+  const before = await get(http, '/openapi/v3');
+  const appsBefore = (JSON.parse(before.text) as { paths: Record<string, { serverRelativeURL: string }> }).paths['apis/apps/v1']!.serverRelativeURL;
+  const v2Before = await get(http, '/openapi/v2');
+  ok(await kubectl(server, ['apply', '-f', '-'], { input: GADGET_CRD }), 'apply CRD');
+  let url = '';
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !url) {
+    const root = await get(http, '/openapi/v3', { 'if-none-match': before.headers['etag']! });
+    if (root.status === 200) url = (JSON.parse(root.text) as { paths: Record<string, { serverRelativeURL: string }> }).paths['apis/cache.example/v1']?.serverRelativeURL ?? '';
+    if (!url) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(url, 'the index lists the new group/version (and its ETag changed)');
+  const rootNow = JSON.parse((await get(http, '/openapi/v3')).text) as { paths: Record<string, { serverRelativeURL: string }> };
+  assert.is(rootNow.paths['apis/apps/v1']!.serverRelativeURL, appsBefore, 'untouched group/versions keep their hash');
+  assert.is((await get(http, '/openapi/v2', { 'if-none-match': v2Before.headers['etag']! })).status, 200, 'the v2 document changed');
+  const doc = JSON.parse((await get(http, url)).text) as { components: { schemas: Record<string, unknown> } };
+  assert.ok(doc.components.schemas['example.cache.v1.Gadget']);
+  const v3 = ok(await kubectl(server, ['explain', 'gadgets.spec']), 'explain v3');
+  assert.match(v3, /color\s+<string>/);
+  const v2 = ok(await kubectl(server, ['explain', 'gadgets.spec', '--output=plaintext-openapiv2']), 'explain v2');
+  assert.match(v2, /color\s+<string>/);
+
+  ok(await kubectl(server, ['delete', 'crd', 'gadgets.cache.example']), 'delete CRD');
+  const gone = Date.now() + 10_000;
+  let listed = true;
+  while (Date.now() < gone && listed) {
+    listed = 'apis/cache.example/v1' in (JSON.parse((await get(http, '/openapi/v3')).text) as { paths: Record<string, unknown> }).paths;
+    if (listed) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.not.ok(listed, 'the group/version left the index');
+  assert.is((await get(http, url)).status, 404, 'its document is gone too');
+  // A fresh discovery cache (kubectl keeps its own for 6 h, as with any server).
+  const unknown = await kubectl(server, ['--cache-dir', join(server.dataDir, 'kube-cache-after'), 'apply', '-f', '-'], { input: 'apiVersion: cache.example/v1\nkind: Gadget\nmetadata: {name: g}\n' });
+  assert.match(unknown.stderr, 'no matches for kind "Gadget" in version "cache.example/v1"');
 });
 
 it.run();
