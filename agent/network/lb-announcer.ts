@@ -87,7 +87,13 @@ export class LbAnnouncer {
   }
 
   async start(): Promise<void> {
-    this.iface = await interfaceWithAddress(this.o.nodeIp);
+    const iface = await interfaceWithAddress(this.o.nodeIp);
+    // A node on loopback (a single-machine test setup) has no LAN to announce on.
+    if (iface === 'lo') {
+      log.info('lb', 'the node IP is on loopback: LoadBalancer pool addresses are not announced from this node', { nodeIP: this.o.nodeIp });
+      return;
+    }
+    this.iface = iface;
     for (const p of await setArpSysctls(this.iface)) log.warn('lb', 'cannot restrict ARP answers to the interface\'s own addresses', { error: p });
     // Addresses a previous run left: reconciled like any other (kept if still held, else dropped).
     for (const ip of await listLbAddresses(this.iface)) {
