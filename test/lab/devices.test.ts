@@ -122,7 +122,7 @@ const SERIAL_SCRIPT = [
   'ls /dev /dev/serial/by-id; ls /dev/bus 2>&1 | head -1',
   `echo "read: $(dd if=/dev/serial/by-id/${byIdName(FTDI)} bs=512 count=1 iflag=direct 2>/dev/null | tr -d '\\000')"`,
   `printf "pong from $(hostname)" | dd of=/dev/ttyUSB0 bs=512 seek=1 conv=sync oflag=direct 2>/dev/null`,
-  'until dd if=/dev/ttyUSB0 bs=512 skip=2 count=1 iflag=direct 2>/dev/null | grep -q release; do sleep 0.2; done',
+  'until dd if=/dev/ttyUSB0 bs=512 skip=2 count=1 iflag=direct 2>/dev/null | grep -q \"release $(hostname)\"; do sleep 0.2; done',
   'echo released',
 ].join('; ');
 
@@ -247,13 +247,13 @@ spec:
     assert.is((await pod(c, 'rig-b'))?.spec.nodeName, undefined, 'rig-b still waits');
 
     // rig-a finishes: rig-b gets the adapter and hears the same wire.
+    // Each pod waits for its own release line: rig-b, started the moment rig-a ends, must not see rig-a's.
     writeBlock(1, '');
-    writeBlock(2, 'release');
+    writeBlock(2, 'release rig-a');
     await podPhase(c, 'rig-a', 'Succeeded', 60_000);
-    writeBlock(2, '');
     await podPhase(c, 'rig-b', 'Running', 60_000);
     await waitUntil('rig-b answers', async () => readBlock(1).startsWith('pong from rig-b') || undefined, 30_000, 200);
-    writeBlock(2, 'release');
+    writeBlock(2, 'release rig-b');
     await podPhase(c, 'rig-b', 'Succeeded', 60_000);
     assert.match(await c.kubectlOk(['logs', 'rig-b']), /read: ping from the test[\s\S]*released/);
     await c.kubectlOk(['delete', 'pod', 'rig-a', 'rig-b', 'rig-forced', 'sneaky', '--wait=false']);
