@@ -249,6 +249,17 @@ export function resourceForPlural(group: string, plural: string, version?: strin
   return customByVersionPlural.get(`${group}/${version}/${plural}`);
 }
 
+/** `group/version/Kind`: how in-process clients name a custom resource (its kind alone may be ambiguous). */
+export function customKindKey(r: Pick<ResourceInfo, 'group' | 'version' | 'kind'>): string {
+  return `${r.group}/${r.version}/${r.kind}`;
+}
+
+/** The custom resource a `customKindKey` names. */
+export function customResourceByKey(key: string): ResourceInfo | undefined {
+  const [group, version, kind, extra] = key.split('/');
+  return extra === undefined && kind !== undefined ? customResourceForKind(group!, version!, kind) : undefined;
+}
+
 /** A custom resource by group, version and kind. */
 export function customResourceForKind(group: string, version: string, kind: string): ResourceInfo | undefined {
   return customResources.find((r) => r.group === group && r.version === version && r.kind === kind);

@@ -4,7 +4,7 @@
  * and re-lists when the server answers 410 Gone.
  */
 import type { DeleteOptions, KubeList, KubeObject, WatchEvent } from '../meta.js';
-import { groupVersionPath, resourceForKind, type ResourceInfo } from '../resources.js';
+import { customResourceByKey, groupVersionPath, resourceForKind, type ResourceInfo } from '../resources.js';
 import { StatusError, type Status, isGone, isNotFound } from '../status.js';
 import type { Transport } from './transport.js';
 import { Backoff, sleep } from '../async-util.js';
@@ -43,7 +43,7 @@ export interface Target {
 }
 
 function resourceInfo(kind: string): ResourceInfo {
-  const info = resourceForKind(kind);
+  const info = resourceForKind(kind) ?? customResourceByKey(kind);
   if (!info) throw new Error(`unknown kind ${kind}`);
   return info;
 }

@@ -9,7 +9,7 @@
 import type { Condition, KubeObject } from '../../api/meta.js';
 import { rfc3339 } from '../../api/meta.js';
 import { deepEqual } from '../../api/object-util.js';
-import { groupVersionPath, qualifiedResource, STORED_RESOURCES, type ResourceInfo } from '../../api/resources.js';
+import { customKindKey, customResourcesServed, groupVersionPath, qualifiedResource, STORED_RESOURCES, type ResourceInfo } from '../../api/resources.js';
 import { isConflict, isNotFound } from '../../api/status.js';
 import { log } from '../../api/log.js';
 import type { Namespace } from '../../api/types.js';
@@ -22,6 +22,12 @@ export const NAMESPACE_FINALIZER = 'kubernetes';
 const RECHECK_MS = 1000;
 
 const NAMESPACED: readonly ResourceInfo[] = STORED_RESOURCES.filter((r) => r.namespaced);
+
+/** What a namespace holds: the built-in namespaced kinds and the served custom ones (each CRD once, by its storage version). */
+function namespacedResources(): { info: ResourceInfo; kind: string }[] {
+  const custom = customResourcesServed().filter((r) => r.namespaced && r.custom?.storageVersion === r.version);
+  return [...NAMESPACED.map((info) => ({ info, kind: info.kind })), ...custom.map((info) => ({ info, kind: customKindKey(info) }))];
+}
 
 interface Remaining {
   /** `pods.` → count, upstream's wording for the group-qualified resource. */
@@ -106,10 +112,10 @@ class NamespaceController {
   /** Deletes every object of every namespaced kind in `namespace`; reports what is still there. */
   private async deleteContent(namespace: string): Promise<Remaining> {
     const r: Remaining = { counts: new Map(), finalizers: new Map(), failures: [] };
-    await Promise.all(NAMESPACED.map(async (info) => {
+    await Promise.all(namespacedResources().map(async ({ info, kind }) => {
       let items: KubeObject[];
       try {
-        items = (await this.ctx.client.listAll(info.kind, namespace)).items;
+        items = (await this.ctx.client.listAll(kind, namespace)).items;
       } catch (err) {
         r.failures.push(`${qualifiedResource(info)}: ${(err as Error).message}`);
         return;
@@ -120,7 +126,7 @@ class NamespaceController {
         for (const f of item.metadata.finalizers ?? []) r.finalizers.set(f, (r.finalizers.get(f) ?? 0) + 1);
         if (item.metadata.deletionTimestamp) continue;
         try {
-          await this.ctx.client.delete(info.kind, namespace, item.metadata.name!, {
+          await this.ctx.client.delete(kind, namespace, item.metadata.name!, {
             propagationPolicy: 'Background', preconditions: { uid: item.metadata.uid! },
           });
         } catch (err) {

@@ -364,4 +364,20 @@ it('deleting a CRD removes its objects first, behind the cleanup finalizer', asy
   assert.not.match(ok(await kubectl(server, ['api-resources']), 'api-resources'), 'widgets');
 });
 
+it('deleting a namespace deletes the custom objects in it (namespace controller)', async () => {
+  const server = await ServerProcess.start();
+  try {
+    const { crd } = await applyFixture(server, 'certificate.yaml');
+    ok(await kubectl(server, ['create', 'namespace', 'certs']), 'namespace');
+    const cert = readFileSync(join(FIXTURES, 'certificate.yaml'), 'utf8').split('\n---\n')[1]!;
+    ok(await kubectl(server, ['apply', '-n', 'certs', '-f', '-'], { input: cert }), 'cert in namespace');
+    ok(await kubectl(server, ['delete', 'namespace', 'certs', '--timeout=30s']), 'delete namespace');
+    assert.match(fails(await kubectl(server, ['get', 'namespace', 'certs']), 'namespace gone'), 'not found');
+    const left = ok(await kubectl(server, ['get', `${crd['spec'].names.plural}.${crd['spec'].group}`, '-A', '-o', 'jsonpath={.items[*].metadata.namespace}']), 'certificates');
+    assert.is(left, 'default', 'the certs namespace\'s certificate went with it; the default one stays');
+  } finally {
+    await server.destroy();
+  }
+});
+
 it.run();
