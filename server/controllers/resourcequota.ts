@@ -41,7 +41,15 @@ class ResourceQuotaController {
 
   constructor(private readonly ctx: ControllerContext, private readonly quotas: Informer<ResourceQuota>, watched: Informer[]) {
     this.controller = new Controller({ name: 'resourcequota-controller', workers: 2, reconcile: (key) => this.reconcile(key) });
-    quotas.addHandlers({ onAdd: (q) => this.controller.enqueue(objectKeyOf(q)), onUpdate: (_o, q) => this.controller.enqueue(objectKeyOf(q)) });
+    // As upstream: a quota is looked at when it is new or its hard limits change, not when admission
+    // charged it. Recomputing on a charge would race the charged object's own write (the quota is
+    // charged before the object is stored) and could write the charge away.
+    const hardChanged = (old: ResourceQuota, next: ResourceQuota): boolean =>
+      !deepEqual(old.spec?.hard ?? {}, next.spec?.hard ?? {}) || !deepEqual(next.status?.hard ?? {}, next.spec?.hard ?? {});
+    quotas.addHandlers({
+      onAdd: (q) => this.controller.enqueue(objectKeyOf(q)),
+      onUpdate: (old, q) => { if (hardChanged(old, q)) this.controller.enqueue(objectKeyOf(q)); },
+    });
     const requeueNamespace = (obj: KubeObject): void => {
       for (const q of quotas.listNamespace(obj.metadata.namespace ?? '')) this.controller.enqueue(objectKeyOf(q));
     };

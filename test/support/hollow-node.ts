@@ -12,6 +12,7 @@
 import type { ApiClient } from '../../api/client/client.js';
 import { microTime, rfc3339, type Condition } from '../../api/meta.js';
 import { StatusError } from '../../api/status.js';
+import { sleep } from '../../api/async-util.js';
 import type { ContainerStatus, Lease, Node, Pod, PodStatus, Taint } from '../../api/types.js';
 
 export interface HollowNodeOptions {
@@ -457,13 +458,20 @@ export class HollowNode {
   }
 
   private writeStatus(p: HollowPod, o: { lastExitCode?: number } = {}): Promise<void> {
+    // Retried with back-off, as a kubelet's status manager does: a write can fail while the API
+    // server it went to is dying (several servers) or briefly overloaded.
     const write = async (): Promise<void> => {
-      if (!this.run) return; // a stopped node reports nothing
-      try {
-        const updated = await this.client.patchStatus<Pod>('Pod', p.namespace, p.name, { status: this.podStatus(p, o) }, 'merge');
-        if (updated.metadata.uid === p.uid) p.pod = updated;
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
+      for (let attempt = 1; ; attempt++) {
+        if (!this.run) return; // a stopped node reports nothing
+        try {
+          const updated = await this.client.patchStatus<Pod>('Pod', p.namespace, p.name, { status: this.podStatus(p, o) }, 'merge');
+          if (updated.metadata.uid === p.uid) p.pod = updated;
+          return;
+        } catch (err) {
+          if (isNotFound(err)) return;
+          if (attempt >= 10) throw err;
+          await sleep(250 * attempt);
+        }
       }
     };
     p.writes = p.writes.then(write, write);
