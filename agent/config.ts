@@ -21,6 +21,13 @@ export interface AgentConfig {
   /** The address other nodes and the server reach this node on (InternalIP). */
   nodeIp: string;
   containerdAddress: string;
+  /**
+   * Start and supervise corral's own containerd (config and root in `<data-dir>/containerd`, socket in
+   * /run/corral/containerd) for hosts where no service manager runs one. An explicit containerdAddress wins.
+   */
+  ownContainerd?: boolean | undefined;
+  /** containerd snapshotter for image unpacking and container filesystems (default overlayfs). */
+  snapshotter?: string | undefined;
   /** containerd namespace (k8s.io like kubelet). */
   containerdNamespace: string;
   /**

@@ -16,7 +16,7 @@ import { createEventRecorder } from '../api/machinery/events.js';
 import { InformerFactory } from '../api/machinery/informer.js';
 import type { ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Secret } from '../api/types.js';
 import { NODE_STORAGE_DIR_ANNOTATION } from '../api/storage-types.js';
-import { agentPaths, reservedResources, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
+import { agentDir, agentPaths, reservedResources, resolveAgentConfig, type AgentConfig, type AgentConfigInput } from './config.js';
 import { KubeletServer } from './logs/kubelet-server.js';
 import { LogKeeper } from './logs/rotation.js';
 import { Ipam } from './network/ipam.js';
@@ -36,6 +36,8 @@ import { requestPodToken } from './pods/pod-token.js';
 import { PodManager } from './pods/pod-manager.js';
 import { TaskCache } from './pods/task-cache.js';
 import { ContainerdRuntime } from './runtime/index.js';
+import { OwnContainerd } from './runtime/own-containerd.js';
+import { checkSnapshotter, type SnapshotterCheck } from './runtime/snapshotter-check.js';
 import { LocalPathCleanup } from './storage/local-path-cleanup.js';
 import { hostnameLabelValue } from './hardware/index.js';
 import { sleep, step } from '../api/async-util.js';
@@ -101,9 +103,25 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   // One informer per kind for every loop of the node (pods, nodes, services, endpoints).
   const informers = new InformerFactory(client);
   const recorder = createEventRecorder(client, { component: 'kubelet', host: cfg.nodeName });
+  // The reference kubelet puts on node Events (uid = node name), as registration.ts does.
+  const nodeRef: Node = { apiVersion: 'v1', kind: 'Node', metadata: { name: cfg.nodeName, uid: cfg.nodeName }, spec: {} };
+  // corral's own containerd comes first: everything below talks to the runtime.
+  let ownContainerd: OwnContainerd | undefined;
+  if (cfg.ownContainerd && input.containerdAddress) {
+    log.warn('agent', '--containerd-address wins over --own-containerd: using that containerd', { address: input.containerdAddress });
+  } else if (cfg.ownContainerd) {
+    const own = ownContainerd = new OwnContainerd({
+      dataDir: cfg.dataDir,
+      onExit: ({ code, signal: sig, restartInMs }) => recorder.record(nodeRef, 'Warning', 'ContainerdRestarting',
+        `containerd exited (${sig ?? `code ${code}`}); corral restarts it in ${Math.round(restartInMs / 1000)}s`),
+    });
+    await step('starting corral\'s own containerd', () => own.start());
+    cfg.containerdAddress = own.paths.socket;
+  }
   const runtime = new ContainerdRuntime({
     address: cfg.containerdAddress, namespace: cfg.containerdNamespace, stateDir: agentPaths.containers(cfg), cgroupParent: `/corral/${cfg.nodeName}`,
     onCall: (operation, seconds, failed) => metrics.runtimeCall(operation, seconds, failed),
+    ...(cfg.snapshotter ? { snapshotter: cfg.snapshotter } : {}),
   });
   const tasks = new TaskCache(runtime);
   const ipam = new Ipam(agentPaths.ipam(cfg), '10.42.0.0/24');
@@ -159,12 +177,21 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
 
   let runtimeState: AgentSignals['runtime'] = { ok: false, error: 'not checked yet' };
   let networkMessage: string | undefined;
+  let snapshotterState: SnapshotterCheck | undefined;
   const checkRuntime = async (): Promise<void> => {
     try {
       runtimeState = { ok: true, version: await runtime.version() };
     } catch (err) {
       if (runtimeState.ok || runtimeState.error === 'not checked yet') log.error('agent', 'containerd is unreachable', { address: cfg.containerdAddress, error: (err as Error).message });
       runtimeState = { ok: false, error: (err as Error).message };
+    }
+    // Once per agent, as soon as containerd answers (again while the check itself could not run).
+    if (runtimeState.ok && (snapshotterState === undefined || snapshotterState.ok === undefined)) {
+      snapshotterState = await checkSnapshotter(runtime.ctr, runtime.snapshotter, join(agentDir(cfg), 'snapshotter-check'));
+      if (snapshotterState.ok === false) {
+        log.error('agent', `preflight: ${snapshotterState.message}`);
+        recorder.record(nodeRef, 'Warning', 'SnapshotterUnusable', snapshotterState.message);
+      }
     }
   };
   await checkRuntime();
@@ -224,7 +251,8 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
     },
     signals: async () => {
       await checkRuntime();
-      return { runtime: runtimeState, networkReady: network.cidr !== undefined, ...(networkMessage ? { networkMessage } : {}) };
+      const snapshotter = snapshotterState?.ok === true ? { ok: true as const } : snapshotterState?.ok === false ? { ok: false as const, message: snapshotterState.message } : undefined;
+      return { runtime: runtimeState, networkReady: network.cidr !== undefined, ...(networkMessage ? { networkMessage } : {}), ...(snapshotter ? { snapshotter } : {}) };
     },
     devices: () => devices.publication(),
     onNodes,
@@ -265,6 +293,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
       await dns.close();
       await ingress?.close();
       transport.close();
+      await ownContainerd?.stop();
     },
   };
 }

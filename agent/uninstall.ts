@@ -7,10 +7,12 @@
  *   2. the pod network namespaces with this node's prefix, and the bridge `cni0`;
  *   3. corral's routes (its own routing protocol number) and corral's iptables chains and jumps in
  *      the backend that holds them (never anybody else's rules);
- *   4. the agent's data `<data-dir>/agent` (never the server's `<data-dir>/server`).
+ *   4. the agent's data `<data-dir>/agent` (never the server's `<data-dir>/server`);
+ *   5. with ownContainerd: corral's own containerd (started for step 1, then stopped) with its root
+ *      `<data-dir>/containerd` and state /run/corral/containerd.
  * Every step runs even when an earlier one failed; the problems are returned, not thrown.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { log } from '../api/log.js';
 import { agentDir, defaultNetnsPrefix, defaultNodeName } from './config.js';
@@ -22,6 +24,7 @@ import { LABEL_NODE } from './pods/naming.js';
 import { backendBinaries, IptablesApplier, summarizeSave, type IptablesBackend } from './proxy/index.js';
 import { ContainerdRuntime, isRuntimeError } from './runtime/index.js';
 import { runCommand } from './runtime/run-command.js';
+import { OwnContainerd } from './runtime/own-containerd.js';
 
 export interface UninstallOptions {
   dataDir: string;
@@ -29,6 +32,8 @@ export interface UninstallOptions {
   /** Default `corral-<node>-`, as the agent's. */
   netnsPrefix?: string | undefined;
   containerdAddress?: string | undefined;
+  /** The agent ran corral's own containerd: start it to remove the containers, then remove it. */
+  ownContainerd?: boolean | undefined;
   containerdNamespace?: string | undefined;
   /** Seconds each container gets after SIGTERM (default 5). */
   gracePeriodSeconds?: number | undefined;
@@ -39,6 +44,13 @@ export interface UninstallReport {
   netns: number;
   iptablesBackends: IptablesBackend[];
   problems: string[];
+}
+
+/** Mount points at or below any of dirs, deepest first. */
+function mountPointsUnder(dirs: string[]): string[] {
+  const points = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => dirs.some((d) => p === d || p.startsWith(`${d}/`)));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
 export async function uninstallAgent(o: UninstallOptions): Promise<UninstallReport> {
@@ -53,8 +65,13 @@ export async function uninstallAgent(o: UninstallOptions): Promise<UninstallRepo
     }
   };
 
+  let own: OwnContainerd | undefined;
+  if (o.ownContainerd && !o.containerdAddress) {
+    own = new OwnContainerd({ dataDir: o.dataDir, startTimeoutMs: 20_000 });
+    await attempt('starting corral\'s own containerd', () => own!.start());
+  }
   const runtime = new ContainerdRuntime({
-    address: o.containerdAddress ?? '/run/containerd/containerd.sock',
+    address: o.containerdAddress ?? own?.paths.socket ?? '/run/containerd/containerd.sock',
     namespace: o.containerdNamespace ?? 'k8s.io',
     stateDir: `${agentDir(o)}/containers`,
     cgroupParent: `/corral/${nodeName}`,
@@ -110,6 +127,16 @@ export async function uninstallAgent(o: UninstallOptions): Promise<UninstallRepo
   }
 
   await attempt(`removing ${agentDir(o)}`, () => rm(agentDir(o), { recursive: true, force: true }));
+  if (own) {
+    const paths = own.paths;
+    await own.stop();
+    await attempt(`removing ${paths.dir} and ${paths.state}`, async () => {
+      // A snapshot mount left by a killed container would make rm fail half-way (and it must not delete through it).
+      for (const m of mountPointsUnder([paths.dir, paths.state])) await runCommand('umount', ['-l', m], { timeoutMs: 10_000 });
+      await rm(paths.dir, { recursive: true, force: true });
+      await rm(paths.state, { recursive: true, force: true });
+    });
+  }
   for (const p of report.problems) log.warn('agent', 'uninstall problem', { problem: p });
   log.info('agent', 'agent uninstalled', { node: nodeName, containers: report.containers, netns: report.netns, iptables: report.iptablesBackends.join(',') || 'none' });
   return report;

@@ -4,12 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import { log } from '../api/log.js';
 import { INGRESS_USAGE, ingressOptions, ingressSettings } from './ingress-flags.js';
-import { dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } from './flags.js';
+import { bool, dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
 export const agentCommand: CliCommand = {
   summary: 'run a node agent (kubelet + kube-proxy) that joins a corral server',
   usage: 'corral agent --server URL[,URL...] --token TOKEN --ca-file FILE [--data-dir DIR] [--node-name NAME] [--node-ip IP]\n' +
-    '             [--containerd-address SOCKET] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
+    '             [--containerd-address SOCKET | --own-containerd] [--snapshotter overlayfs] [--kubelet-port 10250] [--netns-prefix PREFIX] [--cluster-cidr 10.42.0.0/16]\n' +
     '             [--service-cidr 10.43.0.0/16] [--crash-backoff 10s] [--reserved-cpu 250m] [--reserved-memory 256Mi]\n' +
     '             [--log-max-size 10Mi] [--log-max-files 2] [--plain-http-registry HOST:PORT[,HOST:PORT...]]\n' +
     '             [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--cluster-dns-port 10053] [--cluster-dns-ttl 5s] [--resolv-conf FILE]\n' +
@@ -17,8 +17,9 @@ export const agentCommand: CliCommand = {
     `             ${INGRESS_USAGE}\n` +
     '             [--eviction-monitoring-period 10s]\n' +
     '             [--lb-lease-duration 10s]\n' +
-    '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET]\n' +
-    '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent)',
+    '       corral agent --uninstall [--data-dir DIR] [--node-name NAME] [--netns-prefix PREFIX] [--containerd-address SOCKET | --own-containerd]\n' +
+    '             (stop the agent first: removes its pods\' containers, pod netns, cni0, routes, iptables chains and <data-dir>/agent;\n' +
+    '             with --own-containerd also corral\'s own containerd and its images)',
   options: {
     ...dataDirOption,
     server: { type: 'string', short: 's' },
@@ -27,6 +28,8 @@ export const agentCommand: CliCommand = {
     'node-name': { type: 'string' },
     'node-ip': { type: 'string' },
     'containerd-address': { type: 'string' },
+    'own-containerd': { type: 'boolean' },
+    snapshotter: { type: 'string' },
     'kubelet-port': { type: 'string' },
     'netns-prefix': { type: 'string' },
     'cluster-cidr': { type: 'string' },
@@ -59,6 +62,7 @@ export const agentCommand: CliCommand = {
         nodeName: str(values, 'node-name', 'NODE_NAME'),
         netnsPrefix: str(values, 'netns-prefix', 'NETNS_PREFIX'),
         containerdAddress: str(values, 'containerd-address', 'CONTAINERD_ADDRESS'),
+        ownContainerd: bool(values, 'own-containerd', 'OWN_CONTAINERD'),
       });
       process.stdout.write(`removed ${report.containers} containers, ${report.netns} pod netns, iptables chains in: ${report.iptablesBackends.join(', ') || 'none'}\n`);
       for (const p of report.problems) process.stderr.write(`problem: ${p}\n`);
@@ -92,6 +96,8 @@ export const agentCommand: CliCommand = {
       nodeName: str(values, 'node-name', 'NODE_NAME'),
       nodeIp: str(values, 'node-ip', 'NODE_IP'),
       containerdAddress: str(values, 'containerd-address', 'CONTAINERD_ADDRESS'),
+      ownContainerd: bool(values, 'own-containerd', 'OWN_CONTAINERD'),
+      snapshotter: str(values, 'snapshotter', 'SNAPSHOTTER'),
       netnsPrefix: str(values, 'netns-prefix', 'NETNS_PREFIX'),
       clusterCidr: str(values, 'cluster-cidr', 'CLUSTER_CIDR'),
       serviceCidr: str(values, 'service-cidr', 'SERVICE_CIDR'),

@@ -13,9 +13,8 @@ import { DEVICE_RESOURCE_PREFIX } from '../api/device-resources.js';
 import { isNotFound } from '../api/status.js';
 import { sleep } from '../api/async-util.js';
 import type { Job, Pod } from '../api/types.js';
-import { paths } from '../server/config.js';
 import { dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } from './flags.js';
-import { readKubeconfig } from './status.js';
+import { kubeconfigFiles, loadKubeconfig } from './kubeconfig-file.js';
 
 /** The exit code when the run could not produce one (never scheduled, deleted, admission refused). */
 export const HIL_NO_EXIT_CODE = 125;
@@ -166,8 +165,9 @@ export const hilCommand: CliCommand = {
     const name = str(values, 'name', 'NAME') ?? `hil-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     const input: HilJobInput = { name, namespace: str(values, 'namespace', 'NAMESPACE') ?? 'default', device, image, command, timeoutSeconds };
     hilJob(input); // refuses a bad device name before anything is created
-    const file = typeof values['kubeconfig'] === 'string' ? values['kubeconfig'] : paths.kubeconfig(dataDirOf(values));
-    const access = readKubeconfig(file);
+    // Found as kubectl finds it (cli/kubeconfig-file.ts).
+    const kubeconfigFlag = typeof values['kubeconfig'] === 'string' ? values['kubeconfig'] : undefined;
+    const access = loadKubeconfig(kubeconfigFiles({ kubeconfigFlag, dataDir: dataDirOf(values) }), { explicit: kubeconfigFlag !== undefined });
     const transport = new HttpsTransport({ server: access.server, caPem: access.caPem, token: access.token, timeoutMs: 30_000 });
     const abort = new AbortController();
     const onSigint = (): void => abort.abort();

@@ -10,7 +10,7 @@ import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } 
 export const serverCommand: CliCommand = {
   summary: 'run the control plane (API server, store, scheduler, controllers) and the local agent',
   usage: 'corral server [--data-dir DIR] [--port 6443] [--bind-address 0.0.0.0] [--tls-san NAME]... [--disable-agent]\n' +
-    '              [--node-ip IP] [--containerd-address SOCKET] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
+    '              [--node-ip IP] [--containerd-address SOCKET | --own-containerd] [--snapshotter overlayfs] [--pod-eviction-timeout 30s] [--node-monitor-grace-period 20s]\n' +
     '              [--disable-controllers] [--reserved-cpu 250m] [--reserved-memory 256Mi] [--netns-prefix PREFIX]\n' +
     '              [--storage-dir DATA_DIR/storage] [--pv-host-path-roots DIR,DIR...]\n' +
     '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]\n' +
@@ -27,6 +27,8 @@ export const serverCommand: CliCommand = {
     'disable-controllers': { type: 'boolean' },
     'node-ip': { type: 'string' },
     'containerd-address': { type: 'string' },
+    'own-containerd': { type: 'boolean' },
+    snapshotter: { type: 'string' },
     'pod-eviction-timeout': { type: 'string' },
     'node-monitor-grace-period': { type: 'string' },
     'reserved-cpu': { type: 'string' },
@@ -61,6 +63,9 @@ export const serverCommand: CliCommand = {
     if (nodeIp) cfg.nodeIp = nodeIp;
     const ctrd = str(values, 'containerd-address', 'CONTAINERD_ADDRESS');
     if (ctrd) cfg.containerdAddress = ctrd;
+    if (bool(values, 'own-containerd', 'OWN_CONTAINERD')) cfg.ownContainerd = true;
+    const snapshotter = str(values, 'snapshotter', 'SNAPSHOTTER');
+    if (snapshotter) cfg.snapshotter = snapshotter;
     const evict = str(values, 'pod-eviction-timeout', 'POD_EVICTION_TIMEOUT');
     if (evict) cfg.podEvictionTimeoutSeconds = parseDurationSeconds(evict);
     const grace = str(values, 'node-monitor-grace-period', 'NODE_MONITOR_GRACE_PERIOD');

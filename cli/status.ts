@@ -1,34 +1,13 @@
 /**
  * `corral status`: one screen of cluster health for a person at the server — nodes with readiness and
  * how much of their CPU/memory the pods request, pods that are not running, and recent Warning events.
- * Reads the local admin kubeconfig (`<data-dir>/kubeconfig.yaml`) like kubectl would.
+ * Finds its kubeconfig as kubectl does (cli/kubeconfig-file.ts).
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { parse } from 'yaml';
 import type { ApiClient } from '../api/client/client.js';
 import type { Condition } from '../api/meta.js';
 import type { Event, Node, Pod } from '../api/types.js';
 import { formatMilli } from '../api/quantity.js';
 import { nodeAllocatable, podRequests } from '../server/scheduler/resources.js';
-
-export interface KubeconfigAccess {
-  server: string;
-  caPem: string;
-  token: string;
-}
-
-/** Server URL, CA and token of the first cluster and user of a corral kubeconfig. */
-export function readKubeconfig(file: string): KubeconfigAccess {
-  if (!existsSync(file)) throw new Error(`no kubeconfig at ${file}: is the data dir right, and has the server been started?`);
-  const doc = parse(readFileSync(file, 'utf8')) as {
-    clusters?: { cluster?: { server?: string; 'certificate-authority-data'?: string } }[];
-    users?: { user?: { token?: string } }[];
-  };
-  const cluster = doc.clusters?.[0]?.cluster;
-  const token = doc.users?.[0]?.user?.token;
-  if (!cluster?.server || !cluster['certificate-authority-data'] || !token) throw new Error(`${file} has no server, CA or token`);
-  return { server: cluster.server, caPem: Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8'), token };
-}
 
 /** Node conditions that are bad when True, as the status page names them. */
 const BAD_NODE_CONDITIONS: Record<string, string> = {
@@ -38,6 +17,7 @@ const BAD_NODE_CONDITIONS: Record<string, string> = {
   NetworkUnavailable: 'network unavailable',
   CgroupMemoryDisabled: 'memory cgroup disabled',
   RuntimeBinariesMissing: 'runtime binaries missing',
+  SnapshotterUnusable: 'container filesystems cannot be mounted',
   UnderVoltage: 'under-voltage',
   Throttled: 'CPU throttled',
 };

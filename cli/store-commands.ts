@@ -9,15 +9,19 @@ import { backupStore, humanBytes, restoreStore } from '../server/store/backup.js
 import { backupEtcd, restoreIntoEtcd } from '../server/store/etcd-migration.js';
 import { DATASTORE_USAGE, datastoreOptions, datastoreSettings } from './datastore-flags.js';
 import { dataDirOf, dataDirOption, type CliCommand } from './flags.js';
-import { fetchStatus, readKubeconfig, renderStatus } from './status.js';
+import { fetchStatus, renderStatus } from './status.js';
+import { kubeconfigFiles, loadKubeconfig } from './kubeconfig-file.js';
 
 export const statusCommand: CliCommand = {
   summary: 'one screen of cluster health: nodes, requested capacity, pods not running, recent warnings',
-  usage: 'corral status [--data-dir DIR] [--kubeconfig FILE]',
-  options: { ...dataDirOption, kubeconfig: { type: 'string' } },
+  usage: 'corral status [--kubeconfig FILE] [--context NAME] [--data-dir DIR]\n' +
+    '  The kubeconfig is found as kubectl finds it: --kubeconfig, else KUBECONFIG (files joined with ":"), else\n' +
+    '  ~/.kube/config; before that last one, DATA_DIR/kubeconfig.yaml when it exists (as root on the server).',
+  options: { ...dataDirOption, kubeconfig: { type: 'string' }, context: { type: 'string' } },
   async run(values) {
-    const file = typeof values['kubeconfig'] === 'string' ? values['kubeconfig'] : paths.kubeconfig(dataDirOf(values));
-    const access = readKubeconfig(file);
+    const kubeconfigFlag = values['kubeconfig'] as string | undefined;
+    const files = kubeconfigFiles({ kubeconfigFlag, dataDir: dataDirOf(values) });
+    const access = loadKubeconfig(files, { explicit: kubeconfigFlag !== undefined, context: values['context'] as string | undefined });
     const transport = new HttpsTransport({ server: access.server, caPem: access.caPem, token: access.token, timeoutMs: 10_000 });
     try {
       const status = await fetchStatus(new ApiClient(transport));

@@ -14,6 +14,10 @@ export interface ServerConfig {
   advertiseAddress?: string;
   nodeIp?: string;
   containerdAddress?: string;
+  /** The local agent starts and supervises corral's own containerd (agent/runtime/own-containerd.ts). */
+  ownContainerd?: boolean;
+  /** The local agent's containerd snapshotter (default overlayfs). */
+  snapshotter?: string;
   /** Seconds a node's pods tolerate its loss before eviction. */
   podEvictionTimeoutSeconds: number;
   /** Seconds without a node Lease renewal before the node is marked NotReady. */

@@ -323,6 +323,8 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       storageDir,
       ...(cfg.nodeIp ? { nodeIp: cfg.nodeIp } : {}),
       ...(cfg.containerdAddress ? { containerdAddress: cfg.containerdAddress } : {}),
+      ...(cfg.ownContainerd ? { ownContainerd: true } : {}),
+      ...(cfg.snapshotter ? { snapshotter: cfg.snapshotter } : {}),
       ...(cfg.reservedCpu ? { reservedCpu: cfg.reservedCpu } : {}),
       ...(cfg.reservedMemory ? { reservedMemory: cfg.reservedMemory } : {}),
       ...(cfg.netnsPrefix ? { netnsPrefix: cfg.netnsPrefix } : {}),

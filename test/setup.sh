@@ -19,3 +19,26 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+# The installer's private Node.js runtime (installer/node-runtime.sh) for the lab installer test
+# (test/lab/install.test.ts), whose lab hosts cannot reach the npm registry: fetched once into the test
+# cache with npm (which checks it against the registry's integrity), together with that integrity.
+RUNTIME_CACHE="${CORRAL_TEST_CACHE:-/var/cache/corral-test}/node-runtime"
+read -r runtime_pkg runtime_version npm_version <<<"$(bash -c '. installer/node-runtime.sh; echo "$(node_runtime_package "$(dpkg --print-architecture)") $NPM_RUNTIME_VERSION"')"
+for spec in "$runtime_pkg@$runtime_version" "npm@$npm_version"; do
+  file="$RUNTIME_CACHE/${spec%@*}-${spec##*@}"
+  if [ ! -f "$file.tgz" ] || [ ! -s "$file.integrity" ]; then
+    mkdir -p "$RUNTIME_CACHE"
+    npm view "$spec" dist.integrity > "$file.integrity.part"
+    (cd "$RUNTIME_CACHE" && npm pack "$spec" --silent >/dev/null)
+    mv -f "$file.integrity.part" "$file.integrity"
+  fi
+done
+# Every locked package for this platform in npm's cache: the lab installer test's registry serves them.
+node -e '
+const lock = require("./package-lock.json"); const fs = require("fs"); const path = require("path"); const os = require("os");
+const cache = process.env.npm_config_cache || path.join(os.homedir(), ".npm");
+for (const [p, e] of Object.entries(lock.packages)) {
+  if (!p || !e.integrity || (e.os && !e.os.includes(process.platform)) || (e.cpu && !e.cpu.includes(process.arch))) continue;
+  const [alg, b64] = e.integrity.split("-"); const hex = Buffer.from(b64, "base64").toString("hex");
+  if (!fs.existsSync(path.join(cache, "_cacache", "content-v2", alg, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4)))) console.log(`${e.name || p.slice(p.lastIndexOf("node_modules/") + 13)}@${e.version}`);
+}' | xargs -r npm cache add

@@ -13,6 +13,8 @@ export interface AgentSignals {
   /** True once the pod CIDR is set up on the bridge. */
   networkReady: boolean;
   networkMessage?: string;
+  /** Set once the snapshotter check ran: whether containers' filesystems can be mounted here. */
+  snapshotter?: { ok: true } | { ok: false; message: string };
 }
 
 export interface NodeStatusInput {
@@ -24,6 +26,9 @@ export interface NodeStatusInput {
   corralVersion: string;
   reserved: { cpu?: string; memory?: string };
 }
+
+/** True when containerd's snapshotter cannot mount container filesystems on this node (agent/runtime/snapshotter-check.ts). */
+export const SNAPSHOTTER_CONDITION = 'SnapshotterUnusable';
 
 function cond(type: string, ok: boolean, reason: string, message: string): Condition {
   return { type, status: ok ? 'True' : 'False', reason, message };
@@ -42,10 +47,13 @@ export async function buildNodeStatus(input: NodeStatusInput, signals: AgentSign
     runtimeVersion: signals.runtime.ok ? signals.runtime.version : 'containerd://unknown',
     corralVersion: input.corralVersion,
   });
-  const ready = signals.runtime.ok && signals.networkReady && host.missingBinaries.length === 0;
+  const snapshotterBroken = signals.snapshotter?.ok === false ? signals.snapshotter.message : undefined;
+  const ready = signals.runtime.ok && signals.networkReady && host.missingBinaries.length === 0 && snapshotterBroken === undefined;
   const readyMessage = !signals.runtime.ok
     ? `container runtime is down: ${signals.runtime.error}`
-    : !signals.networkReady
+    : snapshotterBroken !== undefined
+      ? `container runtime cannot mount container filesystems: ${snapshotterBroken}`
+      : !signals.networkReady
       ? `pod network is not ready: ${signals.networkMessage ?? 'waiting for a pod CIDR'}`
       : host.missingBinaries.length > 0
         ? `missing binaries: ${host.missingBinaries.join(', ')}`
@@ -55,6 +63,10 @@ export async function buildNodeStatus(input: NodeStatusInput, signals: AgentSign
     cond('NetworkUnavailable', !signals.networkReady, signals.networkReady ? 'RouteCreated' : 'NoRouteCreated',
       signals.networkReady ? 'corral agent set up the pod network' : (signals.networkMessage ?? 'waiting for a pod CIDR')),
   ];
+  if (signals.snapshotter) {
+    own.push(cond(SNAPSHOTTER_CONDITION, snapshotterBroken !== undefined, snapshotterBroken !== undefined ? 'SnapshotMountFailed' : 'SnapshotterWorks',
+      snapshotterBroken ?? 'containerd\'s snapshotter mounts container filesystems on this node'));
+  }
   const hostConds = hostConditions(host, { now, previous });
   const conditions = [...hostConds, ...keepTimes(own, previous, now)];
   return {

@@ -22,6 +22,8 @@ export interface CtrOptions {
   timeoutMs?: number;
   /** Every finished call: its operation (`task start`), duration and whether it failed (the agent's metrics). */
   onCall?: (operation: string, seconds: number, failed: boolean) => void;
+  /** containerd snapshotter for image unpacking and mounts (default: ctr's, overlayfs). */
+  snapshotter?: string | undefined;
 }
 
 export interface CallOptions {
@@ -48,8 +50,11 @@ export class Ctr {
   readonly ctrPath: string;
   readonly timeoutMs: number;
   private readonly onCall: CtrOptions['onCall'];
+  /** ctr reads its --snapshotter default from CONTAINERD_SNAPSHOTTER: one setting for pull, import and mount. */
+  private readonly env: NodeJS.ProcessEnv | undefined;
 
   constructor(opts: CtrOptions = {}) {
+    this.env = opts.snapshotter ? { ...process.env, CONTAINERD_SNAPSHOTTER: opts.snapshotter } : undefined;
     this.address = opts.address ?? DEFAULT_CONTAINERD_ADDRESS;
     this.namespace = opts.namespace ?? DEFAULT_CONTAINERD_NAMESPACE;
     this.ctrPath = opts.ctrPath ?? 'ctr';
@@ -96,8 +101,8 @@ export class Ctr {
     let result: RunResult;
     try {
       result = opts.secretPrompt
-        ? await runWithSecretPrompt(this.ctrPath, [...this.baseArgs(), ...args], opts.secretPrompt, { timeoutMs, signal: opts.signal })
-        : await runCommand(this.ctrPath, [...this.baseArgs(), ...args], { timeoutMs, signal: opts.signal, input: opts.input });
+        ? await runWithSecretPrompt(this.ctrPath, [...this.baseArgs(), ...args], opts.secretPrompt, { timeoutMs, signal: opts.signal, env: this.env })
+        : await runCommand(this.ctrPath, [...this.baseArgs(), ...args], { timeoutMs, signal: opts.signal, input: opts.input, env: this.env });
     } catch (err) {
       throw new RuntimeError('Failed', `cannot run ${this.ctrPath}: ${(err as Error).message}`, operation, { cause: err });
     }

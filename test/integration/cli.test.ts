@@ -161,6 +161,51 @@ it('status says so when the server is down', async (ctx) => {
   assert.match(r.stderr, /cannot read the cluster from https:\/\/127\.0\.0\.1:9.*is the server running/);
 });
 
+it('status finds its kubeconfig as kubectl does: --kubeconfig, KUBECONFIG (merged, current-context), data dir, ~/.kube/config', async (ctx) => {
+  const dir = join(ctx.scratch, 'kubeconfigs');
+  mkdirSync(dir, { recursive: true });
+  const good = readFileSync(ctx.server.kubeconfig, 'utf8');
+  const down = good.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:9');
+  const context = /current-context:\s*(\S+)/.exec(good)?.[1];
+  assert.ok(context, 'the kubeconfig names a current context');
+  // A data dir whose kubeconfig points nowhere: every case below that answers did not read it.
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, 'kubeconfig.yaml'), down);
+  writeFileSync(join(dir, 'good.yaml'), good);
+  writeFileSync(join(dir, 'down.yaml'), down);
+  // Only a context entry, no current-context: merged with good.yaml, whose clusters and users it names.
+  writeFileSync(join(dir, 'contexts-only.yaml'), `apiVersion: v1\nkind: Config\ncontexts: []\n`);
+  const home = mkdtempSync(join(tmpdir(), 'corral-home-'));
+  try {
+    const viaEnv = await corral(['status'], { HOME: home, CORRAL_DATA_DIR: dataDir, KUBECONFIG: `${join(dir, 'missing.yaml')}:${join(dir, 'contexts-only.yaml')}:${join(dir, 'good.yaml')}:${join(dir, 'down.yaml')}` });
+    assert.is(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /NODES: /);
+    // The first file's definitions win: down.yaml first means the dead port.
+    const firstWins = await corral(['status'], { HOME: home, CORRAL_DATA_DIR: dataDir, KUBECONFIG: `${join(dir, 'down.yaml')}:${join(dir, 'good.yaml')}` });
+    assert.is(firstWins.code, 1);
+    assert.match(firstWins.stderr, /127\.0\.0\.1:9/);
+    // --kubeconfig beats KUBECONFIG.
+    const flag = await corral(['status', '--kubeconfig', join(dir, 'good.yaml')], { HOME: home, CORRAL_DATA_DIR: dataDir, KUBECONFIG: join(dir, 'down.yaml') });
+    assert.is(flag.code, 0, flag.stderr);
+    // --context names a context that is not there: refused, naming it.
+    const badContext = await corral(['status', '--context', 'nope'], { HOME: home, KUBECONFIG: join(dir, 'good.yaml') });
+    assert.is(badContext.code, 1);
+    assert.match(badContext.stderr, /context "nope" is not in/);
+    // Without KUBECONFIG: the data dir's kubeconfig (here the dead one) comes before ~/.kube/config.
+    mkdirSync(join(home, '.kube'));
+    writeFileSync(join(home, '.kube', 'config'), good);
+    const dataFirst = await corral(['status'], { HOME: home, CORRAL_DATA_DIR: dataDir });
+    assert.is(dataFirst.code, 1);
+    assert.match(dataFirst.stderr, /127\.0\.0\.1:9/);
+    // No kubeconfig in the data dir: ~/.kube/config, as kubectl.
+    const homeConfig = await corral(['status'], { HOME: home, CORRAL_DATA_DIR: join(dir, 'empty') });
+    assert.is(homeConfig.code, 0, homeConfig.stderr);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
 it('settings: flag > CORRAL_* environment > config file > default', async (ctx) => {
   const real = ctx.server.dataDir;
   const missing = join(ctx.scratch, 'no-such-dir');

@@ -52,6 +52,8 @@ export interface LabOptions {
   clients?: readonly string[];
   /** More ranges to guard before anything else (e.g. a LoadBalancer pool, even inside the LAN). */
   guardRanges?: readonly string[];
+  /** More paths every host sees as its own (bind mounts of per-host directories), besides PRIVATE_PATHS. */
+  privatePaths?: readonly string[];
 }
 
 export interface LabHost {
@@ -151,6 +153,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   const serviceCidr = opts.serviceCidr ?? DEFAULT_SERVICE_CIDR;
   const steps: Record<string, number> = {};
   const t0 = performance.now();
+  const privatePaths = [...new Set([...PRIVATE_PATHS, ...(opts.privatePaths ?? [])])];
 
   if (existsSync(dir) || listNetns(prefix).length > 0) {
     const r = await timed(steps, 'leftovers', () => teardownLab(name, baseDir));
@@ -211,7 +214,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
         if (r.code !== 0) throw new Error(`cannot make ${NETNS_DIR} shared: ${r.stderr.trim()}`);
       }
       await prepareNamespaceDir(join(dir, 'ns'));
-      for (const target of PRIVATE_PATHS) {
+      for (const target of privatePaths) {
         const created = mkdirSync(target, { recursive: true });
         if (created !== undefined) {
           // Remember the created directories deepest first, so teardown can rmdir them in order.
@@ -221,7 +224,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
         }
       }
       writeFileSync(statePath(dir), JSON.stringify(state));
-      await Promise.all(hosts.map((h) => createHostView(h.view, PRIVATE_PATHS.map((target) => ({ source: bindSource(h.dir, target), target })))));
+      await Promise.all(hosts.map((h) => createHostView(h.view, privatePaths.map((target) => ({ source: bindSource(h.dir, target), target })))));
     });
 
     const nodes: LabNode[] = hosts.slice(1, hostNames.length).map((h) => ({

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execOk } from './exec.js';
 
 export const BUSYBOX_BINARY = '/bin/busybox';
@@ -62,13 +62,17 @@ export interface BuildImageOptions {
   dir: string;
   /** Image name recorded in the tarball; default docker.io/library/busybox:latest. */
   ref?: string;
+  /** Extra files in the image (absolute paths), e.g. a stand-in program; part of the cache key. */
+  files?: readonly { path: string; content: string; mode: number }[];
+  /** The image's Cmd (default ["sh"]). */
+  cmd?: readonly string[];
 }
 
 /** Builds (or reuses a cached) OCI image tarball of busybox and returns its path. */
 export async function buildBusyboxImage(opts: BuildImageOptions): Promise<string> {
   const ref = opts.ref ?? DEFAULT_IMAGE_REF;
   const platform = platformForDebianArch((await execOk(['dpkg', '--print-architecture'])).trim());
-  const key = sha256(JSON.stringify({ v: BUILDER_VERSION, ref, platform, busybox: sha256(readFileSync(BUSYBOX_BINARY)) }));
+  const key = sha256(JSON.stringify({ v: BUILDER_VERSION, ref, platform, busybox: sha256(readFileSync(BUSYBOX_BINARY)), files: opts.files ?? [], cmd: opts.cmd ?? ['sh'] }));
   const out = join(opts.dir, `busybox-${key.slice(0, 20)}.oci.tar`);
   if (existsSync(out)) return out;
 
@@ -80,6 +84,12 @@ export async function buildBusyboxImage(opts: BuildImageOptions): Promise<string
     const blobs = join(layout, 'blobs', 'sha256');
     mkdirSync(blobs, { recursive: true });
     await stageRootfs(rootfs);
+    for (const f of opts.files ?? []) {
+      const target = join(rootfs, f.path);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, f.content);
+      chmodSync(target, f.mode);
+    }
     const layerTar = join(work, 'layer.tar');
     await execOk(tarArgv(layerTar, rootfs, ['.']));
     // Uncompressed layer: its digest is also its diff_id.
@@ -87,7 +97,7 @@ export async function buildBusyboxImage(opts: BuildImageOptions): Promise<string
     const config = writeBlob(blobs, Buffer.from(JSON.stringify({
       ...platform,
       created: '1970-01-01T00:00:00Z',
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], WorkingDir: '/' },
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: opts.cmd ?? ['sh'], WorkingDir: '/' },
       rootfs: { type: 'layers', diff_ids: [layer.digest] },
       history: [{ created: '1970-01-01T00:00:00Z', created_by: 'corral test/lab/image.ts from /bin/busybox' }],
     })));
