@@ -19,7 +19,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab, type Lab } from './harness.js';
@@ -35,8 +36,13 @@ import { waitUntil } from '../support/wait.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const TEST_CACHE = process.env['CORRAL_TEST_CACHE'] ?? '/var/cache/corral-test';
-/** npm's cache for the lab's installs: warm after the first run, as on a machine that installed before. */
-const NPM_CACHE = join(TEST_CACHE, 'npm');
+/**
+ * npm's cache for the lab's installs: warm after the first run, as on a machine that installed before.
+ * One per lockfile: the fake registry's packuments list only the locked versions, and npm would trust a
+ * cached one from an older lockfile that lacks a version the new one needs.
+ */
+const LOCK_HASH = createHash('sha256').update(readFileSync(join(REPO, 'package-lock.json'))).digest('hex').slice(0, 12);
+const NPM_CACHE = join(TEST_CACHE, `npm-${LOCK_HASH}`);
 const RUNTIME_CACHE = join(TEST_CACHE, 'node-runtime');
 /** What the fake registry serves npm ci from (cacache layout), stocked from the machine's npm cache. */
 const TARBALLS = join(TEST_CACHE, 'registry');
@@ -176,6 +182,8 @@ async function nodeOf(l: Lab, host: string): Promise<Node | undefined> {
 test.before(async () => {
   if (!labTierAvailable(test, 'the lab installer test')) return;
   const runtime = await runtimePackages();
+  // Caches of older lockfiles are of no use any more.
+  if (existsSync(TEST_CACHE)) for (const d of readdirSync(TEST_CACHE)) if (/^npm(-[0-9a-f]+)?$/.test(d) && join(TEST_CACHE, d) !== NPM_CACHE) rmSync(join(TEST_CACHE, d), { recursive: true, force: true });
   lab = await createLab({ name: 'instl', nodes: 3, containerd: false, sshd: false, privatePaths: PRIVATE });
   src = join(lab.dir, 'src', 'corral');
   await cleanClone(src);
