@@ -14,7 +14,7 @@
  * state would be passed through every call. The pure translation (container-spec.ts), the state file
  * (pod-state-file.ts), the status (pod-status.ts) and the Events (pod-events.ts) are apart.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiClient } from '../../api/client/client.js';
@@ -193,12 +193,18 @@ export class PodWorker {
     this.loaded = true;
     const saved: Record<string, PersistedContainer> = await readPodState(this.dir);
     const pod = this.pod!;
-    // A terminal phase is final (an agent restart must not start an evicted or timed-out pod again).
+    // A terminal phase is final (an agent restart must not start an evicted or timed-out pod again):
+    // from the API's status, or from this node's own record when the server has not got it yet.
+    const recorded = readTerminalRecord(this.dir);
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') {
       this.terminal = phase;
       this.terminalMessage = pod.status?.message;
       this.terminalReason = pod.status?.reason;
+    } else if (recorded) {
+      this.terminal = recorded.phase;
+      this.terminalMessage = recorded.message;
+      this.terminalReason = recorded.reason;
     }
     // A pod seen for the first time has nothing to adopt: no `ctr tasks ls` on its start path.
     const tasks = Object.values(saved).some((p) => p.created) ? await this.ctx.tasks.get() : new Map<string, TaskInfo>();
@@ -376,6 +382,14 @@ export class PodWorker {
       r.ready = false;
     }
     log.info('agent', `pod ${phase.toLowerCase()}`, { pod: this.describe() });
+    // Kept on disk too: an agent restarted before the server has the new phase (or while it is away)
+    // starts from the cached spec and must not run a finished pod's containers again.
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      writeFileSync(join(this.dir, TERMINAL_FILE), JSON.stringify({ phase, message, reason }), { mode: 0o600 });
+    } catch (err) {
+      log.warn('agent', 'cannot record the pod\'s final phase on disk', { pod: this.describe(), error: (err as Error).message });
+    }
   }
 
   /** Notices containers whose task has stopped; records their exit and the back-off for a restart. */
@@ -710,6 +724,18 @@ async function removeLogFiles(file: string): Promise<void> {
   const base = file.slice(dir.length + 1);
   const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(names.filter((n) => n === base || n.startsWith(`${base}.`)).map((n) => rm(join(dir, n), { force: true })));
+}
+
+const TERMINAL_FILE = 'terminal.json';
+
+/** The final phase this node recorded for the pod in its directory, if any. */
+function readTerminalRecord(dir: string): { phase: 'Succeeded' | 'Failed'; message?: string; reason?: string } | undefined {
+  try {
+    const r = JSON.parse(readFileSync(join(dir, TERMINAL_FILE), 'utf8')) as { phase?: string; message?: string; reason?: string };
+    return r.phase === 'Succeeded' || r.phase === 'Failed' ? { phase: r.phase, ...(r.message ? { message: r.message } : {}), ...(r.reason ? { reason: r.reason } : {}) } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function fingerprintOf(status: PodStatus | undefined): string {

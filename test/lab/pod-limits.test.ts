@@ -132,7 +132,7 @@ if (labTierAvailable(test, 'pod limits lab test')) {
       const now = await getPod(c, name);
       assert.is(now.status?.phase, 'Failed', `${name}: ${JSON.stringify(now.status)}`);
       assert.is(now.status?.reason, before[i]!.status?.reason);
-      assert.is(now.status?.containerStatuses?.[0]?.restartCount, before[i]!.status?.containerStatuses?.[0]?.restartCount, `${name} was not restarted`);
+      assert.is(now.status?.containerStatuses?.[0]?.restartCount, before[i]!.status?.containerStatuses?.[0]?.restartCount, `${name} was not restarted: before ${JSON.stringify(before[i]!.status?.containerStatuses)} now ${JSON.stringify(now.status?.containerStatuses)}`);
       assert.ok(now.status?.containerStatuses?.[0]?.state?.terminated, `${name} not running: ${JSON.stringify(now.status?.containerStatuses)}`);
     }
     const tasks = await lab!.ctr('n1', ['tasks', 'ls']);
