@@ -2,7 +2,8 @@
  * Agent benchmark (plain script, root): in a 1-node lab with a real `corral server` and `corral agent`,
  *   - pod start latency, create → Running seen by the API, p50/p99 over 30 pods (image present),
  *     beside raw `ctr run -d` of the same image on the same containerd in the same run, and the ratio;
- *   - agent RSS idle and with the 30 pods;
+ *   - agent RSS idle and with the 30 pods, the agent run with the installed service's Node.js flags
+ *     (BENCH_AGENT_NODE_OPTIONS overrides them; '' runs it with Node's defaults);
  *   - service sync through the agent: 1,000 services × 3 endpoints, the full iptables-restore after an
  *     agent restart, and the delta for one changed service (figures from the agent's own sync log).
  * Usage: node dist/test/bench/agent.bench.js [pods=30] [services=1000]
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
   const lab = await createLab({ name: 'agbench', nodes: 1 });
   try {
     await lab.importImage('n1', await buildBusyboxImage({ dir: '/tmp/corral-lab-images' }));
-    const c = await startLabCluster(lab);
+    // As installer/agent-service.ts starts the agent.
+    const agentNodeOptions = process.env['BENCH_AGENT_NODE_OPTIONS'] ?? '--max-semi-space-size=1';
+    const c = await startLabCluster(lab, agentNodeOptions ? { agentNodeOptions } : {});
     const job = { url: `https://127.0.0.1:${API_PORT}`, caFile: join(c.serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(c.serverData, 'server', 'admin-token') };
     const runWorker = async (action: string, n: number): Promise<Record<string, unknown>> => {
       const r = await lab.exec('control', [process.execPath, fileURLToPath(import.meta.url), '--worker', JSON.stringify({ ...job, action, n })], { timeoutMs: 900_000 });
@@ -82,6 +85,9 @@ async function main(): Promise<void> {
     }
     await sleep(5_000);
     const rssIdle = rss();
+    // The floor: a Node.js process with the same flags that loads nothing.
+    const bare = await lab.exec('n1', [process.execPath, ...agentNodeOptions.split(' ').filter((f) => f !== ''), '-e', 'setTimeout(() => process.stdout.write(String(process.memoryUsage().rss)), 500)']);
+    const bareRss = Number(bare.stdout) / 1048576;
 
     // Raw ctr run -d of the same image on the same containerd.
     const raw: number[] = [];
@@ -147,7 +153,7 @@ async function main(): Promise<void> {
       `raw ctr run -d (same image, same containerd):   p50 ${f(rawP50)} ms, p99 ${f(percentile(sortedRaw, 99))} ms`,
       `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
       starts.length === 0 ? 'inside the agent: no start timings logged' : `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
-      `agent RSS idle: ${rss === undefined ? '?' : rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB`,
+      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (node flags: ${agentNodeOptions || 'defaults'}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
       `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms iptables-restore${full.totalMs !== undefined ? ` (${f(full.totalMs)} ms with iptables-save, rule build and jumps; ${full.rewrittenServices ?? 'all'} services rewritten)` : ''}` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
       '',
     ].join('\n'));
