@@ -32,7 +32,8 @@ export interface LabClusterOptions {
   agentArgs?: readonly string[];
   /** More `corral server` flags (e.g. `--lb-pool`). */
   serverArgs?: readonly string[];
-  /** Node.js options of the agent processes (the installed service runs `node --max-semi-space-size=1`). */
+  /** Node.js options of the agent processes (the installed service runs `node --max-semi-space-size=1`);
+   * LAB_AGENT_NODE_OPTIONS sets them for every lab test that does not (to try a V8 flag across the suite). */
   agentNodeOptions?: string;
   /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */
   nodeMonitorGracePeriod?: string;
@@ -79,7 +80,8 @@ export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): P
         '--data-dir', join(n.dir, 'corral'), '--node-name', name, '--node-ip', n.ip, '--containerd-address', n.containerdSocket,
         '--netns-prefix', `${lab.netnsPrefix}${name}-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr,
         ...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : []), ...(opts.agentArgs ?? [])];
-      const p = lab.spawn(name, args, { logName: 'agent', env: opts.agentNodeOptions ? { ...env, NODE_OPTIONS: opts.agentNodeOptions } : env });
+      const nodeOptions = opts.agentNodeOptions ?? process.env['LAB_AGENT_NODE_OPTIONS'];
+      const p = lab.spawn(name, args, { logName: 'agent', env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env });
       cluster.agents.set(name, p);
       return p;
     },
