@@ -109,8 +109,11 @@ function sampleOf(info: ResourceInfo, name: string): Json {
   };
 }
 
-/** Stored or reviewed kinds; metrics.k8s.io usage (read-only, from memory) is answered in JSON only. */
-const CODED = RESOURCES.filter((r) => !r.provided);
+/**
+ * Stored or reviewed kinds; metrics.k8s.io usage (read-only, from memory) is answered in JSON only,
+ * and so is apiextensions.k8s.io (CustomResourceDefinition has no schema table yet: docs/api.md).
+ */
+const CODED = RESOURCES.filter((r) => !r.provided && r.group !== 'apiextensions.k8s.io');
 
 it('every served built-in kind and its List have a protobuf schema, and kubectl knows them too', ({ ref }) => {
   // Create-only review kinds have no List: nothing is stored.

@@ -65,10 +65,11 @@ test('the data stream and the API need a token', async () => {
   await reader.cancel();
 });
 
-test('the page stays small (< 30 KB uncompressed)', () => {
+// 40 KB since the usage charts (an hour of CPU and memory per node) joined the page.
+test('the page stays small (< 40 KB uncompressed)', () => {
   const d = findAssetDir()!;
   const total = ['index.html', 'app.js', 'style.css'].reduce((n, f) => n + statSync(join(d, f)).size, 0);
-  assert.ok(total < 30 * 1024, `${total} bytes`);
+  assert.ok(total < 40 * 1024, `${total} bytes`);
 });
 
 test.after(async () => {
