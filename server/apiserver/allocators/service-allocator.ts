@@ -137,8 +137,8 @@ export class ServiceAllocator implements AdmissionPlugin {
       for (const item of list.items as Service[]) {
         const held = this.holdingsOf(item);
         const owner = ownerOf(item);
-        for (const [kind, value] of [...held.ips.map((o) => ['ip', this.range.addressAt(o)] as const), ...held.ports.map((o) => ['port', o + this.ports.min] as const)]) {
-          if (!(await this.reservations.claim(kind, value, owner))) log.warn('allocator', 'a stored value is claimed by another service', { kind, value, service: owner });
+        for (const c of this.claimsOf(held)) {
+          if (!(await this.reservations.claim(c.kind, c.value, owner))) log.warn('allocator', 'a stored value is claimed by another service', { kind: c.kind, value: c.value, service: owner });
         }
       }
     }
@@ -147,23 +147,33 @@ export class ServiceAllocator implements AdmissionPlugin {
 
   /** Keeps the bitmaps in step with what the other servers claim and give back. */
   private followClaims(reservations: ClusterReservations): void {
-    const offsetOf = (kind: ClaimKind, value: string): number | undefined => {
-      if (kind === 'ip') return this.range.offsetOf(value);
-      const port = Number(value);
-      return port >= this.ports.min && port <= this.ports.max ? port - this.ports.min : undefined;
-    };
     void reservations.follow({
       claimed: (kind, value) => {
-        const off = offsetOf(kind, value);
+        const off = this.offsetOfClaim(kind, value);
         if (off !== undefined) (kind === 'ip' ? this.ipMap : this.portMap).allocate(off);
       },
       released: (kind, value) => {
-        const off = offsetOf(kind, value);
+        const off = this.offsetOfClaim(kind, value);
         const pending = kind === 'ip' ? this.pendingIPs : this.pendingPorts;
         // Our own pending releases finish through confirmRelease; a claim re-made later re-marks the bit.
         if (off !== undefined && !pending.has(off)) (kind === 'ip' ? this.ipMap : this.portMap).release(off);
       },
     }, this.stopFollowing.signal);
+  }
+
+  /** What claims name for held offsets: the address, or the port number. */
+  private claimsOf(held: Holdings): { kind: ClaimKind; offset: number; value: string | number }[] {
+    return [
+      ...held.ips.map((offset) => ({ kind: 'ip' as const, offset, value: this.range.addressAt(offset) })),
+      ...held.ports.map((offset) => ({ kind: 'port' as const, offset, value: offset + this.ports.min })),
+    ];
+  }
+
+  /** The bitmap offset a claim's value stands for (undefined: outside this server's ranges). */
+  private offsetOfClaim(kind: ClaimKind, value: string): number | undefined {
+    if (kind === 'ip') return this.range.offsetOf(value);
+    const port = Number(value);
+    return port >= this.ports.min && port <= this.ports.max ? port - this.ports.min : undefined;
   }
 
   /** Stops following the cluster-wide claims (server shutdown). */
@@ -236,11 +246,8 @@ export class ServiceAllocator implements AdmissionPlugin {
   /** The first value taken that another service holds cluster-wide (undefined: all claimed). */
   private async claimTaken(owner: string, taken: Holdings): Promise<{ kind: ClaimKind; offset: number } | undefined> {
     if (!this.reservations) return undefined;
-    for (const offset of taken.ips) {
-      if (!(await this.reservations.claim('ip', this.range.addressAt(offset), owner))) return { kind: 'ip', offset };
-    }
-    for (const offset of taken.ports) {
-      if (!(await this.reservations.claim('port', offset + this.ports.min, owner))) return { kind: 'port', offset };
+    for (const c of this.claimsOf(taken)) {
+      if (!(await this.reservations.claim(c.kind, c.value, owner))) return { kind: c.kind, offset: c.offset };
     }
     return undefined;
   }
@@ -254,8 +261,7 @@ export class ServiceAllocator implements AdmissionPlugin {
   /** Gives the cluster-wide claims of released values back. */
   private releaseClaims(ips: Iterable<number>, ports: Iterable<number>): void {
     if (!this.reservations) return;
-    for (const o of ips) this.reservations.release('ip', this.range.addressAt(o));
-    for (const o of ports) this.reservations.release('port', o + this.ports.min);
+    for (const c of this.claimsOf({ ips: [...ips], ports: [...ports] })) this.reservations.release(c.kind, c.value);
   }
 
   async admitUpdate(info: ResourceInfo, obj: KubeObject, old: KubeObject): Promise<Undo | void> {
