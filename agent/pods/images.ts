@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../api/types.js';
 import { log } from '../../api/log.js';
-import { normalizeImageRef, type ContainerdRuntime } from '../runtime/index.js';
+import { goArch, normalizeImageRef, type ContainerdRuntime } from '../runtime/index.js';
 
 export class ImageError extends Error {
   override readonly name = 'ImageError';
@@ -91,22 +91,35 @@ export class ImageManager {
     const present = await this.runtime.images.exists(ref);
     if (policy === 'Never') {
       if (!present) throw new ImageError('ErrImageNeverPull', `Container image "${c.image}" is not present with pull policy of Never`);
+      await this.checkPlatform(ref);
       return { outcome: 'present' };
     }
-    if (policy === 'IfNotPresent' && present) return { outcome: 'present' };
+    if (policy === 'IfNotPresent' && present) {
+      await this.checkPlatform(ref);
+      return { outcome: 'present' };
+    }
     o.onPulling?.();
     const t0 = performance.now();
     try {
       await this.pull(pod, ref, o.signal);
-      return { outcome: 'pulled', ms: performance.now() - t0 };
     } catch (err) {
       // An image imported from the air-gap directory (or pulled before) serves when the registry cannot.
-      if (present) {
-        log.warn('agent', 'image pull failed, using the image already present', { image: ref, error: (err as Error).message });
-        return { outcome: 'present' };
-      }
-      throw err;
+      if (!present) throw err;
+      log.warn('agent', 'image pull failed, using the image already present', { image: ref, error: (err as Error).message });
+      await this.checkPlatform(ref);
+      return { outcome: 'present' };
     }
+    await this.checkPlatform(ref);
+    return { outcome: 'pulled', ms: performance.now() - t0 };
+  }
+
+  /**
+   * An image without a variant for this node's architecture fails like upstream's pull does (naming
+   * the platforms), before any container exists: never an exec format error in a crash loop.
+   */
+  private async checkPlatform(ref: string): Promise<void> {
+    const why = await this.runtime.images.platformMismatch(ref);
+    if (why) throw new ImageError('ErrImagePull', `Failed to pull image "${ref}": ${why}`);
   }
 
   private pull(pod: Pod, ref: string, signal?: AbortSignal): Promise<void> {
@@ -127,7 +140,10 @@ export class ImageManager {
             ...(signal ? { signal } : {}),
           });
         } catch (err) {
-          throw new ImageError('ErrImagePull', `Failed to pull image "${ref}": ${pullFailure((err as Error).message)}`);
+          const why = pullFailure((err as Error).message);
+          // containerd's own words name no platform: say which one this node wanted.
+          const platform = /no match for platform/.test(why) ? ` (this node is linux/${goArch()})` : '';
+          throw new ImageError('ErrImagePull', `Failed to pull image "${ref}": ${why}${platform}`);
         }
       })().finally(() => this.pulls.delete(ref));
       this.pulls.set(ref, p);

@@ -90,6 +90,8 @@ export function parseImageList(stdout: string): ImageSummary[] {
 export class ImageService {
   /** Image configs by manifest/index digest: content is immutable, so this never goes stale. */
   private readonly configCache = new Map<string, ImageConfig>();
+  /** platformMismatch() answers by `<digest> <arch>`: content is immutable. */
+  private readonly platformCache = new Map<string, string | undefined>();
   /**
    * Images known to be present, by reference, for a short while: one container start asks three
    * times (pull policy, image config, imageID) and 30 pods of one image ask 90 times, each a
@@ -159,6 +161,33 @@ export class ImageService {
     await this.ctr.call(['images', 'rm', normalizeImageRef(image)], opts);
   }
 
+  /**
+   * Why the image cannot run on this node's platform (linux/<arch>), or undefined when it can: an index
+   * without a linux/<arch> manifest, or a single manifest whose config names another architecture. Checked
+   * before a container is created, so a foreign image fails with a reason instead of an exec format error
+   * (or, on a machine with qemu-user in binfmt_misc, silently running emulated). Cached by digest.
+   */
+  async platformMismatch(image: string, opts: CallOptions = {}, arch: string = goArch()): Promise<string | undefined> {
+    const summary = await this.get(image, opts);
+    if (!summary) throw new RuntimeError('NotFound', `image ${normalizeImageRef(image)} not found`, 'images ls');
+    const key = `${summary.digest} ${arch}`;
+    if (this.platformCache.has(key)) return this.platformCache.get(key);
+    const top = await this.contentJson(summary.digest, opts);
+    let offered: string[];
+    if (isIndex(top, summary)) {
+      if (pickPlatformManifest(top, arch)) offered = [];
+      else offered = indexPlatforms(top);
+    } else {
+      const raw = await this.contentJson(manifestConfigDigest(top, summary.ref), opts);
+      const p = { os: String(raw['os'] ?? ''), architecture: String(raw['architecture'] ?? ''), variant: raw['variant'] };
+      offered = p.os === 'linux' && p.architecture === arch ? [] : [platformName(p)];
+    }
+    const why = offered.length === 0 ? undefined
+      : `no match for platform in manifest: the image has ${offered.join(', ') || 'no platform'}, this node is linux/${arch}`;
+    this.platformCache.set(key, why);
+    return why;
+  }
+
   /** Reads the image config through the content store (index → manifest → config), cached by digest. */
   async config(image: string, opts: CallOptions = {}): Promise<ImageConfig> {
     const summary = await this.get(image, opts);
@@ -166,14 +195,12 @@ export class ImageService {
     const cached = this.configCache.get(summary.digest);
     if (cached) return cached;
     let manifest = await this.contentJson(summary.digest, opts);
-    if (INDEX_TYPES.has(String(manifest['mediaType'] ?? summary.mediaType)) || Array.isArray(manifest['manifests'])) {
+    if (isIndex(manifest, summary)) {
       const chosen = pickPlatformManifest(manifest, goArch());
       if (!chosen) throw new RuntimeError('NotFound', `image ${summary.ref} has no manifest for linux/${goArch()}`, 'content get');
       manifest = await this.contentJson(chosen, opts);
     }
-    const configDigest = (manifest['config'] as { digest?: string } | undefined)?.digest;
-    if (!configDigest) throw new RuntimeError('Failed', `image ${summary.ref}: manifest without config`, 'content get');
-    const raw = await this.contentJson(configDigest, opts);
+    const raw = await this.contentJson(manifestConfigDigest(manifest, summary.ref), opts);
     const cfg = (raw['config'] ?? {}) as Record<string, unknown>;
     const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
     const result: ImageConfig = {
@@ -196,6 +223,27 @@ export class ImageService {
       throw new RuntimeError('Failed', `content ${digest} is not JSON`, 'content get', { cause: err });
     }
   }
+}
+
+function isIndex(doc: Record<string, unknown>, summary: ImageSummary): boolean {
+  return INDEX_TYPES.has(String(doc['mediaType'] ?? summary.mediaType)) || Array.isArray(doc['manifests']);
+}
+
+function manifestConfigDigest(manifest: Record<string, unknown>, ref: string): string {
+  const digest = (manifest['config'] as { digest?: string } | undefined)?.digest;
+  if (!digest) throw new RuntimeError('Failed', `image ${ref}: manifest without config`, 'content get');
+  return digest;
+}
+
+/** `os/arch[/variant]`, as containerd and docker print platforms. */
+function platformName(p: { os?: unknown; architecture?: unknown; variant?: unknown }): string {
+  return [p.os, p.architecture, p.variant].filter((x): x is string => typeof x === 'string' && x !== '').join('/');
+}
+
+/** The platforms an index offers (attestation manifests, platform unknown/unknown, left out). */
+export function indexPlatforms(index: Record<string, unknown>): string[] {
+  const manifests = (Array.isArray(index['manifests']) ? index['manifests'] : []) as { platform?: Record<string, unknown> }[];
+  return [...new Set(manifests.map((m) => (m.platform ? platformName(m.platform) : '')).filter((n) => n !== '' && n !== 'unknown/unknown'))];
 }
 
 /** Chooses the linux/<arch> manifest of an index (for arm, any variant; v7 preferred). */

@@ -65,4 +65,49 @@ test('a failed pull is reported by its last line, without ctr\'s timestamped pro
   assert.is(pullFailure('boom'), 'boom');
 });
 
+/** A ctr whose content store holds the given JSON documents by digest; `images ls` lists `ref` at `top`. */
+function contentCtr(top: string, mediaType: string, docs: Record<string, unknown>): { ctr: Ctr; calls: string[][] } {
+  const calls: string[][] = [];
+  const ok = (stdout: string) => ({ code: 0, signal: null, stdout, stderr: '', timedOut: false, aborted: false });
+  const ctr = {
+    async call(args: readonly string[]) {
+      calls.push([...args]);
+      if (args[0] === 'images' && args[1] === 'ls') return ok(`${LS_HEADER}\ndocker.io/library/busybox:latest ${mediaType} ${top} 1.2 MiB linux/arm64/v8 -\n`);
+      if (args[0] === 'content' && args[1] === 'get') return ok(JSON.stringify(docs[args[2]!]));
+      throw new Error(`unexpected ctr ${args.join(' ')}`);
+    },
+  } as unknown as Ctr;
+  return { ctr, calls };
+}
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+test('an image whose only manifest is for another architecture is refused with both platforms named; the answer is cached', async () => {
+  const { ctr, calls } = contentCtr('sha256:m', OCI_MANIFEST, {
+    'sha256:m': { mediaType: OCI_MANIFEST, config: { digest: 'sha256:c' }, layers: [] },
+    'sha256:c': { os: 'linux', architecture: 'arm64', variant: 'v8', config: {} },
+  });
+  const images = new ImageService(ctr);
+  const why = await images.platformMismatch('busybox', {}, 'amd64');
+  assert.is(why, 'no match for platform in manifest: the image has linux/arm64/v8, this node is linux/amd64');
+  assert.is(await images.platformMismatch('busybox', {}, 'arm64'), undefined);
+  await images.platformMismatch('busybox', {}, 'amd64');
+  assert.is(calls.filter((c) => c[0] === 'content').length, 4, 'two digests read per architecture asked, once each');
+});
+
+test('an index runs where it has a linux/<arch> manifest and is refused elsewhere, listing what it has', async () => {
+  const { ctr } = contentCtr('sha256:i', OCI_INDEX, {
+    'sha256:i': { mediaType: OCI_INDEX, manifests: [
+      { digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } },
+      { digest: 'sha256:b', platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      { digest: 'sha256:x', platform: { os: 'unknown', architecture: 'unknown' } },
+    ] },
+  });
+  const images = new ImageService(ctr);
+  assert.is(await images.platformMismatch('busybox', {}, 'amd64'), undefined);
+  assert.is(await images.platformMismatch('busybox', {}, 'arm64'), undefined);
+  assert.is(await images.platformMismatch('busybox', {}, 'riscv64'), 'no match for platform in manifest: the image has linux/amd64, linux/arm64/v8, this node is linux/riscv64');
+});
+
 test.run();
