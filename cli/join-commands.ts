@@ -77,12 +77,13 @@ function sshSettings(values: Record<string, unknown>): SshOptions {
 
 export const joinCommand: CliCommand = {
   summary: 'install the agent on hosts over SSH (in parallel) and wait until their Nodes are Ready',
-  usage: 'corral join [user@]host[:port]... [--data-dir DIR | --server URL --token K10…] [--ssh-key FILE] [--sudo]\n' +
+  usage: 'corral join [user@]host[:port]... [--data-dir DIR | --server URL[,URL...] --token K10…] [--ssh-key FILE] [--sudo]\n' +
     '              [--accept-new-host-key] [--known-hosts FILE] [--install-deps] [--node-name NAME] [--ready-timeout 3m] [--dry-run]\n' +
     '              [--cluster-cidr 10.42.0.0/16] [--service-cidr 10.43.0.0/16] [--netns-prefix corral-]\n' +
     '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10]\n' +
     '  Run it on the server machine (it finds the server and makes a node token from --data-dir), or anywhere with\n' +
-    '  --server and a K10 token from `corral token create`. Passwords: CORRAL_SSH_PASSWORD or a prompt.',
+    '  --server and a K10 token from `corral token create`. Several servers (HA): the first that answers is used, agents get them all.\n' +
+    '  Passwords: CORRAL_SSH_PASSWORD or a prompt.',
   options: {
     ...serverOptions, ...sshOptions,
     'install-deps': { type: 'boolean' },

@@ -5,6 +5,7 @@ import { log } from '../api/log.js';
 import { parseLbPool } from '../server/controllers/lb-pool.js';
 import { INGRESS_USAGE, ingressOptions, ingressSettings } from './ingress-flags.js';
 import { CLUSTER_SECRET_USAGE, DATASTORE_USAGE, clusterSecret, datastoreOptions, datastoreSettings } from './datastore-flags.js';
+import { EMBEDDED_ETCD_USAGE, embeddedEtcdOptions, embeddedEtcdSettings } from './embedded-etcd-flags.js';
 import { bool, dataDirOption, env, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
 export const serverCommand: CliCommand = {
@@ -16,6 +17,7 @@ export const serverCommand: CliCommand = {
     '              [--cluster-domain cluster.local] [--cluster-dns 10.43.0.10] [--lb-pool 192.168.1.240-192.168.1.250,CIDR...]\n' +
     '              [--devices-config /etc/corral/devices.yaml]\n' +
     `              ${DATASTORE_USAGE} ${CLUSTER_SECRET_USAGE}\n` +
+    `              ${EMBEDDED_ETCD_USAGE}\n` +
     `              ${INGRESS_USAGE}`,
   options: {
     ...dataDirOption,
@@ -42,6 +44,7 @@ export const serverCommand: CliCommand = {
     'devices-config': { type: 'string' },
     ...ingressOptions,
     ...datastoreOptions,
+    ...embeddedEtcdOptions,
     'token-file': { type: 'string' },
   },
   async run(values) {
@@ -103,6 +106,8 @@ export const serverCommand: CliCommand = {
       if (!secret) throw new Error('--datastore-endpoint needs the cluster secret all servers share: --token-file FILE (or CORRAL_TOKEN); make one with: openssl rand -hex 32 > /etc/corral/cluster-token && chmod 600 /etc/corral/cluster-token');
       cfg.datastore = { ...datastore, clusterSecret: secret };
     }
+    const embeddedEtcd = embeddedEtcdSettings(values, cfg.dataDir, datastore !== undefined);
+    if (embeddedEtcd) cfg.embeddedEtcd = embeddedEtcd;
     const devicesConfig = str(values, 'devices-config', 'DEVICES_CONFIG');
     if (devicesConfig) {
       // A bad devices file stops the start with every mistake named (the local agent would refuse it).

@@ -9,6 +9,7 @@ import { backupStore, humanBytes, restoreStore } from '../server/store/backup.js
 import { backupEtcd, restoreIntoEtcd } from '../server/store/etcd-migration.js';
 import { DATASTORE_USAGE, datastoreOptions, datastoreSettings } from './datastore-flags.js';
 import { dataDirOf, dataDirOption, type CliCommand } from './flags.js';
+import { localMemberDatastore } from './embedded-etcd-flags.js';
 import { fetchStatus, renderStatus } from './status.js';
 import { kubeconfigFiles, loadKubeconfig } from './kubeconfig-file.js';
 
@@ -44,7 +45,8 @@ export const backupCommand: CliCommand = {
     if (!file || extra !== undefined) throw new Error(`usage: ${backupCommand.usage}`);
     const dataDir = dataDirOf(values);
     const started = Date.now();
-    const etcd = datastoreSettings(values);
+    // A server with its own etcd member (--cluster-init / --server) is backed up from that member.
+    const etcd = datastoreSettings(values) ?? localMemberDatastore(dataDir);
     if (etcd) {
       process.stderr.write(`backing up etcd at ${etcd.endpoints.join(',')} …\n`);
       const info = await backupEtcd(etcd, file);

@@ -45,6 +45,21 @@ export interface ServerConfig {
   lbPool?: string;
   /** The etcd cluster holding the state (`--datastore-endpoint`); unset: SQLite under the data dir. */
   datastore?: DatastoreConfig;
+  /** The server runs its own etcd member (`--cluster-init`, `--server URL`) and keeps the state there. */
+  embeddedEtcd?: EmbeddedEtcdSettings;
+}
+
+export interface EmbeddedEtcdSettings {
+  /** Join the cluster through one of these servers (first start only); unset: start a new cluster (`--cluster-init`). */
+  joinUrls?: string[];
+  /** The secret every server of the cluster is started with (see DatastoreConfig.clusterSecret). */
+  clusterSecret: string;
+  clientPort: number;
+  peerPort: number;
+  /** The etcd server binary (Debian's etcd-server installs /usr/bin/etcd). */
+  binary: string;
+  /** How long a starting member may take to become healthy (a joining one copies the data first). */
+  startTimeoutMs?: number;
 }
 
 export interface DatastoreConfig {

@@ -22,7 +22,9 @@ import { ensureTls, SERVING_CERT_LIFETIME_MS, type TlsMaterial } from './auth/pk
 import { startServingCertRotation } from './auth/serving-cert-rotation.js';
 import { TokenStore } from './auth/tokens.js';
 import type { Hono } from 'hono';
-import { createApiApp, type ApiApp, type Env, type RouteAuthenticator } from './apiserver/app.js';
+import { registerJoinRoutes } from './etcd/join-routes.js';
+import type { EmbeddedEtcd } from './etcd/embedded-etcd.js';
+import { createApiApp, sourceAddress, type ApiApp, type Env, type RouteAuthenticator } from './apiserver/app.js';
 import { Registry } from './apiserver/registry.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
@@ -171,6 +173,13 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   if (otherServer !== undefined) throw new Error(`another corral server (pid ${otherServer}) is using the data dir ${cfg.dataDir}`);
   // Lets `corral restore` refuse to replace the database under a running server.
   writePidFile(cfg.dataDir);
+  let embeddedEtcd: EmbeddedEtcd | undefined;
+  if (cfg.embeddedEtcd) {
+    const { startEmbeddedEtcd } = await import('./etcd/embedded-etcd.js');
+    const settings = cfg.embeddedEtcd;
+    embeddedEtcd = await step('starting the embedded etcd member', () => startEmbeddedEtcd({ serverDir: paths.serverDir(cfg.dataDir), advertiseAddress: advertiseAddress(cfg), settings }));
+    cfg = { ...cfg, datastore: embeddedEtcd.datastore };
+  }
   // Tests shorten the serving certificate's lifetime to see it renewed and reloaded while running.
   const certLifetimeMs = Number(process.env['CORRAL_SERVING_CERT_LIFETIME_SECONDS'] ?? '') * 1000 || SERVING_CERT_LIFETIME_MS;
   // Pods verify the server as $KUBERNETES_SERVICE_HOST (the kubernetes ClusterIP) or by its cluster DNS name.
@@ -227,6 +236,9 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       // Before the status page, whose `/ui/:file` would answer it.
       registerUsageHistory(app, usage, usageIntervalMs);
       registerStatusPage(app);
+      if (embeddedEtcd && cfg.datastore?.clusterSecret) {
+        registerJoinRoutes(app, { clusterCaPem: tls.caPem, etcdCa: embeddedEtcd.etcdCa, secret: cfg.datastore.clusterSecret, members: embeddedEtcd.members, sourceAddress });
+      }
       hooks.extraRoutes?.(app, { caPem: tls.caPem, caHash: tls.caHash, tokens, port: cfg.port, authenticate: auth });
     },
   });
@@ -348,6 +360,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
         server.closeAllConnections();
       });
       await store.close();
+      await embeddedEtcd?.close();
       removePidFile(cfg.dataDir);
     },
   };

@@ -31,8 +31,10 @@ export interface ServerAccess {
   nodeToken(nodeName: string): Promise<string>;
   /** Called once the node runs with `token` (or was removed: ''): its other credentials may be revoked. */
   retireOldNodeTokens?(nodeName: string, token: string): void;
-  /** True when the server address was given explicitly (then nodes use it too). */
+  /** True when the server addresses were given explicitly (then nodes use them too). */
   explicitUrl: boolean;
+  /** Every server the nodes are told about (`--server a,b,c`), `url` among them; the agent fails over between them. */
+  urls: string[];
   /** Server clock minus this machine's, ms (from the server's Date header; 0 on the server machine). */
   clockOffsetMs: number;
 }
@@ -79,29 +81,45 @@ export function fetchCaUnverified(url: string, timeoutMs = 10_000): Promise<{ ca
   });
 }
 
-/** Server access from `--server URL --token K10…` (or a bare token plus `--ca-file`). */
-export async function accessFromToken(url: string, tokenText: string, caFile?: string): Promise<ServerAccess> {
+/**
+ * Server access from `--server URL[,URL...] --token K10…` (or a bare token plus `--ca-file`): the first
+ * server that answers with the pinned CA is the one the installer talks to; nodes get them all. A
+ * server presenting another CA stops the join (a wrong pin is not a reason to try the next one).
+ */
+export async function accessFromToken(urlList: string, tokenText: string, caFile?: string): Promise<ServerAccess> {
   const token = parseJoinToken(tokenText);
-  let caPem: string;
-  let clockOffsetMs = 0;
-  if (caFile) {
-    caPem = readFileSync(caFile, 'utf8');
-    if (token.caHash && caHashOfPem(caPem) !== token.caHash) throw new Error(`${caFile} is not the CA the token pins (hash mismatch)`);
-  } else {
-    if (!token.caHash) throw new Error('the token does not pin the server CA: use a K10… token from `corral token create`, or pass --ca-file');
-    ({ caPem, clockOffsetMs } = await fetchCaUnverified(url));
-    const got = caHashOfPem(caPem);
-    if (got !== token.caHash) {
-      throw new Error(`the server at ${url} presents CA ${got.slice(0, 16)}…, but the token pins ${token.caHash.slice(0, 16)}…: refusing to trust it (wrong server, or a man in the middle)`);
+  const urls = urlList.split(',').map((u) => u.trim()).filter((u) => u !== '').map((u) => new URL(u).origin);
+  if (urls.length === 0) throw new Error('--server names no server');
+  const pinnedPem = caFile ? readFileSync(caFile, 'utf8') : undefined;
+  if (pinnedPem !== undefined && token.caHash && caHashOfPem(pinnedPem) !== token.caHash) throw new Error(`${caFile} is not the CA the token pins (hash mismatch)`);
+  if (pinnedPem === undefined && !token.caHash) throw new Error('the token does not pin the server CA: use a K10… token from `corral token create`, or pass --ca-file');
+  const pin = pinnedPem !== undefined ? caHashOfPem(pinnedPem) : token.caHash!;
+  const unreachable: string[] = [];
+  for (const url of urls) {
+    let fetched: { caPem: string; clockOffsetMs: number };
+    try {
+      fetched = await fetchCaUnverified(url);
+    } catch (err) {
+      // With one server and its CA file at hand, a server that cannot be reached yet is no reason to stop here.
+      if (pinnedPem !== undefined && urls.length === 1) fetched = { caPem: pinnedPem, clockOffsetMs: 0 };
+      else {
+        unreachable.push((err as Error).message);
+        continue;
+      }
     }
+    const got = caHashOfPem(fetched.caPem);
+    if (got !== pin) {
+      throw new Error(`the server at ${url} presents CA ${got.slice(0, 16)}…, but the token pins ${pin.slice(0, 16)}…: refusing to trust it (wrong server, or a man in the middle)`);
+    }
+    const caPem = pinnedPem ?? fetched.caPem;
+    const u = new URL(url);
+    return {
+      url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash: pin, apiCredential: token.credential,
+      nodeToken: (nodeName) => exchangeJoinToken(u.origin, caPem, token.credential, nodeName),
+      explicitUrl: true, urls, clockOffsetMs: fetched.clockOffsetMs,
+    };
   }
-  const u = new URL(url);
-  const caHash = caHashOfPem(caPem);
-  return {
-    url: u.origin, port: Number(u.port || 443), host: u.hostname, caPem, caHash, apiCredential: token.credential,
-    nodeToken: (nodeName) => exchangeJoinToken(u.origin, caPem, token.credential, nodeName),
-    explicitUrl: true, clockOffsetMs,
-  };
+  throw new Error(unreachable.join('; '));
 }
 
 /** Node credentials on the server machine: one per node; a re-join replaces (then revokes) the old one. */
@@ -132,13 +150,13 @@ export async function accessFromDataDir(dataDir: string, tokens: NodeTokenIssuer
     apiCredential: readFileSync(adminFile, 'utf8').trim(),
     nodeToken: async (nodeName) => formatJoinToken(caHash, tokens.issue(nodeName)),
     retireOldNodeTokens: (nodeName, token) => tokens.retire(nodeName, token ? parseJoinToken(token).id : ''),
-    explicitUrl: false, clockOffsetMs: 0,
+    explicitUrl: false, urls: [u.origin], clockOffsetMs: 0,
   };
 }
 
 /** The URL a node uses: the explicit one, or the server's port on the address the SSH connection came from. */
 export function nodeServerUrl(access: ServerAccess, localAddressSeenByNode: string): string {
-  if (access.explicitUrl) return access.url;
+  if (access.explicitUrl) return access.urls.join(',');
   const host = localAddressSeenByNode.includes(':') ? `[${localAddressSeenByNode}]` : localAddressSeenByNode;
   return `https://${host}:${access.port}`;
 }

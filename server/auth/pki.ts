@@ -61,18 +61,23 @@ export function caHashOf(caPem: string): string {
   return createHash('sha256').update(new X509Certificate(caPem).raw).digest('hex');
 }
 
-function certCovers(certPem: string, sans: { dns: string[]; ips: string[] }): boolean {
+/** Whether a certificate names every one of `sans` and is not yet due for renewal. */
+export function certCovers(certPem: string, sans: { dns: string[]; ips: string[] }): boolean {
   const cert = new X509Certificate(certPem);
   if (renewalDue(new Date(cert.validFrom), new Date(cert.validTo))) return false;
   const alt = cert.subjectAltName ?? '';
   return sans.dns.every((d) => alt.includes(`DNS:${d}`)) && sans.ips.every((ip) => alt.includes(`IP Address:${ip.toUpperCase()}`) || alt.includes(`IP Address:${ip}`));
 }
 
-async function createCa(): Promise<{ certPem: string; keyPem: string }> {
+/** A certificate and its private key, PEM. */
+export interface CertifiedKey { certPem: string; keyPem: string }
+
+/** A new self-signed CA (ten years), named `<commonName>@<unix time>`. */
+export async function createCa(commonName = 'corral-ca'): Promise<CertifiedKey> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: `CN=corral-ca@${Math.floor(Date.now() / 1000)}`,
+    name: `CN=${commonName}@${Math.floor(Date.now() / 1000)}`,
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + TEN_YEARS_MS),
     keys,
@@ -86,32 +91,45 @@ async function createCa(): Promise<{ certPem: string; keyPem: string }> {
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
 }
 
-async function issueServingCert(caCertPem: string, caKeyPem: string, sans: { dns: string[]; ips: string[] }, lifetimeMs: number): Promise<{ certPem: string; keyPem: string }> {
-  const caCert = new x509.X509Certificate(caCertPem);
-  const caKey = await importKeyPem(caKeyPem);
+export interface CertificateRequest {
+  commonName: string;
+  sans: { dns: string[]; ips: string[] };
+  /** What the key may be used for: serving TLS, TLS client authentication, or both (etcd peers). */
+  usages: ('serverAuth' | 'clientAuth')[];
+  lifetimeMs: number;
+}
+
+/** A leaf certificate signed by `ca`, with a fresh key. */
+export async function issueCertificate(ca: CertifiedKey, req: CertificateRequest): Promise<CertifiedKey> {
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const caKey = await importKeyPem(ca.keyPem);
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: 'CN=corral-apiserver',
+    subject: `CN=${req.commonName}`,
     issuer: caCert.subject,
     // Back-dated a little for clocks behind ours (at most a tenth of the lifetime).
-    notBefore: new Date(Date.now() - Math.min(60_000, lifetimeMs / 10)),
-    notAfter: new Date(Date.now() + lifetimeMs),
+    notBefore: new Date(Date.now() - Math.min(60_000, req.lifetimeMs / 10)),
+    notAfter: new Date(Date.now() + req.lifetimeMs),
     signingKey: caKey,
     publicKey: keys.publicKey,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        ...sans.dns.map((value) => ({ type: 'dns' as const, value })),
-        ...sans.ips.map((value) => ({ type: 'ip' as const, value })),
-      ]),
+      new x509.ExtendedKeyUsageExtension(req.usages.map((u) => x509.ExtendedKeyUsage[u])),
+      ...(req.sans.dns.length + req.sans.ips.length > 0 ? [new x509.SubjectAlternativeNameExtension([
+        ...req.sans.dns.map((value) => ({ type: 'dns' as const, value })),
+        ...req.sans.ips.map((value) => ({ type: 'ip' as const, value })),
+      ])] : []),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+}
+
+function issueServingCert(caCertPem: string, caKeyPem: string, sans: { dns: string[]; ips: string[] }, lifetimeMs: number): Promise<CertifiedKey> {
+  return issueCertificate({ certPem: caCertPem, keyPem: caKeyPem }, { commonName: 'corral-apiserver', sans, usages: ['serverAuth'], lifetimeMs });
 }
 
 /** Lifetime of the API server's serving certificate (one year; tests shorten it). */
