@@ -3,6 +3,7 @@
  * and `kubectl exec` and to collect resource usage, and by metrics scrapers:
  *   GET /containerLogs/<namespace>/<pod>/<container>?follow&tailLines&previous&timestamps&limitBytes&sinceSeconds&sinceTime
  *   GET /exec/<namespace>/<pod>/<container>?command=..&stdin&stdout&stderr&tty   (WebSocket, v5.channel.k8s.io)
+ *   GET /attach/<namespace>/<pod>/<container>?stdin&stdout&stderr               (WebSocket, v5.channel.k8s.io)
  *   GET /metrics          Prometheus text (agent/metrics/agent-metrics.ts)
  *   GET /stats/summary    resource usage in kubelet's Summary shape (agent/stats/summary.ts)
  * Requests carry `Authorization: Bearer <per-node secret>`. The secret and this endpoint's
@@ -29,6 +30,7 @@ import { agentPaths, type AgentConfig } from '../config.js';
 import type { PodManager } from '../pods/pod-manager.js';
 import type { ContainerdRuntime } from '../runtime/index.js';
 import { runExecSession } from './exec-session.js';
+import { runAttachSession } from './attach-session.js';
 import type { DelegatedAuth } from './delegated-auth.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { SummaryProvider } from '../stats/summary.js';
@@ -158,11 +160,11 @@ export class KubeletServer {
    * Where a request goes. Called only after authentication; a malformed escape is the caller's 400
    * (checked first), and decoding itself never throws.
    */
-  private route(req: IncomingMessage): { kind: 'logs' | 'exec'; namespace: string; pod: string; container: string; query: URLSearchParams } | undefined {
+  private route(req: IncomingMessage): { kind: 'logs' | 'exec' | 'attach'; namespace: string; pod: string; container: string; query: URLSearchParams } | undefined {
     const target = req.url ?? '/';
-    const m = /^\/(containerLogs|exec)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(rawPathOf(target));
+    const m = /^\/(containerLogs|exec|attach)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(rawPathOf(target));
     if (!m) return undefined;
-    return { kind: m[1] === 'exec' ? 'exec' : 'logs', namespace: decodePathSegment(m[2]!), pod: decodePathSegment(m[3]!), container: decodePathSegment(m[4]!), query: rawQueryOf(target) };
+    return { kind: m[1] === 'containerLogs' ? 'logs' : m[1] === 'exec' ? 'exec' : 'attach', namespace: decodePathSegment(m[2]!), pod: decodePathSegment(m[3]!), container: decodePathSegment(m[4]!), query: rawQueryOf(target) };
   }
 
   /** Why the request line cannot be served (400), checked before anything else as Go's server does. */
@@ -184,7 +186,7 @@ export class KubeletServer {
       return;
     }
     const parsed = this.route(req);
-    const found = parsed?.kind === 'exec' ? this.container(parsed.namespace, parsed.pod, parsed.container, false) : undefined;
+    const found = parsed && parsed.kind !== 'logs' ? this.container(parsed.namespace, parsed.pod, parsed.container, false) : undefined;
     if (!parsed || !found) {
       answerOnSocket(socket, 404, 'not found\n');
       return;
@@ -198,8 +200,34 @@ export class KubeletServer {
       answerOnSocket(socket, 400, `${(err as Error).message}\n`);
       return;
     }
+    if (parsed.kind === 'attach') {
+      this.upgradeAttach(req, socket, head, parsed, found, streams);
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       runExecSession(ws, this.o.runtime, { containerId: found.id, command: q.getAll('command'), ...streams });
+    });
+  }
+
+  /** attach: kubelet's checks (a stream asked for, the container running), then the session. */
+  private upgradeAttach(req: IncomingMessage, socket: Duplex, head: Buffer, r: { namespace: string; pod: string; container: string },
+    found: { id: string; log: string; running: () => boolean }, streams: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): void {
+    const spec = this.o.pods.find(r.namespace, r.pod)?.containerSpec(r.container);
+    const tty = spec?.tty === true;
+    const wanted = { stdin: streams.stdin, stdout: streams.stdout, stderr: streams.stderr && !tty };
+    if (!wanted.stdin && !wanted.stdout && !wanted.stderr) {
+      answerOnSocket(socket, 400, 'you must specify at least 1 of stdin, stdout, stderr\n');
+      return;
+    }
+    if (!found.running()) {
+      answerOnSocket(socket, 400, `container ${r.container} is not running\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      runAttachSession(ws, this.o.runtime, {
+        containerId: found.id, logPath: found.log, stdinPath: spec?.stdin ? this.o.runtime.stdinPath(found.id) : undefined,
+        stdinOnce: spec?.stdinOnce === true, tty, running: found.running,
+      }, wanted);
     });
   }
 

@@ -76,5 +76,6 @@ export function containerSpecFor(i: ContainerSpecInput): ContainerSpec {
     readOnlyRootfs: sc.readOnlyRootFilesystem,
     labels: containerLabels({ node: i.nodeName, podUid: uid, podName: pod.metadata.name!, namespace: pod.metadata.namespace ?? 'default', container: c.name, attempt, init: isInit }),
     logPath: logPath(i.logsDir, podRef(pod), c.name, attempt),
+    ...(c.stdin || c.tty ? { stdio: { stdin: c.stdin === true, tty: c.tty === true } } : {}),
   };
 }

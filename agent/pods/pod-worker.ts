@@ -170,6 +170,11 @@ export class PodWorker {
     return [...this.records.values()].filter((r) => r.running).map((r) => ({ name: r.name, id: containerId(this.uid, r.name, r.attempt) }));
   }
 
+  /** The container's spec in the pod (attach reads its stdin, stdinOnce and tty). */
+  containerSpec(name: string): Container | undefined {
+    return [...(this.pod?.spec.containers ?? []), ...(this.pod?.spec.initContainers ?? [])].find((c) => c.name === name);
+  }
+
   isRunning(name: string): boolean {
     return this.records.get(name)?.running === true;
   }

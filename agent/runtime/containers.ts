@@ -18,6 +18,7 @@
  * remove): each step undoes or depends on the ones before. Exec (exec.ts), the event stream
  * (task-events.ts) and the spec's host inputs (spec-inputs.ts) are apart.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ctr, type CallOptions, type CtrOptions } from './ctr.js';
@@ -29,6 +30,7 @@ import { startExec, type ExecOptions, type ExecSession } from './exec.js';
 import { buildSpec, mergeEnv, resolveArgs, type BindMount } from './spec.js';
 import { deviceNode, hostCapabilities, resolveImageUser } from './spec-inputs.js';
 import { watchTaskEvents, type TaskEvent } from './task-events.js';
+import { TasksClient } from './tasks-grpc.js';
 
 export interface ContainerSpec {
   /** containerd id: [A-Za-z0-9] runs joined by . _ -, at most 76 characters. */
@@ -63,6 +65,12 @@ export interface ContainerSpec {
   labels?: Record<string, string> | undefined;
   /** stdout and stderr of the task go to this file. */
   logPath: string;
+  /**
+   * Kubernetes `stdin` / `tty`: the task reads stdin from a FIFO in the container's state dir
+   * (stdinPath), which the shim holds open, and with a tty runs on a pty whose output, like a plain
+   * task's, goes to the log file.
+   */
+  stdio?: { stdin: boolean; tty: boolean } | undefined;
 }
 
 export type TaskStatus = 'RUNNING' | 'STOPPED' | 'CREATED' | 'PAUSED' | 'PAUSING' | 'UNKNOWN';
@@ -104,9 +112,11 @@ export class ContainerdRuntime {
   readonly stateDir: string;
   readonly cgroupParent: string;
   readonly snapshotter: string;
+  readonly tasks: TasksClient;
 
   constructor(opts: ContainerdRuntimeOptions) {
     this.ctr = new Ctr(opts);
+    this.tasks = new TasksClient(this.ctr.address, this.ctr.namespace);
     this.images = new ImageService(this.ctr);
     this.stateDir = opts.stateDir;
     this.cgroupParent = (opts.cgroupParent ?? '/corral').replace(/\/+$/, '');
@@ -124,6 +134,11 @@ export class ContainerdRuntime {
 
   containerDir(id: string): string {
     return join(this.stateDir, id);
+  }
+
+  /** The FIFO a container with `stdin: true` reads its stdin from (see ContainerSpec.stdio). */
+  stdinPath(id: string): string {
+    return join(this.containerDir(id), 'stdin');
   }
 
   cgroupsPath(id: string): string {
@@ -201,6 +216,7 @@ export class ContainerdRuntime {
         cpus: spec.cpus,
         cpuShares: spec.cpuShares,
         cgroupsPath: this.cgroupsPath(spec.id),
+        terminal: spec.stdio?.tty,
       });
       const configPath = join(dir, 'config.json');
       await writeFile(configPath, JSON.stringify(ociSpec));
@@ -213,7 +229,11 @@ export class ContainerdRuntime {
       };
       const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
       await opts.beforeStart;
-      if (start) {
+      if (start && spec.stdio) {
+        created = true;
+        await this.ctr.call(['containers', 'create', '--config', configPath, ...labelArgs, spec.id], opts);
+        await this.startInteractiveTask(spec.id, spec.logPath, spec.stdio, opts);
+      } else if (start) {
         created = true; // ctr run may fail after creating the container: clean up either way
         await this.ctr.call(['run', '-d', '--config', configPath, '--log-uri', fileUri(spec.logPath), ...labelArgs, spec.id], opts);
       } else {
@@ -240,6 +260,39 @@ export class ContainerdRuntime {
     if (logPath) args.push('--log-uri', fileUri(logPath));
     else args.push('--null-io');
     await this.ctr.call([...args, id], opts);
+  }
+
+  /**
+   * Starts the task of a `stdin`/`tty` container through containerd's API (ctr cannot combine a
+   * stdin FIFO with a log file): the shim reads stdin from the FIFO and appends output to the log.
+   * The shim, not the agent, holds both, so they outlive an agent restart.
+   */
+  private async startInteractiveTask(id: string, logPath: string, stdio: { stdin: boolean; tty: boolean }, opts: CallOptions): Promise<void> {
+    const stdin = stdio.stdin ? this.stdinPath(id) : '';
+    if (stdin) {
+      const made = await runCommand('mkfifo', ['-m', '600', stdin], { timeoutMs: 5_000 });
+      if (made.code !== 0) throw new RuntimeError('Failed', `cannot make the stdin FIFO of ${id}: ${made.stderr.trim()}`, 'task create');
+    }
+    const timeoutMs = opts.timeoutMs ?? this.ctr.timeoutMs;
+    if (!stdio.tty) {
+      const out = fileUri(logPath);
+      await this.tasks.createAndStart(id, { stdin, stdout: out, stderr: out, terminal: false }, timeoutMs);
+      return;
+    }
+    // containerd 1.6 copies a console only to a FIFO: a detached `cat` appends it to the log (O_APPEND,
+    // as the log rotation's copy-then-truncate needs) and, like the shim, outlives an agent restart.
+    // It ends by itself when the task exits and the shim closes the FIFO.
+    const out = join(this.containerDir(id), 'console');
+    const made = await runCommand('mkfifo', ['-m', '600', out], { timeoutMs: 5_000 });
+    if (made.code !== 0) throw new RuntimeError('Failed', `cannot make the console FIFO of ${id}: ${made.stderr.trim()}`, 'task create');
+    const copier = spawn('sh', ['-c', 'exec cat < "$0" >> "$1"', out, logPath], { detached: true, stdio: 'ignore' });
+    copier.unref();
+    try {
+      await this.tasks.createAndStart(id, { stdin, stdout: out, stderr: '', terminal: true }, timeoutMs);
+    } catch (err) {
+      copier.kill('SIGKILL');
+      throw err;
+    }
   }
 
   async listTasks(opts: CallOptions = {}): Promise<TaskInfo[]> {

@@ -49,6 +49,8 @@ export interface SpecInput {
    */
   hostCapabilities?: readonly string[] | undefined;
   annotations?: Record<string, string> | undefined;
+  /** The process runs on a pty (a container with `tty: true`); the shim is given the console. */
+  terminal?: boolean | undefined;
 }
 
 /** The runtime's default capability set (Docker's / containerd's default list). */
@@ -151,7 +153,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   const spec: Record<string, unknown> = {
     ociVersion: '1.0.2-dev',
     process: {
-      terminal: false,
+      terminal: input.terminal === true,
       user,
       args: input.args,
       env: input.env,

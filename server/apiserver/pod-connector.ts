@@ -3,7 +3,7 @@
  * connects to that node's agent (its kubelet endpoint: InternalIP + status.daemonEndpoints port),
  * authenticates with the node's kubelet token and pins the node's certificate — both published by
  * the agent in the Secret `kube-system/corral-kubelet-<node>` — and relays: logs as a streamed
- * text/plain response, exec as a v5.channel.k8s.io WebSocket spliced frame for frame to the agent's.
+ * text/plain response, exec and attach as a v5.channel.k8s.io WebSocket spliced frame for frame to the agent's.
  * `get` reads a plain endpoint of a node's agent (its resource usage, /stats/summary) the same way.
  */
 import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName } from '../../api/node-identity.js';
@@ -15,6 +15,7 @@ import { WebSocket } from 'ws';
 import { resourceForKind } from '../../api/resources.js';
 import { errors, StatusError } from '../../api/status.js';
 import { log } from '../../api/log.js';
+import { queryBool } from '../../api/query-bool.js';
 import type { Node, Pod, Secret } from '../../api/types.js';
 import type { Registry } from './registry.js';
 import type { PodConnector } from './subresources.js';
@@ -39,7 +40,7 @@ export class AgentPodConnector implements PodConnector {
     return { host, port, token: Buffer.from(data['token'], 'base64').toString('utf8'), certPem: Buffer.from(data['tls.crt'], 'base64').toString('utf8') };
   }
 
-  private static path(kind: 'containerLogs' | 'exec', pod: Pod, container: string, q: URLSearchParams): string {
+  private static path(kind: 'containerLogs' | 'exec' | 'attach', pod: Pod, container: string, q: URLSearchParams): string {
     const qs = q.toString();
     return `/${kind}/${encodeURIComponent(pod.metadata.namespace ?? 'default')}/${encodeURIComponent(pod.metadata.name!)}/${encodeURIComponent(container)}${qs ? `?${qs}` : ''}`;
   }
@@ -102,18 +103,21 @@ export class AgentPodConnector implements PodConnector {
   }
 
   async exec(c: Context, pod: Pod, container: string, q: URLSearchParams, kind: 'exec' | 'attach'): Promise<Response> {
-    if (kind !== 'exec') throw errors.badRequest('attach is not supported by corral agents; use exec');
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-      throw errors.badRequest(`exec needs a WebSocket upgrade with the ${EXEC_PROTOCOL} subprotocol`);
+      throw errors.badRequest(`${kind} needs a WebSocket upgrade with the ${EXEC_PROTOCOL} subprotocol`);
     }
+    // Bad options are refused before the upgrade, as upstream decodes them (an HTTP 400 Status).
+    const asked = ['stdin', 'stdout', 'stderr'].map((k) => queryBool(q, k));
+    queryBool(q, 'tty');
+    if (kind === 'attach' && !asked.includes(true)) throw errors.badRequest('you must specify at least 1 of stdin, stdout, stderr');
     const t = await this.target(pod.spec.nodeName!);
     const params = new URLSearchParams();
-    for (const cmd of q.getAll('command')) params.append('command', cmd);
+    if (kind === 'exec') for (const cmd of q.getAll('command')) params.append('command', cmd);
     for (const k of ['stdin', 'stdout', 'stderr', 'tty']) {
       const v = q.get(k);
       if (v !== null) params.set(k, v);
     }
-    const url = `wss://${t.host}:${t.port}${AgentPodConnector.path('exec', pod, container, params)}`;
+    const url = `wss://${t.host}:${t.port}${AgentPodConnector.path(kind, pod, container, params)}`;
     let agent: WebSocket | undefined;
     const pending: Buffer[] = [];
     return upgradeWebSocket(c, {
@@ -127,13 +131,16 @@ export class AgentPodConnector implements PodConnector {
           if (raw.readyState === raw.OPEN) raw.send(data);
         });
         agent.on('close', () => raw.close(1000));
+        // The agent refused the session (bad query, container not running): its reason, as a Status.
+        agent.on('unexpected-response', (_req, res) => {
+          void readAll(res).then((text) => {
+            const code = res.statusCode === 400 || res.statusCode === 404 ? res.statusCode : 500;
+            failSession(raw, code, text.trim() || `the agent of node "${pod.spec.nodeName}" answered ${res.statusCode}`);
+          });
+        });
         agent.on('error', (err) => {
           log.warn('exec', 'agent connection failed', { node: pod.spec.nodeName, error: err.message });
-          if (raw.readyState === raw.OPEN) {
-            const status = { metadata: {}, status: 'Failure', message: `cannot reach the agent of node "${pod.spec.nodeName}": ${err.message}`, reason: 'InternalError', code: 500 };
-            raw.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(status))]));
-            raw.close(1000);
-          }
+          failSession(raw, 500, `cannot reach the agent of node "${pod.spec.nodeName}": ${err.message}`);
         });
       },
       onMessage: (evt) => {
@@ -153,6 +160,14 @@ export class AgentPodConnector implements PodConnector {
  * Node's tls treats a returned value as the error, undefined as success (ws types it as boolean).
  */
 const pinnedCertificate = (() => undefined) as unknown as (servername: string, cert: unknown) => boolean;
+
+/** Ends a relayed session with a Failure Status on the status channel (3), which kubectl prints. */
+function failSession(raw: WebSocket, code: number, message: string): void {
+  if (raw.readyState !== raw.OPEN) return;
+  const reason = code === 400 ? 'BadRequest' : code === 404 ? 'NotFound' : 'InternalError';
+  raw.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Failure', message, reason, code }))]));
+  raw.close(1000);
+}
 
 function readAll(res: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {

@@ -1,0 +1,138 @@
+/**
+ * One `kubectl attach` session on the agent side (v5.channel.k8s.io, framed as in exec-session.ts):
+ * stdin frames go into the container's stdin FIFO (held open by containerd's shim, see
+ * ContainerSpec.stdio), and the output the container writes to its log file from now on comes back
+ * (as upstream, earlier output is not replayed). Without a tty the log holds stdout and stderr
+ * interleaved in one file, so both come back on the stream the client asked for first (stdout).
+ * Resize frames resize the task's pty. A `stdinOnce` container's stdin is closed when the first
+ * session that attached to it ends. When the container stops, a Success status ends the session.
+ */
+import { constants, open as openFd } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { sleep } from '../../api/async-util.js';
+import { log } from '../../api/log.js';
+import type { ContainerdRuntime } from '../runtime/index.js';
+import { CHANNEL, exitStatus, frame, parseResize } from './exec-session.js';
+
+export interface AttachTarget {
+  containerId: string;
+  logPath: string;
+  /** The stdin FIFO (a container with `stdin: true`), else undefined: stdin is ignored, as containerd's CRI does. */
+  stdinPath: string | undefined;
+  stdinOnce: boolean;
+  /** The container's own `tty` (what the session uses whatever the client asked, as kubelet does). */
+  tty: boolean;
+  running: () => boolean;
+}
+
+export interface AttachStreams { stdin: boolean; stdout: boolean; stderr: boolean }
+
+const POLL_MS = 40;
+const CHUNK = 64 * 1024;
+
+/** Where output goes: stdout if asked for, else stderr (not with a tty), else nowhere. */
+export function outputChannel(streams: AttachStreams, tty: boolean): number | undefined {
+  if (streams.stdout) return CHANNEL.stdout;
+  if (streams.stderr && !tty) return CHANNEL.stderr;
+  return undefined;
+}
+
+export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, target: AttachTarget, streams: AttachStreams): void {
+  let closed = false;
+  const send = (channel: number, data: Buffer | string): void => {
+    if (ws.readyState === ws.OPEN) ws.send(frame(channel, data));
+  };
+  let stdin: Socket | undefined;
+  let stdinEnded = false;
+  const early: Buffer[] = [];
+  const endStdin = (): void => {
+    if (stdinEnded || !streams.stdin || !target.stdinPath) return;
+    stdinEnded = true;
+    stdin?.end();
+    if (target.stdinOnce) {
+      void runtime.tasks.closeStdin(target.containerId).catch((err: unknown) => {
+        log.debug('attach', 'cannot close stdin', { id: target.containerId, error: (err as Error).message });
+      });
+    }
+  };
+
+  if (streams.stdin && target.stdinPath) {
+    // A plain descriptor (not a FileHandle, which would close it a second time when collected): the
+    // Socket owns it and writes through libuv's pipe handling (the FIFO is non-blocking).
+    openFd(target.stdinPath, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
+      if (err) {
+        log.warn('attach', 'cannot open the stdin FIFO', { id: target.containerId, error: err.message });
+        return;
+      }
+      const socket = new Socket({ fd, readable: false, writable: true });
+      socket.on('error', () => undefined);
+      socket.on('finish', () => socket.destroy()); // closes the descriptor
+      stdin = socket;
+      if (stdinEnded) {
+        socket.end(); // the session ended while the FIFO was being opened
+        return;
+      }
+      for (const b of early.splice(0)) onFrame(b);
+    });
+  }
+  const onFrame = (buf: Buffer): void => {
+    if (buf.length === 0) return;
+    const channel = buf[0];
+    const body = buf.subarray(1);
+    if (channel === CHANNEL.resize) {
+      const size = target.tty ? parseResize(body) : undefined;
+      if (size) void runtime.tasks.resizePty(target.containerId, size.width, size.height).catch(() => undefined);
+      return;
+    }
+    if (!streams.stdin || !target.stdinPath || stdinEnded) return;
+    if (!stdin) {
+      early.push(buf); // the FIFO is still being opened
+      return;
+    }
+    if (channel === CHANNEL.stdin) stdin.write(body);
+    else if (channel === CHANNEL.close && body[0] === CHANNEL.stdin) endStdin();
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(isBinary ? data : Buffer.from(data)));
+  ws.on('close', () => {
+    closed = true;
+    endStdin();
+  });
+  void followOutput(target, outputChannel(streams, target.tty), send, () => closed).then(() => {
+    if (closed) return;
+    send(CHANNEL.status, exitStatus(0));
+    ws.close(1000);
+  }, (err: unknown) => {
+    send(CHANNEL.status, exitStatus(1, `cannot read the container's output: ${(err as Error).message}`));
+    ws.close(1000);
+  });
+}
+
+/**
+ * Sends what is appended to the log from now on, until the container stops (and its last output is
+ * sent) or the session closes. A shrinking file was rotated (copy-then-truncate): read from its start.
+ */
+async function followOutput(target: AttachTarget, channel: number | undefined, send: (channel: number, data: Buffer) => void, closed: () => boolean): Promise<void> {
+  let offset = (await stat(target.logPath).catch(() => undefined))?.size ?? 0;
+  const fh = await open(target.logPath, 'r');
+  try {
+    for (;;) {
+      if (closed()) return;
+      const stopped = !target.running();
+      const size = (await fh.stat()).size;
+      if (size < offset) offset = 0;
+      if (size > offset) {
+        const buf = Buffer.alloc(Math.min(CHUNK, size - offset));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+        offset += bytesRead;
+        if (channel !== undefined && bytesRead > 0) send(channel, buf.subarray(0, bytesRead));
+        continue;
+      }
+      if (stopped) return;
+      await sleep(POLL_MS);
+    }
+  } finally {
+    await fh.close();
+  }
+}

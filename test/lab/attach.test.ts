@@ -1,0 +1,232 @@
+/**
+ * `kubectl attach` and `kubectl run -i/-it --rm` with the real kubectl v1.32 (lab 'atch', real containerd):
+ * interactive sessions run kubectl on a tmux pty on the control host, type into it and read its
+ * screen; containers with `stdin`/`tty` keep their stdin across sessions and an agent restart (the
+ * shim holds it), `stdinOnce` closes it after the first session, terminal resizes reach the pty, and
+ * bad requests get upstream's errors while the agent stays up.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLab, type Lab } from './harness.js';
+import { buildBusyboxImage } from './image.js';
+import { labTierAvailable } from './prerequisites.js';
+import { KUBECTL, startLabCluster, type LabCluster } from './agent-cluster.js';
+import type { Pod } from '../../api/types.js';
+import { waitUntil } from '../support/wait.js';
+
+const test = suite('kubectl attach and run -it in the lab');
+
+let lab: Lab | undefined;
+let cluster: LabCluster | undefined;
+const need = (): LabCluster => {
+  if (!cluster) throw new Error('the lab cluster did not come up (see the first test)');
+  return cluster;
+};
+const onControl = (argv: string[], timeoutMs: number): ReturnType<Lab['exec']> => {
+  if (!lab) throw new Error('no lab');
+  return lab.exec('control', argv, { timeoutMs });
+};
+
+const PODS = `
+apiVersion: v1
+kind: Pod
+metadata: { name: shell }
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - { name: main, image: busybox, imagePullPolicy: IfNotPresent, command: ['sh'], stdin: true, tty: true }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: once }
+spec:
+  terminationGracePeriodSeconds: 0
+  restartPolicy: Never
+  containers:
+  - { name: main, image: busybox, imagePullPolicy: IfNotPresent, command: ['sh', '-c', 'echo ready; cat; echo stdin-closed'], stdin: true, stdinOnce: true }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: plain }
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - { name: main, image: busybox, imagePullPolicy: IfNotPresent, command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done'] }
+`;
+
+/** A kubectl running on a tmux pty of the control host: keys in, screen out. */
+class Terminal {
+  private readonly socket: string;
+  constructor(private readonly c: LabCluster, private readonly name: string) {
+    this.socket = join(c.serverData, '..', `tmux-${name}`);
+  }
+
+  private async tmux(args: string[]): Promise<string> {
+    const r = await onControl(['tmux', '-S', this.socket, ...args], 10_000);
+    if (r.code !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async start(kubectlArgs: string[], size = { cols: 100, rows: 30 }): Promise<void> {
+    const cmd = [KUBECTL, '--kubeconfig', this.c.kubeconfig, ...kubectlArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    await this.tmux(['new-session', '-d', '-s', this.name, '-x', String(size.cols), '-y', String(size.rows), `${cmd}; echo kubectl-exit=$?; sleep 600`]);
+  }
+
+  screen(): Promise<string> {
+    return this.tmux(['capture-pane', '-p', '-J', '-S', '-200', '-t', this.name]);
+  }
+
+  async type(text: string): Promise<void> {
+    await this.tmux(['send-keys', '-t', this.name, '-l', text]);
+    await this.tmux(['send-keys', '-t', this.name, 'Enter']);
+  }
+
+  async resize(cols: number, rows: number): Promise<void> {
+    await this.tmux(['resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)]);
+  }
+
+  async waitFor(what: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    let last = '';
+    return waitUntil(what, async () => {
+      last = await this.screen();
+      return pattern.test(last) ? last : undefined;
+    }, timeoutMs, 200).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nscreen:\n${last}\nagent log:\n${agentLog()}`);
+    });
+  }
+
+  async kill(): Promise<void> {
+    await this.tmux(['kill-session', '-t', this.name]).catch(() => undefined);
+  }
+}
+
+function agentLog(): string {
+  const p = cluster?.agents.get('n1');
+  return p ? readFileSync(p.logFile, 'utf8').slice(-3000) : '';
+}
+
+async function podPhase(c: LabCluster, name: string): Promise<string | undefined> {
+  const r = await c.kubectl(['get', 'pod', name, '-o', 'json']);
+  return r.code === 0 ? (JSON.parse(r.stdout) as Pod).status?.phase : undefined;
+}
+
+async function running(c: LabCluster, name: string): Promise<void> {
+  await waitUntil(`${name} running`, async () => (await podPhase(c, name)) === 'Running', 60_000, 300)
+    .catch((err: unknown) => { throw new Error(`${String(err)}\nagent log:\n${agentLog()}`); });
+}
+
+if (labTierAvailable(test, 'attach lab test')) {
+  test.after(async () => {
+    if (lab) {
+      const report = await lab.destroy();
+      if (report.errors.length > 0) process.stdout.write(`lab teardown errors: ${report.errors.join('; ')}\n`);
+    }
+  });
+
+  test('a node with the busybox image; pods with stdin and tty, stdinOnce, and neither', async () => {
+    lab = await createLab({ name: 'atch', nodes: 1 });
+    const image = await buildBusyboxImage({ dir: '/tmp/corral-lab-images' });
+    await lab.importImage('n1', image);
+    cluster = await startLabCluster(lab);
+    const c = need();
+    await c.kubectlOk(['apply', '-f', '-'], PODS);
+    for (const name of ['shell', 'once', 'plain']) await running(c, name);
+  });
+
+  test('kubectl run -it --rm: a shell on a pty, typed into, resized, exited; the pod is deleted', async () => {
+    const c = need();
+    const t = new Terminal(c, 'runit');
+    await t.start(['run', '-it', '--rm', '--image=busybox', '--image-pull-policy=IfNotPresent', '--restart=Never', 'runit', '--', 'sh']);
+    try {
+      await t.waitFor('the shell prompt', /\/ # /);
+      await t.type('echo hi-$((6*7)); tty');
+      const s = await t.waitFor('the command output', /hi-42\s+\/dev\/pts\/\d+/);
+      assert.not.match(s, /hi-\$\(\(6\*7\)\)\s*\n\s*hi-\$/, 'the echo of the typed line is the pty\'s, once');
+      await t.type('stty size');
+      await t.waitFor('the terminal size of the tmux pane', /\n30 100\s/);
+      await t.resize(111, 33);
+      await t.type('clear; stty size');
+      await t.waitFor('the new size after a resize', /33 111/);
+      await t.type('exit');
+      await t.waitFor('kubectl ended and deleted the pod', /pod "runit" deleted[\s\S]*kubectl-exit=0/, 60_000);
+    } finally {
+      await t.kill();
+    }
+    assert.is(await podPhase(c, 'runit'), undefined, 'the pod is gone');
+  });
+
+  test('kubectl run -i --rm without a tty pipes stdin to the container and prints its output', async () => {
+    const c = need();
+    const r = await c.kubectl(['run', '-i', '--rm', '--image=busybox', '--image-pull-policy=IfNotPresent', '--restart=Never', 'pipe', '--',
+      'sh', '-c', 'while read l; do echo "got:$l"; done; echo done-reading'], 'alpha\nbeta\n');
+    assert.is(r.code, 0, `${r.stdout}\n${r.stderr}\n${agentLog()}`);
+    assert.match(r.stdout, /got:alpha\s+got:beta\s+done-reading/);
+    assert.match(r.stdout, /pod "pipe" deleted/);
+    assert.is(await podPhase(c, 'pipe'), undefined, 'the pod is gone');
+  });
+
+  test('kubectl attach -it to a tty container; stdin stays open for the next session and across an agent restart', async () => {
+    const c = need();
+    const first = new Terminal(c, 'att1');
+    await first.start(['attach', '-it', 'shell']);
+    try {
+      await first.waitFor('attached', /If you don't see a command prompt/);
+      await first.type('echo first-$((2+3))');
+      await first.waitFor('output of the first session', /first-5/);
+    } finally {
+      await first.kill(); // kubectl goes away without closing the shell
+    }
+    await c.killAgent('n1');
+    c.startAgent('n1');
+    await waitUntil('the agent serves again', async () => (await c.kubectl(['logs', 'shell', '--tail=1'])).code === 0, 60_000, 500);
+    const second = new Terminal(c, 'att2');
+    await second.start(['attach', '-it', 'shell']);
+    try {
+      await second.waitFor('attached again', /If you don't see a command prompt/);
+      await second.type('echo second-$((3+4))');
+      await second.waitFor('output of the second session', /second-7/);
+    } finally {
+      await second.kill();
+    }
+    assert.is(await podPhase(c, 'shell'), 'Running', 'the shell still runs');
+  });
+
+  test('stdinOnce: stdin closes when the first attach ends (the shim alone would keep it open)', async () => {
+    const c = need();
+    // kubectl sends the line, then ends its stdin; the container reads to the end of its stdin and
+    // exits, which ends the session with kubectl's exit code 0.
+    const r = await c.kubectl(['attach', '-i', 'once'], 'line-one\n');
+    assert.is(r.code, 0, `${r.stdout}\n${r.stderr}\n${agentLog()}`);
+    assert.match(r.stdout, /line-one\s+stdin-closed/);
+    await waitUntil('once succeeded', async () => (await podPhase(c, 'once')) === 'Succeeded', 30_000, 300);
+  });
+
+  test('attach without a tty streams output from now on; errors are upstream\'s; the agent stays up', async () => {
+    const c = need();
+    // Output before the attach is not replayed, output after it arrives (kubectl is stopped after 2 s).
+    const r = await onControl(['timeout', '-s', 'INT', '2', KUBECTL, '--kubeconfig', c.kubeconfig, 'attach', 'plain'], 20_000);
+    const ticks = [...r.stdout.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(ticks.length >= 3, `ticks while attached: ${r.stdout} ${r.stderr}`);
+    assert.ok(ticks[0]! > 1, 'earlier output is not replayed');
+    const tty = await c.kubectl(['attach', '-it', 'plain'], '');
+    assert.match(tty.stderr, /Unable to use a TTY - container main did not allocate one/);
+
+    const noContainer = await c.kubectl(['attach', 'plain', '-c', 'nope']);
+    assert.is.not(noContainer.code, 0);
+    assert.match(noContainer.stderr, /container nope is not valid for pod plain|not found/);
+    const raw = await c.kubectl(['get', '--raw', '/api/v1/namespaces/default/pods/plain/attach?stdout=maybe']);
+    assert.is.not(raw.code, 0);
+    assert.match(raw.stderr, /invalid value for query parameter "stdout"/);
+
+    await c.kubectlOk(['run', 'short', '--image=busybox', '--image-pull-policy=IfNotPresent', '--restart=Never', '--', 'true']);
+    await waitUntil('short succeeded', async () => (await podPhase(c, 'short')) === 'Succeeded', 60_000, 300);
+    const done = await c.kubectl(['attach', 'short']);
+    assert.match(done.stderr, /cannot attach a container in a completed pod; current phase is Succeeded/);
+    // The agent is still serving.
+    assert.match(await c.kubectlOk(['exec', 'plain', '--', 'echo', 'alive']), /alive/);
+  });
+}
+
+test.run();

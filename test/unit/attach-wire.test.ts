@@ -1,0 +1,115 @@
+/**
+ * The pieces of `kubectl attach` with logic of their own: the containerd Tasks messages and gRPC
+ * framing (agent/runtime/tasks-grpc.ts, checked against protobufjs's reader and a local HTTP/2 server
+ * speaking gRPC on a unix socket), where an attach session's output goes, and the OCI spec's terminal.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createServer, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import protobuf from 'protobufjs/minimal.js';
+import { encodeMessage, grpcFrame, TasksClient } from '../../agent/runtime/tasks-grpc.js';
+import { isRuntimeError } from '../../agent/runtime/errors.js';
+import { outputChannel } from '../../agent/logs/attach-session.js';
+import { CHANNEL } from '../../agent/logs/exec-session.js';
+import { buildSpec } from '../../agent/runtime/spec.js';
+
+/** Field number → values, read back with protobufjs's Reader (strings, or varints for wire type 0). */
+function decode(bytes: Uint8Array): Map<number, (string | number)[]> {
+  const r = protobuf.Reader.create(bytes);
+  const out = new Map<number, (string | number)[]>();
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const value = (tag & 7) === 2 ? r.string() : r.uint32();
+    out.set(tag >>> 3, [...(out.get(tag >>> 3) ?? []), value]);
+  }
+  return out;
+}
+
+test('Tasks messages: strings, bools and numbers by field number; empty values left out as proto3 does', () => {
+  const fields = decode(encodeMessage([[1, 'ctr-1'], [2, ''], [3, 120], [4, 40], [5, false], [7, true], [8, 0]]));
+  assert.equal([...fields.keys()].sort(), [1, 3, 4, 7]);
+  assert.equal(fields.get(1), ['ctr-1']);
+  assert.equal(fields.get(3), [120]);
+  assert.equal(fields.get(4), [40]);
+  assert.equal(fields.get(7), [1]);
+  assert.is(encodeMessage([]).length, 0);
+});
+
+test('gRPC frame: no compression, big-endian length, then the message', () => {
+  const message = encodeMessage([[1, 'x'.repeat(300)]]);
+  const f = grpcFrame(message);
+  assert.is(f[0], 0);
+  assert.is(f.readUInt32BE(1), message.length);
+  assert.ok(f.subarray(5).equals(Buffer.from(message)));
+});
+
+/** A gRPC server on a unix socket answering every call with `status` (in trailers), recording requests. */
+async function grpcServer(status: number, message = ''): Promise<{ socket: string; calls: { headers: IncomingHttpHeaders; body: Buffer }[]; server: Http2Server; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-grpc-'));
+  const socket = join(dir, 'containerd.sock');
+  const calls: { headers: IncomingHttpHeaders; body: Buffer }[] = [];
+  const server = createServer();
+  server.on('stream', (stream, headers) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (d: Buffer) => parts.push(d));
+    stream.on('end', () => {
+      calls.push({ headers, body: Buffer.concat(parts) });
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(status), ...(message ? { 'grpc-message': encodeURIComponent(message) } : {}) }));
+      stream.end(status === 0 ? grpcFrame(new Uint8Array()) : undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  return { socket, calls, server, dir };
+}
+
+test('TasksClient: path, namespace header and message of a call; a gRPC error becomes a typed RuntimeError', async () => {
+  const ok = await grpcServer(0);
+  try {
+    await new TasksClient(ok.socket, 'k8s.io').resizePty('ctr-1', 111, 33);
+    assert.is(ok.calls.length, 1);
+    const call = ok.calls[0]!;
+    assert.is(call.headers[':path'], '/containerd.services.tasks.v1.Tasks/ResizePty');
+    assert.is(call.headers['containerd-namespace'], 'k8s.io');
+    assert.is(call.headers['content-type'], 'application/grpc');
+    const fields = decode(call.body.subarray(5));
+    assert.equal([fields.get(1), fields.get(3), fields.get(4)], [['ctr-1'], [111], [33]]);
+    await new TasksClient(ok.socket, 'k8s.io').createAndStart('ctr-2', { stdin: '/s/stdin', stdout: 'file:///l.log', stderr: 'file:///l.log', terminal: false });
+    assert.equal(ok.calls.slice(1).map((c) => c.headers[':path']), ['/containerd.services.tasks.v1.Tasks/Create', '/containerd.services.tasks.v1.Tasks/Start']);
+    const create = decode(ok.calls[1]!.body.subarray(5));
+    assert.equal([create.get(1), create.get(4), create.get(5), create.get(7)], [['ctr-2'], ['/s/stdin'], ['file:///l.log'], undefined]);
+  } finally {
+    ok.server.close();
+    rmSync(ok.dir, { recursive: true, force: true });
+  }
+  const missing = await grpcServer(5, 'container "nope" in namespace "k8s.io": not found');
+  try {
+    const err = await new TasksClient(missing.socket, 'k8s.io').closeStdin('nope').catch((e: unknown) => e);
+    assert.ok(isRuntimeError(err, 'NotFound'), String(err));
+    assert.match(String(err), 'container "nope" in namespace "k8s.io": not found');
+  } finally {
+    missing.server.close();
+    rmSync(missing.dir, { recursive: true, force: true });
+  }
+  const err = await new TasksClient('/nonexistent/containerd.sock', 'k8s.io').closeStdin('x').catch((e: unknown) => e);
+  assert.ok(isRuntimeError(err, 'Unreachable'), String(err));
+});
+
+test('attach output: stdout when asked for, else stderr (never with a tty), else nowhere', () => {
+  assert.is(outputChannel({ stdin: true, stdout: true, stderr: true }, false), CHANNEL.stdout);
+  assert.is(outputChannel({ stdin: false, stdout: false, stderr: true }, false), CHANNEL.stderr);
+  assert.is(outputChannel({ stdin: true, stdout: false, stderr: true }, true), undefined);
+  assert.is(outputChannel({ stdin: true, stdout: false, stderr: false }, false), undefined);
+});
+
+test('OCI spec: process.terminal follows the container\'s tty', () => {
+  const base = { rootfs: '/r', args: ['sh'], env: [], cwd: '/', user: { uid: 0, gid: 0 }, cgroupsPath: '/corral/x' };
+  const terminal = (s: Record<string, unknown>): unknown => (s['process'] as { terminal: boolean }).terminal;
+  assert.is(terminal(buildSpec(base) as Record<string, unknown>), false);
+  assert.is(terminal(buildSpec({ ...base, terminal: true }) as Record<string, unknown>), true);
+});
+
+test.run();
