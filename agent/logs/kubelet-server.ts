@@ -220,7 +220,8 @@ export class KubeletServer {
       return;
     }
     if (!found.running()) {
-      answerOnSocket(socket, 400, `container ${r.container} is not running\n`);
+      // kubelet's words for a container that is not among the running ones (a 500, as its streaming errors).
+      answerOnSocket(socket, 500, `container not found (${JSON.stringify(r.container)})\n`);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {

@@ -95,6 +95,8 @@ const ROWS: Row[] = [
   { what: 'delete all pods', method: 'DELETE', path: () => `/api/v1/namespaces/default/pods${DR}`, expect: { admin: 200, viewer: 403, join: 403, node: 403 } },
   { what: 'create a pod', method: 'POST', path: () => `/api/v1/namespaces/default/pods${DR}`, body: () => ({ apiVersion: 'v1', kind: 'Pod', metadata: meta('new'), spec: { containers: [{ name: 'c', image: 'busybox' }] } }), expect: { admin: 201, viewer: 403, join: 403, node: 403 } },
   { what: 'exec into own pod', method: 'GET', path: (s) => `/api/v1/namespaces/default/pods/p-${s}/exec?command=ls&stdout=true`, expect: { admin: 'allowed', viewer: 403, join: 403, node: 403 } },
+  { what: 'attach to own pod', method: 'GET', path: (s) => `/api/v1/namespaces/default/pods/p-${s}/attach?stdin=true&stdout=true`, expect: { admin: 'allowed', viewer: 403, join: 403, node: 403 } },
+  { what: 'attach to another node\'s pod', method: 'GET', path: (_s, o) => `/api/v1/namespaces/default/pods/p-${o}/attach?stdout=true`, expect: { admin: 'allowed', viewer: 403, join: 403, node: 403 } },
   { what: 'evict a pod', method: 'POST', path: (s) => `/api/v1/namespaces/default/pods/p-${s}/eviction${DR}`, body: (s) => ({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: meta(`p-${s}`, 'default') }), expect: { admin: 'allowed', viewer: 403, join: 403, node: 403 } },
   // PersistentVolumes: read all; of those pinned to the node, only remove finalizers (local-path cleanup).
   { what: 'list volumes', method: 'GET', path: () => '/api/v1/persistentvolumes', expect: { admin: 200, viewer: 200, join: 403, node: 200 } },

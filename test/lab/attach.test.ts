@@ -49,6 +49,16 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: { name: twice }
+spec:
+  terminationGracePeriodSeconds: 0
+  restartPolicy: Never
+  containers:
+  - { name: long, image: busybox, imagePullPolicy: IfNotPresent, command: ['sleep', '3600'] }
+  - { name: brief, image: busybox, imagePullPolicy: IfNotPresent, command: ['true'] }
+---
+apiVersion: v1
+kind: Pod
 metadata: { name: plain }
 spec:
   terminationGracePeriodSeconds: 0
@@ -132,7 +142,7 @@ if (labTierAvailable(test, 'attach lab test')) {
     cluster = await startLabCluster(lab);
     const c = need();
     await c.kubectlOk(['apply', '-f', '-'], PODS);
-    for (const name of ['shell', 'once', 'plain']) await running(c, name);
+    for (const name of ['shell', 'once', 'plain', 'twice']) await running(c, name);
   });
 
   test('kubectl run -it --rm: a shell on a pty, typed into, resized, exited; the pod is deleted', async () => {
@@ -210,8 +220,10 @@ if (labTierAvailable(test, 'attach lab test')) {
     const ticks = [...r.stdout.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1]));
     assert.ok(ticks.length >= 3, `ticks while attached: ${r.stdout} ${r.stderr}`);
     assert.ok(ticks[0]! > 1, 'earlier output is not replayed');
-    const tty = await c.kubectl(['attach', '-it', 'plain'], '');
+    // Asking for a tty of a container without one: kubectl's warning, then the plain stream.
+    const tty = await onControl(['timeout', '-s', 'INT', '2', KUBECTL, '--kubeconfig', c.kubeconfig, 'attach', '-it', 'plain'], 20_000);
     assert.match(tty.stderr, /Unable to use a TTY - container main did not allocate one/);
+    assert.match(tty.stdout, /tick-\d+/);
 
     const noContainer = await c.kubectl(['attach', 'plain', '-c', 'nope']);
     assert.is.not(noContainer.code, 0);
@@ -220,6 +232,14 @@ if (labTierAvailable(test, 'attach lab test')) {
     assert.is.not(raw.code, 0);
     assert.match(raw.stderr, /invalid value for query parameter "stdout"/);
 
+    // A running pod whose container has ended: the agent refuses with kubelet's words, relayed as a Status.
+    await waitUntil('twice/brief terminated', async () => {
+      const p = JSON.parse(await c.kubectlOk(['get', 'pod', 'twice', '-o', 'json'])) as Pod;
+      return p.status?.containerStatuses?.find((s) => s.name === 'brief')?.state?.terminated !== undefined;
+    }, 30_000, 300);
+    const ended = await c.kubectl(['attach', 'twice', '-c', 'brief']);
+    assert.is.not(ended.code, 0);
+    assert.match(ended.stderr, /container not found \("brief"\)/);
     await c.kubectlOk(['run', 'short', '--image=busybox', '--image-pull-policy=IfNotPresent', '--restart=Never', '--', 'true']);
     await waitUntil('short succeeded', async () => (await podPhase(c, 'short')) === 'Succeeded', 60_000, 300);
     const done = await c.kubectl(['attach', 'short']);
