@@ -20,8 +20,33 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/**
+ * A deep copy of a JSON-shaped value. Plain objects and arrays are copied by hand, which is about five
+ * times faster than `structuredClone` (its serializer showed up in server profiles: every write and
+ * informer event clones); anything else that is an object (a Date, a Buffer, a Map) still goes
+ * through `structuredClone`.
+ */
 export function clone<T>(value: T): T {
-  return structuredClone(value);
+  return cloneValue(value) as T;
+}
+
+function cloneValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneValue(value[i]);
+    return out;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Record<string, unknown> = proto === null ? Object.create(null) as Record<string, unknown> : {};
+  for (const key of Object.keys(value)) {
+    const v = cloneValue((value as Record<string, unknown>)[key]);
+    // JSON.parse makes "__proto__" an own key; plain assignment would set the prototype instead.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out;
 }
 
 /** Reads a dotted path (`status.phase`) from an object; undefined when any step is missing. */

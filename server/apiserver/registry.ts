@@ -193,6 +193,17 @@ export class Registry {
     return JSON.stringify({ ...obj, apiVersion, metadata: meta });
   }
 
+  /**
+   * What a write returns: the object it encoded, with the new resourceVersion. It is what parsing the
+   * stored text back would give (encode only drops resourceVersion and sets the storage apiVersion,
+   * which servedVersion would undo), without a parse or a clone per write; `obj` is the writer's own
+   * copy, never the shared decoded one.
+   */
+  private static written(obj: KubeObject, kv: KeyValue): KubeObject {
+    obj.metadata.resourceVersion = String(kv.modRevision);
+    return obj;
+  }
+
   private notFound(info: ResourceInfo, name: string): StatusError {
     return errors.notFound(qualifiedResource(info), name, info.group);
   }
@@ -453,7 +464,7 @@ export class Registry {
     const key = objectKey(info, meta.namespace, meta.name!);
     try {
       const kv = await this.store.create(key, Registry.encode(info, obj));
-      return this.decodeOwned(kv, info);
+      return Registry.written(obj, kv);
     } catch (err) {
       await undo();
       if (err instanceof StoreError && err.code === 'KeyExists') {
@@ -545,7 +556,7 @@ export class Registry {
       return this.decodeOwned(kv, info);
     }
     const kv = await this.store.update(key, expected, Registry.encode(info, next));
-    return this.decodeOwned(kv, info);
+    return Registry.written(next, kv);
   }
 
   /** Applies update semantics: immutable metadata, status vs main resource, generation, validation. */
@@ -556,9 +567,10 @@ export class Registry {
     const strategy = strategyFor(info);
     let next: KubeObject;
     if (subresource === 'status') {
-      next = clone(current);
+      // Everything but the status, which the desired one replaces (not copied only to be dropped).
+      const { status: _replaced, ...rest } = current;
+      next = clone(rest) as KubeObject;
       if ('status' in desired) next.status = desired.status;
-      else delete next.status;
       strategy.prepareForStatusUpdate(next, current);
     } else if (subresource === 'binding') {
       // Server-internal writes (pod binding) set spec and status together.

@@ -99,7 +99,8 @@ const podStrategy: KindStrategy = {
     (next as Pod).spec = clone((old as Pod).spec);
   },
   validate(obj, old, subresource) {
-    if (!old || subresource === 'binding') return [];
+    // A status write keeps the old spec (prepareForStatusUpdate): nothing to compare.
+    if (!old || subresource === 'binding' || subresource === 'status') return [];
     const a = (obj as Pod).spec;
     const b = (old as Pod).spec;
     if (!a || !b) return [];

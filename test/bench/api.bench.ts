@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setMaxListeners } from 'node:events';
 import { ServerProcess } from '../support/server-process.js';
+import { cpuMs } from '../support/proc-stat.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { ApiClient } from '../../api/client/client.js';
 import { microTime } from '../../api/meta.js';
@@ -90,12 +91,14 @@ async function main(): Promise<void> {
     const floor = await rawFloor();
 
     await client.create('Namespace', undefined, { metadata: { name: 'bench' } });
+    let cpu0 = cpuMs(pid);
     let t0 = performance.now();
     for (let i = 0; i < SEQ; i++) await client.create('Pod', 'bench', pod(`seq-${i}`));
     const seq = perSec(SEQ, performance.now() - t0);
-    line('creates/s, 1 client (pods over HTTPS)', `${seq}`);
+    line('creates/s, 1 client (pods over HTTPS)', `${seq}  (server CPU ${(((cpuMs(pid) - cpu0) / SEQ) * 1000).toFixed(0)} µs per create)`);
     line('  raw sqlite3 INSERT/s, 1 per transaction (floor)', `${floor.single}  (corral = ${((seq / floor.single) * 100).toFixed(1)}% of floor)`);
 
+    cpu0 = cpuMs(pid);
     t0 = performance.now();
     let next = 0;
     await Promise.all(Array.from({ length: CONC_CLIENTS }, async () => {
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
       }
     }));
     const conc = perSec(CONC_TOTAL, performance.now() - t0);
-    line(`creates/s, ${CONC_CLIENTS} concurrent clients`, `${conc}`);
+    line(`creates/s, ${CONC_CLIENTS} concurrent clients`, `${conc}  (server CPU ${(((cpuMs(pid) - cpu0) / CONC_TOTAL) * 1000).toFixed(0)} µs per create)`);
     line('  raw sqlite3 INSERT/s, 50 per transaction (floor)', `${floor.batched}  (corral = ${((conc / floor.batched) * 100).toFixed(1)}% of floor)`);
 
     const existing = SEQ + CONC_TOTAL;

@@ -17,6 +17,7 @@ import { HttpsTransport } from '../../api/client/transport.js';
 import type { Pod } from '../../api/types.js';
 import { HollowNode } from '../support/hollow-node.js';
 import { ServerProcess } from '../support/server-process.js';
+import { cpuMs } from '../support/proc-stat.js';
 import { waitUntil } from '../support/wait.js';
 
 const quick = process.argv.includes('--quick');
@@ -30,12 +31,6 @@ function line(label: string, value: string): void {
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** CPU time (user + system) of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
 }
 
 /** RSS of a bare Node.js process that has loaded nothing (the floor). */

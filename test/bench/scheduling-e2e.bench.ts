@@ -16,6 +16,7 @@ import { HollowNode } from '../support/hollow-node.js';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { ServerProcess } from '../support/server-process.js';
+import { cpuMs } from '../support/proc-stat.js';
 
 const NODE_COUNT = Number(process.argv[2] ?? 100);
 const POD_COUNT = Number(process.argv[3] ?? 1000);
@@ -41,12 +42,13 @@ async function watchBindings(server: ServerProcess, namespace: string, count: nu
   throw new Error('watch ended before every pod was bound');
 }
 
-async function barePods(server: ServerProcess): Promise<{ createMs: number; boundMs: number }> {
+async function barePods(server: ServerProcess): Promise<{ createMs: number; boundMs: number; cpuMsPerPod: number }> {
   const ns = 'bench-pods';
   await server.client.create('Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const stop = new AbortController();
   const done = watchBindings(server, ns, POD_COUNT, stop.signal);
   await new Promise((r) => setTimeout(r, 200)); // let the watch start
+  const cpu0 = cpuMs(server.child!.pid!);
   const t0 = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: CLIENTS }, async () => {
@@ -58,15 +60,16 @@ async function barePods(server: ServerProcess): Promise<{ createMs: number; boun
   const created = performance.now();
   const end = await done;
   stop.abort();
-  return { createMs: created - t0, boundMs: end - t0 };
+  return { createMs: created - t0, boundMs: end - t0, cpuMsPerPod: (cpuMs(server.child!.pid!) - cpu0) / POD_COUNT };
 }
 
-async function deployment(server: ServerProcess): Promise<{ boundMs: number }> {
+async function deployment(server: ServerProcess): Promise<{ boundMs: number; cpuMsPerPod: number }> {
   const ns = 'bench-deploy';
   await server.client.create('Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const stop = new AbortController();
   const done = watchBindings(server, ns, POD_COUNT, stop.signal);
   await new Promise((r) => setTimeout(r, 200));
+  const cpu0 = cpuMs(server.child!.pid!);
   const t0 = performance.now();
   await server.client.create('Deployment', ns, {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'big' },
@@ -74,7 +77,7 @@ async function deployment(server: ServerProcess): Promise<{ boundMs: number }> {
   });
   const end = await done;
   stop.abort();
-  return { boundMs: end - t0 };
+  return { boundMs: end - t0, cpuMsPerPod: (cpuMs(server.child!.pid!) - cpu0) / POD_COUNT };
 }
 
 /** The pure scheduler on the same shape: the nodes as registered, the same pod spec. */
@@ -110,10 +113,10 @@ async function main(): Promise<void> {
     const barePerS = (POD_COUNT / bare.boundMs) * 1000;
     line('pure scheduler (same shape)', `${Math.round(pure)} pods/s`);
     line(`bare pods, ${CLIENTS} clients: created`, `${Math.round((POD_COUNT / bare.createMs) * 1000)} pods/s (${(bare.createMs / 1000).toFixed(2)} s)`);
-    line('bare pods: created → all bound', `${Math.round(barePerS)} pods/s (${(bare.boundMs / 1000).toFixed(2)} s)`);
+    line('bare pods: created → all bound', `${Math.round(barePerS)} pods/s (${(bare.boundMs / 1000).toFixed(2)} s; server CPU ${bare.cpuMsPerPod.toFixed(2)} ms per pod)`);
     const dep = await deployment(server);
     const depPerS = (POD_COUNT / dep.boundMs) * 1000;
-    line('Deployment: created → all bound', `${Math.round(depPerS)} pods/s (${(dep.boundMs / 1000).toFixed(2)} s)`);
+    line('Deployment: created → all bound', `${Math.round(depPerS)} pods/s (${(dep.boundMs / 1000).toFixed(2)} s; server CPU ${dep.cpuMsPerPod.toFixed(2)} ms per pod)`);
     line('e2e / pure (bare pods)', `${((barePerS / pure) * 100).toFixed(1)} %`);
     line('e2e / pure (Deployment)', `${((depPerS / pure) * 100).toFixed(1)} %`);
     line('reference', 'kube-scheduler ~100–300 pods/s');
