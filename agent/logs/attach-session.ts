@@ -91,7 +91,13 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
       early.push(buf); // the FIFO is still being opened
       return;
     }
-    if (channel === CHANNEL.stdin) stdin.write(body);
+    if (channel === CHANNEL.stdin && !stdin.write(body)) {
+      // The container is not reading (or its stdin was closed): stop reading the socket until the
+      // FIFO drains, so an unread stdin holds no more than one pipe's worth in the agent.
+      ws.pause();
+      stdin.once('drain', () => ws.resume());
+      stdin.once('close', () => ws.resume());
+    }
     else if (channel === CHANNEL.close && body[0] === CHANNEL.stdin) endStdin();
   };
   ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(isBinary ? data : Buffer.from(data)));

@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -364,6 +364,43 @@ run('errors are typed: NotFound, AlreadyExists, Aborted, Unreachable (fast)', as
     assert.is((err as RuntimeError).code, 'Unreachable');
   }
   assert.ok(Date.now() - t0 < 2_000, 'Unreachable is reported without waiting for a dial timeout');
+});
+
+/** Writes `text` into a container's stdin FIFO and closes this writer (the shim keeps its own). */
+function writeStdin(id: string, text: string): void {
+  const fd = openSync(rt.stdinPath(id), constants.O_WRONLY | constants.O_NONBLOCK);
+  try { writeSync(fd, text); } finally { closeSync(fd); }
+}
+
+async function logHas(id: string, pattern: RegExp): Promise<string> {
+  const file = join(dir, 'logs', `${id}.log`);
+  let text = '';
+  await waitFor(`${id} log matches ${pattern}`, () => pattern.test(text = existsSync(file) ? readFileSync(file, 'utf8') : ''), 10_000, 50)
+    .catch((err: unknown) => { throw new Error(`${String(err)}: ${JSON.stringify(text)}`); });
+  return text;
+}
+
+run('stdin containers: the shim holds the stdin FIFO across writers, CloseIO ends it; a tty container runs on a resizable pty', async () => {
+  await rt.run(podSpec('reader', ['sh', '-c', 'while read l; do echo "got:$l"; done; echo eof'], { stdio: { stdin: true, tty: false } }));
+  writeStdin('reader', 'one\n');
+  writeStdin('reader', 'two\n'); // the first writer went away: no end of file for the container
+  await logHas('reader', /got:one\ngot:two\n/);
+  assert.is((await rt.task('reader'))?.status, 'RUNNING');
+  await rt.tasks.closeStdin('reader');
+  await logHas('reader', /got:two\neof\n/);
+  await waitTaskStopped('reader');
+
+  await rt.run(podSpec('term', ['sh'], { stdio: { stdin: true, tty: true } }));
+  await rt.tasks.resizePty('term', 123, 45);
+  writeStdin('term', 'tty; stty size; echo sum-$((40+2))\n');
+  const text = await logHas('term', /sum-42/);
+  assert.match(text, /\/dev\/pts\/\d+\r\n45 123\r\n/, 'a pty of the requested size (CRLF from its line discipline)');
+  await rt.kill('term', 'SIGKILL');
+  await waitTaskStopped('term');
+  const err = await rt.tasks.resizePty('no-such-task', 80, 24).catch((e: unknown) => e);
+  assert.ok(isRuntimeError(err, 'NotFound'), String(err));
+  await rt.remove('reader');
+  await rt.remove('term');
 });
 
 run('removing every container leaves no tasks, containers, shims, mounts, snapshots or leases', async () => {
