@@ -10,7 +10,6 @@
  * environment" and get all four layers without knowing about the file.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 
 export const DEFAULT_CONFIG_FILE = '/etc/corral/config.yaml';
 
@@ -26,7 +25,9 @@ function scalarText(key: string, value: unknown): string {
 }
 
 /** The environment variables a config file stands for (lists become comma-separated). */
-export function configFileEnv(text: string, file: string): Record<string, string> {
+export async function configFileEnv(text: string, file: string): Promise<Record<string, string>> {
+  // yaml (~9 MiB resident) loads only when there is a file: `corral agent` shares this CLI.
+  const { parse } = await import('yaml');
   let doc: unknown;
   try {
     doc = parse(text);
@@ -48,14 +49,14 @@ export function configFileEnv(text: string, file: string): Record<string, string
  * Reads the config file into `env` (default: process.env) where a variable is not already set.
  * A file named explicitly must exist; the default one is optional. Returns the file used, if any.
  */
-export function applyConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export async function applyConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const named = explicit ?? (env['CORRAL_CONFIG'] || undefined);
   const file = named ?? DEFAULT_CONFIG_FILE;
   if (!existsSync(file)) {
     if (named) throw new Error(`config file ${file} does not exist`);
     return undefined;
   }
-  const vars = configFileEnv(readFileSync(file, 'utf8'), file);
+  const vars = await configFileEnv(readFileSync(file, 'utf8'), file);
   for (const [name, value] of Object.entries(vars)) {
     if (env[name] === undefined || env[name] === '') env[name] = value;
   }

@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     // Flags > CORRAL_* environment > config file > defaults: the file only fills unset variables.
-    applyConfigFile(typeof parsed.values['config'] === 'string' ? parsed.values['config'] : undefined);
+    await applyConfigFile(typeof parsed.values['config'] === 'string' ? parsed.values['config'] : undefined);
     fillFromEnvironment(cmd.options as Parameters<typeof fillFromEnvironment>[0], parsed.values);
     const level = process.env['CORRAL_LOG_LEVEL'];
     if (level === 'debug' || level === 'info' || level === 'warn' || level === 'error') log.setLevel(level);

@@ -167,7 +167,7 @@ export const hilCommand: CliCommand = {
     hilJob(input); // refuses a bad device name before anything is created
     // Found as kubectl finds it (cli/kubeconfig-file.ts).
     const kubeconfigFlag = typeof values['kubeconfig'] === 'string' ? values['kubeconfig'] : undefined;
-    const access = loadKubeconfig(kubeconfigFiles({ kubeconfigFlag, dataDir: dataDirOf(values) }), { explicit: kubeconfigFlag !== undefined });
+    const access = await loadKubeconfig(kubeconfigFiles({ kubeconfigFlag, dataDir: dataDirOf(values) }), { explicit: kubeconfigFlag !== undefined });
     const transport = new HttpsTransport({ server: access.server, caPem: access.caPem, token: access.token, timeoutMs: 30_000 });
     const abort = new AbortController();
     const onSigint = (): void => abort.abort();

@@ -23,7 +23,7 @@ const NODE_READY_TIMEOUT_MS = 120_000;
 
 /** Waits until the local node is Ready; returns the line to print either way. */
 async function waitForLocalNode(dataDir: string, nodeName: string): Promise<string> {
-  const access = loadKubeconfig([paths.kubeconfig(dataDir)], { explicit: true });
+  const access = await loadKubeconfig([paths.kubeconfig(dataDir)], { explicit: true });
   const transport = new HttpsTransport({ server: access.server, caPem: access.caPem, token: access.token, timeoutMs: 10_000 });
   const started = Date.now();
   let node: Node | undefined;

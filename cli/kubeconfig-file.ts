@@ -9,7 +9,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse } from 'yaml';
 
 export interface KubeconfigAccess {
   server: string;
@@ -47,7 +46,9 @@ export function kubeconfigFiles(o: { kubeconfigFlag?: string | undefined; dataDi
   return [join(env['HOME'] || homedir(), '.kube', 'config')];
 }
 
-function merge(files: string[], explicit: boolean): Merged {
+async function merge(files: string[], explicit: boolean): Promise<Merged> {
+  // yaml (~9 MiB resident) loads only for the commands that read a kubeconfig: `corral agent` shares this CLI.
+  const { parse } = await import('yaml');
   const m: Merged = { clusters: new Map(), users: new Map(), contexts: new Map() };
   let found = 0;
   for (const file of files) {
@@ -72,8 +73,8 @@ function fromFile(file: string, path: string): string {
 }
 
 /** Server URL, CA and bearer token of the chosen context (`context`, else current-context). */
-export function loadKubeconfig(files: string[], o: { explicit?: boolean; context?: string | undefined } = {}): KubeconfigAccess {
-  const m = merge(files, o.explicit ?? false);
+export async function loadKubeconfig(files: string[], o: { explicit?: boolean; context?: string | undefined } = {}): Promise<KubeconfigAccess> {
+  const m = await merge(files, o.explicit ?? false);
   const source = files.join(':');
   const name = o.context ?? m.currentContext;
   let ctx: ContextEntry | undefined;

@@ -5,8 +5,6 @@
 import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
 import { paths } from '../server/config.js';
-import { backupStore, humanBytes, restoreStore } from '../server/store/backup.js';
-import { backupEtcd, restoreIntoEtcd } from '../server/store/etcd-migration.js';
 import { DATASTORE_USAGE, datastoreOptions, datastoreSettings } from './datastore-flags.js';
 import { dataDirOf, dataDirOption, type CliCommand } from './flags.js';
 import { localMemberDatastore } from './embedded-etcd-flags.js';
@@ -22,7 +20,7 @@ export const statusCommand: CliCommand = {
   async run(values) {
     const kubeconfigFlag = values['kubeconfig'] as string | undefined;
     const files = kubeconfigFiles({ kubeconfigFlag, dataDir: dataDirOf(values) });
-    const access = loadKubeconfig(files, { explicit: kubeconfigFlag !== undefined, context: values['context'] as string | undefined });
+    const access = await loadKubeconfig(files, { explicit: kubeconfigFlag !== undefined, context: values['context'] as string | undefined });
     const transport = new HttpsTransport({ server: access.server, caPem: access.caPem, token: access.token, timeoutMs: 10_000 });
     try {
       const status = await fetchStatus(new ApiClient(transport));
@@ -47,7 +45,10 @@ export const backupCommand: CliCommand = {
     const started = Date.now();
     // A server with its own etcd member (--cluster-init / --server) is backed up from that member.
     const etcd = datastoreSettings(values) ?? localMemberDatastore(dataDir);
+    // The store drivers (sqlite3, etcd3 with gRPC) load only for these commands: `corral agent` shares this CLI.
+    const { backupStore, humanBytes } = await import('../server/store/backup.js');
     if (etcd) {
+      const { backupEtcd } = await import('../server/store/etcd-migration.js');
       process.stderr.write(`backing up etcd at ${etcd.endpoints.join(',')} …\n`);
       const info = await backupEtcd(etcd, file);
       process.stdout.write(`backup written to ${file}: etcd revision ${info.etcdRevision}, ${info.objects} objects, ${humanBytes(info.bytes)}, integrity ok (${Date.now() - started} ms)\n`);
@@ -68,11 +69,13 @@ export const restoreCommand: CliCommand = {
     if (!file || extra !== undefined) throw new Error(`usage: ${restoreCommand.usage}`);
     const etcd = datastoreSettings(values);
     if (etcd) {
+      const { restoreIntoEtcd } = await import('../server/store/etcd-migration.js');
       const r = await restoreIntoEtcd(file, etcd);
       process.stdout.write(`restored ${file} into etcd at ${etcd.endpoints.join(',')}: ${r.objects} objects (backup revision ${r.revision}, now etcd revision ${r.etcdRevision}). Start the servers with --datastore-endpoint to use it.\n`);
       return;
     }
     const dataDir = dataDirOf(values);
+    const { restoreStore } = await import('../server/store/backup.js');
     const r = await restoreStore(file, dataDir);
     if (r.keptAside) process.stdout.write(`previous database kept as ${r.keptAside}\n`);
     process.stdout.write(`restored ${file} into ${r.db}: revision ${r.revision}, ${r.objects} objects. Start the server to use it.\n`);

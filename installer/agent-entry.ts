@@ -32,6 +32,11 @@ async function main(argv: string[]): Promise<void> {
     await import('../agent/pods/probe-helper.js');
     return;
   }
+  // ... and one-shot jobs (helper-process/run-helper.ts) as `node <this bundle> JOB`.
+  if (argv[0] === 'system-facts' || argv[0] === 'self-signed-cert') {
+    await import('../agent/helper-process/helper-main.js');
+    return;
+  }
   const args = argv[0] === 'agent' ? argv.slice(1) : argv;
   const { values } = parseArgs({
     args,

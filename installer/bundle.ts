@@ -58,16 +58,19 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
         b.onResolve({ filter: /^(cpu-features|sqlite3|ssh2)$/ }, (args) => ({ errors: [{ text: `${args.path} (native or ssh-only, imported by ${args.importer}) must not be in the agent bundle` }] }));
       },
     }, {
-      // The probe helper is a separate script the agent runs in a pod's netns. In the one-file bundle
-      // the bundle itself is that script (agent-entry.ts dispatches `http`/`tcp` to it).
-      name: 'probe-helper-is-the-bundle',
+      // The probe helper and the helper process are separate scripts the agent runs (in a pod's netns; for
+      // one-shot jobs). In the one-file bundle the bundle itself is each script (agent-entry.ts dispatches
+      // `http`/`tcp` and the helper's job names to them).
+      name: 'helper-scripts-are-the-bundle',
       setup(b) {
-        b.onLoad({ filter: /[\\/]agent[\\/]pods[\\/]probes\.js$/ }, async (args) => {
-          const text = await readFile(args.path, 'utf8');
-          const helperUrl = "new URL('./probe-helper.js', import.meta.url)";
-          if (!text.includes(helperUrl)) return { errors: [{ text: `${args.path} no longer locates its probe helper with ${helperUrl}: update installer/bundle.ts` }] };
-          return { contents: text.replace(helperUrl, 'new URL(import.meta.url)'), loader: 'js' };
-        });
+        for (const [file, helper] of [['pods[\\/]probes', 'probe-helper'], ['helper-process[\\/]run-helper', 'helper-main']] as const) {
+          b.onLoad({ filter: new RegExp(`[\\\\/]agent[\\\\/]${file}\\.js$`) }, async (args) => {
+            const text = await readFile(args.path, 'utf8');
+            const helperUrl = `new URL('./${helper}.js', import.meta.url)`;
+            if (!text.includes(helperUrl)) return { errors: [{ text: `${args.path} no longer locates its helper with ${helperUrl}: update installer/bundle.ts` }] };
+            return { contents: text.replace(helperUrl, 'new URL(import.meta.url)'), loader: 'js' };
+          });
+        }
       },
     }],
   });

@@ -2,12 +2,15 @@
  * What this machine is: cores, memory, the data dir's filesystem, architecture (userland, not `uname -m`),
  * OS, kernel, ids, board and CPU model. Read once and cached: everything here is static for a boot but
  * the filesystem size. Only cheap systeminformation calls are used (cpu(), system(): a few file reads and
- * at most one short-lived helper each, once) — never networkInterfaces() or anything that walks devices.
+ * at most one short-lived helper each, once) — never networkInterfaces() or anything that walks devices —
+ * and they run in a helper process, so the library (~11 MiB resident) never stays in the agent.
  */
 import { availableParallelism, machine, release } from 'node:os';
 import { readFile, statfs, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import si from 'systeminformation';
+import { log } from '../../api/log.js';
+import { runHelper } from '../helper-process/run-helper.js';
+import type { SystemFacts } from './system-facts.js';
 import { runCommand } from '../runtime/run-command.js';
 import { architectureFrom, parseMeminfo, parseOsRelease } from './parse.js';
 
@@ -91,9 +94,12 @@ async function readStatic(): Promise<StaticInfo> {
     readText('/sys/class/dmi/id/product_uuid'),
   ]);
   const arch = architectureFrom({ dpkgArch, processArch: process.arch, longBit, machine: machine() });
-  const [cpu, system] = await Promise.all([si.cpu().catch(() => undefined), si.system().catch(() => undefined)]);
-  const brand = [cpu?.manufacturer, cpu?.brand].filter((s): s is string => !!s && s.trim() !== '').join(' ').trim();
-  const board = cleanDt(dtModel) ?? cleanDt(dtModel2) ?? cleanDt(dmiProduct) ?? (system?.model ? system.model.trim() || undefined : undefined);
+  const facts = await runHelper<SystemFacts>('system-facts', null).catch((err: unknown): SystemFacts => {
+    log.warn('hardware', 'no CPU and system model readings', { error: (err as Error).message });
+    return {};
+  });
+  const brand = [facts.cpuManufacturer, facts.cpuBrand].filter((s): s is string => !!s && s.trim() !== '').join(' ').trim();
+  const board = cleanDt(dtModel) ?? cleanDt(dtModel2) ?? cleanDt(dmiProduct) ?? (facts.systemModel?.trim() || undefined);
   const machineID = (machineId ?? '').trim();
   return {
     cpuCount: availableParallelism(),
@@ -105,7 +111,7 @@ async function readStatic(): Promise<StaticInfo> {
     operatingSystem: 'linux',
     machineID,
     bootID: (bootId ?? '').trim(),
-    systemUUID: (dmiUuid ?? '').trim() || system?.uuid?.trim() || machineID,
+    systemUUID: (dmiUuid ?? '').trim() || facts.systemUuid?.trim() || machineID,
     board,
     cpuBrand: brand || undefined,
   };

@@ -7,7 +7,6 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import type { Node } from '../../api/types.js';
@@ -141,6 +140,8 @@ export async function accessFromDataDir(dataDir: string, tokens: NodeTokenIssuer
     if (!existsSync(f)) throw new Error(`no corral server in ${dataDir} (${f} is missing): run this on the server machine, or pass --server URL --token TOKEN`);
   }
   const caPem = readFileSync(caFile, 'utf8');
+  // yaml loads here, on the server machine, not in every agent that imports this module.
+  const { parse: parseYaml } = await import('yaml');
   const kubeconfig = parseYaml(readFileSync(kubeconfigFile, 'utf8')) as { clusters?: { cluster?: { server?: string } }[] };
   const url = kubeconfig.clusters?.[0]?.cluster?.server ?? 'https://127.0.0.1:6443';
   const u = new URL(url);

@@ -249,7 +249,7 @@ it('settings: flag > CORRAL_* environment > config file > default', async (ctx) 
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
-  assert.equal(configFileEnv('tls-san: [pi.lan, 10.0.0.2]\ndisable-agent: true\nport: 6443\nnode-ip:\n', 'f'),
+  assert.equal(await configFileEnv('tls-san: [pi.lan, 10.0.0.2]\ndisable-agent: true\nport: 6443\nnode-ip:\n', 'f'),
     { CORRAL_TLS_SAN: 'pi.lan,10.0.0.2', CORRAL_DISABLE_AGENT: 'true', CORRAL_PORT: '6443' });
 });
 

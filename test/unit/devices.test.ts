@@ -79,7 +79,7 @@ test('built-in resources and labels: usb-<vid>-<pid> counts adapters, serial-<by
 test('rules: a path glob and usb ids; the matched adapter is one unit shared with the built-in resource', async () => {
   const t = await tree();
   try {
-    const rules = parseDevicesConfig(`devices:
+    const rules = await parseDevicesConfig(`devices:
 - name: serial-rig
   match:
     path: /dev/serial/by-id/usb-FTDI_*
@@ -111,9 +111,9 @@ test('rules: a path glob and usb ids; the matched adapter is one unit shared wit
   }
 });
 
-test('the devices file is validated with every mistake named', () => {
+test('the devices file is validated with every mistake named', async () => {
   try {
-    parseDevicesConfig(`devices:
+    await parseDevicesConfig(`devices:
 - name: Serial_Rig
   match: {path: /dev/ttyUSB*, usb: {vendor: "0403", product: "6001"}}
 - name: ok
@@ -138,10 +138,11 @@ test('the devices file is validated with every mistake named', () => {
       'devices[3].name: required',
     ]) assert.ok(m.includes(want), `missing "${want}" in: ${m}`);
   }
-  assert.throws(() => parseDevicesConfig('devices: [\n'), /not valid YAML/);
-  assert.throws(() => parseDevicesConfig('devices:\n- name: a\n  match: {path: /dev/a}\n- name: a\n  match: {path: /dev/b}\n'), /"a" is defined twice/);
-  assert.equal(parseDevicesConfig(''), []);
-  assert.equal(parseDevicesConfig('devices:\n- name: serial-rig\n  match:\n    path: /dev/serial/by-id/usb-FTDI_*\n'), [
+  const rejection = (p: Promise<unknown>): Promise<string> => p.then(() => 'accepted', (err: unknown) => (err as Error).message);
+  assert.match(await rejection(parseDevicesConfig('devices: [\n')), /not valid YAML/);
+  assert.match(await rejection(parseDevicesConfig('devices:\n- name: a\n  match: {path: /dev/a}\n- name: a\n  match: {path: /dev/b}\n')), /"a" is defined twice/);
+  assert.equal(await parseDevicesConfig(''), []);
+  assert.equal(await parseDevicesConfig('devices:\n- name: serial-rig\n  match:\n    path: /dev/serial/by-id/usb-FTDI_*\n'), [
     { name: 'serial-rig', match: { path: '/dev/serial/by-id/usb-FTDI_*' }, count: 1 },
   ]);
 });

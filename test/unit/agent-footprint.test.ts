@@ -1,0 +1,84 @@
+/**
+ * The agent's resident memory depends on what it loads at start (docs/performance.md, "Agent memory"):
+ * the large libraries it needs rarely run in a helper process (agent/helper-process/) or load when their
+ * file exists, and the CLI's store and kubeconfig commands load theirs when they run. This test loads
+ * what a starting agent loads — the `corral agent` CLI with agent/main.js, and the one-file bundle's entry —
+ * in a child process and lists every module file it read (ES modules through a loader hook, CommonJS
+ * through require.cache), so a new static import of one of them fails here instead of costing megabytes
+ * on every node.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const DIST = join(fileURLToPath(import.meta.url), '..', '..', '..');
+
+/** Package → where it belongs instead (and its resident cost when it was loaded at start). */
+const KEPT_OUT: Record<string, string> = {
+  systeminformation: 'the helper process (agent/hardware/system-facts.ts; ~11 MiB)',
+  '@peculiar/x509': 'the helper process (agent/logs/self-signed-cert.ts; ~9 MiB with reflect-metadata)',
+  'reflect-metadata': 'the helper process, with @peculiar/x509',
+  yaml: 'a dynamic import where a file is read (devices config, config file, kubeconfig; ~9 MiB)',
+  etcd3: 'the backup/restore commands (cli/store-commands.ts; ~26 MiB with gRPC)',
+  '@grpc/grpc-js': 'the backup/restore commands, with etcd3',
+  sqlite3: 'the backup/restore commands and the server',
+  protobufjs: 'the server',
+  '@marcbachmann/cel-js': 'the server',
+  ssh2: 'corral join',
+  hono: 'the server',
+};
+
+function loadedPackages(entries: string[]): Map<string, string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
+  try {
+    const out = join(dir, 'loaded.txt');
+    writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) { appendFileSync(${JSON.stringify(out)}, url + '\\n'); return next(url, context); }\n`);
+    writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
+    writeFileSync(join(dir, 'main.mjs'), `import { createRequire } from 'node:module';
+import { appendFileSync } from 'node:fs';
+for (const e of ${JSON.stringify(entries.map((e) => pathToFileURL(join(DIST, e)).href))}) await import(e);
+appendFileSync(${JSON.stringify(out)}, Object.keys(createRequire(import.meta.url).cache).join('\\n') + '\\n');
+process.exit(0);\n`);
+    // argv[1] is not the CLI, so importing cli/corral.js runs no command.
+    execFileSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'main.mjs')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+    const byPackage = new Map<string, string[]>();
+    for (const line of readFileSync(out, 'utf8').split('\n')) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(line);
+      if (m) byPackage.set(m[1]!, [...(byPackage.get(m[1]!) ?? []), m[2]!]);
+    }
+    return byPackage;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function check(what: string, entries: string[]): void {
+  const loaded = loadedPackages(entries);
+  assert.ok(loaded.has('ws') && loaded.has('dns-packet'), `${what}: the agent's own packages are seen (found: ${[...loaded.keys()].join(', ')})`);
+  const wrong = Object.keys(KEPT_OUT).filter((p) => loaded.has(p));
+  assert.equal(wrong, [], `${what} loads at start:\n${wrong.map((p) => `  ${p} (${loaded.get(p)!.slice(0, 2).join(', ')}): belongs in ${KEPT_OUT[p]}`).join('\n')}`);
+}
+
+test('`corral agent` (the CLI with agent/main.js) loads none of the kept-out packages at start', () => {
+  check('corral agent', ['cli/corral.js', 'agent/main.js']);
+});
+
+test('the one-file agent bundle\'s entry loads none of them either', () => {
+  // What installer/agent-entry.ts imports statically (importing the entry itself would run it).
+  const source = readFileSync(join(DIST, '..', 'installer', 'agent-entry.ts'), 'utf8');
+  const imported = [...source.matchAll(/^import (?!type )[^;]*? from '\.\.?\/([^']+)'/gm)].map((m) => (m[0].includes("'../") ? m[1]! : `installer/${m[1]!}`));
+  assert.ok(imported.includes('agent/main.js') && imported.length > 5, `agent-entry's imports read: ${imported.join(', ')}`);
+  check('the agent bundle', imported);
+});
+
+test('the helper process does load them (the check sees CommonJS and ES module packages alike)', () => {
+  const loaded = loadedPackages(['agent/hardware/system-facts.js', 'agent/logs/self-signed-cert.js']);
+  for (const p of ['systeminformation', '@peculiar/x509', 'reflect-metadata']) assert.ok(loaded.has(p), `${p} not seen: ${[...loaded.keys()].join(', ')}`);
+});
+
+test.run();
