@@ -5,7 +5,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { delimiter, join } from 'node:path';
-import { parse } from 'yaml';
 import { paths, type DatastoreConfig, type EmbeddedEtcdSettings } from '../server/config.js';
 import { etcdPaths, etcdTlsFiles, hasEmbeddedEtcd } from '../server/etcd/etcd-config.js';
 import { bool, str } from './flags.js';
@@ -75,10 +74,12 @@ export function embeddedEtcdSettings(values: Record<string, unknown>, dataDir: s
 }
 
 /** The server's own etcd member (from its config file), for `corral backup` on a server started with --cluster-init or --server. */
-export function localMemberDatastore(dataDir: string): DatastoreConfig | undefined {
+export async function localMemberDatastore(dataDir: string): Promise<DatastoreConfig | undefined> {
   const serverDir = paths.serverDir(dataDir);
   const p = etcdPaths(serverDir);
   if (!hasEmbeddedEtcd(serverDir) || !existsSync(p.config)) return undefined;
+  // yaml loads here only: `corral agent` shares this CLI (docs/performance.md, "Agent memory").
+  const { parse } = await import('yaml');
   const config = parse(readFileSync(p.config, 'utf8')) as { 'listen-client-urls'?: string };
   const endpoint = config['listen-client-urls']?.split(',')[0];
   if (!endpoint) return undefined;

@@ -44,7 +44,7 @@ export const backupCommand: CliCommand = {
     const dataDir = dataDirOf(values);
     const started = Date.now();
     // A server with its own etcd member (--cluster-init / --server) is backed up from that member.
-    const etcd = datastoreSettings(values) ?? localMemberDatastore(dataDir);
+    const etcd = datastoreSettings(values) ?? await localMemberDatastore(dataDir);
     // The store drivers (sqlite3, etcd3 with gRPC) load only for these commands: `corral agent` shares this CLI.
     const { backupStore, humanBytes } = await import('../server/store/backup.js');
     if (etcd) {

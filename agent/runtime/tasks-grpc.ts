@@ -3,29 +3,15 @@
  * chose while its output goes to the log file (ctr offers either `--log-uri` without stdin or its own
  * FIFOs), resizing the terminal of a task (ctr has no resize command) and closing a task's stdin.
  * Unary gRPC over containerd's socket with Node's http2 client; the messages are a handful of scalar
- * fields, written with protobufjs's Writer (field numbers from containerd's api/services/tasks/v1).
+ * fields, written with protobufjs's Writer (tasks-message.ts, loaded at the first call: most agents never
+ * attach, and protobufjs would otherwise stay resident in every one).
  */
 import { connect, constants as h2 } from 'node:http2';
 import { createConnection } from 'node:net';
-import protobuf from 'protobufjs/minimal.js';
+import type { Field } from './tasks-message.js';
 import { RuntimeError, classifyCtrError } from './errors.js';
 
 const SERVICE = '/containerd.services.tasks.v1.Tasks';
-
-/** One protobuf field: number and value (string, bool or uint32); empty values are left out as proto3 does. */
-type Field = [number, string | boolean | number];
-
-export function encodeMessage(fields: readonly Field[]): Uint8Array {
-  const w = protobuf.Writer.create();
-  for (const [no, value] of fields) {
-    if (typeof value === 'string') {
-      if (value !== '') w.uint32((no << 3) | 2).string(value);
-    } else if (typeof value === 'boolean') {
-      if (value) w.uint32(no << 3).bool(true);
-    } else if (value !== 0) w.uint32(no << 3).uint32(value);
-  }
-  return w.finish();
-}
 
 /** The gRPC length-prefixed message: a compression flag (0), the length (big-endian), the bytes. */
 export function grpcFrame(message: Uint8Array): Buffer {
@@ -61,8 +47,9 @@ export class TasksClient {
     await this.call('CloseIO', [[1, containerId], [3, true]], 5_000);
   }
 
-  private call(method: string, fields: readonly Field[], timeoutMs: number): Promise<Buffer> {
+  private async call(method: string, fields: readonly Field[], timeoutMs: number): Promise<Buffer> {
     const operation = `task ${method.toLowerCase()}`;
+    const { encodeMessage } = await import('./tasks-message.js');
     return new Promise<Buffer>((resolve, reject) => {
       let settled = false;
       let reached = false;

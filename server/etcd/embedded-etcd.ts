@@ -70,7 +70,7 @@ export async function startEmbeddedEtcd(o: { serverDir: string; advertiseAddress
     name, dataDir: p.data, tlsDir: p.tls, advertiseAddress: o.advertiseAddress,
     clientPort: o.settings.clientPort, peerPort: o.settings.peerPort, ...member,
   };
-  await writeFile(p.config, renderEtcdConfig(settings), { mode: 0o600 });
+  await writeFile(p.config, await renderEtcdConfig(settings), { mode: 0o600 });
   const files = etcdTlsFiles(p.tls);
   const clientUrl = etcdUrl('127.0.0.1', o.settings.clientPort);
   const clientTls = { caPem: ca.certPem, certPem: await readFile(files.clientCert, 'utf8'), keyPem: await readFile(files.clientKey, 'utf8') };

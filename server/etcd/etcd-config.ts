@@ -7,7 +7,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 
 /** Where the member keeps its files, under `<data-dir>/server/etcd/`. */
 export function etcdPaths(serverDir: string): {
@@ -98,6 +97,8 @@ export function etcdConfig(s: EtcdMemberSettings): Record<string, unknown> {
 }
 
 /** The config file's text (YAML). */
-export function renderEtcdConfig(s: EtcdMemberSettings): string {
+export async function renderEtcdConfig(s: EtcdMemberSettings): Promise<string> {
+  // yaml loads here only: `corral agent` shares the CLI that imports this module's paths (docs/performance.md).
+  const { stringify } = await import('yaml');
   return `# Written by corral server; rewritten at every start.\n${stringify(etcdConfig(s))}`;
 }

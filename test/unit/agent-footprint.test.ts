@@ -26,7 +26,7 @@ const KEPT_OUT: Record<string, string> = {
   etcd3: 'the backup/restore commands (cli/store-commands.ts; ~26 MiB with gRPC)',
   '@grpc/grpc-js': 'the backup/restore commands, with etcd3',
   sqlite3: 'the backup/restore commands and the server',
-  protobufjs: 'the server',
+  protobufjs: 'the server (the agent\'s attach loads protobufjs/minimal at its first call: agent/runtime/tasks-message.ts)',
   '@marcbachmann/cel-js': 'the server',
   ssh2: 'corral join',
   hono: 'the server',

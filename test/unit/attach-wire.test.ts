@@ -1,6 +1,6 @@
 /**
  * The pieces of `kubectl attach` with logic of their own: the containerd Tasks messages and gRPC
- * framing (agent/runtime/tasks-grpc.ts, checked against protobufjs's reader and a local HTTP/2 server
+ * framing (agent/runtime/tasks-message.ts and tasks-grpc.ts, checked against protobufjs's reader and a local HTTP/2 server
  * speaking gRPC on a unix socket), where an attach session's output goes, and the OCI spec's terminal.
  */
 import { test } from 'uvu';
@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
-import { encodeMessage, grpcFrame, TasksClient } from '../../agent/runtime/tasks-grpc.js';
+import { grpcFrame, TasksClient } from '../../agent/runtime/tasks-grpc.js';
+import { encodeMessage } from '../../agent/runtime/tasks-message.js';
 import { isRuntimeError } from '../../agent/runtime/errors.js';
 import { outputChannel } from '../../agent/logs/attach-session.js';
 import { CHANNEL } from '../../agent/logs/exec-session.js';

@@ -38,12 +38,12 @@ test('a first member: TLS with client certificates on both ports, loopback and L
   assert.is(c['enable-v2'], false);
 });
 
-test('a joining member lists every member and starts with state existing; the text is YAML etcd reads', () => {
+test('a joining member lists every member and starts with state existing; the text is YAML etcd reads', async () => {
   const s: EtcdMemberSettings = {
     ...base, name: 'pi-2-ef01', advertiseAddress: '192.168.1.11', initialClusterState: 'existing',
     initialCluster: [{ name: 'pi-1-abcd', peerUrl: 'https://192.168.1.10:2380' }, { name: 'pi-2-ef01', peerUrl: 'https://192.168.1.11:2380' }],
   };
-  const parsed = parse(renderEtcdConfig(s)) as Record<string, unknown>;
+  const parsed = parse(await renderEtcdConfig(s)) as Record<string, unknown>;
   assert.is(parsed['initial-cluster'], 'pi-1-abcd=https://192.168.1.10:2380,pi-2-ef01=https://192.168.1.11:2380');
   assert.is(parsed['initial-cluster-state'], 'existing');
   assert.equal(parsed, JSON.parse(JSON.stringify(etcdConfig(s))));
