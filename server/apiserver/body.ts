@@ -6,6 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { errors } from '../../api/status.js';
+import { inProcessBodyOf } from '../../api/client/transport.js';
 import { PROTOBUF_CONTENT_TYPE, decodeProtobufObject, isProtobufKindSupported } from '../../api/codec/protobuf.js';
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 
@@ -19,6 +20,11 @@ export const YAML_QUIET = { logLevel: 'error' } as const;
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const inProcess = inProcessBodyOf(req);
+  if (inProcess !== undefined) {
+    if (inProcess.byteLength > limit) throw errors.tooLarge(`Request entity too large: limit is ${limit}`);
+    return inProcess;
+  }
   const length = req.headers.get('content-length');
   const declared = Number(length ?? '0');
   if (declared > limit) throw errors.tooLarge(`Request entity too large: limit is ${limit}`);
