@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { openSqliteStore } from '../../server/store/sqlite-store.js';
+import { lostWrites } from '../support/durability.js';
 
 const storeModule = new URL('../../server/store/sqlite-store.js', import.meta.url).href;
 
@@ -119,25 +120,12 @@ test('every acknowledged write survives kill -9: one writer (autocommit), then 1
       try {
         const maxAcked = Math.max(...acks.map((a) => a.revision));
         assert.ok(store.currentRevision() >= maxAcked, `revision ${store.currentRevision()} < acknowledged ${maxAcked}`);
-        const lastUpdate = new Map<string, Ack>();
-        for (const ack of acks) {
-          if (ack.kind === 'c') {
-            const kv = await store.get(ack.key);
-            assert.ok(kv, `round ${round}: acknowledged create of ${ack.key} at ${ack.revision} is missing`);
-            assert.is(kv.createRevision, ack.revision);
-            assert.is(kv.value, ack.value);
-          } else {
-            const seen = lastUpdate.get(ack.key);
-            if (seen === undefined || seen.revision < ack.revision) lastUpdate.set(ack.key, ack);
-          }
-        }
-        for (const ack of lastUpdate.values()) {
-          const kv = await store.get(ack.key);
-          assert.ok(kv, `${ack.key} is missing`);
-          // A write may have committed after its line could be printed; never an older one.
-          assert.ok(kv.modRevision >= ack.revision, `${ack.key} at ${kv.modRevision}, acknowledged ${ack.revision}`);
-          if (kv.modRevision === ack.revision) assert.is(kv.value, ack.value);
-        }
+        const lost = await lostWrites(acks.map((a) => ({ kind: a.kind === 'c' ? 'create' as const : 'update' as const, key: a.key, revision: a.revision, value: a.value, ...(a.kind === 'c' ? { identity: String(a.revision) } : {}) })),
+          async (key) => {
+            const kv = await store.get(key);
+            return kv && { revision: kv.modRevision, value: kv.value, identity: String(kv.createRevision) };
+          });
+        assert.equal(lost, [], `round ${round}: acknowledged writes lost`);
         const creates = acks.filter((a) => a.kind === 'c').length;
         assert.ok((await store.count(`/crash/${round}/w`)) >= creates);
         // The store keeps working on the recovered file.

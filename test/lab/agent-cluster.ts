@@ -10,7 +10,7 @@ import type { Lab, LabProcess } from './harness.js';
 import { sleep } from './exec.js';
 
 export const KUBECTL = process.env['CORRAL_KUBECTL'] ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 export const API_PORT = 6443;
 
 export interface LabCluster {
@@ -38,6 +38,20 @@ export interface LabClusterOptions {
   /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */
   nodeMonitorGracePeriod?: string;
   podEvictionTimeout?: string;
+}
+
+/** `corral agent` on a lab node: its own data dir, containerd and pod netns prefix, the given servers. */
+export function labAgentArgv(lab: Lab, name: string, o: { servers: readonly string[]; token: string; caFile: string }, extra: readonly string[] = []): string[] {
+  const n = lab.node(name);
+  return [process.execPath, CLI, 'agent', '--server', o.servers.join(','), '--token', o.token, '--ca-file', o.caFile,
+    '--data-dir', join(n.dir, 'corral'), '--node-name', name, '--node-ip', n.ip, '--containerd-address', n.containerdSocket,
+    '--netns-prefix', `${lab.netnsPrefix}${name}-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr, ...extra];
+}
+
+/** The agent's environment: LAB_AGENT_NODE_OPTIONS applies where a test sets no Node.js options of its own. */
+export function labAgentEnv(env: NodeJS.ProcessEnv, nodeOptions?: string): NodeJS.ProcessEnv {
+  const options = nodeOptions ?? process.env['LAB_AGENT_NODE_OPTIONS'];
+  return options ? { ...env, NODE_OPTIONS: options } : env;
 }
 
 export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): Promise<LabCluster> {
@@ -75,13 +89,9 @@ export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): P
       await p.exited;
     },
     startAgent(name) {
-      const n = lab.node(name);
-      const args = [node, CLI, 'agent', '--server', `https://${lab.controlIp}:${API_PORT}`, '--token', tokens.get(name)!, '--ca-file', join(serverData, 'server', 'tls', 'ca.crt'),
-        '--data-dir', join(n.dir, 'corral'), '--node-name', name, '--node-ip', n.ip, '--containerd-address', n.containerdSocket,
-        '--netns-prefix', `${lab.netnsPrefix}${name}-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr,
-        ...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : []), ...(opts.agentArgs ?? [])];
-      const nodeOptions = opts.agentNodeOptions ?? process.env['LAB_AGENT_NODE_OPTIONS'];
-      const p = lab.spawn(name, args, { logName: 'agent', env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env });
+      const args = labAgentArgv(lab, name, { servers: [`https://${lab.controlIp}:${API_PORT}`], token: tokens.get(name)!, caFile: join(serverData, 'server', 'tls', 'ca.crt') },
+        [...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : []), ...(opts.agentArgs ?? [])]);
+      const p = lab.spawn(name, args, { logName: 'agent', env: labAgentEnv(env, opts.agentNodeOptions) });
       cluster.agents.set(name, p);
       return p;
     },

@@ -19,6 +19,26 @@ export function etcdAvailable(): boolean {
   return false;
 }
 
+/** One member of a new cluster; it listens on the same URLs it advertises. */
+export interface EtcdMemberSpec { name: string; dataDir: string; clientUrl: string; peerUrl: string; initialCluster: string; clusterToken: string }
+
+/** etcd's command line for one member of a new cluster (a restart with the data dir kept ignores the initial-cluster flags). */
+export function etcdMemberArgs(m: EtcdMemberSpec): string[] {
+  return [
+    '--name', m.name, '--data-dir', m.dataDir,
+    '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
+    '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
+    '--initial-cluster', m.initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', m.clusterToken,
+    // Faster elections than etcd's WAN-friendly defaults: the members share one machine.
+    '--heartbeat-interval', '50', '--election-timeout', '500',
+  ];
+}
+
+/** etcd refuses to start on arm64 unless told that is intended. */
+export function etcdEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' };
+}
+
 interface Member { name: string; clientPort: number; peerPort: number; dataDir: string; child?: ChildProcess | undefined; log: string }
 
 export class EtcdCluster {
@@ -42,15 +62,10 @@ export class EtcdCluster {
   }
 
   private launch(m: Member): void {
-    const initialCluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
-    const child = spawn(ETCD_BINARY, [
-      '--name', m.name, '--data-dir', m.dataDir,
-      '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`, '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `corral-test-${process.pid}`,
-      // Faster elections than etcd's WAN-friendly defaults: the members share one machine.
-      '--heartbeat-interval', '50', '--election-timeout', '500',
-    ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } });
+    const child = spawn(ETCD_BINARY, etcdMemberArgs({
+      name: m.name, dataDir: m.dataDir, clientUrl: `http://127.0.0.1:${m.clientPort}`, peerUrl: `http://127.0.0.1:${m.peerPort}`,
+      initialCluster: this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(','), clusterToken: `corral-test-${process.pid}`,
+    }), { stdio: ['ignore', 'pipe', 'pipe'], env: etcdEnv() });
     const keep = (d: Buffer): void => { m.log = (m.log + d.toString()).slice(-20_000); };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
