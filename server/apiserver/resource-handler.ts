@@ -16,7 +16,7 @@ import { clone } from '../../api/object-util.js';
 import type { Registry, WriteOptions, RequestUser } from './registry.js';
 import type { RequestTarget } from './request-info.js';
 import { applyOrRefuse, applyPatch, patchTypeOf, refuseStrategicForCustom } from './patch.js';
-import { watchBody } from './watch-stream.js';
+import { watchResponse, type WatchStreamOptions } from './watch-stream.js';
 import { notAcceptable, responseFormat, sendObject, watchContentType } from './negotiate.js';
 import { Subresources } from './subresources.js';
 import type { RequestKinds } from './request-kinds.js';
@@ -292,7 +292,7 @@ export class ResourceHandler {
     const bookmarks = queryBool(q, 'allowWatchBookmarks');
     const closed = this.o.watchOpened?.(info, name !== undefined ? 'resource' : namespace !== undefined ? 'namespace' : 'cluster');
     if (closed) abort.signal.addEventListener('abort', closed, { once: true });
-    const stream = watchBody({
+    const options: WatchStreamOptions = {
       events,
       render,
       ...(bookmarks ? { bookmarkKind: { apiVersion: apiVersionOf(info), kind: info.kind } } : {}),
@@ -302,11 +302,9 @@ export class ResourceHandler {
       filteredRevision: () => filteredRevision,
       abort,
       format,
-    });
-    return new Response(stream, {
-      status: 200,
-      headers: { 'content-type': watchContentType(format), 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' },
-    });
+    };
+    const headers = { 'content-type': watchContentType(format), 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' };
+    return watchResponse(options, headers, c.req.method === 'GET' ? outgoing : undefined);
   }
 }
 

@@ -1,9 +1,16 @@
 /**
  * Turns a registry watch into the HTTP body kubectl and informers read: newline-delimited JSON
  * events on a chunked response that stays open (kubectl `get -w` exits when it closes), with
- * optional BOOKMARK events and a `timeoutSeconds` end. Pull-based, so a slow client applies
- * back-pressure to the store's bounded watcher instead of growing a queue here.
+ * optional BOOKMARK events and a `timeoutSeconds` end.
+ *
+ * One loop per watch takes the next event and writes its frame; when the sink is full it waits for
+ * it to drain before taking the next, so a slow client applies back-pressure to the store's bounded
+ * watcher instead of growing a queue here. Bookmarks and the deadline are two timers per watch, not
+ * one per event. The sink is the Node response itself for HTTP clients (no web stream between the
+ * event and the socket) or a web ReadableStream for in-process clients.
  */
+import { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { KubeObject, WatchEvent } from '../../api/meta.js';
 import { StatusError, errors } from '../../api/status.js';
 import { encodeProtobufWatchFrame } from '../../api/codec/protobuf.js';
@@ -24,89 +31,136 @@ export interface WatchStreamOptions {
   format?: 'json' | 'protobuf';
 }
 
-const encoder = new TextEncoder();
-const line = (v: unknown): Uint8Array => encoder.encode(`${JSON.stringify(v)}\n`);
+/** Where frames go: `write` answers false when the consumer is full, then `drained` resolves when it can take more. */
+interface WatchSink {
+  write(frame: Uint8Array): boolean;
+  drained(): Promise<void>;
+  end(): void;
+}
+
+type Format = NonNullable<WatchStreamOptions['format']>;
 
 /**
- * Serialised objects, by identity: the registry hands every watcher the same decoded object for a
- * store event, so N watchers of a kind serialise it once instead of N times.
+ * Frames by object identity, format and type: the registry hands every watcher the same decoded
+ * object for a store event, so N watchers of a kind serialise and encode it once instead of N times.
  */
-const serialized = new WeakMap<object, string>();
+const frames = new WeakMap<object, Map<string, Uint8Array>>();
 
-function eventLine(type: string, object: unknown): Uint8Array {
-  if (object === null || typeof object !== 'object') return line({ type, object });
-  let json = serialized.get(object);
-  if (json === undefined) {
-    json = JSON.stringify(object);
-    serialized.set(object, json);
+function encodeFrame(format: Format, type: string, object: unknown): Uint8Array {
+  if (format === 'protobuf') return encodeProtobufWatchFrame(type, object as Record<string, unknown>);
+  return Buffer.from(`{"type":${JSON.stringify(type)},"object":${JSON.stringify(object)}}\n`);
+}
+
+function frame(format: Format, type: string, object: unknown): Uint8Array {
+  if (object === null || typeof object !== 'object') return encodeFrame(format, type, object);
+  let byType = frames.get(object);
+  const key = `${format}:${type}`;
+  let bytes = byType?.get(key);
+  if (bytes === undefined) {
+    bytes = encodeFrame(format, type, object);
+    if (!byType) frames.set(object, (byType = new Map()));
+    byType.set(key, bytes);
   }
-  return encoder.encode(`{"type":${JSON.stringify(type)},"object":${json}}\n`);
+  return bytes;
 }
 
-function protobufFrame(type: string, object: unknown): Uint8Array {
-  return encodeProtobufWatchFrame(type, object as Record<string, unknown>);
-}
-
-export function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
-  const frame = o.format === 'protobuf' ? protobufFrame : eventLine;
-  let pending: Promise<IteratorResult<WatchEvent<KubeObject>>> | undefined;
+/** The watch loop; see the module comment. Ends the sink when the watch ends for any reason. */
+async function runWatch(o: WatchStreamOptions, sink: WatchSink): Promise<void> {
+  const format = o.format ?? 'json';
   let lastRevision = o.startRevision;
   let first = true;
-  const deadline = Date.now() + o.timeoutMs;
-  let nextBookmark = Date.now() + o.bookmarkIntervalMs;
-  let finished = false;
-
-  const finish = (controller: ReadableStreamDefaultController<Uint8Array>): void => {
-    if (finished) return;
-    finished = true;
+  const deadline = setTimeout(() => o.abort.abort(), o.timeoutMs);
+  const bookmarks = o.bookmarkKind
+    ? setInterval(() => {
+      sink.write(frame(format, 'BOOKMARK', {
+        ...o.bookmarkKind, metadata: { resourceVersion: String(Math.max(lastRevision, o.filteredRevision?.() ?? 0)) },
+      }));
+    }, o.bookmarkIntervalMs)
+    : undefined;
+  try {
+    for (;;) {
+      const result = await o.events.next();
+      if (result.done || o.abort.signal.aborted) return;
+      const rv = Number(result.value.object.metadata.resourceVersion);
+      if (Number.isFinite(rv) && rv > lastRevision) lastRevision = rv;
+      const full = !sink.write(frame(format, result.value.type, o.render(result.value, first)));
+      first = false;
+      if (full) await sink.drained();
+    }
+  } catch (err) {
+    const status = err instanceof StatusError ? err : errors.internal((err as Error).message);
+    if (!o.abort.signal.aborted) sink.write(frame(format, 'ERROR', status.toStatus()));
+  } finally {
+    clearTimeout(deadline);
+    clearInterval(bookmarks);
     o.abort.abort();
     void o.events.return(undefined).catch(() => undefined);
-    controller.close();
-  };
+    sink.end();
+  }
+}
 
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        if (finished) return;
-        const now = Date.now();
-        if (now >= deadline) return finish(controller);
-        pending ??= o.events.next();
-        const waitMs = Math.min(deadline - now, o.bookmarkKind ? Math.max(0, nextBookmark - now) : deadline - now);
-        let timer: NodeJS.Timeout | undefined;
-        const tick = new Promise<'tick'>((resolve) => { timer = setTimeout(() => resolve('tick'), waitMs); });
-        let result: IteratorResult<WatchEvent<KubeObject>> | 'tick';
-        try {
-          result = await Promise.race([pending, tick]);
-        } catch (err) {
-          clearTimeout(timer);
-          const status = err instanceof StatusError ? err : errors.internal((err as Error).message);
-          if (!o.abort.signal.aborted) controller.enqueue(frame('ERROR', status.toStatus()));
-          return finish(controller);
-        }
-        clearTimeout(timer);
-        if (result === 'tick') {
-          if (o.bookmarkKind && Date.now() >= nextBookmark) {
-            nextBookmark = Date.now() + o.bookmarkIntervalMs;
-            controller.enqueue(frame('BOOKMARK', {
-              ...o.bookmarkKind, metadata: { resourceVersion: String(Math.max(lastRevision, o.filteredRevision?.() ?? 0)) },
-            }));
-            return;
-          }
-          continue;
-        }
-        pending = undefined;
-        if (result.done) return finish(controller);
-        const rv = Number(result.value.object.metadata.resourceVersion);
-        if (Number.isFinite(rv) && rv > lastRevision) lastRevision = rv;
-        controller.enqueue(frame(result.value.type, o.render(result.value, first)));
-        first = false;
-        return;
-      }
+/**
+ * The response of a watch: an HTTP client's events go straight to its Node response (`outgoing`, when
+ * the request came over a socket), in-process ones (the server's informers) read a web stream.
+ */
+export function watchResponse(o: WatchStreamOptions, headers: Record<string, string>, outgoing: unknown): Response {
+  if (!(outgoing instanceof ServerResponse)) return new Response(watchBody(o), { status: 200, headers });
+  outgoing.writeHead(200, headers);
+  outgoing.flushHeaders();
+  writeWatch(o, outgoing);
+  // Built when this module loaded, before @hono/node-server replaced the global Response: its
+  // adapter then leaves the already written response alone.
+  return RESPONSE_ALREADY_SENT;
+}
+
+/** The watch written straight to a Node HTTP/1.1 response whose head has been sent. */
+function writeWatch(o: WatchStreamOptions, res: ServerResponse): void {
+  if (res.destroyed) o.abort.abort();
+  void runWatch(o, {
+    write: (bytes) => res.write(bytes),
+    drained: () => new Promise<void>((resolve) => {
+      if (res.destroyed) return resolve();
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    }),
+    end: () => res.end(),
+  });
+}
+
+/** The watch as a web stream, for in-process clients (the server's own informers). */
+function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let wantMore: (() => void) | undefined;
+  let ended = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) { controller = c; },
+    pull() {
+      wantMore?.();
+      wantMore = undefined;
     },
     cancel() {
-      finished = true;
+      ended = true;
+      wantMore?.();
       o.abort.abort();
-      void o.events.return(undefined).catch(() => undefined);
+    },
+  }, { highWaterMark: 1 });
+  void runWatch(o, {
+    write: (bytes) => {
+      if (ended) return true;
+      controller.enqueue(bytes);
+      return (controller.desiredSize ?? 0) > 0;
+    },
+    drained: () => (ended ? Promise.resolve() : new Promise<void>((resolve) => { wantMore = resolve; })),
+    end: () => {
+      if (ended) return;
+      ended = true;
+      controller.close();
     },
   });
+  return stream;
 }

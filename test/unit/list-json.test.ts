@@ -2,11 +2,15 @@
  * Plain JSON lists are spliced from the stored text (Registry.listJson); they must say exactly what
  * the parsed list (Registry.list) says, for every way an object can be stored.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resourceForKind } from '../../api/resources.js';
 import { Registry } from '../../server/apiserver/registry.js';
 import { MemoryStore } from '../../server/store/memory-store.js';
+import { openSqliteStore } from '../../server/store/sqlite-store.js';
 
 const NS = resourceForKind('Namespace')!;
 const CM = resourceForKind('ConfigMap')!;
@@ -27,15 +31,37 @@ test('listJson parses to the same list as list, page by page', async () => {
   });
   for (const info of [CM, EVENT, NS]) {
     const ns = info.namespaced ? 'n' : undefined;
-    assert.equal(JSON.parse(await registry.listJson(info, ns)), await registry.list(info, ns), info.kind);
+    assert.equal(JSON.parse((await registry.listJson(info, ns)).toString('utf8')), await registry.list(info, ns), info.kind);
   }
-  const first = JSON.parse(await registry.listJson(CM, 'n', { limit: 2 })) as { metadata: { continue: string; remainingItemCount: number }; items: { metadata: { name: string; resourceVersion: string } }[] };
+  const first = JSON.parse((await registry.listJson(CM, 'n', { limit: 2 })).toString('utf8')) as { metadata: { continue: string; remainingItemCount: number }; items: { metadata: { name: string; resourceVersion: string } }[] };
   assert.equal(first, await registry.list(CM, 'n', { limit: 2 }));
   assert.is(first.metadata.remainingItemCount, 1);
   assert.ok(first.items.every((i) => /^\d+$/.test(i.metadata.resourceVersion)));
-  const rest = JSON.parse(await registry.listJson(CM, 'n', { limit: 2, continue: first.metadata.continue }));
+  const rest = JSON.parse((await registry.listJson(CM, 'n', { limit: 2, continue: first.metadata.continue })).toString('utf8'));
   assert.equal(rest, await registry.list(CM, 'n', { limit: 2, continue: first.metadata.continue }));
   assert.equal([...first.items, ...(rest as typeof first).items].map((i) => i.metadata.name), ['a', 'b', 'c']);
+});
+
+test('a repeated list serves each object at its current revision (served bytes are kept per revision)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-listjson-'));
+  const sqlite = await openSqliteStore({ path: join(dir, 'db.sqlite') });
+  try {
+    for (const store of [new MemoryStore(), sqlite]) {
+      const registry = new Registry(store);
+      await registry.create(NS, undefined, { metadata: { name: 'n' } });
+      for (const name of ['a', 'b', 'c']) await registry.create(CM, 'n', { metadata: { name }, data: { v: '1' } });
+      assert.equal(JSON.parse((await registry.listJson(CM, 'n')).toString('utf8')), await registry.list(CM, 'n'));
+      const b = await registry.get(CM, 'n', 'b');
+      await registry.update(CM, 'n', 'b', { ...b, data: { v: '2' } });
+      await registry.delete(CM, 'n', 'c', {});
+      const again = JSON.parse((await registry.listJson(CM, 'n')).toString('utf8')) as { items: { metadata: { name: string }; data: { v: string } }[] };
+      assert.equal(again, await registry.list(CM, 'n'));
+      assert.equal(again.items.map((i) => `${i.metadata.name}=${i.data.v}`), ['a=1', 'b=2']);
+    }
+  } finally {
+    await sqlite.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
