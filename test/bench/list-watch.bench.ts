@@ -29,6 +29,7 @@ import { ServerProcess } from '../support/server-process.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { ApiClient } from '../../api/client/client.js';
 import { sleep } from '../../api/async-util.js';
+import { cpuMs } from '../support/proc-stat.js';
 
 const quick = process.argv.includes('--quick');
 const LIST_PODS = 10_000;
@@ -42,12 +43,6 @@ function line(label: string, value: string): void {
 }
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x the floor`;
-
-/** CPU time (user + system) of a process so far, in ms (clock tick 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 const pod = (name: string): unknown => ({
   metadata: { name, labels: { app: 'bench', tier: name.length % 2 ? 'a' : 'b' } },
