@@ -9,7 +9,7 @@
  *   completes, no pod is created twice (a watch from before the Deployment sees exactly `replicas`
  *   pods added and none deleted), Services created meanwhile through the survivors never share a
  *   ClusterIP, a pod status change made meanwhile reaches the API, and node heartbeats go on;
- * - one etcd member is killed: writes go on; a second one: the API answers a clear 5xx/429 and
+ * - one etcd member is killed: writes (and the agents' pod status) go on; a second one: the API answers a clear 5xx/429 and
  *   acknowledges nothing; both return: writes work again (measured);
  * - through all of it the pods started before the faults keep their containerd tasks (same PIDs and
  *   start times), and every write the API acknowledged is there at the end (test/support/durability).
@@ -56,6 +56,8 @@ const agents = new Map<string, LabProcess>();
 const acknowledged: AcknowledgedWrite[] = [];
 let leaderHost = '';
 let writeSeq = 0;
+/** When the two killed etcd members were started again. */
+let etcdBackAt = 0;
 /** Containerd tasks of the pods that ran before any fault, and of the rollout's pods once it was done. */
 let steadyTasks = new Map<string, TaskSnapshot>();
 let rolloutTasks = new Map<string, TaskSnapshot>();
@@ -319,6 +321,7 @@ if (labTierAvailable(test, 'HA lab test') && etcdAvailable()) {
     }, (LEASE_SECONDS * 3) * 1000, 200);
     const takeoverMs = tookOverAt.at - killedAt;
     measured.push(`controllers taken over by ${tookOverAt.host} ${takeoverMs} ms after the leader's kill -9 (lease ${LEASE_SECONDS} s)`);
+    // A candidate takes an expired Lease: the lease time, plus its retry period and our polling, plus slack for a loaded machine.
     assert.ok(takeoverMs <= (LEASE_SECONDS + 10) * 1000, `taken over in ${takeoverMs} ms`);
     assert.ok(survivors().some((s) => s.host === tookOverAt.host), 'a surviving server leads');
 
@@ -368,6 +371,12 @@ if (labTierAvailable(test, 'HA lab test') && etcdAvailable()) {
     for (let i = 0; i < 10; i++) if ((await write(survivors()[i % 2]!)).ok) ok++;
     measured.push(`10 writes with one etcd member down: ${ok} acknowledged in ${Date.now() - killedAt} ms`);
     assert.ok(ok >= 9, `${ok} of 10 writes acknowledged with one member down`);
+    // The agents' status writes go on too.
+    const [probeName, probed] = [...steadyTasks][2]!;
+    await setNotReady(probed, true);
+    await waitUntil(`${probeName} not Ready with one member down`, async () => !ready(await getJson<Pod>(survivors()[0]!, ['get', 'pod', probeName])), 30_000, 300);
+    await setNotReady(probed, false);
+    await waitUntil(`${probeName} Ready again`, async () => ready(await getJson<Pod>(survivors()[0]!, ['get', 'pod', probeName])), 30_000, 300);
   });
 
   test('kill -9 of a second member: a clear 5xx/429, nothing acknowledged; writes return with the members', async () => {
@@ -388,6 +397,7 @@ if (labTierAvailable(test, 'HA lab test') && etcdAvailable()) {
     assert.ok([...agents.values()].every(alive), 'the agents stay up');
 
     const returnedAt = Date.now();
+    etcdBackAt = returnedAt;
     etcd!.restart(leaderHost);
     etcd!.restart(second);
     await etcd!.waitHealthy(90_000);
@@ -415,6 +425,10 @@ if (labTierAvailable(test, 'HA lab test') && etcdAvailable()) {
     for (const n of AGENT_HOSTS) {
       const node = await getJson<Node>(via, ['get', 'node', n]);
       assert.ok(node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'), `${n} Ready`);
+      await waitUntil(`${n}'s heartbeat after etcd's return`, async () => {
+        const lease = await getJson<Lease>(via, ['get', 'lease', '-n', 'kube-node-lease', n]);
+        return Date.parse(lease.spec?.renewTime ?? '') > etcdBackAt;
+      }, 30_000, 500);
     }
     // After the outage, a status change still reaches the API.
     const [probeName, probed] = [...steadyTasks][1]!;
