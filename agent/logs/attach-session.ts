@@ -47,6 +47,7 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
   let stdin: Socket | undefined;
   let stdinEnded = false;
   const early: Buffer[] = [];
+  let resizing: Promise<void> = Promise.resolve();
   const endStdin = (): void => {
     if (stdinEnded || !streams.stdin || !target.stdinPath) return;
     stdinEnded = true;
@@ -83,7 +84,9 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
     const body = buf.subarray(1);
     if (channel === CHANNEL.resize) {
       const size = target.tty ? parseResize(body) : undefined;
-      if (size) void runtime.tasks.resizePty(target.containerId, size.width, size.height).catch(() => undefined);
+      // One call at a time, in order: kubectl sends a size one larger and then the real one right
+      // after (to make the screen redraw), and two calls racing could leave the larger one.
+      if (size) resizing = resizing.then(() => runtime.tasks.resizePty(target.containerId, size.width, size.height)).catch(() => undefined);
       return;
     }
     if (!streams.stdin || !target.stdinPath || stdinEnded) return;
