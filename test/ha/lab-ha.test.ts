@@ -108,28 +108,19 @@ async function write(s: LabServer): Promise<{ ok: true } | { ok: false; status: 
   return { ok: true };
 }
 
-/**
- * Starts `corral server` on a server host and waits until it is ready. Like the installed service
- * (systemd Restart=always), a server that exits while starting is started again, and that is noted.
- */
-async function startServer(host: string, attempts = 3): Promise<void> {
+/** Starts `corral server` on a server host (its etcd member's endpoints and the shared secret) and waits until it is ready. */
+async function startServer(host: string): Promise<void> {
   const l = need();
   const s = server(host);
   s.process = l.spawn(host, [process.execPath, CLI, 'server', '--data-dir', s.dataDir, '--port', String(API_PORT), '--bind-address', '0.0.0.0',
     '--advertise-address', l.host(host).ip, '--disable-agent', '--datastore-endpoint', etcd!.endpoints.join(','),
     '--pod-eviction-timeout', '300s', '--node-monitor-grace-period', '60s'],
   { logName: 'server', env: { ...process.env, CORRAL_TOKEN: CLUSTER_SECRET, CORRAL_LOG_LEVEL: 'info' } });
-  try {
-    await waitUntil(`server on ${host} ready`, async () => {
-      if (!alive(s.process)) throw new Error(`server on ${host} exited: ${logTail(s.process)}`);
-      const r = await l.exec('control', ['curl', '-sk', '--max-time', '3', `${s.url}/readyz`], { timeoutMs: 5_000 });
-      return r.stdout === 'ok';
-    }, 90_000, 300);
-  } catch (err) {
-    if (alive(s.process) || attempts <= 1) throw new Error(`${String(err)}\n${logTail(s.process)}`);
-    measured.push(`server on ${host} exited while starting and was started again: ${logTail(s.process, 300).trim()}`);
-    await startServer(host, attempts - 1);
-  }
+  await waitUntil(`server on ${host} ready`, async () => {
+    if (!alive(s.process)) throw new Error(`server on ${host} exited: ${logTail(s.process)}`);
+    const r = await l.exec('control', ['curl', '-sk', '--max-time', '3', `${s.url}/readyz`], { timeoutMs: 5_000 });
+    return r.stdout === 'ok';
+  }, 90_000, 300).catch((err: unknown) => { throw new Error(`${String(err)}\n${logTail(s.process)}`); });
 }
 
 /** The host whose server holds the controllers' Lease (identities are `<hostname>_<uuid>`), asked through `via`. */
