@@ -100,8 +100,7 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
       ws.pause();
       stdin.once('drain', () => ws.resume());
       stdin.once('close', () => ws.resume());
-    }
-    else if (channel === CHANNEL.close && body[0] === CHANNEL.stdin) endStdin();
+    } else if (channel === CHANNEL.close && body[0] === CHANNEL.stdin) endStdin();
   };
   ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(isBinary ? data : Buffer.from(data)));
   ws.on('close', () => {

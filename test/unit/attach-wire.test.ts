@@ -13,7 +13,14 @@ import protobuf from 'protobufjs/minimal.js';
 import { grpcFrame, TasksClient } from '../../agent/runtime/tasks-grpc.js';
 import { encodeMessage } from '../../agent/runtime/tasks-message.js';
 import { isRuntimeError } from '../../agent/runtime/errors.js';
-import { outputChannel } from '../../agent/logs/attach-session.js';
+import { outputChannel, runAttachSession } from '../../agent/logs/attach-session.js';
+import { ContainerdRuntime } from '../../agent/runtime/index.js';
+import { WebSocket, WebSocketServer } from 'ws';
+import { Socket, type AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, constants, openSync, truncateSync, writeFileSync } from 'node:fs';
+import { waitUntil } from '../support/wait.js';
+import { sleep } from '../../api/async-util.js';
 import { CHANNEL } from '../../agent/logs/exec-session.js';
 import { buildSpec } from '../../agent/runtime/spec.js';
 
@@ -111,6 +118,70 @@ test('OCI spec: process.terminal follows the container\'s tty', () => {
   const terminal = (s: Record<string, unknown>): unknown => (s['process'] as { terminal: boolean }).terminal;
   assert.is(terminal(buildSpec(base) as Record<string, unknown>), false);
   assert.is(terminal(buildSpec({ ...base, terminal: true }) as Record<string, unknown>), true);
+});
+
+test('attach session: output from now on (and after a rotation), stdin into the FIFO, resizes in order, stdinOnce closes stdin, the end of the container ends the session', async () => {
+  const grpc = await grpcServer(0);
+  const log = join(grpc.dir, '0.log');
+  const fifo = join(grpc.dir, 'stdin');
+  writeFileSync(log, 'before-attach\n');
+  execFileSync('mkfifo', [fifo]);
+  // The test reads the FIFO as the shim would (a reader must exist before a non-blocking writer opens).
+  const reader = new Socket({ fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+  let stdinSeen = '';
+  reader.on('data', (d: Buffer) => { stdinSeen += d.toString('utf8'); });
+  let running = true;
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const runtime = new ContainerdRuntime({ address: grpc.socket, stateDir: grpc.dir });
+  wss.on('connection', (ws) => runAttachSession(ws, runtime, { containerId: 'c1', logPath: log, stdinPath: fifo, stdinOnce: true, tty: true, running: () => running },
+    { stdin: true, stdout: true, stderr: false }));
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+  const connect = async (): Promise<{ ws: WebSocket; frames: Buffer[]; closed: Promise<void> }> => {
+    const ws = new WebSocket(url);
+    const frames: Buffer[] = [];
+    ws.on('message', (d: Buffer) => frames.push(d));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    return { ws, frames, closed };
+  };
+  const text = (frames: Buffer[], channel: number): string => frames.filter((f) => f[0] === channel).map((f) => f.subarray(1).toString('utf8')).join('');
+  try {
+    const first = await connect();
+    await sleep(150); // the session notes where the log ends
+    appendFileSync(log, 'after-1\n');
+    await waitUntil('output after attaching', async () => text(first.frames, CHANNEL.stdout).includes('after-1'), 5_000, 20);
+    first.ws.send(Buffer.concat([Buffer.from([CHANNEL.stdin]), Buffer.from('typed\n')]));
+    await waitUntil('stdin reached the FIFO', async () => stdinSeen === 'typed\n', 5_000, 20);
+    first.ws.send(Buffer.concat([Buffer.from([CHANNEL.resize]), Buffer.from('{"Width":101,"Height":31}')]));
+    first.ws.send(Buffer.concat([Buffer.from([CHANNEL.resize]), Buffer.from('{"Width":100,"Height":30}')]));
+    first.ws.send(Buffer.concat([Buffer.from([CHANNEL.resize]), Buffer.from('{"Width":"x"}')])); // ignored
+    truncateSync(log, 0); // rotated: copy-then-truncate
+    appendFileSync(log, 'rotated\n');
+    await waitUntil('output after a rotation', async () => text(first.frames, CHANNEL.stdout).includes('rotated'), 5_000, 20);
+    assert.not.match(text(first.frames, CHANNEL.stdout), 'before-attach', 'earlier output is not replayed');
+    await waitUntil('two resizes', async () => grpc.calls.length >= 2, 5_000, 20);
+    const sizes = grpc.calls.map((c) => { const f = decode(c.body.subarray(5)); return `${String(c.headers[':path']).split('/').pop()} ${f.get(3)?.[0]}x${f.get(4)?.[0]}`; });
+    assert.equal(sizes, ['ResizePty 101x31', 'ResizePty 100x30'], 'in the order sent');
+    first.ws.close();
+    await first.closed;
+    await waitUntil('stdinOnce: CloseIO after the first session', async () => grpc.calls.some((c) => String(c.headers[':path']).endsWith('/CloseIO')), 5_000, 20);
+    const closeIo = decode(grpc.calls.find((c) => String(c.headers[':path']).endsWith('/CloseIO'))!.body.subarray(5));
+    assert.equal([closeIo.get(1), closeIo.get(3)], [['c1'], [1]]);
+
+    const second = await connect();
+    await sleep(150);
+    appendFileSync(log, 'last words\n');
+    running = false;
+    await second.closed;
+    assert.is(text(second.frames, CHANNEL.stdout), 'last words\n', 'the output written before the container stopped is sent');
+    assert.equal(JSON.parse(text(second.frames, CHANNEL.status)), { metadata: {}, status: 'Success' });
+  } finally {
+    reader.destroy();
+    wss.close();
+    grpc.server.close();
+    rmSync(grpc.dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
