@@ -64,7 +64,11 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
     // Socket owns it and writes through libuv's pipe handling (the FIFO is non-blocking).
     openFd(target.stdinPath, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
       if (err) {
-        log.warn('attach', 'cannot open the stdin FIFO', { id: target.containerId, error: err.message });
+        // ENXIO: no reader any more, the container's stdin was closed (stdinOnce): input is dropped.
+        const level = err.code === 'ENXIO' ? 'debug' : 'warn';
+        log[level]('attach', 'cannot open the stdin FIFO', { id: target.containerId, error: err.message });
+        stdinEnded = true;
+        early.length = 0;
         return;
       }
       const socket = new Socket({ fd, readable: false, writable: true });
