@@ -187,6 +187,12 @@ export class KubeletServer {
     }
     const parsed = this.route(req);
     const found = parsed && parsed.kind !== 'logs' ? this.container(parsed.namespace, parsed.pod, parsed.container, false) : undefined;
+    if (parsed?.kind === 'attach' && !found) {
+      // kubelet's answers: an unknown pod, or a container not (yet) created.
+      const known = this.o.pods.find(parsed.namespace, parsed.pod) !== undefined;
+      answerOnSocket(socket, known ? 500 : 404, known ? `container not found (${JSON.stringify(parsed.container)})\n` : 'pod does not exist\n');
+      return;
+    }
     if (!parsed || !found) {
       answerOnSocket(socket, 404, 'not found\n');
       return;

@@ -8,15 +8,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLab, type Lab } from './harness.js';
 import { buildBusyboxImage } from './image.js';
 import { labTierAvailable } from './prerequisites.js';
-import { KUBECTL, startLabCluster, type LabCluster } from './agent-cluster.js';
+import { API_PORT, KUBECTL, startLabCluster, type LabCluster } from './agent-cluster.js';
 import type { Pod } from '../../api/types.js';
 import { waitUntil } from '../support/wait.js';
 
 const test = suite('kubectl attach and run -it in the lab');
+/** This checkout's ws package (dist/test/lab → the repository's node_modules). */
+const WS_MODULE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'node_modules', 'ws');
 
 let lab: Lab | undefined;
 let cluster: LabCluster | undefined;
@@ -110,6 +113,25 @@ class Terminal {
   async kill(): Promise<void> {
     await this.tmux(['kill-session', '-t', this.name]).catch(() => undefined);
   }
+}
+
+/**
+ * A v5.channel.k8s.io WebSocket to `path` from the control host (Node.js and this checkout's ws):
+ * `http <code> <body>` for a refused upgrade, else `status <channel> <body>` of the first status frame.
+ */
+async function rawAttach(c: LabCluster, path: string): Promise<string> {
+  const tls = join(c.serverData, 'server');
+  const script = `
+    const { WebSocket } = require(process.argv[1]);
+    const fs = require('node:fs');
+    const ws = new WebSocket(process.argv[2], ['v5.channel.k8s.io'], {
+      headers: { authorization: 'Bearer ' + fs.readFileSync(process.argv[3], 'utf8').trim() }, ca: fs.readFileSync(process.argv[4]) });
+    ws.on('unexpected-response', (_q, res) => { let b = ''; res.on('data', (d) => { b += d; }); res.on('end', () => { console.log('http ' + res.statusCode + ' ' + b); process.exit(0); }); });
+    ws.on('message', (d) => { if (d[0] === 3) { console.log('status 3 ' + d.subarray(1).toString()); process.exit(0); } });
+    ws.on('close', () => { console.log('closed'); process.exit(0); });
+    ws.on('error', (e) => { console.log('error ' + e.message); process.exit(0); });`;
+  const r = await onControl([process.execPath, '-e', script, WS_MODULE, `wss://${lab!.controlIp}:${API_PORT}${path}`, join(tls, 'admin-token'), join(tls, 'tls', 'ca.crt')], 20_000);
+  return `${r.stdout.trim()}${r.stderr.trim() ? ` (stderr: ${r.stderr.trim()})` : ''}`;
 }
 
 function agentLog(): string {
@@ -240,6 +262,16 @@ if (labTierAvailable(test, 'attach lab test')) {
     const ended = await c.kubectl(['attach', 'twice', '-c', 'brief']);
     assert.is.not(ended.code, 0);
     assert.match(ended.stderr, /container not found \("brief"\)/);
+    // A pod whose container was never created (its image cannot be pulled): kubectl itself would wait
+    // for Running, so a raw WebSocket client on the control host asks.
+    await c.kubectlOk(['run', 'stuck', '--image=busybox:absent', '--image-pull-policy=IfNotPresent', '--restart=Never', '--', 'sh']);
+    await waitUntil('stuck cannot pull', async () => {
+      const p = JSON.parse(await c.kubectlOk(['get', 'pod', 'stuck', '-o', 'json'])) as Pod;
+      return /ErrImagePull|ImagePullBackOff/.test(p.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? '');
+    }, 60_000, 300);
+    const pending = await rawAttach(c, '/api/v1/namespaces/default/pods/stuck/attach?stdin=true&stdout=true');
+    assert.match(pending, /^status 3 \{.*"message":"container not found \(\\"stuck\\"\)".*"code":500/, pending);
+    await c.kubectlOk(['delete', 'pod', 'stuck', '--wait=false']);
     await c.kubectlOk(['run', 'short', '--image=busybox', '--image-pull-policy=IfNotPresent', '--restart=Never', '--', 'true']);
     await waitUntil('short succeeded', async () => (await podPhase(c, 'short')) === 'Succeeded', 60_000, 300);
     const done = await c.kubectl(['attach', 'short']);
