@@ -4,6 +4,7 @@
  *   GET /containerLogs/<namespace>/<pod>/<container>?follow&tailLines&previous&timestamps&limitBytes&sinceSeconds&sinceTime
  *   GET /exec/<namespace>/<pod>/<container>?command=..&stdin&stdout&stderr&tty   (WebSocket, v5.channel.k8s.io)
  *   GET /attach/<namespace>/<pod>/<container>?stdin&stdout&stderr               (WebSocket, v5.channel.k8s.io)
+ *   POST /portForward/<namespace>/<pod>   (Upgrade: SPDY/3.1, portforward.k8s.io; agent/portforward/)
  *   GET /metrics          Prometheus text (agent/metrics/agent-metrics.ts)
  *   GET /stats/summary    resource usage in kubelet's Summary shape (agent/stats/summary.ts)
  * Requests carry `Authorization: Bearer <per-node secret>`. The secret and this endpoint's
@@ -31,6 +32,8 @@ import type { PodManager } from '../pods/pod-manager.js';
 import type { ContainerdRuntime } from '../runtime/index.js';
 import { runExecSession } from './exec-session.js';
 import { runAttachSession } from './attach-session.js';
+import { acceptPortForward } from '../portforward/port-forward-upgrade.js';
+import type { PortForwardSession } from '../portforward/port-forward-session.js';
 import type { DelegatedAuth } from './delegated-auth.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { SummaryProvider } from '../stats/summary.js';
@@ -63,6 +66,8 @@ export class KubeletServer {
   private cert: ServingCert | undefined;
   port = 0;
   private rotationTimer: NodeJS.Timeout | undefined;
+  /** Open port-forward tunnels: closed with the endpoint, counted by tests. */
+  readonly forwards = new Set<PortForwardSession>();
   private renewing = false;
   /** Tests shorten it (CORRAL_KUBELET_CERT_LIFETIME_SECONDS) to see a renewal while running. */
   private readonly certLifetimeMs = Number(process.env['CORRAL_KUBELET_CERT_LIFETIME_SECONDS'] ?? '') * 1000 || KUBELET_CERT_LIFETIME_MS;
@@ -185,6 +190,11 @@ export class KubeletServer {
       answerOnSocket(socket, 401, 'Unauthorized\n');
       return;
     }
+    const forward = /^\/portForward\/([^/]+)\/([^/]+)$/.exec(rawPathOf(req.url ?? '/'));
+    if (forward) {
+      this.portForward(req, socket, head, decodePathSegment(forward[1]!), decodePathSegment(forward[2]!));
+      return;
+    }
     const parsed = this.route(req);
     const found = parsed && parsed.kind !== 'logs' ? this.container(parsed.namespace, parsed.pod, parsed.container, false) : undefined;
     if (parsed?.kind === 'attach' && !found) {
@@ -236,6 +246,25 @@ export class KubeletServer {
         stdinOnce: spec?.stdinOnce === true, tty, running: found.running,
       }, wanted);
     });
+  }
+
+  /** port-forward: the pod must be on this node with a running container in its network namespace. */
+  private portForward(req: IncomingMessage, socket: Duplex, head: Buffer, namespace: string, name: string): void {
+    const worker = this.o.pods.find(namespace, name);
+    if (!worker) {
+      answerOnSocket(socket, 404, `pod "${namespace}/${name}" not found on this node\n`);
+      return;
+    }
+    const netnsPath = worker.portForwardNetns();
+    if (!netnsPath) {
+      answerOnSocket(socket, 400, `pod "${namespace}/${name}" has no running container to forward to\n`);
+      return;
+    }
+    socket.on('error', () => undefined);
+    const session = acceptPortForward(req, socket, head, { namespace, name, uid: worker.uid, netnsPath, nodeBinary: this.o.cfg.nodeBinary });
+    if (!session) return;
+    this.forwards.add(session);
+    void session.done.then(() => this.forwards.delete(session));
   }
 
   private container(namespace: string, pod: string, container: string, previous: boolean): { id: string; log: string; running: () => boolean } | undefined {
@@ -345,6 +374,7 @@ export class KubeletServer {
   async close(): Promise<void> {
     clearInterval(this.rotationTimer);
     this.wss.close();
+    for (const f of this.forwards) f.close();
     await new Promise<void>((resolve) => {
       if (!this.server) { resolve(); return; }
       this.server.close(() => resolve());

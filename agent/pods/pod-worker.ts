@@ -175,6 +175,11 @@ export class PodWorker {
     return [...(this.pod?.spec.containers ?? []), ...(this.pod?.spec.initContainers ?? [])].find((c) => c.name === name);
   }
 
+  /** The pod's network namespace once it is built and while a container runs in it (for port-forward). */
+  portForwardNetns(): string | undefined {
+    return this.net && this.runningContainers().length > 0 ? this.net.netnsPath : undefined;
+  }
+
   isRunning(name: string): boolean {
     return this.records.get(name)?.running === true;
   }

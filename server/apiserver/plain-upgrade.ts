@@ -10,6 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import { answerStatusOnSocket, containFaults } from '../../api/fault-containment.js';
 import { log } from '../../api/log.js';
 import { sendRefusalBodies } from './websocket-refusals.js';
+import { offerRawUpgrade } from './raw-upgrades.js';
 import { badEscapeMessage, isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf } from '../../api/request-target.js';
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -17,7 +18,7 @@ type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => v
 
 const HOP_BY_HOP = new Set(['upgrade', 'connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 
-async function answerPlainly(fetch: FetchHandler, req: IncomingMessage, socket: Duplex): Promise<void> {
+async function answerPlainly(fetch: FetchHandler, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined || HOP_BY_HOP.has(k)) continue;
@@ -27,11 +28,14 @@ async function answerPlainly(fetch: FetchHandler, req: IncomingMessage, socket: 
   let body = '';
   let type = 'application/json';
   try {
-    const res = await fetch(new Request(`https://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method === 'GET' || req.method === 'HEAD' ? req.method : 'POST', headers }));
+    const request = new Request(`https://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method === 'GET' || req.method === 'HEAD' ? req.method : 'POST', headers });
+    const offer = offerRawUpgrade(request, req.headers.upgrade ?? '', socket, head);
+    const res = await fetch(request);
+    if (offer.claimed) return; // a route (port-forward over SPDY) took the socket
     status = res.status >= 200 && res.status < 300 ? 400 : res.status; // nothing here can be upgraded
     body = status === res.status ? await res.text() : JSON.stringify({
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 400, reason: 'BadRequest',
-      message: `upgrade to "${req.headers.upgrade}" is not supported: corral serves exec and attach over WebSocket (v5.channel.k8s.io)`,
+      message: `upgrade to "${req.headers.upgrade}" is not supported: corral serves exec and attach over WebSocket (v5.channel.k8s.io), port-forward over WebSocket or SPDY/3.1`,
     });
     type = res.headers.get('content-type') ?? type;
   } catch (err) {
@@ -63,7 +67,7 @@ export function answerNonWebSocketUpgrades(server: Server, fetch: FetchHandler):
       for (const l of existing) l(req, socket, head);
       return;
     }
-    return answerPlainly(fetch, req, socket);
+    return answerPlainly(fetch, req, socket, head);
   }, (_err, _req, socket) => answerStatusOnSocket(socket, 500, 'InternalError', 'upgrade failed'),
   (req) => ({ method: req.method, path: rawPathOf(req.url ?? '/'), upgrade: req.headers.upgrade })));
 }

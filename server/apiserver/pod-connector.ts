@@ -3,7 +3,8 @@
  * connects to that node's agent (its kubelet endpoint: InternalIP + status.daemonEndpoints port),
  * authenticates with the node's kubelet token and pins the node's certificate — both published by
  * the agent in the Secret `kube-system/corral-kubelet-<node>` — and relays: logs as a streamed
- * text/plain response, exec and attach as a v5.channel.k8s.io WebSocket spliced frame for frame to the agent's.
+ * text/plain response, exec and attach as a v5.channel.k8s.io WebSocket spliced frame for frame to the agent's,
+ * port-forward as a SPDY/3.1 byte stream (port-forward-relay.ts).
  * `get` reads a plain endpoint of a node's agent (its resource usage, /stats/summary) the same way.
  */
 import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName } from '../../api/node-identity.js';
@@ -19,6 +20,7 @@ import { queryBool } from '../../api/query-bool.js';
 import type { Node, Pod, Secret } from '../../api/types.js';
 import type { Registry } from './registry.js';
 import type { PodConnector } from './subresources.js';
+import { relayPortForward } from './port-forward-relay.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 /** Must match agent/logs/kubelet-server.ts (the server does not import the agent). */
@@ -152,6 +154,11 @@ export class AgentPodConnector implements PodConnector {
         agent?.close();
       },
     });
+  }
+
+  /** kubectl port-forward: relayed to the agent of the pod's node (port-forward-relay.ts). */
+  async portForward(c: Context, pod: Pod): Promise<Response> {
+    return relayPortForward(c, pod, await this.target(pod.spec.nodeName!));
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Subresources: status, scale (autoscaling/v1 Scale), pods/binding, pods/eviction (policy/v1),
- * namespaces/finalize, and pods/log + pods/exec relayed to the node's agent through a PodConnector.
+ * namespaces/finalize, and pods/log, pods/exec and pods/portforward relayed to the node's agent
+ * through a PodConnector.
  */
 import type { Context } from 'hono';
 import type { KubeObject } from '../../api/meta.js';
@@ -23,6 +24,7 @@ import { sendObject } from './negotiate.js';
 export interface PodConnector {
   logs(c: Context, pod: Pod, container: string, q: URLSearchParams): Promise<Response>;
   exec(c: Context, pod: Pod, container: string, q: URLSearchParams, kind: 'exec' | 'attach'): Promise<Response>;
+  portForward(c: Context, pod: Pod): Promise<Response>;
 }
 
 export interface SubresourceRequest {
@@ -90,6 +92,8 @@ export class Subresources {
         });
         return sendObject(c, answer, 201);
       }
+      case 'portforward':
+        return this.portForward(c, namespace!, r);
       case 'log':
       case 'exec':
       case 'attach':
@@ -246,6 +250,14 @@ export class Subresources {
       return { ...cur, spec };
     }, { ...this.opts(r.q, r.user), subresource: 'finalize' });
     return sendObject(c, { apiVersion: 'v1', kind: 'Namespace', ...obj });
+  }
+
+  /** Upstream forwards to any pod with a node; kubectl itself refuses pods that are not Running. */
+  private async portForward(c: Context, namespace: string, r: SubresourceRequest): Promise<Response> {
+    const pod = (await this.registry.get(resourceForKind('Pod')!, namespace, r.name)) as Pod;
+    if (!pod.spec.nodeName) throw errors.badRequest(`pod ${r.name} does not have a host assigned`);
+    if (!this.connector) throw errors.unavailable(`no agent connection is available for node "${pod.spec.nodeName}"`);
+    return this.connector.portForward(c, pod);
   }
 
   private async toAgent(c: Context, sub: 'log' | 'exec' | 'attach', namespace: string, r: SubresourceRequest): Promise<Response> {
