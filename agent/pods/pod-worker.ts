@@ -93,6 +93,12 @@ interface ContainerRecord extends PersistedContainer {
 
 type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
+/** A pod's resourceVersion as a number (corral's are store revisions); -1 when it has none. */
+function revisionOf(pod: Pod): number {
+  const rv = Number(pod.metadata.resourceVersion);
+  return Number.isSafeInteger(rv) ? rv : -1;
+}
+
 export class PodWorker {
   readonly uid: string;
   private pod: Pod | undefined;
@@ -131,8 +137,14 @@ export class PodWorker {
     return this.pod;
   }
 
-  /** The newest version of the pod (the next sync acts on it). */
+  /**
+   * The newest version of the pod (the next sync acts on it). A version older than the one held (the
+   * informer's event of an earlier status write, arriving after this worker's later write was
+   * answered) is ignored: computing the status from it would rewrite the older status, whose event
+   * would then undo the newer one, back and forth without end.
+   */
   update(pod: Pod): void {
+    if (this.pod && revisionOf(pod) < revisionOf(this.pod)) return;
     this.pod = pod;
   }
 
@@ -672,7 +684,10 @@ export class PodWorker {
     try {
       const updated = await this.ctx.client.patchStatus<Pod>('Pod', pod.metadata.namespace, pod.metadata.name!, { status });
       this.lastWritten = fp;
-      if (this.pod && this.pod.metadata.uid === updated.metadata.uid) this.pod = { ...this.pod, status: updated.status ?? status };
+      if (this.pod && this.pod.metadata.uid === updated.metadata.uid) {
+        const metadata = updated.metadata.resourceVersion !== undefined ? { ...this.pod.metadata, resourceVersion: updated.metadata.resourceVersion } : this.pod.metadata;
+        this.pod = { ...this.pod, metadata, status: updated.status ?? status };
+      }
     } catch (err) {
       if (isNotFound(err)) return;
       // Server unreachable: the pod keeps running; the queue retries the sync (and the status) with back-off.

@@ -11,6 +11,7 @@ import { nextBackoff, BACKOFF_RESET_MS } from '../../agent/pods/backoff.js';
 import { buildEnv, expandRefs, serviceEnv } from '../../agent/pods/env.js';
 import { credentialsFor, effectivePullPolicy, registryOf } from '../../agent/pods/images.js';
 import { containerId } from '../../agent/pods/naming.js';
+import { PodWorker, type PodContext } from '../../agent/pods/pod-worker.js';
 import { gatewayOf, podAddresses, subnetAt, cidrContains, parseCidr } from '../../agent/network/cidr.js';
 import { nextFreePodCidr, podCidrAt } from '../../server/controllers/node-ipam.js';
 import { tail } from '../../agent/logs/log-reader.js';
@@ -193,6 +194,20 @@ test('every pod gets the kubernetes service variables, whatever its namespace or
     assert.is(env['KUBERNETES_SERVICE_PORT_HTTPS'], '443');
     assert.is(env['WEB_SERVICE_HOST'], p.metadata.namespace === 'team' && p.spec.enableServiceLinks !== false ? '10.43.0.9' : undefined);
   }
+});
+
+test('a pod worker never steps back to an older version of its pod (an older status event would start a write ping-pong)', () => {
+  const version = (rv: string, startTime: string): Pod => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', uid: 'u1', resourceVersion: rv },
+    spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'busybox' }] }, status: { phase: 'Running', startTime },
+  });
+  // update() and current touch no runtime, network or API: the context is not used.
+  const worker = new PodWorker({} as PodContext, version('10', '2026-12-05T21:54:49Z'));
+  worker.update(version('9', '2026-12-05T21:54:48Z'));
+  assert.is(worker.current?.metadata.resourceVersion, '10', 'the event of an earlier write is ignored');
+  assert.is(worker.current?.status?.startTime, '2026-12-05T21:54:49Z');
+  worker.update(version('11', '2026-12-05T21:54:49Z'));
+  assert.is(worker.current?.metadata.resourceVersion, '11', 'a newer version is taken');
 });
 
 test.run();
