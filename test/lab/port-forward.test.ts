@@ -9,6 +9,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLab, type Lab, type LabProcess } from './harness.js';
 import { buildBusyboxImage } from './image.js';
 import { labTierAvailable } from './prerequisites.js';
@@ -18,6 +20,7 @@ import type { KubeList } from '../../api/meta.js';
 import { waitUntil } from '../support/wait.js';
 
 const test = suite('kubectl port-forward in the lab');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
 
 let lab: Lab | undefined;
 let cluster: LabCluster | undefined;
@@ -195,7 +198,16 @@ if (labTierAvailable(test, 'port-forward lab test')) {
     await waitUntil('no helper left', async () => (await leftovers(l, c)).helpers === '', 10_000, 200);
   });
 
-  test('kubectl refuses a pod that is not running; the API refuses a pod without a node', async () => {
+  test('a viewer (no create on pods/portforward) is refused before any tunnel opens', async () => {
+    const { lab: l, c } = need();
+    const tok = await l.exec('control', [process.execPath, CLI, 'token', 'create', '--role', 'viewer', '--data-dir', c.serverData]);
+    assert.is(tok.code, 0, tok.stderr);
+    const r = await c.kubectl(['--token', tok.stdout.trim(), 'port-forward', 'pod/web', '8086:80']);
+    assert.is.not(r.code, 0);
+    assert.match(r.stderr, /pods "web" is forbidden: User "viewer:[^"]+" cannot (get|create) resource "pods\/portforward" in API group "" in the namespace "default"/);
+  });
+
+  test('kubectl refuses a pod that is not running', async () => {
     const { c } = need();
     await c.kubectlOk(['apply', '-f', '-'], 'apiVersion: v1\nkind: Pod\nmetadata: { name: nowhere }\nspec:\n  nodeName: ghost\n  containers: [{ name: c, image: busybox }]\n');
     const r = await c.kubectl(['port-forward', 'pod/nowhere', '8085:80']);
