@@ -3,6 +3,7 @@ import { installLastResortHandlers } from '../api/fault-containment.js';
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import { log } from '../api/log.js';
+import { AGENT_V8_FLAGS } from '../installer/agent-service.js';
 import { INGRESS_USAGE, ingressOptions, ingressSettings } from './ingress-flags.js';
 import { bool, dataDirOf, dataDirOption, parseDurationSeconds, str, type CliCommand } from './flags.js';
 
@@ -68,9 +69,9 @@ export const agentCommand: CliCommand = {
       for (const p of report.problems) process.stderr.write(`problem: ${p}\n`);
       return report.problems.length === 0 ? 0 : 1;
     }
-    // A node agent's heap stays small: V8 would otherwise grow its young generation to tens of MiB
-    // under a burst of DNS queries and keep them (measured in test/bench/dns.bench.ts).
-    setFlagsFromString('--max-semi-space-size=1');
+    // The installed agent's V8 flags (why: installer/agent-service.ts); CORRAL_AGENT_V8_FLAGS replaces
+    // them for a measurement ('' runs with V8's defaults).
+    setFlagsFromString(process.env['CORRAL_AGENT_V8_FLAGS'] ?? AGENT_V8_FLAGS.join(' '));
     const serverUrl = str(values, 'server', 'SERVER');
     const token = str(values, 'token', 'TOKEN');
     const caFile = str(values, 'ca-file', 'CA_FILE');

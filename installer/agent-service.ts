@@ -32,14 +32,22 @@ export function netnsPrefixFor(prefix: string, nodeName: string): string {
   return `${prefix}${nodeName.replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-`;
 }
 
+/**
+ * V8 flags of every agent process: the installed service's command line has them, and `corral agent`
+ * sets them itself (cli/agent-command.ts). A small young generation (V8 otherwise keeps tens of MiB after
+ * a burst of DNS queries, test/bench/dns.bench.ts) and no optimizing compiler: TurboFan's compile zones
+ * and code cost the agent ~7-10 MiB resident, and its hot paths wait on I/O (test/bench/agent.bench.ts,
+ * docs/performance.md "Agent memory"). Baseline code and WebAssembly (fetch()) stay.
+ */
+export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt'];
+
 /** The agent's service: node + bundle + flags; the token comes from the 0600 env file, never argv. */
 export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nodeName: string; nodeIp: string; network?: AgentNetwork }): ServiceSpec & { environmentFile: string } {
   const net = { ...DEFAULT_NETWORK, ...o.network };
   return {
     name: AGENT_SERVICE,
     description: 'corral agent',
-    // A small young generation: V8 otherwise keeps tens of MiB after a burst of DNS queries (test/bench/dns.bench.ts).
-    argv: [o.nodeBinary, '--max-semi-space-size=1', NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
+    argv: [o.nodeBinary, ...AGENT_V8_FLAGS, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
       '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir,
       '--netns-prefix', netnsPrefixFor(net.netnsPrefix, o.nodeName), '--cluster-cidr', net.clusterCidr, '--service-cidr', net.serviceCidr,
       '--cluster-domain', net.clusterDomain, '--cluster-dns', net.clusterDns],

@@ -2,11 +2,13 @@
  * Agent benchmark (plain script, root): in a 1-node lab with a real `corral server` and `corral agent`,
  *   - pod start latency, create → Running seen by the API, p50/p99 over 30 pods (image present),
  *     beside raw `ctr run -d` of the same image on the same containerd in the same run, and the ratio;
- *   - agent RSS idle and with the 30 pods, the agent run with the installed service's Node.js flags
- *     (BENCH_AGENT_NODE_OPTIONS overrides them; '' runs it with Node's defaults);
+ *   - agent RSS idle and with the 30 pods, the agent run with the installed service's V8 flags
+ *     (AGENT_V8_FLAGS, which `corral agent` sets on itself; CORRAL_AGENT_V8_FLAGS replaces them, '' runs
+ *     it with V8's defaults), beside a bare Node.js process with the same flags and where each one's RSS is;
  *   - service sync through the agent: 1,000 services × 3 endpoints, the full iptables-restore after an
  *     agent restart, and the delta for one changed service (figures from the agent's own sync log).
  * Usage: node dist/test/bench/agent.bench.js [pods=30] [services=1000]
+ * (BENCH_HEAP_SNAPSHOTS: see below, where the idle RSS is read.)
  * The API calls run in a worker started inside the lab's control host (rule zero: the runner itself
  * talks to no lab address).
  */
@@ -16,8 +18,25 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import type { Endpoints, Pod, Service } from '../../api/types.js';
+import { AGENT_V8_FLAGS } from '../../installer/agent-service.js';
 
 const WORKER = process.argv[2] === '--worker';
+
+/**
+ * Where a process's RSS is, from its smaps: the node executable's own pages (file-backed, shared with
+ * every Node.js process on the host), anonymous memory (V8's heap, compiled code, malloc) and other files.
+ */
+function smapsParts(smaps: string): string {
+  const parts = { binary: 0, anonymous: 0, files: 0 };
+  let kind: keyof typeof parts = 'anonymous';
+  for (const line of smaps.split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) kind = mapping[1] === process.execPath ? 'binary' : mapping[1]!.startsWith('/') ? 'files' : 'anonymous';
+    const r = /^Rss:\s+(\d+)/.exec(line);
+    if (r) parts[kind] += Number(r[1]) / 1024;
+  }
+  return `node binary ${parts.binary.toFixed(1)} + anonymous ${parts.anonymous.toFixed(1)} + other files ${parts.files.toFixed(1)}`;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
@@ -66,7 +85,9 @@ async function main(): Promise<void> {
   try {
     await lab.importImage('n1', await buildBusyboxImage({ dir: '/tmp/corral-lab-images' }));
     // As installer/agent-service.ts starts the agent.
-    const agentNodeOptions = process.env['BENCH_AGENT_NODE_OPTIONS'] ?? '--max-semi-space-size=1';
+    const v8Flags = process.env['CORRAL_AGENT_V8_FLAGS'] ?? AGENT_V8_FLAGS.join(' ');
+    // Extra NODE_OPTIONS of the agent (a heap snapshot signal, below).
+    const agentNodeOptions = process.env['BENCH_AGENT_NODE_OPTIONS'] ?? '';
     const c = await startLabCluster(lab, agentNodeOptions ? { agentNodeOptions } : {});
     const job = { url: `https://127.0.0.1:${API_PORT}`, caFile: join(c.serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(c.serverData, 'server', 'admin-token') };
     const runWorker = async (action: string, n: number): Promise<Record<string, unknown>> => {
@@ -78,6 +99,7 @@ async function main(): Promise<void> {
       const pid = c.agents.get('n1')!.pid;
       return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
     };
+    const rssParts = (): string => smapsParts(readFileSync(`/proc/${c.agents.get('n1')!.pid}/smaps`, 'utf8'));
     for (let i = 0; i < 600; i++) {
       const r = await c.kubectl(['get', 'node', 'n1', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
       if (r.stdout.trim() === 'True') break;
@@ -85,9 +107,16 @@ async function main(): Promise<void> {
     }
     await sleep(5_000);
     const rssIdle = rss();
+    const partsIdle = rssParts();
+    // BENCH_AGENT_NODE_OPTIONS='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR'
+    // with BENCH_HEAP_SNAPSHOTS=1 writes heap snapshots of the idle agent and of the agent with pods.
+    const snapshot = (): void => { if (process.env['BENCH_HEAP_SNAPSHOTS']) process.kill(c.agents.get('n1')!.pid, 'SIGUSR2'); };
+    snapshot();
     // The floor: a Node.js process with the same flags that loads nothing.
-    const bare = await lab.exec('n1', [process.execPath, ...agentNodeOptions.split(' ').filter((f) => f !== ''), '-e', 'setTimeout(() => process.stdout.write(String(process.memoryUsage().rss)), 500)']);
-    const bareRss = Number(bare.stdout) / 1048576;
+    const bare = await lab.exec('n1', [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), '-e',
+      "setTimeout(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage().rss, smaps: require('fs').readFileSync('/proc/self/smaps', 'utf8') })), 500)"]);
+    const bareReading = JSON.parse(bare.stdout) as { rss: number; smaps: string };
+    const bareRss = bareReading.rss / 1048576;
 
     // Raw ctr run -d of the same image on the same containerd.
     const raw: number[] = [];
@@ -109,6 +138,8 @@ async function main(): Promise<void> {
     const pods = (await runWorker('pods', podCount))['latencies'] as number[];
     await sleep(5_000);
     const rssPods = rss();
+    const partsPods = rssParts();
+    snapshot();
     await c.kubectlOk(['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=false']);
 
     await runWorker('services', serviceCount);
@@ -153,7 +184,8 @@ async function main(): Promise<void> {
       `raw ctr run -d (same image, same containerd):   p50 ${f(rawP50)} ms, p99 ${f(percentile(sortedRaw, 99))} ms`,
       `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
       starts.length === 0 ? 'inside the agent: no start timings logged' : `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
-      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (node flags: ${agentNodeOptions || 'defaults'}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
+      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (V8 flags: ${v8Flags || 'defaults'}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
+      `  idle: ${partsIdle}; with pods: ${partsPods}; bare: ${smapsParts(bareReading.smaps)} (MiB)`,
       `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms iptables-restore${full.totalMs !== undefined ? ` (${f(full.totalMs)} ms with iptables-save, rule build and jumps; ${full.rewrittenServices ?? 'all'} services rewritten)` : ''}` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
       '',
     ].join('\n'));

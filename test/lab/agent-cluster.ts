@@ -32,7 +32,7 @@ export interface LabClusterOptions {
   agentArgs?: readonly string[];
   /** More `corral server` flags (e.g. `--lb-pool`). */
   serverArgs?: readonly string[];
-  /** Node.js options of the agent processes (the installed service runs `node --max-semi-space-size=1`);
+  /** NODE_OPTIONS of the agent processes (`corral agent` sets the installed V8 flags itself, installer/agent-service.ts);
    * LAB_AGENT_NODE_OPTIONS sets them for every lab test that does not (to try a V8 flag across the suite). */
   agentNodeOptions?: string;
   /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */

@@ -87,7 +87,7 @@ test('service files: the token stays out of argv; quoting; systemd and superviso
   assert.not.ok(spec.argv.some((a) => a.includes('K10')));
   assert.is(renderTokenFile(`K10${HASH}::a.b`), `CORRAL_TOKEN=K10${HASH}::a.b\n`);
   const unit = renderSystemdUnit(spec);
-  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=1 /usr/local/lib/corral/corral-agent.mjs agent --server https://10.0.0.1:6443');
+  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=1 --no-opt /usr/local/lib/corral/corral-agent.mjs agent --server https://10.0.0.1:6443');
   assert.match(unit, 'Restart=always');
   assert.match(unit, 'KillMode=process');
   const sup = renderSupervisor({ ...spec, argv: ['/usr/bin/node', "it's here", '100%'] });
