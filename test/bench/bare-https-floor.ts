@@ -2,13 +2,13 @@
  * The floor for LIST and watch benchmarks: a bare `node:https` server, run as its own process with
  * the corral server's certificate, that does nothing but the wire work a server cannot avoid:
  *
- * - any GET without `watch=` answers a prebuilt buffer (the file given as the third argument),
- *   so a LIST costs only TLS and the socket;
+ * - any GET without `watch=` answers a prebuilt buffer (the file given as the third argument; with
+ *   `labelSelector=` in the URL, the fourth), so a LIST costs only TLS and the socket;
  * - a GET with `watch=` is held open as a chunked response;
  * - a POST's object gets a resourceVersion, is serialised once and written as an ADDED event line
  *   to every open watch, then answered 201 (what a server that does no storage work would do).
  *
- *   node bare-https-floor.js <key.pem> <cert.pem> <list-body-file>
+ *   node bare-https-floor.js <key.pem> <cert.pem> <list-body-file> [<selected-list-body-file>]
  *
  * Prints the port it listens on (127.0.0.1) as its first line.
  */
@@ -16,9 +16,10 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
-const [keyFile, certFile, listFile] = process.argv.slice(2);
+const [keyFile, certFile, listFile, selectedFile] = process.argv.slice(2);
 if (!keyFile || !certFile || !listFile) throw new Error('usage: bare-https-floor.js <key.pem> <cert.pem> <list-body-file>');
 const listBody = readFileSync(listFile);
+const selectedBody = selectedFile ? readFileSync(selectedFile) : listBody;
 const watchers = new Set<ServerResponse>();
 let revision = 1;
 
@@ -31,8 +32,9 @@ const server = createServer({ key: readFileSync(keyFile), cert: readFileSync(cer
     return;
   }
   if (req.method === 'GET') {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': listBody.length });
-    res.end(listBody);
+    const body = req.url?.includes('labelSelector=') ? selectedBody : listBody;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
     return;
   }
   const chunks: Buffer[] = [];

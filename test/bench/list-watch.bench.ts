@@ -9,7 +9,8 @@
  *   HTTPS server (bare-https-floor.ts, its own process, same certificate) answering the very same
  *   bytes from a prebuilt buffer to the same client; and `JSON.stringify` of the same 10,000 objects
  *   in this process (what building the body from objects costs). The client's own `JSON.parse` of the
- *   body is printed apart: it is the client's work, not the server's.
+ *   body is printed apart: it is the client's work, not the server's. The same for a label-selected
+ *   LIST (tier=a: 910 of the pods), beside the floor serving the same selected bytes.
  * - watch delivery p50 / p99 to 100 watchers (time from sending a ConfigMap create to each watch
  *   receiving its event, after 20 unmeasured warm-up creates; the watchers are read by this one
  *   process), beside the same 100 watches on the bare server, which writes each created object,
@@ -66,12 +67,14 @@ async function timedGet(transport: HttpsTransport, path: string, runs: number, p
   return { ms: best, body, cpuMsEach: (cpuMs(pid) - cpu0) / runs };
 }
 
-async function startFloor(server: ServerProcess, listBody: Buffer, dir: string): Promise<{ child: ChildProcess; url: string }> {
+async function startFloor(server: ServerProcess, listBody: Buffer, selectedBody: Buffer, dir: string): Promise<{ child: ChildProcess; url: string }> {
   const bodyFile = join(dir, 'list.json');
   writeFileSync(bodyFile, listBody);
+  const selectedFile = join(dir, 'selected.json');
+  writeFileSync(selectedFile, selectedBody);
   const tls = join(server.dataDir, 'server', 'tls');
   const script = join(dirname(fileURLToPath(import.meta.url)), 'bare-https-floor.js');
-  const child = spawn(process.execPath, [script, join(tls, 'server.key'), join(tls, 'server.crt'), bodyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, join(tls, 'server.key'), join(tls, 'server.crt'), bodyFile, selectedFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
     child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
@@ -155,9 +158,12 @@ async function main(): Promise<void> {
     JSON.stringify(list);
     const stringifyMs = performance.now() - t1;
 
-    floor = await startFloor(server, corral.body, dir);
+    const selectedPath = `${path}?labelSelector=tier%3Da`;
+    const selected = await timedGet(transport, selectedPath, LIST_RUNS, pid);
+    floor = await startFloor(server, corral.body, selected.body, dir);
     const floorTransport = new HttpsTransport({ server: floor.url, caPem: server.caPem, token: server.token });
     const bare = await timedGet(floorTransport, path, LIST_RUNS, floor.child.pid!);
+    const bareSelected = await timedGet(floorTransport, selectedPath, LIST_RUNS, floor.child.pid!);
     floorTransport.close();
     const mb = (corral.body.length / 1e6).toFixed(1);
     line(`LIST ${LIST_PODS.toLocaleString('en')} pods, JSON, response received (ms, best of ${LIST_RUNS})`, `${corral.ms.toFixed(0)}  (${mb} MB; ${ratio(corral.ms, bare.ms)})`);
@@ -165,6 +171,9 @@ async function main(): Promise<void> {
     line('  server CPU per LIST, corral / floor (ms)', `${corral.cpuMsEach.toFixed(0)} / ${bare.cpuMsEach.toFixed(0)}  (${ratio(corral.cpuMsEach, bare.cpuMsEach)})`);
     line('  JSON.stringify of the same 10,000 objects (ms)', stringifyMs.toFixed(0));
     line('  the client\'s JSON.parse of the body, not counted above (ms)', parseMs.toFixed(0));
+    line('LIST with labelSelector tier=a, response received (ms)', `${selected.ms.toFixed(0)}  (${(JSON.parse(selected.body.toString('utf8')) as { items: unknown[] }).items.length} pods, ${(selected.body.length / 1e6).toFixed(1)} MB; ${ratio(selected.ms, bareSelected.ms)})`);
+    line('  floor: bare HTTPS server, same bytes prebuilt (ms)', bareSelected.ms.toFixed(0));
+    line('  server CPU per LIST, corral / floor (ms)', `${selected.cpuMsEach.toFixed(0)} / ${bareSelected.cpuMsEach.toFixed(0)}  (${ratio(selected.cpuMsEach, bareSelected.cpuMsEach)})`);
 
     const w = await watchLatency(server.url, server.caPem, server.token, pid);
     const f = await watchLatency(floor.url, server.caPem, server.token, floor.child.pid!);

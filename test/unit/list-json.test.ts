@@ -11,6 +11,7 @@ import { resourceForKind } from '../../api/resources.js';
 import { Registry } from '../../server/apiserver/registry.js';
 import { MemoryStore } from '../../server/store/memory-store.js';
 import { openSqliteStore } from '../../server/store/sqlite-store.js';
+import { parseLabelSelector } from '../../api/selectors.js';
 
 const NS = resourceForKind('Namespace')!;
 const CM = resourceForKind('ConfigMap')!;
@@ -62,6 +63,28 @@ test('a repeated list serves each object at its current revision (served bytes a
     await sqlite.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a label-selected listJson says what list says, page by page, and follows label changes', async () => {
+  const registry = new Registry(new MemoryStore());
+  await registry.create(NS, undefined, { metadata: { name: 'n' } });
+  for (let i = 0; i < 7; i++) await registry.create(CM, 'n', { metadata: { name: `cm-${i}`, ...(i % 3 === 2 ? {} : { labels: { app: i % 2 ? 'web' : 'db' } }) } });
+  const selectors = [parseLabelSelector('app=web'), parseLabelSelector('app'), parseLabelSelector('!app'), parseLabelSelector('app in (db,web),app!=db')];
+  const parse = async (q: Parameters<Registry['listJson']>[2]) => JSON.parse((await registry.listJson(CM, 'n', q)).toString('utf8')) as { metadata: { continue?: string }; items: { metadata: { name: string } }[] };
+  for (const labelSelector of selectors) {
+    assert.equal(await parse({ labelSelector }), await registry.list(CM, 'n', { labelSelector }));
+    const first = await parse({ labelSelector, limit: 2 });
+    assert.equal(first, await registry.list(CM, 'n', { labelSelector, limit: 2 }));
+    if (first.metadata.continue) {
+      assert.equal(await parse({ labelSelector, limit: 2, continue: first.metadata.continue }), await registry.list(CM, 'n', { labelSelector, limit: 2, continue: first.metadata.continue }));
+    }
+  }
+  const web = parseLabelSelector('app=web');
+  const cm0 = await registry.get(CM, 'n', 'cm-0');
+  await registry.update(CM, 'n', 'cm-0', { ...cm0, metadata: { ...cm0.metadata, labels: { app: 'web' } } });
+  const after = await parse({ labelSelector: web });
+  assert.equal(after, await registry.list(CM, 'n', { labelSelector: web }));
+  assert.equal(after.items.map((i) => i.metadata.name), ['cm-0', 'cm-1', 'cm-3']);
 });
 
 test.run();
