@@ -5,6 +5,7 @@
  *   - agent RSS idle and with the 30 pods, the agent run with the installed service's V8 flags
  *     (AGENT_V8_FLAGS, which `corral agent` sets on itself; CORRAL_AGENT_V8_FLAGS replaces them, '' runs
  *     it with V8's defaults), beside a bare Node.js process with the same flags and where each one's RSS is;
+ *     the agent runs as installed, the one-file bundle (BENCH_AGENT=cli: `corral agent` from dist/, as in the lab tests);
  *   - service sync through the agent: 1,000 services × 3 endpoints, the full iptables-restore after an
  *     agent restart, and the delta for one changed service (figures from the agent's own sync log).
  * Usage: node dist/test/bench/agent.bench.js [pods=30] [services=1000]
@@ -19,6 +20,8 @@ import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import type { Endpoints, Pod, Service } from '../../api/types.js';
 import { AGENT_V8_FLAGS } from '../../installer/agent-service.js';
+import { buildAgentBundle } from '../../installer/bundle.js';
+import { tmpdir } from 'node:os';
 
 const WORKER = process.argv[2] === '--worker';
 
@@ -88,7 +91,11 @@ async function main(): Promise<void> {
     const v8Flags = process.env['CORRAL_AGENT_V8_FLAGS'] ?? AGENT_V8_FLAGS.join(' ');
     // Extra NODE_OPTIONS of the agent (a heap snapshot signal, below).
     const agentNodeOptions = process.env['BENCH_AGENT_NODE_OPTIONS'] ?? '';
-    const c = await startLabCluster(lab, agentNodeOptions ? { agentNodeOptions } : {});
+    // The agent as installed: the one-file bundle with the V8 flags on its command line (BENCH_AGENT=cli runs
+    // `node dist/cli/corral.js agent`, which sets the same flags on itself, as the lab tests do).
+    const asCli = process.env['BENCH_AGENT'] === 'cli';
+    const agentProgram = asCli ? undefined : [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), (await buildAgentBundle(join(tmpdir(), 'corral-bench-agent.mjs'))).path];
+    const c = await startLabCluster(lab, { ...(agentNodeOptions ? { agentNodeOptions } : {}), ...(agentProgram ? { agentProgram } : {}) });
     const job = { url: `https://127.0.0.1:${API_PORT}`, caFile: join(c.serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(c.serverData, 'server', 'admin-token') };
     const runWorker = async (action: string, n: number): Promise<Record<string, unknown>> => {
       const r = await lab.exec('control', [process.execPath, fileURLToPath(import.meta.url), '--worker', JSON.stringify({ ...job, action, n })], { timeoutMs: 900_000 });
@@ -184,7 +191,7 @@ async function main(): Promise<void> {
       `raw ctr run -d (same image, same containerd):   p50 ${f(rawP50)} ms, p99 ${f(percentile(sortedRaw, 99))} ms`,
       `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
       starts.length === 0 ? 'inside the agent: no start timings logged' : `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
-      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (V8 flags: ${v8Flags || 'defaults'}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
+      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (${asCli ? 'dist/cli/corral.js' : 'the one-file bundle'}, V8 flags: ${v8Flags || 'defaults'}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
       `  idle: ${partsIdle}; with pods: ${partsPods}; bare: ${smapsParts(bareReading.smaps)} (MiB)`,
       `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms iptables-restore${full.totalMs !== undefined ? ` (${f(full.totalMs)} ms with iptables-save, rule build and jumps; ${full.rewrittenServices ?? 'all'} services rewritten)` : ''}` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
       '',

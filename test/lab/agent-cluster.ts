@@ -35,6 +35,9 @@ export interface LabClusterOptions {
   /** NODE_OPTIONS of the agent processes (`corral agent` sets the installed V8 flags itself, installer/agent-service.ts);
    * LAB_AGENT_NODE_OPTIONS sets them for every lab test that does not (to try a V8 flag across the suite). */
   agentNodeOptions?: string;
+  /** The agent program instead of `node dist/cli/corral.js`, e.g. `node FLAGS corral-agent.mjs` (the one-file
+   * bundle, as installed: it takes no --crash-backoff). */
+  agentProgram?: readonly string[];
   /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */
   nodeMonitorGracePeriod?: string;
   podEvictionTimeout?: string;
@@ -91,6 +94,7 @@ export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): P
     startAgent(name) {
       const args = labAgentArgv(lab, name, { servers: [`https://${lab.controlIp}:${API_PORT}`], token: tokens.get(name)!, caFile: join(serverData, 'server', 'tls', 'ca.crt') },
         [...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : []), ...(opts.agentArgs ?? [])]);
+      if (opts.agentProgram) args.splice(0, 2, ...opts.agentProgram);
       const p = lab.spawn(name, args, { logName: 'agent', env: labAgentEnv(env, opts.agentNodeOptions) });
       cluster.agents.set(name, p);
       return p;
