@@ -16,7 +16,7 @@ import { errors, StatusError, type StatusCause, isNotFound } from '../../api/sta
 import { clone, deepEqual } from '../../api/object-util.js';
 import { applyDefaults } from '../../api/defaults.js';
 import { validateObject } from '../../api/validation/index.js';
-import { matchesFields, matchesLabels, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
+import { fieldValue, matchesFields, matchesLabels, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
 import { StoreError, type KeyValue, type Store } from '../store/store.js';
 import { listPrefix, objectKey } from './keys.js';
 import { strategyFor } from './strategies.js';
@@ -150,6 +150,8 @@ export class Registry {
   private readonly servedBytes = new WeakMap<KeyValue, Buffer>();
   /** Labels per stored value, for label-selected lists (see labelsOf). */
   private readonly storedLabels = new WeakMap<KeyValue, Record<string, string> | undefined>();
+  /** Field values by path per stored value, for field-selected lists (see fieldsMatch). */
+  private readonly storedFields = new WeakMap<KeyValue, Map<string, string>>();
   /** Tail of the queue of read-modify-write operations per key (see withKeyLock). */
   private readonly keyQueues = new Map<string, Promise<void>>();
 
@@ -257,11 +259,14 @@ export class Registry {
   /**
    * A list without field selectors as the bytes of its JSON response, spliced from each object's
    * served JSON instead of parsing and re-serialising every object (what dominated a LIST of 10,000
-   * pods); a label selector is matched against each object's labels, kept per stored revision.
+   * pods); selectors are matched against each object's labels and selected field values, kept per
+   * stored revision.
    */
-  async listJson(info: ResourceInfo, namespace: string | undefined, q: Omit<ListQuery, 'fieldSelector'> = {}): Promise<Buffer<ArrayBuffer>> {
+  async listJson(info: ResourceInfo, namespace: string | undefined, q: ListQuery = {}): Promise<Buffer<ArrayBuffer>> {
     const labels = q.labelSelector?.length ? q.labelSelector : undefined;
-    const { items, metadata } = await this.listItems(info, namespace, q, (kv) => (!labels || matchesLabels(labels, this.labelsOf(kv)) ? this.servedJson(kv, info) : undefined));
+    const fields = q.fieldSelector?.length ? q.fieldSelector : undefined;
+    const { items, metadata } = await this.listItems(info, namespace, q, (kv) => (
+      (!labels || matchesLabels(labels, this.labelsOf(kv))) && (!fields || this.fieldsMatch(kv, fields)) ? this.servedJson(kv, info) : undefined));
     const head = Buffer.from(`{"apiVersion":${JSON.stringify(apiVersionOf(info))},"kind":${JSON.stringify(`${info.kind}List`)},"metadata":${JSON.stringify(metadata)},"items":[`);
     return joinJson(head, items, CLOSE_LIST);
   }
@@ -272,6 +277,22 @@ export class Registry {
     const labels = (this.decoded.get(kv) ?? (JSON.parse(kv.value) as KubeObject)).metadata.labels;
     this.storedLabels.set(kv, labels);
     return labels;
+  }
+
+  /** Whether a stored object meets field requirements; each field's value is read once per stored revision. */
+  private fieldsMatch(kv: KeyValue, fields: readonly FieldRequirement[]): boolean {
+    let values = this.storedFields.get(kv);
+    if (!values) this.storedFields.set(kv, (values = new Map()));
+    let obj: KubeObject | undefined;
+    for (const req of fields) {
+      let value = values.get(req.path);
+      if (value === undefined) {
+        obj ??= this.decoded.get(kv) ?? (JSON.parse(kv.value) as KubeObject);
+        values.set(req.path, (value = fieldValue(obj, req.path)));
+      }
+      if ((value === req.value) !== (req.operator === '=')) return false;
+    }
+    return true;
   }
 
   /**

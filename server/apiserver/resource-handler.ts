@@ -126,9 +126,9 @@ export class ResourceHandler {
           ...(q.get('resourceVersionMatch') ? { resourceVersionMatch: q.get('resourceVersionMatch')! } : {}),
         };
         const table = wantsTable(c.req.header('accept') ?? null);
-        // JSON lists without field selectors (informers' and clients' relists, `get -l`) are spliced from served bytes.
-        if (!table && !selectors.fieldSelector && responseFormat(c.req.header('accept'), apiVersionOf(info), `${info.kind}List`) === 'json') {
-          return c.body(await reg.listJson(info, namespace, { ...paging, ...(selectors.labelSelector ? { labelSelector: selectors.labelSelector } : {}) }), 200, { 'content-type': 'application/json' });
+        // JSON lists (informers' and clients' relists, `get -l`) are spliced from served bytes.
+        if (!table && responseFormat(c.req.header('accept'), apiVersionOf(info), `${info.kind}List`) === 'json') {
+          return c.body(await reg.listJson(info, namespace, { ...paging, ...selectors }), 200, { 'content-type': 'application/json' });
         }
         const list = await reg.list(info, namespace, { ...selectors, ...paging });
         if (table) {

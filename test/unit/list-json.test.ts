@@ -11,7 +11,8 @@ import { resourceForKind } from '../../api/resources.js';
 import { Registry } from '../../server/apiserver/registry.js';
 import { MemoryStore } from '../../server/store/memory-store.js';
 import { openSqliteStore } from '../../server/store/sqlite-store.js';
-import { parseLabelSelector } from '../../api/selectors.js';
+import { parseFieldSelector, parseLabelSelector } from '../../api/selectors.js';
+import { resolveFieldSelector } from '../../server/apiserver/field-labels.js';
 
 const NS = resourceForKind('Namespace')!;
 const CM = resourceForKind('ConfigMap')!;
@@ -85,6 +86,27 @@ test('a label-selected listJson says what list says, page by page, and follows l
   const after = await parse({ labelSelector: web });
   assert.equal(after, await registry.list(CM, 'n', { labelSelector: web }));
   assert.equal(after.items.map((i) => i.metadata.name), ['cm-0', 'cm-1', 'cm-3']);
+});
+
+test('a field-selected listJson says what list says, with and without labels, page by page', async () => {
+  const registry = new Registry(new MemoryStore());
+  await registry.create(NS, undefined, { metadata: { name: 'n' } });
+  for (let i = 0; i < 6; i++) await registry.create(CM, 'n', { metadata: { name: `cm-${i}`, labels: { app: i % 2 ? 'web' : 'db' } } });
+  const field = (s: string) => resolveFieldSelector(CM, parseFieldSelector(s));
+  const parse = async (q: Parameters<Registry['listJson']>[2]) => JSON.parse((await registry.listJson(CM, 'n', q)).toString('utf8')) as { metadata: { continue?: string }; items: { metadata: { name: string } }[] };
+  const cases = [
+    { fieldSelector: field('metadata.name=cm-3') },
+    { fieldSelector: field('metadata.name!=cm-3') },
+    { fieldSelector: field('metadata.namespace=n,metadata.name!=cm-0') },
+    { fieldSelector: field('metadata.name!=cm-1'), labelSelector: parseLabelSelector('app=web') },
+  ];
+  for (const q of cases) {
+    assert.equal(await parse(q), await registry.list(CM, 'n', q));
+    const first = await parse({ ...q, limit: 2 });
+    assert.equal(first, await registry.list(CM, 'n', { ...q, limit: 2 }));
+    if (first.metadata.continue) assert.equal(await parse({ ...q, limit: 2, continue: first.metadata.continue }), await registry.list(CM, 'n', { ...q, limit: 2, continue: first.metadata.continue }));
+  }
+  assert.equal((await parse(cases[3]!)).items.map((i) => i.metadata.name), ['cm-3', 'cm-5']);
 });
 
 test.run();
