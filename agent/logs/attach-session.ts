@@ -31,6 +31,9 @@ export interface AttachStreams { stdin: boolean; stdout: boolean; stderr: boolea
 
 const POLL_MS = 40;
 const CHUNK = 64 * 1024;
+/** WebSocket close code 1006: the connection ended without a close frame. */
+const ABNORMAL_CLOSURE = 1006;
+const HELD_PING_MS = 2_000;
 
 /** Where output goes: stdout if asked for, else stderr (not with a tty), else nowhere. */
 export function outputChannel(streams: AttachStreams, tty: boolean): number | undefined {
@@ -47,11 +50,26 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
   let stdin: Socket | undefined;
   let stdinEnded = false;
   const early: Buffer[] = [];
-  let resizing: Promise<void> = Promise.resolve();
-  const endStdin = (): void => {
+  // The size to set next, and whether a ResizePty call is in flight: one call at a time, in order
+  // (kubectl sends a size one larger and then the real one right after, to make the screen redraw,
+  // and two calls racing could leave the larger one), and a burst of sizes costs one call for the last.
+  let nextSize: { width: number; height: number } | undefined;
+  let resizing = false;
+  const resize = async (): Promise<void> => {
+    if (resizing) return;
+    resizing = true;
+    for (let size = nextSize; size && !closed; size = nextSize) {
+      nextSize = undefined;
+      await runtime.tasks.resizePty(target.containerId, size.width, size.height).catch(() => undefined);
+    }
+    resizing = false;
+  };
+  /** Stops writing stdin; `abandon` drops what the container has not read yet (the client is gone). */
+  const endStdin = (abandon: boolean): void => {
     if (stdinEnded || !streams.stdin || !target.stdinPath) return;
     stdinEnded = true;
-    stdin?.end();
+    if (abandon) stdin?.destroy(); // end() would wait for a reader that may never read
+    else stdin?.end();
     if (target.stdinOnce) {
       void runtime.tasks.closeStdin(target.containerId).catch((err: unknown) => {
         log.debug('attach', 'cannot close stdin', { id: target.containerId, error: (err as Error).message });
@@ -82,15 +100,38 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
       for (const b of early.splice(0)) onFrame(b);
     });
   }
+  // While input is held the socket is not read, so a client that vanished would go unnoticed (and
+  // the session, its log reader and its end of the FIFO would stay) until the container stops:
+  // a ping now and then fails once the peer is gone, and that closes the session.
+  let held = false;
+  let pinging = false;
+  const holdInput = (): void => {
+    ws.pause();
+    held = true;
+    if (pinging) return;
+    pinging = true;
+    void (async () => {
+      while (held && !closed) {
+        await sleep(HELD_PING_MS);
+        if (held && ws.readyState === ws.OPEN) ws.ping();
+      }
+      pinging = false;
+    })();
+  };
+  const resumeInput = (): void => {
+    held = false;
+    ws.resume();
+  };
   const onFrame = (buf: Buffer): void => {
     if (buf.length === 0) return;
     const channel = buf[0];
     const body = buf.subarray(1);
     if (channel === CHANNEL.resize) {
       const size = target.tty ? parseResize(body) : undefined;
-      // One call at a time, in order: kubectl sends a size one larger and then the real one right
-      // after (to make the screen redraw), and two calls racing could leave the larger one.
-      if (size) resizing = resizing.then(() => runtime.tasks.resizePty(target.containerId, size.width, size.height)).catch(() => undefined);
+      if (size) {
+        nextSize = size;
+        void resize();
+      }
       return;
     }
     if (!streams.stdin || !target.stdinPath || stdinEnded) return;
@@ -101,15 +142,15 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
     if (channel === CHANNEL.stdin && !stdin.write(body)) {
       // The container is not reading (or its stdin was closed): stop reading the socket until the
       // FIFO drains, so an unread stdin holds no more than one pipe's worth in the agent.
-      ws.pause();
-      stdin.once('drain', () => ws.resume());
-      stdin.once('close', () => ws.resume());
-    } else if (channel === CHANNEL.close && body[0] === CHANNEL.stdin) endStdin();
+      holdInput();
+      stdin.once('drain', resumeInput);
+      stdin.once('close', resumeInput);
+    } else if (channel === CHANNEL.close && body[0] === CHANNEL.stdin) endStdin(false);
   };
   ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(isBinary ? data : Buffer.from(data)));
-  ws.on('close', () => {
+  ws.on('close', (code: number) => {
     closed = true;
-    endStdin();
+    endStdin(code === ABNORMAL_CLOSURE);
   });
   void followOutput(target, outputChannel(streams, target.tty), send, () => closed).then(() => {
     if (closed) return;

@@ -18,7 +18,7 @@ import { ContainerdRuntime } from '../../agent/runtime/index.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Socket, type AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, constants, openSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, openSync, readdirSync, readlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { waitUntil } from '../support/wait.js';
 import { sleep } from '../../api/async-util.js';
 import { CHANNEL } from '../../agent/logs/exec-session.js';
@@ -178,6 +178,55 @@ test('attach session: output from now on (and after a rotation), stdin into the 
     assert.equal(JSON.parse(text(second.frames, CHANNEL.status)), { metadata: {}, status: 'Success' });
   } finally {
     reader.destroy();
+    wss.close();
+    grpc.server.close();
+    rmSync(grpc.dir, { recursive: true, force: true });
+  }
+});
+
+/** The descriptors of this process open on `path` (the session's end of the stdin FIFO). */
+function openDescriptors(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === path; } catch { return false; } }).length;
+}
+
+test('attach session: a client gone mid-session while the container does not read stdin: the FIFO is let go, the session ends; a flood of resizes is coalesced and stops with the session', async () => {
+  const grpc = await grpcServer(0);
+  const log = join(grpc.dir, '0.log');
+  const fifo = join(grpc.dir, 'stdin');
+  writeFileSync(log, '');
+  execFileSync('mkfifo', [fifo]);
+  // The shim's end of the FIFO, which this container never reads.
+  const readerFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const runtime = new ContainerdRuntime({ address: grpc.socket, stateDir: grpc.dir });
+  const sessions: WebSocket[] = [];
+  wss.on('connection', (ws) => {
+    sessions.push(ws);
+    runAttachSession(ws, runtime, { containerId: 'c1', logPath: log, stdinPath: fifo, stdinOnce: false, tty: true, running: () => true },
+      { stdin: true, stdout: true, stderr: false });
+  });
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+  try {
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    const resizes = 2_000;
+    for (let i = 1; i <= resizes; i++) ws.send(Buffer.concat([Buffer.from([CHANNEL.resize]), Buffer.from(`{"Width":${i},"Height":${i}}`)]));
+    const chunk = Buffer.concat([Buffer.from([CHANNEL.stdin]), Buffer.alloc(32 * 1024, 'x')]);
+    for (let i = 0; i < 64; i++) ws.send(chunk); // 2 MiB, far more than a pipe holds
+    await waitUntil('the session holds the FIFO', async () => openDescriptors(fifo) === 2, 5_000, 20);
+    await waitUntil('the last size reached containerd', async () => grpc.calls.some((c) => decode(c.body.subarray(5)).get(3)?.[0] === resizes), 10_000, 20);
+    assert.ok(grpc.calls.length < resizes / 10, `resizes coalesced: ${grpc.calls.length} ResizePty calls for ${resizes} frames`);
+    await sleep(300);
+    ws.terminate(); // the client goes away without a close frame (a killed kubectl, a dropped connection)
+    const session = sessions[0]!;
+    await waitUntil('the session ended', async () => session.readyState === WebSocket.CLOSED, 20_000, 50);
+    await waitUntil('the session let go of the FIFO', async () => openDescriptors(fifo) === 1, 5_000, 50);
+    const calls = grpc.calls.length;
+    await sleep(500);
+    assert.is(grpc.calls.length, calls, 'no resize calls after the session ended');
+  } finally {
+    closeSync(readerFd);
     wss.close();
     grpc.server.close();
     rmSync(grpc.dir, { recursive: true, force: true });
