@@ -127,12 +127,16 @@ export class AgentPodConnector implements PodConnector {
         const raw = client.raw as WebSocket;
         agent = new WebSocket(url, [EXEC_PROTOCOL], { headers: { authorization: `Bearer ${t.token}` }, ca: t.certPem, checkServerIdentity: pinnedCertificate });
         agent.on('open', () => {
-          for (const m of pending.splice(0)) agent!.send(m);
+          for (const m of pending.splice(0)) forward(raw, agent!, m);
+          if (agent!.bufferedAmount <= RELAY_WINDOW) raw.resume();
         });
         agent.on('message', (data: Buffer) => {
-          if (raw.readyState === raw.OPEN) raw.send(data);
+          if (raw.readyState === raw.OPEN) forward(agent!, raw, data);
         });
-        agent.on('close', () => raw.close(1000));
+        agent.on('close', () => {
+          raw.resume(); // a paused socket would not read the client's answer to the close
+          raw.close(1000);
+        });
         // The agent refused the session (bad query, container not running): its reason, as a Status.
         agent.on('unexpected-response', (_req, res) => {
           void readAll(res).then((text) => {
@@ -145,12 +149,17 @@ export class AgentPodConnector implements PodConnector {
           failSession(raw, 500, `cannot reach the agent of node "${pod.spec.nodeName}": ${err.message}`);
         });
       },
-      onMessage: (evt) => {
+      onMessage: (evt, client) => {
         const data = evt.data instanceof ArrayBuffer ? Buffer.from(evt.data) : Buffer.from(String(evt.data));
-        if (agent?.readyState === WebSocket.OPEN) agent.send(data);
-        else pending.push(data);
+        const raw = client.raw as WebSocket;
+        if (agent?.readyState === WebSocket.OPEN) forward(raw, agent, data);
+        else {
+          pending.push(data);
+          if (pending.reduce((n, b) => n + b.length, 0) > RELAY_WINDOW) raw.pause();
+        }
       },
       onClose: () => {
+        agent?.resume();
         agent?.close();
       },
     });
@@ -167,6 +176,21 @@ export class AgentPodConnector implements PodConnector {
  * Node's tls treats a returned value as the error, undefined as success (ws types it as boolean).
  */
 const pinnedCertificate = (() => undefined) as unknown as (servername: string, cert: unknown) => boolean;
+
+/** Bytes the relay holds for one direction before it stops reading the other side. */
+const RELAY_WINDOW = 1024 * 1024;
+
+/**
+ * Sends `data` to `to`; while more than RELAY_WINDOW bytes wait to be written there, `from` is not
+ * read (TCP pushes back to its sender), so a peer that does not read (a container ignoring its
+ * stdin, a stalled client) costs the server at most that much, never an unbounded buffer.
+ */
+function forward(from: WebSocket, to: WebSocket, data: Buffer): void {
+  to.send(data, () => {
+    if (from.isPaused && to.bufferedAmount <= RELAY_WINDOW) from.resume();
+  });
+  if (to.bufferedAmount > RELAY_WINDOW) from.pause();
+}
 
 /** Ends a relayed session with a Failure Status on the status channel (3), which kubectl prints. */
 function failSession(raw: WebSocket, code: number, message: string): void {

@@ -62,6 +62,14 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: { name: deaf }
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - { name: main, image: busybox, imagePullPolicy: IfNotPresent, command: ['sleep', '3600'], stdin: true }
+---
+apiVersion: v1
+kind: Pod
 metadata: { name: plain }
 spec:
   terminationGracePeriodSeconds: 0
@@ -164,7 +172,7 @@ if (labTierAvailable(test, 'attach lab test')) {
     cluster = await startLabCluster(lab);
     const c = need();
     await c.kubectlOk(['apply', '-f', '-'], PODS);
-    for (const name of ['shell', 'once', 'plain', 'twice']) await running(c, name);
+    for (const name of ['shell', 'once', 'plain', 'twice', 'deaf']) await running(c, name);
   });
 
   test('kubectl run -it --rm: a shell on a pty, typed into, resized, exited; the pod is deleted', async () => {
@@ -278,6 +286,31 @@ if (labTierAvailable(test, 'attach lab test')) {
     assert.match(done.stderr, /cannot attach a container in a completed pod; current phase is Succeeded/);
     // The agent is still serving.
     assert.match(await c.kubectlOk(['exec', 'plain', '--', 'echo', 'alive']), /alive/);
+  });
+
+  test('stdin a container never reads: the server stops reading the client (bounded relay), then a client gone mid-session harms nothing', async () => {
+    const c = need();
+    const tls = join(c.serverData, 'server');
+    // 64 MiB of stdin in 512 KiB frames; what the client still holds 3 s later is what nobody took.
+    const script = `
+      const { WebSocket } = require(process.argv[1]);
+      const fs = require('node:fs');
+      const ws = new WebSocket(process.argv[2], ['v5.channel.k8s.io'], {
+        headers: { authorization: 'Bearer ' + fs.readFileSync(process.argv[3], 'utf8').trim() }, ca: fs.readFileSync(process.argv[4]) });
+      ws.on('error', (e) => { console.log('error ' + e.message); process.exit(0); });
+      ws.on('open', () => {
+        const frame = Buffer.alloc(512 * 1024 + 1, 120); frame[0] = 0;
+        for (let i = 0; i < 128; i++) ws.send(frame);
+        setTimeout(() => { console.log('held ' + ws.bufferedAmount); ws.terminate(); process.exit(0); }, 3000);
+      });`;
+    const r = await onControl([process.execPath, '-e', script, WS_MODULE, `wss://${lab!.controlIp}:${API_PORT}/api/v1/namespaces/default/pods/deaf/attach?stdin=true&stdout=true`,
+      join(tls, 'admin-token'), join(tls, 'tls', 'ca.crt')], 30_000);
+    const held = Number(/held (\d+)/.exec(r.stdout)?.[1] ?? -1);
+    // Without back-pressure the server reads all 64 MiB into its memory; with it, the server, the
+    // agent and the kernel buffers between them take some megabytes and the client keeps the rest.
+    assert.ok(held > 24 * 1024 * 1024, `the client still holds ${held} bytes (${r.stdout.trim()} ${r.stderr.trim()})`);
+    assert.match(await c.kubectlOk(['exec', 'plain', '--', 'echo', 'alive']), /alive/);
+    assert.match(await c.kubectlOk(['get', '--raw', '/readyz']), /ok/);
   });
 }
 
