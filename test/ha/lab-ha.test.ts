@@ -245,8 +245,13 @@ if (labTierAvailable(test, 'HA lab test') && etcdAvailable()) {
     // The agents list the leader first: the kill below takes away the server they talk to.
     const ordered = [server(leaderHost), ...survivors()].map((s) => s.url);
     for (const n of AGENT_HOSTS) {
-      agents.set(n, l.spawn(n, labAgentArgv(l, n, { servers: ordered, token, caFile: join(server('s1').dataDir, 'server', 'tls', 'ca.crt') }),
-        { logName: 'agent', env: labAgentEnv({ ...process.env, CORRAL_LOG_LEVEL: 'info' }) }));
+      agents.set(n, l.spawn(n, labAgentArgv(l, n, { servers: ordered, caFile: join(server('s1').dataDir, 'server', 'tls', 'ca.crt') }),
+        { logName: 'agent', env: labAgentEnv({ ...process.env, CORRAL_LOG_LEVEL: 'info', CORRAL_TOKEN: token }) }));
+    }
+    // Secrets never on a command line (readable by every user through ps and /proc/PID/cmdline).
+    for (const p of [...agents.values(), ...servers.map((s) => s.process)]) {
+      const cmdline = p ? readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8') : '';
+      assert.ok(cmdline !== '' && !cmdline.includes(token) && !cmdline.includes(CLUSTER_SECRET), `a secret on the command line: ${cmdline.split('\0').join(' ')}`);
     }
     await waitUntil('2 Ready nodes with pod CIDRs', async () => {
       const nodes = (await getJson<KubeList<Node>>(servers[0]!, ['get', 'nodes'])).items;

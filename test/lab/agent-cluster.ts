@@ -44,9 +44,9 @@ export interface LabClusterOptions {
 }
 
 /** `corral agent` on a lab node: its own data dir, containerd and pod netns prefix, the given servers. */
-export function labAgentArgv(lab: Lab, name: string, o: { servers: readonly string[]; token: string; caFile: string }, extra: readonly string[] = []): string[] {
+export function labAgentArgv(lab: Lab, name: string, o: { servers: readonly string[]; caFile: string }, extra: readonly string[] = []): string[] {
   const n = lab.node(name);
-  return [process.execPath, CLI, 'agent', '--server', o.servers.join(','), '--token', o.token, '--ca-file', o.caFile,
+  return [process.execPath, CLI, 'agent', '--server', o.servers.join(','), '--ca-file', o.caFile,
     '--data-dir', join(n.dir, 'corral'), '--node-name', name, '--node-ip', n.ip, '--containerd-address', n.containerdSocket,
     '--netns-prefix', `${lab.netnsPrefix}${name}-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr, ...extra];
 }
@@ -92,10 +92,10 @@ export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): P
       await p.exited;
     },
     startAgent(name) {
-      const args = labAgentArgv(lab, name, { servers: [`https://${lab.controlIp}:${API_PORT}`], token: tokens.get(name)!, caFile: join(serverData, 'server', 'tls', 'ca.crt') },
+      const args = labAgentArgv(lab, name, { servers: [`https://${lab.controlIp}:${API_PORT}`], caFile: join(serverData, 'server', 'tls', 'ca.crt') },
         [...(opts.crashBackoff ? ['--crash-backoff', opts.crashBackoff] : []), ...(opts.agentArgs ?? [])]);
       if (opts.agentProgram) args.splice(0, 2, ...opts.agentProgram);
-      const p = lab.spawn(name, args, { logName: 'agent', env: labAgentEnv(env, opts.agentNodeOptions) });
+      const p = lab.spawn(name, args, { logName: 'agent', env: labAgentEnv({ ...env, CORRAL_TOKEN: tokens.get(name)! }, opts.agentNodeOptions) });
       cluster.agents.set(name, p);
       return p;
     },
