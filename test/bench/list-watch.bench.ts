@@ -43,7 +43,8 @@ function line(label: string, value: string): void {
   process.stdout.write(`${label.padEnd(60)} ${value}\n`);
 }
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x the floor`;
+// CPU readings tick in 10 ms: a floor that used less than one tick has no ratio.
+const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x the floor` : 'floor below the 10 ms clock tick');
 
 const pod = (name: string): unknown => ({
   metadata: { name, labels: { app: 'bench', tier: name.length % 2 ? 'a' : 'b' } },
