@@ -340,6 +340,18 @@ if (labTierAvailable(test, 'the join lab test')) {
     assert.is.not(n1.annotations['corral.io/node-password-sha256'], oldHash);
   });
 
+  test('--server with several addresses, the first one down: the join goes through the next, and the agent is given them all', async () => {
+    const token = (await corral(['token', 'create', '--ttl', '1h', '--data-dir', DATA])).stdout.trim();
+    const down = `https://${lab.controlIp}:6553`; // nothing listens there
+    const up = `https://${lab.controlIp}:6443`;
+    const r = await corral(['join', `root@${lab.node('n1').ip}`, '--server', `${down},${up}`, '--token', token, '--ssh-key', lab.clientKey,
+      '--known-hosts', lab.knownHostsFile, '--ready-timeout', '90s', '--netns-prefix', lab.netnsPrefix]);
+    assert.is(r.code, 0, show(r));
+    const service = await lab.exec('n1', ['cat', '/usr/local/lib/corral/corral-agent.service.sh']);
+    assert.match(service.stdout, `${down},${up}`);
+    assert.ok(await allReady(['n1'], 30_000), 'n1 is Ready with its agent talking to the server that answers');
+  });
+
   test('corral uninstall leaves the node clean: no pod netns, no corral chains, no containers, no files, no service, no Node', async () => {
     const n3 = lab.node('n3');
     const pid = (await lab.exec('n3', ['cat', '/var/lib/corral/run/corral-agent.pid'])).stdout.trim();
