@@ -488,6 +488,7 @@ export class Registry {
     }
   }
 
+  /** Creates an object. It takes ownership of `body` (defaults, metadata and resourceVersion are written into it): pass a copy of anything shared. */
   async create(info: ResourceInfo, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
     const obj = this.toObject(info, body, opts);
     this.checkTypeMeta(info, obj);

@@ -6,7 +6,7 @@
  * people are kept. Aggregated roles get their rules computed at once, so admin/edit/view work
  * before the aggregation controller first runs.
  */
-import { deepEqual } from '../../../api/object-util.js';
+import { clone, deepEqual } from '../../../api/object-util.js';
 import { resourceForKind } from '../../../api/resources.js';
 import { isAlreadyExists } from '../../../api/status.js';
 import type { ClusterRole, ClusterRoleBinding } from '../../../api/types.js';
@@ -59,7 +59,8 @@ export async function reconcileBootstrapPolicy(registry: Registry): Promise<void
   for (const wanted of DEFAULT_CLUSTER_ROLES) {
     const existing = (await registry.tryGet(roleInfo, undefined, wanted.metadata.name!)) as ClusterRole | undefined;
     if (!existing) {
-      await registry.create(roleInfo, undefined, wanted).catch((err: unknown) => { if (!isAlreadyExists(err)) throw err; });
+      // create takes ownership of its body: the shared default is copied, never written to.
+      await registry.create(roleInfo, undefined, clone(wanted)).catch((err: unknown) => { if (!isAlreadyExists(err)) throw err; });
       continue;
     }
     const next = reconcileClusterRole(existing, wanted);
@@ -76,7 +77,7 @@ export async function reconcileBootstrapPolicy(registry: Registry): Promise<void
       if (next) await registry.update(bindingInfo, undefined, name, next);
       continue;
     }
-    await registry.create(bindingInfo, undefined, wanted).catch((err: unknown) => { if (!isAlreadyExists(err)) throw err; });
+    await registry.create(bindingInfo, undefined, clone(wanted)).catch((err: unknown) => { if (!isAlreadyExists(err)) throw err; });
   }
   // Aggregated roles: fill their rules now rather than after the controller's first pass. Roles may
   // aggregate aggregated roles (admin ⊇ edit ⊇ view), so repeat until nothing changes.
