@@ -4,7 +4,7 @@
  * and ends with the line `N passed, N failed` that CI reads.
  *
  *   node dist/test/run.js                  all tiers but bench (fuzz included: seeded, bounded; CORRAL_FUZZ_SEED, CORRAL_FUZZ_COUNT)
- *   node dist/test/run.js unit integration  only these tiers
+ *   node dist/test/run.js unit integration  only these tiers (arm64: the emulated arm64 node, see docs/hil.md)
  *   node dist/test/run.js store             files whose path contains "store"
  *   node dist/test/run.js ha                the high-availability scenario on real lab hosts (test/ha/)
  */
@@ -13,7 +13,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const TIERS = ['unit', 'integration', 'browser', 'lab', 'fuzz', 'ha'] as const;
+const TIERS = ['unit', 'integration', 'browser', 'lab', 'fuzz', 'ha', 'arm64'] as const;
 const FILE_TIMEOUT_MS = Number(process.env['CORRAL_TEST_FILE_TIMEOUT_MS'] ?? 15 * 60_000);
 
 const testRoot = dirname(fileURLToPath(import.meta.url));

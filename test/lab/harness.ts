@@ -54,6 +54,11 @@ export interface LabOptions {
   guardRanges?: readonly string[];
   /** More paths every host sees as its own (bind mounts of per-host directories), besides PRIVATE_PATHS. */
   privatePaths?: readonly string[];
+  /**
+   * Nodes the harness starts no sshd and no containerd on, because the test brings its own (the emulated
+   * arm64 node of test/lab/arm64-node.ts); their host keys are still made and pinned like the others'.
+   */
+  bareNodes?: readonly string[];
 }
 
 export interface LabHost {
@@ -266,6 +271,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
     };
     const execIn = (h: string, argv: readonly string[], o?: ExecOptions): Promise<ExecResult> => exec([...nsenterPrefix(hostOf(h).view), ...argv], o);
 
+    const bare = new Set(opts.bareNodes ?? []);
     const clientKey = join(dir, 'id_ed25519');
     const knownHostsFile = join(dir, 'known_hosts');
     const sshConfigFile = join(dir, 'ssh_config');
@@ -281,7 +287,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
         const sshHosts = nodes.map((n, i) => ({ name: n.name, ip: n.ip, hostKey: hostPubs[i]! }));
         writeFileSync(knownHostsFile, knownHosts(sshHosts));
         writeFileSync(sshConfigFile, sshClientConfig(sshHosts, clientKey, knownHostsFile));
-        const pidFiles = nodes.map((n) => {
+        const pidFiles = nodes.filter((n) => !bare.has(n.name)).map((n) => {
           const config = join(n.dir, 'sshd_config');
           const pidFile = join(n.dir, 'sshd.pid');
           writeSshdConfig(config, { listenAddress: n.ip, hostKey: join(n.dir, 'ssh_host_ed25519_key'), pidFile, authorizedKeysFile: authorizedKeys });
@@ -299,7 +305,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
 
     if (opts.containerd ?? true) {
       await timed(steps, 'containerd', async () => {
-        await Promise.all(nodes.map(async (n) => {
+        await Promise.all(nodes.filter((n) => !bare.has(n.name)).map(async (n) => {
           const paths: ContainerdPaths = { root: join(n.dir, 'containerd'), state: n.containerdState, socket: n.containerdSocket, config: join(n.dir, 'containerd.toml') };
           mkdirSync(paths.root, { recursive: true });
           writeContainerdConfig(paths);
