@@ -77,10 +77,14 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
     }
   };
 
-  if (streams.stdin && target.stdinPath) {
+  // Where the output this session sends starts: taken before any stdin reaches the container, so
+  // what the container answers to this session's input is never counted as earlier output.
+  const outputFrom = stat(target.logPath).then((s) => s.size, () => 0);
+  const stdinPath = streams.stdin ? target.stdinPath : undefined;
+  if (stdinPath) {
     // A plain descriptor (not a FileHandle, which would close it a second time when collected): the
     // Socket owns it and writes through libuv's pipe handling (the FIFO is non-blocking).
-    openFd(target.stdinPath, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
+    void outputFrom.then(() => openFd(stdinPath, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
       if (err) {
         // ENXIO: no reader any more, the container's stdin was closed (stdinOnce): input is dropped.
         const level = err.code === 'ENXIO' ? 'debug' : 'warn';
@@ -98,7 +102,7 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
         return;
       }
       for (const b of early.splice(0)) onFrame(b);
-    });
+    }));
   }
   // While input is held the socket is not read, so a client that vanished would go unnoticed (and
   // the session, its log reader and its end of the FIFO would stay) until the container stops:
@@ -152,7 +156,7 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
     closed = true;
     endStdin(code === ABNORMAL_CLOSURE);
   });
-  void followOutput(target, outputChannel(streams, target.tty), send, () => closed).then(() => {
+  void followOutput(target, outputFrom, outputChannel(streams, target.tty), send, () => closed).then(() => {
     if (closed) return;
     send(CHANNEL.status, exitStatus(0));
     ws.close(1000);
@@ -166,8 +170,8 @@ export function runAttachSession(ws: WebSocket, runtime: ContainerdRuntime, targ
  * Sends what is appended to the log from now on, until the container stops (and its last output is
  * sent) or the session closes. A shrinking file was rotated (copy-then-truncate): read from its start.
  */
-async function followOutput(target: AttachTarget, channel: number | undefined, send: (channel: number, data: Buffer) => void, closed: () => boolean): Promise<void> {
-  let offset = (await stat(target.logPath).catch(() => undefined))?.size ?? 0;
+async function followOutput(target: AttachTarget, from: Promise<number>, channel: number | undefined, send: (channel: number, data: Buffer) => void, closed: () => boolean): Promise<void> {
+  let offset = await from;
   const fh = await open(target.logPath, 'r');
   try {
     for (;;) {

@@ -202,9 +202,27 @@ if (labTierAvailable(test, 'attach lab test')) {
     const r = await c.kubectl(['run', '-i', '--rm', '--image=busybox', '--image-pull-policy=IfNotPresent', '--restart=Never', 'pipe', '--',
       'sh', '-c', 'while read l; do echo "got:$l"; done; echo done-reading'], 'alpha\nbeta\n');
     assert.is(r.code, 0, `${r.stdout}\n${r.stderr}\n${agentLog()}`);
-    assert.match(r.stdout, /got:alpha\s+got:beta\s+done-reading/);
+    assert.match(r.stdout, /got:alpha\s+got:beta\s+done-reading/, `${r.stdout}\n${r.stderr}\n${agentLog()}`);
     assert.match(r.stdout, /pod "pipe" deleted/);
     assert.is(await podPhase(c, 'pipe'), undefined, 'the pod is gone');
+  });
+
+  test('kubectl run -it --rm as the README tour runs it, from a script (stdin /dev/null or a closed pipe): exit 0 at once, the pod deleted', async () => {
+    const c = need();
+    // The tour's own command line (no pull policy: Always for busybox:latest, which falls back to the
+    // imported image when no registry answers). kubectl warns that stdin is not a terminal, attaches
+    // without a tty, ends stdin at once; stdinOnce closes the container's stdin, sh exits 0, kubectl
+    // sees the pod Succeeded and deletes it. A hitch anywhere shows as kubectl's one-minute wait running out.
+    for (const [name, redirect] of [['tour-null', '< /dev/null'], ['tour-pipe', '< <(true)']] as const) {
+      const started = Date.now();
+      const r = await onControl(['bash', '-c', `${KUBECTL} --kubeconfig ${c.kubeconfig} run -it --rm ${name} --image=busybox --restart=Never -- sh ${redirect}`], 90_000);
+      const ms = Date.now() - started;
+      assert.is(r.code, 0, `${name}: ${r.stdout}\n${r.stderr}\n${agentLog()}`);
+      assert.match(r.stderr, /Unable to use a TTY - input is not a terminal/);
+      assert.match(r.stdout, new RegExp(`pod "${name}" deleted`));
+      assert.ok(ms < 20_000, `${name}: kubectl took ${ms} ms`);
+      assert.is(await podPhase(c, name), undefined, `${name}: the pod is gone`);
+    }
   });
 
   test('kubectl attach -it to a tty container; stdin stays open for the next session and across an agent restart', async () => {

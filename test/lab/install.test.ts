@@ -203,6 +203,9 @@ test.before(async () => {
   mkdirSync(images, { recursive: true });
   cpSync(await nginxImage('1.27-alpine', '1.27.5'), join(images, 'nginx-1.27-alpine.oci.tar'));
   cpSync(await nginxImage('1.26-alpine', '1.26.3'), join(images, 'nginx-1.26-alpine.oci.tar'));
+  // `kubectl run -it --rm shell --image=busybox`: without it the pod cannot pull (no registry in the
+  // lab) and kubectl's one-minute wait for Running runs out ("timed out waiting for the condition").
+  cpSync(await buildBusyboxImage({ dir: IMAGE_CACHE }), join(images, 'busybox-latest.oci.tar'));
 });
 
 test.after(async () => {
@@ -257,6 +260,7 @@ test('n1: the README 5-minute tour passes as written', async () => {
   assert.match(out, /web-[a-z0-9]+-[a-z0-9]+\s+1\/1\s+Running\s+0\s+\S+\s+10\.42\.\d+\.\d+\s+n1/, 'pod IPs from 10.42.x.0/24');
   assert.match(out, /deployment\.apps\/web rolled back/);
   assert.match(out, /nginx version: nginx\/1\.2[67]\./, 'kubectl exec runs nginx -v in a pod');
+  assert.match(out, /pod "shell" deleted/, 'kubectl run -it --rm: the shell ends with the tour\'s stdin and its pod is deleted');
   assert.match(out, /NODES: 1\/1 ready/, 'corral status, with KUBECONFIG exported as in the tour');
   assert.match(out, /backup written to \/root\/corral\.db: revision \d+/);
   assert.match(out, /deployment\.apps "web" deleted/);
