@@ -63,9 +63,11 @@ export class PortForwardSession {
   private lastPeerStreamId = 0;
   private pumping = false;
   private holds = 0;
-  /** Frames wait behind a header block still being compressed, so a SYN_REPLY precedes its stream's DATA. */
+  /**
+   * Frames wait behind a header block still being compressed, so a SYN_REPLY precedes its stream's
+   * DATA. Undefined whenever nothing is queued, so frames then go out at once.
+   */
   private sendChain: Promise<void> | undefined;
-  private pendingCompressions = 0;
   private closed = false;
   private readonly waitingForDrain = new Set<Socket>();
   readonly done: Promise<void>;
@@ -74,6 +76,8 @@ export class PortForwardSession {
   constructor(private readonly transport: Duplex, private readonly o: PortForwardSessionOptions) {
     this.done = new Promise((resolve) => { this.finish = resolve; });
     transport.on('data', (chunk: Buffer) => {
+      // After GOAWAY the peer's bytes are read and dropped: unread bytes would make the final destroy a RST.
+      if (this.closed) return;
       this.parser.push(chunk);
       this.pump();
     });
@@ -294,24 +298,32 @@ export class PortForwardSession {
   }
 
   private sendReply(streamId: number): void {
-    this.pendingCompressions++;
+    if (this.closed) return;
     const frame = this.deflater.compress([]).then((block) => encodeSynReply(streamId, block));
-    const prev = this.sendChain ?? Promise.resolve();
-    const next = prev.then(async () => {
+    this.enqueue(async () => {
       const bytes = await frame.catch(() => undefined);
       if (bytes) this.write(bytes);
-      if (--this.pendingCompressions === 0 && this.sendChain === next) this.sendChain = undefined;
     });
-    this.sendChain = next;
   }
 
+  /** Nothing is sent once the session is closed; what was queued before still goes out (GOAWAY last). */
   private send(frame: Buffer): void {
-    if (this.sendChain) this.sendChain = this.sendChain.then(() => this.write(frame));
+    if (this.closed) return;
+    if (this.sendChain) this.enqueue(() => this.write(frame));
     else this.write(frame);
   }
 
+  private enqueue(link: () => void | Promise<void>): void {
+    const next: Promise<void> = (this.sendChain ?? Promise.resolve()).then(link)
+      .catch((err: Error) => log.debug('portforward', 'a frame was not written', { pod: this.o.pod, error: err.message }))
+      .finally(() => {
+        if (this.sendChain === next) this.sendChain = undefined;
+      });
+    this.sendChain = next;
+  }
+
   private write(frame: Buffer): void {
-    if (!this.closed && this.transport.writable) this.transport.write(frame);
+    if (this.transport.writable) this.transport.write(frame);
   }
 
   private sendData(s: Stream, data: Buffer): void {
@@ -365,6 +377,8 @@ export class PortForwardSession {
     this.pairs.clear();
     this.dialer?.close();
     this.inflater.close();
+    // A hold may have paused the tunnel; reading on lets the peer's FIN arrive and keeps the kernel buffer empty.
+    this.transport.resume();
     void finishWrites.finally(() => {
       this.deflater.close();
       this.transport.end();

@@ -17,7 +17,7 @@ import {
 import { HeaderCompressor, HeaderDecompressor } from '../../api/spdy/spdy-headers.js';
 import { PortForwardSession } from '../../agent/portforward/port-forward-session.js';
 import { fuzzCount, fuzzSeed, Rng, rssMiB } from '../support/fuzz.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil, within } from '../support/wait.js';
 
 const it = suite('fuzz-spdy-frames');
 const RSS_GROWTH_BOUND_MIB = 60;
@@ -146,7 +146,7 @@ it('the agent\'s session survives hostile tunnels and leaves no pod connection b
     for (const part of splits(r, bytes)) client.write(part);
     await new Promise((res) => setTimeout(res, r.int(20)));
     client.destroy();
-    await Promise.race([session.done, new Promise((_res, rej) => setTimeout(() => rej(new Error(`case ${i}: the session did not end`)), 10_000))]);
+    await within(`case ${i}: the session to end`, session.done, 10_000);
   }
   await waitUntil('every pod connection closed', async () => podSockets.size === 0, 10_000, 20);
   echo.close();

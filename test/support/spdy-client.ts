@@ -28,12 +28,17 @@ export class SpdyTestClient {
   readonly pings: number[] = [];
   goAway: { lastGoodStreamId: number; status: number } | undefined;
   closed = false;
+  /** Why the client stopped reading (a frame it could not parse); every wait fails with it. */
+  failure: Error | undefined;
   private waiters: Array<() => void> = [];
 
   constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.parser.push(chunk);
-      this.chain = this.chain.then(() => this.drain());
+      this.chain = this.chain.then(() => this.drain()).catch((err: Error) => {
+        this.failure ??= err;
+        this.notify();
+      });
     });
     socket.on('close', () => {
       this.closed = true;
@@ -43,6 +48,7 @@ export class SpdyTestClient {
   }
 
   private async drain(): Promise<void> {
+    if (this.failure) return;
     for (let f = this.parser.next(); f; f = this.parser.next()) await this.onFrame(f);
     this.notify();
   }
@@ -78,7 +84,10 @@ export class SpdyTestClient {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Resolves when `cond` holds (checked after every batch of frames), rejects after `ms`. */
+  /**
+   * Resolves when `cond` holds (checked after every batch of frames and at the close); rejects after
+   * `ms`, or at once if the client cannot read what the server sent.
+   */
   until<T>(what: string, cond: () => T | undefined | false, ms = 5_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
@@ -87,20 +96,26 @@ export class SpdyTestClient {
         if (v !== undefined && v !== false) {
           clearTimeout(timer);
           resolve(v);
+        } else if (this.failure) {
+          clearTimeout(timer);
+          reject(new Error(`waiting for ${what}: the client could not read the server's frames: ${this.failure.message}`));
         } else this.waiters.push(check);
       };
       check();
     });
   }
 
-  /** Opens a stream with these headers (in order, as kubectl sends them). */
-  async open(headers: Array<[string, string]>, fin = false): Promise<ClientStream> {
+  /**
+   * Opens a stream with these headers (in order, as kubectl sends them); `then` goes out in the
+   * same write, so the peer reads both in one chunk.
+   */
+  async open(headers: Array<[string, string]>, fin = false, then: Buffer = Buffer.alloc(0)): Promise<ClientStream> {
     const id = this.nextId;
     this.nextId += 2;
     const s: ClientStream = { id, replied: false, data: [], fin: false };
     this.streams.set(id, s);
     const block = await this.deflater.compress(headers);
-    this.socket.write(encodeSynStream({ streamId: id, headerBlock: block, fin }));
+    this.socket.write(Buffer.concat([encodeSynStream({ streamId: id, headerBlock: block, fin }), then]));
     return s;
   }
 

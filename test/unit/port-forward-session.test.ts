@@ -14,7 +14,7 @@ import { PortForwardSession } from '../../agent/portforward/port-forward-session
 import type { PortDialer } from '../../agent/portforward/netns-dialer.js';
 import { RstStatus } from '../../api/spdy/spdy-frames.js';
 import { SpdyTestClient } from '../support/spdy-client.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil, within } from '../support/wait.js';
 
 interface Rig {
   client: SpdyTestClient;
@@ -23,8 +23,15 @@ interface Rig {
   /** Sockets the pod-side servers accepted and still hold open. */
   podSockets: Set<Socket>;
   ports: { echo: number; upper: number; closed: number };
+  /** Closes the tunnel and waits (bounded) for the session to end; frees every socket and server either way. */
   stop(): Promise<void>;
 }
+
+/** Rigs not stopped yet: a failed test's rig is torn down after it, so its servers cannot keep the file alive. */
+const liveRigs = new Set<Rig>();
+test.after.each(async () => {
+  for (const r of [...liveRigs]) await r.stop().catch(() => undefined);
+});
 
 async function listen(handler: (s: Socket) => void, sockets: Set<Socket>): Promise<Server> {
   const srv = createServer((s) => {
@@ -68,14 +75,22 @@ async function rig(): Promise<Rig> {
     describeFailure: (port, err) => `error forwarding port ${port} to pod uid-1, uid : ${err.message}`,
   });
   const client = new SpdyTestClient(clientSocket);
-  return {
+  const r: Rig = {
     client, session, dialer, podSockets, ports: { echo: portOf(echo), upper: portOf(upper), closed: closedPort },
     async stop() {
+      liveRigs.delete(r);
       client.close();
-      await session.done;
-      for (const srv of [echo, upper, tunnelServer]) srv.close();
+      try {
+        await within('the session to end after the tunnel closed', session.done, 5_000);
+      } finally {
+        agentSide.destroy();
+        for (const s of podSockets) s.destroy();
+        for (const srv of [echo, upper, tunnelServer]) srv.close();
+      }
     },
   };
+  liveRigs.add(r);
+  return r;
 }
 
 test('two ports and 30 concurrent connections in one session; each answer on its own stream; all streams retire', async () => {
@@ -161,9 +176,19 @@ test('malformed input ends the session with GOAWAY(PROTOCOL_ERROR); pod sockets 
   await r.client.until('GOAWAY and close', () => r.client.goAway && r.client.closed);
   assert.is(r.client.goAway!.status, 1);
   assert.is(r.client.goAway!.lastGoodStreamId, 3);
-  await r.session.done;
+  await within('the session to end', r.session.done, 5_000);
   await waitUntil('the pod connection closed', async () => r.podSockets.size === 0, 5_000, 10);
   assert.ok(r.dialer.closed);
+  await r.stop();
+});
+
+test('malformed input right behind a new stream: GOAWAY(PROTOCOL_ERROR) still reaches the client before the close', async () => {
+  const r = await rig();
+  // The session reads both in one chunk, so the error comes while the stream's SYN_REPLY is still being compressed.
+  await r.client.open([['streamtype', 'error'], ['port', String(r.ports.echo)], ['requestid', '1']], true, Buffer.from([0x80, 0x02, 0x00, 0x06, 0, 0, 0, 4, 0, 0, 0, 1]));
+  await r.client.until('GOAWAY and close', () => r.client.goAway && r.client.closed);
+  assert.equal(r.client.goAway, { lastGoodStreamId: 1, status: 1 });
+  await within('the session to end', r.session.done, 5_000);
   await r.stop();
 });
 
@@ -174,7 +199,7 @@ test('kubectl going away (tunnel closed) closes every pod connection and the dia
   await r.client.until('three echoes', () => pairs.every((p) => r.client.text(p.data) === 'x'));
   assert.is(r.podSockets.size, 3);
   r.client.close();
-  await r.session.done;
+  await within('the session to end', r.session.done, 5_000);
   await waitUntil('every pod connection closed', async () => r.podSockets.size === 0, 5_000, 10);
   assert.ok(r.dialer.closed);
   await r.stop();
