@@ -17,7 +17,7 @@ import { clone, deepEqual } from '../../api/object-util.js';
 import { applyDefaults } from '../../api/defaults.js';
 import { validateObject } from '../../api/validation/index.js';
 import { fieldValue, matchesFields, matchesLabels, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
-import { StoreError, type KeyValue, type Store } from '../store/store.js';
+import { StoreError, type KeyValue, type Store, type StoreEvent } from '../store/store.js';
 import { listPrefix, objectKey } from './keys.js';
 import { strategyFor } from './strategies.js';
 import { checkObjectTypes, type FieldValidation } from './schema.js';
@@ -71,8 +71,9 @@ export interface WatchQuery {
   resourceVersion?: string;
   signal: AbortSignal;
   /**
-   * Called with the revision of each store event the selectors filtered out. Every event before it
-   * has been consumed already (the generator is pull-based), so BOOKMARKs may carry it.
+   * Called with the revision of store events the selectors filtered out (here or, skipped before they
+   * woke the watch, in the store). Every event before it has been consumed already (the generator is
+   * pull-based, the store reports skipped revisions in stream order), so BOOKMARKs may carry it.
    */
   onFilteredRevision?: (revision: number) => void;
 }
@@ -410,9 +411,19 @@ export class Registry {
       since = Number(q.resourceVersion);
       if (!Number.isInteger(since) || since < 0) throw errors.badRequest(`invalid resourceVersion "${q.resourceVersion}"`);
     }
-    let events: AsyncIterable<import('../store/store.js').StoreEvent>;
+    const selective = (q.labelSelector?.length ?? 0) > 0 || (q.fieldSelector?.length ?? 0) > 0;
+    // The store skips what the selectors would drop below before it wakes this watch (a node's pod
+    // watch sees its own pods, not every pod of the cluster), and reports the skipped revisions in
+    // stream order for BOOKMARKs; whatever it delivers is still matched here.
+    const wanted = (ev: StoreEvent): boolean => this.matches(this.decode(ev.kv, info), q.labelSelector, q.fieldSelector)
+      || (ev.type === 'update' && ev.prev !== undefined && this.matches(this.decode(ev.prev, info), q.labelSelector, q.fieldSelector));
+    let events: AsyncIterable<StoreEvent>;
     try {
-      events = this.store.watch(prefix, { sinceRevision: since, signal: q.signal });
+      events = this.store.watch(prefix, {
+        sinceRevision: since,
+        signal: q.signal,
+        ...(selective ? { filter: wanted, onProgress: (revision: number) => q.onFilteredRevision?.(revision) } : {}),
+      });
     } catch (err) {
       if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision(prefix)})`);
       throw err;

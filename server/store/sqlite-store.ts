@@ -288,6 +288,8 @@ export class SqliteStore implements Store {
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       bufferSize: this.#watchBufferSize,
       pageSize: this.#watchPageSize,
+      ...(options.filter !== undefined ? { filter: options.filter } : {}),
+      ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
     });
   }
 

@@ -49,6 +49,18 @@ export interface WatchOptions {
   /** Deliver events with revision > this one (0: from now on). */
   sinceRevision: number;
   signal?: AbortSignal;
+  /**
+   * The events this watcher wants (the API server's selectors): a backend may skip the others
+   * before they wake the watcher, as kube-apiserver's indexed triggers hand a pod event only to the
+   * watch of its node. Skipping is a hint: a backend may deliver everything, so the caller still
+   * filters. Runs while a write is published: keep it cheap; a throw delivers the event.
+   */
+  filter?: (event: StoreEvent) => boolean;
+  /**
+   * Progress in stream order: called with the revision of a skipped event once every event before
+   * it has been taken from the stream (what BOOKMARKs may carry; one call may stand for several).
+   */
+  onProgress?: (revision: number) => void;
 }
 
 /** Failure codes a backend reports; the API server maps them to Status errors. */

@@ -12,6 +12,13 @@
  * still holds every event, so memory stays bounded and writers never wait. Only when compaction has
  * removed rows the watcher still needed does it end, with StoreError 'Compacted' (the API server's
  * 410 Expired, after which the client re-lists).
+ *
+ * With a filter, unwanted events are dropped as they are published, without waking the consumer
+ * (most of a node's pod watch is other nodes' pods). Their revisions still pass through the stream in
+ * order, as progress marks: a skipped revision is reported (onProgress) only once every event before
+ * it was taken, so a BOOKMARK built from it can never overtake an event still buffered. A run of
+ * skipped events between two delivered ones is one mark; while the consumer waits with nothing
+ * buffered, a skipped event is reported at once.
  */
 import { prefixRange, type KeyRange } from './key-range.js';
 import type { Broadcaster } from './broadcaster.js';
@@ -36,6 +43,14 @@ export interface WatchStreamOptions {
   bufferSize: number;
   /** Rows per table read while catching up. */
   pageSize: number;
+  /** See WatchOptions.filter and onProgress. */
+  filter?: (event: StoreEvent) => boolean;
+  onProgress?: (revision: number) => void;
+}
+
+/** Stands for skipped events in the live buffer: the newest skipped revision since the item before it. */
+class ProgressMark {
+  constructor(public revision: number) {}
 }
 
 export function compactedError(revision: number, compactRevision: number): StoreError {
@@ -47,12 +62,13 @@ export function compactedError(revision: number, compactRevision: number): Store
 
 /** The watch loop; see the module comment. */
 export async function* watchStream(source: WatchSource, options: WatchStreamOptions): AsyncGenerator<StoreEvent> {
-  const { prefix, bufferSize, pageSize } = options;
+  const { prefix, bufferSize, pageSize, filter, onProgress } = options;
   const range = prefixRange(prefix);
+  /** Every event up to this revision was delivered or skipped. */
   let position = options.afterRevision;
 
-  /** Live events not yet delivered, from `head` on; delivered slots are cleared so values can be collected. */
-  let buffer: (StoreEvent | undefined)[] = [];
+  /** Live items not yet taken, from `head` on; taken slots are cleared so values can be collected. */
+  let buffer: (StoreEvent | ProgressMark | undefined)[] = [];
   let head = 0;
   /** Increments whenever the buffer was dropped; a table read only counts if none happened meanwhile. */
   let drops = 0;
@@ -62,17 +78,44 @@ export async function* watchStream(source: WatchSource, options: WatchStreamOpti
     wake = undefined;
     w?.();
   };
+  const wanted = (event: StoreEvent): boolean => {
+    if (filter === undefined) return true;
+    try {
+      return filter(event);
+    } catch {
+      return true; // the consumer meets the same fault in its own context
+    }
+  };
+  const progress = (revision: number): void => {
+    if (revision <= position) return;
+    position = revision;
+    onProgress?.(revision);
+  };
+  const push = (item: StoreEvent | ProgressMark): void => {
+    if (buffer.length - head >= bufferSize) {
+      buffer = [];
+      head = 0;
+      drops += 1;
+    }
+    buffer.push(item);
+  };
+  const skip = (revision: number): void => {
+    // Waiting with nothing buffered: everything before this revision has been taken.
+    if (wake !== undefined && head >= buffer.length) return progress(revision);
+    const last = buffer.length > head ? buffer[buffer.length - 1] : undefined;
+    if (last instanceof ProgressMark) last.revision = revision;
+    else push(new ProgressMark(revision));
+  };
 
   const unsubscribe = source.broadcaster.subscribe((events) => {
     let added = false;
     for (const event of events) {
       if (!event.kv.key.startsWith(prefix)) continue;
-      if (buffer.length - head >= bufferSize) {
-        buffer = [];
-        head = 0;
-        drops += 1;
+      if (!wanted(event)) {
+        skip(event.kv.modRevision);
+        continue;
       }
-      buffer.push(event);
+      push(event);
       added = true;
     }
     if (added) notify();
@@ -99,6 +142,10 @@ export async function* watchStream(source: WatchSource, options: WatchStreamOpti
         const compactRevision = source.compactRevision();
         if (compactRevision > from) throw compactedError(from, compactRevision);
         for (const event of page) {
+          if (!wanted(event)) {
+            progress(event.kv.modRevision);
+            continue;
+          }
           position = event.kv.modRevision;
           yield event;
           if (stopped) return;
@@ -120,6 +167,10 @@ export async function* watchStream(source: WatchSource, options: WatchStreamOpti
       const event = buffer[head];
       buffer[head] = undefined;
       head += 1;
+      if (event instanceof ProgressMark) {
+        progress(event.revision);
+        continue;
+      }
       if (event === undefined || event.kv.modRevision <= position) continue;
       position = event.kv.modRevision;
       yield event;

@@ -10,6 +10,7 @@
  *
  *   node dist/test/bench/scheduling-e2e.bench.js [nodes=100] [pods=1000]
  */
+import os from 'node:os';
 import type { Node, Pod } from '../../api/types.js';
 import { assume, buildSnapshot, schedulePod } from '../../server/scheduler/index.js';
 import { HollowNode } from '../support/hollow-node.js';
@@ -17,6 +18,7 @@ import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { ServerProcess } from '../support/server-process.js';
 import { cpuMs } from '../support/proc-stat.js';
+import { parseExposition } from '../support/prom-text.js';
 
 const NODE_COUNT = Number(process.argv[2] ?? 100);
 const POD_COUNT = Number(process.argv[3] ?? 1000);
@@ -63,21 +65,44 @@ async function barePods(server: ServerProcess): Promise<{ createMs: number; boun
   return { createMs: created - t0, boundMs: end - t0, cpuMsPerPod: (cpuMs(server.child!.pid!) - cpu0) / POD_COUNT };
 }
 
-async function deployment(server: ServerProcess): Promise<{ boundMs: number; cpuMsPerPod: number }> {
+/** Writes the API server answered so far, by `verb resource[/subresource]` (from its /metrics). */
+async function writesByResource(server: ServerProcess): Promise<Map<string, number>> {
+  const res = await server.client.transport.request({ method: 'GET', path: '/metrics' });
+  const counts = new Map<string, number>();
+  for (const s of parseExposition(await res.text()).samples) {
+    if (s.name !== 'apiserver_request_total' || ['GET', 'LIST', 'WATCH'].includes(s.labels['verb'] ?? '')) continue;
+    const key = `${s.labels['verb']} ${s.labels['resource']}${s.labels['subresource'] ? `/${s.labels['subresource']}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + s.value);
+  }
+  return counts;
+}
+
+/** Writes per pod between two readings, largest first, e.g. `POST pods 1.00, POST pods/binding 1.00`. */
+function writesPerPod(before: Map<string, number>, after: Map<string, number>): string {
+  const rows = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / POD_COUNT] as const).filter(([, v]) => v >= 0.005);
+  const total = rows.reduce((a, [, v]) => a + v, 0);
+  return `${total.toFixed(2)} (${rows.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')})`;
+}
+
+async function deployment(server: ServerProcess): Promise<{ boundMs: number; cpuMsPerPod: number; benchCpuMsPerPod: number; writes: string }> {
   const ns = 'bench-deploy';
   await server.client.create('Namespace', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const stop = new AbortController();
   const done = watchBindings(server, ns, POD_COUNT, stop.signal);
   await new Promise((r) => setTimeout(r, 200));
+  const writes0 = await writesByResource(server);
   const cpu0 = cpuMs(server.child!.pid!);
+  const benchCpu0 = cpuMs(process.pid);
   const t0 = performance.now();
   await server.client.create('Deployment', ns, {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'big' },
     spec: { replicas: POD_COUNT, selector: { matchLabels: { app: 'big' } }, template: { metadata: { labels: { app: 'big' } }, spec: podSpec() } },
   });
   const end = await done;
+  const cpuMsPerPod = (cpuMs(server.child!.pid!) - cpu0) / POD_COUNT;
+  const benchCpuMsPerPod = (cpuMs(process.pid) - benchCpu0) / POD_COUNT;
   stop.abort();
-  return { boundMs: end - t0, cpuMsPerPod: (cpuMs(server.child!.pid!) - cpu0) / POD_COUNT };
+  return { boundMs: end - t0, cpuMsPerPod, benchCpuMsPerPod, writes: writesPerPod(writes0, await writesByResource(server)) };
 }
 
 /** The pure scheduler on the same shape: the nodes as registered, the same pod spec. */
@@ -107,7 +132,7 @@ async function main(): Promise<void> {
       nodes.push(await HollowNode.start(new ApiClient(transport), { name: `hollow-${String(i).padStart(3, '0')}`, capacity: CAPACITY, leaseIntervalMs: 5000 }));
     }
     await new Promise((r) => setTimeout(r, 500));
-    process.stdout.write(`scheduling e2e bench: ${NODE_COUNT} hollow nodes × ${POD_COUNT} pods (node ${process.version})\n`);
+    process.stdout.write(`scheduling e2e bench: ${NODE_COUNT} hollow nodes × ${POD_COUNT} pods (node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)})\n`);
     const pure = await pureRate(server);
     const bare = await barePods(server);
     const barePerS = (POD_COUNT / bare.boundMs) * 1000;
@@ -117,6 +142,8 @@ async function main(): Promise<void> {
     const dep = await deployment(server);
     const depPerS = (POD_COUNT / dep.boundMs) * 1000;
     line('Deployment: created → all bound', `${Math.round(depPerS)} pods/s (${(dep.boundMs / 1000).toFixed(2)} s; server CPU ${dep.cpuMsPerPod.toFixed(2)} ms per pod)`);
+    line('Deployment: hollow nodes\' CPU', `${dep.benchCpuMsPerPod.toFixed(2)} ms per pod (this process: nodes, bench watch)`);
+    line('Deployment: writes per pod', dep.writes);
     line('e2e / pure (bare pods)', `${((barePerS / pure) * 100).toFixed(1)} %`);
     line('e2e / pure (Deployment)', `${((depPerS / pure) * 100).toFixed(1)} %`);
     line('reference', 'kube-scheduler ~100–300 pods/s');

@@ -305,4 +305,56 @@ it('BOOKMARKs of a filtered watch advance past events the selector filtered out'
   assert.ok(last && Number(last.object.metadata.resourceVersion) >= otherRv, `last bookmark ${JSON.stringify(last)} should be at least ${otherRv}`);
 });
 
+it('a node\'s pod watch (fieldSelector spec.nodeName) gets every event of its pods in order, and BOOKMARKs never overtake one', async ({ http }) => {
+  const PODS = '/api/v1/namespaces/default/pods';
+  const pod = (name: string, nodeName?: string): unknown => ({
+    metadata: { name }, spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'c', image: 'busybox' }] },
+  });
+  const rvOf = (r: Reply): number => Number((r.json['metadata'] as { resourceVersion: string }).resourceVersion);
+  const list = await send(http, 'GET', PODS);
+  const rv = (list.json['metadata'] as { resourceVersion: string }).resourceVersion;
+  const res = await http.request({ method: 'GET', path: `${PODS}?watch=true&allowWatchBookmarks=true&fieldSelector=spec.nodeName%3Dnode-a&resourceVersion=${rv}&timeoutSeconds=4` });
+  assert.is(res.status, 200);
+  /** What node-a's watch must see: [type, pod name, resourceVersion], in order. */
+  const expected: [string, string, number][] = [];
+  const write = async (r: Promise<Reply>, code: number, event?: [string, string]): Promise<Reply> => {
+    const reply = await r;
+    expectCode(reply, code);
+    if (event) expected.push([...event, rvOf(reply)]);
+    return reply;
+  };
+  // Interleaved: node-b's pods (skipped by the store, never waking node-a's watch), pods created
+  // unbound and bound later, status writes, deletes; some in bursts, some with pauses longer than
+  // the 300 ms bookmark interval so bookmarks fall between them.
+  for (let round = 0; round < 4; round++) {
+    await Promise.all(Array.from({ length: 10 }, (_, i) => write(send(http, 'POST', PODS, pod(`nb-${round}-${i}`, 'node-b')), 201)));
+    await write(send(http, 'POST', PODS, pod(`na-${round}`, 'node-a')), 201, ['ADDED', `na-${round}`]);
+    await write(send(http, 'POST', PODS, pod(`late-${round}`)), 201);
+    await write(send(http, 'POST', `${PODS}/late-${round}/binding`, { metadata: { name: `late-${round}` }, target: { kind: 'Node', name: 'node-a' } }), 201);
+    expected.push(['ADDED', `late-${round}`, rvOf(await send(http, 'GET', `${PODS}/late-${round}`))]);
+    await write(send(http, 'PATCH', `${PODS}/na-${round}/status`, { status: { phase: 'Running' } }, 'application/merge-patch+json'), 200, ['MODIFIED', `na-${round}`]);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => write(send(http, 'PATCH', `${PODS}/nb-${round}-${i}/status`, { status: { phase: 'Running' } }, 'application/merge-patch+json'), 200)));
+    if (round > 0) await write(send(http, 'DELETE', `${PODS}/na-${round - 1}`, { gracePeriodSeconds: 0 }), 200, ['DELETED', `na-${round - 1}`]);
+    await new Promise((r) => setTimeout(r, round % 2 === 0 ? 400 : 50));
+  }
+  const lastOther = await write(send(http, 'POST', PODS, pod('nb-last', 'node-b')), 201);
+  const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name?: string; resourceVersion: string } } });
+  const events = lines.filter((l) => l.type !== 'BOOKMARK').map((l) => [l.type, l.object.metadata.name, Number(l.object.metadata.resourceVersion)]);
+  assert.equal(events, expected);
+  let highest = 0;
+  for (const l of lines) {
+    const at = Number(l.object.metadata.resourceVersion);
+    if (l.type === 'BOOKMARK') {
+      // A bookmark promises every event up to it was sent: no event below it may follow.
+      const overtaken = expected.filter(([, , r]) => r <= at && r > highest);
+      assert.equal(overtaken, [], `BOOKMARK ${at} came before events at or below it`);
+    }
+    highest = Math.max(highest, at);
+  }
+  const bookmarks = lines.filter((l) => l.type === 'BOOKMARK').map((l) => Number(l.object.metadata.resourceVersion));
+  assert.ok(bookmarks.length >= 5, `bookmarks every 300 ms: ${JSON.stringify(bookmarks)}`);
+  assert.ok(bookmarks.at(-1)! >= rvOf(lastOther), `the last bookmark (${bookmarks.at(-1)}) covers node-b's last write (${rvOf(lastOther)})`);
+});
+
 it.run();

@@ -15,6 +15,7 @@ import { prefixUpperBound } from '../../server/store/key-range.js';
 import { SqliteConnection } from '../../server/store/sqlite-db.js';
 import { WRITER_SQL } from '../../server/store/log-sql.js';
 import { WriteBatcher } from '../../server/store/write-batcher.js';
+import { waitUntil } from '../support/wait.js';
 
 const dirs: string[] = [];
 function tempDbPath(): string {
@@ -388,6 +389,106 @@ watching('a slow consumer neither blocks writers nor loses events', async () => 
     assert.equal(seen, [...revisions].sort((a, b) => a - b));
     controller.abort();
     assert.ok((await iterator.next()).done, 'abort ends the watch');
+  } finally {
+    await store.close();
+  }
+});
+
+watching('a filtered watch gets exactly its events in order, and skipped revisions only once every earlier event was taken', async () => {
+  // A node's pod watch: values name a node; the watch wants pods on "a" (now or before the write).
+  // Tiny buffers and pages, and a consumer that dawdles, so live events, progress marks, buffer
+  // drops and table replays all interleave.
+  const store = await openTemp({ watchBufferSize: 6, watchPageSize: 4 });
+  try {
+    const onA = (value: string | undefined): boolean => value?.startsWith('a') === true;
+    const wants = (e: StoreEvent): boolean => onA(e.kv.value) || (e.type === 'update' && onA(e.prev?.value));
+    const keys = Array.from({ length: 40 }, (_, i) => `/registry/pods/ns/p${String(i).padStart(2, '0')}`);
+    for (const [i, key] of keys.entries()) await store.create(key, i % 3 === 0 ? 'a0' : 'b0');
+    const since = store.currentRevision() - 20; // replay starts in the middle of the existing log
+
+    const delivered: StoreEvent[] = [];
+    /** Each progress report, with how many events had been taken when it came. */
+    const reports: { revision: number; taken: number }[] = [];
+    const controller = new AbortController();
+    const watcher = store.watch('/registry/pods/', {
+      sinceRevision: since, signal: guard(controller), filter: wants,
+      onProgress: (revision) => reports.push({ revision, taken: delivered.length }),
+    })[Symbol.asyncIterator]();
+    // The complete ordered log of the prefix, from an unfiltered watch of the same range.
+    const allEvents: StoreEvent[] = [];
+    const unfiltered = store.watch('/registry/pods/', { sinceRevision: since, signal: guard(controller) });
+    const recordAll = (async () => {
+      for await (const e of unfiltered) allEvents.push(e);
+    })();
+
+    let stopAt = Infinity;
+    const consuming = (async () => {
+      for (;;) {
+        const next = await watcher.next();
+        if (next.done === true) return;
+        delivered.push(next.value);
+        if (next.value.kv.modRevision >= stopAt) return;
+        if (delivered.length % 3 === 0) await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 200));
+    await Promise.all(Array.from({ length: 150 }, async (_, i) => {
+      await pause();
+      const key = keys[i % keys.length]!;
+      for (;;) {
+        const current = (await store.get(key))!;
+        // Pods move between nodes, so updates enter and leave the watch.
+        try {
+          await store.update(key, current.modRevision, `${(i * 7) % 5 < 2 ? 'a' : 'b'}${i}`);
+          return;
+        } catch (err) {
+          if ((err as StoreError).code !== 'Conflict') throw err;
+        }
+      }
+    }));
+    // Last, a wanted write (the consumer stops there), then a skipped one while it waits.
+    stopAt = (await store.update(keys[0]!, (await store.get(keys[0]!))!.modRevision, 'a-final')).modRevision;
+    await consuming;
+    const waiting = watcher.next();
+    await new Promise((r) => setTimeout(r, 20));
+    const tail = await store.create('/registry/pods/ns/zz', 'b-tail');
+    await waitUntil('a waiting watch reports a skipped write at once', async () => reports.at(-1)?.revision === tail.modRevision, 5000, 5);
+    await waitUntil('the unfiltered watch saw every write', async () => allEvents.at(-1)?.kv.modRevision === tail.modRevision, 5000, 5);
+    controller.abort();
+    assert.ok((await waiting).done, 'nothing more was delivered');
+    await recordAll;
+
+    const expected = allEvents.filter(wants).map((e) => e.kv.modRevision);
+    assert.ok(expected.length > 30 && expected.length < allEvents.length - 30, 'the writes both enter and miss the filter');
+    assert.equal(delivered.map((e) => e.kv.modRevision), expected, 'exactly the wanted events, in order, once');
+    const revisions = allEvents.map((e) => e.kv.modRevision);
+    for (const [i, { revision, taken }] of reports.entries()) {
+      assert.ok(i === 0 || revision > reports[i - 1]!.revision, `progress ${revision} after ${reports[i - 1]?.revision}`);
+      assert.ok(revisions.includes(revision) && !expected.includes(revision), `progress ${revision} is a skipped event's revision`);
+      // Every wanted event below it had been taken from the stream when it was reported.
+      const owed = expected.filter((r) => r < revision);
+      assert.equal(delivered.slice(0, taken).map((e) => e.kv.modRevision).slice(0, owed.length), owed, `progress ${revision} overtook an event`);
+      assert.ok(taken >= owed.length, `progress ${revision} came after only ${taken} of ${owed.length} earlier events`);
+    }
+    assert.ok(reports.length > 5, 'skipped runs were reported');
+  } finally {
+    await store.close();
+  }
+});
+
+watching('a filter that throws delivers the event', async () => {
+  const store = await openTemp();
+  try {
+    const controller = new AbortController();
+    const watcher = store.watch('/t/', {
+      sinceRevision: 0, signal: guard(controller), filter: (e) => { if (e.kv.value === 'bad') throw new Error('boom'); return false; },
+    });
+    const events = collect(watcher, (got) => got.length === 1);
+    await store.create('/t/skipped', 'fine');
+    const bad = await store.create('/t/bad', 'bad');
+    assert.equal((await events).map((e) => e.kv.modRevision), [bad.modRevision]);
+    controller.abort();
   } finally {
     await store.close();
   }
