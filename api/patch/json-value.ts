@@ -8,11 +8,14 @@ export function isJsonObject(value: unknown): value is JsonObject {
 }
 
 /**
- * Sets an own property even for keys like "__proto__", which plain assignment would treat as the
- * prototype (a patch body is untrusted input).
+ * Sets an own property even for the key "__proto__", which plain assignment would treat as the
+ * prototype (a patch body is untrusted input). It is the only accessor on Object.prototype, so every
+ * other key is a plain assignment (defineProperty for each key of every cloned object was ~2 % of the
+ * server's CPU in the scheduling benchmark, through the status patches).
  */
 export function setOwn(obj: JsonObject, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
 }
 
 export function hasOwn(obj: JsonObject, key: string): boolean {

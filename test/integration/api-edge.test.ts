@@ -357,4 +357,40 @@ it('a node\'s pod watch (fieldSelector spec.nodeName) gets every event of its po
   assert.ok(bookmarks.at(-1)! >= rvOf(lastOther), `the last bookmark (${bookmarks.at(-1)}) covers node-b's last write (${rvOf(lastOther)})`);
 });
 
+it('concurrent binds (committed together by the write batcher): one wins per pod, the losers get 409 or 404 and write nothing', async ({ http }) => {
+  const PODS = '/api/v1/namespaces/default/pods';
+  const names = Array.from({ length: 30 }, (_, i) => `bind-${i}`);
+  await Promise.all(names.map(async (name) => expectCode(await send(http, 'POST', PODS, { metadata: { name }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }), 201)));
+  const start = (await send(http, 'GET', PODS)).json['metadata'] as { resourceVersion: string };
+  const bind = (name: string, node: string): Promise<Reply> => send(http, 'POST', `${PODS}/${name}/binding`, { metadata: { name }, target: { kind: 'Node', name: node } });
+  // Two contenders per pod and binds of pods that do not exist, all at once.
+  const attempts = [...names.flatMap((name) => [[name, 'node-x'], [name, 'node-y']]), ...Array.from({ length: 10 }, (_, i) => [`bind-missing-${i}`, 'node-x'])] as [string, string][];
+  const replies = await Promise.all(attempts.map(([name, node]) => bind(name, node)));
+  const outcome = new Map<string, { won?: string; lost: number[] }>();
+  for (const [i, [name, node]] of attempts.entries()) {
+    const o = outcome.get(name) ?? { lost: [] };
+    if (replies[i]!.status === 201) {
+      assert.is(o.won, undefined, `${name} was bound twice`);
+      o.won = node;
+    } else {
+      o.lost.push(replies[i]!.status);
+    }
+    outcome.set(name, o);
+  }
+  for (const name of names) {
+    const o = outcome.get(name)!;
+    assert.ok(o.won !== undefined, `${name}: no bind won (${o.lost.join(',')})`);
+    assert.equal(o.lost, [409], `${name}: the other bind must be a conflict`);
+    const pod = (await send(http, 'GET', `${PODS}/${name}`)).json as { spec: { nodeName?: string } };
+    assert.is(pod.spec.nodeName, o.won, `${name} is on the node whose bind was acknowledged`);
+  }
+  for (let i = 0; i < 10; i++) assert.equal(outcome.get(`bind-missing-${i}`)!.lost, [404]);
+  // Exactly one write per pod: the refused binds left nothing in the log.
+  const res = await http.request({ method: 'GET', path: `${PODS}?watch=true&resourceVersion=${start.resourceVersion}&timeoutSeconds=1` });
+  const events = (await res.text()).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+  const bindEvents = events.filter((e) => e.object.metadata.name.startsWith('bind-'));
+  assert.equal(bindEvents.map((e) => e.type), names.map(() => 'MODIFIED'));
+  assert.equal(bindEvents.map((e) => e.object.metadata.name).sort(), [...names].sort());
+});
+
 it.run();
