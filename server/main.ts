@@ -29,7 +29,6 @@ import { Registry } from './apiserver/registry.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { paths, type ServerConfig } from './config.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
-import { openEtcdStore } from './store/etcd-store.js';
 import { LeaderElector } from '../api/machinery/leader-election.js';
 import { ClusterReservations } from './apiserver/allocators/cluster-reservations.js';
 import { syncBootstrap, syncTokens } from './cluster-bootstrap.js';
@@ -133,6 +132,8 @@ export interface StartServerHooks {
 async function openBackend(cfg: ServerConfig): Promise<{ store: Store; sqlite: SqliteStore | undefined }> {
   if (cfg.datastore) {
     const ds = cfg.datastore;
+    // etcd3 with gRPC and its protobuf loader is ~20 MiB resident: a server on SQLite never loads it.
+    const { openEtcdStore } = await import('./store/etcd-store.js');
     const etcd = await step(`connecting to etcd at ${ds.endpoints.join(',')}`, () => openEtcdStore({
       endpoints: ds.endpoints, caFile: ds.caFile, certFile: ds.certFile, keyFile: ds.keyFile,
       ttlPrefixes: [{ prefix: EVENTS_PREFIX, ttlSeconds: EVENT_TTL_SECONDS }],

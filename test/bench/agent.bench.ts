@@ -22,24 +22,9 @@ import type { Endpoints, Pod, Service } from '../../api/types.js';
 import { AGENT_V8_FLAGS } from '../../installer/agent-service.js';
 import { buildAgentBundle } from '../../installer/bundle.js';
 import { tmpdir } from 'node:os';
+import { smapsParts } from '../support/proc-stat.js';
 
 const WORKER = process.argv[2] === '--worker';
-
-/**
- * Where a process's RSS is, from its smaps: the node executable's own pages (file-backed, shared with
- * every Node.js process on the host), anonymous memory (V8's heap, compiled code, malloc) and other files.
- */
-function smapsParts(smaps: string): string {
-  const parts = { binary: 0, anonymous: 0, files: 0 };
-  let kind: keyof typeof parts = 'anonymous';
-  for (const line of smaps.split('\n')) {
-    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (mapping) kind = mapping[1] === process.execPath ? 'binary' : mapping[1]!.startsWith('/') ? 'files' : 'anonymous';
-    const r = /^Rss:\s+(\d+)/.exec(line);
-    if (r) parts[kind] += Number(r[1]) / 1024;
-  }
-  return `node binary ${parts.binary.toFixed(1)} + anonymous ${parts.anonymous.toFixed(1)} + other files ${parts.files.toFixed(1)}`;
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;

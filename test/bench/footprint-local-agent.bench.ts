@@ -2,7 +2,9 @@
  * The server's footprint with its local agent (plain script, root; prints figures, asserts nothing):
  *
  *   node dist/test/bench/footprint-local-agent.bench.js [idle-seconds=30]
- *   (BENCH_SERVER_NODE_OPTIONS: Node.js flags for the server process)
+ *   (BENCH_SERVER_NODE_OPTIONS: Node.js flags for the server process;
+ *    BENCH_HEAPSNAPSHOT_DIR=DIR: after the idle period the server writes a heap snapshot there;
+ *    BENCH_LAB=NAME: another lab name, so two people can run it at once)
  *
  * In a 1-node lab ('fpbench'), `corral server` runs on n1 as installed on a single machine: with its
  * local agent inside the same process (real containerd). Two hollow nodes, run by a worker in the
@@ -12,14 +14,14 @@
  * - the server process's CPU over the idle period (the agent's loops included).
  * footprint.bench.ts measures the server without its agent on loopback.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { sleep } from '../../api/async-util.js';
 import type { Node, Pod } from '../../api/types.js';
-import { cpuMs } from '../support/proc-stat.js';
+import { cpuMs, smapsParts } from '../support/proc-stat.js';
 
 const WORKER = process.argv[2] === '--worker';
 const REPLICAS = 100;
@@ -91,13 +93,16 @@ async function main(): Promise<void> {
   const { createLab } = await import('../lab/harness.js');
   const { buildBusyboxImage, DEFAULT_IMAGE_REF } = await import('../lab/image.js');
   const CLI = join(fileURLToPath(import.meta.url), '..', '..', '..', 'cli', 'corral.js');
-  const lab = await createLab({ name: 'fpbench', nodes: 1 });
+  const lab = await createLab({ name: process.env['BENCH_LAB'] ?? 'fpbench', nodes: 1 });
   try {
     await lab.importImage('n1', await buildBusyboxImage({ dir: '/tmp/corral-lab-images' }));
     const n1 = lab.node('n1');
     const serverData = join(n1.dir, 'corral');
     // BENCH_SERVER_NODE_OPTIONS passes Node.js flags to the server (e.g. --cpu-prof --cpu-prof-dir=DIR).
     const nodeOptions = (process.env['BENCH_SERVER_NODE_OPTIONS'] ?? '').split(' ').filter((f) => f !== '');
+    // A heap snapshot on SIGUSR2 (sent after the readings below); it opens in Chrome DevTools (Memory).
+    const snapshotDir = process.env['BENCH_HEAPSNAPSHOT_DIR'];
+    if (snapshotDir) nodeOptions.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`);
     const server = lab.spawn('n1', [process.execPath, ...nodeOptions, CLI, 'server', '--data-dir', serverData, '--port', '6443', '--bind-address', '0.0.0.0',
       '--advertise-address', n1.ip, '--tls-san', n1.ip, '--node-ip', n1.ip, '--containerd-address', n1.containerdSocket,
       '--netns-prefix', `${lab.netnsPrefix}n1-`], { logName: 'server', env: { ...process.env, CORRAL_LOG_LEVEL: 'info' } });
@@ -122,14 +127,33 @@ async function main(): Promise<void> {
     await sleep(idleSeconds * 1000);
     const share = (cpuMs(server.pid) - cpu0) / (performance.now() - t0);
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]) / 1024;
-    const bare = await lab.exec('n1', [process.execPath, '-e', 'setTimeout(() => process.stdout.write(String(process.memoryUsage().rss)), 500)']);
-    const bareRss = Number(bare.stdout) / 1048576;
+    const rssParts = smapsParts(readFileSync(`/proc/${server.pid}/smaps`, 'utf8'));
+    const bare = await lab.exec('n1', [process.execPath, '-e',
+      "setTimeout(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage().rss, smaps: require('fs').readFileSync('/proc/self/smaps', 'utf8') })), 500)"]);
+    const bareReading = JSON.parse(bare.stdout) as { rss: number; smaps: string };
+    const bareRss = bareReading.rss / 1048576;
     process.stdout.write(`footprint with the local agent (node ${process.version}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
     process.stdout.write(`pods Running per node: ${ready}\n`);
     process.stdout.write(`pods whose resourceVersion moved in 10 s of idle, per node: ${moved}\n`);
     if (process.env['BENCH_VERBOSE']) process.stdout.write(`${readFileSync(work.logFile, 'utf8').slice(-6000)}\n`);
     process.stdout.write(`server + local agent RSS, 3 nodes + ${REPLICAS} pods (MiB)  ${rss.toFixed(1)}  (bare node process: ${bareRss.toFixed(1)} MiB, ${(rss / bareRss).toFixed(1)}x the floor)\n`);
+    process.stdout.write(`  server: ${rssParts}; bare: ${smapsParts(bareReading.smaps)} (MiB)\n`);
     process.stdout.write(`server + local agent idle CPU (${idleSeconds} s)              ${(share * 100).toFixed(2)} % of one core (clock tick 10 ms)\n`);
+    if (snapshotDir) {
+      process.kill(server.pid, 'SIGUSR2');
+      // Written synchronously by the server's main thread; the file is complete once its size stops changing.
+      let size = -1;
+      for (let i = 0; i < 600; i++) {
+        await sleep(500);
+        const file = readdirSync(snapshotDir).find((f) => f.endsWith('.heapsnapshot') && f.includes(`.${server.pid}.`));
+        const now = file ? statSync(join(snapshotDir, file)).size : -1;
+        if (now > 0 && now === size) {
+          process.stdout.write(`heap snapshot: ${join(snapshotDir, file!)}\n`);
+          break;
+        }
+        size = now;
+      }
+    }
     // A clean stop (a profile is written at exit); destroy kills whatever is left.
     process.kill(server.pid, 'SIGTERM');
     await Promise.race([server.exited, sleep(15_000)]);

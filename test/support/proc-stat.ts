@@ -10,3 +10,19 @@ export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
 }
+
+/**
+ * Where a process's RSS is, from its smaps: the node executable's own pages (file-backed, shared with
+ * every Node.js process on the host), anonymous memory (V8's heap, compiled code, malloc) and other files.
+ */
+export function smapsParts(smaps: string): string {
+  const parts = { binary: 0, anonymous: 0, files: 0 };
+  let kind: keyof typeof parts = 'anonymous';
+  for (const line of smaps.split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) kind = mapping[1] === process.execPath ? 'binary' : mapping[1]!.startsWith('/') ? 'files' : 'anonymous';
+    const r = /^Rss:\s+(\d+)/.exec(line);
+    if (r) parts[kind] += Number(r[1]) / 1024;
+  }
+  return `node binary ${parts.binary.toFixed(1)} + anonymous ${parts.anonymous.toFixed(1)} + other files ${parts.files.toFixed(1)}`;
+}
