@@ -4,18 +4,25 @@
  * accepted; anything else is 415, and so is protobuf for a kind without a schema, as upstream
  * answers for custom resources.
  */
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { errors } from '../../api/status.js';
 import { inProcessBodyOf } from '../../api/client/transport.js';
 import { PROTOBUF_CONTENT_TYPE, decodeProtobufObject, isProtobufKindSupported } from '../../api/codec/protobuf.js';
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 
 /** Kubernetes' own limit for a request body (3 MiB). */
+let yaml: typeof import('yaml') | undefined;
+
 /**
- * YAML from a client is parsed without printing its warnings (the yaml package writes them to stderr):
- * a client must not control the server's log.
+ * Parses YAML from a client without printing its warnings (the yaml package writes them to stderr):
+ * a client must not control the server's log. The package (70 files, a few MiB resident) is required
+ * at the first YAML body, synchronously: kubectl and client-go send JSON or protobuf, so a server may
+ * never need it.
  */
-export const YAML_QUIET = { logLevel: 'error' } as const;
+export function parseYamlQuietly(text: string): unknown {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text, { logLevel: 'error' });
+}
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -116,7 +123,7 @@ export function parseJson(bytes: Uint8Array, what = 'request body'): unknown {
 export function parseYamlBody(bytes: Uint8Array, what = 'request body'): unknown {
   let value: unknown;
   try {
-    value = parseYaml(Buffer.from(bytes).toString('utf8'), YAML_QUIET);
+    value = parseYamlQuietly(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
     throw errors.badRequest(`couldn't decode the ${what} as YAML: ${(err as Error).message}`);
   }

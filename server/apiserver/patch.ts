@@ -6,8 +6,7 @@ import { applyJsonPatch } from '../../api/patch/json-patch.js';
 import { applyMergePatch } from '../../api/patch/merge-patch.js';
 import { applyStrategicMergePatch } from '../../api/patch/strategic-merge-patch.js';
 import { PatchError } from '../../api/patch/errors.js';
-import { assertNestingDepth, YAML_QUIET } from './body.js';
-import { parse as parseYaml } from 'yaml';
+import { assertNestingDepth, parseYamlQuietly } from './body.js';
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
 
@@ -32,7 +31,7 @@ function parsePatchBody(type: PatchType, raw: Uint8Array): unknown {
   const text = Buffer.from(raw).toString('utf8');
   let patch: unknown;
   try {
-    patch = type === 'apply' ? parseYaml(text, YAML_QUIET) : JSON.parse(text);
+    patch = type === 'apply' ? parseYamlQuietly(text) : JSON.parse(text);
   } catch (err) {
     throw errors.badRequest(`error decoding patch: ${(err as Error).message}`);
   }

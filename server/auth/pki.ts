@@ -3,25 +3,19 @@
  * create and to handshake on a Raspberry Pi) and kept in `<data-dir>/server/tls/`. The serving
  * certificate is re-issued when its SANs no longer cover this host (new IP, added --tls-san) and before
  * it expires (renewalDue); a running server re-checks on a timer and reloads it without a restart
- * (server/auth/serving-cert-rotation.ts).
+ * (server/auth/serving-cert-rotation.ts). Reading certificates uses node:crypto; making them runs
+ * @peculiar/x509 in a child process (cert-issuer.ts says why).
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { webcrypto, createHash, X509Certificate } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { renewalDue } from '../../api/tls-policy.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-const TEN_YEARS_MS = 3650 * 24 * 3600 * 1000;
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
 
 export interface TlsMaterial {
@@ -30,20 +24,6 @@ export interface TlsMaterial {
   keyPem: string;
   /** sha256 of the CA certificate's DER, hex: what join tokens pin. */
   caHash: string;
-}
-
-async function exportKeyPem(key: CryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
-}
-
-async function importKeyPem(pem: string): Promise<CryptoKey> {
-  const b64 = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
-  return webcrypto.subtle.importKey('pkcs8', Buffer.from(b64, 'base64'), ALG, true, ['sign']);
-}
-
-function serial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(12))).toString('hex').replace(/^[89a-f]/, '1');
 }
 
 /** Every name and address a client on the LAN may use to reach this server. */
@@ -65,31 +45,20 @@ export function caHashOf(caPem: string): string {
 export function certCovers(certPem: string, sans: { dns: string[]; ips: string[] }): boolean {
   const cert = new X509Certificate(certPem);
   if (renewalDue(new Date(cert.validFrom), new Date(cert.validTo))) return false;
-  const alt = cert.subjectAltName ?? '';
-  return sans.dns.every((d) => alt.includes(`DNS:${d}`)) && sans.ips.every((ip) => alt.includes(`IP Address:${ip.toUpperCase()}`) || alt.includes(`IP Address:${ip}`));
+  const names = (cert.subjectAltName ?? '').split(', ');
+  const dns = new Set(names.filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4)));
+  const ips = new Set(names.filter((n) => n.startsWith('IP Address:')).map((n) => canonicalIp(n.slice(11))));
+  return sans.dns.every((d) => dns.has(d)) && sans.ips.every((ip) => ips.has(canonicalIp(ip)));
+}
+
+/** One spelling per address: node:crypto lists IPv6 SANs uncompressed (`0:0:0:0:0:0:0:1`), hosts compressed (`::1`). */
+function canonicalIp(ip: string): string {
+  const family = isIP(ip);
+  return family === 0 ? ip : new SocketAddress({ address: ip, family: family === 6 ? 'ipv6' : 'ipv4' }).address;
 }
 
 /** A certificate and its private key, PEM. */
 export interface CertifiedKey { certPem: string; keyPem: string }
-
-/** A new self-signed CA (ten years), named `<commonName>@<unix time>`. */
-export async function createCa(commonName = 'corral-ca'): Promise<CertifiedKey> {
-  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `CN=${commonName}@${Math.floor(Date.now() / 1000)}`,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + TEN_YEARS_MS),
-    keys,
-    signingAlgorithm: ALG,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
-}
 
 export interface CertificateRequest {
   commonName: string;
@@ -99,33 +68,45 @@ export interface CertificateRequest {
   lifetimeMs: number;
 }
 
-/** A leaf certificate signed by `ca`, with a fresh key. */
-export async function issueCertificate(ca: CertifiedKey, req: CertificateRequest): Promise<CertifiedKey> {
-  const caCert = new x509.X509Certificate(ca.certPem);
-  const caKey = await importKeyPem(ca.keyPem);
-  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: `CN=${req.commonName}`,
-    issuer: caCert.subject,
-    // Back-dated a little for clocks behind ours (at most a tenth of the lifetime).
-    notBefore: new Date(Date.now() - Math.min(60_000, req.lifetimeMs / 10)),
-    notAfter: new Date(Date.now() + req.lifetimeMs),
-    signingKey: caKey,
-    publicKey: keys.publicKey,
-    signingAlgorithm: ALG,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension(req.usages.map((u) => x509.ExtendedKeyUsage[u])),
-      ...(req.sans.dns.length + req.sans.ips.length > 0 ? [new x509.SubjectAlternativeNameExtension([
-        ...req.sans.dns.map((value) => ({ type: 'dns' as const, value })),
-        ...req.sans.ips.map((value) => ({ type: 'ip' as const, value })),
-      ])] : []),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert),
-    ],
+/** What cert-issuer-process.ts is asked to make. */
+export type IssueJob = { kind: 'ca'; commonName: string } | { kind: 'leaf'; ca: CertifiedKey; request: CertificateRequest };
+
+const ISSUER = fileURLToPath(new URL('./cert-issuer-process.js', import.meta.url));
+
+/** Runs one IssueJob in a child Node.js process; the job (with the CA's key) goes through its stdin. */
+function issueInChild(job: IssueJob): Promise<CertifiedKey> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ISSUER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, 60_000);
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start the certificate issuer: ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as CertifiedKey);
+      else reject(new Error(`the certificate issuer ${timedOut ? 'timed out after 60 s' : `exited ${code ?? signal}`}: ${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-3).join(' ')}`));
+    });
+    child.stdin.end(JSON.stringify(job));
   });
-  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+}
+
+/** A new self-signed CA (ten years), named `<commonName>@<unix time>`. */
+export function createCa(commonName = 'corral-ca'): Promise<CertifiedKey> {
+  return issueInChild({ kind: 'ca', commonName });
+}
+
+/** A leaf certificate signed by `ca`, with a fresh key. */
+export function issueCertificate(ca: CertifiedKey, request: CertificateRequest): Promise<CertifiedKey> {
+  return issueInChild({ kind: 'leaf', ca, request });
 }
 
 function issueServingCert(caCertPem: string, caKeyPem: string, sans: { dns: string[]; ips: string[] }, lifetimeMs: number): Promise<CertifiedKey> {

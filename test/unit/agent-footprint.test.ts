@@ -9,13 +9,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const DIST = join(fileURLToPath(import.meta.url), '..', '..', '..');
+import { DIST, loadedPackages } from '../support/loaded-modules.js';
 
 /** Package → where it belongs instead (and its resident cost when it was loaded at start). */
 const KEPT_OUT: Record<string, string> = {
@@ -31,31 +27,6 @@ const KEPT_OUT: Record<string, string> = {
   ssh2: 'corral join',
   hono: 'the server',
 };
-
-function loadedPackages(entries: string[]): Map<string, string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
-  try {
-    const out = join(dir, 'loaded.txt');
-    writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
-export async function load(url, context, next) { appendFileSync(${JSON.stringify(out)}, url + '\\n'); return next(url, context); }\n`);
-    writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
-    writeFileSync(join(dir, 'main.mjs'), `import { createRequire } from 'node:module';
-import { appendFileSync } from 'node:fs';
-for (const e of ${JSON.stringify(entries.map((e) => pathToFileURL(join(DIST, e)).href))}) await import(e);
-appendFileSync(${JSON.stringify(out)}, Object.keys(createRequire(import.meta.url).cache).join('\\n') + '\\n');
-process.exit(0);\n`);
-    // argv[1] is not the CLI, so importing cli/corral.js runs no command.
-    execFileSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'main.mjs')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
-    const byPackage = new Map<string, string[]>();
-    for (const line of readFileSync(out, 'utf8').split('\n')) {
-      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(line);
-      if (m) byPackage.set(m[1]!, [...(byPackage.get(m[1]!) ?? []), m[2]!]);
-    }
-    return byPackage;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function check(what: string, entries: string[]): void {
   const loaded = loadedPackages(entries);

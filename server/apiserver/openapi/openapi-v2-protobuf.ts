@@ -6,7 +6,8 @@
  * their numbers, in the grammar `<number> <name> [repeated] <type>`. Vendor extensions, defaults and
  * enum values travel as gnostic `Any` messages holding YAML text (JSON is YAML).
  */
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
 import type { SchemaObject } from './schema-object.js';
 
 /** What clients send in Accept. */
@@ -71,7 +72,10 @@ function compile(): protobuf.Type {
     }
     nested[name] = { fields };
   }
-  return protobuf.Root.fromJSON({ nested: { openapi: { nested: { v2: { nested } } } } }).lookupType('openapi.v2.Document');
+  // protobufjs's reflection (its "light" build) is required here, at the first /openapi/v2 in protobuf,
+  // not at start: the API's own codec needs only protobufjs/minimal.
+  const light = createRequire(import.meta.url)('protobufjs/light.js') as typeof protobuf;
+  return light.Root.fromJSON({ nested: { openapi: { nested: { v2: { nested } } } } }).lookupType('openapi.v2.Document');
 }
 
 let documentType: protobuf.Type | undefined;
