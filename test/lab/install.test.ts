@@ -250,7 +250,17 @@ test('n1: the README 5-minute tour passes as written', async () => {
   const tour = readmeTour();
   assert.match(tour, /kubectl create deployment web --image=nginx:1\.27-alpine/);
   const r = await l.exec('n1', ['bash', '-c', `set -euo pipefail\ncd /root\n${tour}`], { env: { PATH, HOME: '/root', LANG: 'C.UTF-8' }, timeoutMs: 300_000 });
-  if (r.code !== 0) process.stdout.write(`--- tour stdout\n${r.stdout}\n--- tour stderr\n${r.stderr}\n`);
+  if (r.code !== 0) {
+    process.stdout.write(`--- tour stdout\n${r.stdout}\n--- tour stderr\n${r.stderr}\n`);
+    // What the cluster looked like when a step failed, so a failure in CI can be explained.
+    const env = { PATH, HOME: '/root', KUBECONFIG: '/var/lib/corral/kubeconfig.yaml' };
+    for (const argv of [['kubectl', 'get', 'pods', '-A', '-o', 'wide'], ['kubectl', 'describe', 'pods'], ['kubectl', 'get', 'events', '-A']]) {
+      const d = await l.exec('n1', argv, { env, timeoutMs: 30_000 });
+      process.stdout.write(`--- ${argv.join(' ')}\n${d.stdout}${d.stderr}\n`);
+    }
+    const log = hostPath(l, 'n1', '/var/lib/corral', 'corral.log');
+    if (existsSync(log)) process.stdout.write(`--- corral.log (tail)\n${readFileSync(log, 'utf8').slice(-8000)}\n`);
+  }
   assert.is(r.code, 0, 'every command of the tour succeeds');
   const out = `${r.stdout}\n${r.stderr}`;
   assert.match(out, /\nn1\s+Ready\s/, 'kubectl get nodes: the server\'s node is Ready');
