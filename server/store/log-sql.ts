@@ -72,6 +72,34 @@ export const WRITER_SQL = {
     FROM log WHERE id = ?2 AND name = ?1 AND deleted = 0
     RETURNING id, create_revision, (SELECT p.value FROM log AS p WHERE p.id = log.prev_revision) AS prev_value`,
 
+  /**
+   * Many creates in one statement (what `create` does, for each element of ?1, a JSON array of
+   * [name, value] with distinct names), inserted in array order: one round trip to the database
+   * thread for a whole batch. Returns the rows it inserted; a name without a row already exists.
+   */
+  createMany: `
+    INSERT INTO log (name, created, deleted, create_revision, prev_revision, value)
+    SELECT json_extract(j.value, '$[0]'), 1, 0, 0,
+      coalesce((SELECT max(id) FROM log WHERE name = json_extract(j.value, '$[0]')), 0), json_extract(j.value, '$[1]')
+    FROM json_each(?1) AS j
+    WHERE coalesce((SELECT deleted FROM log WHERE name = json_extract(j.value, '$[0]') ORDER BY id DESC LIMIT 1), 1) = 1
+    ORDER BY j.key
+    RETURNING id, name`,
+
+  /**
+   * Many updates in one statement: ?1 is a JSON array of [name, expected revision, value] with
+   * distinct names. A stale expected revision trips the unique index and fails the whole statement
+   * (SQLite backs out just this statement; the caller then writes them one by one); a name without
+   * a row is missing or deleted.
+   */
+  updateMany: `
+    INSERT INTO log (name, created, deleted, create_revision, prev_revision, value)
+    SELECT l.name, 0, 0, CASE WHEN l.created THEN l.id ELSE l.create_revision END, l.id, json_extract(j.value, '$[2]')
+    FROM json_each(?1) AS j CROSS JOIN log AS l
+    WHERE l.id = json_extract(j.value, '$[1]') AND l.name = json_extract(j.value, '$[0]') AND l.deleted = 0
+    ORDER BY j.key
+    RETURNING id, name, create_revision, (SELECT p.value FROM log AS p WHERE p.id = log.prev_revision) AS prev_value`,
+
   /** ?1 name, ?2 expected revision (0: the latest). The tombstone keeps the deleted value. */
   delete: `
     INSERT INTO log (name, created, deleted, create_revision, prev_revision, value)

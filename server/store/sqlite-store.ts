@@ -27,7 +27,7 @@ import {
   type WatchOptions,
 } from './store.js';
 import { compactedError, watchStream, type WatchSource } from './watch-stream.js';
-import { WriteBatcher } from './write-batcher.js';
+import { WriteBatcher, type BulkItem, type Outcome } from './write-batcher.js';
 import { WatchCache } from './watch-cache.js';
 
 const debug = debuglog('corral-store');
@@ -67,6 +67,8 @@ export interface SqliteStoreStats {
   writesFailed: number;
   /** Largest number of writes committed by one transaction. */
   largestBatch: number;
+  /** Writes that reached the database in a multi-row statement with others of their batch. */
+  writesInBulk: number;
   /** Log rows removed by compaction. */
   rowsCompacted: number;
   /** Longest compaction transaction so far: how long compaction held writers up, at most. */
@@ -82,6 +84,18 @@ interface WriteResult {
   kv: KeyValue;
   event: StoreEvent;
 }
+
+/** What a write does, so a batch's creates and updates can go to the database as one statement each. */
+type WriteOp =
+  | { kind: 'create'; key: string; value: string }
+  | { kind: 'update'; key: string; expected: number; value: string }
+  | { kind: 'delete' };
+
+/**
+ * No lone surrogate (Node.js 20's String#isWellFormed; ES2024, not in this project's lib yet): JSON
+ * would carry one into the database where a bound parameter carries U+FFFD, so such writes go one by one.
+ */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 type WriterStatements = Record<keyof typeof WRITER_SQL, PreparedStatement>;
 type ReaderStatements = Record<keyof typeof READER_SQL, PreparedStatement>;
@@ -101,7 +115,7 @@ export class SqliteStore implements Store {
   readonly #reader: SqliteConnection;
   readonly #w: WriterStatements;
   readonly #r: ReaderStatements;
-  readonly #batcher: WriteBatcher<WriteResult>;
+  readonly #batcher: WriteBatcher<WriteResult, WriteOp>;
   readonly #broadcaster = new Broadcaster<StoreEvent>();
   /** The live keys in memory: gets, counts and current lists are served from it. */
   readonly #cache: WatchCache;
@@ -113,6 +127,7 @@ export class SqliteStore implements Store {
   #compactRevision: number;
   #compactedThrough: number;
   #rowsCompacted = 0;
+  #writesInBulk = 0;
   #longestCompactionChunkMs = 0;
   /** Compactions run one after another. */
   #compaction: Promise<void> = Promise.resolve();
@@ -142,17 +157,18 @@ export class SqliteStore implements Store {
     this.#watchBufferSize = init.options.watchBufferSize ?? 1024;
     this.#watchPageSize = init.options.watchPageSize ?? 500;
     this.#compactChunkRows = init.options.compactChunkRows ?? 500;
-    this.#batcher = new WriteBatcher<WriteResult>({
+    this.#batcher = new WriteBatcher<WriteResult, WriteOp>({
       statements: this.#w,
       ...(init.options.maxBatch !== undefined ? { maxBatch: init.options.maxBatch } : {}),
       onCommitted: (results) => this.#published(results),
+      runBulk: (items) => this.#runBulk(items),
     });
   }
 
   // ---- writes ----------------------------------------------------------------------------------
 
   create(key: string, value: string): Promise<KeyValue> {
-    return this.#write(async () => {
+    return this.#write({ kind: 'create', key, value }, async () => {
       let row: { id: number } | undefined;
       try {
         row = await this.#w.create.first<{ id: number }>([key, value]);
@@ -167,7 +183,7 @@ export class SqliteStore implements Store {
   }
 
   update(key: string, expectedRevision: number, value: string): Promise<KeyValue> {
-    return this.#write(async () => {
+    return this.#write({ kind: 'update', key, expected: expectedRevision, value }, async () => {
       let row: { id: number; create_revision: number; prev_value: string } | undefined;
       try {
         row = await this.#w.update.first([key, expectedRevision, value]);
@@ -183,7 +199,7 @@ export class SqliteStore implements Store {
 
   /** Returns the deleted value with the revision of the delete (as the delete event carries it). */
   delete(key: string, expectedRevision: number): Promise<KeyValue> {
-    return this.#write(async () => {
+    return this.#write({ kind: 'delete' }, async () => {
       let row: { id: number; create_revision: number; prev_revision: number; value: string } | undefined;
       try {
         row = await this.#w.delete.first([key, expectedRevision]);
@@ -208,17 +224,96 @@ export class SqliteStore implements Store {
     );
   }
 
-  async #write(job: () => Promise<WriteResult>): Promise<KeyValue> {
+  async #write(op: WriteOp, job: () => Promise<WriteResult>): Promise<KeyValue> {
     if (this.#closing) throw closedError();
-    const result = await this.#batcher.submit(job);
+    const result = await this.#batcher.submit(job, { bulk: op });
     return result.kv;
+  }
+
+  /**
+   * A batch's writes inside its transaction: its creates as one statement, then its updates as one
+   * (deletes, and any group that cannot go as one statement, one by one). Revisions follow that
+   * order; #published puts the events back in revision order.
+   */
+  async #runBulk(items: readonly BulkItem<WriteResult, WriteOp>[]): Promise<Outcome<WriteResult>[]> {
+    const outcomes: Outcome<WriteResult>[] = new Array(items.length);
+    const creates: number[] = [];
+    const updates: number[] = [];
+    const others: number[] = [];
+    items.forEach((item, i) => (item.bulk.kind === 'create' ? creates : item.bulk.kind === 'update' ? updates : others).push(i));
+    if (!(await this.#createMany(items, creates, outcomes))) await runEach(items, creates, outcomes);
+    if (!(await this.#updateMany(items, updates, outcomes))) await runEach(items, updates, outcomes);
+    await runEach(items, others, outcomes);
+    return outcomes;
+  }
+
+  /** The creates at `indexes` as one statement; false when they must go one by one. */
+  async #createMany(items: readonly BulkItem<WriteResult, WriteOp>[], indexes: number[], outcomes: Outcome<WriteResult>[]): Promise<boolean> {
+    const ops = indexes.map((i) => items[i]!.bulk as Extract<WriteOp, { kind: 'create' }>);
+    if (!canGoTogether(ops)) return false;
+    let rows: { id: number; name: string }[];
+    try {
+      rows = await this.#w.createMany.all([JSON.stringify(ops.map((op) => [op.key, op.value]))]);
+    } catch (err) {
+      if (isConstraintError(err)) return false;
+      throw err;
+    }
+    this.#writesInBulk += ops.length;
+    const byName = new Map(rows.map((row) => [row.name, row]));
+    indexes.forEach((index, n) => {
+      const { key, value } = ops[n]!;
+      const row = byName.get(key);
+      if (row === undefined) {
+        outcomes[index] = { ok: false, error: new StoreError('KeyExists', `${key} already exists`) };
+        return;
+      }
+      const kv: KeyValue = { key, value, modRevision: row.id, createRevision: row.id };
+      outcomes[index] = { ok: true, result: { kv, event: { type: 'create', kv } } };
+    });
+    return true;
+  }
+
+  /** The updates at `indexes` as one statement; false when they must go one by one. */
+  async #updateMany(items: readonly BulkItem<WriteResult, WriteOp>[], indexes: number[], outcomes: Outcome<WriteResult>[]): Promise<boolean> {
+    const ops = indexes.map((i) => items[i]!.bulk as Extract<WriteOp, { kind: 'update' }>);
+    if (!canGoTogether(ops)) return false;
+    let rows: { id: number; name: string; create_revision: number; prev_value: string }[];
+    try {
+      rows = await this.#w.updateMany.all([JSON.stringify(ops.map((op) => [op.key, op.expected, op.value]))]);
+    } catch (err) {
+      // A stale expected revision (the unique index): the statement was backed out alone.
+      if (isConstraintError(err)) return false;
+      throw err;
+    }
+    this.#writesInBulk += ops.length;
+    const byName = new Map(rows.map((row) => [row.name, row]));
+    for (const [n, index] of indexes.entries()) {
+      const { key, expected, value } = ops[n]!;
+      const row = byName.get(key);
+      if (row === undefined) {
+        outcomes[index] = { ok: false, error: await this.#explainRefusal(key, expected) };
+        continue;
+      }
+      const kv: KeyValue = { key, value, modRevision: row.id, createRevision: row.create_revision };
+      const prev: KeyValue = { key, value: row.prev_value, modRevision: expected, createRevision: row.create_revision };
+      outcomes[index] = { ok: true, result: { kv, event: { type: 'update', kv, prev } } };
+    }
+    return true;
   }
 
   /**
    * After a commit: update the cache and advance the revision, then tell watchers, in revision
    * order. All of it runs synchronously before any writer's promise resolves.
    */
-  #published(results: readonly WriteResult[]): void {
+  #published(committed: readonly WriteResult[]): void {
+    // A bulk batch answers its creates before its updates; watchers need revision order.
+    let results = committed;
+    for (let i = 1; i < committed.length; i++) {
+      if (committed[i]!.kv.modRevision < committed[i - 1]!.kv.modRevision) {
+        results = [...committed].sort((a, b) => a.kv.modRevision - b.kv.modRevision);
+        break;
+      }
+    }
     const last = results[results.length - 1];
     const events = results.map((r) => r.event);
     this.#cache.apply(events);
@@ -402,6 +497,7 @@ export class SqliteStore implements Store {
       rowsWritten: batcher.jobsCommitted,
       writesFailed: batcher.jobsFailed,
       largestBatch: batcher.largestBatch,
+      writesInBulk: this.#writesInBulk,
       rowsCompacted: this.#rowsCompacted,
       longestCompactionChunkMs: this.#longestCompactionChunkMs,
       watchers: this.#broadcaster.size,
@@ -506,4 +602,27 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     await writer.close().catch(() => {});
     throw new Error(`opening the store at ${options.path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/** Runs the jobs at `indexes` one by one; a StoreError is that job's outcome, anything else fails the batch. */
+async function runEach(items: readonly BulkItem<WriteResult, WriteOp>[], indexes: readonly number[], outcomes: Outcome<WriteResult>[]): Promise<void> {
+  for (const index of indexes) {
+    try {
+      outcomes[index] = { ok: true, result: await items[index]!.job() };
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error;
+      outcomes[index] = { ok: false, error };
+    }
+  }
+}
+
+/** Several writes of distinct keys, none carrying a lone surrogate (see wellFormed). */
+function canGoTogether(ops: readonly { key: string; value: string }[]): boolean {
+  if (ops.length < 2) return false;
+  const keys = new Set<string>();
+  for (const op of ops) {
+    if (keys.has(op.key) || !wellFormed(op.key) || !wellFormed(op.value)) return false;
+    keys.add(op.key);
+  }
+  return true;
 }

@@ -688,6 +688,64 @@ async function batcherOnTable(): Promise<{ db: SqliteConnection; batcher: WriteB
   return { db, batcher, values };
 }
 
+batching('a batch\'s creates and updates go as one statement each, answered exactly as one by one', async () => {
+  const path = tempDbPath();
+  let store = await openSqliteStore({ path });
+  try {
+    const old = await Promise.all(Array.from({ length: 10 }, (_, i) => store.create(`/b/a${i}`, `v${i}`)));
+    const watcher = store.watch('/b/', { sinceRevision: store.currentRevision(), signal: AbortSignal.timeout(10_000) })[Symbol.asyncIterator]();
+    const first = watcher.next(); // subscribed now: the batches' events arrive live
+    const settle = (writes: Promise<unknown>[]): Promise<string[]> => Promise.all(writes.map((w) => w.then(
+      (kv) => `ok ${(kv as { modRevision: number }).modRevision}`, (err: StoreError) => err.code)));
+    const before = store.stats();
+    // All submitted in one tick: one batch. Distinct keys, no stale revision: the bulk path.
+    // Updates submitted first: the creates' statement runs first, so answers come out of revision order.
+    const round1 = await settle([
+      ...[1, 2, 3, 4, 5].map((i) => store.update(`/b/a${i}`, old[i]!.modRevision, `u${i}`)),
+      store.update('/b/missing', 5, 'x'),
+      ...Array.from({ length: 10 }, (_, i) => store.create(`/b/n${i}`, `new ${i} \u00e9 \u{1F600}`)),
+      store.create('/b/a0', 'exists'),
+    ]);
+    const after1 = store.stats();
+    assert.is(after1.transactions - before.transactions, 1, 'one transaction');
+    assert.is(after1.writesInBulk - before.writesInBulk, 10 + 1 + 5 + 1, 'creates and updates went as two statements');
+    assert.equal(round1.map((o) => o.split(' ')[0]), [...Array(5).fill('ok'), 'KeyNotFound', ...Array(10).fill('ok'), 'KeyExists']);
+    assert.ok(Number(round1[0]!.slice(3)) > Number(round1[15]!.slice(3)), 'the creates took the lower revisions');
+    // A stale revision fails the updates' statement: they are written one by one, with the same answers.
+    const round2 = await settle([
+      store.create('/b/m0', 'm0'), store.create('/b/m1', 'm1'),
+      store.update('/b/a6', old[6]!.modRevision, 'u6'),
+      store.update('/b/a1', old[1]!.modRevision, 'stale'),
+      store.update('/b/a7', old[7]!.modRevision, 'u7'),
+      // A lone surrogate cannot travel as JSON text: the creates go one by one too.
+      store.create('/b/s0', 'lone \ud800'), store.create('/b/s1', 'fine'),
+    ]);
+    const after2 = store.stats();
+    assert.is(after2.transactions - after1.transactions, 1);
+    assert.is(after2.writesInBulk - after1.writesInBulk, 0, 'both groups went one by one');
+    assert.equal(round2.map((o) => o.split(' ')[0]), ['ok', 'ok', 'ok', 'Conflict', 'ok', 'ok', 'ok']);
+    // Watchers get every committed write once, in revision order, with prev for updates.
+    const committed = [...round1, ...round2].filter((o) => o.startsWith('ok ')).map((o) => Number(o.slice(3))).sort((a, b) => a - b);
+    const events: StoreEvent[] = [(await first).value as StoreEvent];
+    while (events.length < committed.length) events.push((await watcher.next()).value as StoreEvent);
+    assert.equal(events.map((e) => e.kv.modRevision), committed);
+    const a2 = events.find((e) => e.kv.key === '/b/a2')!;
+    assert.equal([a2.type, a2.kv.value, a2.prev?.value, a2.prev?.modRevision], ['update', 'u2', 'v2', old[2]!.modRevision]);
+    assert.is((await store.get('/b/n3'))?.value, 'new 3 \u00e9 \u{1F600}');
+    assert.is((await store.get('/b/a1'))?.value, 'u1');
+    await watcher.return?.();
+    // What was answered is what is on disk.
+    await store.close();
+    store = await openSqliteStore({ path });
+    const listed = await store.list('/b/');
+    assert.equal(Object.fromEntries(listed.kvs.map((kv) => [kv.key, kv.value]))['/b/a7'], 'u7');
+    assert.is(listed.kvs.length, 10 + 10 + 2 + 2);
+    assert.is((await store.get('/b/n9'))?.modRevision, Number(round1[15]!.slice(3)));
+  } finally {
+    await store.close();
+  }
+});
+
 batching('a multi-statement job in its own savepoint is rolled back alone', async () => {
   const { db, batcher, values } = await batcherOnTable();
   try {
