@@ -21,3 +21,9 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
   if (patch === undefined) throw new PatchError('merge patch body is missing');
   return mergeInto(cloneJson(target), patch);
 }
+
+/** Like applyMergePatch, for a `target` the caller owns and gives up: patched in place, not copied first. */
+export function applyMergePatchInPlace(target: unknown, patch: unknown): unknown {
+  if (patch === undefined) throw new PatchError('merge patch body is missing');
+  return mergeInto(target, patch);
+}

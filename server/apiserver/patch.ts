@@ -3,7 +3,7 @@ import type { KubeObject } from '../../api/meta.js';
 import type { ResourceInfo } from '../../api/resources.js';
 import { errors, StatusError } from '../../api/status.js';
 import { applyJsonPatch } from '../../api/patch/json-patch.js';
-import { applyMergePatch } from '../../api/patch/merge-patch.js';
+import { applyMergePatch, applyMergePatchInPlace } from '../../api/patch/merge-patch.js';
 import { applyStrategicMergePatch } from '../../api/patch/strategic-merge-patch.js';
 import { PatchError } from '../../api/patch/errors.js';
 import { assertNestingDepth, parseYamlQuietly } from './body.js';
@@ -45,8 +45,12 @@ function parsePatchBody(type: PatchType, raw: Uint8Array): unknown {
 /** Upstream's cap on the operations of one JSON patch (kubernetes#74000): each may copy the object. */
 export const MAX_JSON_PATCH_OPERATIONS = 10_000;
 
-/** Returns the patched copy of `current`; malformed patches and failed operations are 400s. */
-export function applyPatch(type: PatchType, current: KubeObject, raw: Uint8Array, info: ResourceInfo): KubeObject {
+/**
+ * Returns the patched copy of `current`; malformed patches and failed operations are 400s. `owned`:
+ * the caller's private copy, which a merge patch may change in place instead of copying it again (a
+ * read-modify-write already hands the mutation a clone).
+ */
+export function applyPatch(type: PatchType, current: KubeObject, raw: Uint8Array, info: ResourceInfo, owned = false): KubeObject {
   const patch = parsePatchBody(type, raw);
   let result: unknown;
   try {
@@ -56,7 +60,7 @@ export function applyPatch(type: PatchType, current: KubeObject, raw: Uint8Array
         break;
       case 'merge':
       case 'apply':
-        result = applyMergePatch(current, patch);
+        result = owned ? applyMergePatchInPlace(current, patch) : applyMergePatch(current, patch);
         break;
       case 'strategic':
         result = applyStrategicMergePatch(current, patch);

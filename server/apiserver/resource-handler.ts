@@ -197,7 +197,7 @@ export class ResourceHandler {
     const object = await reg.guaranteedUpdate(info, namespace, name, (current) => {
       // Warnings are per attempt: only the last (successful) read-modify-write counts.
       opts.warnings?.splice(0);
-      return applyPatch(type, current, raw, info);
+      return applyPatch(type, current, raw, info, true);
     }, {
       ...opts,
       ...(subresource ? { subresource } : {}),

@@ -115,7 +115,7 @@ export class Subresources {
         const type = patchTypeOf(mediaType(c.req.raw));
         refuseStrategicForCustom(type, info);
         const raw = await readBody(c.req.raw);
-        const obj = await this.registry.guaranteedUpdate(info, namespace, r.name, (cur) => applyPatch(type, cur, raw, info), {
+        const obj = await this.registry.guaranteedUpdate(info, namespace, r.name, (cur) => applyPatch(type, cur, raw, info, true), {
           ...this.opts(r.q, r.user), subresource: 'status',
         });
         return sendObject(c, typed(obj));

@@ -192,8 +192,7 @@ export class SqliteStore implements Store {
       }
       if (row === undefined) throw await this.#explainRefusal(key, expectedRevision);
       const kv: KeyValue = { key, value, modRevision: row.id, createRevision: row.create_revision };
-      const prev: KeyValue = { key, value: row.prev_value, modRevision: expectedRevision, createRevision: row.create_revision };
-      return { kv, event: { type: 'update', kv, prev } };
+      return { kv, event: { type: 'update', kv, prev: this.#replaced(key, expectedRevision, row) } };
     });
   }
 
@@ -211,6 +210,17 @@ export class SqliteStore implements Store {
       const prev: KeyValue = { key, value: row.value, modRevision: row.prev_revision, createRevision: row.create_revision };
       return { kv, event: { type: 'delete', kv, prev } };
     });
+  }
+
+  /**
+   * The value an update replaced: the watch cache's own KeyValue when it is that revision (the same
+   * object readers got, whose decoded form the API server keeps, so a watch filter comparing old and
+   * new parses nothing again), else one built from the row.
+   */
+  #replaced(key: string, expectedRevision: number, row: { create_revision: number; prev_value: string }): KeyValue {
+    const cached = this.#cache.get(key);
+    if (cached !== undefined && cached.modRevision === expectedRevision) return cached;
+    return { key, value: row.prev_value, modRevision: expectedRevision, createRevision: row.create_revision };
   }
 
   /** Why an update or delete inserted nothing: the key is gone, or another write came first. */
@@ -295,8 +305,7 @@ export class SqliteStore implements Store {
         continue;
       }
       const kv: KeyValue = { key, value, modRevision: row.id, createRevision: row.create_revision };
-      const prev: KeyValue = { key, value: row.prev_value, modRevision: expected, createRevision: row.create_revision };
-      outcomes[index] = { ok: true, result: { kv, event: { type: 'update', kv, prev } } };
+      outcomes[index] = { ok: true, result: { kv, event: { type: 'update', kv, prev: this.#replaced(key, expected, row) } } };
     }
     return true;
   }
