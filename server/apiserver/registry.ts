@@ -17,7 +17,7 @@ import { clone, deepEqual } from '../../api/object-util.js';
 import { applyDefaults } from '../../api/defaults.js';
 import { validateObject } from '../../api/validation/index.js';
 import { fieldValue, matchesFields, matchesLabels, type FieldRequirement, type LabelRequirement } from '../../api/selectors.js';
-import { StoreError, type KeyValue, type Store, type StoreEvent } from '../store/store.js';
+import { StoreError, type KeyValue, type Store, type StoreEvent, type WatchIndex } from '../store/store.js';
 import { listPrefix, objectKey } from './keys.js';
 import { strategyFor } from './strategies.js';
 import { checkObjectTypes, type FieldValidation } from './schema.js';
@@ -153,6 +153,8 @@ export class Registry {
   private readonly storedLabels = new WeakMap<KeyValue, Record<string, string> | undefined>();
   /** Field values by path per stored value, for field-selected lists (see fieldsMatch). */
   private readonly storedFields = new WeakMap<KeyValue, Map<string, string>>();
+  /** The pods' spec.nodeName watch index (see triggerFor). */
+  private podsByNode: WatchIndex | undefined;
   /** Tail of the queue of read-modify-write operations per key (see withKeyLock). */
   private readonly keyQueues = new Map<string, Promise<void>>();
 
@@ -417,12 +419,14 @@ export class Registry {
     // stream order for BOOKMARKs; whatever it delivers is still matched here.
     const wanted = (ev: StoreEvent): boolean => this.matches(this.decode(ev.kv, info), q.labelSelector, q.fieldSelector)
       || (ev.type === 'update' && ev.prev !== undefined && this.matches(this.decode(ev.prev, info), q.labelSelector, q.fieldSelector));
+    const trigger = this.triggerFor(info, q.fieldSelector);
     let events: AsyncIterable<StoreEvent>;
     try {
       events = this.store.watch(prefix, {
         sinceRevision: since,
         signal: q.signal,
         ...(selective ? { filter: wanted, onProgress: (revision: number) => q.onFilteredRevision?.(revision) } : {}),
+        ...(trigger ? { trigger } : {}),
       });
     } catch (err) {
       if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision(prefix)})`);
@@ -450,6 +454,25 @@ export class Registry {
       if (err instanceof StoreError && err.code === 'Compacted') throw errors.gone(`too old resource version: ${since} (${this.store.compactRevision(prefix)})`);
       throw err;
     }
+  }
+
+  /**
+   * kube-apiserver's indexed trigger for pods: a watch selecting `spec.nodeName=X` (every node's
+   * agent) is handed only the events of pods on X, now or before, instead of testing every pod event
+   * of the cluster. One index per server, shared by those watches.
+   */
+  private triggerFor(info: ResourceInfo, fields: FieldRequirement[] | undefined): { index: WatchIndex; value: string } | undefined {
+    if (info.custom || info.group !== '' || info.kind !== 'Pod') return undefined;
+    const byNode = fields?.find((r) => r.path === 'spec.nodeName' && r.operator === '=');
+    if (!byNode) return undefined;
+    this.podsByNode ??= {
+      valuesOf: (ev) => {
+        const now = fieldValue(this.decode(ev.kv, info), 'spec.nodeName');
+        const before = ev.type === 'update' && ev.prev ? fieldValue(this.decode(ev.prev, info), 'spec.nodeName') : now;
+        return before === now ? [now] : [now, before];
+      },
+    };
+    return { index: this.podsByNode, value: byNode.value };
   }
 
   // ------------------------------------------------------------------ writes

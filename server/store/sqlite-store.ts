@@ -394,6 +394,7 @@ export class SqliteStore implements Store {
       pageSize: this.#watchPageSize,
       ...(options.filter !== undefined ? { filter: options.filter } : {}),
       ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
+      ...(options.trigger !== undefined ? { trigger: options.trigger } : {}),
     });
   }
 

@@ -61,6 +61,18 @@ export interface WatchOptions {
    * it has been taken from the stream (what BOOKMARKs may carry; one call may stand for several).
    */
   onProgress?: (revision: number) => void;
+  /**
+   * kube-apiserver's indexed trigger: the watch only cares about events for which `index` yields
+   * `value` (a node's pod watch: spec.nodeName, now or before). A backend may then hand it only those
+   * events (still through `filter`), and advance its progress past the rest once per published batch
+   * instead of calling `filter` for every event of the cluster. Also a hint.
+   */
+  trigger?: { index: WatchIndex; value: string };
+}
+
+/** Index values of an event (for an update: of the new and the old value); shared by the watches that use it. */
+export interface WatchIndex {
+  valuesOf(event: StoreEvent): readonly string[];
 }
 
 /** Failure codes a backend reports; the API server maps them to Status errors. */

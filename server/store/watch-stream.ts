@@ -18,11 +18,12 @@
  * order, as progress marks: a skipped revision is reported (onProgress) only once every event before
  * it was taken, so a BOOKMARK built from it can never overtake an event still buffered. A run of
  * skipped events between two delivered ones is one mark; while the consumer waits with nothing
- * buffered, a skipped event is reported at once.
+ * buffered, a skipped event is reported at once. With a trigger, the broadcaster hands the watcher
+ * only the events of its index value, and the rest of each published batch is one mark.
  */
 import { prefixRange, type KeyRange } from './key-range.js';
 import type { Broadcaster } from './broadcaster.js';
-import { StoreError, type StoreEvent } from './store.js';
+import { StoreError, type StoreEvent, type WatchOptions } from './store.js';
 
 export interface WatchSource {
   broadcaster: Broadcaster<StoreEvent>;
@@ -46,6 +47,8 @@ export interface WatchStreamOptions {
   /** See WatchOptions.filter and onProgress. */
   filter?: (event: StoreEvent) => boolean;
   onProgress?: (revision: number) => void;
+  /** See WatchOptions.trigger: the broadcaster hands this watcher only its index value's events. */
+  trigger?: WatchOptions['trigger'];
 }
 
 /** Stands for skipped events in the live buffer: the newest skipped revision since the item before it. */
@@ -62,7 +65,7 @@ export function compactedError(revision: number, compactRevision: number): Store
 
 /** The watch loop; see the module comment. */
 export async function* watchStream(source: WatchSource, options: WatchStreamOptions): AsyncGenerator<StoreEvent> {
-  const { prefix, bufferSize, pageSize, filter, onProgress } = options;
+  const { prefix, bufferSize, pageSize, filter, onProgress, trigger } = options;
   const range = prefixRange(prefix);
   /** Every event up to this revision was delivered or skipped. */
   let position = options.afterRevision;
@@ -107,7 +110,7 @@ export async function* watchStream(source: WatchSource, options: WatchStreamOpti
     else push(new ProgressMark(revision));
   };
 
-  const unsubscribe = source.broadcaster.subscribe((events) => {
+  const unsubscribe = source.broadcaster.subscribe((events, batch) => {
     let added = false;
     for (const event of events) {
       if (!event.kv.key.startsWith(prefix)) continue;
@@ -118,8 +121,11 @@ export async function* watchStream(source: WatchSource, options: WatchStreamOpti
       push(event);
       added = true;
     }
+    // Triggered: the rest of the batch was not for this watch; one mark stands for all of it.
+    const last = batch[batch.length - 1];
+    if (trigger !== undefined && last !== undefined && events[events.length - 1] !== last) skip(last.kv.modRevision);
     if (added) notify();
-  });
+  }, trigger);
   let stopped = false;
   const stop = (): void => {
     stopped = true;

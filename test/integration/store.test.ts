@@ -394,7 +394,8 @@ watching('a slow consumer neither blocks writers nor loses events', async () => 
   }
 });
 
-watching('a filtered watch gets exactly its events in order, and skipped revisions only once every earlier event was taken', async () => {
+/** A filtered (and, with `trigger`, index-triggered) watch's deliveries and progress reports, under drops and replays. */
+async function filteredWatchCase(withTrigger: boolean): Promise<void> {
   // A node's pod watch: values name a node; the watch wants pods on "a" (now or before the write).
   // Tiny buffers and pages, and a consumer that dawdles, so live events, progress marks, buffer
   // drops and table replays all interleave.
@@ -410,8 +411,10 @@ watching('a filtered watch gets exactly its events in order, and skipped revisio
     /** Each progress report, with how many events had been taken when it came. */
     const reports: { revision: number; taken: number }[] = [];
     const controller = new AbortController();
+    // The trigger: each event's node, now and before (the first letter of the value).
+    const index = { valuesOf: (e: StoreEvent) => [e.kv.value[0] ?? '', ...(e.type === 'update' ? [e.prev?.value[0] ?? ''] : [])] };
     const watcher = store.watch('/registry/pods/', {
-      sinceRevision: since, signal: guard(controller), filter: wants,
+      sinceRevision: since, signal: guard(controller), filter: wants, ...(withTrigger ? { trigger: { index, value: 'a' } } : {}),
       onProgress: (revision) => reports.push({ revision, taken: delivered.length }),
     })[Symbol.asyncIterator]();
     // The complete ordered log of the prefix, from an unfiltered watch of the same range.
@@ -475,6 +478,14 @@ watching('a filtered watch gets exactly its events in order, and skipped revisio
   } finally {
     await store.close();
   }
+}
+
+watching('a filtered watch gets exactly its events in order, and skipped revisions only once every earlier event was taken', async () => {
+  await filteredWatchCase(false);
+});
+
+watching('an index-triggered watch (a node\'s pods) likewise, handed only its value\'s events', async () => {
+  await filteredWatchCase(true);
 });
 
 watching('a filter that throws delivers the event', async () => {
