@@ -19,6 +19,7 @@ import { generateKey, knownHosts, sshClientConfig, sshdArgv, writeSshdConfig } f
 import { containerdArgv, CTR_BINARY, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
 import { bindSource, containerdStateDir, DEFAULT_BASE_DIR, hostView, otherLabs, readState, statePath, timed, type LabState } from './lab-layout.js';
 import { teardownLab, type TeardownReport } from './teardown.js';
+import { lockLab, unlockLab } from './lab-lock.js';
 import type { HostView } from './host-ns.js';
 
 export { DEFAULT_BASE_DIR } from './lab-layout.js';
@@ -160,9 +161,15 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   const t0 = performance.now();
   const privatePaths = [...new Set([...PRIVATE_PATHS, ...(opts.privatePaths ?? [])])];
 
+  // Another live run of the same lab is waited for, never torn down as if it were leftovers.
+  const lockPath = join(baseDir, `${name}.lock`);
+  await lockLab(lockPath, name);
   if (existsSync(dir) || listNetns(prefix).length > 0) {
     const r = await timed(steps, 'leftovers', () => teardownLab(name, baseDir));
-    if (r.errors.length > 0) throw new Error(`cannot clear leftovers of lab ${name}: ${r.errors.join('; ')}`);
+    if (r.errors.length > 0) {
+      unlockLab(lockPath);
+      throw new Error(`cannot clear leftovers of lab ${name}: ${r.errors.join('; ')}`);
+    }
   }
 
   // Guard routes set by something other than a lab stay theirs. One set by another live lab for the
@@ -339,6 +346,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       destroy: async () => {
         const report = await teardownLab(name, baseDir);
         for (const child of spawned) child.kill('SIGKILL');
+        unlockLab(lockPath);
         return report;
       },
     };
@@ -346,6 +354,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   } catch (e) {
     for (const child of spawned) child.kill('SIGKILL');
     const r = await teardownLab(name, baseDir);
+    unlockLab(lockPath);
     const extra = r.errors.length > 0 ? ` (teardown also failed: ${r.errors.join('; ')})` : '';
     throw new Error(`lab ${name} bring-up failed: ${e instanceof Error ? e.message : String(e)}${extra}`, { cause: e });
   }
