@@ -173,7 +173,7 @@ export async function startAgent(input: AgentConfigInput): Promise<RunningAgent>
   const summary = new SummaryProvider({ nodeName: cfg.nodeName, reader: new CgroupReader(), cgroupOf: (id) => runtime.cgroupsPath(id), running: () => podManager.running() });
   const kubelet = new KubeletServer({ cfg, pods, runtime, client, metrics, summary, delegatedAuth: new DelegatedAuth(client, cfg.nodeName) });
   await step(`starting the kubelet endpoint on port ${cfg.kubeletPort}`, () => kubelet.start());
-  new LogKeeper(agentPaths.logs(cfg), cfg.logMaxBytes, cfg.logMaxFiles).start(signal);
+  new LogKeeper(() => podManager.liveLogFiles(), cfg.logMaxBytes, cfg.logMaxFiles).start(signal);
 
   let runtimeState: AgentSignals['runtime'] = { ok: false, error: 'not checked yet' };
   let networkMessage: string | undefined;

@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { installWorkQueueMetrics } from '../../api/metrics/work-queue-prom.js';
+import { EVENT_LOOP_SAMPLE_MS } from '../../api/metrics/event-loop-sampling.js';
 
 const exponential = (start: number, factor: number, count: number): number[] =>
   Array.from({ length: count }, (_, i) => Number((start * factor ** i).toPrecision(4)));
@@ -51,7 +52,8 @@ export class AgentMetrics {
       name: 'kubelet_running_containers', help: 'Number of containers currently running', labelNames: ['container_state'] as const, registers,
       collect() { this.set({ container_state: 'running' }, running().containers); },
     });
-    collectDefaultMetrics({ register: this.registry });
+    // Event-loop lag sampled every 100 ms, not prom-client's 10 ms (why: event-loop-sampling.ts).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     this.exposed = Registry.merge([this.registry, installWorkQueueMetrics()]);
   }
 

@@ -25,8 +25,10 @@ import { PodWorker, type PodContext } from './pod-worker.js';
 import { podDir, removePodDir } from './volumes.js';
 
 export interface PodManagerOptions {
-  /** Seconds between full resyncs of every pod. */
+  /** Seconds between looks at containerd's task list for exits the event stream missed (default 5). */
   resyncSeconds?: number;
+  /** Seconds between full resyncs of every pod (default 60, kubelet's syncFrequency). */
+  fullResyncSeconds?: number;
   /** Pods reconciled at the same time (default: the node's maxPods, so a long pull or a graceful stop never holds up another pod, as kubelet's per-pod workers). */
   workers?: number;
 }
@@ -81,6 +83,13 @@ export class PodManager {
       const containers = w.runningContainers();
       if (w.current && containers.length > 0) out.push({ pod: w.current, containers });
     }
+    return out;
+  }
+
+  /** The log files of every running container of this node. */
+  liveLogFiles(): string[] {
+    const out: string[] = [];
+    for (const w of this.workers.values()) out.push(...w.liveLogFiles());
     return out;
   }
 
@@ -157,6 +166,8 @@ export class PodManager {
   }
 
   private async cachePod(pod: Pod, previous: Pod | undefined): Promise<void> {
+    // The same version (every periodic resync of an unchanged pod) needs no comparison at all.
+    if (previous && (previous === pod || (previous.metadata.resourceVersion !== undefined && previous.metadata.resourceVersion === pod.metadata.resourceVersion))) return;
     if (previous && PodManager.desiredKey(previous) === PodManager.desiredKey(pod)) return;
     const uid = pod.metadata.uid!;
     const file = this.cacheFile(uid);
@@ -198,13 +209,28 @@ export class PodManager {
     }
   }
 
-  /** Level-triggered safety net: every pod is looked at again each period (a missed event costs one period). */
+  /**
+   * Level-triggered safety net. Every `resyncSeconds` one task list (containerd's API, no process)
+   * is compared with what each worker believes runs, and only the pods with a container whose task
+   * stopped or vanished are synced (an exit the event stream missed costs one period, as kubelet's
+   * PLEG relist); every `fullResyncSeconds` every pod is synced. Everything else a pod waits for (a
+   * restart back-off, a deadline, a probe, a token renewal) is already queued by its worker.
+   */
   private async resyncLoop(): Promise<void> {
+    const everyMs = (this.opts.resyncSeconds ?? 5) * 1000;
+    const fullEveryMs = (this.opts.fullResyncSeconds ?? 60) * 1000;
+    let lastFull = Date.now();
     while (!this.signal.aborted) {
-      await sleep((this.opts.resyncSeconds ?? 5) * 1000, { signal: this.signal });
+      await sleep(everyMs, { signal: this.signal });
       if (this.signal.aborted) return;
       this.ctx.tasks.invalidate();
-      for (const uid of this.workers.keys()) this.controller.enqueue(uid);
+      const full = Date.now() - lastFull >= fullEveryMs;
+      // containerd unreachable: every pod's sync reports it (and retries with back-off).
+      const tasks = full ? undefined : await this.ctx.tasks.get().catch(() => undefined);
+      if (!tasks) lastFull = Date.now();
+      for (const [uid, worker] of this.workers) {
+        if (!tasks || worker.missedExit(tasks)) this.controller.enqueue(uid);
+      }
     }
   }
 

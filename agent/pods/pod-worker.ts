@@ -115,6 +115,8 @@ export class PodWorker {
   /** The devices this pod was given (recorded in its status before any container starts). */
   private deviceAllocation: DeviceAllocation | undefined;
   private admitted = false;
+  /** When the next projected service-account token is due for renewal (Date.now(); 0: look at the next sync). */
+  private tokensDueAt = 0;
   /** When the disk emptyDirs were last measured (Date.now()). */
   private storageCheckedAt = 0;
   private lastWritten: string | undefined;
@@ -180,6 +182,23 @@ export class PodWorker {
   /** The containers running now with their containerd ids (resource usage reads their cgroups). */
   runningContainers(): { name: string; id: string }[] {
     return [...this.records.values()].filter((r) => r.running).map((r) => ({ name: r.name, id: containerId(this.uid, r.name, r.attempt) }));
+  }
+
+  /** A container this worker holds running has no live task in `tasks` (its exit event was missed). */
+  missedExit(tasks: ReadonlyMap<string, TaskInfo>): boolean {
+    for (const r of this.records.values()) {
+      if (!r.running) continue;
+      const task = tasks.get(containerId(this.uid, r.name, r.attempt));
+      if (!task || task.status === 'STOPPED') return true;
+    }
+    return false;
+  }
+
+  /** The log files the running containers write now (the log keeper samples and rotates them). */
+  liveLogFiles(): string[] {
+    const pod = this.pod;
+    if (!pod) return [];
+    return [...this.records.values()].filter((r) => r.running).map((r) => logPath(this.ctx.logsDir, this.podRef(pod), r.name, r.attempt));
   }
 
   /** The container's spec in the pod (attach reads its stdin, stdinOnce and tty). */
@@ -293,9 +312,14 @@ export class PodWorker {
       await this.writePodFiles(pod);
       await images;
     }
-    // Projected service-account tokens are renewed before they expire (80 % of their life).
-    await refreshProjectedTokens(pod, join(podDir(this.ctx.podsDir, this.uid), 'volumes'), this.ctx.volumeSources.serviceAccountToken)
-      .catch((err: unknown) => log.warn('agent', 'cannot refresh a service-account token, will retry', { pod: this.describe(), error: (err as Error).message }));
+    // Projected service-account tokens are renewed before they expire (80 % of their life); their
+    // state files are read only once one is due.
+    if (Date.now() >= this.tokensDueAt) {
+      const tokens = await refreshProjectedTokens(pod, join(podDir(this.ctx.podsDir, this.uid), 'volumes'), this.ctx.volumeSources.serviceAccountToken)
+        .catch((err: unknown) => log.warn('agent', 'cannot refresh a service-account token, will retry', { pod: this.describe(), error: (err as Error).message }));
+      this.tokensDueAt = tokens?.nextAt ?? 0;
+      if (tokens?.nextAt !== undefined && tokens.nextAt !== Infinity) this.kickAfter(Math.min(tokens.nextAt - Date.now() + 10, 600_000));
+    }
     // Containers adopted after an agent restart get their probes back.
     for (const c of pod.spec.containers) {
       const rec = this.records.get(c.name)!;

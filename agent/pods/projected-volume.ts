@@ -96,31 +96,45 @@ export async function writeProjectedVolume(dir: string, pod: Pod, v: ProjectedVo
 
 /** Whether a token issued at `issued` and expiring at `expires` should be replaced now (80 % of its life gone). */
 export function tokenNeedsRefresh(issued: number, expires: number, now: number): boolean {
-  return now >= issued + (expires - issued) * 0.8;
+  return now >= refreshAt(issued, expires);
+}
+
+/** When a token issued at `issued` and expiring at `expires` is due for replacement (80 % of its life). */
+function refreshAt(issued: number, expires: number): number {
+  return issued + (expires - issued) * 0.8;
 }
 
 /**
  * Replaces the tokens of the pod's projected volumes (under `volumesRoot/<volume name>`) that are past
- * 80 % of their life; volumes not written yet are left to the container start. Returns how many.
+ * 80 % of their life; volumes not written yet are left to the container start. Returns how many, and
+ * when the next one is due (`nextAt`: Infinity without tokens, undefined while a volume is not written
+ * yet), so the pod's sync reads the volumes' state files only then.
  */
-export async function refreshProjectedTokens(pod: Pod, volumesRoot: string, src: TokenSource, now = Date.now()): Promise<number> {
+export async function refreshProjectedTokens(pod: Pod, volumesRoot: string, src: TokenSource, now = Date.now()): Promise<{ refreshed: number; nextAt: number | undefined }> {
   let refreshed = 0;
+  let nextAt: number | undefined = Infinity;
   for (const v of pod.spec.volumes ?? []) {
     if (!v.projected) continue;
     const dir = join(volumesRoot, v.name);
     const state = await readState(dir);
-    if (state === undefined) continue;
+    if (state === undefined) {
+      nextAt = undefined;
+      continue;
+    }
     let changed = false;
     for (const s of v.projected.sources ?? []) {
       const t = s.serviceAccountToken;
       if (!t) continue;
       const known = state[t.path];
-      if (known && !tokenNeedsRefresh(known.issued, known.expires, now)) continue;
-      await writeToken(dir, pod, src, t, v.projected.defaultMode ?? 0o644, state, now);
-      changed = true;
-      refreshed++;
+      if (!known || tokenNeedsRefresh(known.issued, known.expires, now)) {
+        await writeToken(dir, pod, src, t, v.projected.defaultMode ?? 0o644, state, now);
+        changed = true;
+        refreshed++;
+      }
+      const issued = state[t.path]!;
+      if (nextAt !== undefined) nextAt = Math.min(nextAt, refreshAt(issued.issued, issued.expires));
     }
     if (changed) await writeFile(join(dir, TOKEN_STATE), JSON.stringify(state), { mode: 0o600 });
   }
-  return refreshed;
+  return { refreshed, nextAt };
 }

@@ -116,7 +116,7 @@ export class ContainerdRuntime {
 
   constructor(opts: ContainerdRuntimeOptions) {
     this.ctr = new Ctr(opts);
-    this.tasks = new TasksClient(this.ctr.address, this.ctr.namespace);
+    this.tasks = new TasksClient(this.ctr.address, this.ctr.namespace, opts.onCall);
     this.images = new ImageService(this.ctr);
     this.stateDir = opts.stateDir;
     this.cgroupParent = (opts.cgroupParent ?? '/corral').replace(/\/+$/, '');
@@ -125,11 +125,9 @@ export class ContainerdRuntime {
 
   /** "containerd://1.6.20~ds1" as the Node's containerRuntimeVersion; Unreachable when containerd is down. */
   async version(opts: CallOptions = {}): Promise<string> {
-    const { stdout } = await this.ctr.call(['version'], { timeoutMs: 5_000, ...opts });
-    const server = stdout.slice(stdout.indexOf('Server:'));
-    const m = /Version:\s+(\S+)/.exec(server);
-    if (!m) throw new RuntimeError('Failed', `cannot read the server version from ctr version: ${stdout.trim()}`, 'version');
-    return `containerd://${m[1]}`;
+    const version = await this.tasks.version({ timeoutMs: 5_000, ...opts });
+    if (!version) throw new RuntimeError('Failed', 'containerd answered its version without one', 'version');
+    return `containerd://${version}`;
   }
 
   containerDir(id: string): string {
@@ -295,9 +293,9 @@ export class ContainerdRuntime {
     }
   }
 
+  /** Every task with its pid and status, through containerd's API (no ctr process: the pod resync asks every few seconds). */
   async listTasks(opts: CallOptions = {}): Promise<TaskInfo[]> {
-    const { stdout } = await this.ctr.call(['tasks', 'ls'], opts);
-    return parseTaskList(stdout);
+    return this.tasks.list(opts);
   }
 
   async task(id: string, opts: CallOptions = {}): Promise<TaskInfo | undefined> {
@@ -445,17 +443,6 @@ export class ContainerdRuntime {
   watchEvents(onEvent: (e: TaskEvent) => void, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     return watchTaskEvents(this.ctr, onEvent, opts);
   }
-}
-
-/** Parses `ctr tasks ls` (TASK PID STATUS). */
-export function parseTaskList(stdout: string): TaskInfo[] {
-  const tasks: TaskInfo[] = [];
-  for (const line of stdout.split('\n').slice(1)) {
-    const [id, pid, status] = line.trim().split(/\s+/);
-    if (!id || !pid || !status) continue;
-    tasks.push({ id, pid: Number(pid), status: status as TaskStatus });
-  }
-  return tasks;
 }
 
 /** `ctr tasks delete` prints `task X exit with non-zero exit code N` for failures and nothing for 0. */

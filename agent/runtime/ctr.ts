@@ -44,6 +44,17 @@ export function metricOperation(args: readonly string[]): string {
   return words.join(' ');
 }
 
+/** Unreachable, with a message that says so, when containerd's socket file is missing or not a socket. */
+export async function checkContainerdSocket(address: string): Promise<void> {
+  try {
+    const st = await stat(address);
+    if (!st.isSocket()) throw new RuntimeError('Unreachable', `containerd address ${address} is not a socket`);
+  } catch (err) {
+    if (err instanceof RuntimeError) throw err;
+    throw new RuntimeError('Unreachable', `containerd socket ${address} does not exist (is containerd running?)`, undefined, { cause: err });
+  }
+}
+
 export class Ctr {
   readonly address: string;
   readonly namespace: string;
@@ -71,13 +82,7 @@ export class Ctr {
 
   /** Fails fast with Unreachable when the socket file is missing (ctr itself would wait 10 s). */
   async checkSocket(): Promise<void> {
-    try {
-      const st = await stat(this.address);
-      if (!st.isSocket()) throw new RuntimeError('Unreachable', `containerd address ${this.address} is not a socket`);
-    } catch (err) {
-      if (err instanceof RuntimeError) throw err;
-      throw new RuntimeError('Unreachable', `containerd socket ${this.address} does not exist (is containerd running?)`, undefined, { cause: err });
-    }
+    await checkContainerdSocket(this.address);
   }
 
   /** Runs `ctr <args>`; resolves with stdout/stderr when it exits 0, throws a RuntimeError otherwise. */

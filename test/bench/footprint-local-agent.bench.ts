@@ -4,7 +4,8 @@
  *   node dist/test/bench/footprint-local-agent.bench.js [idle-seconds=30]
  *   (BENCH_SERVER_NODE_OPTIONS: Node.js flags for the server process;
  *    BENCH_HEAPSNAPSHOT_DIR=DIR: after the idle period the server writes a heap snapshot there;
- *    BENCH_LAB=NAME: another lab name, so two people can run it at once)
+ *    BENCH_LAB=NAME: another lab name, so two people can run it at once;
+ *    BENCH_SERVER_LOG=FILE: keeps a copy of the server's log)
  *
  * In a 1-node lab ('fpbench'), `corral server` runs on n1 as installed on a single machine: with its
  * local agent inside the same process (real containerd). Two hollow nodes, run by a worker in the
@@ -14,19 +15,19 @@
  * - the server process's CPU over the idle period (the agent's loops included).
  * footprint.bench.ts measures the server without its agent on loopback.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { sleep } from '../../api/async-util.js';
 import type { Node, Pod } from '../../api/types.js';
-import { cpuMs, smapsParts } from '../support/proc-stat.js';
+import { cpuMs, smapsParts, threadCpuDelta, threadCpuMs } from '../support/proc-stat.js';
 
 const WORKER = process.argv[2] === '--worker';
 const REPLICAS = 100;
 
-interface WorkerJob { url: string; caFile: string; tokenFile: string; image: string; holdMs: number }
+interface WorkerJob { url: string; caFile: string; tokenFile: string; image: string; holdMs: number; nodeIP: string }
 
 /** In the control host: two hollow nodes and the Deployment; prints `ready <pods per node>` and holds the nodes. */
 async function worker(job: WorkerJob): Promise<void> {
@@ -42,7 +43,9 @@ async function worker(job: WorkerJob): Promise<void> {
       await sleep(200);
     }
   }
-  // The hollow nodes get n1's capacity, so the scheduler spreads the pods evenly over the three.
+  // The hollow nodes get n1's capacity, so the scheduler spreads the pods evenly over the three. Their
+  // InternalIP is the control host's (reachable from n1), so the local agent's routes to their pod
+  // CIDRs can be installed as on a real cluster instead of failing and being retried for ever.
   let n1: Node | undefined;
   for (let i = 0; !n1; i++) {
     const found = (await client.list<Node>('Node', undefined)).items.find((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
@@ -53,7 +56,7 @@ async function worker(job: WorkerJob): Promise<void> {
   const capacity = n1.status?.capacity ?? {};
   const nodes = [];
   for (let i = 0; i < 2; i++) {
-    nodes.push(await HollowNode.start(client, { name: `hollow-${i}`, capacity: { cpu: capacity['cpu'] ?? '2', memory: capacity['memory'] ?? '4Gi', pods: capacity['pods'] ?? 110 }, leaseIntervalMs: 10_000 }));
+    nodes.push(await HollowNode.start(client, { name: `hollow-${i}`, capacity: { cpu: capacity['cpu'] ?? '2', memory: capacity['memory'] ?? '4Gi', pods: capacity['pods'] ?? 110 }, leaseIntervalMs: 10_000, nodeIP: job.nodeIP }));
   }
   await client.create('Namespace', undefined, { metadata: { name: 'idle' } });
   await client.create('Deployment', 'idle', {
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
       '--netns-prefix', `${lab.netnsPrefix}n1-`], { logName: 'server', env: { ...process.env, CORRAL_LOG_LEVEL: 'info' } });
     const job: WorkerJob = {
       url: `https://${n1.ip}:6443`, caFile: join(serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(serverData, 'server', 'admin-token'),
-      image: DEFAULT_IMAGE_REF, holdMs: (idleSeconds + 30) * 1000,
+      image: DEFAULT_IMAGE_REF, holdMs: (idleSeconds + 30) * 1000, nodeIP: lab.controlIp,
     };
     const work = lab.spawn('control', [process.execPath, fileURLToPath(import.meta.url), '--worker', JSON.stringify(job)], { logName: 'worker' });
     let ready: string | undefined;
@@ -122,10 +125,17 @@ async function main(): Promise<void> {
     if (!ready) throw new Error(`pods not Running in 6 minutes:\n${readFileSync(work.logFile, 'utf8').slice(-2000)}`);
     for (let i = 0; i < 150 && !/^moved /m.test(readFileSync(work.logFile, 'utf8')); i++) await sleep(100);
     const moved = /^moved (.*)$/m.exec(readFileSync(work.logFile, 'utf8'))?.[1] ?? 'not seen';
+    const serverGone = (): void => {
+      if (server.child.exitCode !== null || server.child.signalCode !== null) throw new Error(`the server exited (${server.child.exitCode ?? server.child.signalCode}):\n${readFileSync(server.logFile, 'utf8').slice(-4000)}`);
+    };
+    serverGone();
     const cpu0 = cpuMs(server.pid);
+    const threads0 = threadCpuMs(server.pid);
     const t0 = performance.now();
     await sleep(idleSeconds * 1000);
+    serverGone();
     const share = (cpuMs(server.pid) - cpu0) / (performance.now() - t0);
+    const perThread = threadCpuDelta(threads0, threadCpuMs(server.pid));
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]) / 1024;
     const rssParts = smapsParts(readFileSync(`/proc/${server.pid}/smaps`, 'utf8'));
     const bare = await lab.exec('n1', [process.execPath, '-e',
@@ -139,6 +149,7 @@ async function main(): Promise<void> {
     process.stdout.write(`server + local agent RSS, 3 nodes + ${REPLICAS} pods (MiB)  ${rss.toFixed(1)}  (bare node process: ${bareRss.toFixed(1)} MiB, ${(rss / bareRss).toFixed(1)}x the floor)\n`);
     process.stdout.write(`  server: ${rssParts}; bare: ${smapsParts(bareReading.smaps)} (MiB)\n`);
     process.stdout.write(`server + local agent idle CPU (${idleSeconds} s)              ${(share * 100).toFixed(2)} % of one core (clock tick 10 ms)\n`);
+    process.stdout.write(`  per thread (ms; threads that ended meanwhile are missing): ${perThread}\n`);
     if (snapshotDir) {
       process.kill(server.pid, 'SIGUSR2');
       // Written synchronously by the server's main thread; the file is complete once its size stops changing.
@@ -156,7 +167,11 @@ async function main(): Promise<void> {
     }
     // A clean stop (a profile is written at exit); destroy kills whatever is left.
     process.kill(server.pid, 'SIGTERM');
-    await Promise.race([server.exited, sleep(15_000)]);
+    const stopped = await Promise.race([server.exited.then(() => true), sleep(30_000).then(() => false)]);
+    if (!stopped) process.stdout.write('the server did not stop within 30 s of SIGTERM (a CPU profile would be lost)\n');
+    // BENCH_SERVER_LOG=FILE keeps a copy of the server's log (the lab's own logs go with the lab).
+    const keepLog = process.env['BENCH_SERVER_LOG'];
+    if (keepLog) copyFileSync(server.logFile, keepLog);
   } finally {
     await lab.destroy();
   }

@@ -332,6 +332,19 @@ run('containers are found again by their labels (AND of all labels)', async () =
   assert.equal(await rt.listContainers({ labels: { 'corral.pod-uid': 'nobody' } }), []);
 });
 
+run('tasks and the version read through containerd\'s API are what ctr reports', async () => {
+  // other-pod runs; listed-exit's task has stopped and is not deleted yet.
+  await rt.run(podSpec('listed-exit', ['true']));
+  await waitTaskStopped('listed-exit');
+  const listed = (await rt.listTasks()).map((t) => `${t.id} ${t.pid} ${t.status}`).sort();
+  const fromCtr = (await rt.ctr.call(['tasks', 'ls'])).stdout.split('\n').slice(1).map((l) => l.trim().split(/\s+/).join(' ')).filter((l) => l !== '').sort();
+  assert.ok(listed.some((l) => / RUNNING$/.test(l)) && listed.some((l) => / STOPPED$/.test(l)), listed.join('; '));
+  assert.equal(listed, fromCtr);
+  const server = (await rt.ctr.call(['version'])).stdout.split('Server:')[1] ?? '';
+  assert.is(await rt.version(), `containerd://${/Version:\s+(\S+)/.exec(server)?.[1] ?? '?'}`);
+  await rt.remove('listed-exit');
+});
+
 run('errors are typed: NotFound, AlreadyExists, Aborted, Unreachable (fast)', async () => {
   try {
     await rt.kill('no-such-container', 'SIGTERM');

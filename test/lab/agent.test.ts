@@ -9,7 +9,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createLab, type Lab } from './harness.js';
 import { buildBusyboxImage } from './image.js';
 import { sleep } from './exec.js';
@@ -245,6 +245,39 @@ spec:
     const cs = after.status!.containerStatuses![0]!;
     assert.is(cs.lastState?.terminated?.exitCode, 137);
     assert.is.not(cs.containerID, `containerd://${id}`);
+  });
+
+  test('an exit the containerd event stream missed is noticed from the task list within the resync period (5 s)', async () => {
+    const { c, lab: l } = need();
+    const pod = (await webPods(c)).find((p) => p.spec.nodeName && ready(p))!;
+    const node = pod.spec.nodeName!;
+    const id = pod.status!.containerStatuses![0]!.containerID!.replace('containerd://', '');
+    const restarts = pod.status!.containerStatuses![0]!.restartCount;
+    const pid = new RegExp(`^${id}\\s+(\\d+)`, 'm').exec((await l.ctr(node, ['tasks', 'ls'])).stdout)?.[1];
+    assert.ok(pid, `task of ${id}`);
+    // The agent's `ctr events` for this node's containerd: stopped, so it reads nothing, and killed
+    // after the container's exit, so that exit is never delivered (the agent starts a new stream).
+    const socket = l.node(node).containerdSocket;
+    const events = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+      try {
+        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        return argv.includes('events') && argv.includes(socket) && /(^|\/)ctr$/.test(argv[0] ?? '');
+      } catch {
+        return false;
+      }
+    });
+    assert.is(events.length, 1, `one ctr events of ${node}'s agent: ${events.join(', ')}`);
+    process.kill(Number(events[0]), 'SIGSTOP');
+    await l.exec(node, ['kill', '-9', pid!]);
+    await sleep(500);
+    process.kill(Number(events[0]), 'SIGKILL');
+    const t0 = Date.now();
+    // Noticed: the status no longer shows the killed attempt running (terminated or in back-off), or it was restarted already.
+    await until('the missed exit noticed', async () => {
+      const cs = (await c.getJson<Pod>(['get', 'pod', pod.metadata.name!])).status?.containerStatuses?.[0];
+      return cs && (!cs.state?.running || cs.restartCount > restarts) ? cs : undefined;
+    }, 12_000);
+    assert.ok(Date.now() - t0 < 12_000, `noticed after ${Date.now() - t0} ms`);
   });
 
   test('a failing liveness probe restarts the container', async () => {

@@ -1,5 +1,5 @@
 /** Readings of another process from /proc, for benchmarks. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU time (user + system, all threads) a process used so far, in ms. Per-operation CPU is the
@@ -25,4 +25,27 @@ export function smapsParts(smaps: string): string {
     if (r) parts[kind] += Number(r[1]) / 1024;
   }
   return `node binary ${parts.binary.toFixed(1)} + anonymous ${parts.anonymous.toFixed(1)} + other files ${parts.files.toFixed(1)}`;
+}
+
+/** CPU time (ms) per thread of a process, keyed by "name/tid" (threads that exited meanwhile are gone). */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(`${name}/${tid}`, (Number(fields[11]) + Number(fields[12])) * (1000 / 100));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** Per-thread CPU used between two threadCpuMs readings, largest first, as "name ms" pairs. */
+export function threadCpuDelta(before: Map<string, number>, after: Map<string, number>): string {
+  const rows: [string, number][] = [];
+  for (const [k, v] of after) rows.push([k, v - (before.get(k) ?? 0)]);
+  return rows.filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
 }

@@ -45,7 +45,7 @@ function logsDir(): { dir: string; file: string } {
 test('the keeper samples grown files and rotates at the size limit, keeping N files with their indexes', async () => {
   const { dir, file } = logsDir();
   try {
-    const keeper = new LogKeeper(dir, 100, 2);
+    const keeper = new LogKeeper(() => [file], 100, 2);
     writeFileSync(file, 'first\n');
     await keeper.runOnce(1_000);
     await keeper.runOnce(1_500); // no growth: no new sample
@@ -74,8 +74,8 @@ test('a new keeper (agent restart) continues the index on disk instead of re-dat
   const { dir, file } = logsDir();
   try {
     writeFileSync(file, 'old\n');
-    await new LogKeeper(dir, 1_000_000, 2).runOnce(1_000);
-    await new LogKeeper(dir, 1_000_000, 2).runOnce(9_000);
+    await new LogKeeper(() => [file], 1_000_000, 2).runOnce(1_000);
+    await new LogKeeper(() => [file], 1_000_000, 2).runOnce(9_000);
     assert.equal(parseIndex(readFileSync(indexPath(file), 'utf8')), [{ size: 4, at: 1_000 }]);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -44,8 +44,12 @@ test('kube-api-access: token, ca.crt and namespace with mode 0644; the token bou
     assert.equal(asked, [{ pod: 'web', seconds: 3607 }]);
 
     const start = Date.parse('2026-01-01T00:00:00Z');
-    assert.is(await refreshProjectedTokens(pod, root, src, start + 2000 * 1000), 0, 'not yet at 80 %');
-    assert.is(await refreshProjectedTokens(pod, root, src, start + 2900 * 1000), 1, 'past 80 % of 3607 s');
+    assert.equal(await refreshProjectedTokens(pod, root, src, start + 2000 * 1000), { refreshed: 0, nextAt: start + 3607 * 800 }, 'not yet at 80 %; due then');
+    const second = await refreshProjectedTokens(pod, root, src, start + 2900 * 1000);
+    assert.is(second.refreshed, 1, 'past 80 % of 3607 s');
+    assert.ok(second.nextAt !== undefined && second.nextAt > start + 2900 * 1000, 'the new token is due later');
+    assert.equal(await refreshProjectedTokens({ ...pod, spec: { ...pod.spec, volumes: [] } }, root, src), { refreshed: 0, nextAt: Infinity }, 'no projected volume: never due');
+    assert.equal(await refreshProjectedTokens(pod, join(root, 'elsewhere'), src), { refreshed: 0, nextAt: undefined }, 'not written yet: look again next sync');
     assert.is(readFileSync(join(dir, 'token'), 'utf8'), 'token-2');
   } finally {
     rmSync(root, { recursive: true, force: true });
