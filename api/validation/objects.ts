@@ -27,9 +27,20 @@ import { validatePodTemplateObject, validatePriorityClass, validateRuntimeClass 
 import { validateLimitRange, validateResourceQuota } from './quota.js';
 import { validateClusterRole, validateClusterRoleBinding, validateRole, validateRoleBinding } from './rbac.js';
 
-type KindValidator = (obj: KubeObject, old?: KubeObject) => StatusCause[];
+export interface ValidateOptions {
+  /**
+   * The object's spec is the stored one, copied unchanged (a status write before any admission
+   * webhook ran): as upstream's ValidatePodStatusUpdate, the spec is not validated again (it was a
+   * third of a scheduled pod's spec validations: create, bind, status; each walks every container).
+   */
+  specFromStore?: boolean;
+}
 
-const validatePod: KindValidator = (obj) => [...validatePodSpec(obj['spec'], 'spec'), ...validatePodStatusIPs(obj['status'])];
+type KindValidator = (obj: KubeObject, old?: KubeObject, o?: ValidateOptions) => StatusCause[];
+
+const validatePod: KindValidator = (obj, _old, o) => [
+  ...(o?.specFromStore === true ? [] : validatePodSpec(obj['spec'], 'spec')), ...validatePodStatusIPs(obj['status']),
+];
 
 /** Kind-specific rules; kinds not listed get the metadata checks only. */
 const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValidator>([
@@ -72,11 +83,11 @@ const KIND_VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, Kind
 ]);
 
 /** All field errors of `obj`; an empty list means the object may be stored. */
-export function validateObject(info: ResourceInfo, obj: KubeObject, old?: KubeObject): StatusCause[] {
+export function validateObject(info: ResourceInfo, obj: KubeObject, old?: KubeObject, o: ValidateOptions = {}): StatusCause[] {
   if (typeof obj !== 'object' || obj === null) return [required('metadata')];
   const out = validateObjectMeta(info, obj);
   // A custom resource is validated by its schema (its kind may share a built-in kind's name).
   const kindRules = info.custom ? undefined : KIND_VALIDATORS.get(info.kind);
-  if (kindRules) out.push(...kindRules(obj, old));
+  if (kindRules) out.push(...kindRules(obj, old, o));
   return out;
 }

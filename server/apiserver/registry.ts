@@ -500,9 +500,12 @@ export class Registry {
     return obj;
   }
 
-  /** Object and strategy validation (422 on failure); admission webhooks re-run it after a mutation. */
-  validate(info: ResourceInfo, obj: KubeObject, old?: KubeObject, subresource?: string): void {
-    const found: StatusCause[] = [...validateObject(info, obj, old), ...strategyFor(info).validate(obj, old, subresource)];
+  /**
+   * Object and strategy validation (422 on failure); admission webhooks re-run it after a mutation.
+   * `specFromStore`: a status write's spec, copied from the stored object (see ValidateOptions).
+   */
+  validate(info: ResourceInfo, obj: KubeObject, old?: KubeObject, subresource?: string, specFromStore = false): void {
+    const found: StatusCause[] = [...validateObject(info, obj, old, { specFromStore }), ...strategyFor(info).validate(obj, old, subresource)];
     if (found.length > 0) throw errors.invalid(info.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', found, info.group);
   }
 
@@ -718,7 +721,7 @@ export class Registry {
     const managedFields = appliedFields
       ?? managedFieldsAfterUpdate(current, next, opts.fieldManager ?? 'unknown', apiVersionOf(info), subresource);
     if (managedFields && managedFields.length > 0) nm.managedFields = managedFields;
-    this.validate(info, next, current, subresource);
+    this.validate(info, next, current, subresource, subresource === 'status');
     return next;
   }
 

@@ -394,6 +394,18 @@ pods('node affinity needs terms and sane operators', () => {
   has(found, 'spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: Required value: can not be empty');
 });
 
+pods('a status write checks the status, not the stored spec again; any other write checks both', () => {
+  const info = resourceForKind('Pod')!;
+  const pod = {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' },
+    spec: { containers: [{ name: 'Bad_Name', image: 'x' }] }, status: { podIP: 'not-an-ip' },
+  } as unknown as KubeObject;
+  const fields = (causes: StatusCause[]): string[] => causes.map((c) => c.field ?? '').sort();
+  assert.equal(fields(validateObject(info, pod, pod, { specFromStore: true })), ['status.podIP']);
+  const all = fields(validateObject(info, pod, pod));
+  assert.ok(all.includes('status.podIP') && all.some((f) => f.startsWith('spec.containers[0].name')), all.join(', '));
+});
+
 pods.run();
 
 // ------------------------------------------------------------------------------------ workloads
