@@ -34,6 +34,22 @@ export function parseKeyValues(text: string): Map<string, number> {
   return out;
 }
 
+/**
+ * The number after `key` in such a file (undefined when absent): one search instead of parsing every
+ * line, since memory.stat has some forty lines and each container's is read at every scrape.
+ */
+export function keyValue(text: string, key: string): number | undefined {
+  let at = text.startsWith(`${key} `) || text.startsWith(`${key}:`) ? 0 : -1;
+  for (const sep of [' ', ':']) {
+    if (at >= 0) break;
+    const i = text.indexOf(`\n${key}${sep}`);
+    if (i >= 0) at = i + 1;
+  }
+  if (at < 0) return undefined;
+  const m = /^\w+:?\s+(\d+)/.exec(text.slice(at, at + key.length + 32));
+  return m ? Number(m[1]) : undefined;
+}
+
 /** The busy time of all CPUs from /proc/stat's first line, in nanoseconds (USER_HZ is 100 on Linux). */
 export function parseProcStatCpu(text: string, userHz = 100): number {
   const fields = (text.split('\n')[0] ?? '').trim().split(/\s+/);
@@ -66,8 +82,8 @@ export class CgroupReader {
       const [cpu, current, stat] = [readText(join(dir, 'cpu.stat')), readText(join(dir, 'memory.current')), readText(join(dir, 'memory.stat'))];
       if (cpu === undefined || current === undefined) return undefined;
       const usage = Number(current.trim());
-      const inactive = parseKeyValues(stat ?? '').get('inactive_file') ?? 0;
-      return { cpuNanoseconds: (parseKeyValues(cpu).get('usage_usec') ?? 0) * 1000, memoryUsageBytes: usage, memoryWorkingSetBytes: Math.max(0, usage - inactive) };
+      const inactive = keyValue(stat ?? '', 'inactive_file') ?? 0;
+      return { cpuNanoseconds: (keyValue(cpu, 'usage_usec') ?? 0) * 1000, memoryUsageBytes: usage, memoryWorkingSetBytes: Math.max(0, usage - inactive) };
     }
     const [cpu, usage, stat] = [
       readText(join(this.root, 'cpuacct', cgroupsPath, 'cpuacct.usage')),
@@ -76,7 +92,7 @@ export class CgroupReader {
     ];
     if (cpu === undefined || usage === undefined) return undefined;
     const bytes = Number(usage.trim());
-    const inactive = parseKeyValues(stat ?? '').get('total_inactive_file') ?? 0;
+    const inactive = keyValue(stat ?? '', 'total_inactive_file') ?? 0;
     return { cpuNanoseconds: Number(cpu.trim()), memoryUsageBytes: bytes, memoryWorkingSetBytes: Math.max(0, bytes - inactive) };
   }
 

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CgroupReader, parseProcStatCpu } from '../../agent/stats/cgroup-reader.js';
+import { CgroupReader, keyValue, parseKeyValues, parseProcStatCpu } from '../../agent/stats/cgroup-reader.js';
 import { SummaryProvider } from '../../agent/stats/summary.js';
 import type { Pod } from '../../api/types.js';
 import { sleep } from '../../api/async-util.js';
@@ -102,6 +102,15 @@ test('summary: pods and containers with their usage, and a CPU rate from the sec
     rmSync(root, { recursive: true, force: true });
     rmSync(proc, { recursive: true, force: true });
   }
+});
+
+test('keyValue finds exactly the key asked for, as parseKeyValues reads it', () => {
+  const stat = 'anon 10\nfile 20\nfile_mapped 30\nactive_file 40\ninactive_file 50\ninactive_anon 60\n';
+  for (const key of ['anon', 'file', 'file_mapped', 'active_file', 'inactive_file', 'inactive_anon']) assert.is(keyValue(stat, key), parseKeyValues(stat).get(key), key);
+  assert.is(keyValue(stat, 'inactive'), undefined);
+  assert.is(keyValue('usage_usec 7\nuser_usec 3', 'usage_usec'), 7);
+  assert.is(keyValue('MemTotal:  16 kB\nMemAvailable: 8 kB\n', 'MemAvailable'), 8);
+  assert.is(keyValue('', 'anon'), undefined);
 });
 
 test.run();
