@@ -75,6 +75,14 @@ test('certificates made in the child process: a CA and a serving certificate tha
   }
 });
 
+test('the kubeconfig keeps plain `server: https://...` lines (edited with sed by users and tests), quotes what needs it', () => {
+  const text = renderKubeconfig({ serverUrl: 'https://[fd00::1]:6443', caPem: 'x', token: 'k10abc.def' });
+  assert.match(text, /\n {6}server: https:\/\/\[fd00::1\]:6443\n/);
+  assert.match(text, /\n {6}token: k10abc\.def\n/);
+  assert.is(parse(renderKubeconfig({ serverUrl: 'https://a:1', caPem: 'x', token: 'true' })).users[0].user.token, 'true');
+  assert.is(parse(renderKubeconfig({ serverUrl: 'https://a:1', caPem: 'x', token: '0123' })).users[0].user.token, '0123');
+});
+
 test('the kubeconfig written without a YAML library reads back as the object kubectl expects', () => {
   const text = renderKubeconfig({ serverUrl: 'https://127.0.0.1:6443', caPem: 'PEM "quoted"\n', token: 'a:b#c' });
   assert.equal(parse(text), {
