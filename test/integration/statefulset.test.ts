@@ -121,13 +121,17 @@ it('a deleted pod comes back under its name on the node that holds its volume', 
 it('kubectl scale down removes the highest ordinals first and keeps their claims; scale up reuses them', async ({ server }) => {
   const nodes = new Map((await podsOf(server, 'web')).map((p) => [p.metadata.name!, p.spec.nodeName!]));
   const deletedAt = new Map<string, number>();
-  const watcher = setInterval(() => {
-    void podsOf(server, 'web').then((pods) => {
-      for (const name of ['web-1', 'web-2']) if (!pods.some((p) => p.metadata.name === name) && !deletedAt.has(name)) deletedAt.set(name, Date.now());
-    });
-  }, 50);
+  const note = (pods: Pod[]): void => {
+    for (const name of ['web-1', 'web-2']) if (!pods.some((p) => p.metadata.name === name) && !deletedAt.has(name)) deletedAt.set(name, Date.now());
+  };
+  const watcher = setInterval(() => { void podsOf(server, 'web').then(note); }, 50);
   await k(server, ['scale', 'statefulset/web', '--replicas=1']);
-  await waitFor('one pod left', async () => (await podsOf(server, 'web')).length === 1);
+  // The wait's own reads count too: the last pod may go between two of the watcher's reads.
+  await waitFor('one pod left', async () => {
+    const pods = await podsOf(server, 'web');
+    note(pods);
+    return pods.length === 1;
+  });
   clearInterval(watcher);
   assert.ok(deletedAt.get('web-2')! <= deletedAt.get('web-1')!, 'web-2 went before web-1');
   const claims = (await server.client.list<PersistentVolumeClaim>('PersistentVolumeClaim', NS)).items.map((c) => c.metadata.name).filter((n) => n?.startsWith('data-web-')).sort();
