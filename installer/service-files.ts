@@ -13,6 +13,8 @@ export interface ServiceSpec {
   /** Directory for the pid files of the supervisor and its child. */
   runDir: string;
   logFile: string;
+  /** Environment variables the command starts with (names and values without spaces or quotes). */
+  environment?: Readonly<Record<string, string>>;
 }
 
 /** Single-quotes a word for POSIX sh. */
@@ -40,6 +42,7 @@ export function renderSystemdUnit(s: ServiceSpec): string {
     '',
     '[Service]',
     'Type=simple',
+    ...Object.entries(s.environment ?? {}).map(([k, v]) => `Environment=${k}=${v}`),
     `ExecStart=${s.argv.map(systemdWord).join(' ')}`,
     'Restart=always',
     'RestartSec=2',
@@ -78,7 +81,7 @@ LOG=${shQuote(s.logFile)}
 LOG_MAX_BYTES=10485760
 
 run() {
-  exec ${s.argv.map(shQuote).join(' ')}
+${Object.entries(s.environment ?? {}).map(([k, v]) => `  export ${k}=${shQuote(v)}\n`).join('')}  exec ${s.argv.map(shQuote).join(' ')}
 }
 
 # Running = the pid exists and is not a zombie (where PID 1 does not reap, an exited process lingers as one).

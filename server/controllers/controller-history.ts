@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { ApiClient } from '../../api/client/client.js';
 import type { KubeObject, LabelSelector } from '../../api/meta.js';
-import { clone, deepEqual } from '../../api/object-util.js';
+import { clone, deepEqual, compareStrings } from '../../api/object-util.js';
 import { isAlreadyExists, isNotFound } from '../../api/status.js';
 import type { ControllerRevision, PodTemplateSpec } from '../../api/types.js';
 import type { Informer } from '../../api/machinery/informer.js';
@@ -65,7 +65,7 @@ export class ControllerHistory {
   owned(owner: KubeObject): ControllerRevision[] {
     return this.revisions.listNamespace(owner.metadata.namespace ?? 'default')
       .filter((r) => isControlledBy(r, owner.metadata.uid))
-      .sort((a, b) => a.revision - b.revision || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+      .sort((a, b) => a.revision - b.revision || compareStrings(a.metadata.name ?? '', b.metadata.name ?? ''));
   }
 
   /**

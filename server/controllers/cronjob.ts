@@ -16,7 +16,7 @@
  */
 import { parse as parseCron } from 'node-cron';
 import { rfc3339 } from '../../api/meta.js';
-import { deepEqual } from '../../api/object-util.js';
+import { deepEqual, compareStrings } from '../../api/object-util.js';
 import { isAlreadyExists, isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import { parseGoDuration, toNodeCronExpression } from '../../api/validation/cron.js';
 import type { CronJob, Job, ObjectReference } from '../../api/types.js';
@@ -301,7 +301,7 @@ class CronJobController {
       ['Failed', cj.spec.failedJobsHistoryLimit ?? 1],
     ];
     for (const [kind, limit] of limits) {
-      const done = children.filter((j) => jobFinished(j) === kind && !j.metadata.deletionTimestamp).sort((a, b) => startedMs(a) - startedMs(b) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+      const done = children.filter((j) => jobFinished(j) === kind && !j.metadata.deletionTimestamp).sort((a, b) => startedMs(a) - startedMs(b) || compareStrings(a.metadata.name ?? '', b.metadata.name ?? ''));
       for (const j of done.slice(0, Math.max(0, done.length - limit))) {
         await this.ctx.client.delete('Job', j.metadata.namespace, j.metadata.name!, { propagationPolicy: 'Background', preconditions: { uid: j.metadata.uid! } })
           .catch((err: unknown) => { if (!(isNotFound(err) || isConflict(err))) throw err; });

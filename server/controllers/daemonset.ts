@@ -12,7 +12,7 @@
  * Status carries what `kubectl rollout status ds` reads.
  */
 import { createHash } from 'node:crypto';
-import { deepEqual } from '../../api/object-util.js';
+import { deepEqual, compareStrings } from '../../api/object-util.js';
 import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing } from '../../api/selectors.js';
 import { isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type { ControllerRevision, DaemonSet, DaemonSetStatus, IntOrString, Node, Pod, PodTemplateSpec, Taint, Toleration } from '../../api/types.js';
@@ -85,7 +85,7 @@ function resolveIntOrPercent(v: IntOrString | undefined, total: number, fallback
 }
 
 function byAge(a: Pod, b: Pod): number {
-  return (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
+  return compareStrings(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') || compareStrings(a.metadata.name ?? '', b.metadata.name ?? '');
 }
 
 class DaemonSetController {

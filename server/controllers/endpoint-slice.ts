@@ -11,7 +11,7 @@
  * leaving a duplicate. The Endpoints controller keeps writing Endpoints for older clients.
  */
 import { createHash } from 'node:crypto';
-import { deepEqual } from '../../api/object-util.js';
+import { deepEqual, compareStrings } from '../../api/object-util.js';
 import { isForbidden } from '../../api/status.js';
 import type {
   Endpoint, EndpointAddress, EndpointSlice, EndpointSlicePort, Endpoints, ObjectReference, Pod, Service,
@@ -51,7 +51,7 @@ function portKeyOf(ports: readonly EndpointSlicePort[]): string {
 function compareEndpoints(a: Endpoint, b: Endpoint): number {
   const x = a.addresses[0] ?? '';
   const y = b.addresses[0] ?? '';
-  return x < y ? -1 : x > y ? 1 : (a.targetRef?.uid ?? '').localeCompare(b.targetRef?.uid ?? '');
+  return x < y ? -1 : x > y ? 1 : compareStrings(a.targetRef?.uid ?? '', b.targetRef?.uid ?? '');
 }
 
 /** Groups of endpoints by port set → slices of at most 100, named and labelled for `svc`. */
@@ -100,7 +100,7 @@ export function slicesForPods(svc: Service, pods: readonly Pod[]): EndpointSlice
       ports.push({ name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP', ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) });
     }
     if (ports.length === 0 && !headlessNoPorts) continue;
-    ports.sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '') || (a.port ?? 0) - (b.port ?? 0));
+    ports.sort((a, b) => compareStrings(a.name ?? '', b.name ?? '') || (a.port ?? 0) - (b.port ?? 0));
     const serving = isPodReady(pod);
     const terminating = !!pod.metadata.deletionTimestamp;
     const endpoint: Endpoint = {

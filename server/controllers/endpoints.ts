@@ -10,7 +10,7 @@
  * Service, so one bad pod cannot make every write of its Services fail validation for good.
  */
 import { isIP } from 'node:net';
-import { deepEqual } from '../../api/object-util.js';
+import { deepEqual, compareStrings } from '../../api/object-util.js';
 import { isAlreadyExists, isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type { EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service, ServicePort } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
@@ -70,7 +70,7 @@ function addressOf(pod: Pod, svc: Service): EndpointAddress {
 }
 
 function compareAddresses(a: EndpointAddress, b: EndpointAddress): number {
-  return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : (a.targetRef?.uid ?? '').localeCompare(b.targetRef?.uid ?? '');
+  return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : compareStrings(a.targetRef?.uid ?? '', b.targetRef?.uid ?? '');
 }
 
 function portKey(ports: EndpointPort[]): string {
@@ -107,7 +107,7 @@ export function computeSubsets(svc: Service, pods: readonly Pod[], onInvalidIp?:
       ports.push(ep);
     }
     if (ports.length === 0 && !headlessNoPorts) continue;
-    ports.sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '') || a.port - b.port);
+    ports.sort((a, b) => compareStrings(a.name ?? '', b.name ?? '') || a.port - b.port);
     const key = portKey(ports);
     let g = groups.get(key);
     if (!g) {

@@ -13,7 +13,7 @@
  */
 import { backoffDelay } from '../../api/async-util.js';
 import { rfc3339, type Condition } from '../../api/meta.js';
-import { deepEqual } from '../../api/object-util.js';
+import { deepEqual, compareStrings } from '../../api/object-util.js';
 import { labelSelectorFromObject, matchesLabels, selectorMatchesNothing, type LabelRequirement } from '../../api/selectors.js';
 import { isConflict, isForbidden, isNotFound } from '../../api/status.js';
 import type { Job, JobStatus, Pod } from '../../api/types.js';
@@ -244,7 +244,7 @@ class JobController {
     const have = active.length + inFlight;
     if (have > wanted) {
       // Parallelism lowered: delete the newest surplus pods.
-      const surplus = [...active].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '')).slice(0, have - wanted);
+      const surplus = [...active].sort((a, b) => compareStrings(b.metadata.creationTimestamp ?? '', a.metadata.creationTimestamp ?? '')).slice(0, have - wanted);
       for (const p of surplus) await this.deletePod(p);
     } else if (have < wanted) {
       const lastFailure = Math.max(failedPods.reduce((t, p) => Math.max(t, finishedAtMs(p)), 0), this.failuresSeen.get(uid)?.atMs ?? 0);

@@ -14,6 +14,7 @@ import type { Node, Pod } from '../../api/types.js';
 import type { ControllerContext } from './context.js';
 import { objectKeyOf, type Informer } from '../../api/machinery/informer.js';
 import { sleep } from '../../api/async-util.js';
+import { compareStrings } from '../../api/object-util.js';
 
 export interface PodGcOptions {
   intervalMs?: number;
@@ -78,7 +79,7 @@ class PodGarbageCollector {
     }
     const finished = pods
       .filter((p) => (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') && !p.metadata.deletionTimestamp)
-      .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+      .sort((a, b) => compareStrings(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? ''));
     for (const pod of finished.slice(0, Math.max(0, finished.length - this.threshold))) {
       await this.forceDelete(pod, 'deleted finished pod beyond the terminated-pod threshold');
     }

@@ -10,6 +10,7 @@ import { resourceForKind, resourceForPlural } from '../../api/resources.js';
 import type { ProvidedResources } from '../apiserver/provided-resources.js';
 import type { Registry } from '../apiserver/registry.js';
 import type { NodeSample, PodSample, Usage, UsageStore } from './usage-store.js';
+import { compareStrings } from '../../api/object-util.js';
 
 const API_VERSION = 'metrics.k8s.io/v1beta1';
 
@@ -66,7 +67,7 @@ export function registerMetricsApi(provided: ProvidedResources, registry: Regist
         const pod = stored.get(`${sample.namespace}/${sample.name}`);
         if (pod?.metadata.uid === sample.uid) out.push(podMetrics(pod, sample));
       }
-      return out.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+      return out.sort((a, b) => compareStrings(`${a.metadata.namespace}/${a.metadata.name}`, `${b.metadata.namespace}/${b.metadata.name}`));
     },
   });
 }

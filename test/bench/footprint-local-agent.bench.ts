@@ -2,7 +2,9 @@
  * The server's footprint with its local agent (plain script, root; prints figures, asserts nothing):
  *
  *   node dist/test/bench/footprint-local-agent.bench.js [idle-seconds=30]
- *   (BENCH_SERVER_NODE_OPTIONS: Node.js flags for the server process;
+ *   (the server runs as the installed service does, with installer/service.ts's V8 flags and malloc
+ *    settings; BENCH_SERVER_PLAIN=1 runs plain `node corral.js server` for comparison;
+ *    BENCH_SERVER_NODE_OPTIONS: more Node.js flags for the server process;
  *    BENCH_HEAPSNAPSHOT_DIR=DIR: after the idle period the server writes a heap snapshot there;
  *    BENCH_LAB=NAME: another lab name, so two people can run it at once;
  *    BENCH_SERVER_LOG=FILE: keeps a copy of the server's log)
@@ -23,6 +25,7 @@ import { HttpsTransport } from '../../api/client/transport.js';
 import { sleep } from '../../api/async-util.js';
 import type { Node, Pod } from '../../api/types.js';
 import { cpuMs, smapsParts, threadCpuDelta, threadCpuMs } from '../support/proc-stat.js';
+import { SERVER_MALLOC_ENVIRONMENT, SERVER_V8_FLAGS } from '../../installer/service.js';
 
 const WORKER = process.argv[2] === '--worker';
 const REPLICAS = 100;
@@ -102,13 +105,14 @@ async function main(): Promise<void> {
     const n1 = lab.node('n1');
     const serverData = join(n1.dir, 'corral');
     // BENCH_SERVER_NODE_OPTIONS passes Node.js flags to the server (e.g. --cpu-prof --cpu-prof-dir=DIR).
-    const nodeOptions = (process.env['BENCH_SERVER_NODE_OPTIONS'] ?? '').split(' ').filter((f) => f !== '');
+    const plain = Boolean(process.env['BENCH_SERVER_PLAIN']);
+    const nodeOptions = [...(plain ? [] : SERVER_V8_FLAGS), ...(process.env['BENCH_SERVER_NODE_OPTIONS'] ?? '').split(' ').filter((f) => f !== '')];
     // A heap snapshot on SIGUSR2 (sent after the readings below); it opens in Chrome DevTools (Memory).
     const snapshotDir = process.env['BENCH_HEAPSNAPSHOT_DIR'];
     if (snapshotDir) nodeOptions.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`);
     const server = lab.spawn('n1', [process.execPath, ...nodeOptions, CLI, 'server', '--data-dir', serverData, '--port', '6443', '--bind-address', '0.0.0.0',
       '--advertise-address', n1.ip, '--tls-san', n1.ip, '--node-ip', n1.ip, '--containerd-address', n1.containerdSocket,
-      '--netns-prefix', `${lab.netnsPrefix}n1-`], { logName: 'server', env: { ...process.env, CORRAL_LOG_LEVEL: 'info' } });
+      '--netns-prefix', `${lab.netnsPrefix}n1-`], { logName: 'server', env: { ...process.env, ...(plain ? {} : SERVER_MALLOC_ENVIRONMENT), CORRAL_LOG_LEVEL: 'info' } });
     const job: WorkerJob = {
       url: `https://${n1.ip}:6443`, caFile: join(serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(serverData, 'server', 'admin-token'),
       image: DEFAULT_IMAGE_REF, holdMs: (idleSeconds + 30) * 1000, nodeIP: lab.controlIp,
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
       "setTimeout(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage().rss, smaps: require('fs').readFileSync('/proc/self/smaps', 'utf8') })), 500)"]);
     const bareReading = JSON.parse(bare.stdout) as { rss: number; smaps: string };
     const bareRss = bareReading.rss / 1048576;
-    process.stdout.write(`footprint with the local agent (node ${process.version}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
+    process.stdout.write(`footprint with the local agent (node ${process.version}${plain ? ', plain' : ` ${SERVER_V8_FLAGS.join(' ')}, ${Object.entries(SERVER_MALLOC_ENVIRONMENT).map(([k, v]) => `${k}=${v}`).join(' ')}`}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
     process.stdout.write(`pods Running per node: ${ready}\n`);
     process.stdout.write(`pods whose resourceVersion moved in 10 s of idle, per node: ${moved}\n`);
     if (process.env['BENCH_VERBOSE']) process.stdout.write(`${readFileSync(work.logFile, 'utf8').slice(-6000)}\n`);

@@ -2,6 +2,8 @@
  * The server's footprint (prints figures, asserts nothing, ends by itself):
  *
  *   node dist/test/bench/footprint.bench.js [--quick]
+ *   (the server runs as the installed service does, with installer/service.ts's V8 flags and malloc
+ *    settings; BENCH_SERVER_PLAIN=1 runs plain `node corral.js server` for comparison)
  *
  * Against a real `corral server` process on loopback (controllers and scheduler on, no local agent):
  * - idle CPU and RSS with 3 hollow nodes (Lease every 10 s, as agents renew) and 100 pods bound and
@@ -54,7 +56,7 @@ async function timedRestart(server: ServerProcess): Promise<number> {
 }
 
 async function idle(): Promise<void> {
-  const server = await ServerProcess.start();
+  const server = await ServerProcess.start({ asInstalled: !process.env['BENCH_SERVER_PLAIN'] });
   const pid = server.child!.pid!;
   const nodes: HollowNode[] = [];
   const transports: HttpsTransport[] = [];
@@ -86,7 +88,7 @@ async function idle(): Promise<void> {
 }
 
 async function coldStart(): Promise<void> {
-  const server = await ServerProcess.start({ extraArgs: ['--disable-controllers'] });
+  const server = await ServerProcess.start({ extraArgs: ['--disable-controllers'], asInstalled: !process.env['BENCH_SERVER_PLAIN'] });
   try {
     const empty = await timedRestart(server);
     await server.client.create('Namespace', undefined, { metadata: { name: 'cold' } });

@@ -7,6 +7,8 @@ import { planSteps, renderPlan, type HostPlan } from '../../installer/join/plan.
 import { LineProgress, renderSummary, TtyProgress } from '../../installer/join/progress.js';
 import { agentServiceSpec, nodeNameFromHostname, renderTokenFile } from '../../installer/join/join.js';
 import { renderSupervisor, renderSystemdUnit, serviceStartCommand, shQuote } from '../../installer/service-files.js';
+import { serverServiceSpec } from '../../installer/service.js';
+import { execFileSync } from 'node:child_process';
 import { TokenStore } from '../../server/auth/tokens.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +100,19 @@ test('service files: the token stays out of argv; quoting; systemd and superviso
   assert.is(shQuote('plain-word_1.2/x'), 'plain-word_1.2/x');
   assert.match(serviceStartCommand('corral-agent', true, '/usr/local/lib/corral'), 'systemctl restart corral-agent');
   assert.match(serviceStartCommand('corral-agent', false, '/usr/local/lib/corral'), '/usr/local/lib/corral/corral-agent.service.sh stop');
+});
+
+test('the server service: V8 flags on its command line, malloc settings in its environment (systemd and supervisor)', () => {
+  const spec = serverServiceSpec({ nodeBinary: '/usr/bin/node', cli: '/opt/corral/dist/cli/corral.js', dataDir: '/var/lib/corral', serverArgs: ['--port', '6443'] });
+  const unit = renderSystemdUnit(spec);
+  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=4 --min-semi-space-size=4 /opt/corral/dist/cli/corral.js server --data-dir /var/lib/corral --port 6443');
+  assert.match(unit, 'Environment=MALLOC_ARENA_MAX=2\n');
+  assert.match(unit, 'Environment=MALLOC_MMAP_THRESHOLD_=131072\n');
+  // The supervisor's run() exports them before it execs the command: run it with a command that prints them.
+  const sup = renderSupervisor({ ...spec, argv: ['sh', '-c', 'echo "$MALLOC_ARENA_MAX $MALLOC_MMAP_THRESHOLD_ $MALLOC_TRIM_THRESHOLD_"'] });
+  const run = /^run\(\) \{\n[\s\S]*?\n\}\n/m.exec(sup)?.[0];
+  assert.ok(run, sup);
+  assert.is(execFileSync('sh', ['-c', `${run}run`], { encoding: 'utf8', env: {} }).trim(), '2 131072 131072');
 });
 
 test('progress: a TTY redraws one line per host in place; plain output is one line per event', () => {

@@ -16,6 +16,7 @@ import {
   type PersistentVolume, type PersistentVolumeClaim, type StorageClass,
 } from '../../../api/storage-types.js';
 import type { AdmissionPlugin, Registry } from '../registry.js';
+import { compareStrings } from '../../../api/object-util.js';
 
 /** Where PVs may point when the administrator named nothing else (besides the storage dir, always allowed). */
 export const DEFAULT_HOST_PATH_ROOTS: readonly string[] = ['/mnt', '/srv', '/data'];
@@ -38,7 +39,7 @@ export function isUnderRoots(path: string, roots: readonly string[]): boolean {
 /** The default class as upstream picks it: among classes marked default, the newest (then by name). */
 export function pickDefaultClass(classes: readonly StorageClass[]): StorageClass | undefined {
   const marked = classes.filter((c) => c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
-  marked.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  marked.sort((a, b) => compareStrings(b.metadata.creationTimestamp ?? '', a.metadata.creationTimestamp ?? '') || compareStrings(a.metadata.name ?? '', b.metadata.name ?? ''));
   return marked[0];
 }
 

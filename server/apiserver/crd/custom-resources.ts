@@ -8,6 +8,7 @@ import type { CustomResourceDefinition, CustomResourceDefinitionVersion, JSONSch
 import type { CustomListType, CustomResourceBehaviour, ResourceInfo, SubresourceInfo } from '../../../api/resources.js';
 import { applySchemaDefaults, memberSchema, pruneObject } from './schema-walk.js';
 import { validateCustomResource } from './schema-validation.js';
+import { compareStrings } from '../../../api/object-util.js';
 
 export function isConditionTrue(crd: CustomResourceDefinition, type: string): boolean {
   return crd.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
@@ -42,7 +43,7 @@ export function storageVersionOf(crd: CustomResourceDefinition): string {
 /** What every established CRD serves, grouped by CRD with its versions in priority order. */
 export function customResourcesOf(crds: readonly CustomResourceDefinition[]): ResourceInfo[] {
   const out: ResourceInfo[] = [];
-  const sorted = [...crds].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const sorted = [...crds].sort((a, b) => compareStrings(a.metadata.name ?? '', b.metadata.name ?? ''));
   for (const crd of sorted) {
     if (!isConditionTrue(crd, 'Established')) continue;
     const versions = crd.spec.versions.filter((v) => v.served).sort((a, b) => compareVersionPriority(a.name, b.name));

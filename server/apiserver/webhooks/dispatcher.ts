@@ -22,6 +22,7 @@ import { labelSelectorFromObject, matchesLabels } from '../../../api/selectors.j
 import { errors, StatusError, type StatusReason } from '../../../api/status.js';
 import type { AdmissionPlugin, Registry, WriteOptions } from '../registry.js';
 import { callWebhook, WebhookCallError } from './webhook-client.js';
+import { compareStrings } from '../../../api/object-util.js';
 
 const VALIDATING = resourceForKind('ValidatingWebhookConfiguration')!;
 const MUTATING = resourceForKind('MutatingWebhookConfiguration')!;
@@ -125,7 +126,7 @@ export class WebhookDispatcher implements AdmissionPlugin {
   private async configurations(): Promise<{ validating: ValidatingWebhookConfiguration[]; mutating: MutatingWebhookConfiguration[] }> {
     const revision = `${this.registry.currentRevision(VALIDATING)}/${this.registry.currentRevision(MUTATING)}`;
     if (this.cache?.revision === revision) return this.cache;
-    const byName = (x: KubeObject, y: KubeObject): number => (x.metadata.name ?? '').localeCompare(y.metadata.name ?? '');
+    const byName = (x: KubeObject, y: KubeObject): number => compareStrings(x.metadata.name ?? '', y.metadata.name ?? '');
     const validating = ((await this.registry.list(VALIDATING, undefined)).items as ValidatingWebhookConfiguration[]).sort(byName);
     const mutating = ((await this.registry.list(MUTATING, undefined)).items as MutatingWebhookConfiguration[]).sort(byName);
     this.cache = { revision, validating, mutating };
