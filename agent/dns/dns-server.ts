@@ -80,24 +80,45 @@ export class DnsServer {
   /** Binds every address (UDP and TCP); the ports are known once this resolves. */
   async start(): Promise<void> {
     for (const address of this.o.addresses) {
-      const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
-      socket.on('message', (msg, rinfo) => this.onUdp(socket, msg, rinfo.address, rinfo.port));
-      socket.on('error', (err) => log.warn('dns', 'UDP socket error', { address, error: err.message }));
-      this.udp.push(socket); // closed by close() even when the bind below fails
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(this.o.port, address, () => { socket.off('error', reject); resolve(); });
-      });
-      const server = createServer((conn) => this.onTcp(conn));
-      server.maxConnections = this.o.maxTcpConnections ?? 128;
-      server.on('error', (err) => log.warn('dns', 'TCP listener error', { address, error: err.message }));
-      // Same port as UDP (the port may have been 0: take what UDP got).
+      // With port 0 (tests) TCP takes the port UDP got, which another program may hold on TCP: try
+      // another one a few times. A fixed port is tried once; its error is the operator's to see.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.bindAddress(address);
+          break;
+        } catch (err) {
+          const retry = this.o.port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 10;
+          if (!retry) throw err;
+        }
+      }
+    }
+  }
+
+  /** One address's UDP socket and TCP listener on the same port; on failure the UDP socket is closed again. */
+  private async bindAddress(address: string): Promise<void> {
+    const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
+    socket.on('message', (msg, rinfo) => this.onUdp(socket, msg, rinfo.address, rinfo.port));
+    socket.on('error', (err) => log.warn('dns', 'UDP socket error', { address, error: err.message }));
+    this.udp.push(socket); // closed by close() even when the bind below fails
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.o.port, address, () => { socket.off('error', reject); resolve(); });
+    });
+    const server = createServer((conn) => this.onTcp(conn));
+    server.maxConnections = this.o.maxTcpConnections ?? 128;
+    // Same port as UDP (the port may have been 0: take what UDP got).
+    try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(socket.address().port, address, () => { server.off('error', reject); resolve(); });
       });
-      this.tcp.push(server);
+    } catch (err) {
+      this.udp.splice(this.udp.indexOf(socket), 1);
+      socket.close();
+      throw err;
     }
+    server.on('error', (err) => log.warn('dns', 'TCP listener error', { address, error: err.message }));
+    this.tcp.push(server);
   }
 
   /** The UDP port of the first address (tests bind port 0). */

@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as dnsPacket from 'dns-packet';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import type { Endpoint, EndpointSlice, Pod, Service } from '../../api/types.js';
 import type { ClusterView } from '../../agent/dns/cluster-zone.js';
 import { DnsServer } from '../../agent/dns/dns-server.js';
@@ -238,6 +239,27 @@ test('a start that fails half way (port taken) closes what it opened, so a retry
   await retry.start();
   assert.equal(ips(await dnsQuery(taken, 'web.other.svc.cluster.local', 'A')), ['10.43.0.20']);
   await retry.close();
+});
+
+test('a TCP port taken under the UDP one: a fixed port fails and gives the UDP port back; port 0 finds another pair', async () => {
+  const tcpBlocker = createServer();
+  await new Promise<void>((resolve) => tcpBlocker.listen(0, '127.0.0.1', resolve));
+  const taken = (tcpBlocker.address() as { port: number }).port;
+  const options = { zone: { domain: 'cluster.local', ttl: 5 }, view, forwarder: new Forwarder({ upstreams: [] }), allowed: () => true, addresses: ['127.0.0.1'] };
+  const fixed = new DnsServer({ ...options, port: taken });
+  let code = '';
+  await fixed.start().catch((err: NodeJS.ErrnoException) => { code = err.code ?? ''; });
+  assert.is(code, 'EADDRINUSE');
+  const probe = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => { probe.once('error', reject); probe.bind(taken, '127.0.0.1', resolve); });
+  probe.close();
+  await fixed.close();
+  const any = new DnsServer({ ...options, port: 0 });
+  await any.start();
+  assert.ok(any.port > 0 && any.port !== taken);
+  assert.equal(ips(await dnsQuery(any.port, 'web.other.svc.cluster.local', 'A')), ['10.43.0.20']);
+  await any.close();
+  tcpBlocker.close();
 });
 
 test.run();
