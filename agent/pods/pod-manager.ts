@@ -237,7 +237,10 @@ export class PodManager {
   /** Containers, pod netns and pod directories of this node whose pod is not known (any more). */
   async removeLeftovers(): Promise<number> {
     let removed = 0;
-    const known = new Set(this.workers.keys());
+    // Asked live at each decision, never from a snapshot taken before the awaits below: a pod bound
+    // meanwhile (a node back from the dead gets its waiting pods at once) has a worker, and its new
+    // netns and volume directories are not leftovers.
+    const known = { has: (uid: string): boolean => this.workers.has(uid) };
     const containers = await this.ctx.runtime.listContainers({ labels: { [LABEL_NODE]: this.ctx.cfg.nodeName } });
     for (const c of containers) {
       const uid = c.labels[LABEL_POD_UID];
