@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValidQuantity, quantityToMilli, quantityToNumber } from '../api/quantity.js';
-import { runCommand } from './runtime/run-command.js';
+import { runCommand } from '../api/run-command.js';
 import { isDNS1123Subdomain, isIPv4 } from '../api/validation/names.js';
 
 export interface AgentConfig {

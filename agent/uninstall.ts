@@ -23,7 +23,7 @@ import { removeAllLbAddresses } from './network/lb-address.js';
 import { LABEL_NODE } from './pods/naming.js';
 import { backendBinaries, IptablesApplier, summarizeSave, type IptablesBackend } from './proxy/index.js';
 import { ContainerdRuntime, isRuntimeError } from './runtime/index.js';
-import { runCommand } from './runtime/run-command.js';
+import { runCommand } from '../api/run-command.js';
 import { OwnContainerd } from './runtime/own-containerd.js';
 
 export interface UninstallOptions {

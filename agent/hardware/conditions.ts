@@ -11,7 +11,7 @@ import { access, readFile, stat, statfs } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Condition } from '../../api/meta.js';
-import { runCommand } from '../runtime/run-command.js';
+import { runCommand } from '../../api/run-command.js';
 import { decodeThrottled, memoryCgroupEnabled, parseLoadavgThreads, parseMeminfo, type ThrottleState } from './parse.js';
 
 /** kubelet's default eviction-hard memory.available. */

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { log } from '../../api/log.js';
 import { runHelper } from '../helper-process/run-helper.js';
 import type { SystemFacts } from './system-facts.js';
-import { runCommand } from '../runtime/run-command.js';
+import { runCommand } from '../../api/run-command.js';
 import { architectureFrom, parseMeminfo, parseOsRelease } from './parse.js';
 
 export interface StorageInfo {

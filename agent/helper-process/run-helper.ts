@@ -5,7 +5,7 @@
  * for its whole life (an ES module is never unloaded).
  */
 import { fileURLToPath } from 'node:url';
-import { runCommand } from '../runtime/run-command.js';
+import { runNodeJob } from '../../api/run-command.js';
 
 // In the one-file agent bundle this is the bundle itself (installer/bundle.ts rewrites it; agent-entry.ts
 // dispatches the job names to helper-main).
@@ -14,10 +14,6 @@ const HELPER = fileURLToPath(new URL('./helper-main.js', import.meta.url));
 export type HelperJob = 'system-facts' | 'self-signed-cert';
 
 /** Runs `job` with `input` (JSON on stdin); rejects with the child's own message when it fails. */
-export async function runHelper<T>(job: HelperJob, input: unknown, timeoutMs = 60_000): Promise<T> {
-  const r = await runCommand(process.execPath, [HELPER, job], { timeoutMs, input: JSON.stringify(input ?? null) });
-  if (r.code !== 0) {
-    throw new Error(`${job} helper ${r.timedOut ? `timed out after ${timeoutMs} ms` : `exited ${r.code ?? r.signal}`}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
-  }
-  return JSON.parse(r.stdout) as T;
+export function runHelper<T>(job: HelperJob, input: unknown, timeoutMs = 60_000): Promise<T> {
+  return runNodeJob<T>(`the ${job} helper`, HELPER, [job], input, timeoutMs);
 }

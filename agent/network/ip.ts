@@ -2,7 +2,7 @@
  * Runs iproute2 and sysctl for the pod network, with time limits and errors that say what failed.
  * Everything the agent changes in the kernel's network state goes through here.
  */
-import { runCommand } from '../runtime/run-command.js';
+import { runCommand } from '../../api/run-command.js';
 
 export class NetworkError extends Error {
   override readonly name = 'NetworkError';

@@ -8,7 +8,7 @@
  * new MAC on takeover. arp_ignore=1 / arp_announce=2 on the interface keep the node from answering
  * ARP for addresses configured elsewhere on it or using them as ARP sources.
  */
-import { runCommand } from '../runtime/run-command.js';
+import { runCommand } from '../../api/run-command.js';
 import { ip, sysctl } from './ip.js';
 
 /** The interface that carries the node's own address (the LAN); throws when none does. */

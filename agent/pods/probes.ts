@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { Container, Probe } from '../../api/types.js';
 import type { ContainerdRuntime } from '../runtime/index.js';
-import { runCommand } from '../runtime/run-command.js';
+import { runCommand } from '../../api/run-command.js';
 import { sleep } from '../../api/async-util.js';
 
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';

@@ -13,7 +13,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { quantityToNumber } from '../../api/quantity.js';
 import type { PersistentVolume, PersistentVolumeClaim, Pod, Volume } from '../../api/types.js';
 import { LOCAL_PATH_PROVISIONER, PROVISIONED_BY_ANNOTATION } from '../../api/storage-types.js';
-import { runCommand } from '../runtime/run-command.js';
+import { runCommand } from '../../api/run-command.js';
 
 export interface ClaimSources {
   claim(namespace: string, name: string): Promise<PersistentVolumeClaim | undefined>;

@@ -5,7 +5,7 @@
  * they are never duplicated. The first sync (and any sync after a failure) is a full one that also
  * deletes stale CORRAL-* chains found in the kernel; later syncs send only what changed.
  */
-import { runCommand, type RunResult } from '../runtime/run-command.js';
+import { runCommand, type RunResult } from '../../api/run-command.js';
 import { backendBinaries, parseIptablesVersion, type BackendBinaries, type IptablesBackend } from './backend.js';
 import { CHAIN_FIREWALL, CHAIN_POSTROUTING, CHAIN_PREFIX, CHAIN_PROXY_FIREWALL, CHAIN_SERVICES, parseInstalledNat, renderLocalnetGuard, renderNatRuleSet, renderProxyFirewall, renderRestartSync, renderServiceDelta, type NatRuleSet } from './rules.js';
 

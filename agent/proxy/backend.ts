@@ -9,7 +9,7 @@
  *      says "(nf_tables)" or "(legacy)").
  */
 import { existsSync } from 'node:fs';
-import { runCommand } from '../runtime/run-command.js';
+import { runCommand } from '../../api/run-command.js';
 import { CHAIN_PREFIX } from './rules.js';
 
 export type IptablesBackend = 'nft' | 'legacy';

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { Ctr, type CallOptions, type CtrOptions } from './ctr.js';
 import { RuntimeError, isRuntimeError } from './errors.js';
 import { ImageService, normalizeImageRef } from './images.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../api/run-command.js';
 import { sleep } from '../../api/async-util.js';
 import { startExec, type ExecOptions, type ExecSession } from './exec.js';
 import { buildSpec, mergeEnv, resolveArgs, type BindMount } from './spec.js';

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { RuntimeError, classifyCtrError } from './errors.js';
-import { runCommand, type RunResult } from './run-command.js';
+import { runCommand, type RunResult } from '../../api/run-command.js';
 import { runWithSecretPrompt, type SecretPrompt } from './secret-prompt.js';
 
 export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';

@@ -8,7 +8,7 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import { sleep } from '../../api/async-util.js';
 import type { Ctr } from './ctr.js';
 import { isRuntimeError } from './errors.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../api/run-command.js';
 
 export interface ExecOptions {
   execId: string;

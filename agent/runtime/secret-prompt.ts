@@ -7,7 +7,7 @@
  * OS: bsdutils is essential), and the secret is written once the prompt appeared, after which ctr
  * has turned echo off. The secret is masked in whatever output comes back anyway.
  */
-import { runCommandInteractive, type RunOptions, type RunResult } from './run-command.js';
+import { runCommandInteractive, type RunOptions, type RunResult } from '../../api/run-command.js';
 
 export interface SecretPrompt {
   secret: string;

@@ -8,7 +8,7 @@
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Ctr } from './ctr.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../api/run-command.js';
 
 export type SnapshotterCheck =
   | { ok: true }

@@ -6,7 +6,6 @@
  * (server/auth/serving-cert-rotation.ts). Reading certificates uses node:crypto; making them runs
  * @peculiar/x509 in a child process (cert-issuer.ts says why).
  */
-import { spawn } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -15,6 +14,7 @@ import { join } from 'node:path';
 import { isIP, SocketAddress } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { renewalDue } from '../../api/tls-policy.js';
+import { runNodeJob } from '../../api/run-command.js';
 
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
 
@@ -75,28 +75,7 @@ const ISSUER = fileURLToPath(new URL('./cert-issuer-process.js', import.meta.url
 
 /** Runs one IssueJob in a child Node.js process; the job (with the CA's key) goes through its stdin. */
 function issueInChild(job: IssueJob): Promise<CertifiedKey> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ISSUER], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, 60_000);
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start the certificate issuer: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as CertifiedKey);
-      else reject(new Error(`the certificate issuer ${timedOut ? 'timed out after 60 s' : `exited ${code ?? signal}`}: ${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-3).join(' ')}`));
-    });
-    child.stdin.end(JSON.stringify(job));
-  });
+  return runNodeJob<CertifiedKey>('the certificate issuer', ISSUER, [], job, 60_000);
 }
 
 /** A new self-signed CA (ten years), named `<commonName>@<unix time>`. */

@@ -1,7 +1,8 @@
 /**
  * Runs one external command with a hard time limit and an AbortSignal, collecting its output.
- * Every ctr/iptables call of the agent goes through here so that a wedged containerd or xtables
- * lock can never hang the agent's loops.
+ * Every ctr/iptables call of the agent and every one-shot child Node.js job (the agent's helper
+ * process, the server's certificate issuer) goes through here, so that a wedged containerd, xtables
+ * lock or child can never hang a loop.
  */
 import { spawn } from 'node:child_process';
 
@@ -79,4 +80,21 @@ export function runCommandInteractive(file: string, args: readonly string[], opt
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
+}
+
+/**
+ * Runs `script` (with `args`) in a child Node.js process, gives it `input` as JSON on stdin and returns
+ * the JSON it prints. `what` names the job in errors, which end with the child's last stderr lines.
+ */
+export async function runNodeJob<T>(what: string, script: string, args: readonly string[], input: unknown, timeoutMs: number): Promise<T> {
+  let r: RunResult;
+  try {
+    r = await runCommand(process.execPath, [script, ...args], { timeoutMs, input: JSON.stringify(input ?? null) });
+  } catch (e) {
+    throw new Error(`cannot start ${what}: ${(e as Error).message}`);
+  }
+  if (r.code !== 0) {
+    throw new Error(`${what} ${r.timedOut ? `timed out after ${timeoutMs} ms` : `exited ${r.code ?? r.signal}`}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  }
+  return JSON.parse(r.stdout) as T;
 }
