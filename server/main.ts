@@ -270,7 +270,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
     writeFile(paths.kubeconfig(cfg.dataDir), renderKubeconfig({ serverUrl: url, caPem: tls.caPem, token: adminToken }), { mode: 0o600 }));
 
   const stop = new AbortController();
-  let leader: LeaderElector | undefined;
+  let leader: Pick<LeaderElector, 'isLeader'> | undefined;
   if (cfg.datastore?.clusterSecret) void syncTokens(backend.store, cfg.dataDir, cfg.datastore.clusterSecret, () => tokens.reload(), stop.signal);
   startServingCertRotation({ server, tlsDir: paths.tlsDir(cfg.dataDir), extraSans: cfg.tlsSans, lifetimeMs: certLifetimeMs, current: tls, signal: stop.signal });
   // Every informer's watch and every controller listens on this one signal.
@@ -292,9 +292,6 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   registerIdentityApi({ api, tokens, serviceAccountTokens: serviceAccounts.tokens, rbac: rbac.authorizer, authorize });
   new UsageScraper({ registry, fetch: (node, path, timeoutMs) => agents.get(node, path, timeoutMs), store: usage, intervalMs: usageIntervalMs, signal: stop.signal }).start();
   if (!cfg.disableControllers) {
-    // Of several servers on one etcd, exactly one runs the controllers, the scheduler and the
-    // allocating loops (pod CIDRs, load-balancer pools): the holder of the Lease kube-system/corral-controllers.
-    // With SQLite there is one server and it wins at once.
     const controllerSettings = {
       podEvictionTimeoutSeconds: cfg.podEvictionTimeoutSeconds,
       nodeMonitorGracePeriodSeconds: cfg.nodeMonitorGracePeriodSeconds,
@@ -304,17 +301,28 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       caPem: tls.caPem,
       lbPool: cfg.lbPool !== undefined ? parseLbPool(cfg.lbPool) : undefined,
     };
-    const elector = new LeaderElector({
-      client, namespace: 'kube-system', name: 'corral-controllers', identity: serverIdentity(),
-      ...leaderElectionTiming(),
-      signal: stop.signal,
-      onStartedLeading: (leading) => startControllers({
-        client, informers: new InformerFactory(client), settings: controllerSettings,
-        signal: AbortSignal.any([stop.signal, leading]), metrics,
-      }),
+    const runControllers = (signal: AbortSignal): Promise<void> => startControllers({
+      client, informers: new InformerFactory(client), settings: controllerSettings, signal, metrics,
     });
-    leader = elector;
-    void elector.run();
+    if (cfg.datastore) {
+      // Of several servers on one etcd, exactly one runs the controllers, the scheduler and the
+      // allocating loops (pod CIDRs, load-balancer pools): the holder of the Lease kube-system/corral-controllers.
+      const elector = new LeaderElector({
+        client, namespace: 'kube-system', name: 'corral-controllers', identity: serverIdentity(),
+        ...leaderElectionTiming(),
+        signal: stop.signal,
+        onStartedLeading: (leading) => runControllers(AbortSignal.any([stop.signal, leading])),
+      });
+      leader = elector;
+      void elector.run();
+    } else {
+      // SQLite is one server's own file (the pid file keeps a second server off it), so there is nobody
+      // to elect: the controllers run without a Lease renewed every 2 s (k3s turns leader election off
+      // for its SQLite datastore likewise).
+      leader = { isLeader: true };
+      log.info('server', 'running the controllers without leader election (SQLite: a single server)');
+      runControllers(stop.signal).catch((err: unknown) => log.error('server', 'starting the controllers failed', { error: (err as Error).message }));
+    }
   }
   log.info('server', 'corral server is up', { url, dataDir: cfg.dataDir, kubeconfig: paths.kubeconfig(cfg.dataDir) });
   let localAgent: { close(): Promise<void> } | undefined;
