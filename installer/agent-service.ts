@@ -35,11 +35,24 @@ export function netnsPrefixFor(prefix: string, nodeName: string): string {
 /**
  * V8 flags of every agent process: the installed service's command line has them, and `corral agent`
  * sets them itself (cli/agent-command.ts). A small young generation (V8 otherwise keeps tens of MiB after
- * a burst of DNS queries, test/bench/dns.bench.ts) and no optimizing compiler: TurboFan's compile zones
- * and code cost the agent ~7-10 MiB resident, and its hot paths wait on I/O (test/bench/agent.bench.ts,
- * docs/performance.md "Agent memory"). Baseline code and WebAssembly (fetch()) stay.
+ * a burst of DNS queries, test/bench/dns.bench.ts) and neither optimizing nor baseline compiler: TurboFan's
+ * compile zones and code cost the agent ~7-10 MiB resident, Sparkplug's baseline code and the compiler's
+ * own pages of the node executable another ~2 MiB, and the agent's hot paths wait on I/O
+ * (test/bench/agent.bench.ts, docs/performance.md "Agent memory"). WebAssembly (fetch()) stays.
  */
-export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt'];
+export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug'];
+
+/**
+ * glibc malloc settings of the agent's service (glibc reads them when the process starts, so `corral
+ * agent` run by hand cannot set them on itself). Parsing and compiling the agent's modules at start
+ * peaks at ~7.5 MiB of malloc; freed, it stayed in the main heap (10.4 MiB resident idle, a bare Node.js
+ * 2.7 MiB), because glibc returns only a large free top of the heap and raises its mmap threshold after
+ * the first large free. A fixed 128 KiB threshold for mmap and for trimming gave back ~5 MiB idle.
+ */
+export const AGENT_MALLOC_ENVIRONMENT: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+};
 
 /** The agent's service: node + bundle + flags; the token comes from the 0600 env file, never argv. */
 export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nodeName: string; nodeIp: string; network?: AgentNetwork }): ServiceSpec & { environmentFile: string } {
@@ -51,6 +64,7 @@ export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nod
       '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir,
       '--netns-prefix', netnsPrefixFor(net.netnsPrefix, o.nodeName), '--cluster-cidr', net.clusterCidr, '--service-cidr', net.serviceCidr,
       '--cluster-domain', net.clusterDomain, '--cluster-dns', net.clusterDns],
+    environment: AGENT_MALLOC_ENVIRONMENT,
     runDir: NODE_PATHS.runDir,
     logFile: NODE_PATHS.logFile,
     environmentFile: NODE_PATHS.token,

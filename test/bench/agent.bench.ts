@@ -4,7 +4,8 @@
  *     beside raw `ctr run -d` of the same image on the same containerd in the same run, and the ratio;
  *   - agent RSS idle and with the 30 pods, the agent run with the installed service's V8 flags
  *     (AGENT_V8_FLAGS, which `corral agent` sets on itself; CORRAL_AGENT_V8_FLAGS replaces them, '' runs
- *     it with V8's defaults), beside a bare Node.js process with the same flags and where each one's RSS is;
+ *     it with V8's defaults) and the service's malloc settings (AGENT_MALLOC_ENVIRONMENT; MALLOC_* variables set
+ *     for the bench win), beside a bare Node.js process with the same flags and settings and where each one's RSS is;
  *     the agent runs as installed, the one-file bundle (BENCH_AGENT=cli: `corral agent` from dist/, as in the lab tests);
  *   - service sync through the agent: 1,000 services × 3 endpoints, the full iptables-restore after an
  *     agent restart, and the delta for one changed service (figures from the agent's own sync log).
@@ -19,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import type { Endpoints, Pod, Service } from '../../api/types.js';
-import { AGENT_V8_FLAGS } from '../../installer/agent-service.js';
+import { AGENT_MALLOC_ENVIRONMENT, AGENT_V8_FLAGS } from '../../installer/agent-service.js';
 import { buildAgentBundle } from '../../installer/bundle.js';
 import { tmpdir } from 'node:os';
 import { smapsParts } from '../support/proc-stat.js';
@@ -104,9 +105,10 @@ async function main(): Promise<void> {
     // with BENCH_HEAP_SNAPSHOTS=1 writes heap snapshots of the idle agent and of the agent with pods.
     const snapshot = (): void => { if (process.env['BENCH_HEAP_SNAPSHOTS']) process.kill(c.agents.get('n1')!.pid, 'SIGUSR2'); };
     snapshot();
-    // The floor: a Node.js process with the same flags that loads nothing.
+    // The floor: a Node.js process with the same flags and malloc settings that loads nothing.
     const bare = await lab.exec('n1', [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), '-e',
-      "setTimeout(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage().rss, smaps: require('fs').readFileSync('/proc/self/smaps', 'utf8') })), 500)"]);
+      "setTimeout(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage().rss, smaps: require('fs').readFileSync('/proc/self/smaps', 'utf8') })), 500)"],
+    { env: { ...AGENT_MALLOC_ENVIRONMENT, ...process.env } });
     const bareReading = JSON.parse(bare.stdout) as { rss: number; smaps: string };
     const bareRss = bareReading.rss / 1048576;
 
@@ -171,12 +173,13 @@ async function main(): Promise<void> {
     const p50 = percentile(sortedPods, 50);
     const rawP50 = percentile(sortedRaw, 50);
     const f = (n: number): string => n.toFixed(0);
+    const malloc = Object.keys(AGENT_MALLOC_ENVIRONMENT).map((k) => `${k}=${process.env[k] ?? AGENT_MALLOC_ENVIRONMENT[k]}`).join(' ');
     process.stdout.write([
       `pod start (create -> Running seen by the API), ${podCount} pods: p50 ${f(p50)} ms, p99 ${f(percentile(sortedPods, 99))} ms`,
       `raw ctr run -d (same image, same containerd):   p50 ${f(rawP50)} ms, p99 ${f(percentile(sortedRaw, 99))} ms`,
       `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
       starts.length === 0 ? 'inside the agent: no start timings logged' : `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
-      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (${asCli ? 'dist/cli/corral.js' : 'the one-file bundle'}, V8 flags: ${v8Flags || 'defaults'}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
+      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (${asCli ? 'dist/cli/corral.js' : 'the one-file bundle'}, V8 flags: ${v8Flags || 'defaults'}, ${malloc}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
       `  idle: ${partsIdle}; with pods: ${partsPods}; bare: ${smapsParts(bareReading.smaps)} (MiB)`,
       `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms iptables-restore${full.totalMs !== undefined ? ` (${f(full.totalMs)} ms with iptables-save, rule build and jumps; ${full.rewrittenServices ?? 'all'} services rewritten)` : ''}` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
       '',

@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab, LabProcess } from './harness.js';
 import { sleep } from './exec.js';
+import { AGENT_MALLOC_ENVIRONMENT } from '../../installer/agent-service.js';
 
 export const KUBECTL = process.env['CORRAL_KUBECTL'] ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
@@ -51,10 +52,12 @@ export function labAgentArgv(lab: Lab, name: string, o: { servers: readonly stri
     '--netns-prefix', `${lab.netnsPrefix}${name}-`, '--cluster-cidr', lab.podCidr, '--service-cidr', lab.serviceCidr, ...extra];
 }
 
-/** The agent's environment: LAB_AGENT_NODE_OPTIONS applies where a test sets no Node.js options of its own. */
+/** The agent's environment: the installed service's malloc settings (ones the caller's environment sets win),
+ * and LAB_AGENT_NODE_OPTIONS where a test sets no Node.js options of its own. */
 export function labAgentEnv(env: NodeJS.ProcessEnv, nodeOptions?: string): NodeJS.ProcessEnv {
   const options = nodeOptions ?? process.env['LAB_AGENT_NODE_OPTIONS'];
-  return options ? { ...env, NODE_OPTIONS: options } : env;
+  const installed = { ...AGENT_MALLOC_ENVIRONMENT, ...env };
+  return options ? { ...installed, NODE_OPTIONS: options } : installed;
 }
 
 export async function startLabCluster(lab: Lab, opts: LabClusterOptions = {}): Promise<LabCluster> {

@@ -89,11 +89,13 @@ test('service files: the token stays out of argv; quoting; systemd and superviso
   assert.not.ok(spec.argv.some((a) => a.includes('K10')));
   assert.is(renderTokenFile(`K10${HASH}::a.b`), `CORRAL_TOKEN=K10${HASH}::a.b\n`);
   const unit = renderSystemdUnit(spec);
-  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=1 --no-opt /usr/local/lib/corral/corral-agent.mjs agent --server https://10.0.0.1:6443');
+  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=1 --no-opt --no-sparkplug /usr/local/lib/corral/corral-agent.mjs agent --server https://10.0.0.1:6443');
+  assert.match(unit, 'Environment=MALLOC_MMAP_THRESHOLD_=131072\nEnvironment=MALLOC_TRIM_THRESHOLD_=131072\n');
   assert.match(unit, 'Restart=always');
   assert.match(unit, 'KillMode=process');
   const sup = renderSupervisor({ ...spec, argv: ['/usr/bin/node', "it's here", '100%'] });
   assert.match(sup, `exec /usr/bin/node 'it'\\''s here' 100%`);
+  assert.match(sup, '  export MALLOC_MMAP_THRESHOLD_=131072\n  export MALLOC_TRIM_THRESHOLD_=131072\n  exec ');
   assert.match(sup, 'PIDFILE=/var/lib/corral/run/corral-agent.pid');
   assert.match(sup, 'setsid "$0" supervise');
   assert.is(shQuote('a b'), "'a b'");
