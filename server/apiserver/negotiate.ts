@@ -10,6 +10,7 @@ import { StatusError } from '../../api/status.js';
 import {
   PROTOBUF_CONTENT_TYPE, PROTOBUF_WATCH_CONTENT_TYPE, encodeProtobuf, isProtobufKindSupported,
 } from '../../api/codec/protobuf.js';
+import { answerBeside, isInProcessRequest } from '../../api/client/transport.js';
 
 export type ResponseFormat = 'json' | 'protobuf';
 
@@ -56,6 +57,10 @@ export function sendObject(c: Context, body: object, status: number = 200): Resp
   if (format === 'protobuf') {
     const bytes = encodeProtobuf(typed);
     return c.body(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, status as ContentfulStatusCode, { 'content-type': PROTOBUF_CONTENT_TYPE });
+  }
+  if (isInProcessRequest(c.req.raw)) {
+    // The server's own controllers: the text goes beside an empty Response, not through a web stream.
+    return answerBeside(c.body(null, status as ContentfulStatusCode, { 'content-type': 'application/json' }), JSON.stringify(body));
   }
   return c.json(body, status as ContentfulStatusCode);
 }
