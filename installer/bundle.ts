@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 
 export interface AgentBundle {
   path: string;
@@ -28,6 +29,38 @@ function describe(path: string): AgentBundle {
   return { path, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
 }
 
+/** Native addons cannot go into a bundle that must run on any architecture. */
+const noNativeModules: import('esbuild').Plugin = {
+  name: 'no-native-modules',
+  setup(b) {
+    b.onResolve({ filter: /\.node$/ }, (args) => ({ errors: [{ text: `native module ${args.path} (imported by ${args.importer}) cannot go into the agent bundle` }] }));
+    b.onResolve({ filter: /^(cpu-features|sqlite3|ssh2)$/ }, (args) => ({ errors: [{ text: `${args.path} (native or ssh-only, imported by ${args.importer}) must not be in the agent bundle` }] }));
+  },
+};
+
+const COMMON = { bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, sourcemap: false, legalComments: 'none', logLevel: 'silent', metafile: true } as const;
+
+/**
+ * The helper process's code (helper-main.ts: systeminformation, @peculiar/x509 with its ASN.1 stack;
+ * about half of the bundle) as its own bundle, gzipped and base64-encoded. V8 keeps a module's whole
+ * source text for as long as the process lives, so in the agent's own module these libraries cost
+ * ~0.6 MiB resident although only the helper child ever runs them; as one compressed string literal
+ * inside a function that only the child calls, they cost ~0.2 MiB of source (docs/performance.md,
+ * "Agent memory"). The child imports the code from a data: URL, where a relative `require` base does
+ * not exist: its CommonJS parts get one based on the node executable (they require built-ins only).
+ */
+async function helperBundleGzipBase64(esbuild: typeof import('esbuild'), entry: string): Promise<{ text: string; inputs: string[] }> {
+  const result = await esbuild.build({
+    ...COMMON,
+    entryPoints: [entry],
+    write: false,
+    banner: { js: "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(process.execPath);" },
+    plugins: [noNativeModules],
+  });
+  const code = result.outputFiles[0]!.contents;
+  return { text: gzipSync(code, { level: 9 }).toString('base64'), inputs: Object.keys(result.metafile.inputs) };
+}
+
 /** Builds the bundle with esbuild. Throws when a native module would end up in it. */
 export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY): Promise<AgentBundle> {
   let esbuild: typeof import('esbuild');
@@ -37,44 +70,37 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
     throw new Error('esbuild is not installed (a devDependency): run `npm ci` in the corral checkout, or reinstall with installer/install.sh, which builds the agent bundle');
   }
   mkdirSync(dirname(out), { recursive: true });
+  const helperMain = join(dirname(dirname(entry)), 'agent', 'helper-process', 'helper-main.js');
+  const helper = await helperBundleGzipBase64(esbuild, helperMain);
   const result = await esbuild.build({
+    ...COMMON,
     entryPoints: [entry],
     outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    minify: true,
-    sourcemap: false,
-    legalComments: 'none',
-    logLevel: 'silent',
     // Some CommonJS dependencies call require() on Node built-ins; give the ES module a require.
     banner: { js: "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(import.meta.url);" },
-    metafile: true,
-    plugins: [{
-      name: 'no-native-modules',
-      setup(b) {
-        b.onResolve({ filter: /\.node$/ }, (args) => ({ errors: [{ text: `native module ${args.path} (imported by ${args.importer}) cannot go into the agent bundle` }] }));
-        b.onResolve({ filter: /^(cpu-features|sqlite3|ssh2)$/ }, (args) => ({ errors: [{ text: `${args.path} (native or ssh-only, imported by ${args.importer}) must not be in the agent bundle` }] }));
-      },
-    }, {
+    plugins: [noNativeModules, {
       // The probe helper and the helper process are separate scripts the agent runs (in a pod's netns; for
       // one-shot jobs). In the one-file bundle the bundle itself is each script (agent-entry.ts dispatches
       // `http`/`tcp` and the helper's job names to them).
       name: 'helper-scripts-are-the-bundle',
       setup(b) {
-        for (const [file, helper] of [['pods[\\/]probes', 'probe-helper'], ['helper-process[\\/]run-helper', 'helper-main']] as const) {
+        for (const [file, helperName] of [['pods[\\/]probes', 'probe-helper'], ['helper-process[\\/]run-helper', 'helper-main']] as const) {
           b.onLoad({ filter: new RegExp(`[\\\\/]agent[\\\\/]${file}\\.js$`) }, async (args) => {
             const text = await readFile(args.path, 'utf8');
-            const helperUrl = `new URL('./${helper}.js', import.meta.url)`;
+            const helperUrl = `new URL('./${helperName}.js', import.meta.url)`;
             if (!text.includes(helperUrl)) return { errors: [{ text: `${args.path} no longer locates its helper with ${helperUrl}: update installer/bundle.ts` }] };
             return { contents: text.replace(helperUrl, 'new URL(import.meta.url)'), loader: 'js' };
           });
         }
+        // The helper process's code, compressed (why: helperBundleGzipBase64).
+        b.onLoad({ filter: /[\\/]agent[\\/]helper-process[\\/]helper-main\.js$/ }, () => ({
+          contents: `import { gunzipSync } from 'node:zlib';\nawait import('data:text/javascript;base64,' + gunzipSync(Buffer.from(${JSON.stringify(helper.text)}, 'base64')).toString('base64'));\n`,
+          loader: 'js',
+        }));
       },
     }],
   });
-  const inputs = Object.keys(result.metafile.inputs);
+  const inputs = [...Object.keys(result.metafile.inputs), ...helper.inputs];
   const native = inputs.filter((i) => i.endsWith('.node'));
   if (native.length > 0) throw new Error(`native modules in the agent bundle: ${native.join(', ')}`);
   return describe(out);

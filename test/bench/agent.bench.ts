@@ -81,7 +81,9 @@ async function main(): Promise<void> {
     // `node dist/cli/corral.js agent`, which sets the same flags on itself, as the lab tests do).
     const asCli = process.env['BENCH_AGENT'] === 'cli';
     const agentProgram = asCli ? undefined : [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), (await buildAgentBundle(join(tmpdir(), 'corral-bench-agent.mjs'))).path];
-    const c = await startLabCluster(lab, { ...(agentNodeOptions ? { agentNodeOptions } : {}), ...(agentProgram ? { agentProgram } : {}) });
+    // BENCH_AGENT_ARGS: more `corral agent` flags (BENCH_AGENT=cli), e.g. '--disable-ingress' to see what a part costs.
+    const agentArgs = (process.env['BENCH_AGENT_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    const c = await startLabCluster(lab, { ...(agentNodeOptions ? { agentNodeOptions } : {}), ...(agentProgram ? { agentProgram } : {}), agentArgs });
     const job = { url: `https://127.0.0.1:${API_PORT}`, caFile: join(c.serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(c.serverData, 'server', 'admin-token') };
     const runWorker = async (action: string, n: number): Promise<Record<string, unknown>> => {
       const r = await lab.exec('control', [process.execPath, fileURLToPath(import.meta.url), '--worker', JSON.stringify({ ...job, action, n })], { timeoutMs: 900_000 });

@@ -9,8 +9,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildAgentBundle } from '../../installer/bundle.js';
 import { DIST, loadedPackages } from '../support/loaded-modules.js';
 
 /** Package → where it belongs instead (and its resident cost when it was loaded at start). */
@@ -50,6 +53,26 @@ test('the one-file agent bundle\'s entry loads none of them either', () => {
 test('the helper process does load them (the check sees CommonJS and ES module packages alike)', () => {
   const loaded = loadedPackages(['agent/hardware/system-facts.js', 'agent/logs/self-signed-cert.js']);
   for (const p of ['systeminformation', '@peculiar/x509', 'reflect-metadata']) assert.ok(loaded.has(p), `${p} not seen: ${[...loaded.keys()].join(', ')}`);
+});
+
+test('the bundle holds the helper process\'s libraries only compressed, and its helper jobs still run', async () => {
+  // V8 keeps a module's source text for the process's life: systeminformation and @peculiar/x509 in plain
+  // text would stay resident in every agent (installer/bundle.ts, helperBundleGzipBase64).
+  const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
+  try {
+    const bundle = await buildAgentBundle(join(dir, 'corral-agent.mjs'));
+    const text = readFileSync(bundle.path, 'utf8');
+    for (const marker of ['cpuThermal', 'Win32_', 'AlgorithmIdentifier', 'Reflect.defineMetadata']) assert.not.ok(text.includes(marker), `${marker} in the bundle's plain text`);
+    assert.ok(bundle.bytes < 1_000_000, `bundle ${bundle.bytes} bytes`);
+    const job = (name: string, input: unknown): Record<string, unknown> =>
+      JSON.parse(execFileSync(process.execPath, [bundle.path, name], { input: JSON.stringify(input), encoding: 'utf8', timeout: 60_000 })) as Record<string, unknown>;
+    assert.type(job('system-facts', null)['cpuManufacturer'], 'string');
+    const cert = job('self-signed-cert', { commonName: 'footprint', dnsNames: ['footprint.invalid'], ips: [], lifetimeMs: 86_400_000 });
+    assert.match(String(cert['certPem']), '-----BEGIN CERTIFICATE-----');
+    assert.match(String(cert['keyPem']), 'PRIVATE KEY-----');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
