@@ -451,7 +451,35 @@ const QUANTITY_FORMAT_ERROR = "quantities must match the regular expression '^([
  * Where a value sits: the Go struct holding it and the field path without indices (for type
  * errors, as Go prints them), and the path with indices (for unknown fields, as upstream prints).
  */
-interface Where { struct: string; path: string; full: string }
+/**
+ * Where a value sits, for error messages: a chain to the kind's root, turned into text only when a
+ * message needs it (building both paths for every field was most of the check's cost and garbage).
+ * `sub`: `seg` is an array index or map key (in the full path, not in Go's field path).
+ */
+interface Where { struct: string; up: Where | undefined; seg: string | number; sub: boolean }
+
+function rootWhere(struct: string): Where {
+  return { struct, up: undefined, seg: '', sub: false };
+}
+
+/** Go's field path (`spec.containers.image`: field names only). */
+function goPath(where: Where): string {
+  const names: string[] = [];
+  for (let w: Where | undefined = where; w?.up !== undefined; w = w.up) if (!w.sub) names.push(String(w.seg));
+  return names.reverse().join('.');
+}
+
+/** The full path (`spec.containers[0].image`). */
+function fullPath(where: Where): string {
+  const chain: Where[] = [];
+  for (let w: Where | undefined = where; w?.up !== undefined; w = w.up) chain.push(w);
+  let out = '';
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const w = chain[i]!;
+    out = w.sub ? `${out}[${w.seg}]` : out === '' ? String(w.seg) : `${out}.${w.seg}`;
+  }
+  return out;
+}
 
 /** How unknown fields of closed structs are handled (the `fieldValidation` query parameter). */
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
@@ -471,66 +499,84 @@ function zeroValue(t: FieldType): unknown {
 }
 
 /** Checks `value` against `t`; returns the value to keep (nulls become zero values or vanish). */
+function mismatch(value: unknown, r: FieldType, where: Where): TypeMismatch {
+  return new TypeMismatch(`json: cannot unmarshal ${jsonTypeName(value)} into Go struct field ${where.struct}.${goPath(where)} of type ${goTypeName(r)}`);
+}
+
+/** Whether `value` trivially has scalar type `r` (the common case, checked without a Where). */
+function plainScalar(r: Exclude<FieldType, () => FieldType>, value: unknown): boolean {
+  switch (r) {
+    case 'any': return true;
+    case 'string': return typeof value === 'string';
+    case 'bool': return typeof value === 'boolean';
+    case 'float64': return typeof value === 'number';
+    default: return false;
+  }
+}
+
 function check(value: unknown, t: FieldType, where: Where, ctx: CheckContext): unknown {
   const r = resolve(t);
-  const fail = (): never => {
-    throw new TypeMismatch(`json: cannot unmarshal ${jsonTypeName(value)} into Go struct field ${where.struct}.${where.path} of type ${goTypeName(r)}`);
-  };
   if (typeof r === 'string') {
     switch (r) {
       case 'any':
         return value;
       case 'string':
-        if (typeof value !== 'string') fail();
+        if (typeof value !== 'string') throw mismatch(value, r, where);
         return value;
       case 'bool':
-        if (typeof value !== 'boolean') fail();
+        if (typeof value !== 'boolean') throw mismatch(value, r, where);
         return value;
       case 'float64':
-        if (typeof value !== 'number') fail();
+        if (typeof value !== 'number') throw mismatch(value, r, where);
         return value;
       case 'int32':
       case 'int64': {
-        if (typeof value !== 'number' || !Number.isInteger(value)) fail();
+        if (typeof value !== 'number' || !Number.isInteger(value)) throw mismatch(value, r, where);
         const [lo, hi] = INT_RANGE[r]!;
-        if ((value as number) < lo || (value as number) > hi) fail();
+        if (value < lo || value > hi) throw mismatch(value, r, where);
         return value;
       }
       case 'quantity':
-        if (typeof value !== 'string' && typeof value !== 'number') fail();
+        if (typeof value !== 'string' && typeof value !== 'number') throw mismatch(value, r, where);
         try {
           // A JSON number is stored in canonical string form, as Go's Quantity would serialise it.
-          const canonical = canonicalQuantity(value as string | number);
+          const canonical = canonicalQuantity(value);
           return typeof value === 'number' ? canonical : value;
         } catch (err) {
           if (err instanceof QuantityError) throw new TypeMismatch(QUANTITY_FORMAT_ERROR);
           throw err;
         }
       case 'intOrString':
-        if (typeof value !== 'string' && !(typeof value === 'number' && Number.isInteger(value))) fail();
+        if (typeof value !== 'string' && !(typeof value === 'number' && Number.isInteger(value))) throw mismatch(value, r, where);
         return value;
       case 'time':
       case 'microTime':
-        if (typeof value !== 'string') fail();
-        if (value !== '' && !RFC3339.test(value as string)) {
-          throw new TypeMismatch(`parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(value)} as RFC 3339 (field ${where.path})`);
+        if (typeof value !== 'string') throw mismatch(value, r, where);
+        if (value !== '' && !RFC3339.test(value)) {
+          throw new TypeMismatch(`parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(value)} as RFC 3339 (field ${goPath(where)})`);
         }
         return value;
     }
   }
   if (r.kind === 'array') {
-    if (!Array.isArray(value)) fail();
+    if (!Array.isArray(value)) throw mismatch(value, r, where);
     const list = value as unknown[];
+    const of = resolve(r.of);
     for (let i = 0; i < list.length; i++) {
-      list[i] = list[i] === null ? zeroValue(r.of) ?? null : check(list[i], r.of, { ...where, full: `${where.full}[${i}]` }, ctx);
+      const v = list[i];
+      if (v === null) list[i] = zeroValue(of) ?? null;
+      else if (!plainScalar(of, v)) list[i] = check(v, of, { struct: where.struct, up: where, seg: i, sub: true }, ctx);
     }
     return list;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw mismatch(value, r, where);
   const record = value as Record<string, unknown>;
   if (r.kind === 'map') {
+    const of = resolve(r.of);
     for (const k of Object.keys(record)) {
-      record[k] = record[k] === null ? zeroValue(r.of) ?? null : check(record[k], r.of, { ...where, full: `${where.full}[${k}]` }, ctx);
+      const v = record[k];
+      if (v === null) record[k] = zeroValue(of) ?? null;
+      else if (!plainScalar(of, v)) record[k] = check(v, of, { struct: where.struct, up: where, seg: k, sub: true }, ctx);
     }
     return record;
   }
@@ -539,27 +585,25 @@ function check(value: unknown, t: FieldType, where: Where, ctx: CheckContext): u
     const ft = Object.prototype.hasOwnProperty.call(r.fields, name) ? r.fields[name] : undefined;
     if (ft === undefined) {
       if (!r.closed) continue;
-      ctx.unknown.push(where.full === '' ? name : `${where.full}.${name}`);
+      const full = fullPath(where);
+      ctx.unknown.push(full === '' ? name : `${full}.${name}`);
       if (ctx.drop) delete record[name];
       continue;
     }
     const v = record[name];
     if (v === undefined) continue;
+    const ftr = resolve(ft);
     if (v === null) {
-      const ftr = resolve(ft);
       // Go renders a zero metav1.Time as null (`creationTimestamp: null` in templates): keep it.
       if (ftr === 'time' || ftr === 'microTime') continue;
       // A kind's spec is a struct, not a pointer: null decodes to an empty one.
-      if (where.path === '' && typeof ftr === 'object' && ftr.kind === 'object' && name !== 'metadata') record[name] = {};
+      if (where.up === undefined && typeof ftr === 'object' && ftr.kind === 'object' && name !== 'metadata') record[name] = {};
       else delete record[name];
       continue;
     }
+    if (plainScalar(ftr, v)) continue;
     // Go names the struct that holds the field and the whole path to it.
-    record[name] = check(v, ft, {
-      struct: r.goName,
-      path: where.path === '' ? name : `${where.path}.${name}`,
-      full: where.full === '' ? name : `${where.full}.${name}`,
-    }, ctx);
+    record[name] = check(v, ftr, { struct: r.goName, up: where, seg: name, sub: false }, ctx);
   }
   return record;
 }
@@ -575,7 +619,7 @@ export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown
     new StatusError(400, 'BadRequest', `${info.kind} in version "${version}" cannot be handled as a ${info.kind}: ${detail}`);
   const ctx: CheckContext = { unknown: [], drop: validation !== 'Strict' };
   try {
-    check(obj, kindType(typesOf(info)), { struct: info.kind, path: '', full: '' }, ctx);
+    check(obj, kindType(typesOf(info)), rootWhere(info.kind), ctx);
   } catch (err) {
     if (!(err instanceof TypeMismatch)) throw err;
     throw cannotHandle(err.message);
@@ -589,7 +633,7 @@ export function checkObjectTypes(info: ResourceInfo, obj: Record<string, unknown
 export function undeclaredFields(info: ResourceInfo, obj: Record<string, unknown>): string[] {
   const ctx: CheckContext = { unknown: [], drop: false };
   try {
-    check(obj, kindType(typesOf(info)), { struct: info.kind, path: '', full: '' }, ctx);
+    check(obj, kindType(typesOf(info)), rootWhere(info.kind), ctx);
   } catch (err) {
     if (!(err instanceof TypeMismatch)) throw err;
   }
@@ -604,7 +648,7 @@ const deleteOptions = obj('DeleteOptions', {
 /** Checks a DELETE body as Go decodes DeleteOptions (400 `json: cannot unmarshal ...`). */
 export function checkDeleteOptionsTypes(body: Record<string, unknown>): void {
   try {
-    check(body, deleteOptions, { struct: 'DeleteOptions', path: '', full: '' }, { unknown: [], drop: false });
+    check(body, deleteOptions, rootWhere('DeleteOptions'), { unknown: [], drop: false });
   } catch (err) {
     if (!(err instanceof TypeMismatch)) throw err;
     throw new StatusError(400, 'BadRequest', err.message);
