@@ -29,6 +29,18 @@ function describe(path: string): AgentBundle {
   return { path, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
 }
 
+/** esbuild (a devDependency: install.sh builds the bundles before it prunes dev dependencies). */
+export async function loadEsbuild(): Promise<typeof import('esbuild')> {
+  try {
+    return await import('esbuild');
+  } catch {
+    throw new Error('esbuild is not installed (a devDependency): run `npm ci` in the corral checkout, or reinstall with installer/install.sh, which builds the bundles');
+  }
+}
+
+/** Some CommonJS dependencies call require() on Node built-ins; give the ES module a require. */
+export const REQUIRE_BANNER = "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(import.meta.url);";
+
 /** Native addons cannot go into a bundle that must run on any architecture. */
 const noNativeModules: import('esbuild').Plugin = {
   name: 'no-native-modules',
@@ -38,7 +50,8 @@ const noNativeModules: import('esbuild').Plugin = {
   },
 };
 
-const COMMON = { bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, sourcemap: false, legalComments: 'none', logLevel: 'silent', metafile: true } as const;
+/** esbuild options of every bundle (the agent's, its helper's, the server's). */
+export const COMMON_BUILD_OPTIONS = { bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, sourcemap: false, legalComments: 'none', logLevel: 'silent', metafile: true } as const;
 
 /**
  * The helper process's code (helper-main.ts: systeminformation, @peculiar/x509 with its ASN.1 stack;
@@ -51,7 +64,7 @@ const COMMON = { bundle: true, platform: 'node', format: 'esm', target: 'node20'
  */
 async function helperBundleGzipBase64(esbuild: typeof import('esbuild'), entry: string): Promise<{ text: string; inputs: string[] }> {
   const result = await esbuild.build({
-    ...COMMON,
+    ...COMMON_BUILD_OPTIONS,
     entryPoints: [entry],
     write: false,
     banner: { js: "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(process.execPath);" },
@@ -63,21 +76,15 @@ async function helperBundleGzipBase64(esbuild: typeof import('esbuild'), entry: 
 
 /** Builds the bundle with esbuild. Throws when a native module would end up in it. */
 export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY): Promise<AgentBundle> {
-  let esbuild: typeof import('esbuild');
-  try {
-    esbuild = await import('esbuild');
-  } catch {
-    throw new Error('esbuild is not installed (a devDependency): run `npm ci` in the corral checkout, or reinstall with installer/install.sh, which builds the agent bundle');
-  }
+  const esbuild = await loadEsbuild();
   mkdirSync(dirname(out), { recursive: true });
   const helperMain = join(dirname(dirname(entry)), 'agent', 'helper-process', 'helper-main.js');
   const helper = await helperBundleGzipBase64(esbuild, helperMain);
   const result = await esbuild.build({
-    ...COMMON,
+    ...COMMON_BUILD_OPTIONS,
     entryPoints: [entry],
     outfile: out,
-    // Some CommonJS dependencies call require() on Node built-ins; give the ES module a require.
-    banner: { js: "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(import.meta.url);" },
+    banner: { js: REQUIRE_BANNER },
     plugins: [noNativeModules, {
       // The probe helper and the helper process are separate scripts the agent runs (in a pod's netns; for
       // one-shot jobs). In the one-file bundle the bundle itself is each script (agent-entry.ts dispatches
@@ -108,15 +115,15 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
 
 /** The current bundle: the kept one when it is newer than the entry it was built from, else a fresh build. */
 export async function agentBundle(): Promise<AgentBundle> {
-  if (existsSync(BUNDLE_PATH) && (!existsSync(BUNDLE_ENTRY) || statSync(BUNDLE_PATH).mtimeMs >= newestMtime(DIST_DIR))) return describe(BUNDLE_PATH);
+  if (existsSync(BUNDLE_PATH) && (!existsSync(BUNDLE_ENTRY) || statSync(BUNDLE_PATH).mtimeMs >= newestCompiled(['agent', 'api', 'installer']))) return describe(BUNDLE_PATH);
   return buildAgentBundle();
 }
 
-/** Newest compiled file the bundle is made of, so a rebuilt checkout gets a fresh bundle. */
-function newestMtime(dir: string): number {
+/** Newest compiled file under these dist/ directories, so a rebuilt checkout gets a fresh bundle. */
+export function newestCompiled(dirs: readonly string[]): number {
   let newest = 0;
-  for (const sub of ['agent', 'api', 'installer']) {
-    const d = join(dir, sub);
+  for (const sub of dirs) {
+    const d = join(DIST_DIR, sub);
     if (!existsSync(d)) continue;
     for (const name of readdirSync(d, { recursive: true, encoding: 'utf8' })) {
       if (name.endsWith('.js')) newest = Math.max(newest, statSync(join(d, name)).mtimeMs);

@@ -2,8 +2,9 @@
  * The server's footprint with its local agent (plain script, root; prints figures, asserts nothing):
  *
  *   node dist/test/bench/footprint-local-agent.bench.js [idle-seconds=30]
- *   (the server runs as the installed service does, with installer/service.ts's V8 flags and malloc
- *    settings; BENCH_SERVER_PLAIN=1 runs plain `node corral.js server` for comparison;
+ *   (the server runs as the installed service does: the server bundle (installer/server-bundle.ts) with
+ *    installer/service.ts's V8 flags and malloc settings; BENCH_SERVER_PLAIN=1 runs plain `node` without
+ *    those flags and settings, BENCH_SERVER=cli runs dist/cli/corral.js instead of the bundle;
  *    BENCH_SERVER_NODE_OPTIONS: more Node.js flags for the server process;
  *    BENCH_HEAPSNAPSHOT_DIR=DIR: after the idle period the server writes a heap snapshot there;
  *    BENCH_LAB=NAME: another lab name, so two people can run it at once;
@@ -26,6 +27,7 @@ import { sleep } from '../../api/async-util.js';
 import type { Node, Pod } from '../../api/types.js';
 import { cpuMs, smapsParts, threadCpuDelta, threadCpuMs } from '../support/proc-stat.js';
 import { SERVER_MALLOC_ENVIRONMENT, SERVER_V8_FLAGS } from '../../installer/service.js';
+import { serverBundle } from '../../installer/server-bundle.js';
 
 const WORKER = process.argv[2] === '--worker';
 const REPLICAS = 100;
@@ -98,7 +100,8 @@ async function main(): Promise<void> {
   const idleSeconds = Number(process.argv[2] ?? 30);
   const { createLab } = await import('../lab/harness.js');
   const { buildBusyboxImage, DEFAULT_IMAGE_REF } = await import('../lab/image.js');
-  const CLI = join(fileURLToPath(import.meta.url), '..', '..', '..', 'cli', 'corral.js');
+  // The installed service runs the server bundle; BENCH_SERVER=cli runs dist/cli/corral.js as the lab tests do.
+  const CLI = process.env['BENCH_SERVER'] === 'cli' ? join(fileURLToPath(import.meta.url), '..', '..', '..', 'cli', 'corral.js') : await serverBundle();
   const lab = await createLab({ name: process.env['BENCH_LAB'] ?? 'fpbench', nodes: 1 });
   try {
     await lab.importImage('n1', await buildBusyboxImage({ dir: '/tmp/corral-lab-images' }));

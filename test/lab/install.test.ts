@@ -290,6 +290,9 @@ test('n1: a second run upgrades in place: same data and join token, a new server
   assert.match(r.stdout, /prebuilt binary/);
   const after = readFileSync(childPidFile, 'utf8').trim();
   assert.is.not(after, before, 'the server was restarted on the new build');
+  // The service runs the server bundle (installer/server-bundle.ts), with the installed V8 flags.
+  const cmdline = readFileSync(`/proc/${after}/cmdline`, 'utf8').split('\0');
+  assert.ok(cmdline.includes('/usr/local/lib/corral/dist/bundle/server/corral.js') && cmdline.includes('--max-semi-space-size=4'), `the service runs the server bundle: ${cmdline.join(' ')}`);
   const kept = await kubectl(l, 'n1', ['get', 'configmap', 'upgrade-marker', '-o', 'jsonpath={.data.kept}']);
   assert.is(kept.stdout, 'yes', 'the cluster\'s data survived the upgrade');
   const total = Number(/^ {2}total\s+([\d.]+) s$/m.exec(r.stdout)?.[1]);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { SERVER_MALLOC_ENVIRONMENT, SERVER_V8_FLAGS } from '../../installer/service.js';
+import { serverBundle } from '../../installer/server-bundle.js';
 
 export const KUBECTL = process.env['CORRAL_KUBECTL'] ?? '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'corral.js');
@@ -31,7 +32,7 @@ export interface ServerProcessOptions {
   port?: number;
   extraArgs?: string[];
   env?: Record<string, string>;
-  /** With the installed service's V8 flags and malloc settings (installer/service.ts), as the footprint benches measure. */
+  /** As the installed service runs: the server bundle (installer/server-bundle.ts) with its V8 flags and malloc settings (installer/service.ts), as the footprint benches measure. */
   asInstalled?: boolean;
 }
 
@@ -63,8 +64,8 @@ export class ServerProcess {
   async launch(): Promise<void> {
     // CORRAL_SERVER_NODE_ARGS passes Node flags to the server (e.g. --cpu-prof for profiling a test).
     const nodeArgs = (process.env['CORRAL_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-    const installed = this.o.asInstalled ? { flags: SERVER_V8_FLAGS, env: SERVER_MALLOC_ENVIRONMENT } : { flags: [], env: {} };
-    const args = [...installed.flags, ...nodeArgs, CLI, 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--bind-address', '127.0.0.1', '--disable-agent', ...(this.o.extraArgs ?? [])];
+    const installed = this.o.asInstalled ? { flags: SERVER_V8_FLAGS, env: SERVER_MALLOC_ENVIRONMENT, program: await serverBundle() } : { flags: [], env: {}, program: CLI };
+    const args = [...installed.flags, ...nodeArgs, installed.program, 'server', '--data-dir', this.dataDir, '--port', String(this.port), '--bind-address', '127.0.0.1', '--disable-agent', ...(this.o.extraArgs ?? [])];
     const child = spawn(process.execPath, args, { env: { ...process.env, ...installed.env, CORRAL_LOG_LEVEL: 'warn', ...this.o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => { this.logs += d.toString(); });
