@@ -3,6 +3,8 @@
  * (journald, files), short readable lines on a TTY. Level from CORRAL_LOG_LEVEL (debug|info|warn|error).
  * The only I/O in api/ besides the client: every part needs the same log format.
  */
+import { isoString } from './iso-time.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -17,7 +19,7 @@ let sink: (line: string) => void = (line) => process.stderr.write(line);
 
 function emit(level: LogLevel, component: string, msg: string, fields?: Record<string, unknown>): void {
   if (ORDER[level] < minLevel) return;
-  const time = new Date().toISOString();
+  const time = isoString();
   if (process.stderr.isTTY) {
     const extra = fields && Object.keys(fields).length > 0
       ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')

@@ -1,4 +1,5 @@
 /** Object metadata and the shapes every Kubernetes object shares (meta/v1). */
+import { isoString } from './iso-time.js';
 
 export interface OwnerReference {
   apiVersion: string;
@@ -98,10 +99,10 @@ export interface DeleteOptions {
 
 /** RFC 3339 with second precision, as metav1.Time serialises. */
 export function rfc3339(date: Date = new Date()): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return isoString(date.getTime()).replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** metav1.MicroTime: exactly six fractional digits (kubectl rejects three). */
 export function microTime(date: Date = new Date()): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  return isoString(date.getTime()).replace(/\.(\d{3})Z$/, '.$1000Z');
 }

@@ -44,6 +44,7 @@ import { sleep } from '../../api/async-util.js';
 import { rotationCheckIntervalMs, SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
 import { KUBELET_CREDENTIALS_NAMESPACE as CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName as credentialsSecretName } from '../../api/node-identity.js';
 import { queryBool } from '../../api/query-bool.js';
+import { httpDate } from '../../api/iso-time.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 
@@ -275,6 +276,9 @@ export class KubeletServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Node's own Date header formats through the local time zone (ICU's pages; why: api/iso-time.ts).
+    res.sendDate = false;
+    res.setHeader('date', httpDate());
     const bad = KubeletServer.malformed(req);
     if (bad !== undefined) {
       log.debug('kubelet', 'malformed request', { reason: bad });

@@ -8,6 +8,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { indexPath, linesSince, parseIndex, timeLines, type TimedLine } from './time-index.js';
 import { sleep } from '../../api/async-util.js';
+import { isoString } from '../../api/iso-time.js';
 
 export interface LogOptions {
   follow?: boolean;
@@ -24,7 +25,7 @@ export interface LogOptions {
 
 /** RFC 3339 with nanoseconds, as kubelet prints it. */
 function nanoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+  return isoString(ms).replace(/\.(\d{3})Z$/, '.$1000000Z');
 }
 
 function render(lines: readonly TimedLine[], timestamps: boolean | undefined): string {

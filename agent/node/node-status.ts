@@ -6,6 +6,7 @@
 import type { Condition } from '../../api/meta.js';
 import type { NodeStatus } from '../../api/types.js';
 import { hostConditions, nodeLabelsFrom, nodeStatusFrom, readHardware, readHostSignals } from '../hardware/index.js';
+import { isoString } from '../../api/iso-time.js';
 
 export interface AgentSignals {
   /** containerd's version ("containerd://1.6.20") or why it cannot be reached. */
@@ -38,7 +39,7 @@ function cond(type: string, ok: boolean, reason: string, message: string): Condi
 export async function buildNodeStatus(input: NodeStatusInput, signals: AgentSignals, previous: readonly Condition[] | undefined): Promise<{ labels: Record<string, string>; status: NodeStatus }> {
   const hw = await readHardware({ dataDir: input.dataDir });
   const host = await readHostSignals({ dataDir: input.dataDir });
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const now = isoString().replace(/\.\d{3}Z$/, 'Z');
   const base = nodeStatusFrom(hw, {
     reserved: input.reserved,
     maxPods: input.maxPods,

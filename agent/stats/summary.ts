@@ -7,6 +7,7 @@
  */
 import type { Pod } from '../../api/types.js';
 import type { CgroupReader, UsageReading } from './cgroup-reader.js';
+import { isoString } from '../../api/iso-time.js';
 
 export interface CpuStats { time: string; usageNanoCores?: number; usageCoreNanoSeconds: number }
 export interface MemoryStats { time: string; workingSetBytes: number; usageBytes: number; availableBytes?: number }
@@ -39,7 +40,7 @@ export class SummaryProvider {
 
   async summary(): Promise<Summary> {
     const seen = new Map<string, { atNs: bigint; cpuNanoseconds: number }>();
-    const time = new Date().toISOString();
+    const time = isoString();
     const cpu = (key: string, r: UsageReading, atNs: bigint): CpuStats => {
       const before = this.previous.get(key);
       seen.set(key, { atNs, cpuNanoseconds: r.cpuNanoseconds });
