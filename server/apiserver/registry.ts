@@ -21,6 +21,7 @@ import { StoreError, type KeyValue, type Store, type StoreEvent, type WatchIndex
 import { listPrefix, objectKey } from './keys.js';
 import { strategyFor } from './strategies.js';
 import { checkObjectTypes, type FieldValidation } from './schema.js';
+import { decodedFrom, storedJsonWithRevision } from './served-json.js';
 import { managedFieldsAfterUpdate } from './server-side-apply.js';
 
 /** Who is asking, for admission decisions and audit. */
@@ -113,22 +114,6 @@ function decodeContinue(s: string): ContinueToken {
   }
 }
 
-/**
- * The stored JSON of an object with its resourceVersion spliced into its metadata, or undefined when
- * the text does not start the way encode() writes it (then the caller serialises the decoded object).
- * Only apiVersion and kind, plain strings, may precede metadata, so the match is the top-level one.
- */
-const STORED_METADATA = /^\{(?:"apiVersion":"[^"\\]*",)?(?:"kind":"[^"\\]*",)?"metadata":\{/;
-
-function storedJsonWithRevision(kv: KeyValue): string | undefined {
-  const m = STORED_METADATA.exec(kv.value);
-  // A stored object with a resourceVersion key anywhere (an Event's involvedObject) takes the slow path.
-  if (!m || kv.value.includes('"resourceVersion"')) return undefined;
-  const at = m[0].length;
-  const rv = `"resourceVersion":${JSON.stringify(String(kv.modRevision))}`;
-  return `${kv.value.slice(0, at)}${rv}${kv.value[at] === '}' ? '' : ','}${kv.value.slice(at)}`;
-}
-
 const CLOSE_LIST = Buffer.from(']}');
 
 /** `head`, the items separated by commas, then `tail`, copied once into one buffer. */
@@ -195,6 +180,7 @@ export class Registry {
       obj = JSON.parse(kv.value) as KubeObject;
       obj.metadata.resourceVersion = String(kv.modRevision);
       this.decoded.set(kv, obj);
+      decodedFrom(obj, kv);
     }
     return servedVersion(info, obj);
   }
@@ -625,7 +611,10 @@ export class Registry {
       if (opts.expectedResourceVersion && opts.expectedResourceVersion !== String(kv.modRevision)) {
         throw errors.conflict(qualifiedResource(info), name, undefined, info.group);
       }
-      const desired = this.toObject(info, await mutate(clone(current)), opts);
+      // A binding's result is the stored (type-checked) pod with server-made strings set: checking the
+      // whole pod's JSON types again is skipped (upstream decodes only the Binding itself).
+      const mutated = await mutate(clone(current));
+      const desired = opts.subresource === 'binding' ? mutated : this.toObject(info, mutated, opts);
       const next = this.prepareUpdate(info, desired, current, opts);
       if (deepEqual(next, current)) return clone(current); // no-op: nothing hits the disk
       const undo = await this.runAdmission((p) => p.admitUpdate?.(info, next, current, opts));

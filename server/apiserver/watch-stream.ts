@@ -14,6 +14,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { KubeObject, WatchEvent } from '../../api/meta.js';
 import { StatusError, errors } from '../../api/status.js';
 import { encodeProtobufWatchFrame } from '../../api/codec/protobuf.js';
+import { servedJsonOf } from './served-json.js';
 
 export interface WatchStreamOptions {
   events: AsyncGenerator<WatchEvent<KubeObject>>;
@@ -48,7 +49,8 @@ const frames = new WeakMap<object, Map<string, Uint8Array>>();
 
 function encodeFrame(format: Format, type: string, object: unknown): Uint8Array {
   if (format === 'protobuf') return encodeProtobufWatchFrame(type, object as Record<string, unknown>);
-  return Buffer.from(`{"type":${JSON.stringify(type)},"object":${JSON.stringify(object)}}\n`);
+  const json = object !== null && typeof object === 'object' ? servedJsonOf(object) : undefined;
+  return Buffer.from(`{"type":${JSON.stringify(type)},"object":${json ?? JSON.stringify(object)}}\n`);
 }
 
 function frame(format: Format, type: string, object: unknown): Uint8Array {
