@@ -2,7 +2,8 @@
  * End-to-end scheduling rate: pods created through the API of a real `corral server` until every one
  * is bound to one of N hollow nodes (which also report the pods Running, as agents would, so the
  * server carries a realistic write load). Two workloads: bare pods created by 20 concurrent clients,
- * and one Deployment scaled to the same count (ReplicaSet controller creating the pods). Beside it, the
+ * and one Deployment scaled to the same count (ReplicaSet controller creating the pods), then a
+ * second one on the now warm server. Beside it, the
  * pure scheduler's own rate on the same shape (same nodes, same pods, called directly), and the ratio.
  *
  * Every hollow node has its own HTTPS connection pool, as every agent does: sharing the bench's
@@ -23,7 +24,8 @@ import { parseExposition } from '../support/prom-text.js';
 const NODE_COUNT = Number(process.argv[2] ?? 100);
 const POD_COUNT = Number(process.argv[3] ?? 1000);
 const CLIENTS = 20;
-const CAPACITY = { cpu: '32', memory: '64Gi', pods: Math.ceil((POD_COUNT * 2.5) / NODE_COUNT) + 10 };
+// Room for the three rounds (bare pods, two Deployments) on every node, with some to spare.
+const CAPACITY = { cpu: '32', memory: '64Gi', pods: Math.ceil((POD_COUNT * 3.5) / NODE_COUNT) + 10 };
 
 function podSpec(): Pod['spec'] {
   return { containers: [{ name: 'c', image: 'registry.local/app:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] };
