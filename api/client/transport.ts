@@ -126,13 +126,14 @@ export function isInProcessRequest(request: Request): boolean {
 }
 
 /**
- * Answer texts handed beside an in-process Response (whose own body is then empty): a Response built
+ * Answer texts handed beside an in-process Response (which carries the same text): a Response built
  * from a string turns it into a web stream that the caller's `text()` reads back, ~3 % of the
- * server's CPU when its controllers and scheduler write at full speed.
+ * server's CPU when its controllers and scheduler write at full speed. A Response rebuilt on the way
+ * out is not in the map and is read the ordinary way.
  */
 const inProcessAnswers = new WeakMap<Response, string>();
 
-/** Marks `response` (with no body of its own) as answering `text` to an in-process caller. */
+/** Marks `response` (whose body is `text`) as answering `text` to an in-process caller. */
 export function answerBeside(response: Response, text: string): Response {
   inProcessAnswers.set(response, text);
   return response;

@@ -59,8 +59,10 @@ export function sendObject(c: Context, body: object, status: number = 200): Resp
     return c.body(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, status as ContentfulStatusCode, { 'content-type': PROTOBUF_CONTENT_TYPE });
   }
   if (isInProcessRequest(c.req.raw)) {
-    // The server's own controllers: the text goes beside an empty Response, not through a web stream.
-    return answerBeside(c.body(null, status as ContentfulStatusCode, { 'content-type': 'application/json' }), JSON.stringify(body));
+    // The server's own controllers read the text from beside the Response, not through a web stream;
+    // the Response keeps it too, for anything that rebuilds the Response on the way out.
+    const text = JSON.stringify(body);
+    return answerBeside(c.body(text, status as ContentfulStatusCode, { 'content-type': 'application/json' }), text);
   }
   return c.json(body, status as ContentfulStatusCode);
 }
