@@ -29,9 +29,12 @@ export function hasSystemd(): boolean {
  * semi-spaces 4 MiB from the start): a smaller start (V8's 1 MiB) means a scavenge about every second
  * at the idle allocation rate of the server with its agent, which doubled its idle CPU; 4 MiB costs
  * ~5-10 % more server CPU per create with 50 clients and nothing measurable with one (api.bench.ts;
- * docs/performance.md "Footprint").
+ * docs/performance.md "Footprint"). `--single-threaded-gc`: V8's four helper threads woke for every
+ * scavenge of the idle process and cost more than the collection itself (idle CPU of server + local
+ * agent 0.47 % against 0.55-0.62 %); under 50 clients it costs ~10 % more CPU per create, creates/s
+ * unchanged within noise.
  */
-export const SERVER_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--min-semi-space-size=4'];
+export const SERVER_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--min-semi-space-size=4', '--single-threaded-gc'];
 
 /**
  * glibc malloc settings of the server process. Its threads (libuv's pool running SQLite, V8's compiler

@@ -107,7 +107,7 @@ test('service files: the token stays out of argv; quoting; systemd and superviso
 test('the server service: V8 flags on its command line, malloc settings in its environment (systemd and supervisor)', () => {
   const spec = serverServiceSpec({ nodeBinary: '/usr/bin/node', cli: '/opt/corral/dist/cli/corral.js', dataDir: '/var/lib/corral', serverArgs: ['--port', '6443'] });
   const unit = renderSystemdUnit(spec);
-  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=4 --min-semi-space-size=4 /opt/corral/dist/cli/corral.js server --data-dir /var/lib/corral --port 6443');
+  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=4 --min-semi-space-size=4 --single-threaded-gc /opt/corral/dist/cli/corral.js server --data-dir /var/lib/corral --port 6443');
   assert.match(unit, 'Environment=MALLOC_ARENA_MAX=2\n');
   assert.match(unit, 'Environment=MALLOC_MMAP_THRESHOLD_=131072\n');
   // The supervisor's run() exports them before it execs the command: run it with a command that prints them.
