@@ -32,6 +32,11 @@ async function main(argv: string[]): Promise<void> {
     await import('../agent/pods/probe-helper.js');
     return;
   }
+  // ... its port-forward dialer as `node <this bundle> netns-dial` (through nsenter, with an IPC channel) ...
+  if (argv[0] === 'netns-dial') {
+    await import('../agent/portforward/netns-dialer-helper.js');
+    return;
+  }
   // ... and one-shot jobs (helper-process/run-helper.ts) as `node <this bundle> JOB`.
   if (argv[0] === 'system-facts' || argv[0] === 'self-signed-cert') {
     await import('../agent/helper-process/helper-main.js');

@@ -86,12 +86,12 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
     outfile: out,
     banner: { js: REQUIRE_BANNER },
     plugins: [noNativeModules, {
-      // The probe helper and the helper process are separate scripts the agent runs (in a pod's netns; for
-      // one-shot jobs). In the one-file bundle the bundle itself is each script (agent-entry.ts dispatches
-      // `http`/`tcp` and the helper's job names to them).
+      // The probe helper, the port-forward dialer and the helper process are separate scripts the agent runs
+      // (in a pod's netns; for one-shot jobs). In the one-file bundle the bundle itself is each script
+      // (agent-entry.ts dispatches `http`/`tcp`, `netns-dial` and the helper's job names to them).
       name: 'helper-scripts-are-the-bundle',
       setup(b) {
-        for (const [file, helperName] of [['pods[\\/]probes', 'probe-helper'], ['helper-process[\\/]run-helper', 'helper-main']] as const) {
+        for (const [file, helperName] of [['pods[\\/]probes', 'probe-helper'], ['helper-process[\\/]run-helper', 'helper-main'], ['portforward[\\/]netns-dialer', 'netns-dialer-helper']] as const) {
           b.onLoad({ filter: new RegExp(`[\\\\/]agent[\\\\/]${file}\\.js$`) }, async (args) => {
             const text = await readFile(args.path, 'utf8');
             const helperUrl = `new URL('./${helperName}.js', import.meta.url)`;

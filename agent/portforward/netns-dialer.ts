@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import type { DialReply, DialRequest } from './netns-dialer-helper.js';
 
 const HELPER = fileURLToPath(new URL('./netns-dialer-helper.js', import.meta.url));
+/** The helper's first argument: in the one-file agent bundle the bundle itself is the helper and dispatches on it. */
+export const NETNS_DIAL_JOB = 'netns-dial';
 /** A dial that got no answer (the helper hung) fails after this long. */
 const REPLY_TIMEOUT_MS = 20_000;
 
@@ -33,7 +35,7 @@ export class NetnsDialer implements PortDialer {
   constructor(private readonly o: { netnsPath: string; nodeBinary: string }) {}
 
   private start(): ChildProcess {
-    const child = spawn('nsenter', [`--net=${this.o.netnsPath}`, this.o.nodeBinary, '--max-old-space-size=16', HELPER], {
+    const child = spawn('nsenter', [`--net=${this.o.netnsPath}`, this.o.nodeBinary, '--max-old-space-size=16', HELPER, NETNS_DIAL_JOB], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     child.stderr!.on('data', (d: Buffer) => {
