@@ -7,9 +7,9 @@
  * the process's workqueue metrics (api/metrics/work-queue-prom.ts) and prom-client's process metrics
  * (CPU, memory, event-loop lag).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { installWorkQueueMetrics } from '../../api/metrics/work-queue-prom.js';
-import { EVENT_LOOP_SAMPLE_MS } from '../../api/metrics/event-loop-sampling.js';
+import { processMetrics } from '../../api/metrics/process-metrics.js';
 
 const exponential = (start: number, factor: number, count: number): number[] =>
   Array.from({ length: count }, (_, i) => Number((start * factor ** i).toPrecision(4)));
@@ -52,9 +52,7 @@ export class AgentMetrics {
       name: 'kubelet_running_containers', help: 'Number of containers currently running', labelNames: ['container_state'] as const, registers,
       collect() { this.set({ container_state: 'running' }, running().containers); },
     });
-    // Event-loop lag sampled every 100 ms, not prom-client's 10 ms (why: event-loop-sampling.ts).
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-    this.exposed = Registry.merge([this.registry, installWorkQueueMetrics()]);
+    this.exposed = Registry.merge([this.registry, installWorkQueueMetrics(), processMetrics()]);
   }
 
   podStarted(seconds: number): void {

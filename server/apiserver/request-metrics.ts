@@ -7,8 +7,8 @@
  * workqueue metrics (api/metrics/work-queue-prom.ts); prom-client's process metrics (CPU, memory,
  * event-loop lag). One registry per server, so tests can run several servers in one process.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { EVENT_LOOP_SAMPLE_MS } from '../../api/metrics/event-loop-sampling.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../../api/metrics/process-metrics.js';
 import { installWorkQueueMetrics } from '../../api/metrics/work-queue-prom.js';
 import type { ResourceInfo } from '../../api/resources.js';
 import { parseResourcePath } from './request-info.js';
@@ -91,10 +91,8 @@ export class ApiserverMetrics {
   private readonly exposed: Registry;
 
   constructor() {
-    // Event-loop lag sampled every 100 ms, not prom-client's 10 ms (why: api/metrics/event-loop-sampling.ts).
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     for (const result of ['scheduled', 'unschedulable', 'error']) this.scheduleAttempts.inc({ result, profile: 'default-scheduler' }, 0);
-    this.exposed = Registry.merge([this.registry, installWorkQueueMetrics()]);
+    this.exposed = Registry.merge([this.registry, installWorkQueueMetrics(), processMetrics()]);
   }
 
   /** Counts an open watch until the returned function is called (once) at its end. */
