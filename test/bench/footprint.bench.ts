@@ -6,6 +6,7 @@
  *    settings; BENCH_SERVER_PLAIN=1 runs plain `node corral.js server` for comparison)
  *
  * Against a real `corral server` process on loopback (controllers and scheduler on, no local agent):
+ * - RSS of the started server with no nodes and nothing but its defaults stored;
  * - idle CPU and RSS with 3 hollow nodes (Lease every 10 s, as agents renew) and 100 pods bound and
  *   Running, beside a bare Node.js process's RSS from the same run (the floor no server gets under);
  * - cold start to /readyz with 10,000 objects stored, beside the same server's start on an empty data
@@ -61,6 +62,8 @@ async function idle(): Promise<void> {
   const nodes: HollowNode[] = [];
   const transports: HttpsTransport[] = [];
   try {
+    await new Promise((r) => setTimeout(r, quick ? 5_000 : 10_000)); // past start-up's garbage
+    line('server RSS idle, no nodes, defaults only (MiB)', `${rssMiB(pid).toFixed(1)}  (bare node process: ${bareNodeRssMiB().toFixed(1)} MiB)`);
     for (let i = 0; i < 3; i++) {
       const transport = new HttpsTransport({ server: server.url, caPem: server.caPem, token: server.token });
       transports.push(transport);
