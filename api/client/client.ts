@@ -71,6 +71,15 @@ export class ApiClient {
 
   /** Sends a request and decodes the JSON answer; non-2xx answers throw StatusError. */
   async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
+    // The server's own controllers hand an object body over without its JSON text, where the server takes it.
+    const direct = body !== undefined && typeof body !== 'string'
+      ? this.transport.direct?.({ method, path, headers: { 'content-type': contentType }, body, ...(signal ? { signal } : {}) })
+      : undefined;
+    if (direct !== undefined) {
+      const answer = await direct;
+      if (answer.status < 200 || answer.status >= 300) throw StatusError.fromStatus(answer.value as Partial<Status>, answer.status);
+      return answer.value as T;
+    }
     const res = await this.transport.request({
       method,
       path,

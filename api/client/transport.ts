@@ -25,8 +25,34 @@ export interface TransportResponse {
 
 export interface Transport {
   request(req: TransportRequest): Promise<TransportResponse>;
+  /**
+   * A request whose body and answer are objects, not JSON text (the in-process transport of the
+   * server's own controllers); undefined when this transport cannot take it that way.
+   */
+  direct?(req: DirectRequest): Promise<DirectAnswer> | undefined;
   close?(): void;
 }
+
+/** A request handed over as an object: the callee copies `body`, the caller keeps it. */
+export interface DirectRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+  signal?: AbortSignal;
+}
+
+/** The answer of a direct request: its status and the decoded body (the caller's own copy). */
+export interface DirectAnswer {
+  status: number;
+  value: unknown;
+}
+
+/**
+ * The server's direct entry for in-process requests: it answers undefined, having done nothing, for
+ * any request it does not take (the caller then sends it through the fetch handler).
+ */
+export type DirectHandler = (req: DirectRequest) => Promise<DirectAnswer> | undefined;
 
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<string> {
   const parts: Buffer[] = [];
@@ -144,7 +170,12 @@ export function answerBeside(response: Response, text: string): Response {
  * authorization header for a built-in identity) are added to every request.
  */
 export class InProcessTransport implements Transport {
-  constructor(private readonly handler: FetchHandler, private readonly headers: Record<string, string> = {}) {}
+  constructor(private readonly handler: FetchHandler, private readonly headers: Record<string, string> = {}, private readonly directHandler?: DirectHandler) {}
+
+  direct(req: DirectRequest): Promise<DirectAnswer> | undefined {
+    if (!this.directHandler) return undefined;
+    return this.directHandler({ ...req, headers: { accept: 'application/json', ...this.headers, ...req.headers } });
+  }
 
   async request(req: TransportRequest): Promise<TransportResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.headers, ...req.headers };
@@ -158,6 +189,12 @@ export class InProcessTransport implements Transport {
     const answer = inProcessAnswers.get(res);
     const responseHeaders: Record<string, string> = {};
     res.headers.forEach((v, k) => { responseHeaders[k] = v; });
+    // An ordinary call reads the whole body at once: far cheaper than a reader over the web stream,
+    // and the lightweight Response is not turned into a full one (reading `body` would).
+    if (answer !== undefined) {
+      const chunks = async function* (): AsyncGenerator<Uint8Array> { yield Buffer.from(answer); };
+      return { status: res.status, headers: responseHeaders, body: chunks(), text: () => Promise.resolve(answer) };
+    }
     const stream = res.body;
     const body: AsyncIterable<Uint8Array> = {
       async *[Symbol.asyncIterator]() {
@@ -177,11 +214,6 @@ export class InProcessTransport implements Transport {
         }
       },
     };
-    // An ordinary call reads the whole body at once: far cheaper than a reader over the web stream.
-    if (answer !== undefined) {
-      const chunks = async function* (): AsyncGenerator<Uint8Array> { yield Buffer.from(answer); };
-      return { status: res.status, headers: responseHeaders, body: chunks(), text: () => Promise.resolve(answer) };
-    }
     return { status: res.status, headers: responseHeaders, body, text: () => res.text() };
   }
 }

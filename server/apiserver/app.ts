@@ -32,6 +32,8 @@ import { log } from '../../api/log.js';
 import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
 import { sendObject } from './negotiate.js';
 import { checkBooleanQuery } from '../../api/query-bool.js';
+import type { DirectHandler } from '../../api/client/transport.js';
+import { directRequests } from './direct-requests.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -97,6 +99,8 @@ export interface ApiApp {
   provided: ProvidedResources;
   /** The OpenAPI documents: register a source (CRDs) here, and invalidate when its kinds change. */
   openapi: OpenApiDocuments;
+  /** The direct entry for the server's own in-process requests (direct-requests.ts). */
+  direct: DirectHandler;
 }
 
 /** The client's address; requests handed over in-process (the server's controllers) have none. */
@@ -104,12 +108,30 @@ export function sourceAddress(c: Context): string {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? 'in-process';
 }
 
-function authFailure(c: Context, outcome: Exclude<AuthOutcome, { ok: true }>): Response {
-  if (outcome.code === 429) {
-    c.header('Retry-After', String(outcome.retryAfterSeconds));
-    return statusResponse(c, errors.tooManyRequests(outcome.message, outcome.retryAfterSeconds));
+/** What a failed request answers (app.onError, and the direct path of in-process requests). */
+export function errorStatus(err: unknown, method: string, path: string, signal: AbortSignal | undefined): StatusError {
+  if (err instanceof StatusError) return err;
+  if (err instanceof StoreError && err.code === 'Unavailable') {
+    log.warn('apiserver', 'storage unavailable', { method, path, error: err.message });
+    return errors.unavailable(`storage is unavailable, try again: ${err.message}`);
   }
-  return statusResponse(c, errors.unauthorized());
+  if (isClientAbort(err, signal)) {
+    // The client went away (closed the connection mid-body, cancelled): nothing to fix here.
+    log.debug('apiserver', 'client closed the request', { method, path, error: (err as Error).message });
+    return errors.badRequest('the client closed the request');
+  }
+  log.error('apiserver', 'request failed', { method, path, error: (err as Error).stack ?? String(err) });
+  return errors.internal(`an error on the server ("${(err as Error).message}") has prevented the request from succeeding`);
+}
+
+/** The refusal of a request that failed authentication. */
+function authFailureStatus(outcome: Exclude<AuthOutcome, { ok: true }>): StatusError {
+  return outcome.code === 429 ? errors.tooManyRequests(outcome.message, outcome.retryAfterSeconds) : errors.unauthorized();
+}
+
+function authFailure(c: Context, outcome: Exclude<AuthOutcome, { ok: true }>): Response {
+  if (outcome.code === 429) c.header('Retry-After', String(outcome.retryAfterSeconds));
+  return statusResponse(c, authFailureStatus(outcome));
 }
 
 export function createApiApp(o: ApiAppOptions): ApiApp {
@@ -130,20 +152,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     ...(o.bookmarkIntervalMs ? { bookmarkIntervalMs: o.bookmarkIntervalMs } : {}),
   });
 
-  app.onError((err, c) => {
-    if (err instanceof StatusError) return statusResponse(c, err);
-    if (err instanceof StoreError && err.code === 'Unavailable') {
-      log.warn('apiserver', 'storage unavailable', { method: c.req.method, path: c.req.path, error: err.message });
-      return statusResponse(c, errors.unavailable(`storage is unavailable, try again: ${err.message}`));
-    }
-    if (isClientAbort(err, c.req.raw.signal)) {
-      // The client went away (closed the connection mid-body, cancelled): nothing to fix here.
-      log.debug('apiserver', 'client closed the request', { method: c.req.method, path: c.req.path, error: (err as Error).message });
-      return statusResponse(c, errors.badRequest('the client closed the request'));
-    }
-    log.error('apiserver', 'request failed', { method: c.req.method, path: c.req.path, error: (err as Error).stack ?? String(err) });
-    return statusResponse(c, errors.internal(`an error on the server ("${(err as Error).message}") has prevented the request from succeeding`));
-  });
+  app.onError((err, c) => statusResponse(c, errorStatus(err, c.req.method, c.req.path, c.req.raw.signal)));
   app.notFound((c) => statusResponse(c, new StatusError(404, 'NotFound', 'the server could not find the requested resource')));
 
   // Outermost, so refused and failed requests (400, 401, 403, 500) are counted with their codes too.
@@ -168,16 +177,16 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
 
   o.extraRoutes?.(app, authenticate);
 
-  app.use('*', async (c, next) => {
-    if (UNAUTHENTICATED.has(c.req.path) || c.get('user')) return next();
-    const outcome = await authenticator.authenticateRequest(c.req.header('authorization'), sourceAddress(c), c.req.path, verifyJwt);
-    if (!outcome.ok) return authFailure(c, outcome);
+  /** Authentication, impersonation and authorization of one request: its user, or the refusal. */
+  async function admitUser(authorization: string | undefined, source: string, method: string, path: string, query: URLSearchParams, headers: Headers | undefined): Promise<RequestUserInfo | Exclude<AuthOutcome, { ok: true }> | StatusError> {
+    const outcome = await authenticator.authenticateRequest(authorization, source, path, verifyJwt);
+    if (!outcome.ok) return outcome;
     let user = outcome.user;
     // kubectl --as: the request runs as someone else if the caller may impersonate them.
-    const wanted = impersonationHeaders(c.req.raw.headers);
+    const wanted = headers ? impersonationHeaders(headers) : undefined;
     if (wanted) user = await impersonate(user, wanted, async (a) => (await authorizer.authorize(a)).decision === 'allow');
-    const parsedPath = parseResourcePath(c.req.path);
-    const attributes = requestAttributes(user, c.req.method, c.req.path, new URL(c.req.url).searchParams, parsedPath);
+    const parsedPath = parseResourcePath(path);
+    const attributes = requestAttributes(user, method, path, query, parsedPath);
     // exec, attach and portforward arrive as a GET upgraded to a WebSocket: as upstream (1.30+), they
     // also need `create` on the subresource, so `get pods/exec` alone does not open a shell.
     const checks = attributes.verb === 'get' && attributes.resource === 'pods' && ACTING_ON_GET.has(attributes.subresource)
@@ -186,10 +195,18 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
       const decision = await authorizer.authorize(a);
       if (decision.decision !== 'allow') {
         const details = a.resourceRequest ? { name: a.name, group: a.apiGroup, kind: a.resource } : undefined;
-        return statusResponse(c, errors.forbidden(forbiddenMessage(a, decision.reason), details));
+        return errors.forbidden(forbiddenMessage(a, decision.reason), details);
       }
     }
-    c.set('user', user);
+    return user;
+  }
+
+  app.use('*', async (c, next) => {
+    if (UNAUTHENTICATED.has(c.req.path) || c.get('user')) return next();
+    const admitted = await admitUser(c.req.header('authorization'), sourceAddress(c), c.req.method, c.req.path, new URL(c.req.url).searchParams, c.req.raw.headers);
+    if (admitted instanceof StatusError) return statusResponse(c, admitted);
+    if ('ok' in admitted) return authFailure(c, admitted);
+    c.set('user', admitted);
     return next();
   });
 
@@ -248,5 +265,15 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
     return resources.handle(c, parsed.target, user ? { ...user, groups: [...user.groups] } : undefined);
   }
 
-  return { app, subresources, requestKinds, authorizer, metrics, openapi, provided };
+  const direct = directRequests({
+    metrics, resources, subresources,
+    admit: async (authorization, path, query) => {
+      const admitted = await admitUser(authorization, 'in-process', 'POST', path, query, undefined);
+      if (admitted instanceof StatusError) throw admitted;
+      if ('ok' in admitted) throw authFailureStatus(admitted);
+      return admitted;
+    },
+    fail: (err, path, signal) => errorStatus(err, 'POST', path, signal),
+  });
+  return { app, subresources, requestKinds, authorizer, metrics, openapi, provided, direct };
 }

@@ -146,10 +146,9 @@ export class ResourceHandler {
     if (method === 'POST') {
       if (name !== undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
       const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), info);
-      const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
-      const created = await reg.create(info, namespace, body, opts);
-      addWarnings(c, opts.warnings);
-      return sendObject(c, withTypeMeta(info, created), 201);
+      const created = await this.create(info, namespace, body, q, user, c.req.header('user-agent') ?? '');
+      addWarnings(c, created.warnings);
+      return sendObject(c, created.object, 201);
     }
 
     if (method === 'PUT') {
@@ -184,6 +183,13 @@ export class ResourceHandler {
     }
 
     throw errors.methodNotAllowed(`method ${method} is not supported`);
+  }
+
+  /** A POST to a collection, once its body is decoded: the created object (typed) and the warnings. */
+  async create(info: ResourceInfo, namespace: string | undefined, body: unknown, q: URLSearchParams, user: RequestUser | undefined, userAgent: string): Promise<{ object: KubeObject; warnings: string[] }> {
+    const opts = writeOptions(q, user, userAgent);
+    const created = await this.o.registry.create(info, namespace, body, opts);
+    return { object: withTypeMeta(info, created), warnings: opts.warnings ?? [] };
   }
 
   /** Applies a PATCH to the main resource or a subresource (`status`) with retry on conflicts. */

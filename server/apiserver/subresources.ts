@@ -38,6 +38,8 @@ const SCALABLE = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', '
 /** The kinds subresource bodies carry, for the protobuf decoder. */
 const SCALE_KIND = { group: 'autoscaling', version: 'v1', kind: 'Scale' };
 const BINDING_KIND = { group: '', version: 'v1', kind: 'Binding' };
+/** The answer to a binding (upstream's). */
+export const BINDING_DONE = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } as const;
 const EVICTION_KIND = { group: 'policy', version: 'v1', kind: 'Eviction' };
 const TOKEN_REQUEST_KIND = { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
 
@@ -167,7 +169,13 @@ export class Subresources {
   }
 
   private async bind(c: Context, namespace: string, r: SubresourceRequest): Promise<Response> {
-    const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), BINDING_KIND) as { target?: { name?: string; kind?: string } };
+    await this.bindPod(namespace, r, decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), BINDING_KIND));
+    return sendObject(c, BINDING_DONE, 201);
+  }
+
+  /** pods/binding once its body is decoded: sets the pod's node and its PodScheduled condition. */
+  async bindPod(namespace: string, r: Pick<SubresourceRequest, 'name' | 'q' | 'user'>, decoded: unknown): Promise<void> {
+    const body = decoded as { target?: { name?: string; kind?: string } };
     const nodeName = body?.target?.name;
     if (!nodeName) throw errors.invalid('Binding', r.name, [{ reason: 'FieldValueRequired', message: 'Required value', field: 'target.name' }]);
     const podInfo = resourceForKind('Pod')!;
@@ -181,7 +189,6 @@ export class Subresources {
       pod.status = { ...(pod.status ?? {}), conditions };
       return pod;
     }, { ...this.opts(r.q, r.user), subresource: 'binding' });
-    return sendObject(c, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, 201);
   }
 
   private async evict(c: Context, namespace: string, r: SubresourceRequest): Promise<Response> {
