@@ -79,6 +79,8 @@ function sleepSync(ms: number): void {
 export class TokenStore {
   private records = new Map<string, TokenRecord>();
   private readonly ephemeral = new Map<string, TokenRecord>();
+  /** The secret whose hash last matched each record (records are replaced, never changed, on reload). */
+  private readonly proven = new WeakMap<TokenRecord, Buffer>();
   /** mtime of the file when last read or written, and when it was last checked. */
   private fileMtimeMs = 0;
   private checkedAt = 0;
@@ -254,9 +256,16 @@ export class TokenStore {
     const record = this.records.get(id) ?? this.ephemeral.get(id);
     if (!record) return undefined;
     if (record.expires && Date.parse(record.expires) <= now) return undefined;
-    const a = Buffer.from(hash(secret), 'hex');
-    const b = Buffer.from(record.secretSha256, 'hex');
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
+    // A token in use (an agent's, the controllers') is hashed once per record, not on every request:
+    // the secret that last matched is kept beside the record and compared in constant time.
+    const given = Buffer.from(secret);
+    const proven = this.proven.get(record);
+    if (proven === undefined || proven.length !== given.length || !timingSafeEqual(proven, given)) {
+      const a = Buffer.from(hash(secret), 'hex');
+      const b = Buffer.from(record.secretSha256, 'hex');
+      if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
+      this.proven.set(record, given);
+    }
     const extraGroups = record.groups ?? [];
     switch (record.role) {
       case 'admin': return { name: record.user ?? 'admin', groups: [MASTERS_GROUP, ...extraGroups, AUTHENTICATED_GROUP], role: 'admin', tokenId: id };

@@ -12,8 +12,13 @@ const OPERATIONS: Readonly<Record<string, string>> = {
 
 /** `/registry/core/pods/default/web` → `/registry/core/pods/` (upstream labels by resource prefix). */
 export function storageType(key: string): string {
-  const parts = key.split('/');
-  return parts.length >= 4 ? `/${parts[1]}/${parts[2]}/${parts[3]}/` : key;
+  // The first three segments after the first '/', found without splitting the whole key.
+  const first = key.indexOf('/');
+  const second = first < 0 ? -1 : key.indexOf('/', first + 1);
+  const third = second < 0 ? -1 : key.indexOf('/', second + 1);
+  if (third < 0) return key;
+  const fourth = key.indexOf('/', third + 1);
+  return `/${key.slice(first + 1, fourth < 0 ? undefined : fourth)}/`;
 }
 
 export type StorageObserver = (operation: string, type: string, seconds: number) => void;

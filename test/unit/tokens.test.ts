@@ -37,6 +37,29 @@ test('expired and wrong-secret tokens are refused', () => {
   }
 });
 
+test('a token in use (its secret remembered) is still refused once revoked, and a near-miss secret never passes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-tokens-'));
+  try {
+    const file = join(dir, 'tokens.json');
+    const server = new TokenStore(file);
+    const { token, record } = server.create('viewer');
+    for (let i = 0; i < 3; i++) assert.is(server.authenticate(token)?.role, 'viewer');
+    const last = token.slice(-1) === '0' ? '1' : '0';
+    assert.is(server.authenticate(`${token.slice(0, -1)}${last}`), undefined, 'one character off');
+    assert.is(server.authenticate(`${token}0`), undefined, 'one character more');
+    await new Promise((r) => setTimeout(r, 20));
+    new TokenStore(file).revoke(record.id); // `corral token revoke`
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.is(server.authenticate(token), undefined);
+    const inMemory = server.createEphemeral('admin', 'controllers');
+    assert.is(server.authenticate(inMemory)?.role, 'admin');
+    assert.is(server.authenticate(inMemory)?.role, 'admin');
+    assert.is(server.authenticate(`${inMemory.slice(0, -1)}${inMemory.slice(-1) === 'a' ? 'b' : 'a'}`), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('files written before join tokens and node credentials were told apart keep working', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-tokens-'));
   try {
