@@ -60,7 +60,7 @@ export class RegistryNodeGraph implements NodeGraph {
   }
 
   async nodeOfPod(namespace: string, name: string): Promise<string | undefined> {
-    const pod = (await this.registry.tryGet(this.pods, namespace, name)) as Pod | undefined;
+    const pod = (await this.registry.peek(this.pods, namespace, name)) as Pod | undefined;
     return pod ? pod.spec?.nodeName ?? '' : undefined;
   }
 }

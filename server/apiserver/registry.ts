@@ -130,6 +130,9 @@ function joinJson(head: Buffer, items: readonly Buffer[], tail: Buffer): Buffer<
   return out;
 }
 
+/** How many decoded revisions the registry keeps by key beyond their KeyValues (a few hundred KiB of pods). */
+const RECENTLY_DECODED = 256;
+
 export class Registry {
   private readonly decoded = new WeakMap<KeyValue, KubeObject>();
   /** Served JSON per stored value (see servedJson). */
@@ -140,6 +143,8 @@ export class Registry {
   private readonly storedFields = new WeakMap<KeyValue, Map<string, string>>();
   /** The pods' spec.nodeName watch index (see triggerFor). */
   private podsByNode: WatchIndex | undefined;
+  /** The last revisions decoded, by key, at most RECENTLY_DECODED (see recentlyDecoded). */
+  private readonly recent = new Map<string, { revision: number; value: string; obj: KubeObject }>();
   /** Tail of the queue of read-modify-write operations per key (see withKeyLock). */
   private readonly keyQueues = new Map<string, Promise<void>>();
 
@@ -173,14 +178,32 @@ export class Registry {
     }
   }
 
+  /**
+   * The shared decoded form of a revision decoded lately under another KeyValue: the store publishes
+   * a write's KeyValue to watchers while its watch cache keeps a copy of it, so the read-modify-write
+   * that follows an event (a bind after a create, a status update after a bind) would parse the same
+   * text again.
+   */
+  private recentlyDecoded(kv: KeyValue): KubeObject | undefined {
+    const recent = this.recent.get(kv.key);
+    return recent !== undefined && recent.revision === kv.modRevision && recent.value === kv.value ? recent.obj : undefined;
+  }
+
   /** Decodes a stored value; the result is shared and must not be mutated (clone first). */
   private decode(kv: KeyValue, info: ResourceInfo): KubeObject {
     let obj = this.decoded.get(kv);
     if (!obj) {
-      obj = JSON.parse(kv.value) as KubeObject;
-      obj.metadata.resourceVersion = String(kv.modRevision);
+      obj = this.recentlyDecoded(kv);
+      if (!obj) {
+        obj = JSON.parse(kv.value) as KubeObject;
+        obj.metadata.resourceVersion = String(kv.modRevision);
+        decodedFrom(obj, kv);
+        // Most recent last; the oldest goes once the map is full.
+        this.recent.delete(kv.key);
+        this.recent.set(kv.key, { revision: kv.modRevision, value: kv.value, obj });
+        if (this.recent.size > RECENTLY_DECODED) this.recent.delete(this.recent.keys().next().value!);
+      }
       this.decoded.set(kv, obj);
-      decodedFrom(obj, kv);
     }
     return servedVersion(info, obj);
   }
@@ -190,7 +213,7 @@ export class Registry {
    * shared (watch fan-out, or a store that hands out the same KeyValue again).
    */
   private decodeOwned(kv: KeyValue, info: ResourceInfo): KubeObject {
-    const shared = this.decoded.get(kv);
+    const shared = this.decoded.get(kv) ?? this.recentlyDecoded(kv);
     if (shared) return servedVersion(info, clone(shared));
     const obj = JSON.parse(kv.value) as KubeObject;
     obj.metadata.resourceVersion = String(kv.modRevision);
@@ -229,6 +252,15 @@ export class Registry {
   async tryGet(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     const kv = await this.store.get(objectKey(info, namespace, name));
     return kv ? this.decodeOwned(kv, info) : undefined;
+  }
+
+  /**
+   * Like tryGet, but the shared decoded object itself, not a copy: for callers that only read a
+   * field or two of it (authorizers, admission checks), which must never change it.
+   */
+  async peek(info: ResourceInfo, namespace: string | undefined, name: string): Promise<Readonly<KubeObject> | undefined> {
+    const kv = await this.store.get(objectKey(info, namespace, name));
+    return kv ? this.decode(kv, info) : undefined;
   }
 
   private matches(obj: KubeObject, labels?: LabelRequirement[], fields?: FieldRequirement[]): boolean {

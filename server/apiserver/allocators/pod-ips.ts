@@ -51,7 +51,7 @@ export function podIpsPlugin(registry: Registry): AdmissionPlugin {
       const before = old as Pod;
       if (pod.status?.podIP === before.status?.podIP && JSON.stringify(pod.status?.podIPs) === JSON.stringify(before.status?.podIPs)) return;
       if (!pod.spec?.nodeName || reportedIps(pod).length === 0) return;
-      const node = (await registry.tryGet(nodes, undefined, pod.spec.nodeName)) as Node | undefined;
+      const node = (await registry.peek(nodes, undefined, pod.spec.nodeName)) as Node | undefined;
       if (!node) return;
       const bad = disallowedPodIp(pod, node);
       if (bad === undefined) return;
