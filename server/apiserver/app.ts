@@ -126,7 +126,9 @@ export function errorStatus(err: unknown, method: string, path: string, signal: 
 
 /** The refusal of a request that failed authentication. */
 function authFailureStatus(outcome: Exclude<AuthOutcome, { ok: true }>): StatusError {
-  return outcome.code === 429 ? errors.tooManyRequests(outcome.message, outcome.retryAfterSeconds) : errors.unauthorized();
+  const throttled = outcome.code === 429;
+  if (throttled) return errors.tooManyRequests(outcome.message, outcome.retryAfterSeconds);
+  return errors.unauthorized();
 }
 
 function authFailure(c: Context, outcome: Exclude<AuthOutcome, { ok: true }>): Response {
@@ -266,7 +268,7 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   }
 
   const direct = directRequests({
-    metrics, resources, subresources,
+    metrics, registry: o.registry, subresources,
     admit: async (authorization, path, query) => {
       const admitted = await admitUser(authorization, 'in-process', 'POST', path, query, undefined);
       if (admitted instanceof StatusError) throw admitted;

@@ -14,14 +14,14 @@ import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
 import { MAX_BODY_BYTES, MAX_NESTING_DEPTH } from './body.js';
 import { parseResourcePath, type RequestTarget } from './request-info.js';
 import { metricsVerb, type ApiserverMetrics } from './request-metrics.js';
-import type { RequestUser } from './registry.js';
-import type { ResourceHandler } from './resource-handler.js';
+import type { Registry, RequestUser } from './registry.js';
+import { withTypeMeta, writeOptions } from './resource-handler.js';
 import { BINDING_DONE, type Subresources } from './subresources.js';
 import type { RequestUserInfo } from '../auth/request-authenticator.js';
 
 export interface DirectRequestDeps {
   metrics: ApiserverMetrics;
-  resources: ResourceHandler;
+  registry: Registry;
   subresources: Subresources;
   /** Authentication and authorization as the app's middleware runs them (throws the refusal). */
   admit(authorization: string | undefined, path: string, query: URLSearchParams): Promise<RequestUserInfo>;
@@ -69,8 +69,9 @@ export function directRequests(d: DirectRequestDeps): DirectHandler {
         await d.subresources.bindPod(target.namespace!, { name: target.name!, q: query, user }, body);
         answer = BINDING_DONE;
       } else {
-        // Warnings would be response headers, which in-process callers do not read.
-        answer = (await d.resources.create(target.info, target.namespace, body, query, user, '')).object;
+        // As the app's POST to a collection (an in-process Request has no User-Agent); warnings would
+        // be response headers, which in-process callers do not read.
+        answer = withTypeMeta(target.info, await d.registry.create(target.info, target.namespace, body, writeOptions(query, user, '')));
       }
     } catch (err) {
       const refusal = d.fail(err, req.path, req.signal);

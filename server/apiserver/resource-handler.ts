@@ -71,7 +71,7 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
 /** The longest timer Node can arm (about 24.8 days); longer delays would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function writeOptions(q: URLSearchParams, user: RequestUser | undefined, userAgent?: string): WriteOptions {
+export function writeOptions(q: URLSearchParams, user: RequestUser | undefined, userAgent?: string): WriteOptions {
   const dryRun = q.getAll('dryRun');
   if (dryRun.some((d) => d !== 'All')) throw errors.badRequest(`unsupported dryRun value ${JSON.stringify(dryRun)}: only "All" is supported`);
   const fieldManager = q.get('fieldManager') || (userAgent !== undefined ? managerFromUserAgent(userAgent) : undefined);
@@ -89,7 +89,7 @@ function writeOptions(q: URLSearchParams, user: RequestUser | undefined, userAge
   };
 }
 
-function withTypeMeta(info: ResourceInfo, obj: KubeObject): KubeObject {
+export function withTypeMeta(info: ResourceInfo, obj: KubeObject): KubeObject {
   return { apiVersion: apiVersionOf(info), kind: info.kind, ...obj };
 }
 
@@ -146,9 +146,10 @@ export class ResourceHandler {
     if (method === 'POST') {
       if (name !== undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
       const body = decodeObject(await readBody(c.req.raw), mediaType(c.req.raw), info);
-      const created = await this.create(info, namespace, body, q, user, c.req.header('user-agent') ?? '');
-      addWarnings(c, created.warnings);
-      return sendObject(c, created.object, 201);
+      const opts = writeOptions(q, user, c.req.header('user-agent') ?? '');
+      const created = await reg.create(info, namespace, body, opts);
+      addWarnings(c, opts.warnings);
+      return sendObject(c, withTypeMeta(info, created), 201);
     }
 
     if (method === 'PUT') {
@@ -183,13 +184,6 @@ export class ResourceHandler {
     }
 
     throw errors.methodNotAllowed(`method ${method} is not supported`);
-  }
-
-  /** A POST to a collection, once its body is decoded: the created object (typed) and the warnings. */
-  async create(info: ResourceInfo, namespace: string | undefined, body: unknown, q: URLSearchParams, user: RequestUser | undefined, userAgent: string): Promise<{ object: KubeObject; warnings: string[] }> {
-    const opts = writeOptions(q, user, userAgent);
-    const created = await this.o.registry.create(info, namespace, body, opts);
-    return { object: withTypeMeta(info, created), warnings: opts.warnings ?? [] };
   }
 
   /** Applies a PATCH to the main resource or a subresource (`status`) with retry on conflicts. */
