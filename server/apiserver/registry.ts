@@ -604,7 +604,9 @@ export class Registry {
     };
     try {
       for (const p of this.plugins) {
-        const u = await call(p);
+        // A plugin without this hook answers undefined: no turn of the microtask queue for it.
+        const pending = call(p);
+        const u = pending === undefined ? undefined : await pending;
         if (u) undos.push(u);
       }
     } catch (err) {
