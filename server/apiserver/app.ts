@@ -180,14 +180,15 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
   o.extraRoutes?.(app, authenticate);
 
   /** Authentication, impersonation and authorization of one request: its user, or the refusal. */
-  async function admitUser(authorization: string | undefined, source: string, method: string, path: string, query: URLSearchParams, headers: Headers | undefined): Promise<RequestUserInfo | Exclude<AuthOutcome, { ok: true }> | StatusError> {
+  async function admitUser(
+    authorization: string | undefined, source: string, method: string, path: string, query: URLSearchParams, headers: Headers | undefined, parsedPath = parseResourcePath(path),
+  ): Promise<RequestUserInfo | Exclude<AuthOutcome, { ok: true }> | StatusError> {
     const outcome = await authenticator.authenticateRequest(authorization, source, path, verifyJwt);
     if (!outcome.ok) return outcome;
     let user = outcome.user;
     // kubectl --as: the request runs as someone else if the caller may impersonate them.
     const wanted = headers ? impersonationHeaders(headers) : undefined;
     if (wanted) user = await impersonate(user, wanted, async (a) => (await authorizer.authorize(a)).decision === 'allow');
-    const parsedPath = parseResourcePath(path);
     const attributes = requestAttributes(user, method, path, query, parsedPath);
     // exec, attach and portforward arrive as a GET upgraded to a WebSocket: as upstream (1.30+), they
     // also need `create` on the subresource, so `get pods/exec` alone does not open a shell.
@@ -269,8 +270,8 @@ export function createApiApp(o: ApiAppOptions): ApiApp {
 
   const direct = directRequests({
     metrics, registry: o.registry, subresources,
-    admit: async (authorization, path, query) => {
-      const admitted = await admitUser(authorization, 'in-process', 'POST', path, query, undefined);
+    admit: async (authorization, path, query, parsed) => {
+      const admitted = await admitUser(authorization, 'in-process', 'POST', path, query, undefined, parsed);
       if (admitted instanceof StatusError) throw admitted;
       if ('ok' in admitted) throw authFailureStatus(admitted);
       return admitted;

@@ -12,7 +12,7 @@ import { jsonCopy } from '../../api/json-copy.js';
 import { errors, type StatusError } from '../../api/status.js';
 import { badEscapeMessage, rawPathOf } from '../../api/request-target.js';
 import { MAX_BODY_BYTES, MAX_NESTING_DEPTH } from './body.js';
-import { parseResourcePath, type RequestTarget } from './request-info.js';
+import { parseResourcePath, type ParseResult, type RequestTarget } from './request-info.js';
 import { metricsVerb, type ApiserverMetrics } from './request-metrics.js';
 import type { Registry, RequestUser } from './registry.js';
 import { withTypeMeta, writeOptions } from './resource-handler.js';
@@ -24,7 +24,7 @@ export interface DirectRequestDeps {
   registry: Registry;
   subresources: Subresources;
   /** Authentication and authorization as the app's middleware runs them (throws the refusal). */
-  admit(authorization: string | undefined, path: string, query: URLSearchParams): Promise<RequestUserInfo>;
+  admit(authorization: string | undefined, path: string, query: URLSearchParams, parsed: ParseResult): Promise<RequestUserInfo>;
   /** What the app's error handler answers for `err`. */
   fail(err: unknown, path: string, signal: AbortSignal | undefined): StatusError;
 }
@@ -38,8 +38,8 @@ const LIMITS = { maxDepth: MAX_NESTING_DEPTH, maxBytes: MAX_BODY_BYTES };
 const PLAIN_PATH = /^\/apis?\/[A-Za-z0-9._~/-]*$/;
 const HEADERS = new Set(['authorization', 'accept', 'content-type']);
 
-/** The resource target of a request the direct path takes, or undefined. */
-function directTarget(req: DirectRequest): RequestTarget | undefined {
+/** The parsed path of a request the direct path takes (a resource target), or undefined. */
+function directTarget(req: DirectRequest): (ParseResult & { kind: 'resource' }) | undefined {
   if (req.method !== 'POST' || !PLAIN_PATH.test(req.path) || req.path.startsWith('/apis/events.k8s.io/')) return undefined;
   if (req.path.split('/').some((segment) => segment === '.' || segment === '..')) return undefined;
   for (const [name, value] of Object.entries(req.headers)) {
@@ -50,12 +50,13 @@ function directTarget(req: DirectRequest): RequestTarget | undefined {
   if (parsed.kind !== 'resource') return undefined;
   const t = parsed.target;
   if (t.info.provided || t.info.createOnly || t.legacyWatch) return undefined;
-  if (t.subresource === undefined) return t.name === undefined ? t : undefined;
-  return t.subresource === 'binding' && t.name !== undefined && t.info.subresources.some((s) => s.name === 'binding') ? t : undefined;
+  if (t.subresource === undefined) return t.name === undefined ? parsed : undefined;
+  return t.subresource === 'binding' && t.name !== undefined && t.info.subresources.some((s) => s.name === 'binding') ? parsed : undefined;
 }
 
 export function directRequests(d: DirectRequestDeps): DirectHandler {
-  async function run(req: DirectRequest, target: RequestTarget, body: unknown): Promise<DirectAnswer> {
+  async function run(req: DirectRequest, parsed: ParseResult & { kind: 'resource' }, body: unknown): Promise<DirectAnswer> {
+    const target: RequestTarget = parsed.target;
     const started = performance.now();
     const query = new URLSearchParams();
     let status = 201;
@@ -63,7 +64,7 @@ export function directRequests(d: DirectRequestDeps): DirectHandler {
     try {
       const bad = badEscapeMessage(rawPathOf(req.path));
       if (bad !== undefined) throw errors.badRequest(bad);
-      const admitted = await d.admit(req.headers['authorization'], req.path, query);
+      const admitted = await d.admit(req.headers['authorization'], req.path, query, parsed);
       const user: RequestUser = { ...admitted, groups: [...admitted.groups] };
       if (target.subresource === 'binding') {
         await d.subresources.bindPod(target.namespace!, { name: target.name!, q: query, user }, body);
@@ -78,17 +79,17 @@ export function directRequests(d: DirectRequestDeps): DirectHandler {
       status = refusal.code;
       answer = refusal.toStatus();
     }
-    d.metrics.record(metricsVerb(req.method, req.path, query, req.headers['content-type']), false, status, (performance.now() - started) / 1000);
+    d.metrics.record(metricsVerb(req.method, req.path, query, req.headers['content-type'], parsed), false, status, (performance.now() - started) / 1000);
     return { status, value: jsonCopy(answer, LIMITS) ?? JSON.parse(JSON.stringify(answer)) };
   }
 
   return (req) => {
-    const target = directTarget(req);
-    if (!target) return undefined;
+    const parsed = directTarget(req);
+    if (!parsed) return undefined;
     // The server's own copy, as parsing the JSON text would give it (a body that is not plain JSON,
     // or might be too large, takes the text path and gets its answer there).
     const body = jsonCopy(req.body, LIMITS);
     if (body === undefined || Array.isArray(body)) return undefined;
-    return run(req, target, body);
+    return run(req, parsed, body);
   };
 }

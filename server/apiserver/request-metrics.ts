@@ -27,8 +27,7 @@ export interface RequestLabels {
 }
 
 /** The upstream metrics verb of a request: LIST and WATCH apart from GET, APPLY apart from PATCH. */
-export function metricsVerb(method: string, path: string, query: URLSearchParams, contentType: string | undefined): RequestLabels {
-  const parsed = parseResourcePath(path);
+export function metricsVerb(method: string, path: string, query: URLSearchParams, contentType: string | undefined, parsed = parseResourcePath(path)): RequestLabels {
   const m = method.toUpperCase();
   if (parsed.kind !== 'resource') {
     return { verb: m, group: '', version: '', resource: '', subresource: '', scope: '' };
