@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
+import { builtinModules, createRequire, isBuiltin } from 'node:module';
 
 export interface AgentBundle {
   path: string;
@@ -50,6 +51,48 @@ const noNativeModules: import('esbuild').Plugin = {
   },
 };
 
+/**
+ * Node.js built-ins through `require`, not `import`. An ES module import of a built-in makes Node build
+ * its ES module facade, which reads every export once, lazy getters included: `tls.rootCertificates`
+ * (~140 PEM strings), `crypto.webcrypto` (internal/crypto/webcrypto), `util.MIMEType`, `net.BlockList`
+ * and `SocketAddress`... The agent's 16 built-ins imported as ES modules cost a bare Node.js 1.3-1.5 MiB
+ * RSS (1 MiB anonymous) more than the same built-ins required (docs/performance.md, "Agent memory").
+ * Each built-in becomes one small ES module that requires it and exports its plain properties; a lazy
+ * property (a getter) is exported only when the bundle lists it as used (reading it loads what it
+ * hides), and esbuild fails the build ("No matching export") when code imports one that is not listed.
+ * (A CommonJS stub would be simpler, but esbuild's interop then copies the module's properties into a
+ * new object in every importing file: +1 MiB in the agent.)
+ */
+type LazyExportsUsed = Readonly<Record<string, readonly string[]>>;
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function builtinStub(name: string, lazyExportsUsed: LazyExportsUsed): string {
+  const bare = name.replace(/^node:/, '');
+  const real = createRequire(import.meta.url)(name) as Record<string, unknown>;
+  const lazyUsed = new Set(lazyExportsUsed[bare] ?? []);
+  const names = Object.entries(Object.getOwnPropertyDescriptors(real))
+    .filter(([key, d]) => IDENTIFIER.test(key) && key !== 'default' && ('value' in d || lazyUsed.has(key)))
+    .map(([key]) => key);
+  return `const m = require(${JSON.stringify(name)});\nexport default m;\n${names.length > 0 ? `export const { ${names.join(', ')} } = m;\n` : ''}`;
+}
+
+export function builtinsThroughRequire(lazyExportsUsed: LazyExportsUsed): import('esbuild').Plugin {
+  return {
+    name: 'builtins-through-require',
+    setup(b) {
+      const names = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+      b.onResolve({ filter: /^[a-z_][a-z0-9_/:]*$/ }, (args) => {
+        if (!names.has(args.path) && !(args.path.startsWith('node:') && isBuiltin(args.path))) return undefined;
+        // A require() of a built-in (CommonJS packages, and the stub's own) already gets the module itself
+        // (class extends require('events')): left to esbuild, which keeps it external.
+        if (args.kind === 'require-call') return undefined;
+        return { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: 'builtin-stub' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'builtin-stub' }, (args) => ({ contents: builtinStub(args.path, lazyExportsUsed), loader: 'js' }));
+    },
+  };
+}
+
 /** esbuild options of every bundle (the agent's, its helper's, the server's). */
 export const COMMON_BUILD_OPTIONS = { bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, sourcemap: false, legalComments: 'none', logLevel: 'silent', metafile: true } as const;
 
@@ -68,7 +111,8 @@ async function helperBundleGzipBase64(esbuild: typeof import('esbuild'), entry: 
     entryPoints: [entry],
     write: false,
     banner: { js: "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(process.execPath);" },
-    plugins: [noNativeModules],
+    // self-signed-cert.ts signs with webcrypto (only this child ever loads it).
+    plugins: [noNativeModules, builtinsThroughRequire({ crypto: ['webcrypto'] })],
   });
   const code = result.outputFiles[0]!.contents;
   return { text: gzipSync(code, { level: 9 }).toString('base64'), inputs: Object.keys(result.metafile.inputs) };
@@ -85,7 +129,8 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
     entryPoints: [entry],
     outfile: out,
     banner: { js: REQUIRE_BANNER },
-    plugins: [noNativeModules, {
+    // agent-entry.ts's parseArgs; nothing else of the agent reads a lazy export of a built-in.
+    plugins: [noNativeModules, builtinsThroughRequire({ util: ['parseArgs'] }), {
       // The probe helper, the port-forward dialer and the helper process are separate scripts the agent runs
       // (in a pod's netns; for one-shot jobs). In the one-file bundle the bundle itself is each script
       // (agent-entry.ts dispatches `http`/`tcp`, `netns-dial` and the helper's job names to them).

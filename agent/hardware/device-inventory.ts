@@ -115,6 +115,10 @@ async function readSerial(sysRoot: string, devRoot: string, usb: UsbEntry[]): Pr
   const links = await serialLinks(devRoot);
   const out: HostDevice[] = [];
   for (const name of (await list(base)).sort()) {
+    // Virtual ttys (tty0…tty63, console, ptmx: most of the list) have no device behind them. Told from their
+    // class link, not from a failing realpath: the agent rereads this list every 10 s, and each failure
+    // was an Error with its stack trace and a rejected promise, a large part of an idle agent's allocation.
+    if ((await readlink(join(base, name)).catch(() => '')).includes('/devices/virtual/')) continue;
     const deviceLink = await realpath(join(base, name, 'device')).catch(() => undefined);
     if (!deviceLink || basename(deviceLink) === 'serial8250') continue;
     const node = `/dev/${name}`;

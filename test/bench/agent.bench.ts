@@ -2,7 +2,8 @@
  * Agent benchmark (plain script, root): in a 1-node lab with a real `corral server` and `corral agent`,
  *   - pod start latency, create → Running seen by the API, p50/p99 over 30 pods (image present),
  *     beside raw `ctr run -d` of the same image on the same containerd in the same run, and the ratio;
- *   - agent RSS idle and with the 30 pods, the agent run with the installed service's V8 flags
+ *   - agent RSS idle (5 s after the Node is Ready, and steady: sampled 15-25 s after Ready, once V8's memory
+ *     reducer has run; with PSS and the anonymous part) and with the 30 pods, the agent run with the installed service's V8 flags
  *     (AGENT_V8_FLAGS, which `corral agent` sets on itself; CORRAL_AGENT_V8_FLAGS replaces them, '' runs
  *     it with V8's defaults) and the service's malloc settings (AGENT_MALLOC_ENVIRONMENT; MALLOC_* variables set
  *     for the bench win), beside a bare Node.js process with the same flags and settings and where each one's RSS is;
@@ -95,14 +96,23 @@ async function main(): Promise<void> {
       return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
     };
     const rssParts = (): string => smapsParts(readFileSync(`/proc/${c.agents.get('n1')!.pid}/smaps`, 'utf8'));
+    // PSS (file pages shared with other processes counted in part) and the anonymous part, beside RSS.
+    const rollup = (): string => {
+      const text = readFileSync(`/proc/${c.agents.get('n1')!.pid}/smaps_rollup`, 'utf8');
+      const kib = (field: string): string => (Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)![1]) / 1024).toFixed(1);
+      return `PSS ${kib('Pss')}, anonymous ${kib('Anonymous')}`;
+    };
     for (let i = 0; i < 600; i++) {
       const r = await c.kubectl(['get', 'node', 'n1', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
       if (r.stdout.trim() === 'True') break;
       await sleep(200);
     }
-    await sleep(5_000);
+    const readyAt = performance.now();
+    // BENCH_IDLE_MS: how long after Ready the idle reading is taken (5 s by default, the figure the targets use).
+    await sleep(Number(process.env['BENCH_IDLE_MS'] ?? 5_000));
     const rssIdle = rss();
     const partsIdle = rssParts();
+    const rollupIdle = rollup();
     // BENCH_AGENT_NODE_OPTIONS='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR'
     // with BENCH_HEAP_SNAPSHOTS=1 writes heap snapshots of the idle agent and of the agent with pods.
     const snapshot = (): void => { if (process.env['BENCH_HEAP_SNAPSHOTS']) process.kill(c.agents.get('n1')!.pid, 'SIGUSR2'); };
@@ -113,6 +123,20 @@ async function main(): Promise<void> {
     { env: { ...AGENT_MALLOC_ENVIRONMENT, ...process.env } });
     const bareReading = JSON.parse(bare.stdout) as { rss: number; smaps: string };
     const bareRss = bareReading.rss / 1048576;
+
+    // Steady idle: V8's memory reducer makes its first memory-reducing GCs ~8 s after the start's last full
+    // GC (postponed while the agent is still busy): they give back the young generation the start grew
+    // (2 MiB) and its garbage. The 5 s reading above comes before them; this one is sampled once a second
+    // from 15 to 25 s after Ready (BENCH_STEADY_MS moves the start), where the young generation still fills
+    // and empties (the sawtooth is the min-max).
+    await sleep(Math.max(0, readyAt + Number(process.env['BENCH_STEADY_MS'] ?? 15_000) - performance.now()));
+    const steady: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      if (i > 0) await sleep(1_000);
+      steady.push(rss());
+    }
+    const partsSteady = rssParts();
+    const rollupSteady = rollup();
 
     // Raw ctr run -d of the same image on the same containerd.
     const raw: number[] = [];
@@ -182,7 +206,9 @@ async function main(): Promise<void> {
       `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
       starts.length === 0 ? 'inside the agent: no start timings logged' : `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
       `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (${asCli ? 'dist/cli/corral.js' : 'the one-file bundle'}, V8 flags: ${v8Flags || 'defaults'}, ${malloc}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
-      `  idle: ${partsIdle}; with pods: ${partsPods}; bare: ${smapsParts(bareReading.smaps)} (MiB)`,
+      `  idle: ${partsIdle}, ${rollupIdle}; with pods: ${partsPods}; bare: ${smapsParts(bareReading.smaps)} (MiB)`,
+      `agent RSS idle, steady (once a second from ${((Number(process.env['BENCH_STEADY_MS'] ?? 15_000)) / 1000).toFixed(0)} s after Ready, after V8's memory reducer): mean ${(steady.reduce((a, b) => a + b, 0) / steady.length).toFixed(1)} MiB (${Math.min(...steady).toFixed(1)}-${Math.max(...steady).toFixed(1)})`,
+      `  steady: ${partsSteady}, ${rollupSteady} (MiB, last sample)`,
       `service sync through the agent, ${serviceCount} services x 3 endpoints: full ${full ? `${f(full.ms)} ms iptables-restore${full.totalMs !== undefined ? ` (${f(full.totalMs)} ms with iptables-save, rule build and jumps; ${full.rewrittenServices ?? 'all'} services rewritten)` : ''}` : 'not seen'}, one changed service ${delta ? `${f(delta.ms)} ms` : 'not seen'}`,
       '',
     ].join('\n'));

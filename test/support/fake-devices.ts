@@ -75,7 +75,7 @@ export async function unplugUsbSerial(sys: string, dev: string, a: FakeUsbSerial
   await rm(join(sys, PCI, a.port), { recursive: true, force: true });
 }
 
-/** The rest of a small board: a root hub, a placeholder ttyS0, gpiochip0 and i2c-1. */
+/** The rest of a small board: a root hub, a placeholder ttyS0, a virtual console tty1, gpiochip0 and i2c-1. */
 export async function buildBoard(sys: string, dev: string, makeNode: MakeNode): Promise<void> {
   await files(join(sys, PCI), { idVendor: '1d6b', idProduct: '0002', busnum: '1', devnum: '1' });
   await link(join(sys, PCI), join(sys, 'bus/usb/devices/usb1'));
@@ -83,8 +83,11 @@ export async function buildBoard(sys: string, dev: string, makeNode: MakeNode): 
   await mkdir(join(s8250, 'tty/ttyS0'), { recursive: true });
   await link(s8250, join(s8250, 'tty/ttyS0/device'));
   await link(join(s8250, 'tty/ttyS0'), join(sys, 'class/tty/ttyS0'));
+  // A virtual console, as every host has dozens of: no device behind it, never a serial port.
+  await mkdir(join(sys, 'devices/virtual/tty/tty1'), { recursive: true });
+  await link(join(sys, 'devices/virtual/tty/tty1'), join(sys, 'class/tty/tty1'));
   await mkdir(join(sys, 'bus/gpio/devices/gpiochip0'), { recursive: true });
   await mkdir(join(sys, 'class/i2c-dev/i2c-1'), { recursive: true });
   await mkdir(dev, { recursive: true });
-  for (const n of ['ttyS0', 'gpiochip0', 'i2c-1']) await makeNode(join(dev, n));
+  for (const n of ['ttyS0', 'tty1', 'gpiochip0', 'i2c-1']) await makeNode(join(dev, n));
 }

@@ -55,7 +55,7 @@ test('the helper process does load them (the check sees CommonJS and ES module p
   for (const p of ['systeminformation', '@peculiar/x509', 'reflect-metadata']) assert.ok(loaded.has(p), `${p} not seen: ${[...loaded.keys()].join(', ')}`);
 });
 
-test('the bundle holds the helper process\'s libraries only compressed, and its helper jobs still run', async () => {
+test('the bundle holds the helper process\'s libraries only compressed, requires Node built-ins, and its helper jobs still run', async () => {
   // V8 keeps a module's source text for the process's life: systeminformation and @peculiar/x509 in plain
   // text would stay resident in every agent (installer/bundle.ts, helperBundleGzipBase64).
   const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
@@ -64,6 +64,11 @@ test('the bundle holds the helper process\'s libraries only compressed, and its 
     const text = readFileSync(bundle.path, 'utf8');
     for (const marker of ['cpuThermal', 'Win32_', 'AlgorithmIdentifier', 'Reflect.defineMetadata']) assert.not.ok(text.includes(marker), `${marker} in the bundle's plain text`);
     assert.ok(bundle.bytes < 1_000_000, `bundle ${bundle.bytes} bytes`);
+    // An ES module import of a built-in reads all its exports, lazy ones included (installer/bundle.ts,
+    // builtinsThroughRequire); only the banner's node:module is imported.
+    const imported = [...text.matchAll(/(?:\bfrom ?|\bimport ?\(?)["']((?:node:)?[a-z_][a-z0-9_/]*)["']/g)].map((m) => m[1]!).filter((name) => name !== 'node:module');
+    assert.equal(imported, [], `built-ins imported as ES modules: ${imported.join(', ')}`);
+    assert.ok(/[\w$]+\("node:tls"\)/.test(text), 'node:tls required (through the require shim)');
     const job = (name: string, input: unknown): Record<string, unknown> =>
       JSON.parse(execFileSync(process.execPath, [bundle.path, name], { input: JSON.stringify(input), encoding: 'utf8', timeout: 60_000 })) as Record<string, unknown>;
     assert.type(job('system-facts', null)['cpuManufacturer'], 'string');

@@ -38,7 +38,7 @@ test('the inventory finds the USB adapter with its tty and by-id link, GPIO and 
     assert.equal(usb[0]!.usb, { vendor: '0403', product: '6001', serial: 'A1', manufacturer: 'FTDI', model: 'FT232R USB UART' });
     assert.equal(usb[0]!.paths, ['/dev/bus/usb/001/002', '/dev/ttyUSB0', `/dev/serial/by-id/${byIdName(FTDI)}`]);
     const serial = devices.filter((d) => d.class === 'serial');
-    assert.equal(serial.map((d) => d.name), ['ttyUSB0'], 'ttyS0 behind serial8250 is a placeholder');
+    assert.equal(serial.map((d) => d.name), ['ttyUSB0'], 'ttyS0 behind serial8250 is a placeholder, tty1 a virtual console');
     assert.is(serial[0]!.parent, 'usb-0403-6001-A1');
     assert.is(serial[0]!.byId, byIdName(FTDI));
     assert.equal(devices.filter((d) => d.class === 'gpio' || d.class === 'i2c').map((d) => d.paths[0]), ['/dev/gpiochip0', '/dev/i2c-1']);
