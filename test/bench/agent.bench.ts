@@ -81,7 +81,8 @@ async function main(): Promise<void> {
     // The agent as installed: the one-file bundle with the V8 flags on its command line (BENCH_AGENT=cli runs
     // `node dist/cli/corral.js agent`, which sets the same flags on itself, as the lab tests do).
     const asCli = process.env['BENCH_AGENT'] === 'cli';
-    const agentProgram = asCli ? undefined : [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), (await buildAgentBundle(join(tmpdir(), 'corral-bench-agent.mjs'))).path];
+    // BENCH_AGENT_BUNDLE: a bundle built otherwise (a variant being measured) instead of this checkout's.
+    const agentProgram = asCli ? undefined : [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), process.env['BENCH_AGENT_BUNDLE'] ?? (await buildAgentBundle(join(tmpdir(), 'corral-bench-agent.mjs'))).path];
     // BENCH_AGENT_ARGS: more `corral agent` flags (BENCH_AGENT=cli), e.g. '--disable-ingress' to see what a part costs.
     const agentArgs = (process.env['BENCH_AGENT_ARGS'] ?? '').split(' ').filter((a) => a !== '');
     const c = await startLabCluster(lab, { ...(agentNodeOptions ? { agentNodeOptions } : {}), ...(agentProgram ? { agentProgram } : {}), agentArgs });
