@@ -76,7 +76,8 @@ export function registerInstallRoutes<E extends Env>(app: Hono<E>, o: InstallRou
   });
   app.get('/cacerts', (c) => c.body(o.caPem, 200, { 'content-type': 'application/x-pem-file' }));
   app.get('/install.sh', (c) => {
-    const host = c.req.header('host') ?? `127.0.0.1:${o.port}`;
+    // HTTP/2 (curl offers it) names the host in :authority, which the request URL carries.
+    const host = c.req.header('host') ?? (new URL(c.req.url).host || `127.0.0.1:${o.port}`);
     return c.body(renderNodeInstallScript({ serverUrl: `https://${host}` }), 200, { 'content-type': 'text/x-shellscript; charset=utf-8' });
   });
   app.get(`/bundle/${BUNDLE_NAME}.sha256`, async (c) => {

@@ -8,11 +8,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpsServer, type Server, type ServerOptions } from 'node:https';
+import type { createServer as createHttpsServer, Server } from 'node:https';
 import type { RequestListener } from 'node:http';
-import { SERVING_TLS_OPTIONS } from '../api/tls-policy.js';
-import { guardRequests } from './apiserver/guard-requests.js';
-import { requestTimeouts } from './apiserver/request-timeouts.js';
+import { createApiListener, type ApiListener } from './apiserver/api-listener.js';
 import type { AddressInfo } from 'node:net';
 import { serve, type WebSocketServerLike } from '@hono/node-server';
 import { log } from '../api/log.js';
@@ -247,6 +245,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   const agents = new AgentPodConnector(registry);
   api.subresources.setConnector(agents);
   registerMetricsApi(api.provided, registry, usage);
+  let listener: ApiListener | undefined;
   const server = await step(`listening on ${cfg.bindAddress}:${cfg.port}`, () => new Promise<Server>((resolve, reject) => {
     const s = serve({
       // A refused WebSocket upgrade keeps its Status body (websocket-refusals.ts).
@@ -255,9 +254,15 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       websocket: { server: execSockets as unknown as WebSocketServerLike },
       port: cfg.port,
       hostname: cfg.bindAddress,
-      createServer: ((options: ServerOptions, listener: RequestListener) => createHttpsServer(options, guardRequests(listener))) as unknown as typeof createHttpsServer,
-      serverOptions: { ...SERVING_TLS_OPTIONS, key: tls.keyPem, cert: tls.certPem, ca: tls.caPem, ...requestTimeouts(bodyTimeoutMs) },
-    }) as Server;
+      // HTTP/2 when the client offers it (kubectl, client-go), HTTP/1.1 otherwise and for upgrades (api-listener.ts).
+      createServer: ((_options: unknown, requestListener: RequestListener) => {
+        listener = createApiListener({
+          keyPem: tls.keyPem, certPem: tls.certPem, caPem: tls.caPem, onConnection: (p) => metrics.connectionAccepted(p),
+          ...(bodyTimeoutMs ? { bodyTimeoutMs } : {}),
+        }, requestListener);
+        return listener.server;
+      }) as unknown as typeof createHttpsServer,
+    }) as unknown as Server;
     s.once('error', reject);
     s.once('listening', () => resolve(s));
   }));
@@ -366,7 +371,7 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
       allocator.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        listener?.closeAllConnections();
       });
       await store.close();
       await embeddedEtcd?.close();

@@ -1,5 +1,5 @@
 /**
- * The API server's request listener, guarded: a malformed Host is a 400 Status before anything is
+ * The API server's request listener (HTTP/1.1 and HTTP/2 streams alike), guarded: a malformed Host or :authority is a 400 Status before anything is
  * built from it (Go's "malformed Host header"), and no fault of the inner listener (Hono's adapter)
  * escapes as an uncaught exception: it is logged and the one request gets a 500 Status.
  */
@@ -9,7 +9,8 @@ import { log } from '../../api/log.js';
 import { isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf } from '../../api/request-target.js';
 import { StatusError, type StatusReason } from '../../api/status.js';
 
-function answerStatus(res: ServerResponse, code: number, reason: string, message: string): void {
+/** A Status answer that ends the request (and, on HTTP/1.1, the connection; an HTTP/2 stream response drops `connection`). */
+export function answerStatus(res: ServerResponse, code: number, reason: string, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -20,8 +21,10 @@ function answerStatus(res: ServerResponse, code: number, reason: string, message
 
 export function guardRequests(listener: RequestListener): RequestListener {
   return containFaults('apiserver', (req: IncomingMessage, res: ServerResponse) => {
-    if (isMalformedHost(req.headers.host)) {
-      log.debug('apiserver', 'malformed Host header', { host: req.headers.host });
+    // HTTP/2 names the host in :authority (a Host header, if a client sends one too, must agree: nghttp2).
+    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined);
+    if (isMalformedHost(host)) {
+      log.debug('apiserver', 'malformed Host header', { host });
       answerStatus(res, 400, 'BadRequest', MALFORMED_HOST_MESSAGE);
       return;
     }

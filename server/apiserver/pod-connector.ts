@@ -73,6 +73,7 @@ export class AgentPodConnector implements PodConnector {
     }
     const abort = new AbortController();
     c.req.raw.signal.addEventListener('abort', () => abort.abort(), { once: true });
+    if (c.req.raw.signal.aborted) abort.abort(); // the client left before this point: no event will come
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const r = httpsRequest({
         host: t.host, port: t.port, method: 'GET', path: AgentPodConnector.path('containerLogs', pod, container, params),

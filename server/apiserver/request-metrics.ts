@@ -73,6 +73,12 @@ export class ApiserverMetrics {
     buckets: [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60],
     registers: [this.registry],
   });
+  private readonly connections = new Counter({
+    name: 'corral_apiserver_connections_total',
+    help: 'TLS connections the API server accepted, by the protocol negotiated with ALPN (h2 or http/1.1).',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
   private readonly scheduleAttempts = new Counter({
     name: 'scheduler_schedule_attempts_total',
     help: 'Number of attempts to schedule pods, by the result. \'unschedulable\' means a pod could not be scheduled, while \'error\' means an internal scheduler problem.',
@@ -104,6 +110,11 @@ export class ApiserverMetrics {
       open = false;
       this.longrunning.dec(labels);
     };
+  }
+
+  /** One accepted connection and the protocol it speaks. */
+  connectionAccepted(protocol: string): void {
+    this.connections.inc({ protocol });
   }
 
   /** One store operation: `type` is the key's resource prefix (`/registry/core/pods/`), as upstream. */

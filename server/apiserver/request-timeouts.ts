@@ -5,12 +5,11 @@
  * that trickles its body (slowloris) is cut with a 408 after `bodyTimeoutMs`. Upstream's apiserver
  * bounds non-long-running requests to 60 s the same way.
  */
-import type { ServerOptions } from 'node:http';
 
 export const DEFAULT_REQUEST_BODY_TIMEOUT_MS = 60_000;
 
 /** The timeouts of the API server's HTTP server; `bodyTimeoutMs` from CORRAL_REQUEST_BODY_TIMEOUT_MS in tests. */
-export function requestTimeouts(bodyTimeoutMs = DEFAULT_REQUEST_BODY_TIMEOUT_MS): Pick<ServerOptions, 'requestTimeout' | 'headersTimeout' | 'keepAliveTimeout' | 'connectionsCheckingInterval'> {
+export function requestTimeouts(bodyTimeoutMs = DEFAULT_REQUEST_BODY_TIMEOUT_MS): { [K in 'requestTimeout' | 'headersTimeout' | 'keepAliveTimeout' | 'connectionsCheckingInterval']: number } {
   return {
     requestTimeout: bodyTimeoutMs,
     headersTimeout: Math.min(60_000, bodyTimeoutMs),

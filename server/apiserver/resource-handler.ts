@@ -292,6 +292,7 @@ export class ResourceHandler {
     const bookmarks = queryBool(q, 'allowWatchBookmarks');
     const closed = this.o.watchOpened?.(info, name !== undefined ? 'resource' : namespace !== undefined ? 'namespace' : 'cluster');
     if (closed) abort.signal.addEventListener('abort', closed, { once: true });
+    if (c.req.raw.signal?.aborted) abort.abort(); // the client left before this point (e.g. its HTTP/2 session was torn down): no event will come
     const options: WatchStreamOptions = {
       events,
       render,

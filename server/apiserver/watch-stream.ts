@@ -10,6 +10,7 @@
  * event and the socket) or a web ReadableStream for in-process clients.
  */
 import { ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { KubeObject, WatchEvent } from '../../api/meta.js';
 import { StatusError, errors } from '../../api/status.js';
@@ -106,22 +107,28 @@ async function runWatch(o: WatchStreamOptions, sink: WatchSink): Promise<void> {
  * the request came over a socket), in-process ones (the server's informers) read a web stream.
  */
 export function watchResponse(o: WatchStreamOptions, headers: Record<string, string>, outgoing: unknown): Response {
-  if (!(outgoing instanceof ServerResponse)) return new Response(watchBody(o), { status: 200, headers });
+  if (!(outgoing instanceof ServerResponse) && !(outgoing instanceof Http2ServerResponse)) return new Response(watchBody(o), { status: 200, headers });
   outgoing.writeHead(200, headers);
-  outgoing.flushHeaders();
+  // An HTTP/2 stream's writeHead sends the HEADERS frame itself.
+  if (outgoing instanceof ServerResponse) outgoing.flushHeaders();
   writeWatch(o, outgoing);
   // Built when this module loaded, before @hono/node-server replaced the global Response: its
   // adapter then leaves the already written response alone.
   return RESPONSE_ALREADY_SENT;
 }
 
-/** The watch written straight to a Node HTTP/1.1 response whose head has been sent. */
-function writeWatch(o: WatchStreamOptions, res: ServerResponse): void {
-  if (res.destroyed) o.abort.abort();
+/** Whether the client is gone: an HTTP/1.1 response's socket, or an HTTP/2 response's stream. */
+function responseGone(res: ServerResponse | Http2ServerResponse): boolean {
+  return res instanceof ServerResponse ? res.destroyed : res.stream.destroyed || res.stream.closed;
+}
+
+/** The watch written straight to a Node response (HTTP/1.1, or an HTTP/2 stream's) whose head has been sent. */
+function writeWatch(o: WatchStreamOptions, res: ServerResponse | Http2ServerResponse): void {
+  if (responseGone(res)) o.abort.abort();
   void runWatch(o, {
-    write: (bytes) => res.write(bytes),
+    write: (bytes) => (res instanceof ServerResponse ? res.write(bytes) : res.write(bytes)),
     drained: () => new Promise<void>((resolve) => {
-      if (res.destroyed) return resolve();
+      if (responseGone(res)) return resolve();
       const done = (): void => {
         res.off('drain', done);
         res.off('close', done);

@@ -11,6 +11,7 @@
  * Why this file is long: the kine-shaped store: schema, batched writes, watch replay and compaction
  * share one connection and one revision counter.
  */
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
 import { Broadcaster } from './broadcaster.js';
@@ -31,6 +32,12 @@ import { WriteBatcher, type BulkItem, type Outcome } from './write-batcher.js';
 import { WatchCache } from './watch-cache.js';
 
 const debug = debuglog('corral-store');
+
+function unboundedAbortController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
+}
 
 export interface SqliteStoreOptions {
   /** Database file; created when missing. */
@@ -119,7 +126,8 @@ export class SqliteStore implements Store {
   readonly #broadcaster = new Broadcaster<StoreEvent>();
   /** The live keys in memory: gets, counts and current lists are served from it. */
   readonly #cache: WatchCache;
-  readonly #closedController = new AbortController();
+  /** Every open watch listens on it: no listener bound (Node warns past 10, a server has hundreds). */
+  readonly #closedController = unboundedAbortController();
   readonly #watchBufferSize: number;
   readonly #watchPageSize: number;
   readonly #compactChunkRows: number;

@@ -80,6 +80,7 @@ export function streamHandler(app: Hono<Env>): (c: Context<Env>) => Promise<Resp
     const abort = new AbortController();
     c.req.raw.signal?.addEventListener('abort', () => abort.abort());
     (c.env as { outgoing?: { once(ev: 'close', fn: () => void): void } } | undefined)?.outgoing?.once('close', () => abort.abort());
+    if (c.req.raw.signal?.aborted) abort.abort(); // the client left before this point: no event will come
     let ping: NodeJS.Timeout | undefined;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {

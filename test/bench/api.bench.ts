@@ -4,7 +4,9 @@
  *   node dist/test/bench/api.bench.js [--quick]
  *
  * Against a real `corral server` process on loopback (HTTPS, admin token, SQLite on the local disk):
- * creates per second with 1 and 50 concurrent clients (after a timed warm-up of the fresh server), a
+ * creates per second with 1 and 50 concurrent clients (after a timed warm-up of the fresh server), each
+ * over HTTP/1.1 (HttpsTransport: a connection per request in flight) and then over HTTP/2 (one
+ * connection, 50 streams: kubectl's and client-go's protocol; into their own namespace), a
  * LIST of 10,000 pods (JSON and Table), watch delivery latency p50/p99 to 100 watchers, server RSS
  * idle and after 10,000 objects, bytes written to the database files while idle with heartbeating
  * nodes — and, in the same run on the same disk, the floor: raw `sqlite3` INSERTs of the same JSON
@@ -18,6 +20,7 @@ import { setMaxListeners } from 'node:events';
 import { ServerProcess } from '../support/server-process.js';
 import { cpuMs } from '../support/proc-stat.js';
 import { HttpsTransport } from '../../api/client/transport.js';
+import { H2Transport } from '../support/h2.js';
 import { ApiClient } from '../../api/client/client.js';
 import { microTime } from '../../api/meta.js';
 import { SqliteConnection } from '../../server/store/sqlite-db.js';
@@ -34,6 +37,8 @@ const WARMUP = 3000;
 const CONC_WARMUP = quick ? 3000 : 1000;
 const CONC_CLIENTS = 50;
 const CONC_TOTAL = quick ? 2500 : 5000;
+/** Creates over HTTP/2 before its measured runs (the server is warm; this warms the h2 path). */
+const H2_WARMUP = quick ? 1000 : 2000;
 const LIST_PODS = 10_000;
 const WATCH_SAMPLES = quick ? 100 : 300;
 const WATCHERS = 100;
@@ -88,7 +93,19 @@ async function rawFloor(): Promise<{ single: number; batched: number }> {
   return { single, batched };
 }
 
+/** `total` pod creates by CONC_CLIENTS concurrent callers sharing `client`. */
+async function concurrently(client: ApiClient, namespace: string, prefix: string, total: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: CONC_CLIENTS }, async () => {
+    while (next < total) {
+      const i = next++;
+      await client.create('Pod', namespace, pod(`${prefix}-${i}`));
+    }
+  }));
+}
+
 async function main(): Promise<void> {
+  process.stdout.write(`api bench (node ${process.version}, ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
   const server = await ServerProcess.start({ extraArgs: ['--disable-controllers'] });
   const pid = server.child!.pid!;
   const transport = new HttpsTransport({ server: server.url, caPem: server.caPem, token: server.token });
@@ -112,28 +129,40 @@ async function main(): Promise<void> {
     line('creates/s, 1 client (pods over HTTPS, warm)', `${seq}  (server CPU ${(((cpuMs(pid) - cpu0) / SEQ) * 1000).toFixed(0)} µs per create)`);
     line('  raw sqlite3 INSERT/s, 1 per transaction (floor)', `${floor.single}  (corral = ${((seq / floor.single) * 100).toFixed(1)}% of floor)`);
 
-    let next = 0;
-    await Promise.all(Array.from({ length: CONC_CLIENTS }, async () => {
-      while (next < CONC_WARMUP) {
-        const i = next++;
-        await client.create('Pod', 'bench', pod(`warm-conc-${i}`));
-      }
-    }));
+    // The same over HTTP/2, into its own namespace (the LIST below stays at 10,000 pods).
+    const h2 = new H2Transport({ port: server.port, caPem: server.caPem, token: server.token });
+    const h2Client = new ApiClient(h2);
+    await client.create('Namespace', undefined, { metadata: { name: 'bench-h2' } });
+    await concurrently(h2Client, 'bench-h2', 'warm-h2', H2_WARMUP);
     cpu0 = cpuMs(pid);
     t0 = performance.now();
-    next = 0;
-    await Promise.all(Array.from({ length: CONC_CLIENTS }, async () => {
-      while (next < CONC_TOTAL) {
-        const i = next++;
-        await client.create('Pod', 'bench', pod(`conc-${i}`));
+    for (let i = 0; i < SEQ; i++) await h2Client.create('Pod', 'bench-h2', pod(`seq-${i}`));
+    const seqH2 = perSec(SEQ, performance.now() - t0);
+    line('creates/s, 1 client over HTTP/2 (warm)', `${seqH2}  (server CPU ${(((cpuMs(pid) - cpu0) / SEQ) * 1000).toFixed(0)} µs per create; ${((seqH2 / floor.single) * 100).toFixed(1)}% of floor)`);
+
+    await concurrently(client, 'bench', 'warm-conc', CONC_WARMUP);
+    // HTTP/1.1 and HTTP/2 alternately, twice: the machine's load moves between minutes. The first
+    // HTTP/1.1 round goes into `bench` (the LIST below counts on it), the second beside it.
+    await client.create('Namespace', undefined, { metadata: { name: 'bench-more' } });
+    const rates: Record<'h1' | 'h2', number[]> = { h1: [], h2: [] };
+    for (let round = 0; round < 2; round++) {
+      for (const protocol of ['h1', 'h2'] as const) {
+        const [c, ns] = protocol === 'h1' ? [client, round === 0 ? 'bench' : 'bench-more'] : [h2Client, 'bench-h2'];
+        cpu0 = cpuMs(pid);
+        t0 = performance.now();
+        await concurrently(c, ns, `conc-${round}`, CONC_TOTAL);
+        const rate = perSec(CONC_TOTAL, performance.now() - t0);
+        rates[protocol].push(rate);
+        const label = protocol === 'h1' ? `creates/s, ${CONC_CLIENTS} concurrent clients (warm)` : `creates/s, ${CONC_CLIENTS} streams on 1 HTTP/2 connection (warm)`;
+        line(label, `${rate}  (server CPU ${(((cpuMs(pid) - cpu0) / CONC_TOTAL) * 1000).toFixed(0)} µs per create)`);
       }
-    }));
-    const conc = perSec(CONC_TOTAL, performance.now() - t0);
-    line(`creates/s, ${CONC_CLIENTS} concurrent clients (warm)`, `${conc}  (server CPU ${(((cpuMs(pid) - cpu0) / CONC_TOTAL) * 1000).toFixed(0)} µs per create)`);
-    line('  raw sqlite3 INSERT/s, 50 per transaction (floor)', `${floor.batched}  (corral = ${((conc / floor.batched) * 100).toFixed(1)}% of floor)`);
+    }
+    h2.close();
+    const ofFloor = (r: number[]): string => r.map((x) => `${((x / floor.batched) * 100).toFixed(1)}%`).join(', ');
+    line('  raw sqlite3 INSERT/s, 50 per transaction (floor)', `${floor.batched}  (corral = ${ofFloor(rates.h1)} of floor over HTTP/1.1, ${ofFloor(rates.h2)} over HTTP/2)`);
 
     const existing = WARMUP + SEQ + CONC_WARMUP + CONC_TOTAL;
-    next = existing;
+    let next = existing;
     await Promise.all(Array.from({ length: CONC_CLIENTS }, async () => {
       while (next < LIST_PODS) {
         const i = next++;

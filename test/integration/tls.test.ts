@@ -2,7 +2,7 @@
  * TLS of corral's listeners, on the wire: TLS 1.2 offers only ECDHE + AEAD suites (a CBC or SHA-1
  * suite is refused) on the API server and on the kubelet endpoint; and certificates are renewed
  * while the processes run. With lifetimes shortened to seconds, the API server's serving
- * certificate and an agent's kubelet certificate both change without a restart, the new ones chain
+ * certificate (still negotiating h2 by ALPN) and an agent's kubelet certificate both change without a restart, the new ones chain
  * to the same CA (API) or are what the agent's Secret publishes (kubelet), and `kubectl logs`-style
  * relaying through the server keeps working across the kubelet rotation.
  */
@@ -30,13 +30,13 @@ it.after(async (ctx) => {
   await ctx.server?.destroy();
 });
 
-interface Handshake { ok: boolean; cipher?: string; cert?: PeerCertificate; error?: string }
+interface Handshake { ok: boolean; cipher?: string; cert?: PeerCertificate; alpn?: string | false; error?: string }
 
 function handshake(port: number, options: ConnectionOptions = {}): Promise<Handshake> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options });
     socket.once('secureConnect', () => {
-      resolve({ ok: true, cipher: socket.getCipher().name, cert: socket.getPeerCertificate() });
+      resolve({ ok: true, cipher: socket.getCipher().name, cert: socket.getPeerCertificate(), alpn: socket.alpnProtocol ?? false });
       socket.destroy();
     });
     socket.once('error', (err) => resolve({ ok: false, error: err.message }));
@@ -73,6 +73,11 @@ it('the API server renews its serving certificate before expiry and reloads it w
   // Signed by the same CA, valid now, for the address clients use: a verifying client connects.
   const verified = await handshake(server.port, { rejectUnauthorized: true, ca: server.caPem });
   assert.ok(verified.ok, verified.error);
+  // The reloaded context keeps ALPN: HTTP/2 for a client that offers it (kubectl), HTTP/1.1 for one that offers only that.
+  const h2 = await handshake(server.port, { rejectUnauthorized: true, ca: server.caPem, ALPNProtocols: ['h2', 'http/1.1'] });
+  assert.is(h2.alpn, 'h2');
+  assert.is.not(h2.cert?.fingerprint256, first.cert!.fingerprint256, 'the HTTP/2 connection gets a renewed certificate');
+  assert.is((await handshake(server.port, { rejectUnauthorized: true, ca: server.caPem, ALPNProtocols: ['http/1.1'] })).alpn, 'http/1.1');
   const cert = new X509Certificate(renewed.cert!.raw);
   assert.ok(cert.verify(new X509Certificate(server.caPem).publicKey), 'chains to the cluster CA');
   assert.ok(new Date(cert.validTo).getTime() > Date.now());
