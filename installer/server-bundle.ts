@@ -12,13 +12,14 @@
  * its package; @peculiar/x509 in the certificate issuer's child process; yaml and protobufjs's light
  * build, required at first use). Modules that find a file next to themselves (a helper script run as a
  * child process, the status page's assets) get their own `dist/` location for `import.meta.url`, so
- * those files are still found where tsc put them.
+ * those files are still found where tsc put them. Node built-ins are required, not imported
+ * (builtinsThroughRequire: an ES module import reads every lazy export of the built-in).
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COMMON_BUILD_OPTIONS, DIST_DIR, REQUIRE_BANNER, loadEsbuild, newestCompiled } from './bundle.js';
+import { COMMON_BUILD_OPTIONS, DIST_DIR, REQUIRE_BANNER, builtinsThroughRequire, loadEsbuild, newestCompiled } from './bundle.js';
 
 export const SERVER_BUNDLE_DIR = join(DIST_DIR, 'bundle', 'server');
 /** The program the installed service runs: `node FLAGS <this> server ...`. */
@@ -51,7 +52,7 @@ export async function buildServerBundle(outdir = SERVER_BUNDLE_DIR): Promise<str
     splitting: true,
     external: EXTERNAL,
     banner: { js: REQUIRE_BANNER },
-    plugins: [{
+    plugins: [builtinsThroughRequire({ util: ['parseArgs'], net: ['BlockList', 'SocketAddress'], http: ['maxHeaderSize'] }), {
       name: 'dist-module-urls',
       setup(b) {
         b.onLoad({ filter: /\.js$/ }, async (args) => {

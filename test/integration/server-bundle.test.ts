@@ -7,9 +7,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { join } from 'node:path';
 import { ServerProcess } from '../support/server-process.js';
-import { SERVER_BUNDLE_ENTRY } from '../../installer/server-bundle.js';
+import { SERVER_BUNDLE_DIR, SERVER_BUNDLE_ENTRY } from '../../installer/server-bundle.js';
 import { waitUntil } from '../support/wait.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 
@@ -45,6 +47,24 @@ test('`corral server` from the server bundle: ready, status page, YAML and proto
   } finally {
     await server.destroy();
   }
+});
+
+test('the server bundle requires Node built-ins instead of importing them as ES modules', async () => {
+  // An ES module import of a built-in reads every export, lazy ones included (tls.rootCertificates,
+  // crypto.webcrypto...): installer/bundle.ts, builtinsThroughRequire. Only the banner's node:module is imported.
+  const server = await ServerProcess.start({ asInstalled: true });
+  await server.destroy();
+  const files = readdirSync(SERVER_BUNDLE_DIR).filter((f) => f.endsWith('.js'));
+  assert.ok(files.length > 1, `bundle files: ${files.join(', ')}`);
+  for (const file of files) {
+    const text = readFileSync(join(SERVER_BUNDLE_DIR, file), 'utf8');
+    // esbuild's minified output: `from"node:fs"`, `import"x"`, `import("x")` (installer/bundle.ts holds a
+    // template with `from 'node:zlib'` in single quotes, which is text, not an import).
+    const imported = [...text.matchAll(/(?:\bfrom|\bimport\(?)"((?:node:)?[a-z_][a-z0-9_/]*)"/g)].map((m) => m[1]!)
+      .filter((name) => name !== 'node:module' && isBuiltin(name));
+    assert.equal(imported, [], `${file}: built-ins imported as ES modules: ${imported.join(', ')}`);
+  }
+  assert.ok(/[\w$]+\("node:tls"\)/.test(readFileSync(SERVER_BUNDLE_ENTRY, 'utf8')) || files.some((f) => /[\w$]+\("node:tls"\)/.test(readFileSync(join(SERVER_BUNDLE_DIR, f), 'utf8'))), 'node:tls required through the require shim');
 });
 
 test.run();
