@@ -16,7 +16,8 @@ import { TokenStore } from '../../server/auth/tokens.js';
 import { openSqliteStore } from '../../server/store/sqlite-store.js';
 import { ApiClient } from '../../api/client/client.js';
 import { InProcessTransport, type DirectHandler } from '../../api/client/transport.js';
-import { StatusError } from '../../api/status.js';
+import type { StatusError } from '../../api/status.js';
+import { refusalOf } from '../support/refusal.js';
 import { errors } from '../../api/status.js';
 import type { Pod } from '../../api/types.js';
 import { defaultPolicyAuthorizer } from '../support/default-policy.js';
@@ -67,15 +68,6 @@ function comparable(obj: unknown): string {
     .replace(/"(via-http|via-direct)(-\d+)?"/g, '"NAME$2"');
 }
 
-async function refusal(p: Promise<unknown>): Promise<StatusError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof StatusError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 function sameRefusal(a: StatusError, b: StatusError, code: number): void {
   assert.is(a.code, code);
@@ -103,35 +95,35 @@ test('a binding answers and stores the same on both paths; a second one is refus
   const b = await direct.bind('d', 'via-direct', 'n1');
   assert.equal(b, a);
   assert.is(comparable(await http.get('Pod', 'd', 'via-direct')), comparable(await http.get('Pod', 'd', 'via-http')));
-  const e1 = await refusal(http.bind('d', 'via-http', 'n1'));
-  const e2 = await refusal(direct.bind('d', 'via-direct', 'n1'));
+  const e1 = await refusalOf(http.bind('d', 'via-http', 'n1'));
+  const e2 = await refusalOf(direct.bind('d', 'via-direct', 'n1'));
   assert.is(e1.code, 409);
   assert.is(e2.code, 409);
   assert.is(e2.message.replaceAll('via-direct', 'X'), e1.message.replaceAll('via-http', 'X'));
-  sameRefusal(await refusal(http.bind('d', 'missing', 'n1')), await refusal(direct.bind('d', 'missing', 'n1')), 404);
+  sameRefusal(await refusalOf(http.bind('d', 'missing', 'n1')), await refusalOf(direct.bind('d', 'missing', 'n1')), 404);
   const noTarget = { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'via-http' }, target: {} };
-  sameRefusal(await refusal(http.call('POST', '/api/v1/namespaces/d/pods/via-http/binding', noTarget)), await refusal(direct.call('POST', '/api/v1/namespaces/d/pods/via-http/binding', noTarget)), 422);
+  sameRefusal(await refusalOf(http.call('POST', '/api/v1/namespaces/d/pods/via-http/binding', noTarget)), await refusalOf(direct.call('POST', '/api/v1/namespaces/d/pods/via-http/binding', noTarget)), 422);
 });
 
 test('RBAC and authentication refuse a direct request exactly as the app does', async () => {
   const v = clients(viewer);
   const before = taken;
-  sameRefusal(await refusal(v.http.create('Pod', 'd', pod('refused-by-rbac'))), await refusal(v.direct.create('Pod', 'd', pod('refused-by-rbac'))), 403);
-  sameRefusal(await refusal(v.http.bind('d', 'via-http', 'n1')), await refusal(v.direct.bind('d', 'via-http', 'n1')), 403);
+  sameRefusal(await refusalOf(v.http.create('Pod', 'd', pod('refused-by-rbac'))), await refusalOf(v.direct.create('Pod', 'd', pod('refused-by-rbac'))), 403);
+  sameRefusal(await refusalOf(v.http.bind('d', 'via-http', 'n1')), await refusalOf(v.direct.bind('d', 'via-http', 'n1')), 403);
   const bad = clients('Bearer not-a-token');
-  sameRefusal(await refusal(bad.http.create('Pod', 'd', pod('x'))), await refusal(bad.direct.create('Pod', 'd', pod('x'))), 401);
+  sameRefusal(await refusalOf(bad.http.create('Pod', 'd', pod('x'))), await refusalOf(bad.direct.create('Pod', 'd', pod('x'))), 401);
   assert.is(taken, before + 3, 'the refusals came from the direct path');
   assert.is(await http.tryGet('Pod', 'd', 'refused-by-rbac'), undefined);
 });
 
 test('admission and validation refuse a direct create exactly as the app does', async () => {
-  sameRefusal(await refusal(http.create('Pod', 'd', pod('refused-1'))), await refusal(direct.create('Pod', 'd', pod('refused-1'))), 403);
-  sameRefusal(await refusal(http.create('Pod', 'nowhere', pod('p'))), await refusal(direct.create('Pod', 'nowhere', pod('p'))), 404);
+  sameRefusal(await refusalOf(http.create('Pod', 'd', pod('refused-1'))), await refusalOf(direct.create('Pod', 'd', pod('refused-1'))), 403);
+  sameRefusal(await refusalOf(http.create('Pod', 'nowhere', pod('p'))), await refusalOf(direct.create('Pod', 'nowhere', pod('p'))), 404);
   const invalid = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'invalid' }, spec: { containers: [] } };
-  sameRefusal(await refusal(http.create('Pod', 'd', invalid)), await refusal(direct.create('Pod', 'd', invalid)), 422);
+  sameRefusal(await refusalOf(http.create('Pod', 'd', invalid)), await refusalOf(direct.create('Pod', 'd', invalid)), 422);
   const badType = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bad-type' }, spec: { containers: 'no' } };
-  sameRefusal(await refusal(http.create('Pod', 'd', badType)), await refusal(direct.create('Pod', 'd', badType)), 400);
-  sameRefusal(await refusal(http.create('Pod', 'd', pod('via-http'))), await refusal(direct.create('Pod', 'd', pod('via-http'))), 409);
+  sameRefusal(await refusalOf(http.create('Pod', 'd', badType)), await refusalOf(direct.create('Pod', 'd', badType)), 400);
+  sameRefusal(await refusalOf(http.create('Pod', 'd', pod('via-http'))), await refusalOf(direct.create('Pod', 'd', pod('via-http'))), 409);
 });
 
 test('the request metrics count direct requests as the app counts its own', async () => {
@@ -143,7 +135,7 @@ test('the request metrics count direct requests as the app counts its own', asyn
   };
   const [created, forbidden] = [await count('201'), await count('403')];
   await direct.create('Pod', 'd', pod('counted'));
-  await refusal(clients(viewer).direct.create('Pod', 'd', pod('counted-2')));
+  await refusalOf(clients(viewer).direct.create('Pod', 'd', pod('counted-2')));
   assert.is(await count('201'), created + 1);
   assert.is(await count('403'), forbidden + 1);
 });
@@ -160,8 +152,8 @@ test('what the direct path does not take goes through the app', async () => {
   await direct.call('POST', '/api/v1/namespaces/d/pods', JSON.stringify(pod('as-text')));
   // A create-only kind (its handler is not registered on this bare app: the app's own answer).
   const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'get', resource: 'pods' } } };
-  const e = await refusal(http.create('SelfSubjectAccessReview', undefined, review));
-  sameRefusal(e, await refusal(direct.create('SelfSubjectAccessReview', undefined, review)), e.code);
+  const e = await refusalOf(http.create('SelfSubjectAccessReview', undefined, review));
+  sameRefusal(e, await refusalOf(direct.create('SelfSubjectAccessReview', undefined, review)), e.code);
   assert.is(taken, before, 'none of these took the direct path');
   assert.is((await http.get('Pod', 'd', 'via-http')).metadata.labels?.['patched'], 'yes');
   assert.ok(await http.tryGet('Pod', 'd', 'as-text'));

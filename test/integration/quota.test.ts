@@ -8,7 +8,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StatusError } from '../../api/status.js';
+import type { StatusError } from '../../api/status.js';
+import { refusalOf } from '../support/refusal.js';
 import type { Pod, ResourceQuota } from '../../api/types.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
 import { waitUntil } from '../support/wait.js';
@@ -31,15 +32,7 @@ function pod(name: string, resources?: Record<string, Record<string, string>>, e
   } as Pod;
 }
 
-async function createError(p: Promise<unknown>): Promise<StatusError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof StatusError) return err;
-    throw err;
-  }
-  throw new Error('expected the create to be refused');
-}
+const createError = (p: Promise<unknown>): Promise<StatusError> => refusalOf(p, 'expected the create to be refused');
 
 /** Waits for the controller to have computed the quota (status.hard = spec.hard) and returns it when `ok`. */
 function quotaStatus(server: ServerProcess, ns: string, name: string, ok: (used: Record<string, string>) => boolean): Promise<ResourceQuota> {
