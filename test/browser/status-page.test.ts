@@ -171,7 +171,9 @@ it('rejects a wrong token, then signs in with the admin token kept in sessionSto
   await page.goto(`${ctx.server.url}/`);
   await page.fill('#token', 'abc123.wrong');
   await page.click('#login button[type=submit]');
-  await page.waitForFunction("document.getElementById('login-error').textContent !== ''");
+  // Locator waits, not waitForFunction: a string predicate is eval'd in the page on every poll, which the page's CSP
+  // (no 'unsafe-eval') refuses as soon as the first check comes back false.
+  await page.locator('#login-error', { hasText: /\S/ }).waitFor();
   assert.match(await page.textContent('#login-error') ?? '', /not accepted/);
   await signIn(page, ctx.server.url, ctx.server.token);
   assert.is(await page.evaluate("sessionStorage.getItem('corral.token')"), ctx.server.token);
@@ -185,7 +187,7 @@ it('shows nodes, pods per node, workloads, services and warnings', async (ctx) =
   assert.match(n1, /arm64/);
   assert.match(n1, /Raspberry-Pi-5-Model-B-Rev-1.0/);
   assert.match(n1, /51\.5 °C/);
-  await page.waitForFunction("document.querySelectorAll('.pod[data-name^=\"web-\"]').length === 2");
+  await waitUntil('two web pods on the page', async () => await page.locator('.pod[data-name^="web-"]').count() === 2, 30_000);
   const webPods = await page.$$eval('.pod[data-name^="web-"]', (els) => els.map((e) => e.textContent ?? ''));
   for (const t of webPods) assert.match(t, /Running/);
   // Requests add up on the nodes that run them: 2 × 500m over the cluster.
