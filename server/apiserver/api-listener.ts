@@ -21,6 +21,9 @@
  * - abuse: nghttp2 (1.61 in Node 20) rate-limits stream resets (rapid reset, CVE-2023-44487) and
  *   CONTINUATION floods; Node closes a session after 1,000 invalid frames or 100 refused streams. A
  *   session's error ends that session and is logged at debug level; it never reaches the process.
+ * - dead peers: a session is pinged when its first stream opens and every 30 s while streams are open,
+ *   and destroyed when an ACK takes over 15 s (session-liveness.ts): after a connection error Node stops
+ *   reading without ending the session, which would otherwise keep a watch open for ever.
  * - headers HTTP/2 forbids (Connection, Keep-Alive, Transfer-Encoding, Upgrade...) are dropped from a
  *   stream's response instead of failing it: the same handlers answer both protocols.
  */
@@ -31,6 +34,7 @@ import { SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
 import { log } from '../../api/log.js';
 import { guardRequests, answerStatus } from './guard-requests.js';
 import { requestTimeouts } from './request-timeouts.js';
+import { watchSessionLiveness, type LivenessOptions } from './session-liveness.js';
 
 /** kube-apiserver's default `--http2-max-streams-per-connection` (Go's http2 server default). */
 export const MAX_STREAMS_PER_CONNECTION = 250;
@@ -175,6 +179,8 @@ export interface ApiListenerOptions {
   caPem: string;
   /** How long a client may take to send a request (request-timeouts.ts). */
   bodyTimeoutMs?: number;
+  /** The PING health check of HTTP/2 sessions (session-liveness.ts); tests shorten it. */
+  liveness?: LivenessOptions;
   /** Told the protocol of each accepted connection ('h2' or 'http/1.1'). */
   onConnection?: (protocol: string) => void;
 }
@@ -221,7 +227,10 @@ export function createApiListener(o: ApiListenerOptions, listener: RequestListen
     maxRequestsPerSocket: 0,
     httpAllowHalfOpen: false,
   });
-  server.on('session', (session: ServerHttp2Session) => closeIdleSession(session, timeouts.headersTimeout, timeouts.keepAliveTimeout));
+  server.on('session', (session: ServerHttp2Session) => {
+    closeIdleSession(session, timeouts.headersTimeout, timeouts.keepAliveTimeout);
+    watchSessionLiveness(session, o.liveness);
+  });
   server.on('sessionError', (err: Error) => log.debug('apiserver', 'HTTP/2 session error', { error: err.message }));
   const sockets = new Set<TLSSocket>();
   server.on('secureConnection', (socket: TLSSocket) => {

@@ -14,6 +14,7 @@ import { fuzzCount, fuzzSeed, rawRequest, Rng, rssMiB, runCases } from '../suppo
 import { h2Connect, h2Request } from '../support/h2.js';
 import { waitUntil } from '../support/wait.js';
 import { sleep } from '../../api/async-util.js';
+import { SESSION_LIVENESS } from '../../server/apiserver/session-liveness.js';
 
 const it = suite<{ server: ServerProcess }>('fuzz-http2-frames');
 const RSS_GROWTH_BOUND_MIB = 150;
@@ -151,8 +152,9 @@ it('random and mutated frames, with and without the preface: the server stays up
     c.socket.destroy();
   });
   await stillServing(server);
-  // Every watch a broken session opened ended with it.
-  await waitUntil('no watch left open', async () => (await gauge(server, 'apiserver_longrunning_requests', 'resource="configmaps"')) === 0 || undefined, 10_000);
+  // Every watch a broken session opened ended with it: at once, or (a connection error in the same read
+  // as the watch's HEADERS) when the session's PING goes unanswered (SESSION_LIVENESS's ACK timeout).
+  await waitUntil('no watch left open', async () => (await gauge(server, 'apiserver_longrunning_requests', 'resource="configmaps"')) === 0 || undefined, SESSION_LIVENESS.ackTimeoutMs + 10_000);
   assert.ok(rssMiB(pid) - rssBefore < RSS_GROWTH_BOUND_MIB, `RSS grew ${rssMiB(pid) - rssBefore} MiB`);
   noErrorLogs(server);
 });
@@ -214,6 +216,22 @@ it('a DATA frame on a stream that never opened, and a body over its Content-Leng
   await Promise.race([c.closed, sleep(2_000)]);
   c.socket.destroy();
   assert.is(await server.client.tryGet('ConfigMap', 'default', 'too-long'), undefined, 'a body over its Content-Length is not stored');
+  await stillServing(server);
+  noErrorLogs(server);
+});
+
+it('a watch whose HEADERS came in the same read as a connection error ends once its peer is gone', async ({ server }) => {
+  const c = await rawH2(server.port);
+  await handshakeH2(c);
+  // Node 20 sends GOAWAY for the DATA on stream 0 and stops reading, but opens the watch and never ends
+  // the session by itself (seed 1806459108 of the case above found it): the PING health check does.
+  const watch = headerBlock([[':method', 'GET'], [':scheme', 'https'], [':path', '/api/v1/namespaces/default/configmaps?watch=true'], [':authority', '127.0.0.1'], ['authorization', `Bearer ${server.token}`]]);
+  c.socket.write(Buffer.concat([frame(HEADERS, END_HEADERS, 1, watch), frame(DATA, 0, 0, Buffer.from('zz'))]));
+  await waitUntil('the GOAWAY', async () => c.frames.some((f) => f.type === GOAWAY) || undefined, 5_000, 20);
+  c.socket.destroy();
+  const started = Date.now();
+  await waitUntil('the watch to end', async () => (await gauge(server, 'apiserver_longrunning_requests', 'resource="configmaps"')) === 0 || undefined, SESSION_LIVENESS.ackTimeoutMs + 10_000, 250);
+  assert.ok(Date.now() - started <= SESSION_LIVENESS.ackTimeoutMs + 5_000, `ended after ${Date.now() - started} ms`);
   await stillServing(server);
   noErrorLogs(server);
 });
