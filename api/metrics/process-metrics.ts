@@ -6,12 +6,13 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
- * How often `nodejs_eventloop_lag_*` samples the event loop. prom-client's default (10 ms) is a timer that
- * wakes the process 100 times a second: with the server and its local agent each keeping one, that was
- * about 60 ms of CPU every 30 s of idle, more than all of an idle agent's own work. Every 100 ms still
- * sees each stall of 100 ms or more.
+ * How often `nodejs_eventloop_lag_*` samples the event loop. Each sample is a timer that wakes an idle
+ * process: prom-client's default (10 ms) cost more CPU than all of an idle agent's own work, and even at
+ * 100 ms the ten wakes a second were ~60 ms of CPU per minute of an idle server with its local agent
+ * (docs/performance.md). Once a second sees every stall of 1 s or more, and a shorter one in
+ * proportion to its length.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+export const EVENT_LOOP_SAMPLE_MS = 1000;
 
 let registry: Registry | undefined;
 

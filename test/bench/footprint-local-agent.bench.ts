@@ -1,7 +1,7 @@
 /**
  * The server's footprint with its local agent (plain script, root; prints figures, asserts nothing):
  *
- *   node dist/test/bench/footprint-local-agent.bench.js [idle-seconds=30]
+ *   node dist/test/bench/footprint-local-agent.bench.js [idle-seconds=30] [steady-seconds=idle-seconds]
  *   (the server runs as the installed service does: the server bundle (installer/server-bundle.ts) with
  *    installer/service.ts's V8 flags and malloc settings; BENCH_SERVER_PLAIN=1 runs plain `node` without
  *    those flags and settings, BENCH_SERVER=cli runs dist/cli/corral.js instead of the bundle;
@@ -15,7 +15,9 @@
  * lab's control host (rule zero: the runner itself talks to no lab address), make three nodes; a
  * 100-replica Deployment of busybox is spread over them and every pod is Running. Then, idle:
  * - the server process's RSS (server + local agent), beside a bare Node.js process on the same host;
- * - the server process's CPU over the idle period (the agent's loops included).
+ * - the server process's CPU over the idle period (the agent's loops included), and over a second,
+ *   steady period right after it (the first holds V8's memory-reducing GCs after the burst); the RSS
+ *   is read after both.
  * footprint.bench.ts measures the server without its agent on loopback.
  */
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -98,6 +100,9 @@ async function worker(job: WorkerJob): Promise<void> {
 
 async function main(): Promise<void> {
   const idleSeconds = Number(process.argv[2] ?? 30);
+  // A second window right after the first: the first holds V8's one-off memory-reducing GCs after the
+  // burst of 100 pods, the second is the steady idle a server sitting on a shelf shows.
+  const steadySeconds = Number(process.argv[3] ?? idleSeconds);
   const { createLab } = await import('../lab/harness.js');
   const { buildBusyboxImage, DEFAULT_IMAGE_REF } = await import('../lab/image.js');
   // The installed service runs the server bundle; BENCH_SERVER=cli runs dist/cli/corral.js as the lab tests do.
@@ -118,7 +123,7 @@ async function main(): Promise<void> {
       '--netns-prefix', `${lab.netnsPrefix}n1-`], { logName: 'server', env: { ...process.env, ...(plain ? {} : SERVER_MALLOC_ENVIRONMENT), CORRAL_LOG_LEVEL: 'info' } });
     const job: WorkerJob = {
       url: `https://${n1.ip}:6443`, caFile: join(serverData, 'server', 'tls', 'ca.crt'), tokenFile: join(serverData, 'server', 'admin-token'),
-      image: DEFAULT_IMAGE_REF, holdMs: (idleSeconds + 30) * 1000, nodeIP: lab.controlIp,
+      image: DEFAULT_IMAGE_REF, holdMs: (idleSeconds + steadySeconds + 30) * 1000, nodeIP: lab.controlIp,
     };
     const work = lab.spawn('control', [process.execPath, fileURLToPath(import.meta.url), '--worker', JSON.stringify(job)], { logName: 'worker' });
     let ready: string | undefined;
@@ -141,8 +146,15 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await sleep(idleSeconds * 1000);
     serverGone();
-    const share = (cpuMs(server.pid) - cpu0) / (performance.now() - t0);
+    const cpu1 = cpuMs(server.pid);
+    const t1 = performance.now();
+    const share = (cpu1 - cpu0) / (t1 - t0);
     const perThread = threadCpuDelta(threads0, threadCpuMs(server.pid));
+    const threads1 = threadCpuMs(server.pid);
+    if (steadySeconds > 0) await sleep(steadySeconds * 1000);
+    serverGone();
+    const steadyShare = steadySeconds > 0 ? (cpuMs(server.pid) - cpu1) / (performance.now() - t1) : undefined;
+    const steadyPerThread = steadySeconds > 0 ? threadCpuDelta(threads1, threadCpuMs(server.pid)) : undefined;
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]) / 1024;
     const rssParts = smapsParts(readFileSync(`/proc/${server.pid}/smaps`, 'utf8'));
     const bare = await lab.exec('n1', [process.execPath, '-e',
@@ -157,6 +169,10 @@ async function main(): Promise<void> {
     process.stdout.write(`  server: ${rssParts}; bare: ${smapsParts(bareReading.smaps)} (MiB)\n`);
     process.stdout.write(`server + local agent idle CPU (${idleSeconds} s)              ${(share * 100).toFixed(2)} % of one core (clock tick 10 ms)\n`);
     process.stdout.write(`  per thread (ms; threads that ended meanwhile are missing): ${perThread}\n`);
+    if (steadyShare !== undefined) {
+      process.stdout.write(`server + local agent steady idle CPU (the next ${steadySeconds} s) ${(steadyShare * 100).toFixed(2)} % of one core\n`);
+      process.stdout.write(`  per thread (ms): ${steadyPerThread}\n`);
+    }
     if (snapshotDir) {
       process.kill(server.pid, 'SIGUSR2');
       // Written synchronously by the server's main thread; the file is complete once its size stops changing.
