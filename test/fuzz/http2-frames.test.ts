@@ -12,6 +12,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { ServerProcess } from '../support/server-process.js';
 import { fuzzCount, fuzzSeed, rawRequest, Rng, rssMiB, runCases } from '../support/fuzz.js';
 import { h2Connect, h2Request } from '../support/h2.js';
+import { ACK, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS, frame, headerBlock } from '../support/h2-frames.js';
 import { waitUntil } from '../support/wait.js';
 import { sleep } from '../../api/async-util.js';
 import { SESSION_LIVENESS } from '../../server/apiserver/session-liveness.js';
@@ -20,35 +21,6 @@ const it = suite<{ server: ServerProcess }>('fuzz-http2-frames');
 const RSS_GROWTH_BOUND_MIB = 150;
 /** api-listener.ts's MAX_STREAMS_PER_CONNECTION. */
 const STREAM_LIMIT = 250;
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, GOAWAY = 7;
-const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4;
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer, lyingLength?: number): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(lyingLength ?? payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId >>> 0, 5);
-  return Buffer.concat([head, payload]);
-}
-
-/** An HPACK integer with an n-bit prefix (RFC 7541 §5.1). */
-function hpackInt(value: number, prefixBits: number, first = 0): Buffer {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return Buffer.from([first | value]);
-  const out = [first | max];
-  value -= max;
-  while (value >= 128) { out.push((value % 128) + 128); value = Math.floor(value / 128); }
-  out.push(value);
-  return Buffer.from(out);
-}
-
-/** A header block of literal fields without indexing and without Huffman coding. */
-function headerBlock(fields: [string, string][]): Buffer {
-  return Buffer.concat(fields.flatMap(([name, value]) => [Buffer.from([0]), hpackInt(name.length, 7), Buffer.from(name), hpackInt(Buffer.byteLength(value), 7), Buffer.from(value)]));
-}
 
 function request(server: ServerProcess, path: string): Buffer {
   return headerBlock([[':method', 'GET'], [':scheme', 'https'], [':path', path], [':authority', '127.0.0.1'], ['authorization', `Bearer ${server.token}`]]);

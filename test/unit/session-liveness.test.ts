@@ -11,24 +11,11 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { createServer, connect as h2Connect, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { watchSessionLiveness } from '../../server/apiserver/session-liveness.js';
+import { DATA, END_HEADERS, HEADERS, PREFACE, SETTINGS, frame, headerBlock } from '../support/h2-frames.js';
 import { waitUntil } from '../support/wait.js';
 import { sleep } from '../../api/async-util.js';
 
 const OPTIONS = { intervalMs: 200, ackTimeoutMs: 300 };
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return Buffer.concat([head, payload]);
-}
-
-/** Literal header fields, no indexing, no Huffman (all shorter than 127 bytes). */
-function headerBlock(fields: [string, string][]): Buffer {
-  return Buffer.concat(fields.flatMap(([n, v]) => [Buffer.from([0, n.length]), Buffer.from(n), Buffer.from([v.length]), Buffer.from(v)]));
-}
 
 interface Lab { port: number; sessions: ServerHttp2Session[]; streams: ServerHttp2Stream[]; close(): void }
 
@@ -60,10 +47,10 @@ async function brokenSession(port: number): Promise<Socket> {
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write(Buffer.concat([
-    Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
-    frame(4, 0, 0, Buffer.alloc(0)),
-    frame(1, 0x4, 1, headerBlock([[':method', 'GET'], [':scheme', 'http'], [':path', '/watch'], [':authority', 'x']])),
-    frame(0, 0, 0, Buffer.from('zz')),
+    PREFACE,
+    frame(SETTINGS, 0, 0, Buffer.alloc(0)),
+    frame(HEADERS, END_HEADERS, 1, headerBlock([[':method', 'GET'], [':scheme', 'http'], [':path', '/watch'], [':authority', 'x']])),
+    frame(DATA, 0, 0, Buffer.from('zz')),
   ]));
   return socket;
 }
