@@ -340,6 +340,12 @@ if (labTierAvailable(test, 'cluster DNS lab test')) {
       const save = (await l.exec('n1', ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((x) => x.includes('echo')).join('\n');
       throw new Error(`${String(err)}\nfrom control: ${r.stdout}${r.stderr}\ndirect: ${direct.stdout}${direct.stderr}\n${save}`);
     });
+    // n2's agent programs the same Services from the same EndpointSlices on its own schedule: wait for its
+    // node port too (one sample taken while n2 was still behind n1 failed a CI run), then assert.
+    await waitUntil('n2 forwards the Cluster-policy node port', async () => (await get('control', `http://${n2}:30082/cgi-bin/ip`)) === n2 || undefined, 20_000).catch(async (err: unknown) => {
+      const save = (await l.exec('n2', ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((x) => x.includes('echo')).join('\n');
+      throw new Error(`${String(err)}\n${save}`);
+    });
     assert.is(await get('control', `http://${n1}:30081/cgi-bin/ip`), l.controlIp, 'externalTrafficPolicy Local: the pod sees the client');
     assert.match(await get('control', `http://${n2}:30081/cgi-bin/ip`), /^failed/, 'no local endpoint on n2: nothing answers there');
     assert.is(await get('control', `http://${n2}:30082/cgi-bin/ip`), n2, 'Cluster policy: reachable from every node, masqueraded');
