@@ -10,7 +10,8 @@
  * - request/headers/keep-alive timeouts (request-timeouts.ts): `node:http`'s own for HTTP/1.1 (copied
  *   onto this server, which does not read them from its options); for a stream, a request whose body
  *   is not complete after the same time is answered 408 and reset; a session without open streams is
- *   closed after the headers timeout (before its first request) or the keep-alive timeout.
+ *   closed after the headers timeout (before its first request) or the keep-alive timeout
+ *   (session-liveness.ts).
  * - header size: `node:http`'s 16 KiB limit, announced as SETTINGS_MAX_HEADER_LIST_SIZE (with HTTP/2's
  *   32 bytes of accounting per field) and checked per stream (431), since nghttp2 lets up to 64 KiB
  *   through; at most 128 fields (Node's default).
@@ -34,7 +35,7 @@ import { SERVING_TLS_OPTIONS } from '../../api/tls-policy.js';
 import { log } from '../../api/log.js';
 import { guardRequests, answerStatus } from './guard-requests.js';
 import { requestTimeouts } from './request-timeouts.js';
-import { watchSessionLiveness, type LivenessOptions } from './session-liveness.js';
+import { keepSession } from './session-liveness.js';
 
 /** kube-apiserver's default `--http2-max-streams-per-connection` (Go's http2 server default). */
 export const MAX_STREAMS_PER_CONNECTION = 250;
@@ -155,32 +156,12 @@ function boundRequestTime(req: Http2ServerRequest, res: Http2ServerResponse, ms:
   stream.once('close', () => clearTimeout(timer));
 }
 
-/** Closes a session that has no open stream for `firstMs` after it opened, or `idleMs` after its last stream. */
-function closeIdleSession(session: ServerHttp2Session, firstMs: number, idleMs: number): void {
-  let open = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (ms: number): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => { if (!session.closed && !session.destroyed) session.close(); }, ms);
-    timer.unref();
-  };
-  arm(firstMs);
-  session.on('stream', (stream) => {
-    open++;
-    clearTimeout(timer);
-    stream.once('close', () => { if (--open === 0) arm(idleMs); });
-  });
-  session.once('close', () => clearTimeout(timer));
-}
-
 export interface ApiListenerOptions {
   keyPem: string;
   certPem: string;
   caPem: string;
   /** How long a client may take to send a request (request-timeouts.ts). */
   bodyTimeoutMs?: number;
-  /** The PING health check of HTTP/2 sessions (session-liveness.ts); tests shorten it. */
-  liveness?: LivenessOptions;
   /** Told the protocol of each accepted connection ('h2' or 'http/1.1'). */
   onConnection?: (protocol: string) => void;
 }
@@ -227,10 +208,7 @@ export function createApiListener(o: ApiListenerOptions, listener: RequestListen
     maxRequestsPerSocket: 0,
     httpAllowHalfOpen: false,
   });
-  server.on('session', (session: ServerHttp2Session) => {
-    closeIdleSession(session, timeouts.headersTimeout, timeouts.keepAliveTimeout);
-    watchSessionLiveness(session, o.liveness);
-  });
+  server.on('session', (session: ServerHttp2Session) => keepSession(session, { firstMs: timeouts.headersTimeout, idleMs: timeouts.keepAliveTimeout }));
   server.on('sessionError', (err: Error) => log.debug('apiserver', 'HTTP/2 session error', { error: err.message }));
   const sockets = new Set<TLSSocket>();
   server.on('secureConnection', (socket: TLSSocket) => {

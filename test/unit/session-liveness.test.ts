@@ -1,5 +1,5 @@
 /**
- * watchSessionLiveness (server/apiserver/session-liveness.ts) on a real node:http2 server over
+ * keepSession's PING health check (server/apiserver/session-liveness.ts) on a real node:http2 server over
  * loopback, with short timeouts:
  * - a session whose connection error came in the same read as a stream's HEADERS (Node then stops
  *   reading and never ends the session, even after the peer closed) is destroyed, and its stream closed;
@@ -7,15 +7,17 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { createServer, connect as h2Connect, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { watchSessionLiveness } from '../../server/apiserver/session-liveness.js';
+import { keepSession } from '../../server/apiserver/session-liveness.js';
 import { DATA, END_HEADERS, HEADERS, PREFACE, SETTINGS, frame, headerBlock } from '../support/h2-frames.js';
 import { waitUntil } from '../support/wait.js';
 import { sleep } from '../../api/async-util.js';
 
 const OPTIONS = { intervalMs: 200, ackTimeoutMs: 300 };
+/** Long enough that the idle close plays no part here (integration/http2 covers it). */
+const IDLE_MS = 60_000;
 
 interface Lab { port: number; sessions: ServerHttp2Session[]; streams: ServerHttp2Stream[]; close(): void }
 
@@ -26,7 +28,7 @@ async function lab(liveness: boolean): Promise<Lab> {
   server.on('session', (s) => {
     sessions.push(s);
     s.on('error', () => undefined);
-    if (liveness) watchSessionLiveness(s, OPTIONS);
+    if (liveness) keepSession(s, { firstMs: IDLE_MS, idleMs: IDLE_MS, liveness: OPTIONS });
   });
   // A long-running answer, as a watch: headers and a first chunk, then nothing.
   server.on('stream', (stream) => {
@@ -41,9 +43,12 @@ async function lab(liveness: boolean): Promise<Lab> {
   };
 }
 
-/** HEADERS of a GET and, in the same write, a DATA frame on stream 0: a connection error. */
-async function brokenSession(port: number): Promise<Socket> {
-  const socket = netConnect(port, '127.0.0.1');
+/**
+ * HEADERS of a GET and, in the same write, a DATA frame on stream 0 (a connection error); once the
+ * server has the stream, the client goes away.
+ */
+async function abandonBrokenSession(l: Lab): Promise<void> {
+  const socket = netConnect(l.port, '127.0.0.1');
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write(Buffer.concat([
@@ -52,16 +57,15 @@ async function brokenSession(port: number): Promise<Socket> {
     frame(HEADERS, END_HEADERS, 1, headerBlock([[':method', 'GET'], [':scheme', 'http'], [':path', '/watch'], [':authority', 'x']])),
     frame(DATA, 0, 0, Buffer.from('zz')),
   ]));
-  return socket;
+  await waitUntil('the stream', async () => l.streams.length === 1 || undefined, 2_000);
+  await sleep(100);
+  socket.destroy();
 }
 
 test('without the check, the session of a connection error outlives its peer (the Node behaviour it works around)', async () => {
   const l = await lab(false);
   try {
-    const socket = await brokenSession(l.port);
-    await waitUntil('the stream', async () => l.streams.length === 1 || undefined, 2_000);
-    await sleep(100);
-    socket.destroy();
+    await abandonBrokenSession(l);
     await sleep(1_000);
     assert.is(l.sessions[0]!.destroyed, false, 'Node ended the session by itself: the check may no longer be needed');
     assert.is(l.streams[0]!.closed, false);
@@ -73,10 +77,7 @@ test('without the check, the session of a connection error outlives its peer (th
 test('with the check, that session is destroyed once a PING goes unanswered, and its stream closes', async () => {
   const l = await lab(true);
   try {
-    const socket = await brokenSession(l.port);
-    await waitUntil('the stream', async () => l.streams.length === 1 || undefined, 2_000);
-    await sleep(100);
-    socket.destroy();
+    await abandonBrokenSession(l);
     await waitUntil('the session destroyed', async () => l.sessions[0]!.destroyed || undefined, 2_000);
     await waitUntil('the stream closed', async () => l.streams[0]!.closed || undefined, 1_000);
   } finally {
