@@ -333,18 +333,18 @@ if (labTierAvailable(test, 'cluster DNS lab test')) {
     };
     const n1 = l.node('n1').ip;
     const n2 = l.node('n2').ip;
+    /** A node's nat rules for the echo Services, for a failure's message. */
+    const echoNatRules = async (node: string): Promise<string> => (await l.exec(node, ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((x) => x.includes('echo')).join('\n');
     await waitUntil('the local node port answers', async () => (await get('control', `http://${n1}:30081/cgi-bin/ip`)) === l.controlIp, 20_000).catch(async (err: unknown) => {
       const pod = await c.getJson<Pod>(['get', 'pod', 'echo-n1']);
       const r = await l.exec('control', ['sh', '-c', `timeout 3 busybox wget -O - http://${n1}:30081/cgi-bin/ip; timeout 3 busybox wget -O - http://${n2}:30082/cgi-bin/ip`]);
       const direct = await l.exec('n1', ['sh', '-c', `timeout 3 busybox wget -O - http://${pod.status?.podIP}/cgi-bin/ip`]);
-      const save = (await l.exec('n1', ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((x) => x.includes('echo')).join('\n');
-      throw new Error(`${String(err)}\nfrom control: ${r.stdout}${r.stderr}\ndirect: ${direct.stdout}${direct.stderr}\n${save}`);
+      throw new Error(`${String(err)}\nfrom control: ${r.stdout}${r.stderr}\ndirect: ${direct.stdout}${direct.stderr}\n${await echoNatRules('n1')}`);
     });
     // n2's agent programs the same Services from the same EndpointSlices on its own schedule: wait for its
     // node port too (one sample taken while n2 was still behind n1 failed a CI run), then assert.
     await waitUntil('n2 forwards the Cluster-policy node port', async () => (await get('control', `http://${n2}:30082/cgi-bin/ip`)) === n2 || undefined, 20_000).catch(async (err: unknown) => {
-      const save = (await l.exec('n2', ['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((x) => x.includes('echo')).join('\n');
-      throw new Error(`${String(err)}\n${save}`);
+      throw new Error(`${String(err)}\n${await echoNatRules('n2')}`);
     });
     assert.is(await get('control', `http://${n1}:30081/cgi-bin/ip`), l.controlIp, 'externalTrafficPolicy Local: the pod sees the client');
     assert.match(await get('control', `http://${n2}:30081/cgi-bin/ip`), /^failed/, 'no local endpoint on n2: nothing answers there');
