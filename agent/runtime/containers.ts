@@ -5,10 +5,12 @@
  *   1. `ctr images mount --rw IMAGE <state>/<id>/rootfs` unpacks if needed, prepares a writable
  *      snapshot keyed by that path (under a 24 h lease) and mounts it;
  *   2. the spec is written to <state>/<id>/config.json (spec.ts);
- *   3. `ctr run -d --config config.json --log-uri file://LOG --label ... ID` creates the container and
- *      starts its task. One label, `containerd.io/gc.ref.snapshot.overlayfs=<rootfs>`, makes the
- *      container (a GC root) hold the snapshot, so the mount's lease is dropped right away and the
- *      snapshot lives exactly as long as the container.
+ *   3. `ctr containers create --config config.json --label ... ID` creates the container, and
+ *      containerd's Tasks API creates and starts its task with its output appended to LOG
+ *      (log-stdio.ts says why not ctr's `--log-uri`). One label,
+ *      `containerd.io/gc.ref.snapshot.overlayfs=<rootfs>`, makes the container (a GC root) hold the
+ *      snapshot, so the mount's lease is dropped right away and the snapshot lives exactly as long
+ *      as the container.
  * Removal reverses it: task delete, container delete, `ctr images unmount --rm`, state dir.
  *
  * Exit codes of detached tasks: `ctr task delete` reports a non-zero code only as a warning on stderr
@@ -31,6 +33,7 @@ import { buildSpec, mergeEnv, resolveArgs, type BindMount } from './spec.js';
 import { deviceNode, hostCapabilities, resolveImageUser } from './spec-inputs.js';
 import { watchTaskEvents, type TaskEvent } from './task-events.js';
 import { TasksClient } from './tasks-grpc.js';
+import { logStdio } from './log-stdio.js';
 
 export interface ContainerSpec {
   /** containerd id: [A-Za-z0-9] runs joined by . _ -, at most 76 characters. */
@@ -227,17 +230,10 @@ export class ContainerdRuntime {
       };
       const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
       await opts.beforeStart;
-      if (start && spec.stdio) {
-        created = true;
-        await this.ctr.call(['containers', 'create', '--config', configPath, ...labelArgs, spec.id], opts);
-        await this.startInteractiveTask(spec.id, spec.logPath, spec.stdio, opts);
-      } else if (start) {
-        created = true; // ctr run may fail after creating the container: clean up either way
-        await this.ctr.call(['run', '-d', '--config', configPath, '--log-uri', fileUri(spec.logPath), ...labelArgs, spec.id], opts);
-      } else {
-        created = true;
-        await this.ctr.call(['containers', 'create', '--config', configPath, ...labelArgs, spec.id], opts);
-      }
+      created = true; // ctr may fail after creating the container: clean up either way
+      await this.ctr.call(['containers', 'create', '--config', configPath, ...labelArgs, spec.id], opts);
+      if (start && spec.stdio) await this.startInteractiveTask(spec.id, spec.logPath, spec.stdio, opts);
+      else if (start) await this.tasks.createAndStart(spec.id, { stdin: '', ...(await logStdio(spec.logPath)), terminal: false }, opts.timeoutMs ?? this.ctr.timeoutMs);
       // The container now references the snapshot; the mount's 24 h lease is no longer needed. Dropped
       // off the start path (nothing waits for it); if it fails, the lease expires by itself.
       void this.ctr.call(['leases', 'rm', rootfs]).catch(() => undefined);
@@ -254,10 +250,8 @@ export class ContainerdRuntime {
   /** Starts a new task in an existing container (first start, or an in-place restart after deleteTask). */
   async startTask(id: string, opts: CallOptions & { logPath?: string | undefined } = {}): Promise<void> {
     const logPath = opts.logPath ?? (await this.inspect(id, opts)).logPath;
-    const args = ['tasks', 'start', '-d'];
-    if (logPath) args.push('--log-uri', fileUri(logPath));
-    else args.push('--null-io');
-    await this.ctr.call([...args, id], opts);
+    if (logPath) await this.tasks.createAndStart(id, { stdin: '', ...(await logStdio(logPath)), terminal: false }, opts.timeoutMs ?? this.ctr.timeoutMs);
+    else await this.ctr.call(['tasks', 'start', '-d', '--null-io', id], opts);
   }
 
   /**
@@ -273,8 +267,7 @@ export class ContainerdRuntime {
     }
     const timeoutMs = opts.timeoutMs ?? this.ctr.timeoutMs;
     if (!stdio.tty) {
-      const out = fileUri(logPath);
-      await this.tasks.createAndStart(id, { stdin, stdout: out, stderr: out, terminal: false }, timeoutMs);
+      await this.tasks.createAndStart(id, { stdin, ...(await logStdio(logPath)), terminal: false }, timeoutMs);
       return;
     }
     // containerd 1.6 copies a console only to a FIFO: a detached `cat` appends it to the log (O_APPEND,
@@ -449,10 +442,6 @@ export class ContainerdRuntime {
 export function parseDeleteExitCode(stderr: string): number {
   const m = /exit with non-zero exit code (\d+)/.exec(stderr);
   return m ? Number(m[1]) : 0;
-}
-
-function fileUri(path: string): string {
-  return `file://${path}`;
 }
 
 function ignoreNotFound(err: unknown): void {

@@ -40,7 +40,7 @@ export function grpcFrame(message: Uint8Array): Buffer {
 export interface TaskStdio {
   /** A FIFO path the shim reads the task's stdin from ('' for none). */
   stdin: string;
-  /** Where output goes: `file:///…` appends both streams to one file (as ctr's --log-uri). */
+  /** Where output goes: a FIFO, or a regular file the shim appends to (log-stdio.ts). */
   stdout: string;
   stderr: string;
   terminal: boolean;

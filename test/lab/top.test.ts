@@ -122,7 +122,8 @@ if (labTierAvailable(test, 'kubectl top lab test')) {
     const m = parseExposition(r.stdout);
     assert.ok(value(m.samples, 'kubelet_pod_start_duration_seconds_count', {}) >= 2, 'both pods started');
     assert.ok(value(m.samples, 'kubelet_pod_start_duration_seconds_sum', {}) > 0);
-    assert.ok(value(m.samples, 'kubelet_runtime_operations_duration_seconds_count', { operation_type: 'run' }) >= 2, 'ctr run per container');
+    assert.ok(value(m.samples, 'kubelet_runtime_operations_duration_seconds_count', { operation_type: 'containers create' }) >= 2, 'ctr containers create per container');
+    assert.ok(value(m.samples, 'kubelet_runtime_operations_duration_seconds_count', { operation_type: 'task start' }) >= 2, 'a containerd task start per container');
     assert.is(value(m.samples, 'kubelet_running_pods', {}), 2);
     assert.ok(value(m.samples, 'kubeproxy_sync_proxy_rules_duration_seconds_count', {}) >= 1, 'iptables synced');
     assert.ok(value(m.samples, 'workqueue_adds_total', { name: 'pod-sync' }) >= 2);
