@@ -5,12 +5,12 @@
  * task (ctr has no resize command), closing a task's stdin, and listing the tasks and reading the
  * version — the pod resync and the node status check ask every few seconds, and a `ctr` process each
  * time (a fork of the agent and a Go binary's start) was most of an idle agent's CPU.
- * Unary gRPC over containerd's socket with Node's http2 client; requests are a handful of scalar
+ * Unary gRPC over containerd's socket with Node's http2 client, one kept connection; requests are a handful of scalar
  * fields, written with protobufjs's Writer (tasks-message.ts, loaded at the first call that has fields:
  * most agents never attach, and protobufjs would otherwise stay resident in every one); answers are
  * read with protobuf-read.ts.
  */
-import { connect, constants as h2 } from 'node:http2';
+import { connect, constants as h2, type ClientHttp2Session } from 'node:http2';
 import { createConnection } from 'node:net';
 import type { Field } from './tasks-message.js';
 import { RuntimeError, classifyCtrError } from './errors.js';
@@ -47,6 +47,8 @@ export interface TaskStdio {
 }
 
 export class TasksClient {
+  private current: { session: ClientHttp2Session; reached: () => boolean } | undefined;
+
   constructor(
     private readonly address: string,
     private readonly namespace: string,
@@ -101,21 +103,43 @@ export class TasksClient {
     }
   }
 
+  /**
+   * The one HTTP/2 connection to containerd, opened at the first call and kept: the node status check
+   * and the pod resync call every few seconds, and a connection each time (socket, SETTINGS, teardown)
+   * was part of an idle agent's CPU. Dropped when containerd closes it or sends GOAWAY (a restart),
+   * or a call on it times out; the next call connects again. Unref'd: it keeps no process alive.
+   */
+  private session(): { session: ClientHttp2Session; reached: () => boolean } {
+    if (this.current && !this.current.session.closed && !this.current.session.destroyed) return this.current;
+    let reached = false;
+    const session = connect('http://containerd', {
+      createConnection: () => createConnection(this.address).once('connect', () => { reached = true; }),
+    });
+    const kept = { session, reached: () => reached };
+    const drop = (): void => {
+      if (this.current === kept) this.current = undefined;
+    };
+    session.once('close', drop);
+    session.once('goaway', drop);
+    // A connection error reaches the streams on it; the session itself only needs to be dropped.
+    session.on('error', drop);
+    session.unref();
+    this.current = kept;
+    return kept;
+  }
+
   private async request(service: string, method: string, operation: string, fields: readonly Field[], timeoutMs: number, signal: AbortSignal | undefined): Promise<Buffer> {
     if (signal?.aborted) throw new RuntimeError('Aborted', `containerd ${operation} aborted`, operation);
     // An empty request needs no encoder (and so no protobufjs in an agent that never attaches).
     const body = fields.length === 0 ? new Uint8Array(0) : (await import('./tasks-message.js')).encodeMessage(fields);
+    const { session, reached } = this.session();
     return new Promise<Buffer>((resolve, reject) => {
       let settled = false;
-      let reached = false;
-      const session = connect('http://containerd', {
-        createConnection: () => createConnection(this.address).once('connect', () => { reached = true; }),
-      });
-      const failed = (err: Error): RuntimeError => (reached
+      const failed = (err: Error): RuntimeError => (reached()
         ? new RuntimeError('Failed', `containerd ${operation}: ${err.message}`, operation, { cause: err })
         : new RuntimeError('Unreachable', `cannot reach containerd at ${this.address}: ${err.message}`, operation, { cause: err }));
       const onAbort = (): void => {
-        session.destroy();
+        req.close(h2.NGHTTP2_CANCEL);
         finish(new RuntimeError('Aborted', `containerd ${operation} aborted`, operation));
       };
       const finish = (err: Error | undefined, body?: Buffer): void => {
@@ -123,20 +147,21 @@ export class TasksClient {
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        session.close();
         if (err) reject(err);
         else resolve(body ?? Buffer.alloc(0));
       };
       const timer = setTimeout(() => {
-        session.destroy();
+        req.close(h2.NGHTTP2_CANCEL);
+        // containerd did not answer in time: the connection may be what hangs, so later calls get a new one.
+        if (this.current?.session === session) this.current = undefined;
+        session.close();
         finish(new RuntimeError('Timeout', `containerd ${operation} timed out after ${timeoutMs} ms`, operation));
       }, timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      session.on('error', (err) => finish(failed(err)));
       const req = session.request({
         [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: `${service}/${method}`,
         'content-type': 'application/grpc', te: 'trailers', 'containerd-namespace': this.namespace,
       });
+      signal?.addEventListener('abort', onAbort, { once: true });
       const parts: Buffer[] = [];
       let status: string | undefined;
       let message = '';
@@ -147,11 +172,14 @@ export class TasksClient {
       req.on('response', (h) => readStatus(h));
       req.on('trailers', (h) => readStatus(h));
       req.on('data', (d: Buffer) => parts.push(d));
-      req.on('error', (err) => finish(failed(err)));
+      // A failed connection cancels its streams; the cause says why (ECONNREFUSED, EPIPE...).
+      req.on('error', (err: Error) => finish(failed(err.cause instanceof Error ? err.cause : err)));
       req.on('end', () => {
         if (status === '0') finish(undefined, Buffer.concat(parts).subarray(5));
         else finish(new RuntimeError(classifyCtrError(message), `containerd ${operation}: ${message || `gRPC status ${status ?? 'missing'}`}`, operation));
       });
+      // A connection closed before the answer ends the stream with neither 'end' nor 'error'.
+      req.on('close', () => finish(failed(new Error(`the connection closed before an answer (stream code ${req.rstCode ?? 'none'})`))));
       req.end(grpcFrame(body));
     });
   }

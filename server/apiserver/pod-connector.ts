@@ -21,6 +21,7 @@ import type { Node, Pod, Secret } from '../../api/types.js';
 import type { Registry } from './registry.js';
 import type { PodConnector } from './subresources.js';
 import { relayPortForward } from './port-forward-relay.js';
+import { NodeHttpsAgents } from './node-https-agents.js';
 
 export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 /** Must match agent/logs/kubelet-server.ts (the server does not import the agent). */
@@ -28,6 +29,8 @@ export const EXEC_PROTOCOL = 'v5.channel.k8s.io';
 interface AgentTarget { host: string; port: number; token: string; certPem: string }
 
 export class AgentPodConnector implements PodConnector {
+  private readonly getAgents = new NodeHttpsAgents();
+
   constructor(private readonly registry: Registry) {}
 
   private async target(nodeName: string): Promise<AgentTarget> {
@@ -53,7 +56,7 @@ export class AgentPodConnector implements PodConnector {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const r = httpsRequest({
         host: t.host, port: t.port, method: 'GET', path, headers: { authorization: `Bearer ${t.token}` },
-        ca: t.certPem, checkServerIdentity: () => undefined, timeout: timeoutMs,
+        agent: this.getAgents.agentFor(nodeName, t), timeout: timeoutMs,
       }, resolve);
       r.on('timeout', () => r.destroy(new Error('timed out')));
       r.on('error', reject);

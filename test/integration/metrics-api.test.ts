@@ -8,11 +8,16 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { sleep } from '../../api/async-util.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import { TokenStore } from '../../server/auth/tokens.js';
 import { AgentProcess } from '../support/agent-process.js';
 import { kubectl, ServerProcess } from '../support/server-process.js';
+import { NodeHttpsAgents } from '../../server/apiserver/node-https-agents.js';
+import { KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName } from '../../api/node-identity.js';
+import type { Secret } from '../../api/types.js';
 import { waitUntil } from '../support/wait.js';
 
 interface Ctx { server: ServerProcess; agent: AgentProcess; reader: string; nobody: string }
@@ -128,6 +133,32 @@ it('the status page\'s usage history: points for the node, to whom may list node
     assert.is((await anon.request({ method: 'GET', path: '/ui/usage' })).status, 401);
   } finally {
     anon.close();
+  }
+});
+
+it('a scrape\'s connection to the agent stays open between scrapes on both ends, past Node\'s 5 s defaults', async ({ server, agent }) => {
+  // As the server's scrape makes it (NodeHttpsAgents), to the agent's kubelet port, 7 s apart.
+  const got = await kubectl(server, ['get', 'secret', '-n', KUBELET_CREDENTIALS_NAMESPACE, kubeletCredentialsSecretName(NODE), '-o', 'json']);
+  assert.is(got.code, 0, got.stderr);
+  const secret = JSON.parse(got.stdout) as Secret;
+  const endpoint = { host: '127.0.0.1', port: agent.kubeletPort, certPem: Buffer.from(String(secret.data?.['tls.crt']), 'base64').toString('utf8') };
+  const agents = new NodeHttpsAgents();
+  const get = (): Promise<{ status: number | undefined; reused: boolean }> => new Promise((resolve, reject) => {
+    const req = httpsRequest({ ...endpoint, path: '/stats/summary', agent: agents.agentFor(NODE, endpoint) }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  try {
+    const first = await get();
+    assert.is(first.status, 401, 'no token: refused, on a kept-alive connection');
+    assert.not.ok(first.reused);
+    await sleep(7_000);
+    assert.equal(await get(), { status: 401, reused: true }, 'the second request went over the first one\'s connection');
+  } finally {
+    agents.destroy();
   }
 });
 

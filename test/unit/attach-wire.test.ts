@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
+import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { isRuntimeError } from '../../agent/runtime/errors.js';
 import { outputChannel, runAttachSession } from '../../agent/logs/attach-session.js';
 import { ContainerdRuntime } from '../../agent/runtime/index.js';
 import { WebSocket, WebSocketServer } from 'ws';
-import { Socket, type AddressInfo } from 'node:net';
+import { Socket, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, closeSync, constants, openSync, readdirSync, readlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { waitUntil } from '../support/wait.js';
@@ -55,11 +55,24 @@ test('gRPC frame: no compression, big-endian length, then the message', () => {
 });
 
 /** A gRPC server on a unix socket answering every call with `status` (in trailers), recording requests. */
-async function grpcServer(status: number, message = ''): Promise<{ socket: string; calls: { headers: IncomingHttpHeaders; body: Buffer }[]; server: Http2Server; dir: string }> {
+interface GrpcServer {
+  socket: string;
+  calls: { headers: IncomingHttpHeaders; body: Buffer }[];
+  /** Connections the server accepted, open or not. */
+  sessions: ServerHttp2Session[];
+  server: Http2Server;
+  dir: string;
+  /** Stops the server and ends its connections (the client keeps its connection open). */
+  close: () => void;
+}
+
+async function grpcServer(status: number, message = ''): Promise<GrpcServer> {
   const dir = mkdtempSync(join(tmpdir(), 'corral-grpc-'));
   const socket = join(dir, 'containerd.sock');
   const calls: { headers: IncomingHttpHeaders; body: Buffer }[] = [];
+  const sessions: ServerHttp2Session[] = [];
   const server = createServer();
+  server.on('session', (session) => sessions.push(session));
   server.on('stream', (stream, headers) => {
     const parts: Buffer[] = [];
     stream.on('data', (d: Buffer) => parts.push(d));
@@ -71,7 +84,11 @@ async function grpcServer(status: number, message = ''): Promise<{ socket: strin
     });
   });
   await new Promise<void>((resolve) => server.listen(socket, resolve));
-  return { socket, calls, server, dir };
+  const close = (): void => {
+    server.close();
+    for (const session of sessions) session.destroy();
+  };
+  return { socket, calls, sessions, server, dir, close };
 }
 
 test('TasksClient: path, namespace header and message of a call; a gRPC error becomes a typed RuntimeError', async () => {
@@ -90,7 +107,7 @@ test('TasksClient: path, namespace header and message of a call; a gRPC error be
     const create = decode(ok.calls[1]!.body.subarray(5));
     assert.equal([create.get(1), create.get(4), create.get(5), create.get(7)], [['ctr-2'], ['/s/stdin'], ['file:///l.log'], undefined]);
   } finally {
-    ok.server.close();
+    ok.close();
     rmSync(ok.dir, { recursive: true, force: true });
   }
   const missing = await grpcServer(5, 'container "nope" in namespace "k8s.io": not found');
@@ -99,11 +116,54 @@ test('TasksClient: path, namespace header and message of a call; a gRPC error be
     assert.ok(isRuntimeError(err, 'NotFound'), String(err));
     assert.match(String(err), 'container "nope" in namespace "k8s.io": not found');
   } finally {
-    missing.server.close();
+    missing.close();
     rmSync(missing.dir, { recursive: true, force: true });
   }
   const err = await new TasksClient('/nonexistent/containerd.sock', 'k8s.io').closeStdin('x').catch((e: unknown) => e);
   assert.ok(isRuntimeError(err, 'Unreachable'), String(err));
+});
+
+test('TasksClient keeps one connection to containerd, and connects again after containerd closed it or went away', async () => {
+  const grpc = await grpcServer(0);
+  try {
+    const client = new TasksClient(grpc.socket, 'k8s.io');
+    await Promise.all([client.version(), client.list(), client.resizePty('c', 80, 24)]);
+    for (let i = 0; i < 5; i++) await client.list();
+    assert.is(grpc.calls.length, 8);
+    assert.is(grpc.sessions.length, 1, 'eight calls, one connection');
+    // containerd restarted: its end of the connection is gone.
+    grpc.sessions[0]!.destroy();
+    await waitUntil('the server side closed', async () => grpc.sessions[0]!.destroyed || undefined, 2_000, 10);
+    await sleep(50);
+    assert.equal(await client.list(), []);
+    assert.is(grpc.sessions.length, 2, 'a new connection after the old one closed');
+    // A graceful shutdown (GOAWAY): calls already answered are kept, the next call connects again.
+    grpc.sessions[1]!.close();
+    await sleep(50);
+    await client.version();
+    assert.is(grpc.sessions.length, 3, 'a new connection after GOAWAY');
+    assert.is(grpc.calls.length, 10);
+  } finally {
+    grpc.close();
+    rmSync(grpc.dir, { recursive: true, force: true });
+  }
+});
+
+test('TasksClient: a connection closed before the answer fails the call at once, typed, instead of waiting for its timeout', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-grpc-'));
+  const socket = join(dir, 'containerd.sock');
+  // Accepts the connection and closes it: as a containerd that dies while a call is under way.
+  const server = createNetServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  try {
+    const started = performance.now();
+    const err = await new TasksClient(socket, 'k8s.io').list({ timeoutMs: 10_000 }).catch((e: unknown) => e);
+    assert.ok(isRuntimeError(err, 'Failed') || isRuntimeError(err, 'Unreachable'), String(err));
+    assert.ok(performance.now() - started < 2_000, `failed after ${Math.round(performance.now() - started)} ms`);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('attach output: stdout when asked for, else stderr (never with a tty), else nowhere', () => {
@@ -179,7 +239,7 @@ test('attach session: output from now on (and after a rotation), stdin into the 
   } finally {
     reader.destroy();
     wss.close();
-    grpc.server.close();
+    grpc.close();
     rmSync(grpc.dir, { recursive: true, force: true });
   }
 });
@@ -228,7 +288,7 @@ test('attach session: a client gone mid-session while the container does not rea
   } finally {
     closeSync(readerFd);
     wss.close();
-    grpc.server.close();
+    grpc.close();
     rmSync(grpc.dir, { recursive: true, force: true });
   }
 });
