@@ -113,6 +113,18 @@ function processesUsing(sock: string): number[] {
   return pids;
 }
 
+async function startContainerd(config: string): Promise<void> {
+  // nsenter (not `ip netns exec`) keeps containerd in our mount namespace, where the rootfs mounts are.
+  containerd = spawn('nsenter', [`--net=/run/netns/${netnsName}`, '/usr/bin/containerd', '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  containerd.stderr!.on('data', (c: Buffer) => { log += c.toString('utf8'); });
+  await waitFor('containerd socket', () => existsSync(socket), 15_000, 50).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${log.slice(-2000)}`);
+  });
+}
+
 run('a private containerd starts in its own netns and the busybox image imports', async () => {
   dir = mkdtempSync(join(tmpdir(), 'corral-rt-'));
   socket = join(dir, 'containerd.sock');
@@ -120,16 +132,8 @@ run('a private containerd starts in its own netns and the busybox image imports'
   await execOk(['ip', '-n', netnsName, 'link', 'set', 'lo', 'up']);
   const config = join(dir, 'config.toml');
   writeFileSync(config, containerdConfig({ root: join(dir, 'root'), state: join(dir, 'state'), socket, config }));
-  // nsenter (not `ip netns exec`) keeps containerd in our mount namespace, where the rootfs mounts are.
-  containerd = spawn('nsenter', [`--net=/run/netns/${netnsName}`, '/usr/bin/containerd', '--config', config], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  containerd.stderr!.on('data', (c: Buffer) => { log += c.toString('utf8'); });
   rt = new ContainerdRuntime({ address: socket, stateDir: join(dir, 'containers'), cgroupParent });
-  await waitFor('containerd socket', () => existsSync(socket), 15_000, 50).catch((err: unknown) => {
-    throw new Error(`${(err as Error).message}\n${log.slice(-2000)}`);
-  });
+  await startContainerd(config);
   assert.match(await rt.version(), /^containerd:\/\/1\./);
   eventsDone = rt.watchEvents((e) => events.push(e), { signal: eventsAbort.signal });
 
@@ -437,6 +441,23 @@ run('stdin containers: the shim holds the stdin FIFO across writers, CloseIO end
   assert.ok(isRuntimeError(err, 'NotFound'), String(err));
   await rt.remove('reader');
   await rt.remove('term');
+});
+
+run('after containerd restarts, the Tasks API client connects again and finds the task still running', async () => {
+  await rt.run(podSpec('survivor', ['sleep', '300']));
+  assert.is((await rt.task('survivor'))?.status, 'RUNNING');
+  // The event stream (`ctr events`) would end with containerd: no later test reads it.
+  eventsAbort.abort();
+  await eventsDone;
+  const stopped = new Promise((r) => containerd!.once('exit', r));
+  containerd!.kill('SIGTERM');
+  await stopped;
+  const down = await rt.listTasks().catch((e: unknown) => e);
+  assert.ok(isRuntimeError(down, 'Unreachable'), `while containerd is down: ${String(down)}`);
+  await startContainerd(join(dir, 'config.toml'));
+  await waitFor('containerd answering', async () => (await rt.version().catch(() => '')) !== '', 10_000, 100);
+  assert.equal((await rt.listTasks()).filter((t) => t.id === 'survivor').map((t) => t.status), ['RUNNING']);
+  await rt.remove('survivor');
 });
 
 run('removing every container leaves no tasks, containers, shims, mounts, snapshots or leases', async () => {
