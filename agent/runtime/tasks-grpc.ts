@@ -5,10 +5,10 @@
  * task (ctr has no resize command), closing a task's stdin, and listing the tasks and reading the
  * version — the pod resync and the node status check ask every few seconds, and a `ctr` process each
  * time (a fork of the agent and a Go binary's start) was most of an idle agent's CPU.
- * Unary gRPC over containerd's socket with Node's http2 client, one kept connection; requests are a handful of scalar
- * fields, written with protobufjs's Writer (tasks-message.ts, loaded at the first call that has fields:
- * most agents never attach, and protobufjs would otherwise stay resident in every one); answers are
- * read with protobuf-read.ts.
+ * Unary gRPC over containerd's socket with Node's http2 client, over one kept connection; requests
+ * are a handful of scalar fields, written with protobufjs's Writer (tasks-message.ts, loaded at the
+ * first call that has fields: most agents never attach, and protobufjs would otherwise stay resident
+ * in every one); answers are read with protobuf-read.ts.
  */
 import { connect, constants as h2, type ClientHttp2Session } from 'node:http2';
 import { createConnection } from 'node:net';
