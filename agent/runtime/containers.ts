@@ -233,7 +233,7 @@ export class ContainerdRuntime {
       created = true; // ctr may fail after creating the container: clean up either way
       await this.ctr.call(['containers', 'create', '--config', configPath, ...labelArgs, spec.id], opts);
       if (start && spec.stdio) await this.startInteractiveTask(spec.id, spec.logPath, spec.stdio, opts);
-      else if (start) await this.tasks.createAndStart(spec.id, { stdin: '', ...(await logStdio(spec.logPath)), terminal: false }, opts.timeoutMs ?? this.ctr.timeoutMs);
+      else if (start) await this.startLoggedTask(spec.id, spec.logPath, '', opts);
       // The container now references the snapshot; the mount's 24 h lease is no longer needed. Dropped
       // off the start path (nothing waits for it); if it fails, the lease expires by itself.
       void this.ctr.call(['leases', 'rm', rootfs]).catch(() => undefined);
@@ -250,8 +250,13 @@ export class ContainerdRuntime {
   /** Starts a new task in an existing container (first start, or an in-place restart after deleteTask). */
   async startTask(id: string, opts: CallOptions & { logPath?: string | undefined } = {}): Promise<void> {
     const logPath = opts.logPath ?? (await this.inspect(id, opts)).logPath;
-    if (logPath) await this.tasks.createAndStart(id, { stdin: '', ...(await logStdio(logPath)), terminal: false }, opts.timeoutMs ?? this.ctr.timeoutMs);
+    if (logPath) await this.startLoggedTask(id, logPath, '', opts);
     else await this.ctr.call(['tasks', 'start', '-d', '--null-io', id], opts);
+  }
+
+  /** Creates and starts the task of an existing container without a terminal, its output appended to `logPath`. */
+  private async startLoggedTask(id: string, logPath: string, stdin: string, opts: CallOptions): Promise<void> {
+    await this.tasks.createAndStart(id, { stdin, ...(await logStdio(logPath)), terminal: false }, opts.timeoutMs ?? this.ctr.timeoutMs);
   }
 
   /**
@@ -265,11 +270,11 @@ export class ContainerdRuntime {
       const made = await runCommand('mkfifo', ['-m', '600', stdin], { timeoutMs: 5_000 });
       if (made.code !== 0) throw new RuntimeError('Failed', `cannot make the stdin FIFO of ${id}: ${made.stderr.trim()}`, 'task create');
     }
-    const timeoutMs = opts.timeoutMs ?? this.ctr.timeoutMs;
     if (!stdio.tty) {
-      await this.tasks.createAndStart(id, { stdin, ...(await logStdio(logPath)), terminal: false }, timeoutMs);
+      await this.startLoggedTask(id, logPath, stdin, opts);
       return;
     }
+    const timeoutMs = opts.timeoutMs ?? this.ctr.timeoutMs;
     // containerd 1.6 copies a console only to a FIFO: a detached `cat` appends it to the log (O_APPEND,
     // as the log rotation's copy-then-truncate needs) and, like the shim, outlives an agent restart.
     // It ends by itself when the task exits and the shim closes the FIFO.

@@ -152,8 +152,8 @@ export class TasksClient {
       };
       const timer = setTimeout(() => {
         req.close(h2.NGHTTP2_CANCEL);
-        // containerd did not answer in time: the connection may be what hangs, so later calls get a new one.
-        if (this.current?.session === session) this.current = undefined;
+        // containerd did not answer in time: the connection may be what hangs, so later calls get a
+        // new one (session() takes no closed session).
         session.close();
         finish(new RuntimeError('Timeout', `containerd ${operation} timed out after ${timeoutMs} ms`, operation));
       }, timeoutMs);

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
+import { createServer, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +60,6 @@ interface GrpcServer {
   calls: { headers: IncomingHttpHeaders; body: Buffer }[];
   /** Connections the server accepted, open or not. */
   sessions: ServerHttp2Session[];
-  server: Http2Server;
   dir: string;
   /** Stops the server and ends its connections (the client keeps its connection open). */
   close: () => void;
@@ -88,7 +87,7 @@ async function grpcServer(status: number, message = ''): Promise<GrpcServer> {
     server.close();
     for (const session of sessions) session.destroy();
   };
-  return { socket, calls, sessions, server, dir, close };
+  return { socket, calls, sessions, dir, close };
 }
 
 test('TasksClient: path, namespace header and message of a call; a gRPC error becomes a typed RuntimeError', async () => {
@@ -133,7 +132,6 @@ test('TasksClient keeps one connection to containerd, and connects again after c
     assert.is(grpc.sessions.length, 1, 'eight calls, one connection');
     // containerd restarted: its end of the connection is gone.
     grpc.sessions[0]!.destroy();
-    await waitUntil('the server side closed', async () => grpc.sessions[0]!.destroyed || undefined, 2_000, 10);
     await sleep(50);
     assert.equal(await client.list(), []);
     assert.is(grpc.sessions.length, 2, 'a new connection after the old one closed');
