@@ -1,10 +1,10 @@
 /**
- * Entry of the agent bundle that `corral join` uploads: `node corral-agent.mjs agent --server URL
+ * Entry of the agent bundle that `corral join` uploads: `node corral-agent.cjs agent --server URL
  * --ca-file FILE [--node-name N] [--node-ip IP] [--data-dir DIR] [--containerd-address SOCK]`, the
  * token from CORRAL_TOKEN (the service's 0600 environment file) or `--token`. Before the agent starts,
  * a K10 token's CA hash must match the CA file: the agent then trusts only that CA's chain.
  *
- * `node corral-agent.mjs install --server URL [--node-name N] [--node-ip IP]` (run by /install.sh, token in
+ * `node corral-agent.cjs install --server URL [--node-name N] [--node-ip IP]` (run by /install.sh, token in
  * CORRAL_TOKEN, CA already in place) writes the agent's config, token and service, starts it and waits
  * until the Node is Ready: the same files `corral join` writes over SSH.
  */
@@ -15,7 +15,7 @@ import { startAgent } from '../agent/main.js';
 import { log } from '../api/log.js';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { HttpsTransport } from '../api/client/transport.js';
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
   const server = values.server ?? process.env['CORRAL_SERVER'];
   const tokenText = values.token ?? process.env['CORRAL_TOKEN'];
   const caFile = values['ca-file'] ?? process.env['CORRAL_CA_FILE'];
-  if (!server || !tokenText || !caFile) throw new Error('usage: corral-agent.mjs agent --server URL --ca-file FILE (token in CORRAL_TOKEN or --token)');
+  if (!server || !tokenText || !caFile) throw new Error('usage: corral-agent.cjs agent --server URL --ca-file FILE (token in CORRAL_TOKEN or --token)');
   const token = parseJoinToken(tokenText);
   const caPem = readFileSync(caFile, 'utf8');
   if (token.caHash && caHashOfPem(caPem) !== token.caHash) {
@@ -115,7 +115,7 @@ async function installHere(argv: string[]): Promise<void> {
   };
   const server = values.server;
   const tokenText = process.env['CORRAL_TOKEN'];
-  if (!server || !tokenText) throw new Error('usage: CORRAL_TOKEN=K10... corral-agent.mjs install --server URL');
+  if (!server || !tokenText) throw new Error('usage: CORRAL_TOKEN=K10... corral-agent.cjs install --server URL');
   const token = parseJoinToken(tokenText);
   const caPem = readFileSync(NODE_PATHS.caFile, 'utf8');
   if (!token.caHash || caHashOfPem(caPem) !== token.caHash) throw new Error(`${NODE_PATHS.caFile} is not the CA the token pins`);
@@ -134,6 +134,8 @@ async function installHere(argv: string[]): Promise<void> {
   execFileSync('sh', ['-c', agentStopCommand(service)], { stdio: 'inherit' });
   const stoppedAt = (await client.tryGet<Node>('Node', undefined, nodeName))?.metadata.resourceVersion;
   execFileSync('sh', ['-c', agentStartCommand(service)], { stdio: 'inherit' });
+  // The new service no longer runs the bundle of its old name (the old one ran it until the restart).
+  rmSync(NODE_PATHS.legacyBundle, { force: true });
   process.stdout.write(`waiting for Node ${nodeName} (${nodeIp}) to be Ready on ${server}\n`);
   await waitNodeReady(client, nodeName, stoppedAt, 180_000);
   const password = readFileSync(NODE_PATHS.nodePassword, 'utf8').trim();

@@ -39,8 +39,20 @@ export function netnsPrefixFor(prefix: string, nodeName: string): string {
  * compile zones and code cost the agent ~7-10 MiB resident, Sparkplug's baseline code and the compiler's
  * own pages of the node executable another ~2 MiB, and the agent's hot paths wait on I/O
  * (test/bench/agent.bench.ts, docs/performance.md "Agent memory"). WebAssembly (fetch()) stays.
+ * Bytecode a full GC finds unused since the previous one is dropped (V8's default waits five GCs): most
+ * of it is the start's run-once code, and the idle agent's full GCs are far apart, so its periodic
+ * paths keep theirs (~0.3-0.5 MiB less steady idle).
  */
-export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug'];
+export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug', '--bytecode-old-age=1'];
+
+/**
+ * Node.js options of the agent's service (read when the process starts, so `corral agent` run by hand
+ * goes without them). `--use-openssl-ca`: the agent trusts only its cluster's CA file, yet every TLS
+ * context of Node.js's own CA store starts from its ~140 bundled root certificates, parsed once per
+ * process (~0.3 MiB resident); OpenSSL's store loads the system's certificates from their directory
+ * only when a verification looks one up, which the agent's never does (docs/performance.md, "Agent memory").
+ */
+export const AGENT_NODE_OPTIONS: readonly string[] = ['--use-openssl-ca'];
 
 /**
  * glibc malloc settings of the agent's service (glibc reads them when the process starts, so `corral
@@ -60,7 +72,7 @@ export function agentServiceSpec(o: { nodeBinary: string; serverUrl: string; nod
   return {
     name: AGENT_SERVICE,
     description: 'corral agent',
-    argv: [o.nodeBinary, ...AGENT_V8_FLAGS, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
+    argv: [o.nodeBinary, ...AGENT_NODE_OPTIONS, ...AGENT_V8_FLAGS, NODE_PATHS.bundle, 'agent', '--server', o.serverUrl, '--ca-file', NODE_PATHS.caFile,
       '--node-name', o.nodeName, '--node-ip', o.nodeIp, '--data-dir', NODE_PATHS.dataDir,
       '--netns-prefix', netnsPrefixFor(net.netnsPrefix, o.nodeName), '--cluster-cidr', net.clusterCidr, '--service-cidr', net.serviceCidr,
       '--cluster-domain', net.clusterDomain, '--cluster-dns', net.clusterDns],

@@ -1,6 +1,6 @@
 /**
  * The agent as ONE file: esbuild bundles the compiled agent entry and every JavaScript dependency into
- * a single ES module that needs only `node` on the host. Native addons are refused at build time (a
+ * a single CommonJS script that needs only `node` on the host. Native addons are refused at build time (a
  * `.node` file would not run on another architecture), and ssh2's optional native crypto is never
  * reached because the agent does not use ssh2. An installed server ships the bundle prebuilt
  * (install.sh builds it before dev dependencies are pruned); a checkout builds it on demand.
@@ -23,7 +23,7 @@ export interface AgentBundle {
 export const DIST_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const BUNDLE_ENTRY = join(DIST_DIR, 'installer', 'agent-entry.js');
 /** Where a built bundle is kept (install.sh builds it here; `corral join` reuses it while it is current). */
-export const BUNDLE_PATH = join(DIST_DIR, 'bundle', 'corral-agent.mjs');
+export const BUNDLE_PATH = join(DIST_DIR, 'bundle', 'corral-agent.cjs');
 
 function describe(path: string): AgentBundle {
   const data = readFileSync(path);
@@ -38,6 +38,15 @@ export async function loadEsbuild(): Promise<typeof import('esbuild')> {
     throw new Error('esbuild is not installed (a devDependency): run `npm ci` in the corral checkout, or reinstall with installer/install.sh, which builds the bundles');
   }
 }
+
+/**
+ * The agent bundle is CommonJS: an ES module entry makes Node.js load its ES module loader (13 more
+ * built-in modules) and keep its module records, ~0.4 MiB of the idle agent (docs/performance.md,
+ * "Agent memory"). The agent's own code is ES modules; esbuild turns them into one script, where
+ * `import.meta.url` is the bundle's own file URL.
+ */
+// The agent's modules are strict code: the directive must come before the banner's statement.
+const CJS_IMPORT_META_BANNER = '"use strict";\nvar __corralImportMetaUrl = require("node:url").pathToFileURL(__filename).href;';
 
 /** Some CommonJS dependencies call require() on Node built-ins; give the ES module a require. */
 export const REQUIRE_BANNER = "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(import.meta.url);";
@@ -126,9 +135,11 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
   const helper = await helperBundleGzipBase64(esbuild, helperMain);
   const result = await esbuild.build({
     ...COMMON_BUILD_OPTIONS,
+    format: 'cjs',
     entryPoints: [entry],
     outfile: out,
-    banner: { js: REQUIRE_BANNER },
+    banner: { js: CJS_IMPORT_META_BANNER },
+    define: { 'import.meta.url': '__corralImportMetaUrl' },
     // agent-entry.ts's parseArgs; nothing else of the agent reads a lazy export of a built-in.
     plugins: [noNativeModules, builtinsThroughRequire({ util: ['parseArgs'] }), {
       // The probe helper, the port-forward dialer and the helper process are separate scripts the agent runs
@@ -146,7 +157,8 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
         }
         // The helper process's code, compressed (why: helperBundleGzipBase64).
         b.onLoad({ filter: /[\\/]agent[\\/]helper-process[\\/]helper-main\.js$/ }, () => ({
-          contents: `import { gunzipSync } from 'node:zlib';\nawait import('data:text/javascript;base64,' + gunzipSync(Buffer.from(${JSON.stringify(helper.text)}, 'base64')).toString('base64'));\n`,
+          // A script has no top-level await; the child lives until the import's job is done.
+          contents: `import { gunzipSync } from 'node:zlib';\nimport('data:text/javascript;base64,' + gunzipSync(Buffer.from(${JSON.stringify(helper.text)}, 'base64')).toString('base64'))\n  .catch((err) => { process.stderr.write(String(err?.stack ?? err) + '\\n'); process.exitCode = 1; });\n`,
           loader: 'js',
         }));
       },

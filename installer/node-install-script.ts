@@ -63,13 +63,13 @@ fetch "$SERVER/cacerts" "$tmp/ca.crt" insecure
 got=$(node -e ${shQuote(CAHASH_JS)} "$tmp/ca.crt")
 [ "$got" = "$want" ] || die "the server presents CA $got, but the token pins $want: refusing to trust it"
 export CORRAL_FETCH_TOKEN="$TOKEN"
-fetch "$SERVER/bundle/corral-agent.mjs" "$tmp/corral-agent.mjs" "$tmp/ca.crt"
-fetch "$SERVER/bundle/corral-agent.mjs.sha256" "$tmp/sum" "$tmp/ca.crt"
+fetch "$SERVER/bundle/corral-agent.cjs" "$tmp/corral-agent.cjs" "$tmp/ca.crt"
+fetch "$SERVER/bundle/corral-agent.cjs.sha256" "$tmp/sum" "$tmp/ca.crt"
 unset CORRAL_FETCH_TOKEN
-echo "$(cut -d' ' -f1 "$tmp/sum")  $tmp/corral-agent.mjs" | sha256sum -c --quiet - || die "the agent bundle's checksum does not match"
+echo "$(cut -d' ' -f1 "$tmp/sum")  $tmp/corral-agent.cjs" | sha256sum -c --quiet - || die "the agent bundle's checksum does not match"
 mkdir -p ${NODE_PATHS.libDir} ${NODE_PATHS.configDir}
 install -m 0644 "$tmp/ca.crt" ${NODE_PATHS.caFile}
-install -m 0755 "$tmp/corral-agent.mjs" ${NODE_PATHS.bundle}.new && mv -f ${NODE_PATHS.bundle}.new ${NODE_PATHS.bundle}
+install -m 0755 "$tmp/corral-agent.cjs" ${NODE_PATHS.bundle}.new && mv -f ${NODE_PATHS.bundle}.new ${NODE_PATHS.bundle}
 set -- install --server "$SERVER"
 [ -z "$NODE_NAME" ] || set -- "$@" --node-name "$NODE_NAME"
 [ -z "$NODE_IP" ] || set -- "$@" --node-ip "$NODE_IP"

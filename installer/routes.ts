@@ -3,8 +3,8 @@
  * extraRoutes hook (the server does not import the installer):
  *   GET /cacerts                       the cluster CA (public; a K10 token pins its hash)
  *   GET /install.sh                    the node install script (public; it trusts nothing it has not checked)
- *   GET /bundle/corral-agent.mjs       the agent bundle, for a valid join, node or admin token only
- *   GET /bundle/corral-agent.mjs.sha256
+ *   GET /bundle/corral-agent.cjs       the agent bundle, for a valid join, node or admin token only
+ *   GET /bundle/corral-agent.cjs.sha256
  *   POST /join/node-token?node=NAME    a node's own credential, for a join token (or an admin)
  *
  * A join token may expire (`corral token create --ttl 1h`); what a node keeps must not. So a joining
@@ -22,7 +22,7 @@ import { renderNodeInstallScript } from './node-install-script.js';
 import { readFile } from 'node:fs/promises';
 import { formatJoinToken, type NodeTokenIssuer, type RouteAuthOutcome } from './token.js';
 
-export const BUNDLE_NAME = 'corral-agent.mjs';
+export const BUNDLE_NAME = 'corral-agent.cjs';
 
 /** Mints per join token: a burst for joining a rack of Pis at once, then one every 2 s. */
 export const MINT_BURST = 30;

@@ -112,6 +112,8 @@ async function installOnHost(session: SshSession, p: Probed, o: JoinOptions, api
   await session.runOk('stopping the running agent', agentStopCommand(plan.service), { timeoutMs: 60_000 });
   const stoppedAt = (await api.tryGet<Node>('Node', undefined, plan.nodeName))?.metadata.resourceVersion;
   await session.runOk('starting the agent', agentStartCommand(plan.service), { timeoutMs: 60_000 });
+  // The new service no longer runs the bundle of its old name (the old one ran it until the restart).
+  await session.runOk('removing the old agent bundle', `rm -f ${NODE_PATHS.legacyBundle}`, { timeoutMs: 30_000 });
   return { stoppedAt, token };
 }
 

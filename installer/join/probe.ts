@@ -7,7 +7,9 @@
 /** Paths corral owns on a node. The lab's per-node views cover exactly these directories. */
 export const NODE_PATHS = {
   libDir: '/usr/local/lib/corral',
-  bundle: '/usr/local/lib/corral/corral-agent.mjs',
+  bundle: '/usr/local/lib/corral/corral-agent.cjs',
+  /** The bundle's name before it was CommonJS: removed once an agent of the new one has started. */
+  legacyBundle: '/usr/local/lib/corral/corral-agent.mjs',
   configDir: '/etc/corral',
   config: '/etc/corral/agent.json',
   token: '/etc/corral/node-token',

@@ -56,7 +56,7 @@ base=\${cidr%%.0.0/*}
 ip -4 route show 2>/dev/null | awk -v b="$base." 'index($1, b) == 1 { print $1 }' | while read -r r; do ip route delete "$r" 2>/dev/null; done
 if [ -d ${NODE_PATHS.dataDir}/server ]; then
   # A server machine: remove only the agent's files, never the server's data or installation.
-  rm -rf ${NODE_PATHS.bundle} ${NODE_PATHS.config} ${NODE_PATHS.token} ${NODE_PATHS.caFile} ${NODE_PATHS.nodePassword} ${NODE_PATHS.dataDir}/agent ${NODE_PATHS.logFile}*
+  rm -rf ${NODE_PATHS.bundle} ${NODE_PATHS.legacyBundle} ${NODE_PATHS.config} ${NODE_PATHS.token} ${NODE_PATHS.caFile} ${NODE_PATHS.nodePassword} ${NODE_PATHS.dataDir}/agent ${NODE_PATHS.logFile}*
 else
   for d in ${NODE_PATHS.libDir} ${NODE_PATHS.configDir} ${NODE_PATHS.dataDir}; do
     # The directories may be mount points: empty them, then remove them where possible.

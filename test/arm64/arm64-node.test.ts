@@ -121,10 +121,10 @@ if (missing.length > 0) {
     assert.match(r.stdout, new RegExp(`root@${l.node('n2').ip.replace(/\./g, '\\.')}\\s+n2\\s+arm64\\s+.*joined`));
     assert.match(r.stdout, new RegExp(`root@${l.node('n1').ip.replace(/\./g, '\\.')}\\s+n1\\s+amd64\\s+.*joined`));
     // One arch-neutral JavaScript bundle for both: what differs per architecture is the Node.js under it.
-    const sums = await Promise.all(['n1', 'n2'].map((n) => l.exec(n, ['sha256sum', '/usr/local/lib/corral/corral-agent.mjs'])));
+    const sums = await Promise.all(['n1', 'n2'].map((n) => l.exec(n, ['sha256sum', '/usr/local/lib/corral/corral-agent.cjs'])));
     assert.is(sums[0]!.stdout.split(' ')[0], sums[1]!.stdout.split(' ')[0]);
     // The agent process is the arm64 Node.js, run by qemu (the kernel shows the interpreter as its exe).
-    const agentExe = await l.exec('n2', ['sh', '-c', `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '/usr/local/bin/node .*corral-agent.mjs agent' && readlink $p/exe; done`]);
+    const agentExe = await l.exec('n2', ['sh', '-c', `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '/usr/local/bin/node .*corral-agent.cjs agent' && readlink $p/exe; done`]);
     assert.match(agentExe.stdout, /qemu-aarch64|aarch64-binfmt/, `the arm64 agent runs emulated: ${show(agentExe)}`);
     const nodes = await getJson<KubeList<Node>>(['get', 'nodes']);
     const byName = new Map(nodes.items.map((n) => [n.metadata.name, n]));

@@ -5,7 +5,8 @@
  *   - agent RSS idle (5 s after the Node is Ready, and steady: sampled 15-25 s after Ready, once V8's memory
  *     reducer has run; with PSS and the anonymous part) and with the 30 pods, the agent run with the installed service's V8 flags
  *     (AGENT_V8_FLAGS, which `corral agent` sets on itself; CORRAL_AGENT_V8_FLAGS replaces them, '' runs
- *     it with V8's defaults) and the service's malloc settings (AGENT_MALLOC_ENVIRONMENT; MALLOC_* variables set
+ *     it with V8's defaults), the service's Node.js options (AGENT_NODE_OPTIONS; BENCH_AGENT_NODE_ARGS replaces
+ *     them, for the bundle and the bare process) and its malloc settings (AGENT_MALLOC_ENVIRONMENT; MALLOC_* variables set
  *     for the bench win), beside a bare Node.js process with the same flags and settings and where each one's RSS is;
  *     the agent runs as installed, the one-file bundle (BENCH_AGENT=cli: `corral agent` from dist/, as in the lab tests);
  *   - service sync through the agent: 1,000 services × 3 endpoints, the full iptables-restore after an
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../api/client/client.js';
 import { HttpsTransport } from '../../api/client/transport.js';
 import type { Endpoints, Pod, Service } from '../../api/types.js';
-import { AGENT_MALLOC_ENVIRONMENT, AGENT_V8_FLAGS } from '../../installer/agent-service.js';
+import { AGENT_MALLOC_ENVIRONMENT, AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '../../installer/agent-service.js';
 import { buildAgentBundle } from '../../installer/bundle.js';
 import { tmpdir } from 'node:os';
 import { smapsParts } from '../support/proc-stat.js';
@@ -76,13 +77,16 @@ async function main(): Promise<void> {
     await lab.importImage('n1', await buildBusyboxImage({ dir: '/tmp/corral-lab-images' }));
     // As installer/agent-service.ts starts the agent.
     const v8Flags = process.env['CORRAL_AGENT_V8_FLAGS'] ?? AGENT_V8_FLAGS.join(' ');
+    // The service's Node.js options (BENCH_AGENT_NODE_ARGS replaces them, '' runs without).
+    const nodeArgs = (process.env['BENCH_AGENT_NODE_ARGS'] ?? AGENT_NODE_OPTIONS.join(' ')).split(' ').filter((f) => f !== '');
+    const flags = [...nodeArgs, ...v8Flags.split(' ').filter((f) => f !== '')];
     // Extra NODE_OPTIONS of the agent (a heap snapshot signal, below).
     const agentNodeOptions = process.env['BENCH_AGENT_NODE_OPTIONS'] ?? '';
     // The agent as installed: the one-file bundle with the V8 flags on its command line (BENCH_AGENT=cli runs
     // `node dist/cli/corral.js agent`, which sets the same flags on itself, as the lab tests do).
     const asCli = process.env['BENCH_AGENT'] === 'cli';
     // BENCH_AGENT_BUNDLE: a bundle built otherwise (a variant being measured) instead of this checkout's.
-    const agentProgram = asCli ? undefined : [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), process.env['BENCH_AGENT_BUNDLE'] ?? (await buildAgentBundle(join(tmpdir(), 'corral-bench-agent.mjs'))).path];
+    const agentProgram = asCli ? undefined : [process.execPath, ...flags, process.env['BENCH_AGENT_BUNDLE'] ?? (await buildAgentBundle(join(tmpdir(), 'corral-bench-agent.cjs'))).path];
     // BENCH_AGENT_ARGS: more `corral agent` flags (BENCH_AGENT=cli), e.g. '--disable-ingress' to see what a part costs.
     const agentArgs = (process.env['BENCH_AGENT_ARGS'] ?? '').split(' ').filter((a) => a !== '');
     const c = await startLabCluster(lab, { ...(agentNodeOptions ? { agentNodeOptions } : {}), ...(agentProgram ? { agentProgram } : {}), agentArgs });
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
     const snapshot = (): void => { if (process.env['BENCH_HEAP_SNAPSHOTS']) process.kill(c.agents.get('n1')!.pid, 'SIGUSR2'); };
     snapshot();
     // The floor: a Node.js process with the same flags and malloc settings that loads nothing.
-    const bare = await lab.exec('n1', [process.execPath, ...v8Flags.split(' ').filter((f) => f !== ''), '-e',
+    const bare = await lab.exec('n1', [process.execPath, ...flags, '-e',
       "setTimeout(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage().rss, smaps: require('fs').readFileSync('/proc/self/smaps', 'utf8') })), 500)"],
     { env: { ...AGENT_MALLOC_ENVIRONMENT, ...process.env } });
     const bareReading = JSON.parse(bare.stdout) as { rss: number; smaps: string };
@@ -206,7 +210,7 @@ async function main(): Promise<void> {
       `raw ctr run -d (same image, same containerd):   p50 ${f(rawP50)} ms, p99 ${f(percentile(sortedRaw, 99))} ms`,
       `overhead ratio (p50 pod / p50 raw): ${(p50 / rawP50).toFixed(2)}x`,
       starts.length === 0 ? 'inside the agent: no start timings logged' : `inside the agent (first sight of the pod -> container started), p50 ${f(percentile(starts.map((s) => s.sinceSeenMs).sort((a, b) => a - b), 50))} ms; of which image check + create + start p50 ${f(percentile(starts.map((s) => s.startMs).sort((a, b) => a - b), 50))} ms`,
-      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (${asCli ? 'dist/cli/corral.js' : 'the one-file bundle'}, V8 flags: ${v8Flags || 'defaults'}, ${malloc}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
+      `agent RSS idle: ${rssIdle.toFixed(1)} MiB, with ${podCount} pods: ${rssPods.toFixed(1)} MiB (${asCli ? 'dist/cli/corral.js' : 'the one-file bundle'}, node options: ${nodeArgs.join(' ') || 'none'}, V8 flags: ${v8Flags || 'defaults'}, ${malloc}; a bare Node.js process: ${bareRss.toFixed(1)} MiB)`,
       `  idle: ${partsIdle}, ${rollupIdle}; with pods: ${partsPods}; bare: ${smapsParts(bareReading.smaps)} (MiB)`,
       `agent RSS idle, steady (once a second from ${((Number(process.env['BENCH_STEADY_MS'] ?? 15_000)) / 1000).toFixed(0)} s after Ready, after V8's memory reducer): mean ${(steady.reduce((a, b) => a + b, 0) / steady.length).toFixed(1)} MiB (${Math.min(...steady).toFixed(1)}-${Math.max(...steady).toFixed(1)})`,
       `  steady: ${partsSteady}, ${rollupSteady} (MiB, last sample)`,

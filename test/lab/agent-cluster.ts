@@ -36,7 +36,7 @@ export interface LabClusterOptions {
   /** NODE_OPTIONS of the agent processes (`corral agent` sets the installed V8 flags itself, installer/agent-service.ts);
    * LAB_AGENT_NODE_OPTIONS sets them for every lab test that does not (to try a V8 flag across the suite). */
   agentNodeOptions?: string;
-  /** The agent program instead of `node dist/cli/corral.js`, e.g. `node FLAGS corral-agent.mjs` (the one-file
+  /** The agent program instead of `node dist/cli/corral.js`, e.g. `node FLAGS corral-agent.cjs` (the one-file
    * bundle, as installed: it takes no --crash-backoff). */
   agentProgram?: readonly string[];
   /** Node lifecycle timing of the server (default: 60 s grace, 300 s eviction, so outages evict nothing). */

@@ -232,8 +232,12 @@ if (labTierAvailable(test, 'the join lab test')) {
   });
 
   test('three nodes join over SSH in parallel and become Ready, with their identity recorded', async () => {
+    // n1 as an older corral left it: its agent bundle was an ES module under another name.
+    await lab.exec('n1', ['sh', '-c', 'mkdir -p /usr/local/lib/corral && echo old > /usr/local/lib/corral/corral-agent.mjs']);
     const r = await corral(joinArgs(lab.knownHostsFile, hostsOf(['n1', 'n2', 'n3'])));
     assert.is(r.code, 0, show(r));
+    const files = await lab.exec('n1', ['ls', '/usr/local/lib/corral']);
+    assert.equal(files.stdout.trim().split('\n'), ['corral-agent.cjs'], 'the old bundle is removed once the new agent started');
     assert.match(r.stdout, /HOST\s+NODE\s+ARCH\s+BOARD\s+RESULT\s+TIME\s+PHASES/);
     for (const n of ['n1', 'n2', 'n3']) {
       assert.match(r.stdout, new RegExp(`root@${lab.node(n).ip.replace(/\./g, '\\.')}\\s+${n}\\s+amd64\\s+.*joined`));

@@ -22,7 +22,7 @@ let echo: Server;
 let port = 0;
 
 test.before(async () => {
-  bundlePath = (await buildAgentBundle(join(dir, 'corral-agent.mjs'))).path;
+  bundlePath = (await buildAgentBundle(join(dir, 'corral-agent.cjs'))).path;
   echo = createServer((s) => s.pipe(s));
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
   port = (echo.address() as AddressInfo).port;

@@ -9,8 +9,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAgentBundle } from '../../installer/bundle.js';
@@ -55,20 +55,29 @@ test('the helper process does load them (the check sees CommonJS and ES module p
   for (const p of ['systeminformation', '@peculiar/x509', 'reflect-metadata']) assert.ok(loaded.has(p), `${p} not seen: ${[...loaded.keys()].join(', ')}`);
 });
 
-test('the bundle holds the helper process\'s libraries only compressed, requires Node built-ins, and its helper jobs still run', async () => {
+test('the bundle is a CommonJS script that holds the helper process\'s libraries only compressed, requires Node built-ins, and its helper jobs still run', async () => {
   // V8 keeps a module's source text for the process's life: systeminformation and @peculiar/x509 in plain
   // text would stay resident in every agent (installer/bundle.ts, helperBundleGzipBase64).
   const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
   try {
-    const bundle = await buildAgentBundle(join(dir, 'corral-agent.mjs'));
+    const bundle = await buildAgentBundle(join(dir, 'corral-agent.cjs'));
     const text = readFileSync(bundle.path, 'utf8');
     for (const marker of ['cpuThermal', 'Win32_', 'AlgorithmIdentifier', 'Reflect.defineMetadata']) assert.not.ok(text.includes(marker), `${marker} in the bundle's plain text`);
     assert.ok(bundle.bytes < 1_000_000, `bundle ${bundle.bytes} bytes`);
     // An ES module import of a built-in reads all its exports, lazy ones included (installer/bundle.ts,
-    // builtinsThroughRequire); only the banner's node:module is imported.
-    const imported = [...text.matchAll(/(?:\bfrom ?|\bimport ?\(?)["']((?:node:)?[a-z_][a-z0-9_/]*)["']/g)].map((m) => m[1]!).filter((name) => name !== 'node:module');
+    // builtinsThroughRequire), and would load the ES module loader besides.
+    const imported = [...text.matchAll(/(?:\bfrom ?|\bimport ?\(?)["']((?:node:)?[a-z_][a-z0-9_/]*)["']/g)].map((m) => m[1]!);
     assert.equal(imported, [], `built-ins imported as ES modules: ${imported.join(', ')}`);
-    assert.ok(/[\w$]+\("node:tls"\)/.test(text), 'node:tls required (through the require shim)');
+    assert.ok(/[\w$]+\("node:tls"\)/.test(text), 'node:tls required');
+    // The bundle is a CommonJS script, so the agent runs without Node.js's ES module loader
+    // (installer/bundle.ts, CJS_IMPORT_META_BANNER): started without its flags, it stops at its usage line.
+    const probe = join(dir, 'loaded.cjs');
+    writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(2, '\\nloaded: ' + process.moduleLoadList.join(',') + '\\n'));\n");
+    const run = spawnSync(process.execPath, ['--require', probe, bundle.path, 'agent'], { encoding: 'utf8', timeout: 60_000 });
+    assert.match(run.stderr, 'usage: corral-agent.cjs agent --server URL');
+    const loaded = /loaded: (.*)/.exec(run.stderr)?.[1] ?? '';
+    assert.ok(loaded.includes('NativeModule tls'), `the agent's built-ins were loaded: ${loaded}`);
+    assert.not.ok(loaded.includes('internal/modules/esm/module_job'), 'the ES module loader ran the agent');
     const job = (name: string, input: unknown): Record<string, unknown> =>
       JSON.parse(execFileSync(process.execPath, [bundle.path, name], { input: JSON.stringify(input), encoding: 'utf8', timeout: 60_000 })) as Record<string, unknown>;
     assert.type(job('system-facts', null)['cpuManufacturer'], 'string');

@@ -60,7 +60,7 @@ test('plan: steps follow what the probe found', () => {
   assert.match(fresh.join('\n'), 'systemd unit corral-agent.service');
   assert.match(fresh.at(-1)!, 'wait until Node pi-2 (192.168.1.22) is Ready on https://192.168.1.10:6443');
   const rejoin = planSteps(plan({ uploadBundle: false, identity: 'kept', service: 'supervisor' }));
-  assert.match(rejoin[0]!, 'keep /usr/local/lib/corral/corral-agent.mjs (already this version');
+  assert.match(rejoin[0]!, 'keep /usr/local/lib/corral/corral-agent.cjs (already this version');
   assert.match(rejoin.join('\n'), 'keep the node identity');
   assert.match(rejoin.join('\n'), 'corral-agent.service.sh (pid file, restart)');
   const text = renderPlan(plan());
@@ -89,7 +89,7 @@ test('service files: the token stays out of argv; quoting; systemd and superviso
   assert.not.ok(spec.argv.some((a) => a.includes('K10')));
   assert.is(renderTokenFile(`K10${HASH}::a.b`), `CORRAL_TOKEN=K10${HASH}::a.b\n`);
   const unit = renderSystemdUnit(spec);
-  assert.match(unit, 'ExecStart=/usr/bin/node --max-semi-space-size=1 --no-opt --no-sparkplug /usr/local/lib/corral/corral-agent.mjs agent --server https://10.0.0.1:6443');
+  assert.match(unit, 'ExecStart=/usr/bin/node --use-openssl-ca --max-semi-space-size=1 --no-opt --no-sparkplug --bytecode-old-age=1 /usr/local/lib/corral/corral-agent.cjs agent --server https://10.0.0.1:6443');
   assert.match(unit, 'Environment=MALLOC_MMAP_THRESHOLD_=131072\nEnvironment=MALLOC_TRIM_THRESHOLD_=131072\n');
   assert.match(unit, 'Restart=always');
   assert.match(unit, 'KillMode=process');
