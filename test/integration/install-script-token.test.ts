@@ -72,7 +72,7 @@ it('with --token-file or CORRAL_TOKEN, no process the script starts has the toke
     const r = await runScript(ctx, [...args], { ...env });
     // The CA pin matched, then the bundle download carried the (wrong) token and was refused.
     assert.is(r.code, 1, `${how}: ${r.stderr}`);
-    assert.match(r.stderr, /bundle\/corral-agent\.mjs: HTTP 40[13]/, `${how}: ${r.stderr}`);
+    assert.match(r.stderr, /bundle\/corral-agent\.cjs: HTTP 40[13]/, `${how}: ${r.stderr}`);
     assert.ok(r.argv.some((a) => a.includes('/bundle/corral-agent.cjs')), `${how}: the token-bearing download ran: ${r.argv.join('\n')}`);
     assert.equal(r.argv.filter((a) => a.includes(secretOf(ctx.token))), [], `${how}: the token is on a command line`);
   }
