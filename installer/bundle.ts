@@ -43,9 +43,9 @@ export async function loadEsbuild(): Promise<typeof import('esbuild')> {
  * The agent bundle is CommonJS: an ES module entry makes Node.js load its ES module loader (13 more
  * built-in modules) and keep its module records, ~0.4 MiB of the idle agent (docs/performance.md,
  * "Agent memory"). The agent's own code is ES modules; esbuild turns them into one script, where
- * `import.meta.url` is the bundle's own file URL.
+ * `import.meta.url` is the bundle's own file URL. ES modules are strict code, so the banner starts
+ * with the directive (esbuild's own comes after the banner, where it no longer counts).
  */
-// The agent's modules are strict code: the directive must come before the banner's statement.
 const CJS_IMPORT_META_BANNER = '"use strict";\nvar __corralImportMetaUrl = require("node:url").pathToFileURL(__filename).href;';
 
 /** Some CommonJS dependencies call require() on Node built-ins; give the ES module a require. */
