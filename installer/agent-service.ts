@@ -34,7 +34,8 @@ export function netnsPrefixFor(prefix: string, nodeName: string): string {
 
 /**
  * V8 flags of every agent process: the installed service's command line has them, and `corral agent`
- * sets them itself (cli/agent-command.ts). A small young generation (V8 otherwise keeps tens of MiB after
+ * sets them itself (cli/agent-command.ts), where the young generation's size changes nothing: V8 sizes
+ * its heap when the process starts. A small young generation (V8 otherwise keeps tens of MiB after
  * a burst of DNS queries, test/bench/dns.bench.ts) and neither optimizing nor baseline compiler: TurboFan's
  * compile zones and code cost the agent ~7-10 MiB resident, Sparkplug's baseline code and the compiler's
  * own pages of the node executable another ~2 MiB, and the agent's hot paths wait on I/O
