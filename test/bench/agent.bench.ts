@@ -26,6 +26,7 @@ import { AGENT_MALLOC_ENVIRONMENT, AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '..
 import { buildAgentBundle } from '../../installer/bundle.js';
 import { tmpdir } from 'node:os';
 import { smapsParts } from '../support/proc-stat.js';
+import { dropShellCaVariables } from '../support/service-env.js';
 
 const WORKER = process.argv[2] === '--worker';
 
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
   const podCount = Number(process.argv[2] ?? 30);
   const serviceCount = Number(process.argv[3] ?? 1000);
   process.env['CORRAL_LOG_LEVEL'] = 'debug';
+  // The agent, its server and the bare process below run without the shell's CA settings, as a service does.
+  dropShellCaVariables();
   const { createLab } = await import('../lab/harness.js');
   const { buildBusyboxImage, DEFAULT_IMAGE_REF } = await import('../lab/image.js');
   const { startLabCluster, API_PORT } = await import('../lab/agent-cluster.js');

@@ -30,6 +30,7 @@ import type { Node, Pod } from '../../api/types.js';
 import { cpuMs, smapsParts, threadCpuDelta, threadCpuMs } from '../support/proc-stat.js';
 import { SERVER_MALLOC_ENVIRONMENT, SERVER_V8_FLAGS } from '../../installer/service.js';
 import { serverBundle } from '../../installer/server-bundle.js';
+import { dropShellCaVariables } from '../support/service-env.js';
 
 const WORKER = process.argv[2] === '--worker';
 const REPLICAS = 100;
@@ -99,6 +100,8 @@ async function worker(job: WorkerJob): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // The server runs without the shell's CA settings, as its service does (test/support/service-env.ts).
+  dropShellCaVariables();
   const idleSeconds = Number(process.argv[2] ?? 30);
   // A second window right after the first: the first holds V8's one-off memory-reducing GCs after the
   // burst of 100 pods, the second is the steady idle a server sitting on a shelf shows.

@@ -22,6 +22,7 @@ import { HollowNode } from '../support/hollow-node.js';
 import { ServerProcess } from '../support/server-process.js';
 import { cpuMs } from '../support/proc-stat.js';
 import { waitUntil } from '../support/wait.js';
+import { dropShellCaVariables } from '../support/service-env.js';
 
 const quick = process.argv.includes('--quick');
 const IDLE_SECONDS = quick ? 10 : 30;
@@ -112,6 +113,8 @@ async function coldStart(): Promise<void> {
 }
 
 process.stdout.write(`footprint bench (node ${process.version}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
+// The server runs without the shell's CA settings, as its service does (test/support/service-env.ts).
+dropShellCaVariables();
 await idle();
 await coldStart();
 process.exit(0);
