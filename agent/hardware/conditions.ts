@@ -7,8 +7,7 @@
  * a condition's status and reason stay the same, so an unchanged machine yields an identical list and
  * the agent can skip the Node status write (the Lease is the heartbeat; SD cards thank us).
  */
-import { access, readFile, stat, statfs } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Condition } from '../../api/meta.js';
 import { runCommand } from '../../api/run-command.js';
@@ -114,25 +113,57 @@ export function hostConditions(signals: HostSignals, opts: { now: string; previo
   });
 }
 
-async function readText(path: string): Promise<string | undefined> {
+/*
+ * The reads here are synchronous: /proc, statfs and a few stats answer in microseconds, while each
+ * promise-based call is a thread-pool round trip, and the status check runs every 10 s for ever.
+ */
+function readText(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
 }
 
+/** An executable regular file (a missing one costs no Error). */
+function isExecutableFile(p: string): boolean {
+  if (!statSync(p, { throwIfNoEntry: false })?.isFile()) return false;
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Looks a command up in PATH (plus the sbin dirs a non-login PATH may lack), like `command -v`. */
 export async function findInPath(name: string, pathEnv: string = process.env['PATH'] ?? ''): Promise<string | undefined> {
+  return findInPathSync(name, pathEnv);
+}
+
+function findInPathSync(name: string, pathEnv: string): string | undefined {
   const dirs = [...pathEnv.split(delimiter).filter(Boolean), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
   for (const dir of new Set(dirs)) {
     const p = join(dir, name);
-    try {
-      await access(p, constants.X_OK);
-      if ((await stat(p)).isFile()) return p;
-    } catch { /* next */ }
+    if (isExecutableFile(p)) return p;
   }
   return undefined;
+}
+
+/** Where each binary was found last: checked first, so a present one costs one stat. */
+const foundAt = new Map<string, string>();
+
+/** The names not found in PATH; one found before is looked for again only once it is gone from there. */
+export function missingFromPath(names: readonly string[], pathEnv: string = process.env['PATH'] ?? ''): string[] {
+  return names.filter((name) => {
+    const known = foundAt.get(name);
+    if (known !== undefined && isExecutableFile(known)) return false;
+    const p = findInPathSync(name, pathEnv);
+    if (p === undefined) foundAt.delete(name);
+    else foundAt.set(name, p);
+    return p === undefined;
+  });
 }
 
 let cgroupCache: boolean | undefined;
@@ -144,15 +175,11 @@ let vcgencmdPath: string | undefined | null;
  * present. File reads and one short process at most: cheap enough for every status check.
  */
 export async function readHostSignals(opts: { dataDir: string }): Promise<HostSignals> {
-  const [meminfo, loadavg, pidMax] = await Promise.all([
-    readText('/proc/meminfo'),
-    readText('/proc/loadavg'),
-    readText('/proc/sys/kernel/pid_max'),
-  ]);
+  const [meminfo, loadavg, pidMax] = [readText('/proc/meminfo'), readText('/proc/loadavg'), readText('/proc/sys/kernel/pid_max')];
   const mem = parseMeminfo(meminfo ?? '');
   let nodefs: HostSignals['nodefs'];
   try {
-    const fs = await statfs(opts.dataDir);
+    const fs = statfsSync(opts.dataDir);
     nodefs = { availableBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
   } catch {
     nodefs = undefined;
@@ -160,12 +187,11 @@ export async function readHostSignals(opts: { dataDir: string }): Promise<HostSi
   const inUse = parseLoadavgThreads(loadavg ?? '');
   const max = Number(pidMax?.trim());
   if (cgroupCache === undefined) {
-    const v2 = await readText('/sys/fs/cgroup/cgroup.controllers');
-    cgroupCache = memoryCgroupEnabled({ cgroupV2Controllers: v2, procCgroups: await readText('/proc/cgroups') });
+    const v2 = readText('/sys/fs/cgroup/cgroup.controllers');
+    cgroupCache = memoryCgroupEnabled({ cgroupV2Controllers: v2, procCgroups: readText('/proc/cgroups') });
   }
-  const missingBinaries: string[] = [];
-  for (const b of REQUIRED_BINARIES) if (!(await findInPath(b))) missingBinaries.push(b);
-  if (vcgencmdPath === undefined) vcgencmdPath = (await findInPath('vcgencmd')) ?? null;
+  const missingBinaries = missingFromPath(REQUIRED_BINARIES);
+  if (vcgencmdPath === undefined) vcgencmdPath = findInPathSync('vcgencmd', process.env['PATH'] ?? '') ?? null;
   let throttle: ThrottleState | undefined;
   if (vcgencmdPath) {
     const r = await runCommand(vcgencmdPath, ['get_throttled'], { timeoutMs: 2_000 }).catch(() => undefined);

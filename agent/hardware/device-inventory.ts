@@ -6,10 +6,12 @@
  *
  * Both roots are configurable so a test can hand it a fake tree: `sysRoot` stands for /sys, `devRoot`
  * for /dev. Paths in the result are the names inside a container (always `/dev/...`); `hostPath`
- * maps one back to the file under `devRoot`. Only directory listings and small file reads: cheap
- * enough for a hot-plug resync every few seconds.
+ * maps one back to the file under `devRoot`. Only directory listings and small file reads, made
+ * synchronously: sysfs and /dev answer from kernel memory in microseconds, while a promise-based call
+ * is a thread-pool round trip; a PC's ~70 ttys made a pass ~100 of them, every 10 s resync. A file or
+ * directory that may be absent is checked first, so an absent one costs no Error with a stack trace.
  */
-import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 export type DeviceClass = 'usb' | 'serial' | 'gpio' | 'i2c' | 'spi' | 'video';
@@ -42,20 +44,45 @@ export function hostPath(containerPath: string, devRoot = '/dev'): string {
   return devRoot === '/dev' ? containerPath : join(devRoot, containerPath.replace(/^\/dev\/?/, ''));
 }
 
-async function text(path: string): Promise<string | undefined> {
+function text(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return readFileSync(path, 'utf8').trim();
   } catch {
     return undefined;
   }
 }
 
-async function list(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => [] as string[]);
+function list(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+function exists(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** realpath(3) in one call (the JavaScript one lstat's every component); undefined when it fails. */
+function realPath(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The link's target, or undefined when it is not a link. */
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A serial number as a safe id part (`[A-Za-z0-9._-]`). */
@@ -65,39 +92,38 @@ function idPart(value: string): string {
 
 interface UsbEntry { device: HostDevice; realDir: string }
 
-async function readUsb(sysRoot: string, devRoot: string): Promise<UsbEntry[]> {
+function readUsb(sysRoot: string, devRoot: string): UsbEntry[] {
   const base = join(sysRoot, 'bus/usb/devices');
   const out: UsbEntry[] = [];
-  for (const name of (await list(base)).sort()) {
+  for (const name of list(base).sort()) {
     // Interfaces (`1-1:1.0`) and root hubs (`usb1`) are not devices a pod asks for.
     if (name.includes(':') || name.startsWith('usb')) continue;
     const dir = join(base, name);
-    const [vendor, product, serial, manufacturer, model, busnum, devnum] = await Promise.all(
-      ['idVendor', 'idProduct', 'serial', 'manufacturer', 'product', 'busnum', 'devnum'].map((f) => text(join(dir, f))),
-    );
+    const [vendor, product, serial, manufacturer, model, busnum, devnum] =
+      ['idVendor', 'idProduct', 'serial', 'manufacturer', 'product', 'busnum', 'devnum'].map((f) => text(join(dir, f)));
     if (!vendor || !product || !/^[0-9a-fA-F]{4}$/.test(vendor) || !/^[0-9a-fA-F]{4}$/.test(product)) continue;
     const vid = vendor.toLowerCase();
     const pid = product.toLowerCase();
     const paths: string[] = [];
     if (busnum && devnum) {
       const node = `/dev/bus/usb/${busnum.padStart(3, '0')}/${devnum.padStart(3, '0')}`;
-      if (await exists(hostPath(node, devRoot))) paths.push(node);
+      if (exists(hostPath(node, devRoot))) paths.push(node);
     }
     const id = serial ? `usb-${vid}-${pid}-${idPart(serial)}` : `usb-${vid}-${pid}-port-${name}`;
     out.push({
       device: { id, class: 'usb', name, paths, usb: { vendor: vid, product: pid, serial, manufacturer, model } },
-      realDir: await realpath(dir).catch(() => resolve(dir)),
+      realDir: realPath(dir) ?? resolve(dir),
     });
   }
   return out;
 }
 
 /** by-id link name → the tty it points to (`usb-FTDI_FT232R_USB_UART_A1-if00-port0` → ttyUSB0). */
-async function serialLinks(devRoot: string): Promise<Map<string, string[]>> {
+function serialLinks(devRoot: string): Map<string, string[]> {
   const dir = join(devRoot, 'serial/by-id');
   const byTty = new Map<string, string[]>();
-  for (const link of (await list(dir)).sort()) {
-    const target = await readlink(join(dir, link)).catch(() => undefined);
+  for (const link of list(dir).sort()) {
+    const target = linkTarget(join(dir, link));
     if (!target) continue;
     const tty = basename(target);
     byTty.set(tty, [...(byTty.get(tty) ?? []), link]);
@@ -110,20 +136,20 @@ async function serialLinks(devRoot: string): Promise<Map<string, string[]>> {
  * (ttyS0…ttyS31) on every PC whether or not a UART exists; their device is the `serial8250` platform
  * device, and they are left out.
  */
-async function readSerial(sysRoot: string, devRoot: string, usb: UsbEntry[]): Promise<HostDevice[]> {
+function readSerial(sysRoot: string, devRoot: string, usb: UsbEntry[]): HostDevice[] {
   const base = join(sysRoot, 'class/tty');
-  const links = await serialLinks(devRoot);
+  const links = serialLinks(devRoot);
   const out: HostDevice[] = [];
-  for (const name of (await list(base)).sort()) {
+  for (const name of list(base).sort()) {
     // Virtual ttys (tty0…tty63, console, ptmx: most of the list) have no device behind them. Told from their
     // class link, not from a failing realpath: the agent rereads this list every 10 s, and each failure
     // was an Error with its stack trace and a rejected promise, a large part of an idle agent's allocation.
-    if ((await readlink(join(base, name)).catch(() => '')).includes('/devices/virtual/')) continue;
-    const deviceLink = await realpath(join(base, name, 'device')).catch(() => undefined);
+    if ((linkTarget(join(base, name)) ?? '').includes('/devices/virtual/')) continue;
+    const deviceLink = realPath(join(base, name, 'device'));
     if (!deviceLink || basename(deviceLink) === 'serial8250') continue;
     const node = `/dev/${name}`;
-    if (!(await exists(hostPath(node, devRoot)))) continue;
-    const real = await realpath(join(base, name)).catch(() => '');
+    if (!exists(hostPath(node, devRoot))) continue;
+    const real = realPath(join(base, name)) ?? '';
     const parent = usb.find((u) => real.startsWith(`${u.realDir}/`));
     const byIds = links.get(name) ?? [];
     const byId = byIds[0];
@@ -140,12 +166,12 @@ async function readSerial(sysRoot: string, devRoot: string, usb: UsbEntry[]): Pr
 }
 
 /** Character devices of one sysfs class whose node exists: `/sys/class/i2c-dev/i2c-1` → /dev/i2c-1. */
-async function readClass(sysRoot: string, devRoot: string, sysDir: string, cls: DeviceClass, pattern: RegExp): Promise<HostDevice[]> {
+function readClass(sysRoot: string, devRoot: string, sysDir: string, cls: DeviceClass, pattern: RegExp): HostDevice[] {
   const out: HostDevice[] = [];
-  for (const name of (await list(join(sysRoot, sysDir))).sort()) {
+  for (const name of list(join(sysRoot, sysDir)).sort()) {
     if (!pattern.test(name)) continue;
     const node = `/dev/${name}`;
-    if (!(await exists(hostPath(node, devRoot)))) continue;
+    if (!exists(hostPath(node, devRoot))) continue;
     out.push({ id: name, class: cls, name, paths: [node] });
   }
   return out;
@@ -155,19 +181,17 @@ async function readClass(sysRoot: string, devRoot: string, sysDir: string, cls: 
 export async function readDeviceInventory(roots: InventoryRoots = {}): Promise<HostDevice[]> {
   const sysRoot = roots.sysRoot ?? '/sys';
   const devRoot = roots.devRoot ?? '/dev';
-  const usb = await readUsb(sysRoot, devRoot);
-  const serial = await readSerial(sysRoot, devRoot, usb);
+  const usb = readUsb(sysRoot, devRoot);
+  const serial = readSerial(sysRoot, devRoot, usb);
   // A USB adapter's ports are part of it: a pod given the adapter gets its ttys too.
   for (const s of serial) {
     const owner = usb.find((u) => u.device.id === s.parent);
     if (owner) owner.device.paths.push(...s.paths);
   }
-  const [gpio, i2c, spi, video] = await Promise.all([
-    readClass(sysRoot, devRoot, 'bus/gpio/devices', 'gpio', /^gpiochip\d+$/),
-    readClass(sysRoot, devRoot, 'class/i2c-dev', 'i2c', /^i2c-\d+$/),
-    readClass(sysRoot, devRoot, 'class/spidev', 'spi', /^spidev\d+\.\d+$/),
-    readClass(sysRoot, devRoot, 'class/video4linux', 'video', /^video\d+$/),
-  ]);
+  const gpio = readClass(sysRoot, devRoot, 'bus/gpio/devices', 'gpio', /^gpiochip\d+$/);
+  const i2c = readClass(sysRoot, devRoot, 'class/i2c-dev', 'i2c', /^i2c-\d+$/);
+  const spi = readClass(sysRoot, devRoot, 'class/spidev', 'spi', /^spidev\d+\.\d+$/);
+  const video = readClass(sysRoot, devRoot, 'class/video4linux', 'video', /^video\d+$/);
   return [...usb.map((u) => u.device), ...serial, ...gpio, ...i2c, ...spi, ...video];
 }
 

@@ -100,6 +100,7 @@ export class DeviceManager {
   /** `<pod uid>/<unit id>` already reported as gone. */
   private readonly reportedMissing = new Set<string>();
   private readonly watchers: FSWatcher[] = [];
+  private cpuLabels: Record<string, string> | undefined;
   private synced = false;
   /** How many inventory reads ran (tests watch hot-plug and resync). */
   reads = 0;
@@ -136,10 +137,11 @@ export class DeviceManager {
     const devRoot = this.o.devRoot ?? '/dev';
     const devices: HostDevice[] = await readDeviceInventory(this.o);
     const devPaths = this.o.rules.some((r) => r.match.path !== undefined) ? await listDevPaths(devRoot) : [];
-    const cpuinfo = await readFile(this.o.cpuinfoPath ?? '/proc/cpuinfo', 'utf8').catch(() => '');
+    // The CPU's features are fixed for a boot: read once.
+    this.cpuLabels ??= cpuFeatureLabels(await readFile(this.o.cpuinfoPath ?? '/proc/cpuinfo', 'utf8').catch(() => ''));
     this.reads++;
     this.resources = deviceResources(devices, this.o.rules, devPaths);
-    this.labels = { ...cpuFeatureLabels(cpuinfo), ...usbFeatureLabels(devices) };
+    this.labels = { ...this.cpuLabels, ...usbFeatureLabels(devices) };
     this.synced = true;
     this.publish();
     return { requeueAfterMs: this.o.resyncMs ?? 10_000 };

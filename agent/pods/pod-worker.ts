@@ -89,6 +89,8 @@ interface ContainerRecord extends PersistedContainer {
   prober?: ContainerProber | undefined;
   /** Set by a failed liveness/startup probe: kill and restart the container. */
   unhealthy?: string | undefined;
+  /** The log file of an attempt, kept: the log keeper asks for the running ones every second. */
+  logFile?: { attempt: number; path: string } | undefined;
 }
 
 type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
@@ -198,7 +200,13 @@ export class PodWorker {
   liveLogFiles(): string[] {
     const pod = this.pod;
     if (!pod) return [];
-    return [...this.records.values()].filter((r) => r.running).map((r) => logPath(this.ctx.logsDir, this.podRef(pod), r.name, r.attempt));
+    const out: string[] = [];
+    for (const r of this.records.values()) {
+      if (!r.running) continue;
+      if (r.logFile?.attempt !== r.attempt) r.logFile = { attempt: r.attempt, path: logPath(this.ctx.logsDir, this.podRef(pod), r.name, r.attempt) };
+      out.push(r.logFile.path);
+    }
+    return out;
   }
 
   /** The container's spec in the pod (attach reads its stdin, stdinOnce and tty). */

@@ -3,7 +3,7 @@
  * containerd namespace, with a time limit and AbortSignal on every call, and turns failures into
  * typed RuntimeErrors.
  */
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { RuntimeError, classifyCtrError } from './errors.js';
 import { runCommand, type RunResult } from '../../api/run-command.js';
 import { runWithSecretPrompt, type SecretPrompt } from './secret-prompt.js';
@@ -46,13 +46,16 @@ export function metricOperation(args: readonly string[]): string {
 
 /** Unreachable, with a message that says so, when containerd's socket file is missing or not a socket. */
 export async function checkContainerdSocket(address: string): Promise<void> {
+  // Synchronous: one stat in microseconds, before every call (the agent's task list runs every 5 s),
+  // where a promise-based one is a thread-pool round trip.
+  let st;
   try {
-    const st = await stat(address);
-    if (!st.isSocket()) throw new RuntimeError('Unreachable', `containerd address ${address} is not a socket`);
+    st = statSync(address, { throwIfNoEntry: false });
   } catch (err) {
-    if (err instanceof RuntimeError) throw err;
-    throw new RuntimeError('Unreachable', `containerd socket ${address} does not exist (is containerd running?)`, undefined, { cause: err });
+    throw new RuntimeError('Unreachable', `containerd socket ${address} cannot be read: ${(err as Error).message}`, undefined, { cause: err });
   }
+  if (!st) throw new RuntimeError('Unreachable', `containerd socket ${address} does not exist (is containerd running?)`);
+  if (!st.isSocket()) throw new RuntimeError('Unreachable', `containerd address ${address} is not a socket`);
 }
 
 export class Ctr {

@@ -1,10 +1,11 @@
 /** readHardware and the host signals on this very machine, checked against nproc and /proc/meminfo. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execOk } from '../lab/exec.js';
-import { readHardware, nodeStatusFrom, nodeLabelsFrom, readHostSignals, hostConditions } from '../../agent/hardware/index.js';
+import { readHardware, nodeStatusFrom, nodeLabelsFrom, readHostSignals, hostConditions, missingFromPath, findInPath } from '../../agent/hardware/index.js';
 
 test('capacity cpu equals nproc and memory equals /proc/meminfo MemTotal in Ki', async () => {
   const hw = await readHardware({ dataDir: tmpdir() });
@@ -52,6 +53,32 @@ test('host signals are read cheaply and give the pressure conditions', async () 
   const conditions = hostConditions(signals, { now: new Date().toISOString() });
   assert.ok(conditions.some((c) => c.type === 'MemoryPressure'));
   assert.ok(conditions.some((c) => c.type === 'CgroupMemoryDisabled'));
+});
+
+test('a binary found once is checked where it was; gone from there, PATH is searched again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-path-'));
+  try {
+    const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+    mkdirSync(a);
+    mkdirSync(b);
+    const name = `corral-test-tool-${process.pid}`;
+    const pathEnv = `${a}:${b}`;
+    assert.equal(missingFromPath([name], pathEnv), [name], 'not installed yet');
+    writeFileSync(join(b, name), '#!/bin/sh\n');
+    assert.equal(missingFromPath([name], pathEnv), [name], 'not executable: not a command');
+    chmodSync(join(b, name), 0o755);
+    assert.equal(missingFromPath([name], pathEnv), [], 'found in the second directory');
+    assert.is(await findInPath(name, pathEnv), join(b, name));
+    rmSync(join(b, name));
+    assert.equal(missingFromPath([name], pathEnv), [name], 'removed: reported missing at the next check');
+    mkdirSync(join(a, name));
+    assert.equal(missingFromPath([name], pathEnv), [name], 'a directory of that name is not a command');
+    rmSync(join(a, name), { recursive: true });
+    writeFileSync(join(a, name), '#!/bin/sh\n', { mode: 0o755 });
+    assert.equal(missingFromPath([name], pathEnv), [], 'installed again elsewhere in PATH: found');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
