@@ -281,7 +281,8 @@ export async function startServer(cfg: ServerConfig, hooks: StartServerHooks = {
   // Every informer's watch and every controller listens on this one signal.
   setMaxListeners(100, stop.signal);
   const internalToken = tokens.createEphemeral('admin', 'controllers');
-  const client = new ApiClient(new InProcessTransport(api.app, { authorization: `Bearer ${internalToken}` }, api.direct));
+  // Informers of the controllers, the scheduler, RBAC and CRDs take their events as frozen shared objects.
+  const client = new ApiClient(new InProcessTransport(api.app, { authorization: `Bearer ${internalToken}` }, api.direct, true));
   const rbac = await step('loading the RBAC policy', () => startRbac({
     registry, client, signal: stop.signal, authorize: async (a) => (await api.authorizer.authorize(a)).decision === 'allow',
   }));

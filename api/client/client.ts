@@ -187,6 +187,22 @@ export class ApiClient {
       try { status = JSON.parse(text) as Partial<Status>; } catch { status = { message: text }; }
       throw StatusError.fromStatus(status, res.status);
     }
+    if (res.events) {
+      // The server's own informers: the events as its shared objects, frozen (in-process-watch.ts).
+      try {
+        for await (const ev of res.events as AsyncIterable<WatchEvent<T>>) {
+          if (ev.type === 'ERROR') {
+            const st = ev.object as unknown as Partial<Status>;
+            throw StatusError.fromStatus(st, st.code ?? 500);
+          }
+          yield ev;
+        }
+      } catch (err) {
+        if (o.signal?.aborted) return;
+        throw err;
+      }
+      return;
+    }
     let buf = '';
     const decoder = new TextDecoder();
     try {

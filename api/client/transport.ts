@@ -5,6 +5,8 @@
  */
 import { request as httpsRequest, Agent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import type { WatchEvent } from '../meta.js';
+import { acceptObjectWatch, objectWatchOf } from './in-process-watch.js';
 
 export interface TransportRequest {
   method: string;
@@ -21,6 +23,11 @@ export interface TransportResponse {
   /** The body as a stream of chunks (watch) — read `text()` for ordinary calls. */
   body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;
+  /**
+   * A watch's events as objects, deep-frozen (an in-process transport built with `objectWatches`):
+   * then `body` is empty and these are read instead of frames.
+   */
+  events?: AsyncIterable<WatchEvent<unknown>>;
 }
 
 export interface Transport {
@@ -170,7 +177,16 @@ export function answerBeside(response: Response, text: string): Response {
  * authorization header for a built-in identity) are added to every request.
  */
 export class InProcessTransport implements Transport {
-  constructor(private readonly handler: FetchHandler, private readonly headers: Record<string, string> = {}, private readonly directHandler?: DirectHandler) {}
+  /**
+   * `objectWatches`: take watch events as the server's shared objects, deep-frozen (see
+   * in-process-watch.ts), for callers that never change what they read (informers).
+   */
+  constructor(
+    private readonly handler: FetchHandler,
+    private readonly headers: Record<string, string> = {},
+    private readonly directHandler?: DirectHandler,
+    private readonly objectWatches = false,
+  ) {}
 
   direct(req: DirectRequest): Promise<DirectAnswer> | undefined {
     if (!this.directHandler) return undefined;
@@ -184,8 +200,23 @@ export class InProcessTransport implements Transport {
     const init: RequestInit = { method: req.method, headers, ...(req.signal ? { signal: req.signal } : {}) };
     const request = new Request(`http://in-process${req.path}`, init);
     inProcessRequests.add(request);
+    if (this.objectWatches) acceptObjectWatch(request);
     if (requestBody !== undefined) inProcessBodies.set(request, requestBody);
     const res = await this.handler.fetch(request);
+    const watch = objectWatchOf(request);
+    if (watch) {
+      // The server answered with an object watch; anything but its 200 means the answer was replaced
+      // on the way out, and nobody will read the events.
+      if (res.status !== 200) watch.cancel();
+      else {
+        if (req.signal?.aborted) watch.cancel();
+        else req.signal?.addEventListener('abort', () => watch.cancel(), { once: true });
+        const headers: Record<string, string> = {};
+        res.headers.forEach((v, k) => { headers[k] = v; });
+        const nothing = async function* (): AsyncGenerator<Uint8Array> { /* the events come beside */ };
+        return { status: 200, headers, body: nothing(), text: () => Promise.resolve(''), events: watch };
+      }
+    }
     const answer = inProcessAnswers.get(res);
     const responseHeaders: Record<string, string> = {};
     res.headers.forEach((v, k) => { responseHeaders[k] = v; });

@@ -305,7 +305,7 @@ export class ResourceHandler {
       format,
     };
     const headers = { 'content-type': watchContentType(format), 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' };
-    return watchResponse(options, headers, c.req.method === 'GET' ? outgoing : undefined);
+    return watchResponse(options, headers, c.req.method === 'GET' ? outgoing : undefined, table ? undefined : c.req.raw);
   }
 }
 

@@ -16,6 +16,7 @@ import type { KubeObject, WatchEvent } from '../../api/meta.js';
 import { StatusError, errors } from '../../api/status.js';
 import { encodeProtobufWatchFrame } from '../../api/codec/protobuf.js';
 import { servedJsonOf } from './served-json.js';
+import { ObjectWatch, answerWithObjectWatch, takesObjectWatch } from '../../api/client/in-process-watch.js';
 
 export interface WatchStreamOptions {
   events: AsyncGenerator<WatchEvent<KubeObject>>;
@@ -33,9 +34,12 @@ export interface WatchStreamOptions {
   format?: 'json' | 'protobuf';
 }
 
-/** Where frames go: `write` answers false when the consumer is full, then `drained` resolves when it can take more. */
+/**
+ * Where events go (as frames, or as objects for the server's informers): `write` answers false when
+ * the consumer is full, then `drained` resolves when it can take more.
+ */
 interface WatchSink {
-  write(frame: Uint8Array): boolean;
+  write(type: string, object: unknown): boolean;
   drained(): Promise<void>;
   end(): void;
 }
@@ -69,15 +73,14 @@ function frame(format: Format, type: string, object: unknown): Uint8Array {
 
 /** The watch loop; see the module comment. Ends the sink when the watch ends for any reason. */
 async function runWatch(o: WatchStreamOptions, sink: WatchSink): Promise<void> {
-  const format = o.format ?? 'json';
   let lastRevision = o.startRevision;
   let first = true;
   const deadline = setTimeout(() => o.abort.abort(), o.timeoutMs);
   const bookmarks = o.bookmarkKind
     ? setInterval(() => {
-      sink.write(frame(format, 'BOOKMARK', {
+      sink.write('BOOKMARK', {
         ...o.bookmarkKind, metadata: { resourceVersion: String(Math.max(lastRevision, o.filteredRevision?.() ?? 0)) },
-      }));
+      });
     }, o.bookmarkIntervalMs)
     : undefined;
   try {
@@ -86,13 +89,13 @@ async function runWatch(o: WatchStreamOptions, sink: WatchSink): Promise<void> {
       if (result.done || o.abort.signal.aborted) return;
       const rv = Number(result.value.object.metadata.resourceVersion);
       if (Number.isFinite(rv) && rv > lastRevision) lastRevision = rv;
-      const full = !sink.write(frame(format, result.value.type, o.render(result.value, first)));
+      const full = !sink.write(result.value.type, o.render(result.value, first));
       first = false;
       if (full) await sink.drained();
     }
   } catch (err) {
     const status = err instanceof StatusError ? err : errors.internal((err as Error).message);
-    if (!o.abort.signal.aborted) sink.write(frame(format, 'ERROR', status.toStatus()));
+    if (!o.abort.signal.aborted) sink.write('ERROR', status.toStatus());
   } finally {
     clearTimeout(deadline);
     clearInterval(bookmarks);
@@ -104,9 +107,15 @@ async function runWatch(o: WatchStreamOptions, sink: WatchSink): Promise<void> {
 
 /**
  * The response of a watch: an HTTP client's events go straight to its Node response (`outgoing`, when
- * the request came over a socket), in-process ones (the server's informers) read a web stream.
+ * the request came over a socket), in-process ones read a web stream, or, when the sender of `request`
+ * takes JSON events as objects (the server's informers), an ObjectWatch beside the response. The
+ * caller passes no request for a watch of tables, which are built per watch.
  */
-export function watchResponse(o: WatchStreamOptions, headers: Record<string, string>, outgoing: unknown): Response {
+export function watchResponse(o: WatchStreamOptions, headers: Record<string, string>, outgoing: unknown, request?: Request): Response {
+  if (request !== undefined && (o.format ?? 'json') === 'json' && takesObjectWatch(request)) {
+    answerWithObjectWatch(request, objectWatch(o));
+    return new Response(null, { status: 200, headers });
+  }
   if (!(outgoing instanceof ServerResponse) && !(outgoing instanceof Http2ServerResponse)) return new Response(watchBody(o), { status: 200, headers });
   outgoing.writeHead(200, headers);
   // An HTTP/2 stream's writeHead sends the HEADERS frame itself.
@@ -125,8 +134,12 @@ function responseGone(res: ServerResponse | Http2ServerResponse): boolean {
 /** The watch written straight to a Node response (HTTP/1.1, or an HTTP/2 stream's) whose head has been sent. */
 function writeWatch(o: WatchStreamOptions, res: ServerResponse | Http2ServerResponse): void {
   if (responseGone(res)) o.abort.abort();
+  const format = o.format ?? 'json';
   void runWatch(o, {
-    write: (bytes) => (res instanceof ServerResponse ? res.write(bytes) : res.write(bytes)),
+    write: (type, object) => {
+      const bytes = frame(format, type, object);
+      return res instanceof ServerResponse ? res.write(bytes) : res.write(bytes);
+    },
     drained: () => new Promise<void>((resolve) => {
       if (responseGone(res)) return resolve();
       const done = (): void => {
@@ -158,10 +171,11 @@ function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
       o.abort.abort();
     },
   }, { highWaterMark: 1 });
+  const format = o.format ?? 'json';
   void runWatch(o, {
-    write: (bytes) => {
+    write: (type, object) => {
       if (ended) return true;
-      controller.enqueue(bytes);
+      controller.enqueue(frame(format, type, object));
       return (controller.desiredSize ?? 0) > 0;
     },
     drained: () => (ended ? Promise.resolve() : new Promise<void>((resolve) => { wantMore = resolve; })),
@@ -172,4 +186,21 @@ function watchBody(o: WatchStreamOptions): ReadableStream<Uint8Array> {
     },
   });
   return stream;
+}
+
+/**
+ * How many events an informer's object watch queues before the watch loop waits for it (the events
+ * are shared objects, so a queue costs only its slots).
+ */
+const OBJECT_WATCH_QUEUE = 16;
+
+/** The watch as objects for the server's informers (see api/client/in-process-watch.ts). */
+function objectWatch(o: WatchStreamOptions): ObjectWatch {
+  const watch = new ObjectWatch(OBJECT_WATCH_QUEUE, () => o.abort.abort());
+  void runWatch(o, {
+    write: (type, object) => watch.push(type, object),
+    drained: () => watch.drained(),
+    end: () => watch.close(),
+  });
+  return watch;
 }

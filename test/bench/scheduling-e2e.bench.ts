@@ -9,6 +9,10 @@
  * Every hollow node has its own HTTPS connection pool, as every agent does: sharing the bench's
  * client would park the 65th node's pod watch (and everything after it) behind the pool's limit.
  *
+ * The server is plain `node corral.js server`; BENCH_SERVER_AS_INSTALLED=1 runs it as the installed
+ * service does (installer/service.ts's V8 flags and malloc settings, the one-file bundle), whose small
+ * young generation makes a burst slower.
+ *
  *   node dist/test/bench/scheduling-e2e.bench.js [nodes=100] [pods=1000]
  */
 import os from 'node:os';
@@ -123,7 +127,8 @@ async function pureRate(server: ServerProcess): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const server = await ServerProcess.start();
+  const asInstalled = process.env['BENCH_SERVER_AS_INSTALLED'] === '1';
+  const server = await ServerProcess.start({ asInstalled });
   const nodes: HollowNode[] = [];
   const transports: HttpsTransport[] = [];
   try {
@@ -133,7 +138,7 @@ async function main(): Promise<void> {
       nodes.push(await HollowNode.start(new ApiClient(transport), { name: `hollow-${String(i).padStart(3, '0')}`, capacity: CAPACITY, leaseIntervalMs: 5000 }));
     }
     await new Promise((r) => setTimeout(r, 500));
-    process.stdout.write(`scheduling e2e bench: ${NODE_COUNT} hollow nodes × ${POD_COUNT} pods (node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)})\n`);
+    process.stdout.write(`scheduling e2e bench: ${NODE_COUNT} hollow nodes × ${POD_COUNT} pods (node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)}${asInstalled ? ', server as installed' : ''})\n`);
     const pure = await pureRate(server);
     const bare = await barePods(server);
     const barePerS = (POD_COUNT / bare.boundMs) * 1000;
@@ -156,6 +161,8 @@ async function main(): Promise<void> {
   } finally {
     for (const n of nodes) n.stop();
     for (const t of transports) t.close();
+    // BENCH_SERVER_LOGS=1: the server's warnings and errors (it runs at log level warn).
+    if (process.env['BENCH_SERVER_LOGS'] === '1') process.stdout.write(`--- server log\n${server.logs}`);
     await server.destroy();
   }
 }
