@@ -53,9 +53,19 @@ const HOST_BYTES = /^[A-Za-z0-9!$%&'()*+,\-.:;=[\]_~]*$/;
  * from (an upgrade turns Host into a URL). A missing Host is left to the server's default.
  */
 export function isMalformedHost(host: string | undefined): boolean {
-  if (host === undefined) return false;
+  if (host === undefined || wellFormedHosts.has(host)) return false;
   if (host === '' || !HOST_BYTES.test(host)) return true;
-  return !URL.canParse(`https://${host}/`);
+  if (!URL.canParse(`https://${host}/`)) return true;
+  if (wellFormedHosts.size >= WELL_FORMED_HOSTS) wellFormedHosts.clear();
+  wellFormedHosts.add(host);
+  return false;
 }
+
+/**
+ * Hosts found well formed lately: clients send the same one or two every time, and building a URL to
+ * check one was ~1.4 % of the server's CPU under the hollow nodes' status writes.
+ */
+const wellFormedHosts = new Set<string>();
+const WELL_FORMED_HOSTS = 64;
 
 export const MALFORMED_HOST_MESSAGE = 'malformed Host header';

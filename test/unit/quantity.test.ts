@@ -134,4 +134,17 @@ test('formatQuantity keeps the format family', () => {
   assert.is(formatQuantity({ nano: 2000n * 10n ** 9n, format: 'DecimalExponent' }), '2e3');
 });
 
+test('spellings parsed again give the same frozen value; bad ones throw every time, past the cache\'s size too', () => {
+  const first = parseQuantity('16Mi');
+  assert.ok(Object.isFrozen(first));
+  assert.equal(parseQuantity('16Mi'), { nano: 16n * 1024n * 1024n * 10n ** 9n, format: 'BinarySI' });
+  for (let i = 0; i < 1200; i++) assert.is(parseQuantity(`${i}m`).nano, BigInt(i) * 1_000_000n);
+  for (let i = 0; i < 3; i++) {
+    assert.not.ok(isValidQuantity('12Qi'));
+    assert.throws(() => parseQuantity('12Qi'), isQuantityError);
+  }
+  assert.is(parseQuantity('16Mi').nano, first.nano);
+  assert.is(canonicalQuantity('1000m'), '1');
+});
+
 test.run();
