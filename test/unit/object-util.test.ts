@@ -1,10 +1,11 @@
 /**
- * deepEqual (api/object-util.ts) walks objects without building key arrays; it must still answer what
- * comparing own keys with defined values (Object.keys filtered) answers, in both directions.
+ * deepEqual and clone (api/object-util.ts) walk objects without building key arrays; deepEqual must
+ * still answer what comparing own keys with defined values (Object.keys filtered) answers, in both
+ * directions, and clone copy own keys only, in their order, sharing nothing.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { deepEqual } from '../../api/object-util.js';
+import { clone, deepEqual } from '../../api/object-util.js';
 
 /** The key-array comparison deepEqual replaced, kept as the reference. */
 function reference(a: unknown, b: unknown): boolean {
@@ -57,6 +58,27 @@ test('inherited keys do not count; a bare object equals its plain twin', () => {
   assert.not.ok(deepEqual(inherited, { spec: { x: 1 } }));
   assert.ok(deepEqual(bare, { a: 1, b: [1, { c: null }] }));
   assert.not.ok(deepEqual(bare, { a: 1, b: [1, { c: undefined }] }));
+});
+
+test('clone: own keys in order, a "__proto__" key kept as a key, nothing shared, inherited keys left out', () => {
+  const parsed = JSON.parse('{"b":1,"a":{"__proto__":{"x":1},"list":[{"c":null},"s"]},"2":true}') as Record<string, unknown>;
+  const copy = clone(parsed);
+  assert.is(JSON.stringify(copy), JSON.stringify(parsed));
+  assert.equal(Object.keys(copy), ['2', 'b', 'a']);
+  const inner = copy['a'] as Record<string, unknown>;
+  assert.ok(Object.prototype.hasOwnProperty.call(inner, '__proto__'));
+  assert.is(Object.getPrototypeOf(inner), Object.prototype);
+  assert.is.not(inner, parsed['a']);
+  assert.is.not(inner['list'], (parsed['a'] as Record<string, unknown>)['list']);
+  assert.equal(clone(inherited), {});
+  const bareCopy = clone(bare);
+  assert.is(Object.getPrototypeOf(bareCopy), null);
+  assert.equal({ ...bareCopy }, { a: 1, b: [1, { c: null }] });
+  const frozen = Object.freeze({ m: Object.freeze({ n: 1 }) });
+  const thawed = clone(frozen);
+  assert.not.ok(Object.isFrozen(thawed) || Object.isFrozen(thawed.m));
+  const when = new Date(0);
+  assert.is(clone({ when }).when.getTime(), 0);
 });
 
 test.run();
