@@ -52,6 +52,15 @@ type Format = NonNullable<WatchStreamOptions['format']>;
  */
 const frames = new WeakMap<object, Map<string, Uint8Array>>();
 
+/**
+ * The objects with frames, oldest first: only the last FRAMED_OBJECTS keep theirs. The decoded objects
+ * live on in the informers' caches (see api/client/in-process-watch.ts), and their frames with them
+ * would be a few KiB per live object; a watcher that far behind encodes the frame again.
+ */
+const framed: object[] = [];
+let framedNext = 0;
+const FRAMED_OBJECTS = 256;
+
 function encodeFrame(format: Format, type: string, object: unknown): Uint8Array {
   if (format === 'protobuf') return encodeProtobufWatchFrame(type, object as Record<string, unknown>);
   const json = object !== null && typeof object === 'object' ? servedJsonOf(object) : undefined;
@@ -65,7 +74,13 @@ function frame(format: Format, type: string, object: unknown): Uint8Array {
   let bytes = byType?.get(key);
   if (bytes === undefined) {
     bytes = encodeFrame(format, type, object);
-    if (!byType) frames.set(object, (byType = new Map()));
+    if (!byType) {
+      frames.set(object, (byType = new Map()));
+      const evicted = framed[framedNext];
+      if (evicted !== undefined) frames.delete(evicted);
+      framed[framedNext] = object;
+      framedNext = (framedNext + 1) % FRAMED_OBJECTS;
+    }
     byType.set(key, bytes);
   }
   return bytes;
