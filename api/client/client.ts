@@ -48,6 +48,21 @@ function resourceInfo(kind: string): ResourceInfo {
   return info;
 }
 
+/** The events of a watch body: newline-delimited JSON frames. */
+async function* framesOf<T>(body: AsyncIterable<Uint8Array>): AsyncGenerator<WatchEvent<T>> {
+  let buf = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield JSON.parse(line) as WatchEvent<T>;
+    }
+  }
+}
+
 /** The URL path of a collection or object. */
 export function resourcePath(t: Target): string {
   const info = resourceInfo(t.kind);
@@ -187,39 +202,15 @@ export class ApiClient {
       try { status = JSON.parse(text) as Partial<Status>; } catch { status = { message: text }; }
       throw StatusError.fromStatus(status, res.status);
     }
-    if (res.events) {
-      // The server's own informers: the events as its shared objects, frozen (in-process-watch.ts).
-      try {
-        for await (const ev of res.events as AsyncIterable<WatchEvent<T>>) {
-          if (ev.type === 'ERROR') {
-            const st = ev.object as unknown as Partial<Status>;
-            throw StatusError.fromStatus(st, st.code ?? 500);
-          }
-          yield ev;
-        }
-      } catch (err) {
-        if (o.signal?.aborted) return;
-        throw err;
-      }
-      return;
-    }
-    let buf = '';
-    const decoder = new TextDecoder();
+    // The server's own informers get the events as its shared objects, frozen (in-process-watch.ts).
+    const events = res.events ? res.events as AsyncIterable<WatchEvent<T>> : framesOf<T>(res.body);
     try {
-      for await (const chunk of res.body) {
-        buf += decoder.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          const ev = JSON.parse(line) as WatchEvent<T>;
-          if (ev.type === 'ERROR') {
-            const st = ev.object as unknown as Partial<Status>;
-            throw StatusError.fromStatus(st, st.code ?? 500);
-          }
-          yield ev;
+      for await (const ev of events) {
+        if (ev.type === 'ERROR') {
+          const st = ev.object as unknown as Partial<Status>;
+          throw StatusError.fromStatus(st, st.code ?? 500);
         }
+        yield ev;
       }
     } catch (err) {
       if (o.signal?.aborted) return;

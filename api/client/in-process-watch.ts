@@ -62,6 +62,7 @@ export class ObjectWatch implements AsyncIterable<WatchEvent<unknown>> {
   private cancelled = false;
   private waiter: ((r: IteratorResult<WatchEvent<unknown>>) => void) | undefined;
   private drainWaiter: (() => void) | undefined;
+  private finishers: (() => void)[] = [];
 
   constructor(private readonly limit: number, private readonly onCancel: () => void) {}
 
@@ -78,6 +79,17 @@ export class ObjectWatch implements AsyncIterable<WatchEvent<unknown>> {
     }
     this.queue.push(ev);
     return this.queue.length - this.head < this.limit;
+  }
+
+  /** Runs `fn` once the consumer has seen the end of the events, or left. */
+  onFinish(fn: () => void): void {
+    this.finishers.push(fn);
+  }
+
+  private finish(): void {
+    const finishers = this.finishers;
+    this.finishers = [];
+    for (const fn of finishers) fn();
   }
 
   /** Resolves when the consumer has taken what was queued, or left. */
@@ -102,6 +114,7 @@ export class ObjectWatch implements AsyncIterable<WatchEvent<unknown>> {
     this.wake();
     this.drainWaiter?.();
     this.drainWaiter = undefined;
+    this.finish();
     this.onCancel();
   }
 
@@ -109,6 +122,7 @@ export class ObjectWatch implements AsyncIterable<WatchEvent<unknown>> {
     const waiter = this.waiter;
     if (waiter && (this.closed || this.cancelled)) {
       this.waiter = undefined;
+      this.finish();
       waiter({ value: undefined, done: true });
     }
   }
@@ -125,7 +139,10 @@ export class ObjectWatch implements AsyncIterable<WatchEvent<unknown>> {
       }
       return Promise.resolve({ value, done: false });
     }
-    if (this.closed || this.cancelled) return Promise.resolve({ value: undefined, done: true });
+    if (this.closed || this.cancelled) {
+      this.finish();
+      return Promise.resolve({ value: undefined, done: true });
+    }
     return new Promise((resolve) => { this.waiter = resolve; });
   }
 

@@ -209,8 +209,14 @@ export class InProcessTransport implements Transport {
       // on the way out, and nobody will read the events.
       if (res.status !== 200) watch.cancel();
       else {
-        if (req.signal?.aborted) watch.cancel();
-        else req.signal?.addEventListener('abort', () => watch.cancel(), { once: true });
+        const signal = req.signal;
+        if (signal?.aborted) watch.cancel();
+        else if (signal) {
+          const onAbort = (): void => watch.cancel();
+          signal.addEventListener('abort', onAbort, { once: true });
+          // The informers' signal lives as long as the server: no listener may stay behind a watch.
+          watch.onFinish(() => signal.removeEventListener('abort', onAbort));
+        }
         const headers: Record<string, string> = {};
         res.headers.forEach((v, k) => { headers[k] = v; });
         const nothing = async function* (): AsyncGenerator<Uint8Array> { /* the events come beside */ };
