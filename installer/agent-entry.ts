@@ -42,6 +42,13 @@ async function main(argv: string[]): Promise<void> {
     await import('../agent/helper-process/helper-main.js');
     return;
   }
+  // `node <this bundle> parts` loads the parts that the agent itself loads when first needed (the bundle's
+  // layout: installer/bundle-parts.ts) and names what each exports: a check of the file on a node.
+  if (argv[0] === 'parts') {
+    const [yaml, tasksMessage] = await Promise.all([import('yaml'), import('../agent/runtime/tasks-message.js')]);
+    process.stdout.write(`${JSON.stringify({ yaml: Object.keys(yaml).sort(), tasksMessage: Object.keys(tasksMessage).sort() })}\n`);
+    return;
+  }
   const args = argv[0] === 'agent' ? argv.slice(1) : argv;
   const { values } = parseArgs({
     args,

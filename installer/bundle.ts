@@ -6,12 +6,12 @@
  * (install.sh builds it before dev dependencies are pruned); a checkout builds it on demand.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
 import { builtinModules, createRequire, isBuiltin } from 'node:module';
+import { assembleBundle, PART_READER_BANNER, partStub } from './bundle-parts.js';
 
 export interface AgentBundle {
   path: string;
@@ -106,42 +106,63 @@ export function builtinsThroughRequire(lazyExportsUsed: LazyExportsUsed): import
 export const COMMON_BUILD_OPTIONS = { bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, sourcemap: false, legalComments: 'none', logLevel: 'silent', metafile: true } as const;
 
 /**
- * The helper process's code (helper-main.ts: systeminformation, @peculiar/x509 with its ASN.1 stack;
- * about half of the bundle) as its own bundle, gzipped and base64-encoded. V8 keeps a module's whole
- * source text for as long as the process lives, so in the agent's own module these libraries cost
- * ~0.6 MiB resident although only the helper child ever runs them; as one compressed string literal
- * inside a function that only the child calls, they cost ~0.2 MiB of source (docs/performance.md,
- * "Agent memory"). The child imports the code from a data: URL, where a relative `require` base does
- * not exist: its CommonJS parts get one based on the node executable (they require built-ins only).
+ * Each module that the agent imports dynamically becomes a part of the bundle file, loaded when that
+ * import first runs (installer/bundle-parts.ts: why, and the layout). A part is bundled on its own, so it
+ * has its own copy of any module it shares with the agent: dynamic imports are for libraries and for the
+ * entries of helper children, not for modules that hold the agent's state.
  */
-async function helperBundleGzipBase64(esbuild: typeof import('esbuild'), entry: string): Promise<{ text: string; inputs: string[] }> {
+function dynamicImportsAreParts(parts: Map<string, string>): import('esbuild').Plugin {
+  return {
+    name: 'dynamic-imports-are-parts',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind !== 'dynamic-import' || args.pluginData === 'part' || isBuiltin(args.path)) return undefined;
+        const resolved = await b.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir, importer: args.importer, pluginData: 'part' });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        const name = partName(resolved.path);
+        parts.set(name, resolved.path);
+        return { path: name, namespace: 'corral-part' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'corral-part' }, (args) => ({ contents: partStub(args.path), loader: 'js' }));
+    },
+  };
+}
+
+/** A part's name: its package, or its path under dist/ without the extension. */
+function partName(path: string): string {
+  const inPackage = /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(path);
+  if (inPackage) return inPackage[1]!.replace(/\\/g, '/');
+  return relative(DIST_DIR, path).replace(/\\/g, '/').replace(/\.js$/, '');
+}
+
+async function buildPart(esbuild: typeof import('esbuild'), entry: string): Promise<{ code: string; inputs: string[] }> {
   const result = await esbuild.build({
     ...COMMON_BUILD_OPTIONS,
+    format: 'cjs',
     entryPoints: [entry],
     write: false,
-    banner: { js: "import { createRequire as __corralRequire } from 'node:module'; const require = __corralRequire(process.execPath);" },
-    // self-signed-cert.ts signs with webcrypto (only this child ever loads it).
+    banner: { js: CJS_IMPORT_META_BANNER },
+    define: { 'import.meta.url': '__corralImportMetaUrl' },
+    // self-signed-cert.ts (the helper child's job) signs with webcrypto.
     plugins: [noNativeModules, builtinsThroughRequire({ crypto: ['webcrypto'] })],
   });
-  const code = result.outputFiles[0]!.contents;
-  return { text: gzipSync(code, { level: 9 }).toString('base64'), inputs: Object.keys(result.metafile.inputs) };
+  return { code: result.outputFiles[0]!.text.replace(/\n$/, ''), inputs: Object.keys(result.metafile.inputs) };
 }
 
 /** Builds the bundle with esbuild. Throws when a native module would end up in it. */
 export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY): Promise<AgentBundle> {
   const esbuild = await loadEsbuild();
   mkdirSync(dirname(out), { recursive: true });
-  const helperMain = join(dirname(dirname(entry)), 'agent', 'helper-process', 'helper-main.js');
-  const helper = await helperBundleGzipBase64(esbuild, helperMain);
+  const partEntries = new Map<string, string>();
   const result = await esbuild.build({
     ...COMMON_BUILD_OPTIONS,
     format: 'cjs',
     entryPoints: [entry],
-    outfile: out,
-    banner: { js: CJS_IMPORT_META_BANNER },
+    write: false,
+    banner: { js: `${CJS_IMPORT_META_BANNER}\n${PART_READER_BANNER}` },
     define: { 'import.meta.url': '__corralImportMetaUrl' },
     // agent-entry.ts's parseArgs; nothing else of the agent reads a lazy export of a built-in.
-    plugins: [noNativeModules, builtinsThroughRequire({ util: ['parseArgs'] }), {
+    plugins: [noNativeModules, builtinsThroughRequire({ util: ['parseArgs'] }), dynamicImportsAreParts(partEntries), {
       // The probe helper, the port-forward dialer and the helper process are separate scripts the agent runs
       // (in a pod's netns; for one-shot jobs). In the one-file bundle the bundle itself is each script
       // (agent-entry.ts dispatches `http`/`tcp`, `netns-dial` and the helper's job names to them).
@@ -155,18 +176,19 @@ export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY):
             return { contents: text.replace(helperUrl, 'new URL(import.meta.url)'), loader: 'js' };
           });
         }
-        // The helper process's code, compressed (why: helperBundleGzipBase64).
-        b.onLoad({ filter: /[\\/]agent[\\/]helper-process[\\/]helper-main\.js$/ }, () => ({
-          // A script has no top-level await; the child lives until the import's job is done.
-          contents: `import { gunzipSync } from 'node:zlib';\nimport('data:text/javascript;base64,' + gunzipSync(Buffer.from(${JSON.stringify(helper.text)}, 'base64')).toString('base64'))\n  .catch((err) => { process.stderr.write(String(err?.stack ?? err) + '\\n'); process.exitCode = 1; });\n`,
-          loader: 'js',
-        }));
       },
     }],
   });
-  const inputs = [...Object.keys(result.metafile.inputs), ...helper.inputs];
+  const parts = new Map<string, string>();
+  const inputs = Object.keys(result.metafile.inputs);
+  for (const [name, path] of [...partEntries].sort(([a], [b]) => a.localeCompare(b))) {
+    const part = await buildPart(esbuild, path);
+    parts.set(name, part.code);
+    inputs.push(...part.inputs);
+  }
   const native = inputs.filter((i) => i.endsWith('.node'));
   if (native.length > 0) throw new Error(`native modules in the agent bundle: ${native.join(', ')}`);
+  writeFileSync(out, assembleBundle(result.outputFiles[0]!.text.replace(/\n$/, ''), parts));
   return describe(out);
 }
 

@@ -13,7 +13,7 @@ import { Agent as HttpAgent, createServer as createHttpServer, type IncomingMess
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
-import { createProxyServer } from 'http-proxy-3';
+import type { ProxyServer } from 'http-proxy-3';
 import { answerOnSocket, containFaults } from '../../api/fault-containment.js';
 import { Backoff, sleep } from '../../api/async-util.js';
 import { log } from '../../api/log.js';
@@ -95,7 +95,11 @@ export class IngressProxy {
   private table: RoutingTable | undefined;
   private readonly limits: IngressProxyLimits;
   private readonly servers: Server[] = [];
-  private readonly proxy = createProxyServer({ xfwd: false, ws: true });
+  /**
+   * http-proxy-3 loads at the first proxied request: a node with no Ingress never needs it, and in the
+   * agent bundle the library is then a part that stays on disk (installer/bundle-parts.ts).
+   */
+  private proxy: Promise<ProxyServer> | undefined;
   private readonly agent: HttpAgent;
   private next = 0;
 
@@ -103,10 +107,18 @@ export class IngressProxy {
     this.limits = { ...DEFAULT_INGRESS_LIMITS, ...(o.limits ?? {}) };
     this.certificates = new CertificateStore(o.fallback);
     this.agent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: this.limits.backendTimeoutMs });
-    // Every call passes a callback; this only keeps a stray error from becoming an uncaught one.
-    this.proxy.on('error', (err) => log.debug('ingress', 'proxy error', { error: err.message }));
-    // Keep-Alive is hop-by-hop: the client hears this proxy's own idle timeout, not the backend's.
-    this.proxy.on('proxyRes', (proxyRes) => { delete proxyRes.headers['keep-alive']; });
+  }
+
+  private proxyServer(): Promise<ProxyServer> {
+    this.proxy ??= import('http-proxy-3').then(({ createProxyServer }) => {
+      const proxy = createProxyServer({ xfwd: false, ws: true });
+      // Every call passes a callback; this only keeps a stray error from becoming an uncaught one.
+      proxy.on('error', (err) => log.debug('ingress', 'proxy error', { error: err.message }));
+      // Keep-Alive is hop-by-hop: the client hears this proxy's own idle timeout, not the backend's.
+      proxy.on('proxyRes', (proxyRes) => { delete proxyRes.headers['keep-alive']; });
+      return proxy;
+    });
+    return this.proxy;
   }
 
   /** Routes from now on by `table` (requests in flight keep their backend). */
@@ -245,7 +257,7 @@ export class IngressProxy {
   private forward(req: IncomingMessage, res: ServerResponse, target: Target, order: string[], tryIndex: number, body: BodyLimit | undefined): void {
     const endpoint = order[tryIndex]!;
     const started = Date.now();
-    this.proxy.web(req, res, {
+    this.proxyServer().then((proxy) => proxy.web(req, res, {
       target: `http://${endpoint}`, agent: this.agent, proxyTimeout: this.limits.backendTimeoutMs,
       ...(body ? { buffer: body } : {}),
     }, (err: Error & { code?: string }) => {
@@ -262,7 +274,13 @@ export class IngressProxy {
       }
       log.warn('ingress', 'backend request failed', { backend: target.backend, endpoint, error: err.message });
       answer(res, timedOut ? 504 : 502, `${timedOut ? '504 Gateway Timeout' : '502 Bad Gateway'}: ${target.backend}\n`);
-    });
+    })).catch((err: unknown) => this.proxyFailed(err, () => answer(res, 500, 'internal error in the ingress proxy\n')));
+  }
+
+  /** The library did not load, or threw: the request fails, the agent stays up. */
+  private proxyFailed(err: unknown, answerClient: () => void): void {
+    log.error('ingress', 'internal error in the ingress proxy', { error: (err as Error).message });
+    answerClient();
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): void {
@@ -275,14 +293,14 @@ export class IngressProxy {
     this.setForwardedHeaders(req, scheme);
     const tryEndpoint = (i: number): void => {
       const endpoint = picked.order[i]!;
-      this.proxy.ws(req, socket, head, { target: `http://${endpoint}`, proxyTimeout: this.limits.backendTimeoutMs }, (err: Error & { code?: string }) => {
+      this.proxyServer().then((proxy) => proxy.ws(req, socket, head, { target: `http://${endpoint}`, proxyTimeout: this.limits.backendTimeoutMs }, (err: Error & { code?: string }) => {
         if (err.code !== undefined && RETRYABLE.has(err.code) && i + 1 < picked.order.length && !socket.destroyed) {
           tryEndpoint(i + 1);
           return;
         }
         log.warn('ingress', 'websocket backend failed', { backend: picked.target.backend, endpoint, error: err.message });
         answerOnSocket(socket, 502, `502 Bad Gateway: ${picked.target.backend}\n`);
-      });
+      })).catch((err: unknown) => this.proxyFailed(err, () => answerOnSocket(socket, 500, 'internal error in the ingress proxy\n')));
     };
     tryEndpoint(0);
   }

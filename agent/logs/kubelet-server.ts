@@ -20,11 +20,11 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import { answerOnSocket, containFaults } from '../../api/fault-containment.js';
 import { badEscapeMessage, decodePathSegment, isMalformedHost, MALFORMED_HOST_MESSAGE, rawPathOf, rawQueryOf } from '../../api/request-target.js';
 import type { ApiClient } from '../../api/client/client.js';
 import { log } from '../../api/log.js';
+import { WebSocketUpgrades } from './websocket-upgrades.js';
 import { isConflict } from '../../api/status.js';
 import type { Secret } from '../../api/types.js';
 import { agentPaths, type AgentConfig } from '../config.js';
@@ -62,7 +62,7 @@ export interface KubeletServerOptions {
 
 export class KubeletServer {
   private server: Server | undefined;
-  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has(EXEC_PROTOCOL) ? EXEC_PROTOCOL : false) });
+  private readonly webSockets = new WebSocketUpgrades(EXEC_PROTOCOL);
   private token = '';
   private cert: ServingCert | undefined;
   port = 0;
@@ -225,7 +225,7 @@ export class KubeletServer {
       this.upgradeAttach(req, socket, head, parsed, found, streams);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    this.webSockets.upgrade(req, socket, head, (ws) => {
       runExecSession(ws, this.o.runtime, { containerId: found.id, command: q.getAll('command'), ...streams });
     });
   }
@@ -245,7 +245,7 @@ export class KubeletServer {
       answerOnSocket(socket, 500, `container not found (${JSON.stringify(r.container)})\n`);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    this.webSockets.upgrade(req, socket, head, (ws) => {
       runAttachSession(ws, this.o.runtime, {
         containerId: found.id, logPath: found.log, stdinPath: spec?.stdin ? this.o.runtime.stdinPath(found.id) : undefined,
         stdinOnce: spec?.stdinOnce === true, tty, running: found.running,
@@ -381,7 +381,7 @@ export class KubeletServer {
 
   async close(): Promise<void> {
     clearInterval(this.rotationTimer);
-    this.wss.close();
+    this.webSockets.close();
     for (const f of this.forwards) f.close();
     await new Promise<void>((resolve) => {
       if (!this.server) { resolve(); return; }
