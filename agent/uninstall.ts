@@ -3,7 +3,8 @@
  * process is stopped (the installer's `corral uninstall HOST` and the server machine's own uninstall
  * call it). In order:
  *   1. the pods' containers (labelled with this node's name): SIGTERM, a short grace, SIGKILL, then
- *      task, container record, rootfs snapshot and state dir;
+ *      task, container record, rootfs snapshot and state dir; and a container whose create died
+ *      half-way (a mounted rootfs in the state dir, no container record);
  *   2. the pod network namespaces with this node's prefix, and the bridge `cni0`;
  *   3. corral's routes (its own routing protocol number) and corral's iptables chains and jumps in
  *      the backend that holds them (never anybody else's rules);
@@ -95,6 +96,12 @@ export async function uninstallAgent(o: UninstallOptions): Promise<UninstallRepo
         report.containers++;
       });
     }));
+    // A create that died half-way (the agent stopped between mounting the rootfs and creating the
+    // container) left a mounted rootfs and its snapshot with no container record to list.
+    const listed = new Set(containers.map((c) => c.id));
+    const stateDir = `${agentDir(o)}/containers`;
+    const leftovers = existsSync(stateDir) ? (await readdir(stateDir)).filter((id) => !listed.has(id)) : [];
+    for (const id of leftovers) await attempt(`removing the half-made container ${id}`, async () => { await runtime.remove(id); });
   });
 
   await attempt('removing the pod network namespaces', async () => {
@@ -126,7 +133,11 @@ export async function uninstallAgent(o: UninstallOptions): Promise<UninstallRepo
     });
   }
 
-  await attempt(`removing ${agentDir(o)}`, () => rm(agentDir(o), { recursive: true, force: true }));
+  await attempt(`removing ${agentDir(o)}`, async () => {
+    // Whatever is still mounted there must not be deleted through (nor make rm fail half-way).
+    for (const m of mountPointsUnder([agentDir(o)])) await runCommand('umount', ['-l', m], { timeoutMs: 10_000 });
+    await rm(agentDir(o), { recursive: true, force: true });
+  });
   if (own) {
     const paths = own.paths;
     await own.stop();

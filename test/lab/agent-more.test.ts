@@ -13,7 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab, type Lab, type LabProcess } from './harness.js';
-import { buildBusyboxImage } from './image.js';
+import { buildBusyboxImage, DEFAULT_IMAGE_REF } from './image.js';
 import { sleep } from './exec.js';
 import { labTierAvailable } from './prerequisites.js';
 import { KUBECTL } from './agent-cluster.js';
@@ -466,6 +466,14 @@ spec:
     assert.match(nat.stdout, /CORRAL-SERVICES/, 'the agent had programmed its chains');
     // A rule of somebody else must survive.
     await c.lab.exec('n2', ['iptables-nft', '-t', 'nat', '-N', 'SOMEONE-ELSE']);
+    // A create that died half-way: the rootfs mounted in the agent's state dir, no container record.
+    const halfMade = join(n2.dir, 'corral', 'agent', 'containers', 'halfmade00000000-main-0', 'rootfs');
+    mkdirSync(halfMade, { recursive: true });
+    const mounted = await c.lab.ctr('n2', ['images', 'mount', '--rw', DEFAULT_IMAGE_REF, halfMade]);
+    assert.is(mounted.code, 0, `mounting a half-made container's rootfs: ${mounted.stderr}`);
+    // (in the node's own mount namespace, where its agent, ctr and the uninstall run)
+    const mountsOnNode = async (): Promise<string> => (await c.lab.exec('n2', ['cat', '/proc/self/mountinfo'])).stdout;
+    assert.ok((await mountsOnNode()).includes(` ${halfMade} `), 'the half-made rootfs is mounted');
     const r = await c.lab.exec('n2', [process.execPath, CLI, 'agent', '--uninstall', '--data-dir', join(n2.dir, 'corral'), '--node-name', 'n2',
       '--netns-prefix', `${c.lab.netnsPrefix}n2-`, '--containerd-address', n2.containerdSocket], { timeoutMs: 120_000 });
     assert.is(r.code, 0, `uninstall: ${r.stdout} ${r.stderr}`);
@@ -478,6 +486,7 @@ spec:
     assert.not.match(after.stdout, /CORRAL-/, 'no corral chains or jumps');
     assert.match(after.stdout, /SOMEONE-ELSE/, 'other rules untouched');
     assert.not.ok(existsSync(join(n2.dir, 'corral', 'agent')), 'agent data removed');
+    assert.not.ok((await mountsOnNode()).includes(join(n2.dir, 'corral', 'agent')), 'nothing mounted under the agent data');
   });
 }
 
