@@ -7,7 +7,8 @@
  * a condition's status and reason stay the same, so an unchanged machine yields an identical list and
  * the agent can skip the Node status write (the Lease is the heartbeat; SD cards thank us).
  */
-import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { accessSync, constants, statSync, statfsSync } from 'node:fs';
+import { readTextIfPresent } from '../kernel-files.js';
 import { delimiter, join } from 'node:path';
 import type { Condition } from '../../api/meta.js';
 import { runCommand } from '../../api/run-command.js';
@@ -114,17 +115,9 @@ export function hostConditions(signals: HostSignals, opts: { now: string; previo
 }
 
 /*
- * The reads here are synchronous: /proc, statfs and a few stats answer in microseconds, while each
- * promise-based call is a thread-pool round trip, and the status check runs every 10 s for ever.
+ * The reads here are synchronous (kernel-files.ts): /proc, statfs and a few stats answer in
+ * microseconds, and the status check runs every 10 s for ever.
  */
-function readText(path: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** An executable regular file (a missing one costs no Error). */
 function isExecutableFile(p: string): boolean {
@@ -175,7 +168,7 @@ let vcgencmdPath: string | undefined | null;
  * present. File reads and one short process at most: cheap enough for every status check.
  */
 export async function readHostSignals(opts: { dataDir: string }): Promise<HostSignals> {
-  const [meminfo, loadavg, pidMax] = [readText('/proc/meminfo'), readText('/proc/loadavg'), readText('/proc/sys/kernel/pid_max')];
+  const [meminfo, loadavg, pidMax] = [readTextIfPresent('/proc/meminfo'), readTextIfPresent('/proc/loadavg'), readTextIfPresent('/proc/sys/kernel/pid_max')];
   const mem = parseMeminfo(meminfo ?? '');
   let nodefs: HostSignals['nodefs'];
   try {
@@ -187,8 +180,8 @@ export async function readHostSignals(opts: { dataDir: string }): Promise<HostSi
   const inUse = parseLoadavgThreads(loadavg ?? '');
   const max = Number(pidMax?.trim());
   if (cgroupCache === undefined) {
-    const v2 = readText('/sys/fs/cgroup/cgroup.controllers');
-    cgroupCache = memoryCgroupEnabled({ cgroupV2Controllers: v2, procCgroups: readText('/proc/cgroups') });
+    const v2 = readTextIfPresent('/sys/fs/cgroup/cgroup.controllers');
+    cgroupCache = memoryCgroupEnabled({ cgroupV2Controllers: v2, procCgroups: readTextIfPresent('/proc/cgroups') });
   }
   const missingBinaries = missingFromPath(REQUIRED_BINARIES);
   if (vcgencmdPath === undefined) vcgencmdPath = findInPathSync('vcgencmd', process.env['PATH'] ?? '') ?? null;

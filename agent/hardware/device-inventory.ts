@@ -11,7 +11,8 @@
  * is a thread-pool round trip; a PC's ~70 ttys made a pass ~100 of them, every 10 s resync. A file or
  * directory that may be absent is checked first, so an absent one costs no Error with a stack trace.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readTextIfPresent } from '../kernel-files.js';
 import { basename, join, resolve } from 'node:path';
 
 export type DeviceClass = 'usb' | 'serial' | 'gpio' | 'i2c' | 'spi' | 'video';
@@ -45,12 +46,7 @@ export function hostPath(containerPath: string, devRoot = '/dev'): string {
 }
 
 function text(path: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
+  return readTextIfPresent(path)?.trim();
 }
 
 function list(dir: string): string[] {

@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readTextIfPresent } from '../kernel-files.js';
 
 export interface UsageReading {
   /** Cumulative CPU time used, nanoseconds. */
@@ -60,13 +61,6 @@ export function parseProcStatCpu(text: string, userHz = 100): number {
   return Math.round((busy * 1e9) / userHz);
 }
 
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 export class CgroupReader {
   readonly version: 1 | 2;
@@ -79,16 +73,16 @@ export class CgroupReader {
   async container(cgroupsPath: string): Promise<UsageReading | undefined> {
     if (this.version === 2) {
       const dir = join(this.root, cgroupsPath);
-      const [cpu, current, stat] = [readText(join(dir, 'cpu.stat')), readText(join(dir, 'memory.current')), readText(join(dir, 'memory.stat'))];
+      const [cpu, current, stat] = [readTextIfPresent(join(dir, 'cpu.stat')), readTextIfPresent(join(dir, 'memory.current')), readTextIfPresent(join(dir, 'memory.stat'))];
       if (cpu === undefined || current === undefined) return undefined;
       const usage = Number(current.trim());
       const inactive = keyValue(stat ?? '', 'inactive_file') ?? 0;
       return { cpuNanoseconds: (keyValue(cpu, 'usage_usec') ?? 0) * 1000, memoryUsageBytes: usage, memoryWorkingSetBytes: Math.max(0, usage - inactive) };
     }
     const [cpu, usage, stat] = [
-      readText(join(this.root, 'cpuacct', cgroupsPath, 'cpuacct.usage')),
-      readText(join(this.root, 'memory', cgroupsPath, 'memory.usage_in_bytes')),
-      readText(join(this.root, 'memory', cgroupsPath, 'memory.stat')),
+      readTextIfPresent(join(this.root, 'cpuacct', cgroupsPath, 'cpuacct.usage')),
+      readTextIfPresent(join(this.root, 'memory', cgroupsPath, 'memory.usage_in_bytes')),
+      readTextIfPresent(join(this.root, 'memory', cgroupsPath, 'memory.stat')),
     ];
     if (cpu === undefined || usage === undefined) return undefined;
     const bytes = Number(usage.trim());
