@@ -54,6 +54,15 @@ function mountPointsUnder(dirs: string[]): string[] {
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
+/**
+ * Removes dirs after unmounting whatever is still mounted under them (a snapshot mount left by a killed
+ * container): rm must not delete through a mount, nor fail half-way on one.
+ */
+async function removeUnmounted(dirs: string[]): Promise<void> {
+  for (const m of mountPointsUnder(dirs)) await runCommand('umount', ['-l', m], { timeoutMs: 10_000 });
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+}
+
 export async function uninstallAgent(o: UninstallOptions): Promise<UninstallReport> {
   const nodeName = o.nodeName ?? defaultNodeName();
   const prefix = o.netnsPrefix ?? defaultNetnsPrefix(nodeName);
@@ -133,20 +142,11 @@ export async function uninstallAgent(o: UninstallOptions): Promise<UninstallRepo
     });
   }
 
-  await attempt(`removing ${agentDir(o)}`, async () => {
-    // Whatever is still mounted there must not be deleted through (nor make rm fail half-way).
-    for (const m of mountPointsUnder([agentDir(o)])) await runCommand('umount', ['-l', m], { timeoutMs: 10_000 });
-    await rm(agentDir(o), { recursive: true, force: true });
-  });
+  await attempt(`removing ${agentDir(o)}`, () => removeUnmounted([agentDir(o)]));
   if (own) {
     const paths = own.paths;
     await own.stop();
-    await attempt(`removing ${paths.dir} and ${paths.state}`, async () => {
-      // A snapshot mount left by a killed container would make rm fail half-way (and it must not delete through it).
-      for (const m of mountPointsUnder([paths.dir, paths.state])) await runCommand('umount', ['-l', m], { timeoutMs: 10_000 });
-      await rm(paths.dir, { recursive: true, force: true });
-      await rm(paths.state, { recursive: true, force: true });
-    });
+    await attempt(`removing ${paths.dir} and ${paths.state}`, () => removeUnmounted([paths.dir, paths.state]));
   }
   for (const p of report.problems) log.warn('agent', 'uninstall problem', { problem: p });
   log.info('agent', 'agent uninstalled', { node: nodeName, containers: report.containers, netns: report.netns, iptables: report.iptablesBackends.join(',') || 'none' });
