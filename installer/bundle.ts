@@ -135,60 +135,53 @@ function partName(path: string): string {
   return relative(DIST_DIR, path).replace(/\\/g, '/').replace(/\.js$/, '');
 }
 
-async function buildPart(esbuild: typeof import('esbuild'), entry: string): Promise<{ code: string; inputs: string[] }> {
+/** One section of the agent bundle: a CommonJS script (CJS_IMPORT_META_BANNER), its code and the files in it. */
+async function buildSection(esbuild: typeof import('esbuild'), entry: string, banner: string, plugins: import('esbuild').Plugin[]): Promise<{ code: string; inputs: string[] }> {
   const result = await esbuild.build({
     ...COMMON_BUILD_OPTIONS,
     format: 'cjs',
     entryPoints: [entry],
     write: false,
-    banner: { js: CJS_IMPORT_META_BANNER },
+    banner: { js: banner },
     define: { 'import.meta.url': '__corralImportMetaUrl' },
-    // self-signed-cert.ts (the helper child's job) signs with webcrypto.
-    plugins: [noNativeModules, builtinsThroughRequire({ crypto: ['webcrypto'] })],
+    plugins: [noNativeModules, ...plugins],
   });
   return { code: result.outputFiles[0]!.text.replace(/\n$/, ''), inputs: Object.keys(result.metafile.inputs) };
 }
+
+/**
+ * The probe helper, the port-forward dialer and the helper process are separate scripts the agent runs
+ * (in a pod's netns; for one-shot jobs). In the one-file bundle the bundle itself is each script
+ * (agent-entry.ts dispatches `http`/`tcp`, `netns-dial` and the helper's job names to them).
+ */
+const helperScriptsAreTheBundle: import('esbuild').Plugin = {
+  name: 'helper-scripts-are-the-bundle',
+  setup(b) {
+    for (const [file, helperName] of [['pods[\\/]probes', 'probe-helper'], ['helper-process[\\/]run-helper', 'helper-main'], ['portforward[\\/]netns-dialer', 'netns-dialer-helper']] as const) {
+      b.onLoad({ filter: new RegExp(`[\\\\/]agent[\\\\/]${file}\\.js$`) }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        const helperUrl = `new URL('./${helperName}.js', import.meta.url)`;
+        if (!text.includes(helperUrl)) return { errors: [{ text: `${args.path} no longer locates its helper with ${helperUrl}: update installer/bundle.ts` }] };
+        return { contents: text.replace(helperUrl, 'new URL(import.meta.url)'), loader: 'js' };
+      });
+    }
+  }
+};
 
 /** Builds the bundle with esbuild. Throws when a native module would end up in it. */
 export async function buildAgentBundle(out = BUNDLE_PATH, entry = BUNDLE_ENTRY): Promise<AgentBundle> {
   const esbuild = await loadEsbuild();
   mkdirSync(dirname(out), { recursive: true });
   const partEntries = new Map<string, string>();
-  const result = await esbuild.build({
-    ...COMMON_BUILD_OPTIONS,
-    format: 'cjs',
-    entryPoints: [entry],
-    write: false,
-    banner: { js: `${CJS_IMPORT_META_BANNER}\n${PART_READER_BANNER}` },
-    define: { 'import.meta.url': '__corralImportMetaUrl' },
-    // agent-entry.ts's parseArgs; nothing else of the agent reads a lazy export of a built-in.
-    plugins: [noNativeModules, builtinsThroughRequire({ util: ['parseArgs'] }), dynamicImportsAreParts(partEntries), {
-      // The probe helper, the port-forward dialer and the helper process are separate scripts the agent runs
-      // (in a pod's netns; for one-shot jobs). In the one-file bundle the bundle itself is each script
-      // (agent-entry.ts dispatches `http`/`tcp`, `netns-dial` and the helper's job names to them).
-      name: 'helper-scripts-are-the-bundle',
-      setup(b) {
-        for (const [file, helperName] of [['pods[\\/]probes', 'probe-helper'], ['helper-process[\\/]run-helper', 'helper-main'], ['portforward[\\/]netns-dialer', 'netns-dialer-helper']] as const) {
-          b.onLoad({ filter: new RegExp(`[\\\\/]agent[\\\\/]${file}\\.js$`) }, async (args) => {
-            const text = await readFile(args.path, 'utf8');
-            const helperUrl = `new URL('./${helperName}.js', import.meta.url)`;
-            if (!text.includes(helperUrl)) return { errors: [{ text: `${args.path} no longer locates its helper with ${helperUrl}: update installer/bundle.ts` }] };
-            return { contents: text.replace(helperUrl, 'new URL(import.meta.url)'), loader: 'js' };
-          });
-        }
-      },
-    }],
-  });
-  const parts = new Map<string, string>();
-  const inputs = Object.keys(result.metafile.inputs);
-  for (const [name, path] of [...partEntries].sort(([a], [b]) => a.localeCompare(b))) {
-    const part = await buildPart(esbuild, path);
-    parts.set(name, part.code);
-    inputs.push(...part.inputs);
-  }
+  // agent-entry.ts's parseArgs; nothing else of the agent reads a lazy export of a built-in.
+  const main = await buildSection(esbuild, entry, `${CJS_IMPORT_META_BANNER}\n${PART_READER_BANNER}`, [builtinsThroughRequire({ util: ['parseArgs'] }), dynamicImportsAreParts(partEntries), helperScriptsAreTheBundle]);
+  const names = [...partEntries.keys()].sort();
+  // self-signed-cert.ts (the helper child's job) signs with webcrypto.
+  const built = await Promise.all(names.map((name) => buildSection(esbuild, partEntries.get(name)!, CJS_IMPORT_META_BANNER, [builtinsThroughRequire({ crypto: ['webcrypto'] })])));
+  const inputs = [...main.inputs, ...built.flatMap((part) => part.inputs)];
   const native = inputs.filter((i) => i.endsWith('.node'));
   if (native.length > 0) throw new Error(`native modules in the agent bundle: ${native.join(', ')}`);
-  writeFileSync(out, assembleBundle(result.outputFiles[0]!.text.replace(/\n$/, ''), parts));
+  writeFileSync(out, assembleBundle(main.code, new Map(names.map((name, i) => [name, built[i]!.code]))));
   return describe(out);
 }
 
